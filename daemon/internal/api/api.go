@@ -1,0 +1,246 @@
+// Package api is the contract between the engine and every transport (admin socket, WebSocket
+// bridge, native-messaging host, tray): the request and result types, the stable error codes, and
+// the [Backend] interface that both the in-process engine and the admin-socket client satisfy.
+//
+// A Backend is always bound to one caller. The engine hands out a Backend per caller
+// (engine.For), and a transport decides who the caller is from the connection itself (peer
+// credentials), never from a message. So splitting the daemon into a system service and per-user
+// clients changes where the Backend lives, not what it means.
+package api
+
+import (
+	"context"
+	"time"
+)
+
+// Actions a request may name. Policy decides which of them need approval.
+const (
+	ActionPost   = "post"
+	ActionReply  = "reply"
+	ActionQuote  = "quote"
+	ActionRepost = "repost"
+)
+
+// Actions lists every action the daemon knows, in display order.
+var Actions = []string{ActionPost, ActionReply, ActionQuote, ActionRepost}
+
+// Caller is who is asking, as established by the transport.
+type Caller struct {
+	OSUser    string `json:"os_user"`   // login name of the calling OS user
+	UID       int    `json:"uid"`       // numeric user id (-1 where the OS has none)
+	Transport string `json:"transport"` // "admin", "bridge", "tray", "test"
+}
+
+// Backend is what a transport may ask of the daemon on behalf of one caller.
+type Backend interface {
+	Status(ctx context.Context) (Status, error)
+
+	AddAccount(ctx context.Context, a NewAccount) (Account, error)
+	SetAccountPassword(ctx context.Context, id, password string) error
+	ListAccounts(ctx context.Context) ([]Account, error)
+	RemoveAccount(ctx context.Context, id string) error
+
+	// EnrollApprover creates (or, for an existing id, replaces) an approver's TOTP secret. The
+	// approver stays pending until ConfirmApprover sees a first valid code.
+	EnrollApprover(ctx context.Context, e NewApprover) (Enrollment, error)
+	ConfirmApprover(ctx context.Context, id, code string) (Approver, error)
+	ListApprovers(ctx context.Context) ([]Approver, error)
+	RemoveApprover(ctx context.Context, id string) error
+	// UnlockApprover clears an approver's throttle (an administrator's act, audited).
+	UnlockApprover(ctx context.Context, id string) error
+
+	CreateRequest(ctx context.Context, r NewRequest) (Request, error)
+	ListRequests(ctx context.Context) ([]Request, error)
+	Approve(ctx context.Context, requestID, approverID, code string) (Approval, error)
+	Deny(ctx context.Context, requestID, approverID, code string) (Request, error)
+	Cancel(ctx context.Context, requestID string) (Request, error)
+
+	ListSessions(ctx context.Context) ([]Session, error)
+	// Consume spends a session for one publish of content with the given digest. Exactly one
+	// caller wins; a digest that differs from the approved one is refused (digest_mismatch) and
+	// leaves the session unspent.
+	Consume(ctx context.Context, sessionID, digest string) (Session, error)
+	// ReportPublished records what actually went out under a consumed session. A digest other
+	// than the approved one is recorded as a high-severity alarm and answered with
+	// digest_mismatch.
+	ReportPublished(ctx context.Context, sessionID, digest string) error
+	// ReportBlocked records that the extension held back an attempt to publish.
+	ReportBlocked(ctx context.Context, b Blocked) error
+	// Lock revokes every open session and pending request at once.
+	Lock(ctx context.Context, reason string) (LockResult, error)
+
+	// Watch streams state-change events until ctx ends. The channel is closed then.
+	Watch(ctx context.Context) (<-chan Event, error)
+}
+
+// NewAccount is an official account to take into custody. Password and TOTPSeed go to the
+// keyring and are never returned.
+type NewAccount struct {
+	Platform string `json:"platform"`
+	Handle   string `json:"handle"`
+	Username string `json:"username"`
+	Password string `json:"password,omitempty"`
+	TOTPSeed string `json:"totp_seed,omitempty"`
+}
+
+// Account is an account's public metadata. ID is "platform:handle".
+type Account struct {
+	ID              string    `json:"id"`
+	Platform        string    `json:"platform"`
+	Handle          string    `json:"handle"`
+	Username        string    `json:"username"`
+	Has2FA          bool      `json:"has_2fa"`
+	Added           time.Time `json:"added"`
+	PasswordChanged time.Time `json:"password_changed"`
+}
+
+// NewApprover asks to enrol (or re-enrol) an approver.
+type NewApprover struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	OSUser string `json:"os_user,omitempty"`
+}
+
+// Enrollment is what the approver's phone needs: shown once, never stored outside the keyring.
+type Enrollment struct {
+	Approver Approver `json:"approver"`
+	// URI is the otpauth:// key URI (it contains the secret: show it only to the approver).
+	URI string `json:"uri"`
+	// Secret is the base32 secret for manual entry.
+	Secret string `json:"secret"`
+}
+
+// Approver is an enrolled person's public state.
+type Approver struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	OSUser      string    `json:"os_user,omitempty"`
+	Confirmed   bool      `json:"confirmed"`
+	Enrolled    time.Time `json:"enrolled"`
+	LockedUntil time.Time `json:"locked_until,omitempty"`
+	Disabled    bool      `json:"disabled,omitempty"` // too many consecutive failures: needs unlock
+	Failures    int       `json:"consecutive_failures"`
+}
+
+// NewRequest asks for approval of one exact text on one account.
+type NewRequest struct {
+	Account string `json:"account"`
+	Action  string `json:"action"`
+	Text    string `json:"text"`
+	// Digest, when set, must equal the digest the daemon computes of Text (a check that both
+	// sides canonicalised alike).
+	Digest string `json:"digest,omitempty"`
+}
+
+// Request states.
+const (
+	RequestPending  = "pending"
+	RequestApproved = "approved"
+	RequestDenied   = "denied"
+	RequestExpired  = "expired"
+	RequestCanceled = "cancelled"
+	RequestRevoked  = "revoked"
+)
+
+// Request is a request for approval.
+type Request struct {
+	ID        string    `json:"id"`
+	Account   string    `json:"account"`
+	Action    string    `json:"action"`
+	Text      string    `json:"text"`
+	Digest    string    `json:"digest"`
+	Requester string    `json:"requester"`
+	Created   time.Time `json:"created"`
+	Expires   time.Time `json:"expires"`
+	State     string    `json:"state"`
+	// ApprovalsNeeded is 2 outside posting hours under the two-approver rule, else 1.
+	ApprovalsNeeded int      `json:"approvals_needed"`
+	ApprovedBy      []string `json:"approved_by,omitempty"`
+	SessionID       string   `json:"session_id,omitempty"`
+}
+
+// Session states.
+const (
+	SessionActive   = "active"
+	SessionConsumed = "consumed"
+	SessionExpired  = "expired"
+	SessionRevoked  = "revoked"
+)
+
+// Session is a one-time posting session.
+type Session struct {
+	ID         string    `json:"id"`
+	RequestID  string    `json:"request_id"`
+	Account    string    `json:"account"`
+	Action     string    `json:"action"`
+	Digest     string    `json:"digest"`
+	Requester  string    `json:"requester"`
+	ApprovedBy []string  `json:"approved_by"`
+	Issued     time.Time `json:"issued"`
+	Expires    time.Time `json:"expires"`
+	State      string    `json:"state"`
+}
+
+// Approval is the answer to Approve: either a session, or a request still waiting for a second
+// approver.
+type Approval struct {
+	Request Request  `json:"request"`
+	Session *Session `json:"session,omitempty"`
+}
+
+// Blocked describes an attempt the extension held back.
+type Blocked struct {
+	Account string `json:"account,omitempty"`
+	Host    string `json:"host"`
+	Reason  string `json:"reason"`
+	Digest  string `json:"digest,omitempty"`
+}
+
+// LockResult counts what Lock revoked.
+type LockResult struct {
+	Sessions int `json:"sessions"`
+	Requests int `json:"requests"`
+}
+
+// Status is the daemon's health at a glance.
+type Status struct {
+	Version         string    `json:"version"`
+	PID             int       `json:"pid"`
+	Started         time.Time `json:"started"`
+	Home            string    `json:"home"`
+	AuditLog        string    `json:"audit_log"`
+	AuditHead       string    `json:"audit_head"`
+	AuditSeq        uint64    `json:"audit_seq"`
+	PolicySource    string    `json:"policy_source"` // path, or "embedded default"
+	PolicyError     string    `json:"policy_error,omitempty"`
+	KeyringError    string    `json:"keyring_error,omitempty"`
+	AuditError      string    `json:"audit_error,omitempty"`
+	Accounts        int       `json:"accounts"`
+	Approvers       int       `json:"approvers"`
+	PendingRequests int       `json:"pending_requests"`
+	OpenSessions    int       `json:"open_sessions"`
+	// Extensions counts the extension connections the bridge has now.
+	Extensions int    `json:"extensions_connected"`
+	BridgeAddr string `json:"bridge_addr,omitempty"`
+}
+
+// Event kinds sent to watchers.
+const (
+	EventRequest   = "request"   // a request was created or changed state
+	EventSession   = "session"   // a session was issued or changed state
+	EventPublished = "published" // a publish was reported
+	EventBlocked   = "blocked"   // an attempt was held back
+	EventThrottled = "throttled" // an approver hit the throttle
+	EventLock      = "lock"      // everything was revoked
+	EventStatus    = "status"    // health changed (policy, keyring, audit, approvers, accounts)
+)
+
+// Event is a change the tray and the bridge react to.
+type Event struct {
+	Kind     string    `json:"kind"`
+	Time     time.Time `json:"time"`
+	Request  *Request  `json:"request,omitempty"`
+	Session  *Session  `json:"session,omitempty"`
+	Approver string    `json:"approver,omitempty"`
+	Message  string    `json:"message,omitempty"`
+}
