@@ -69,6 +69,10 @@ type Backend interface {
 	// Lock revokes every open session and pending request at once.
 	Lock(ctx context.Context, reason string) (LockResult, error)
 
+	// ExtensionAllowed records that a browser extension ID was allowed to reach the daemon
+	// (the native-messaging host manifest was written for it).
+	ExtensionAllowed(ctx context.Context, browser, id, manifest string) error
+
 	// Watch streams state-change events until ctx ends. The channel is closed then.
 	Watch(ctx context.Context) (<-chan Event, error)
 }

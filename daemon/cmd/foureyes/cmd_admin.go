@@ -1,0 +1,461 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/qr"
+)
+
+func cmdStatus(e *env, args []string) int {
+	fs := e.flagSet("status", "[--json]", "Show whether the daemon runs, the policy in force, the keyring, the audit log and what is open.")
+	if _, st := parse(fs, args); st >= 0 {
+		return st
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (api.Status, error) { return b.Status(ctx) }, func(s api.Status) {
+		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(w, "daemon\tfoureyes %s, pid %d, since %s\n", s.Version, s.PID, s.Started.Local().Format(time.DateTime))
+		fmt.Fprintf(w, "home\t%s\n", s.Home)
+		fmt.Fprintf(w, "policy\t%s\n", s.PolicySource)
+		if s.PolicyError != "" {
+			fmt.Fprintf(w, "  INVALID\t%s\n", s.PolicyError)
+		}
+		kr := "ok"
+		if s.KeyringError != "" {
+			kr = "PROBLEM: " + s.KeyringError
+		}
+		fmt.Fprintf(w, "keyring\t%s\n", kr)
+		fmt.Fprintf(w, "audit log\t%s (%d events, head %.16s)\n", s.AuditLog, s.AuditSeq, s.AuditHead)
+		if s.AuditError != "" {
+			fmt.Fprintf(w, "  PROBLEM\t%s\n", s.AuditError)
+		}
+		if s.BridgeAddr != "" {
+			fmt.Fprintf(w, "bridge\tws://%s (%d extension connections)\n", s.BridgeAddr, s.Extensions)
+		}
+		fmt.Fprintf(w, "accounts\t%d\n", s.Accounts)
+		fmt.Fprintf(w, "approvers\t%d\n", s.Approvers)
+		fmt.Fprintf(w, "pending\t%d requests\n", s.PendingRequests)
+		fmt.Fprintf(w, "open\t%d sessions\n", s.OpenSessions)
+		w.Flush()
+	})
+}
+
+// ---- accounts
+
+func cmdAccount(e *env, args []string) int {
+	return subcommand(e, "account", args, map[string]func(*env, []string) int{
+		"add": cmdAccountAdd, "list": cmdAccountList, "remove": cmdAccountRemove, "passwd": cmdAccountPasswd,
+	}, "Official accounts whose passwords the daemon keeps in the OS keyring.")
+}
+
+// readSecret reads one secret line from r without echo handling: pipe it in (--password-stdin).
+func readSecret(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("reading from standard input: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func cmdAccountAdd(e *env, args []string) int {
+	fs := e.flagSet("account add", "--platform P --handle H --username U --password-stdin [--totp-seed-stdin]",
+		"Take an official account into custody. The password is read from standard input (never from\nthe command line, which other users and the shell history can see) and goes straight to the\nOS keyring. With --totp-seed-stdin a second line is the platform's own 2FA seed (base32).")
+	var n api.NewAccount
+	var pwStdin, seedStdin bool
+	fs.StringVar(&n.Platform, "platform", "", "platform id from the platform table (x, mastodon, ...)")
+	fs.StringVar(&n.Handle, "handle", "", "the account's handle, e.g. @ministry")
+	fs.StringVar(&n.Username, "username", "", "the login user name or e-mail")
+	fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from standard input (required)")
+	fs.BoolVar(&seedStdin, "totp-seed-stdin", false, "read the platform's 2FA seed from the next line of standard input")
+	pos, st := parse(fs, args)
+	if st >= 0 {
+		return st
+	}
+	if len(pos) > 0 {
+		return e.usageErr(fs, "unexpected argument %q", pos[0])
+	}
+	if n.Platform == "" || n.Handle == "" || n.Username == "" {
+		return e.usageErr(fs, "--platform, --handle and --username are required")
+	}
+	if !pwStdin {
+		return e.usageErr(fs, "pass the password on standard input with --password-stdin")
+	}
+	br := bufio.NewReader(e.stdin)
+	pw, err := br.ReadString('\n')
+	if err != nil && err != io.EOF {
+		return e.fail(err)
+	}
+	n.Password = strings.TrimRight(pw, "\r\n")
+	if seedStdin {
+		s, _ := br.ReadString('\n')
+		n.TOTPSeed = strings.TrimSpace(s)
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (api.Account, error) { return b.AddAccount(ctx, n) }, func(a api.Account) {
+		fmt.Fprintf(e.stdout, "account %s is in custody (password in the OS keyring)\n", a.ID)
+	})
+}
+
+func cmdAccountPasswd(e *env, args []string) int {
+	fs := e.flagSet("account passwd", "ACCOUNT --password-stdin", "Store a new password for an account (after the platform forced a reset).")
+	var pwStdin bool
+	fs.BoolVar(&pwStdin, "password-stdin", false, "read the new password from standard input (required)")
+	pos, st := parse(fs, args)
+	if st >= 0 {
+		return st
+	}
+	if len(pos) != 1 {
+		return e.usageErr(fs, "name one account, e.g. x:@ministry")
+	}
+	if !pwStdin {
+		return e.usageErr(fs, "pass the password on standard input with --password-stdin")
+	}
+	pw, err := readSecret(e.stdin)
+	if err != nil {
+		return e.fail(err)
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (map[string]string, error) {
+		return map[string]string{"account": pos[0], "changed": "password"}, b.SetAccountPassword(ctx, pos[0], pw)
+	}, func(map[string]string) {
+		fmt.Fprintf(e.stdout, "new password for %s stored in the OS keyring\n", pos[0])
+	})
+}
+
+func cmdAccountList(e *env, args []string) int {
+	fs := e.flagSet("account list", "[--json]", "List the accounts in custody (never their passwords).")
+	if _, st := parse(fs, args); st >= 0 {
+		return st
+	}
+	return call(e, func(ctx context.Context, b api.Backend) ([]api.Account, error) { return b.ListAccounts(ctx) }, func(as []api.Account) {
+		if len(as) == 0 {
+			fmt.Fprintln(e.stdout, "no accounts in custody (add one with foureyes account add)")
+			return
+		}
+		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ACCOUNT\tLOGIN\t2FA\tPASSWORD CHANGED")
+		for _, a := range as {
+			fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", a.ID, a.Username, a.Has2FA, a.PasswordChanged.Local().Format(time.DateTime))
+		}
+		w.Flush()
+	})
+}
+
+func cmdAccountRemove(e *env, args []string) int {
+	fs := e.flagSet("account remove", "ACCOUNT", "Remove an account and its secrets from custody.")
+	pos, st := parse(fs, args)
+	if st >= 0 {
+		return st
+	}
+	if len(pos) != 1 {
+		return e.usageErr(fs, "name one account, e.g. x:@ministry")
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (map[string]string, error) {
+		return map[string]string{"removed": pos[0]}, b.RemoveAccount(ctx, pos[0])
+	}, func(map[string]string) { fmt.Fprintf(e.stdout, "account %s removed\n", pos[0]) })
+}
+
+// ---- approvers
+
+func cmdApprover(e *env, args []string) int {
+	return subcommand(e, "approver", args, map[string]func(*env, []string) int{
+		"enroll": cmdApproverEnroll, "confirm": cmdApproverConfirm, "list": cmdApproverList,
+		"remove": cmdApproverRemove, "unlock": cmdApproverUnlock,
+	}, "Approvers are the people (press officers) whose phone codes approve posts.")
+}
+
+func cmdApproverEnroll(e *env, args []string) int {
+	fs := e.flagSet("approver enroll", "ID --name NAME [--os-user USER] [--qr FILE.png]",
+		"Enrol an approver: creates a TOTP secret in the OS keyring and shows it as a QR code for the\n"+
+			"approver's authenticator app (any RFC 6238 app: FreeOTP, Aegis, 2FAS, Google or Microsoft\n"+
+			"Authenticator). The approver stays pending until confirmed with a first code:\n"+
+			"  foureyes approver confirm ID CODE\n"+
+			"Enrolling an existing ID again (lost phone) replaces the secret.")
+	var n api.NewApprover
+	var qrFile string
+	fs.StringVar(&n.Name, "name", "", "the approver's full name (required)")
+	fs.StringVar(&n.OSUser, "os-user", "", "the OS login of this person, so they can never approve their own requests")
+	fs.StringVar(&qrFile, "qr", "", "also write the QR code as a PNG image to this file")
+	pos, st := parse(fs, args)
+	if st >= 0 {
+		return st
+	}
+	if len(pos) != 1 {
+		return e.usageErr(fs, "name one approver ID, e.g. anna.schmidt")
+	}
+	n.ID = pos[0]
+	if n.Name == "" {
+		return e.usageErr(fs, "--name is required")
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (api.Enrollment, error) {
+		en, err := b.EnrollApprover(ctx, n)
+		if err == nil && qrFile != "" {
+			png, perr := qr.PNG(en.URI, 384)
+			if perr == nil {
+				perr = os.WriteFile(qrFile, png, 0o600)
+			}
+			if perr != nil {
+				return en, fmt.Errorf("the approver is enrolled, but writing the QR image failed: %w", perr)
+			}
+		}
+		return en, err
+	}, func(en api.Enrollment) {
+		fmt.Fprintf(e.stdout, "Approver %s (%s) enrolled, pending confirmation.\n\n", en.Approver.ID, en.Approver.Name)
+		fmt.Fprintln(e.stdout, "Scan this code with the authenticator app on the approver's phone:")
+		if t, err := qr.Terminal(en.URI); err == nil {
+			fmt.Fprintln(e.stdout, t)
+		}
+		fmt.Fprintf(e.stdout, "Or type the key by hand: %s\n", en.Secret)
+		fmt.Fprintf(e.stdout, "URI: %s\n", en.URI)
+		if qrFile != "" {
+			fmt.Fprintf(e.stdout, "QR image: %s\n", qrFile)
+		}
+		fmt.Fprintf(e.stdout, "\nThen confirm with the first code the app shows:\n  foureyes approver confirm %s CODE\n", en.Approver.ID)
+	})
+}
+
+func cmdApproverConfirm(e *env, args []string) int {
+	fs := e.flagSet("approver confirm", "ID CODE", "Confirm an enrolment with the first code the approver's app shows.")
+	pos, st := parse(fs, args)
+	if st >= 0 {
+		return st
+	}
+	if len(pos) != 2 {
+		return e.usageErr(fs, "give the approver ID and the 6-digit code")
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (api.Approver, error) {
+		return b.ConfirmApprover(ctx, pos[0], pos[1])
+	},
+		func(a api.Approver) {
+			fmt.Fprintf(e.stdout, "approver %s (%s) is confirmed and may approve posts\n", a.ID, a.Name)
+		})
+}
+
+func cmdApproverList(e *env, args []string) int {
+	fs := e.flagSet("approver list", "[--json]", "List approvers and their state (never their secrets).")
+	if _, st := parse(fs, args); st >= 0 {
+		return st
+	}
+	return call(e, func(ctx context.Context, b api.Backend) ([]api.Approver, error) { return b.ListApprovers(ctx) }, func(as []api.Approver) {
+		if len(as) == 0 {
+			fmt.Fprintln(e.stdout, "no approvers (enrol one with foureyes approver enroll)")
+			return
+		}
+		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tNAME\tOS USER\tSTATE")
+		for _, a := range as {
+			state := "confirmed"
+			switch {
+			case !a.Confirmed:
+				state = "pending confirmation"
+			case a.Disabled:
+				state = "disabled (too many wrong codes)"
+			case a.LockedUntil.After(time.Now()):
+				state = "locked out until " + a.LockedUntil.Local().Format("15:04:05")
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", a.ID, a.Name, a.OSUser, state)
+		}
+		w.Flush()
+	})
+}
+
+func cmdApproverRemove(e *env, args []string) int {
+	fs := e.flagSet("approver remove", "ID", "Remove an approver: their secret leaves the keyring and their pending approvals no longer count.")
+	pos, st := parse(fs, args)
+	if st >= 0 {
+		return st
+	}
+	if len(pos) != 1 {
+		return e.usageErr(fs, "name one approver ID")
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (map[string]string, error) {
+		return map[string]string{"removed": pos[0]}, b.RemoveApprover(ctx, pos[0])
+	}, func(map[string]string) { fmt.Fprintf(e.stdout, "approver %s removed\n", pos[0]) })
+}
+
+func cmdApproverUnlock(e *env, args []string) int {
+	fs := e.flagSet("approver unlock", "ID", "Clear an approver's lock-out after too many wrong codes (recorded in the audit trail).")
+	pos, st := parse(fs, args)
+	if st >= 0 {
+		return st
+	}
+	if len(pos) != 1 {
+		return e.usageErr(fs, "name one approver ID")
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (map[string]string, error) {
+		return map[string]string{"unlocked": pos[0]}, b.UnlockApprover(ctx, pos[0])
+	}, func(map[string]string) { fmt.Fprintf(e.stdout, "approver %s unlocked\n", pos[0]) })
+}
+
+// ---- requests and sessions
+
+func cmdRequest(e *env, args []string) int {
+	fs := e.flagSet("request", "--account ACCOUNT [--action post] --text-file FILE|-",
+		"Ask for approval of one exact text. Prints the request id to give the approver.")
+	var n api.NewRequest
+	var file string
+	fs.StringVar(&n.Account, "account", "", "the account, e.g. x:@ministry (required)")
+	fs.StringVar(&n.Action, "action", api.ActionPost, "post, reply, quote or repost")
+	fs.StringVar(&file, "text-file", "", "file with the exact text, or - for standard input (required)")
+	pos, st := parse(fs, args)
+	if st >= 0 {
+		return st
+	}
+	if len(pos) > 0 {
+		return e.usageErr(fs, "unexpected argument %q (the text goes in --text-file)", pos[0])
+	}
+	if n.Account == "" || file == "" {
+		return e.usageErr(fs, "--account and --text-file are required")
+	}
+	var data []byte
+	var err error
+	if file == "-" {
+		data, err = io.ReadAll(io.LimitReader(e.stdin, 1<<20))
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return e.fail(fmt.Errorf("reading the text: %w", err))
+	}
+	n.Text = string(data)
+	return call(e, func(ctx context.Context, b api.Backend) (api.Request, error) { return b.CreateRequest(ctx, n) }, func(r api.Request) {
+		fmt.Fprintln(e.stdout, r.ID)
+		fmt.Fprintf(e.stderr, "request %s waits for approval until %s: foureyes approve %s --approver ID --code CODE\n",
+			r.ID, r.Expires.Local().Format("15:04"), r.ID)
+	})
+}
+
+func printRequests(w io.Writer, rs []api.Request) {
+	if len(rs) == 0 {
+		fmt.Fprintln(w, "no requests")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tACCOUNT\tACTION\tSTATE\tBY\tUNTIL\tTEXT")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Account, r.Action, r.State, r.Requester,
+			r.Expires.Local().Format("15:04"), preview(r.Text, 40))
+	}
+	tw.Flush()
+}
+
+func preview(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+func cmdRequests(e *env, args []string) int {
+	fs := e.flagSet("requests", "[--json]", "List requests of the last day.")
+	if _, st := parse(fs, args); st >= 0 {
+		return st
+	}
+	return call(e, func(ctx context.Context, b api.Backend) ([]api.Request, error) { return b.ListRequests(ctx) },
+		func(rs []api.Request) { printRequests(e.stdout, rs) })
+}
+
+func approverFlags(e *env, name, help string) (*approverArgs, func([]string) ([]string, int)) {
+	a := &approverArgs{}
+	fs := e.flagSet(name, "REQUEST_ID --approver ID --code CODE", help)
+	fs.StringVar(&a.approver, "approver", "", "the approver's ID (required)")
+	fs.StringVar(&a.code, "code", "", "the 6-digit code from the approver's app (required)")
+	return a, func(args []string) ([]string, int) {
+		pos, st := parse(fs, args)
+		if st >= 0 {
+			return nil, st
+		}
+		if len(pos) != 1 {
+			return nil, e.usageErr(fs, "name one request id")
+		}
+		if a.approver == "" || a.code == "" {
+			return nil, e.usageErr(fs, "--approver and --code are required")
+		}
+		return pos, -1
+	}
+}
+
+type approverArgs struct{ approver, code string }
+
+func cmdApprove(e *env, args []string) int {
+	a, parseArgs := approverFlags(e, "approve", "Approve a request. The approver reads the exact text (foureyes requests), then gives the\ncurrent code from their phone. Prints the posting session's id.")
+	pos, st := parseArgs(args)
+	if st >= 0 {
+		return st
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (api.Approval, error) {
+		return b.Approve(ctx, pos[0], a.approver, a.code)
+	},
+		func(ap api.Approval) {
+			if ap.Session != nil {
+				fmt.Fprintln(e.stdout, ap.Session.ID)
+				fmt.Fprintf(e.stderr, "approved: one post to %s until %s\n", ap.Session.Account, ap.Session.Expires.Local().Format("15:04:05"))
+				return
+			}
+			fmt.Fprintf(e.stdout, "approval %d of %d recorded: a second approver is needed outside posting hours\n",
+				len(ap.Request.ApprovedBy), ap.Request.ApprovalsNeeded)
+		})
+}
+
+func cmdDeny(e *env, args []string) int {
+	a, parseArgs := approverFlags(e, "deny", "Deny a request for good, with the approver's code.")
+	pos, st := parseArgs(args)
+	if st >= 0 {
+		return st
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (api.Request, error) {
+		return b.Deny(ctx, pos[0], a.approver, a.code)
+	},
+		func(r api.Request) { fmt.Fprintf(e.stdout, "request %s denied\n", r.ID) })
+}
+
+func cmdCancel(e *env, args []string) int {
+	fs := e.flagSet("cancel", "REQUEST_ID", "Cancel a request you made.")
+	pos, st := parse(fs, args)
+	if st >= 0 {
+		return st
+	}
+	if len(pos) != 1 {
+		return e.usageErr(fs, "name one request id")
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (api.Request, error) { return b.Cancel(ctx, pos[0]) },
+		func(r api.Request) { fmt.Fprintf(e.stdout, "request %s cancelled\n", r.ID) })
+}
+
+func cmdSessions(e *env, args []string) int {
+	fs := e.flagSet("sessions", "[--json]", "List posting sessions of the last day.")
+	if _, st := parse(fs, args); st >= 0 {
+		return st
+	}
+	return call(e, func(ctx context.Context, b api.Backend) ([]api.Session, error) { return b.ListSessions(ctx) }, func(ss []api.Session) {
+		if len(ss) == 0 {
+			fmt.Fprintln(e.stdout, "no sessions")
+			return
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tACCOUNT\tACTION\tSTATE\tAPPROVED BY\tUNTIL")
+		for _, s := range ss {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Account, s.Action, s.State,
+				strings.Join(s.ApprovedBy, ","), s.Expires.Local().Format("15:04:05"))
+		}
+		tw.Flush()
+	})
+}
+
+func cmdLock(e *env, args []string) int {
+	fs := e.flagSet("lock", "[--reason TEXT]", "Lock now: revoke every open posting session and pending request at once\n(a hijacked account, a wrong post in progress).")
+	var reason string
+	fs.StringVar(&reason, "reason", "locked from the command line", "why, for the audit trail")
+	if _, st := parse(fs, args); st >= 0 {
+		return st
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (api.LockResult, error) { return b.Lock(ctx, reason) }, func(r api.LockResult) {
+		fmt.Fprintf(e.stdout, "locked: %d sessions and %d requests revoked\n", r.Sessions, r.Requests)
+	})
+}

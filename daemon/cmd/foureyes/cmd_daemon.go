@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"foureyes/daemon/internal/adminsock"
+	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/audit"
+	"foureyes/daemon/internal/custody"
+	"foureyes/daemon/internal/engine"
+	"foureyes/daemon/internal/policy"
+)
+
+// auditAdapter lets the engine write through an audit.Log.
+type auditAdapter struct{ l *audit.Log }
+
+func (a auditAdapter) Record(user, event, severity string, fields map[string]any) error {
+	_, err := a.l.Append(audit.Event{User: user, Event: event, Severity: severity, Fields: fields})
+	return err
+}
+func (a auditAdapter) Head() (uint64, string) { return a.l.Head() }
+func (a auditAdapter) Path() string           { return a.l.Path() }
+
+// keyringService names the keyring entries. A non-default FOUREYES_HOME gets entries of its
+// own, so test instances and a second daemon never touch the real ones.
+func keyringService(home string, custom bool) string {
+	if !custom {
+		return "foureyes"
+	}
+	sum := sha256.Sum256([]byte(home))
+	return "foureyes-" + hex.EncodeToString(sum[:6])
+}
+
+func currentCaller(transport string) api.Caller {
+	c := api.Caller{UID: os.Getuid(), Transport: transport, OSUser: strconv.Itoa(os.Getuid())}
+	if u, err := user.Current(); err == nil {
+		c.OSUser = u.Username
+	}
+	return c
+}
+
+func cmdDaemon(e *env, args []string) int {
+	fs := e.flagSet("daemon", "[--headless]",
+		"Run the foureyes daemon for this user: the tray icon, the browser bridge on 127.0.0.1 and the\n"+
+			"admin socket the foureyes command uses. Stop it with Ctrl+C or SIGTERM; SIGHUP reloads the policy.")
+	var headless bool
+	fs.BoolVar(&headless, "headless", false, "no tray icon (servers, CI, desktops without a tray)")
+	if _, st := parse(fs, args); st >= 0 {
+		return st
+	}
+	logger := log.New(e.stderr, "foureyes: ", log.LstdFlags)
+	if err := runDaemon(e, logger, headless); err != nil {
+		return e.fail(err)
+	}
+	return exitOK
+}
+
+func runDaemon(e *env, logger *log.Logger, headless bool) error {
+	home, err := e.home()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return fmt.Errorf("creating the state directory %s: %w", home, err)
+	}
+	me := currentCaller("daemon")
+
+	// The audit log comes first: without it nothing may happen.
+	var forwarders []audit.Forwarder
+	pol, polSource, polErr := policy.Load()
+	if polErr != nil {
+		logger.Printf("POLICY INVALID, no approvals until it is fixed: %v", polErr)
+	}
+	if pol == nil || pol.Audit.Syslog {
+		if fw, err := audit.NewSyslogForwarder("foureyes"); err != nil {
+			logger.Printf("audit events are not forwarded to the system log: %v", err)
+		} else {
+			forwarders = append(forwarders, fw)
+		}
+	}
+	auditPath := filepath.Join(home, auditName)
+	alog, err := audit.Open(auditPath, audit.Options{Forwarders: forwarders})
+	if err != nil {
+		if errors.Is(err, audit.ErrTorn) {
+			return &api.Error{Code: api.CodeAuditUnavailable, Err: err,
+				Message: fmt.Sprintf("%v: the daemon crashed while writing it. Run `foureyes audit repair` (the torn bytes are kept in a side file), then start the daemon again", err)}
+		}
+		return &api.Error{Code: api.CodeAuditUnavailable, Err: err, Message: fmt.Sprintf("opening the audit log: %v", err)}
+	}
+	defer alog.Close()
+
+	store := custody.NewKeyring(keyringService(home, e.getenv("FOUREYES_HOME") != ""))
+	eng, err := engine.New(engine.Options{
+		Home: home, Store: store, Audit: auditAdapter{alog},
+		Policy: pol, PolicySource: polSource, PolicyErr: polErr, Version: version,
+	})
+	if err != nil {
+		return err
+	}
+	if err := eng.Record(me.OSUser, "daemon_started", engine.SevInfo, map[string]any{"version": version, "pid": os.Getpid(), "home": home}); err != nil {
+		return err
+	}
+	if polErr != nil {
+		eng.Record(me.OSUser, "policy_invalid", engine.SevHigh, map[string]any{"source": polSource, "error": polErr.Error()})
+	} else {
+		eng.Record(me.OSUser, "policy_loaded", engine.SevInfo, map[string]any{"source": polSource})
+	}
+	if err := custody.Probe(store); err != nil {
+		logger.Printf("the OS keyring is not usable: %v", err)
+		eng.SetKeyringError(err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	sock, err := adminsock.Listen(filepath.Join(home, socketName), adminsock.Config{
+		Backend: func(c api.Caller) api.Backend { return eng.For(c) },
+		Logf:    logger.Printf,
+	})
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 4)
+	go func() { errc <- sock.Serve(ctx) }()
+
+	go housekeeping(ctx, eng, store, logger)
+	go reloadOnHUP(ctx, eng, me, logger)
+
+	logger.Printf("ready: admin socket %s, audit log %s, policy %s", sock.Path(), auditPath, polSource)
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	stop()
+	eng.Record(me.OSUser, "daemon_stopped", engine.SevInfo, map[string]any{"pid": os.Getpid()})
+	logger.Printf("stopped")
+	return err
+}
+
+// housekeeping expires requests and sessions and re-probes the keyring.
+func housekeeping(ctx context.Context, eng *engine.Engine, store custody.Store, logger *log.Logger) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	n := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			eng.Tick()
+			if n++; n%15 == 0 {
+				eng.SetKeyringError(custody.Probe(store))
+			}
+		}
+	}
+}
+
+func reloadOnHUP(ctx context.Context, eng *engine.Engine, me api.Caller, logger *log.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			p, src, err := policy.Load()
+			eng.SetPolicy(p, src, err)
+			if err != nil {
+				logger.Printf("POLICY INVALID after reload, no approvals until it is fixed: %v", err)
+				eng.Record(me.OSUser, "policy_invalid", engine.SevHigh, map[string]any{"source": src, "error": err.Error()})
+			} else {
+				logger.Printf("policy reloaded from %s", src)
+				eng.Record(me.OSUser, "policy_loaded", engine.SevInfo, map[string]any{"source": src})
+			}
+		}
+	}
+}

@@ -1,0 +1,356 @@
+// Package adminsock is the local administration channel: a Unix socket that only the daemon's
+// own OS user can use (file mode 0600 in a 0700 directory, and the kernel's peer credentials
+// checked on every connection). The CLI and the native-messaging host talk to the daemon over
+// it; the [Client] satisfies api.Backend, so a transport does not care whether the engine is in
+// its own process or behind this socket.
+//
+// Wire format: the client writes one JSON line {"v":1,"method":"...","params":{...}}; the
+// server answers one JSON line {"result":...} or {"error":{"code","message"}}. "watch" streams
+// {"event":{...}} lines until either side closes.
+package adminsock
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"foureyes/daemon/internal/api"
+)
+
+// Version is the wire version.
+const Version = 1
+
+// maxRequest bounds one request line (a post's text plus room).
+const maxRequest = 1 << 20
+
+type request struct {
+	V      int             `json:"v"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params,omitempty"`
+}
+
+type response struct {
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  *api.Error      `json:"error,omitempty"`
+	Event  *api.Event      `json:"event,omitempty"`
+}
+
+// Config configures a Server.
+type Config struct {
+	// Backend returns the Backend for a caller the server identified.
+	Backend func(api.Caller) api.Backend
+	// BridgeHello answers the native-messaging host: a token for the extension's WebSocket.
+	BridgeHello func(ctx context.Context, origin string) (any, error)
+	// AllowUID reports whether a peer uid may connect; nil allows only the daemon's own uid.
+	AllowUID func(uid int) bool
+	Logf     func(format string, args ...any)
+}
+
+// Server serves the admin socket.
+type Server struct {
+	cfg  Config
+	ln   net.Listener
+	path string
+	wg   sync.WaitGroup
+}
+
+// Listen creates the socket at path. It refuses if a daemon already answers there, and removes a
+// stale socket left by a crash.
+func Listen(path string, cfg Config) (*Server, error) {
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.AllowUID == nil {
+		me := os.Getuid()
+		cfg.AllowUID = func(uid int) bool { return uid == me }
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("restricting %s to its owner: %w", dir, err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("a foureyes daemon is already running on %s (stop it first, or set FOUREYES_HOME for a second instance)", path)
+	}
+	os.Remove(path) // stale socket from a crash; nothing answered
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("restricting %s to its owner: %w", path, err)
+	}
+	return &Server{cfg: cfg, ln: ln, path: path}, nil
+}
+
+// Path is the socket's path.
+func (s *Server) Path() string { return s.path }
+
+// Serve accepts connections until ctx ends, then closes the listener and waits for handlers.
+func (s *Server) Serve(ctx context.Context) error {
+	go func() {
+		<-ctx.Done()
+		s.ln.Close()
+	}()
+	defer func() {
+		s.wg.Wait()
+		os.Remove(s.path)
+	}()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("admin socket: %w", err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handle(ctx, c)
+		}()
+	}
+}
+
+func writeResp(w io.Writer, r response) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+func writeErr(w io.Writer, err error) {
+	writeResp(w, response{Error: api.AsError(err)})
+}
+
+func (s *Server) handle(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return
+	}
+	uid, err := peerUID(uc)
+	if err != nil || !s.cfg.AllowUID(uid) {
+		s.cfg.Logf("admin socket: refused a connection from uid %d: %v", uid, err)
+		writeErr(c, api.Errorf(api.CodeNotPermitted, "only the user the daemon runs as may use its admin socket"))
+		return
+	}
+	caller := api.Caller{OSUser: userName(uid), UID: uid, Transport: "admin"}
+
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReaderSize(io.LimitReader(c, maxRequest+1), 64*1024)
+	line, err := br.ReadBytes('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
+		if len(line) > maxRequest {
+			writeErr(c, api.Errorf(api.CodeTooLarge, "request over %d bytes", maxRequest))
+		}
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	var req request
+	if err := json.Unmarshal(line, &req); err != nil {
+		writeErr(c, api.Errorf(api.CodeBadRequest, "request is not valid JSON: %v", err))
+		return
+	}
+	if req.V != Version {
+		writeErr(c, api.Errorf(api.CodeUnsupported, "admin protocol version %d is not supported (this daemon speaks %d): use the foureyes command of the same version", req.V, Version))
+		return
+	}
+	b := s.cfg.Backend(caller)
+
+	if req.Method == "watch" {
+		s.watch(ctx, c, b)
+		return
+	}
+	if req.Method == "bridge.hello" {
+		var p struct {
+			Origin string `json:"origin"`
+		}
+		if err := decodeParams(req.Params, &p); err != nil {
+			writeErr(c, err)
+			return
+		}
+		if s.cfg.BridgeHello == nil {
+			writeErr(c, api.Errorf(api.CodeUnsupported, "this daemon runs without the browser bridge"))
+			return
+		}
+		res, err := s.cfg.BridgeHello(ctx, p.Origin)
+		reply(c, res, err)
+		return
+	}
+	h, ok := handlers[req.Method]
+	if !ok {
+		writeErr(c, api.Errorf(api.CodeUnsupported, "unknown method %q", req.Method))
+		return
+	}
+	res, err := h(ctx, b, req.Params)
+	reply(c, res, err)
+}
+
+func reply(w io.Writer, res any, err error) {
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	raw, err := json.Marshal(res)
+	if err != nil {
+		writeErr(w, fmt.Errorf("encoding result: %w", err))
+		return
+	}
+	writeResp(w, response{Result: raw})
+}
+
+func (s *Server) watch(ctx context.Context, c net.Conn, b api.Backend) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The client closing its end ends the watch.
+	go func() {
+		io.Copy(io.Discard, c)
+		cancel()
+	}()
+	ch, err := b.Watch(ctx)
+	if err != nil {
+		writeErr(c, err)
+		return
+	}
+	writeResp(c, response{Result: json.RawMessage(`"watching"`)})
+	for ev := range ch {
+		ev := ev
+		if err := writeResp(c, response{Event: &ev}); err != nil {
+			return
+		}
+	}
+}
+
+func decodeParams(raw json.RawMessage, v any) error {
+	if len(raw) == 0 {
+		raw = []byte("{}")
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return api.Errorf(api.CodeBadRequest, "bad parameters: %v", err)
+	}
+	return nil
+}
+
+// userName resolves uid to a login name, falling back to the number.
+func userName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(uid)
+}
+
+// handler runs one method against a Backend.
+type handler func(ctx context.Context, b api.Backend, params json.RawMessage) (any, error)
+
+type idParams struct {
+	ID       string `json:"id"`
+	Code     string `json:"code,omitempty"`
+	Password string `json:"password,omitempty"`
+}
+
+type approveParams struct {
+	RequestID string `json:"request_id"`
+	Approver  string `json:"approver"`
+	Code      string `json:"code"`
+}
+
+type digestParams struct {
+	SessionID string `json:"session_id"`
+	Digest    string `json:"digest"`
+}
+
+type extParams struct {
+	Browser  string `json:"browser"`
+	ID       string `json:"id"`
+	Manifest string `json:"manifest"`
+}
+
+// with decodes params into P and calls f.
+func with[P any](f func(ctx context.Context, b api.Backend, p P) (any, error)) handler {
+	return func(ctx context.Context, b api.Backend, raw json.RawMessage) (any, error) {
+		var p P
+		if err := decodeParams(raw, &p); err != nil {
+			return nil, err
+		}
+		return f(ctx, b, p)
+	}
+}
+
+type empty struct{}
+
+var ok = map[string]bool{"ok": true}
+
+var handlers = map[string]handler{
+	"status": with(func(ctx context.Context, b api.Backend, _ empty) (any, error) { return b.Status(ctx) }),
+	"account.add": with(func(ctx context.Context, b api.Backend, p api.NewAccount) (any, error) {
+		return b.AddAccount(ctx, p)
+	}),
+	"account.passwd": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {
+		return ok, b.SetAccountPassword(ctx, p.ID, p.Password)
+	}),
+	"account.list": with(func(ctx context.Context, b api.Backend, _ empty) (any, error) { return b.ListAccounts(ctx) }),
+	"account.remove": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {
+		return ok, b.RemoveAccount(ctx, p.ID)
+	}),
+	"approver.enroll": with(func(ctx context.Context, b api.Backend, p api.NewApprover) (any, error) {
+		return b.EnrollApprover(ctx, p)
+	}),
+	"approver.confirm": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {
+		return b.ConfirmApprover(ctx, p.ID, p.Code)
+	}),
+	"approver.list": with(func(ctx context.Context, b api.Backend, _ empty) (any, error) { return b.ListApprovers(ctx) }),
+	"approver.remove": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {
+		return ok, b.RemoveApprover(ctx, p.ID)
+	}),
+	"approver.unlock": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {
+		return ok, b.UnlockApprover(ctx, p.ID)
+	}),
+	"request.create": with(func(ctx context.Context, b api.Backend, p api.NewRequest) (any, error) {
+		return b.CreateRequest(ctx, p)
+	}),
+	"request.list": with(func(ctx context.Context, b api.Backend, _ empty) (any, error) { return b.ListRequests(ctx) }),
+	"request.approve": with(func(ctx context.Context, b api.Backend, p approveParams) (any, error) {
+		return b.Approve(ctx, p.RequestID, p.Approver, p.Code)
+	}),
+	"request.deny": with(func(ctx context.Context, b api.Backend, p approveParams) (any, error) {
+		return b.Deny(ctx, p.RequestID, p.Approver, p.Code)
+	}),
+	"request.cancel": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {
+		return b.Cancel(ctx, p.ID)
+	}),
+	"session.list": with(func(ctx context.Context, b api.Backend, _ empty) (any, error) { return b.ListSessions(ctx) }),
+	"session.consume": with(func(ctx context.Context, b api.Backend, p digestParams) (any, error) {
+		return b.Consume(ctx, p.SessionID, p.Digest)
+	}),
+	"session.published": with(func(ctx context.Context, b api.Backend, p digestParams) (any, error) {
+		return ok, b.ReportPublished(ctx, p.SessionID, p.Digest)
+	}),
+	"blocked": with(func(ctx context.Context, b api.Backend, p api.Blocked) (any, error) {
+		return ok, b.ReportBlocked(ctx, p)
+	}),
+	"lock": with(func(ctx context.Context, b api.Backend, p struct {
+		Reason string `json:"reason"`
+	}) (any, error) {
+		return b.Lock(ctx, p.Reason)
+	}),
+	"extension.allowed": with(func(ctx context.Context, b api.Backend, p extParams) (any, error) {
+		return ok, b.ExtensionAllowed(ctx, p.Browser, p.ID, p.Manifest)
+	}),
+}

@@ -1,0 +1,58 @@
+//go:build !windows && !plan9
+
+package audit
+
+import (
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSyslogForwarder(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "log.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Skipf("no unix datagram sockets: %v", err)
+	}
+	defer conn.Close()
+	fw, err := dialSyslog("unixgram", sock, "foureyes-audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fw.Close()
+	opts := testOptions()
+	opts.Forwarders = []Forwarder{fw}
+	l, _ := openTemp(t, opts)
+
+	tests := []struct {
+		name     string
+		e        Event
+		priority string // facility auth (4) * 8 + severity
+	}{
+		{"info", Event{User: "alice", Event: "request"}, "<38>"},
+		{"high is a warning", Event{User: "bob", Event: "publish_mismatch", Severity: SeverityHigh}, "<36>"},
+	}
+	buf := make([]byte, 64<<10)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := mustAppend(t, l, tt.e)
+			n, err := conn.Read(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := string(buf[:n])
+			if !strings.HasPrefix(msg, tt.priority) {
+				t.Errorf("message %q, want priority %s", msg, tt.priority)
+			}
+			for _, want := range []string{"foureyes-audit[", "event=" + rec.Event, "severity=" + rec.Severity, "hash=" + rec.Hash, string(rec.Raw)} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message %q lacks %q", msg, want)
+				}
+			}
+			if err := l.ForwardErr(); err != nil {
+				t.Errorf("ForwardErr = %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,419 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+	"unicode/utf8"
+
+	"foureyes/daemon/internal/api"
+)
+
+// Version is the protocol version every message carries in "v".
+const Version = 1
+
+// MaxMessageSize is the largest message, in bytes, either side may send over the WebSocket.
+const MaxMessageSize = 64 << 10
+
+// maxSafeInteger is the largest integer JavaScript represents exactly: message ids stay below it.
+const maxSafeInteger = 1<<53 - 1
+
+// Message types the extension sends.
+const (
+	TypeHello     = "hello"
+	TypePing      = "ping"
+	TypeStatus    = "status"
+	TypeApprovers = "approvers"
+	TypeAccounts  = "accounts"
+	TypeRequest   = "request"
+	TypeApprove   = "approve"
+	TypeDeny      = "deny"
+	TypeCancel    = "cancel"
+	TypeOpen      = "open"
+	TypePublished = "published"
+	TypeBlocked   = "blocked"
+)
+
+// Message types only the daemon sends.
+const (
+	TypePong     = "pong"
+	TypeApproval = "approval"
+	TypeGrant    = "grant"
+	TypeOK       = "ok"
+	TypeError    = "error"
+	TypeEvent    = "event"
+)
+
+// fieldSpec is one string field a message type may carry.
+type fieldSpec struct {
+	name     string
+	required bool
+	max      int // longest value in bytes
+}
+
+// messageFields lists, per type, every field besides the envelope ("v", "id", "type"). A field
+// not listed for a type is refused, so a typo in the extension fails loudly instead of being
+// ignored.
+var messageFields = map[string][]fieldSpec{
+	TypeHello: {
+		{name: "token", required: true, max: 128},
+		{name: "nonce", required: true, max: 128},
+	},
+	TypePing:      nil,
+	TypeStatus:    nil,
+	TypeApprovers: nil,
+	TypeAccounts:  nil,
+	TypeRequest: {
+		{name: "account", required: true, max: 256},
+		{name: "action", required: true, max: 32},
+		{name: "text", required: true, max: MaxMessageSize},
+		{name: "digest", max: 128},
+	},
+	TypeApprove: {
+		{name: "request_id", required: true, max: 128},
+		{name: "approver", required: true, max: 128},
+		{name: "code", required: true, max: 16},
+	},
+	TypeDeny: {
+		{name: "request_id", required: true, max: 128},
+		{name: "approver", required: true, max: 128},
+		{name: "code", required: true, max: 16},
+	},
+	TypeCancel: {
+		{name: "request_id", required: true, max: 128},
+	},
+	TypeOpen: {
+		{name: "session_id", required: true, max: 128},
+		{name: "digest", required: true, max: 128},
+	},
+	TypePublished: {
+		{name: "session_id", required: true, max: 128},
+		{name: "digest", required: true, max: 128},
+		{name: "url", max: 2048},
+	},
+	TypeBlocked: {
+		{name: "host", required: true, max: 253},
+		{name: "reason", required: true, max: 1024},
+		{name: "account", max: 256},
+		{name: "digest", max: 128},
+	},
+}
+
+// Message is one decoded message from the extension. Only the fields of its Type are set.
+type Message struct {
+	V    int
+	ID   int64
+	Type string
+
+	Token     string // hello
+	Nonce     string // hello
+	Account   string // request, blocked
+	Action    string // request
+	Text      string // request
+	Digest    string // request, open, published, blocked
+	RequestID string // approve, deny, cancel
+	Approver  string // approve, deny
+	Code      string // approve, deny
+	SessionID string // open, published
+	URL       string // published
+	Host      string // blocked
+	Reason    string // blocked
+}
+
+// field returns where the string field called name is kept.
+func (m *Message) field(name string) *string {
+	switch name {
+	case "token":
+		return &m.Token
+	case "nonce":
+		return &m.Nonce
+	case "account":
+		return &m.Account
+	case "action":
+		return &m.Action
+	case "text":
+		return &m.Text
+	case "digest":
+		return &m.Digest
+	case "request_id":
+		return &m.RequestID
+	case "approver":
+		return &m.Approver
+	case "code":
+		return &m.Code
+	case "session_id":
+		return &m.SessionID
+	case "url":
+		return &m.URL
+	case "host":
+		return &m.Host
+	case "reason":
+		return &m.Reason
+	}
+	return nil
+}
+
+// Decode parses one message from the extension and checks it against the protocol: a JSON
+// object, "v" equal to [Version], a known "type", an integer "id", and exactly the string fields
+// that type allows. It returns the message as far as it could be read even on error (so a reply
+// can carry the id), and an *api.Error: unsupported for another version or an unknown type,
+// bad_request naming the field for anything else.
+func Decode(data []byte) (Message, error) {
+	var m Message
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&raw); err != nil || raw == nil {
+		return m, api.Errorf(api.CodeBadRequest, "message is not a JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return m, api.Errorf(api.CodeBadRequest, "trailing data after the message")
+	}
+
+	// The id first, so every later error can be answered under it.
+	if r, ok := raw["id"]; ok {
+		id, err := decodeInt(r)
+		if err != nil || id < 0 || id > maxSafeInteger {
+			return m, api.Errorf(api.CodeBadRequest, "field id: must be an integer from 0 to 2^53-1")
+		}
+		m.ID = id
+	} else {
+		return m, api.Errorf(api.CodeBadRequest, "field id: missing")
+	}
+
+	r, ok := raw["v"]
+	if !ok {
+		return m, api.Errorf(api.CodeBadRequest, "field v: missing")
+	}
+	v, err := decodeInt(r)
+	if err != nil {
+		return m, api.Errorf(api.CodeBadRequest, "field v: must be an integer")
+	}
+	if v != Version {
+		return m, api.Errorf(api.CodeUnsupported, "protocol version %d is not supported: this daemon speaks version %d", v, Version)
+	}
+	m.V = int(v)
+
+	r, ok = raw["type"]
+	if !ok {
+		return m, api.Errorf(api.CodeBadRequest, "field type: missing")
+	}
+	if err := json.Unmarshal(r, &m.Type); err != nil {
+		return m, api.Errorf(api.CodeBadRequest, "field type: must be a string")
+	}
+	specs, known := messageFields[m.Type]
+	if !known {
+		typ := m.Type
+		m.Type = ""
+		return m, api.Errorf(api.CodeUnsupported, "message type %q is not supported", truncate(typ, 40))
+	}
+
+	allowed := make(map[string]fieldSpec, len(specs))
+	for _, f := range specs {
+		allowed[f.name] = f
+	}
+	// Sorted, so the same bad message always names the same field.
+	names := make([]string, 0, len(raw))
+	for name := range raw {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		switch name {
+		case "v", "id", "type":
+			continue
+		}
+		f, ok := allowed[name]
+		if !ok {
+			return m, api.Errorf(api.CodeBadRequest, "field %s: not allowed in a %s message", truncate(name, 40), m.Type)
+		}
+		var s string
+		if err := json.Unmarshal(raw[name], &s); err != nil {
+			return m, api.Errorf(api.CodeBadRequest, "field %s: must be a string", name)
+		}
+		if !utf8.ValidString(s) {
+			return m, api.Errorf(api.CodeBadRequest, "field %s: must be valid UTF-8", name)
+		}
+		if len(s) > f.max {
+			return m, api.Errorf(api.CodeBadRequest, "field %s: longer than %d bytes", name, f.max)
+		}
+		*m.field(name) = s
+	}
+	for _, f := range specs {
+		if !f.required {
+			continue
+		}
+		if _, ok := raw[f.name]; !ok {
+			return m, api.Errorf(api.CodeBadRequest, "field %s: missing", f.name)
+		}
+		if *m.field(f.name) == "" {
+			return m, api.Errorf(api.CodeBadRequest, "field %s: must not be empty", f.name)
+		}
+	}
+	return m, nil
+}
+
+// decodeInt reads a JSON number that must be an integer ("1", not "1.0" or "1e0").
+func decodeInt(r json.RawMessage) (int64, error) {
+	var n int64
+	if err := json.Unmarshal(r, &n); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// Reply envelopes. Every reply is one JSON object with "v", "type" and, when it answers a
+// message, that message's "id".
+
+// wireError is the "error" member of an error reply.
+type wireError struct {
+	Code    api.Code `json:"code"`
+	Message string   `json:"message"`
+	Until   string   `json:"until,omitempty"` // RFC 3339, throttled only
+}
+
+type errorReply struct {
+	V     int       `json:"v"`
+	ID    *int64    `json:"id,omitempty"`
+	Type  string    `json:"type"`
+	Error wireError `json:"error"`
+}
+
+// toWireError turns any error into the protocol's error object. Internal errors keep their
+// detail out of the reply: it goes to the log instead.
+func toWireError(err error) wireError {
+	e := api.AsError(err)
+	w := wireError{Code: e.Code, Message: e.Message}
+	if e.Code == api.CodeInternal {
+		w.Message = "internal error in the foureyes daemon: see its log"
+	}
+	if w.Message == "" {
+		w.Message = string(e.Code)
+	}
+	if e.Code == api.CodeThrottled && e.Until != nil {
+		w.Until = e.Until.UTC().Format("2006-01-02T15:04:05Z07:00")
+	}
+	return w
+}
+
+// ClientPolicy is the part of the policy the extension needs, sent in the hello reply.
+type ClientPolicy struct {
+	// Platforms lists the platform ids (from the shared platform table) to gate. Empty means
+	// every platform in the table: the extension fails closed.
+	Platforms []string `json:"platforms"`
+	// MastodonInstances lists the hosts of the Mastodon instances the organisation posts on.
+	MastodonInstances []string `json:"mastodon_instances"`
+	// ApprovalActions lists the actions that need approval.
+	ApprovalActions []string `json:"approval_actions"`
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+type helloReply struct {
+	V       int          `json:"v"`
+	ID      int64        `json:"id"`
+	Type    string       `json:"type"`
+	Version string       `json:"version"`
+	Policy  ClientPolicy `json:"policy"`
+}
+
+// AccountInfo is what the extension learns about an account.
+type AccountInfo struct {
+	ID       string `json:"id"`
+	Platform string `json:"platform"`
+	Handle   string `json:"handle"`
+}
+
+// ApproverInfo is what the extension learns about an approver.
+type ApproverInfo struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type simpleReply struct {
+	V    int    `json:"v"`
+	ID   int64  `json:"id"`
+	Type string `json:"type"`
+}
+
+type statusReply struct {
+	V      int        `json:"v"`
+	ID     int64      `json:"id"`
+	Type   string     `json:"type"`
+	Status api.Status `json:"status"`
+}
+
+type approversReply struct {
+	V         int            `json:"v"`
+	ID        int64          `json:"id"`
+	Type      string         `json:"type"`
+	Approvers []ApproverInfo `json:"approvers"`
+}
+
+type accountsReply struct {
+	V        int           `json:"v"`
+	ID       int64         `json:"id"`
+	Type     string        `json:"type"`
+	Accounts []AccountInfo `json:"accounts"`
+}
+
+type requestReply struct {
+	V       int         `json:"v"`
+	ID      int64       `json:"id"`
+	Type    string      `json:"type"`
+	Request api.Request `json:"request"`
+}
+
+type approvalReply struct {
+	V       int          `json:"v"`
+	ID      int64        `json:"id"`
+	Type    string       `json:"type"`
+	Request api.Request  `json:"request"`
+	Session *api.Session `json:"session,omitempty"`
+	Grant   *Grant       `json:"grant,omitempty"`
+}
+
+type grantReply struct {
+	V     int    `json:"v"`
+	ID    int64  `json:"id"`
+	Type  string `json:"type"`
+	Grant Grant  `json:"grant"`
+}
+
+// wireEvent is a state change pushed to the extension.
+type wireEvent struct {
+	Kind    string       `json:"kind"`
+	Time    time.Time    `json:"time"`
+	Request *api.Request `json:"request,omitempty"`
+	Session *api.Session `json:"session,omitempty"`
+	Message string       `json:"message,omitempty"`
+}
+
+type eventReply struct {
+	V     int       `json:"v"`
+	Type  string    `json:"type"`
+	Event wireEvent `json:"event"`
+}
+
+// encode marshals a reply. Our reply types cannot fail to marshal; a failure is a bug.
+func encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("bridge: encoding %T: %v", v, err))
+	}
+	return b
+}

@@ -1,0 +1,532 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/audit"
+	"foureyes/daemon/internal/clock"
+	"foureyes/daemon/internal/custody"
+	"foureyes/daemon/internal/digest"
+	"foureyes/daemon/internal/policy"
+	"foureyes/daemon/internal/rules"
+)
+
+// memStore is a map-backed custody store for logic tests; the real keyring is tested in
+// custody and end to end.
+type memStore struct {
+	mu sync.Mutex
+	m  map[string]string
+	// fail makes every call fail with this error.
+	fail error
+}
+
+func (s *memStore) Set(k, v string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	s.m[k] = v
+	return nil
+}
+
+func (s *memStore) Get(k string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return "", s.fail
+	}
+	v, ok := s.m[k]
+	if !ok {
+		return "", custody.ErrNotFound
+	}
+	return v, nil
+}
+
+func (s *memStore) Delete(k string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	delete(s.m, k)
+	return nil
+}
+
+// realAudit writes through the real audit log.
+type realAudit struct{ l *audit.Log }
+
+func (a realAudit) Record(user, event, severity string, fields map[string]any) error {
+	_, err := a.l.Append(audit.Event{User: user, Event: event, Severity: severity, Fields: fields})
+	return err
+}
+func (a realAudit) Head() (uint64, string) { return a.l.Head() }
+func (a realAudit) Path() string           { return a.l.Path() }
+
+// failingAudit fails when told to.
+type failingAudit struct {
+	Auditor
+	fail atomic.Bool
+}
+
+func (a *failingAudit) Record(user, event, severity string, fields map[string]any) error {
+	if a.fail.Load() {
+		return errors.New("disk full")
+	}
+	return a.Auditor.Record(user, event, severity, fields)
+}
+
+type fixture struct {
+	t     *testing.T
+	home  string
+	clk   *clock.Fake
+	store *memStore
+	audit *failingAudit
+	log   *audit.Log
+	eng   *Engine
+	pol   *policy.Policy
+}
+
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{t: t, home: t.TempDir(), clk: clock.NewFake(t0), store: &memStore{m: map[string]string{}}, pol: policy.Default()}
+	f.start()
+	return f
+}
+
+// start (re)starts the engine on the same home, store and audit file: a daemon restart.
+func (f *fixture) start() {
+	f.t.Helper()
+	if f.log != nil {
+		f.log.Close()
+	}
+	l, err := audit.Open(filepath.Join(f.home, "audit.jsonl"), audit.Options{Now: f.clk.Now})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { l.Close() })
+	f.log = l
+	f.audit = &failingAudit{Auditor: realAudit{l}}
+	e, err := New(Options{Home: f.home, Store: f.store, Audit: f.audit, Policy: f.pol, PolicySource: "test", Clock: f.clk})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.eng = e
+}
+
+func (f *fixture) as(user, transport string) api.Backend {
+	return f.eng.For(api.Caller{OSUser: user, Transport: transport})
+}
+
+func (f *fixture) admin() api.Backend { return f.as("staff", "test") }
+
+// codeFor computes an approver's current code from the secret in the store.
+func (f *fixture) codeFor(id string, at time.Time) string {
+	f.t.Helper()
+	secret, err := f.store.Get(custody.ApproverKey(id))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c, err := rules.CodeAt(secret, rules.Step(at))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}
+
+// enrol enrols and confirms an approver, then moves the clock to the next step so the
+// confirming code's step is spent.
+func (f *fixture) enrol(id, osUser string) {
+	f.t.Helper()
+	ctx := context.Background()
+	if _, err := f.admin().EnrollApprover(ctx, api.NewApprover{ID: id, Name: strings.ToUpper(id), OSUser: osUser}); err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := f.admin().ConfirmApprover(ctx, id, f.codeFor(id, f.clk.Now())); err != nil {
+		f.t.Fatal(err)
+	}
+	f.clk.Advance(30 * time.Second)
+}
+
+func (f *fixture) request(text string) api.Request {
+	f.t.Helper()
+	r, err := f.as("staff", "bridge").CreateRequest(context.Background(), api.NewRequest{Account: "x:@ministry", Action: "post", Text: text})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return r
+}
+
+func wantCode(t *testing.T, err error, want api.Code) {
+	t.Helper()
+	if got := api.CodeOf(err); got != want {
+		t.Fatalf("error code %q (%v), want %q", got, err, want)
+	}
+}
+
+func (f *fixture) verifyAudit() audit.Result {
+	f.t.Helper()
+	res, err := audit.VerifyFile(filepath.Join(f.home, "audit.jsonl"))
+	if err != nil {
+		f.t.Fatalf("audit log does not verify: %v", err)
+	}
+	return res
+}
+
+func TestApproveFlowAndReplayAcrossRestart(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.enrol("anna", "anna")
+	r := f.request("Guten Morgen, Niedersachsen!")
+	if r.Digest != digest.Sum("Guten Morgen, Niedersachsen!") {
+		t.Fatal("request digest is not the content digest")
+	}
+	code := f.codeFor("anna", f.clk.Now())
+	ap, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ap.Session == nil || ap.Session.Digest != r.Digest || ap.Session.Account != r.Account {
+		t.Fatalf("no session bound to the request: %+v", ap)
+	}
+
+	// The same code on a new request: replayed.
+	r2 := f.request("Zweiter Beitrag")
+	_, err = f.as("staff", "bridge").Approve(ctx, r2.ID, "anna", code)
+	wantCode(t, err, api.CodeReplayed)
+
+	// Restart the daemon: the last accepted step survives.
+	f.start()
+	r3 := f.request("Dritter Beitrag")
+	_, err = f.as("staff", "bridge").Approve(ctx, r3.ID, "anna", code)
+	wantCode(t, err, api.CodeReplayed)
+	// Sessions do not survive a restart: they fail closed.
+	_, err = f.as("staff", "bridge").Consume(ctx, ap.Session.ID, r.Digest)
+	wantCode(t, err, api.CodeNotFound)
+
+	// A fresh code in the next step works.
+	f.clk.Advance(30 * time.Second)
+	if _, err := f.as("staff", "bridge").Approve(ctx, r3.ID, "anna", f.codeFor("anna", f.clk.Now())); err != nil {
+		t.Fatal(err)
+	}
+	res := f.verifyAudit()
+	if res.Lines < 10 {
+		t.Fatalf("too few audit lines: %d", res.Lines)
+	}
+}
+
+func TestSelfApprovalRefused(t *testing.T) {
+	f := newFixture(t)
+	f.enrol("staffer", "staff")
+	r := f.request("Hallo")
+	_, err := f.as("staff", "bridge").Approve(context.Background(), r.ID, "staffer", f.codeFor("staffer", f.clk.Now()))
+	wantCode(t, err, api.CodeSelfApproval)
+	// The refused attempt did not spend the code or count as a failure.
+	a, _ := f.admin().ListApprovers(context.Background())
+	if a[0].Failures != 0 {
+		t.Fatal("self-approval must be refused before the code is checked")
+	}
+}
+
+func TestThrottlePersistsAcrossRestart(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.enrol("anna", "")
+	r := f.request("Hallo")
+	for i := 0; i < 4; i++ {
+		_, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", "000000")
+		if api.CodeOf(err) != api.CodeBadCode && api.CodeOf(err) != api.CodeReplayed {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	f.start() // a restart must not reset the counter
+	r = f.request("Hallo")
+	_, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", "000001")
+	wantCode(t, err, api.CodeBadCode)
+	_, err = f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	wantCode(t, err, api.CodeThrottled)
+
+	data := readAudit(t, f)
+	if !strings.Contains(data, `"event":"approver_throttled","severity":"high"`) {
+		t.Fatal("a lock-out must be a high-severity audit event")
+	}
+	if strings.Contains(data, "000001") {
+		t.Fatal("a code must never appear in the audit log")
+	}
+}
+
+func readAudit(t *testing.T, f *fixture) string {
+	t.Helper()
+	var b strings.Builder
+	if err := audit.ExportWith(openFile(t, filepath.Join(f.home, "audit.jsonl")), &b, audit.ExportOptions{Format: "json"}); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestSingleUseUnderConcurrency(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.enrol("anna", "")
+	r := f.request("Nur einmal")
+	ap, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wins, used atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := f.as("staff", "bridge").Consume(ctx, ap.Session.ID, r.Digest)
+			switch api.CodeOf(err) {
+			case "":
+				wins.Add(1)
+			case api.CodeAlreadyUsed:
+				used.Add(1)
+			default:
+				t.Errorf("unexpected: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 || used.Load() != 63 {
+		t.Fatalf("wins=%d already_used=%d, want exactly one winner", wins.Load(), used.Load())
+	}
+}
+
+func TestDigestMismatchHeldBackAndAudited(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.enrol("anna", "")
+	r := f.request("Approved text")
+	ap, _ := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	_, err := f.as("staff", "bridge").Consume(ctx, ap.Session.ID, digest.Sum("Edited text"))
+	wantCode(t, err, api.CodeDigestMismatch)
+	// The approved text can still go out once.
+	if _, err := f.as("staff", "bridge").Consume(ctx, ap.Session.ID, r.Digest); err != nil {
+		t.Fatal(err)
+	}
+	// A publish report of something else is an alarm.
+	err = f.as("staff", "bridge").ReportPublished(ctx, ap.Session.ID, digest.Sum("Edited text"))
+	wantCode(t, err, api.CodeDigestMismatch)
+	data := readAudit(t, f)
+	for _, want := range []string{`"reason":"digest_mismatch"`, `"event":"publish_mismatch","severity":"high"`} {
+		if !strings.Contains(data, want) {
+			t.Errorf("audit lacks %s", want)
+		}
+	}
+}
+
+func TestAuditFailureIssuesNoSession(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.enrol("anna", "")
+	r := f.request("Hallo")
+	f.audit.fail.Store(true)
+	_, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	wantCode(t, err, api.CodeAuditUnavailable)
+	f.audit.fail.Store(false)
+	ss, _ := f.admin().ListSessions(ctx)
+	if len(ss) != 0 {
+		t.Fatalf("a session exists although its audit line failed: %+v", ss)
+	}
+	rs, _ := f.admin().ListRequests(ctx)
+	if rs[0].State != api.RequestPending || len(rs[0].ApprovedBy) != 0 {
+		t.Fatalf("request changed although the audit line failed: %+v", rs[0])
+	}
+	// No request is created without its audit line either.
+	f.audit.fail.Store(true)
+	_, err = f.as("staff", "bridge").CreateRequest(ctx, api.NewRequest{Account: "x:@m", Action: "post", Text: "x"})
+	wantCode(t, err, api.CodeAuditUnavailable)
+	st, _ := f.admin().Status(ctx)
+	if st.AuditError == "" {
+		t.Fatal("status must report the audit problem")
+	}
+}
+
+func TestLockRevokesEverything(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.enrol("anna", "")
+	r := f.request("eins")
+	ap, _ := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	pending := f.request("zwei")
+	res, err := f.admin().Lock(ctx, "test")
+	if err != nil || res.Sessions != 1 || res.Requests != 1 {
+		t.Fatalf("lock: %+v %v", res, err)
+	}
+	_, err = f.as("staff", "bridge").Consume(ctx, ap.Session.ID, r.Digest)
+	wantCode(t, err, api.CodeLocked)
+	f.clk.Advance(30 * time.Second)
+	_, err = f.as("staff", "bridge").Approve(ctx, pending.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	wantCode(t, err, api.CodeLocked)
+}
+
+func TestSessionTTL(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.enrol("anna", "")
+	r := f.request("eins")
+	ap, _ := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	f.clk.Advance(10 * time.Minute)
+	f.eng.Tick()
+	_, err := f.as("staff", "bridge").Consume(ctx, ap.Session.ID, r.Digest)
+	wantCode(t, err, api.CodeExpired)
+	if !strings.Contains(readAudit(t, f), `"session_expired"`) {
+		t.Fatal("expiry must be audited")
+	}
+}
+
+func TestTwoApproversOutsideHours(t *testing.T) {
+	f := newFixture(t)
+	p, err := policy.Parse([]byte(`{"version":1,"posting_hours":{"time_zone":"Europe/Berlin","days":["mon","tue","wed","thu","fri"],"start":"07:00","end":"20:00","outside":"two_approvers"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.pol = p
+	f.clk.Set(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)) // a Sunday
+	f.start()
+	ctx := context.Background()
+	f.enrol("anna", "")
+	f.enrol("ben", "")
+	r := f.request("Sonntagsgruß")
+	ap, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	if err != nil || ap.Session != nil || ap.Request.ApprovalsNeeded != 2 {
+		t.Fatalf("first approval outside hours must not issue a session: %+v %v", ap, err)
+	}
+	_, err = f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now().Add(30*time.Second)))
+	wantCode(t, err, api.CodeSelfApproval) // same approver twice
+	ap, err = f.as("staff", "bridge").Approve(ctx, r.ID, "ben", f.codeFor("ben", f.clk.Now()))
+	if err != nil || ap.Session == nil || len(ap.Session.ApprovedBy) != 2 {
+		t.Fatalf("second approver must issue the session: %+v %v", ap, err)
+	}
+}
+
+func TestBridgeMayNotAdminister(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	b := f.as("staff", "bridge")
+	_, err := b.EnrollApprover(ctx, api.NewApprover{ID: "mallory", Name: "M"})
+	wantCode(t, err, api.CodeNotPermitted)
+	_, err = b.AddAccount(ctx, api.NewAccount{Platform: "x", Handle: "@m", Username: "u", Password: "p"})
+	wantCode(t, err, api.CodeNotPermitted)
+	wantCode(t, b.UnlockApprover(ctx, "anna"), api.CodeNotPermitted)
+}
+
+func TestAccountsNeverLeakSecrets(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const pw = "S3cr3t-Passw0rt!"
+	acc, err := f.admin().AddAccount(ctx, api.NewAccount{Platform: "X", Handle: "@ministry", Username: "press@example.org", Password: pw, TOTPSeed: "JBSW Y3DP EHPK 3PXP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.ID != "x:@ministry" || !acc.Has2FA {
+		t.Fatalf("account: %+v", acc)
+	}
+	if got, _ := f.store.Get(custody.AccountPasswordKey("x:@ministry")); got != pw {
+		t.Fatal("password not in the store")
+	}
+	_, err = f.admin().AddAccount(ctx, api.NewAccount{Platform: "x", Handle: "@ministry", Username: "u", Password: "p"})
+	wantCode(t, err, api.CodeExists)
+	if err := f.admin().SetAccountPassword(ctx, "x:@ministry", "new-pw"); err != nil {
+		t.Fatal(err)
+	}
+	data := readAudit(t, f)
+	if strings.Contains(data, pw) || strings.Contains(data, "new-pw") || strings.Contains(data, "JBSW") {
+		t.Fatal("a secret reached the audit log")
+	}
+	if err := f.admin().RemoveAccount(ctx, "x:@ministry"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Get(custody.AccountPasswordKey("x:@ministry")); !errors.Is(err, custody.ErrNotFound) {
+		t.Fatal("password left in the keyring after remove")
+	}
+}
+
+func TestNoKeyring(t *testing.T) {
+	f := newFixture(t)
+	f.store.fail = custody.ErrNoKeyring
+	_, err := f.admin().EnrollApprover(context.Background(), api.NewApprover{ID: "anna", Name: "Anna"})
+	wantCode(t, err, api.CodeNoKeyring)
+	f.store.fail = custody.ErrLocked
+	_, err = f.admin().AddAccount(context.Background(), api.NewAccount{Platform: "x", Handle: "@m", Username: "u", Password: "p"})
+	wantCode(t, err, api.CodeKeyringLocked)
+	accs, _ := f.admin().ListAccounts(context.Background())
+	if len(accs) != 0 {
+		t.Fatal("an account half-added despite the keyring error")
+	}
+}
+
+func TestInvalidPolicyRefuses(t *testing.T) {
+	f := newFixture(t)
+	f.eng.SetPolicy(nil, "/etc/foureyes/policy.json", errors.New("throttle.max_failures: -1"))
+	_, err := f.as("staff", "bridge").CreateRequest(context.Background(), api.NewRequest{Account: "x:@m", Action: "post", Text: "x"})
+	wantCode(t, err, api.CodeInvalidPolicy)
+}
+
+func TestRemoveApproverDropsPendingApprovals(t *testing.T) {
+	f := newFixture(t)
+	p, _ := policy.Parse([]byte(`{"version":1,"posting_hours":{"time_zone":"UTC","days":["mon"],"start":"07:00","end":"08:00"}}`))
+	f.pol = p
+	f.start()
+	ctx := context.Background()
+	f.enrol("anna", "")
+	r := f.request("x")
+	ap, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	if err != nil || len(ap.Request.ApprovedBy) != 1 {
+		t.Fatalf("%+v %v", ap, err)
+	}
+	if err := f.admin().RemoveApprover(ctx, "anna"); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := f.admin().ListRequests(ctx)
+	if len(rs[0].ApprovedBy) != 0 {
+		t.Fatal("a removed approver's approval still counts")
+	}
+}
+
+func TestWatchGetsEvents(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := f.admin().Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.request("x")
+	select {
+	case ev := <-ch:
+		if ev.Kind != api.EventRequest || ev.Request == nil {
+			t.Fatalf("event %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event")
+	}
+	cancel()
+	for range ch {
+	}
+}
+
+func openFile(t *testing.T, p string) *os.File {
+	t.Helper()
+	fh, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fh.Close() })
+	return fh
+}

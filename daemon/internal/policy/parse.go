@@ -1,0 +1,299 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// MaxSize is the largest policy file Parse reads; real policies are a few KiB.
+const MaxSize = 1 << 20
+
+// ErrInvalid is wrapped by every error about a policy that exists but cannot be used.
+var ErrInvalid = errors.New("invalid policy")
+
+// InvalidError lists what is wrong with a policy, each problem naming the field path.
+type InvalidError struct {
+	Problems []string
+}
+
+func (e *InvalidError) Error() string {
+	return "invalid policy: " + strings.Join(e.Problems, "; ")
+}
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *InvalidError) Unwrap() error { return ErrInvalid }
+
+func invalid(problems ...string) *InvalidError { return &InvalidError{Problems: problems} }
+
+// fieldError is one problem at a field path relative to some enclosing object.
+type fieldError struct{ path, msg string }
+
+func fe(path, msg string) *fieldError { return &fieldError{path, msg} }
+
+func (e *fieldError) String() string {
+	if e.path == "" {
+		return e.msg
+	}
+	return e.path + ": " + e.msg
+}
+
+func (e *fieldError) under(prefix string) *fieldError {
+	return &fieldError{joinPath(prefix, e.path), e.msg}
+}
+
+func joinPath(prefix, p string) string {
+	switch {
+	case prefix == "":
+		return p
+	case p == "" || strings.HasPrefix(p, "["):
+		return prefix + p
+	}
+	return prefix + "." + p
+}
+
+// Parse decodes and validates a policy file. Unknown keys, duplicate keys, null values and
+// trailing data are errors: a typo in a security policy must not silently mean "default".
+// Every error wraps ErrInvalid.
+func Parse(data []byte) (*Policy, error) {
+	if len(data) > MaxSize {
+		return nil, invalid(fmt.Sprintf("%d bytes is over the limit of %d", len(data), MaxSize))
+	}
+	if err := checkVersion(data); err != nil {
+		return nil, err
+	}
+	if e := checkShape(data); e != nil {
+		return nil, invalid(e.String())
+	}
+	p := Default()
+	if err := decodeStrict(data, p); err != nil {
+		// checkShape catches what the decoder would refuse; this is a second line.
+		return nil, invalid(describeDecodeError(data, err))
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// decodeStrict decodes exactly one JSON value into v, refusing unknown fields and trailing data.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("unexpected data after the policy object")
+	}
+	return nil
+}
+
+// checkVersion looks at the version before anything else, so a newer policy is reported as
+// newer rather than as a list of unknown keys.
+func checkVersion(data []byte) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field == "" {
+			return invalid("the policy must be a JSON object")
+		}
+		return invalid(describeDecodeError(data, err))
+	}
+	raw, ok := top["version"]
+	if !ok {
+		return invalid(fmt.Sprintf("version: missing (this foureyes understands version %d)", Version))
+	}
+	v, err := strconv.Atoi(string(bytes.TrimSpace(raw)))
+	switch {
+	case err != nil:
+		return invalid(fmt.Sprintf("version: %s is not a whole number", raw))
+	case v > Version:
+		return invalid(fmt.Sprintf("policy version %d is newer than this foureyes understands (it understands version %d): update foureyes", v, Version))
+	case v < Version:
+		return invalid(fmt.Sprintf("version: %d is not a policy version (this foureyes understands version %d)", v, Version))
+	}
+	return nil
+}
+
+func describeDecodeError(data []byte, err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line, col := position(data, se.Offset)
+		return fmt.Sprintf("not valid JSON at line %d, column %d: %v", line, col, se)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("%s: expected %s, got %s", te.Field, te.Type, te.Value)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "not valid JSON: unexpected end of file"
+	}
+	return err.Error()
+}
+
+func position(data []byte, offset int64) (line, col int) {
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	before := data[:offset]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(offset) - (bytes.LastIndexByte(before, '\n') + 1)
+	return line, col
+}
+
+// checkShape walks the JSON alongside the Go type and reports, with the field path, the first
+// key the type does not have (matched exactly: encoding/json would accept "Version"), a
+// duplicate key, a null, or a value of the wrong JSON type.
+func checkShape(data []byte) *fieldError {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if e := walk(dec, reflect.TypeFor[Policy](), ""); e != nil {
+		return e
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fe("", "unexpected data after the policy object")
+	}
+	return nil
+}
+
+func walk(dec *json.Decoder, t reflect.Type, path string) *fieldError {
+	tok, err := dec.Token()
+	if err != nil {
+		return fe(path, "not valid JSON: "+err.Error())
+	}
+	if tok == nil {
+		return fe(path, "null is not allowed (leave the key out to use the default)")
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if tok != json.Delim('{') {
+			return mismatch(path, "an object", tok)
+		}
+		fields := jsonFields(t)
+		return walkObject(dec, path, func(key string) (reflect.Type, string, *fieldError) {
+			ft, ok := fields[key]
+			p := joinPath(path, key)
+			if !ok {
+				return nil, p, fe(p, "unknown key")
+			}
+			return ft, p, nil
+		})
+	case reflect.Map:
+		if tok != json.Delim('{') {
+			return mismatch(path, "an object", tok)
+		}
+		return walkObject(dec, path, func(key string) (reflect.Type, string, *fieldError) {
+			return t.Elem(), path + "[" + strconv.Quote(key) + "]", nil
+		})
+	case reflect.Slice:
+		if tok != json.Delim('[') {
+			return mismatch(path, "an array", tok)
+		}
+		for i := 0; dec.More(); i++ {
+			if e := walk(dec, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); e != nil {
+				return e
+			}
+		}
+		_, err := dec.Token() // ']'
+		if err != nil {
+			return fe(path, "not valid JSON: "+err.Error())
+		}
+		return nil
+	case reflect.String:
+		if _, ok := tok.(string); !ok {
+			return mismatch(path, "a string", tok)
+		}
+	case reflect.Int:
+		n, ok := tok.(json.Number)
+		if !ok {
+			return mismatch(path, "a whole number", tok)
+		}
+		if _, err := strconv.ParseInt(string(n), 10, 32); err != nil {
+			return fe(path, fmt.Sprintf("%s is not a whole number in range", n))
+		}
+	case reflect.Bool:
+		if _, ok := tok.(bool); !ok {
+			return mismatch(path, "true or false", tok)
+		}
+	default:
+		return fe(path, "internal error: no shape for "+t.String())
+	}
+	return nil
+}
+
+func walkObject(dec *json.Decoder, path string, field func(key string) (reflect.Type, string, *fieldError)) *fieldError {
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fe(path, "not valid JSON: "+err.Error())
+		}
+		key := tok.(string) // the decoder guarantees object keys are strings
+		ft, p, e := field(key)
+		if e != nil {
+			return e
+		}
+		if seen[key] {
+			return fe(p, "duplicate key")
+		}
+		seen[key] = true
+		if e := walk(dec, ft, p); e != nil {
+			return e
+		}
+	}
+	if _, err := dec.Token(); err != nil { // '}'
+		return fe(path, "not valid JSON: "+err.Error())
+	}
+	return nil
+}
+
+func mismatch(path, want string, tok json.Token) *fieldError {
+	got := "a string"
+	switch v := tok.(type) {
+	case json.Delim:
+		if v == '{' {
+			got = "an object"
+		} else {
+			got = "an array"
+		}
+		// A scalar was wanted; the caller stops at the first error, so the rest of the
+		// composite value need not be skipped.
+	case json.Number:
+		got = "the number " + string(v)
+	case bool:
+		got = strconv.FormatBool(v)
+	}
+	return fe(path, "expected "+want+", got "+got)
+}
+
+// jsonFields maps each JSON key of struct type t to its field type.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	m := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		if name, ok := jsonName(f); ok {
+			m[name] = f.Type
+		}
+	}
+	return m
+}
+
+func jsonName(f reflect.StructField) (string, bool) {
+	if !f.IsExported() {
+		return "", false
+	}
+	tag := f.Tag.Get("json")
+	name, _, _ := strings.Cut(tag, ",")
+	if name == "-" || name == "" {
+		return "", false
+	}
+	return name, true
+}

@@ -1,0 +1,261 @@
+// Package policy loads, validates and answers questions about the organisation's policy file: who
+// may approve which account, posting hours, TTLs, throttling, custody mode, the required author
+// mark and the pinned extension IDs.
+//
+// Every key has a default, so the smallest valid policy is {"version":1}, which equals Default().
+// A policy that exists but is invalid is an error, never a silent fallback: the daemon then
+// refuses to issue sessions rather than run with rules IT did not write.
+//
+// shared/policy.schema.json describes the same keys for IT; a test keeps the two in step.
+package policy
+
+import (
+	"encoding/json"
+	"regexp"
+	"slices"
+	"time"
+
+	"foureyes/daemon/internal/api"
+)
+
+// Version is the policy format this build understands.
+const Version = 1
+
+// DefaultExtensionID is the Chrome/Edge extension ID of the project's own build, allowed by the
+// default policy.
+const DefaultExtensionID = "ihfbgnbejlgnclbplbfoonjafbfokiok"
+
+// DefaultFirefoxExtensionID is the Firefox add-on ID of the project's own build.
+const DefaultFirefoxExtensionID = "foureyes@foureyes.eu"
+
+// DefaultBridgePort is the loopback port of the WebSocket bridge.
+const DefaultBridgePort = 47321
+
+// AnyApprover in an approver list means any confirmed approver other than the requester.
+const AnyApprover = "*"
+
+// Custody modes.
+const (
+	CustodyStandard = "standard"
+	// CustodyStrict also logs the browser out of the platform when a session ends.
+	CustodyStrict = "strict"
+)
+
+// What posting hours demand outside the hours.
+const (
+	OutsideTwoApprovers = "two_approvers"
+	OutsideRefuse       = "refuse"
+)
+
+// Policy is the organisation's rules. Treat a loaded Policy as read-only: it is shared.
+type Policy struct {
+	// Schema is the editor hint "$schema"; foureyes ignores its value.
+	Schema string `json:"$schema,omitempty"`
+	// Version is the format version; only 1 exists.
+	Version int `json:"version"`
+	// Description is free text for people (which policy this is, who owns it).
+	Description string `json:"description,omitempty"`
+
+	// Accounts maps an account id ("platform:handle") to its rules. Ids match regardless of the
+	// case of ASCII letters.
+	Accounts map[string]Account `json:"accounts"`
+	// DefaultApprovers apply to accounts not listed in Accounts (or listed without approvers).
+	DefaultApprovers []string `json:"default_approvers"`
+
+	// PostingHours limits when a single approval suffices; nil means no limit.
+	PostingHours *PostingHours `json:"posting_hours,omitempty"`
+
+	TOTPSkewSteps     int `json:"totp_skew_steps"`
+	SessionTTLSeconds int `json:"session_ttl_seconds"`
+	RequestTTLSeconds int `json:"request_ttl_seconds"`
+	// MaxOpenRequests is per requester.
+	MaxOpenRequests int `json:"max_open_requests"`
+
+	Throttle Throttle `json:"throttle"`
+
+	Custody                  string   `json:"custody"`
+	ActionsRequiringApproval []string `json:"actions_requiring_approval"`
+
+	// AuthorMark, when set, is the mark (e.g. initials) every text must carry; nil means none.
+	AuthorMark *AuthorMark `json:"author_mark,omitempty"`
+
+	ExtensionIDs        []string `json:"extension_ids"`
+	FirefoxExtensionIDs []string `json:"firefox_extension_ids"`
+	BridgePort          int      `json:"bridge_port"`
+
+	MastodonInstances []string `json:"mastodon_instances"`
+	EditorialSites    []string `json:"editorial_sites"`
+
+	Audit Audit `json:"audit"`
+
+	// accountKeys maps a lower-cased account id to the key as written in Accounts. Built by
+	// Validate.
+	accountKeys map[string]string
+}
+
+// Account is the policy for one official account.
+type Account struct {
+	// Approvers who may approve this account; nil falls back to DefaultApprovers.
+	Approvers []string `json:"approvers,omitempty"`
+}
+
+// Throttle limits failed approval codes per approver.
+type Throttle struct {
+	// MaxFailures failed codes within WindowSeconds lock the approver out.
+	MaxFailures   int `json:"max_failures"`
+	WindowSeconds int `json:"window_seconds"`
+	// LockoutSeconds is the first lock-out; each further one doubles, up to MaxLockoutSeconds.
+	LockoutSeconds    int `json:"lockout_seconds"`
+	MaxLockoutSeconds int `json:"max_lockout_seconds"`
+	// MaxConsecutiveFailures disables the approver until an administrator unlocks them.
+	MaxConsecutiveFailures int `json:"max_consecutive_failures"`
+}
+
+// AuthorMark is a mark every text must carry, such as the author's initials.
+type AuthorMark struct {
+	// Required refuses texts without the mark; false only shows the hint.
+	Required bool `json:"required"`
+	// Pattern is an RE2 regular expression the text must match.
+	Pattern string `json:"pattern"`
+	// Hint tells staff what to write.
+	Hint string `json:"hint,omitempty"`
+
+	re *regexp.Regexp
+}
+
+// Audit says where audit events are forwarded besides the local log.
+type Audit struct {
+	Syslog bool `json:"syslog"`
+}
+
+// Default returns the embedded default policy. Each call returns a fresh copy.
+func Default() *Policy {
+	p := &Policy{
+		Version:           Version,
+		Accounts:          map[string]Account{},
+		DefaultApprovers:  []string{AnyApprover},
+		TOTPSkewSteps:     1,
+		SessionTTLSeconds: 600,
+		RequestTTLSeconds: 600,
+		MaxOpenRequests:   5,
+		Throttle: Throttle{
+			MaxFailures:            5,
+			WindowSeconds:          900,
+			LockoutSeconds:         60,
+			MaxLockoutSeconds:      3600,
+			MaxConsecutiveFailures: 100,
+		},
+		Custody:                  CustodyStandard,
+		ActionsRequiringApproval: slices.Clone(api.Actions),
+		ExtensionIDs:             []string{DefaultExtensionID},
+		FirefoxExtensionIDs:      []string{DefaultFirefoxExtensionID},
+		BridgePort:               DefaultBridgePort,
+		MastodonInstances:        []string{},
+		EditorialSites:           []string{},
+		Audit:                    Audit{Syslog: true},
+	}
+	if err := p.Validate(); err != nil {
+		panic("policy: embedded default is invalid: " + err.Error())
+	}
+	return p
+}
+
+// Marshal encodes the effective policy as indented JSON that Parse accepts.
+func (p *Policy) Marshal() ([]byte, error) {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// ApproversFor returns who may approve account: either any approver (any is true, ids nil) or
+// the listed ids. It does not check that an approver is confirmed or is not the requester; the
+// rules do that.
+func (p *Policy) ApproversFor(account string) (ids []string, any bool) {
+	list := p.DefaultApprovers
+	if a, ok := p.account(account); ok && a.Approvers != nil {
+		list = a.Approvers
+	}
+	if slices.Contains(list, AnyApprover) {
+		return nil, true
+	}
+	return slices.Clone(list), false
+}
+
+// MayApprove reports whether policy lets approverID approve posts on account.
+func (p *Policy) MayApprove(account, approverID string) bool {
+	if approverID == "" || approverID == AnyApprover {
+		return false
+	}
+	ids, any := p.ApproversFor(account)
+	return any || slices.Contains(ids, approverID)
+}
+
+// Governs reports whether account is listed in the policy's accounts.
+func (p *Policy) Governs(account string) bool {
+	_, ok := p.account(account)
+	return ok
+}
+
+func (p *Policy) account(id string) (Account, bool) {
+	key, ok := p.accountKeys[asciiLower(id)]
+	if !ok {
+		// A Policy built in Go without Validate has no index yet.
+		if p.accountKeys != nil {
+			return Account{}, false
+		}
+		for k := range p.Accounts {
+			if asciiLower(k) == asciiLower(id) {
+				key, ok = k, true
+				break
+			}
+		}
+		if !ok {
+			return Account{}, false
+		}
+	}
+	a, ok := p.Accounts[key]
+	return a, ok
+}
+
+// RequiresApproval reports whether action needs an approved session. Unknown actions do, so
+// that a new kind of publish is held back until policy says otherwise.
+func (p *Policy) RequiresApproval(action string) bool {
+	if !slices.Contains(api.Actions, action) {
+		return true
+	}
+	return slices.Contains(p.ActionsRequiringApproval, action)
+}
+
+// SessionTTL is how long an approved session stays good.
+func (p *Policy) SessionTTL() time.Duration { return seconds(p.SessionTTLSeconds) }
+
+// RequestTTL is how long a request waits for approval.
+func (p *Policy) RequestTTL() time.Duration { return seconds(p.RequestTTLSeconds) }
+
+// Window is the period over which failures count towards MaxFailures.
+func (t Throttle) Window() time.Duration { return seconds(t.WindowSeconds) }
+
+// Lockout is the first lock-out's length.
+func (t Throttle) Lockout() time.Duration { return seconds(t.LockoutSeconds) }
+
+// MaxLockout caps the growing lock-out.
+func (t Throttle) MaxLockout() time.Duration { return seconds(t.MaxLockoutSeconds) }
+
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// Matches reports whether text carries the mark. A nil mark matches everything.
+func (m *AuthorMark) Matches(text string) bool {
+	if m == nil {
+		return true
+	}
+	re := m.re
+	if re == nil {
+		var err error
+		if re, err = regexp.Compile(m.Pattern); err != nil {
+			return false
+		}
+	}
+	return re.MatchString(text)
+}

@@ -1,0 +1,286 @@
+package policy
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"foureyes/daemon/internal/api"
+)
+
+// Limits of the numeric keys. The throttle's consecutive-failure cap is NIST SP 800-63B's.
+const (
+	maxSkewSteps              = 3
+	maxConsecutiveFailuresCap = 100
+	maxTextLen                = 2000
+	maxPatternLen             = 500
+	maxIDLen                  = 64
+	maxHandleLen              = 200
+)
+
+// UnmarshalJSON fills in the defaults of keys the file leaves out: a mark that is written down
+// is required unless it says otherwise.
+func (m *AuthorMark) UnmarshalJSON(b []byte) error {
+	type plain AuthorMark
+	v := plain{Required: true}
+	if err := decodeStrict(b, &v); err != nil {
+		return err
+	}
+	*m = AuthorMark(v)
+	return nil
+}
+
+// Validate checks every field, normalises host names to lower case, and prepares the lookups
+// the helpers use. Parse calls it; call it yourself on a Policy built in Go. The error lists
+// every problem found and wraps ErrInvalid.
+func (p *Policy) Validate() error {
+	var errs []*fieldError
+	add := func(e *fieldError) {
+		if e != nil {
+			errs = append(errs, e)
+		}
+	}
+
+	if p.Version != Version {
+		add(fe("version", fmt.Sprintf("%d is not supported (this foureyes understands version %d)", p.Version, Version)))
+	}
+	add(textLen("$schema", p.Schema, maxTextLen))
+	add(textLen("description", p.Description, maxTextLen))
+
+	p.accountKeys = map[string]string{}
+	keys := make([]string, 0, len(p.Accounts))
+	for k := range p.Accounts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		path := "accounts[" + strconv.Quote(k) + "]"
+		if e := checkAccountID(k); e != nil {
+			add(e.under(path))
+			continue
+		}
+		lower := asciiLower(k)
+		if prev, dup := p.accountKeys[lower]; dup {
+			add(fe(path, fmt.Sprintf("same account as %q (account ids are not case-sensitive)", prev)))
+			continue
+		}
+		p.accountKeys[lower] = k
+		if a := p.Accounts[k]; a.Approvers != nil {
+			add(checkApprovers(path+".approvers", a.Approvers))
+		}
+	}
+	add(checkApprovers("default_approvers", p.DefaultApprovers))
+
+	if p.PostingHours != nil {
+		c, e := p.PostingHours.check()
+		if e != nil {
+			add(e.under("posting_hours"))
+		}
+		p.PostingHours.compiled = c
+	}
+
+	add(inRange("totp_skew_steps", p.TOTPSkewSteps, 0, maxSkewSteps, ""))
+	add(inRange("session_ttl_seconds", p.SessionTTLSeconds, 30, 3600, ""))
+	add(inRange("request_ttl_seconds", p.RequestTTLSeconds, 30, 86400, ""))
+	add(inRange("max_open_requests", p.MaxOpenRequests, 1, 100, ""))
+
+	t := p.Throttle
+	add(inRange("throttle.max_failures", t.MaxFailures, 1, 100, ""))
+	add(inRange("throttle.window_seconds", t.WindowSeconds, 60, 86400, ""))
+	add(inRange("throttle.lockout_seconds", t.LockoutSeconds, 1, 86400, ""))
+	add(inRange("throttle.max_lockout_seconds", t.MaxLockoutSeconds, 1, 7*86400, ""))
+	if t.MaxLockoutSeconds < t.LockoutSeconds {
+		add(fe("throttle.max_lockout_seconds", fmt.Sprintf("%d is less than lockout_seconds %d", t.MaxLockoutSeconds, t.LockoutSeconds)))
+	}
+	add(inRange("throttle.max_consecutive_failures", t.MaxConsecutiveFailures, 1, maxConsecutiveFailuresCap, " (NIST SP 800-63B)"))
+
+	switch p.Custody {
+	case CustodyStandard, CustodyStrict:
+	default:
+		add(fe("custody", fmt.Sprintf("%q is not %q or %q", p.Custody, CustodyStandard, CustodyStrict)))
+	}
+
+	if len(p.ActionsRequiringApproval) == 0 {
+		add(fe("actions_requiring_approval", "must name at least one of "+strings.Join(api.Actions, ", ")))
+	}
+	add(eachUnique("actions_requiring_approval", p.ActionsRequiringApproval, func(a string) string {
+		if !slices.Contains(api.Actions, a) {
+			return fmt.Sprintf("%q is not one of %s", a, strings.Join(api.Actions, ", "))
+		}
+		return ""
+	}))
+
+	if m := p.AuthorMark; m != nil {
+		m.re = nil
+		switch {
+		case m.Pattern == "":
+			add(fe("author_mark.pattern", "missing: a regular expression the text must match"))
+		case len(m.Pattern) > maxPatternLen:
+			add(fe("author_mark.pattern", fmt.Sprintf("is %d bytes, over the limit of %d", len(m.Pattern), maxPatternLen)))
+		default:
+			re, err := regexp.Compile(m.Pattern)
+			if err != nil {
+				add(fe("author_mark.pattern", fmt.Sprintf("%q is not a valid regular expression: %v", m.Pattern, err)))
+			}
+			m.re = re
+		}
+		add(textLen("author_mark.hint", m.Hint, maxTextLen))
+	}
+
+	add(eachUnique("extension_ids", p.ExtensionIDs, func(id string) string {
+		if !chromeID.MatchString(id) {
+			return fmt.Sprintf("%q is not an extension ID (32 letters a to p)", id)
+		}
+		return ""
+	}))
+	add(eachUnique("firefox_extension_ids", p.FirefoxExtensionIDs, func(id string) string {
+		if len(id) > 80 || !(firefoxGUID.MatchString(id) || firefoxEmailID.MatchString(id)) {
+			return fmt.Sprintf("%q is not a Firefox add-on ID (name@domain or {GUID})", id)
+		}
+		return ""
+	}))
+	add(inRange("bridge_port", p.BridgePort, 1024, 65535, ""))
+
+	lowerAll(p.MastodonInstances)
+	lowerAll(p.EditorialSites)
+	add(eachUnique("mastodon_instances", p.MastodonInstances, checkHost))
+	add(eachUnique("editorial_sites", p.EditorialSites, checkHost))
+
+	if len(errs) > 0 {
+		problems := make([]string, len(errs))
+		for i, e := range errs {
+			problems[i] = e.String()
+		}
+		return invalid(problems...)
+	}
+	return nil
+}
+
+var (
+	chromeID       = regexp.MustCompile(`^[a-p]{32}$`)
+	firefoxGUID    = regexp.MustCompile(`^\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}$`)
+	firefoxEmailID = regexp.MustCompile(`^[a-zA-Z0-9._-]*@[a-zA-Z0-9._-]+$`)
+	platformName   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+	hostLabel      = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+func inRange(path string, v, lo, hi int, note string) *fieldError {
+	switch {
+	case v < lo:
+		return fe(path, fmt.Sprintf("%d is under the minimum of %d%s", v, lo, note))
+	case v > hi:
+		return fe(path, fmt.Sprintf("%d is over the limit of %d%s", v, hi, note))
+	}
+	return nil
+}
+
+func textLen(path, s string, limit int) *fieldError {
+	if len(s) > limit {
+		return fe(path, fmt.Sprintf("is %d bytes, over the limit of %d", len(s), limit))
+	}
+	return nil
+}
+
+// eachUnique checks every element with check (which returns a problem or "") and refuses
+// duplicates. It reports the first problem, which is enough to find the line.
+func eachUnique(path string, list []string, check func(string) string) *fieldError {
+	seen := map[string]bool{}
+	for i, s := range list {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if msg := check(s); msg != "" {
+			return fe(p, msg)
+		}
+		if seen[s] {
+			return fe(p, fmt.Sprintf("%q is listed twice", s))
+		}
+		seen[s] = true
+	}
+	return nil
+}
+
+func checkAccountID(id string) *fieldError {
+	const must = "account id must be platform:handle (e.g. \"x:@ministry\")"
+	platform, handle, ok := strings.Cut(id, ":")
+	if !ok || handle == "" || !platformName.MatchString(platform) {
+		return fe("", must)
+	}
+	if len(handle) > maxHandleLen {
+		return fe("", fmt.Sprintf("handle is %d bytes, over the limit of %d", len(handle), maxHandleLen))
+	}
+	if !printableNoSpace(handle) {
+		return fe("", must+"; the handle may not contain spaces or control characters")
+	}
+	return nil
+}
+
+func checkApprovers(path string, ids []string) *fieldError {
+	if len(ids) == 0 {
+		return fe(path, `must name at least one approver, or "*" for any approver`)
+	}
+	if slices.Contains(ids, AnyApprover) && len(ids) > 1 {
+		return fe(path, `"*" (any approver) cannot be combined with named approvers`)
+	}
+	return eachUnique(path, ids, func(id string) string {
+		switch {
+		case id == AnyApprover:
+			return ""
+		case id == "" || len(id) > maxIDLen:
+			return fmt.Sprintf("%q is not an approver id (1 to %d characters)", id, maxIDLen)
+		case !printableNoSpace(id) || strings.ContainsAny(id, "/*"):
+			return fmt.Sprintf("%q is not an approver id (no spaces, control characters, / or *)", id)
+		}
+		return ""
+	})
+}
+
+func printableNoSpace(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerAll(list []string) {
+	for i, s := range list {
+		list[i] = asciiLower(s)
+	}
+}
+
+// asciiLower folds only A-Z. Full Unicode folding would let look-alikes such as the Kelvin sign
+// become plain letters and match an id or host they were never meant to.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
+}
+
+// checkHost accepts a DNS host name (IDNs in their xn-- form), without scheme, port or path.
+func checkHost(h string) string {
+	bad := fmt.Sprintf("%q is not a host name (write it without scheme, port or path, e.g. \"social.example\")", h)
+	if h == "" || len(h) > 253 {
+		return bad
+	}
+	labels := strings.Split(h, ".")
+	for _, l := range labels {
+		if !hostLabel.MatchString(l) {
+			return bad
+		}
+	}
+	if tld := labels[len(labels)-1]; strings.Trim(tld, "0123456789") == "" {
+		return fmt.Sprintf("%q is an IP address, not a host name", h)
+	}
+	return ""
+}

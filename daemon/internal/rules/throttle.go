@@ -1,0 +1,84 @@
+package rules
+
+import (
+	"time"
+
+	"foureyes/daemon/internal/api"
+)
+
+// ThrottleConfig limits failed codes per approver.
+type ThrottleConfig struct {
+	MaxFailures    int           // failures within Window that trigger a lock-out (default 5)
+	Window         time.Duration // default 15 minutes
+	Lockout        time.Duration // first lock-out; doubles with each further one (default 1 minute)
+	MaxLockout     time.Duration // cap of the growing back-off (default 1 hour)
+	MaxConsecutive int           // consecutive failures after which the approver is disabled (at most 100)
+}
+
+// DefaultThrottle is the embedded default.
+var DefaultThrottle = ThrottleConfig{
+	MaxFailures:    5,
+	Window:         15 * time.Minute,
+	Lockout:        time.Minute,
+	MaxLockout:     time.Hour,
+	MaxConsecutive: 100,
+}
+
+// Throttle is one approver's failure record. It is persisted, so a restart does not reset it.
+type Throttle struct {
+	Failures    []time.Time `json:"failures,omitempty"` // failures inside the current window
+	Consecutive int         `json:"consecutive"`        // failures since the last success
+	Lockouts    int         `json:"lockouts"`           // lock-outs since the last success
+	LockedUntil time.Time   `json:"locked_until"`       // no code is checked before this
+	Disabled    bool        `json:"disabled,omitempty"` // MaxConsecutive reached: needs an administrator
+}
+
+// Check returns a throttled error if the approver may not try a code now.
+func (t *Throttle) Check(now time.Time) error {
+	if t.Disabled {
+		return &api.Error{Code: api.CodeThrottled, Message: "this approver is disabled after too many wrong codes in a row: an administrator must unlock them (foureyes approver unlock ID) or re-enrol them"}
+	}
+	if now.Before(t.LockedUntil) {
+		until := t.LockedUntil
+		return &api.Error{Code: api.CodeThrottled, Until: &until,
+			Message: "too many wrong codes for this approver: try again after " + until.Local().Format("15:04:05")}
+	}
+	return nil
+}
+
+// Fail records a failed code at now and reports whether it started a lock-out or disabled the
+// approver (both are high-severity audit events).
+func (t *Throttle) Fail(c ThrottleConfig, now time.Time) (lockedOut bool) {
+	t.Consecutive++
+	if t.Consecutive >= c.MaxConsecutive {
+		t.Disabled = true
+		t.Failures = nil
+		return true
+	}
+	kept := t.Failures[:0]
+	for _, f := range t.Failures {
+		if now.Sub(f) < c.Window {
+			kept = append(kept, f)
+		}
+	}
+	t.Failures = append(kept, now)
+	if len(t.Failures) < c.MaxFailures {
+		return false
+	}
+	t.Lockouts++
+	d := c.Lockout
+	for i := 1; i < t.Lockouts && d < c.MaxLockout; i++ {
+		d *= 2
+	}
+	if d > c.MaxLockout {
+		d = c.MaxLockout
+	}
+	t.LockedUntil = now.Add(d)
+	t.Failures = nil
+	return true
+}
+
+// Succeed clears the record after an accepted code.
+func (t *Throttle) Succeed() {
+	*t = Throttle{}
+}

@@ -1,0 +1,72 @@
+package state
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type rec struct {
+	A string `json:"a"`
+	N int    `json:"n"`
+}
+
+func TestSaveLoad(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "sub", "state.json")
+	var r rec
+	found, err := Load(p, &r)
+	if err != nil || found {
+		t.Fatalf("missing file: found=%v err=%v", found, err)
+	}
+	if err := Save(p, rec{"x", 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Save(p, rec{"y", 2}); err != nil {
+		t.Fatal(err)
+	}
+	found, err = Load(p, &r)
+	if err != nil || !found || r != (rec{"y", 2}) {
+		t.Fatalf("got %+v found=%v err=%v", r, found, err)
+	}
+	fi, err := os.Stat(p)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("state file mode: %v %v", fi.Mode(), err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(p))
+	if len(entries) != 1 {
+		t.Fatalf("temporary files left behind: %v", entries)
+	}
+}
+
+func TestLoadDamaged(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	os.WriteFile(p, []byte(`{"a":`), 0o600)
+	var r rec
+	_, err := Load(p, &r)
+	if err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("want a damaged-state error, got %v", err)
+	}
+}
+
+func TestSaveFailsLeavesOld(t *testing.T) {
+	if os.Getuid() == 0 {
+		t.Skip("root ignores directory permissions")
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	if err := Save(p, rec{"old", 1}); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o500)
+	defer os.Chmod(dir, 0o700)
+	if err := Save(p, rec{"new", 2}); err == nil {
+		t.Fatal("save into a read-only directory must fail")
+	}
+	var r rec
+	Load(p, &r)
+	if r.A != "old" {
+		t.Fatalf("old state lost: %+v", r)
+	}
+}

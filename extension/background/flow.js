@@ -1,0 +1,266 @@
+// The approval flow, tab by tab:
+//
+//   Post pressed -> held (draft stored, "Request approval" offered)
+//   approval page -> request + approve at the daemon -> approved session for that tab
+//   Post pressed again -> digest of the current text checked -> `open` spends the session ->
+//   signed grant verified -> gate opened for one request -> page lets the click through ->
+//   request seen -> gate closed -> `published` reported.
+//
+// Per-tab state lives in chrome.storage.session: drafts[tabId], approved[tabId].
+
+import { digest } from '../lib/digest.js';
+import { platformForUrl, normalizeHost } from '../lib/platforms.js';
+import { ACTIONS, expiryMs } from '../lib/grant.js';
+import * as store from './store.js';
+import * as conn from './connection.js';
+import * as gate from './gate.js';
+import * as grants from './grants.js';
+import { load, instances } from './table.js';
+
+const MAX_TEXT = 40000;
+const APPROVAL_PAGE = 'ui/approve.html';
+
+const errOf = (e) => (e && e.code ? { code: e.code, message: e.message || '', ...(e.until ? { until: e.until } : {}) } : { code: 'internal', message: String(e && e.message || e) });
+
+async function platformOf(url) {
+  return platformForUrl(await load(), url, await instances());
+}
+
+function notifyTab(tabId, msg) {
+  chrome.tabs.sendMessage(tabId, { type: 'fe:state', ...msg }).catch(() => {});
+}
+
+/** report tells the daemon about a held-back attempt, when connected; never waits long. */
+function reportBlocked(fields) {
+  if (!conn.isUp()) return;
+  conn.call('blocked', fields).catch(() => {});
+}
+
+/**
+ * hello answers a content script starting on a page: which platform, composer selectors, and the
+ * current state for this tab.
+ */
+export async function hello(sender) {
+  const p = await platformOf(sender.url);
+  if (!p) return { ok: false };
+  conn.connect().catch(() => {});
+  const c = await conn.state();
+  const approved = (await store.get('approved', {}))[sender.tab.id];
+  return {
+    ok: true,
+    platform: { id: p.id, name: p.name, composer: p.composer, actions: p.actions || [] },
+    daemon: c.state === 'up' ? 'up' : 'down',
+    approved: approved ? { digest: approved.digest, expires: approved.expires } : null,
+  };
+}
+
+/**
+ * submit decides about one attempt to publish from a content script: {allow:true} once the gate
+ * is open for exactly this text, else {allow:false, code}.
+ */
+export async function submit(sender, msg) {
+  const tabId = sender.tab.id;
+  const p = await platformOf(sender.url);
+  if (!p) return { allow: false, code: 'page_not_understood' };
+  const host = normalizeHost(new URL(sender.url).host);
+  const text = typeof msg.text === 'string' ? msg.text : null;
+  if (text === null || text.length > MAX_TEXT) {
+    reportBlocked({ host, reason: 'page_not_understood' });
+    return { allow: false, code: 'page_not_understood' };
+  }
+  const action = ACTIONS.includes(msg.action) ? msg.action : 'post';
+  const d = await digest(text);
+
+  const approvedAll = await store.get('approved', {});
+  const a = approvedAll[tabId];
+  if (a && a.platformId === p.id && a.host === host) {
+    if (!(expiryMs(a.expires) > Date.now())) {
+      await dropApproved(tabId);
+      return held(tabId, p, host, action, text, d, 'expired');
+    }
+    if (d !== a.digest) {
+      reportBlocked({ host, reason: 'digest_mismatch', account: a.account, digest: d });
+      await saveDraft(tabId, p, host, action, text, d);
+      return { allow: false, code: 'digest_mismatch' };
+    }
+    let reply;
+    try {
+      reply = await conn.call('open', { session_id: a.sessionId, digest: d });
+    } catch (e) {
+      const err = errOf(e);
+      if (['expired', 'already_used', 'locked', 'not_found'].includes(err.code)) await dropApproved(tabId);
+      return { allow: false, ...err };
+    }
+    await dropApproved(tabId); // spent at the daemon, whatever happens next
+    const g = reply.grant || reply;
+    const v = await grants.check(g, { sessionId: a.sessionId, digest: d });
+    if (!v.ok) {
+      reportBlocked({ host, reason: 'grant_invalid', account: a.account, digest: d });
+      return { allow: false, code: 'grant_invalid', message: v.reason };
+    }
+    await gate.openOnce(p, tabId, host, await instances(), { sessionId: a.sessionId, digest: d, account: a.account });
+    return { allow: true };
+  }
+  return held(tabId, p, host, action, text, d, null);
+}
+
+async function held(tabId, p, host, action, text, d, why) {
+  await saveDraft(tabId, p, host, action, text, d);
+  let code = why || 'approval_needed';
+  try {
+    await Promise.race([conn.connect(), new Promise((_, rej) => setTimeout(() => rej(new Error('slow')), 2500))]);
+  } catch (e) {
+    code = e && e.code && e.code !== 'timeout' ? e.code : 'daemon_unavailable';
+  }
+  reportBlocked({ host, reason: code, digest: d });
+  return { allow: false, code };
+}
+
+async function saveDraft(tabId, p, host, action, text, d) {
+  await store.update('drafts', (all) => {
+    const prev = all[tabId];
+    const keep = prev && prev.digest === d && prev.requestId ? { requestId: prev.requestId, account: prev.account } : {};
+    return { ...all, [tabId]: { platformId: p.id, platformName: p.name, host, action, text, digest: d, at: Date.now(), ...keep } };
+  }, {});
+}
+
+async function dropApproved(tabId) {
+  await store.update('approved', (all) => { const n = { ...all }; delete n[tabId]; return n; }, {});
+}
+
+/** openApproval opens the approval page for the tab's held post. */
+export async function openApproval(tabId) {
+  const drafts = await store.get('drafts', {});
+  if (!drafts[tabId]) return { ok: false, code: 'not_found' };
+  const url = chrome.runtime.getURL(`${APPROVAL_PAGE}?tab=${tabId}`);
+  const open = await chrome.tabs.query({ url: chrome.runtime.getURL(APPROVAL_PAGE) + '*' });
+  const same = open.find((t) => t.url === url);
+  if (same) {
+    await chrome.windows.update(same.windowId, { focused: true }).catch(() => {});
+    return { ok: true };
+  }
+  if (chrome.windows && chrome.windows.create) {
+    await chrome.windows.create({ url, type: 'popup', width: 480, height: 720 });
+  } else {
+    await chrome.tabs.create({ url });
+  }
+  return { ok: true };
+}
+
+/** draft returns what the approval page shows for a tab. */
+export async function draft(tabId) {
+  const d = (await store.get('drafts', {}))[tabId];
+  const c = await conn.state();
+  return { ok: !!d, draft: d || null, daemon: c.state === 'up' ? 'up' : 'down', error: c.state === 'up' ? null : { code: c.code || 'daemon_unavailable', message: c.message || '' } };
+}
+
+/** lists returns the confirmed approvers and the accounts of the draft's platform. */
+export async function lists(tabId) {
+  const d = (await store.get('drafts', {}))[tabId];
+  try {
+    const [ap, ac] = await Promise.all([conn.call('approvers'), conn.call('accounts')]);
+    const accounts = (ac.accounts || []).filter((x) => !d || x.platform === d.platformId);
+    return { ok: true, approvers: ap.approvers || [], accounts };
+  } catch (e) {
+    return { ok: false, error: errOf(e) };
+  }
+}
+
+/**
+ * approve creates the request (once per text and account) and submits one approver's code.
+ * Returns {ok, done} with done=false while a second approver is needed.
+ */
+export async function approve(tabId, { account, approver, code }) {
+  const drafts = await store.get('drafts', {});
+  const d = drafts[tabId];
+  if (!d) return { ok: false, error: { code: 'not_found', message: 'no held post for this tab' } };
+  if (typeof account !== 'string' || typeof approver !== 'string' || !/^[0-9]{6,8}$/.test(code || '')) {
+    return { ok: false, error: { code: 'bad_request', message: 'pick an account and an approver and enter the 6-digit code' } };
+  }
+  try {
+    let requestId = d.requestId && d.account === account ? d.requestId : null;
+    if (!requestId) {
+      const r = await conn.call('request', { account, action: d.action, text: d.text, digest: d.digest });
+      requestId = (r.request || r).id;
+      await store.update('drafts', (all) => (all[tabId] ? { ...all, [tabId]: { ...all[tabId], requestId, account } } : all), {});
+    }
+    const res = await conn.call('approve', { request_id: requestId, approver, code });
+    const req = res.request || {};
+    const sessionId = (res.session && res.session.id) || req.session_id || (res.grant && res.grant.session_id);
+    if (!sessionId) {
+      return { ok: true, done: false, needed: req.approvals_needed || 2, have: (req.approved_by || []).length };
+    }
+    const expires = (res.session && res.session.expires) || (res.grant && res.grant.expires) || req.expires;
+    const digestApproved = (res.session && res.session.digest) || req.digest || d.digest;
+    await store.update('approved', (all) => ({ ...all, [tabId]: {
+      sessionId, requestId, account, action: d.action, digest: digestApproved, expires,
+      approvedBy: (res.session && res.session.approved_by) || req.approved_by || [approver], platformId: d.platformId, host: d.host,
+    } }), {});
+    notifyTab(tabId, { state: 'approved' });
+    return { ok: true, done: true, expires };
+  } catch (e) {
+    const err = errOf(e);
+    if (['not_found', 'expired', 'denied', 'locked', 'already_used'].includes(err.code)) {
+      await store.update('drafts', (all) => (all[tabId] ? { ...all, [tabId]: { ...all[tabId], requestId: null } } : all), {});
+    }
+    return { ok: false, error: err };
+  }
+}
+
+/** cancel withdraws the tab's pending request. */
+export async function cancel(tabId) {
+  const d = (await store.get('drafts', {}))[tabId];
+  if (d && d.requestId && conn.isUp()) await conn.call('cancel', { request_id: d.requestId }).catch(() => {});
+  await store.update('drafts', (all) => { const n = { ...all }; delete n[tabId]; return n; }, {});
+  return { ok: true };
+}
+
+/** forgetTab drops everything about a closed tab. */
+export async function forgetTab(tabId) {
+  await cancel(tabId);
+  await dropApproved(tabId);
+}
+
+/** onDaemonEvent reacts to revocations, expiry and lock. */
+export async function onDaemonEvent(ev) {
+  if (!ev || typeof ev !== 'object') return;
+  if (ev.kind === 'lock') {
+    await gate.closeAll();
+    const all = await store.get('approved', {});
+    await store.set('approved', {});
+    for (const tabId of Object.keys(all)) notifyTab(Number(tabId), { state: 'revoked', code: 'locked' });
+    return;
+  }
+  if (ev.kind === 'session' && ev.session && ev.session.state && ev.session.state !== 'active') {
+    const all = await store.get('approved', {});
+    for (const [tabId, a] of Object.entries(all)) {
+      if (a.sessionId === ev.session.id) {
+        await dropApproved(Number(tabId));
+        if (ev.session.state !== 'consumed') notifyTab(Number(tabId), { state: 'revoked', code: ev.session.state === 'expired' ? 'expired' : 'locked' });
+      }
+    }
+  }
+}
+
+/** onConnectionState tells the platform tabs whether the daemon is reachable. */
+export async function onConnectionState(c) {
+  const drafts = await store.get('drafts', {});
+  for (const tabId of Object.keys(drafts)) notifyTab(Number(tabId), { daemon: c.state === 'up' ? 'up' : 'down' });
+}
+
+/** status is what the popup shows. */
+export async function status() {
+  const c = await conn.state();
+  let daemon = null;
+  if (conn.isUp()) {
+    try { daemon = (await conn.call('status')).status || null; } catch { daemon = null; }
+  }
+  const approved = await store.get('approved', {});
+  return { ok: true, connection: { state: c.state, code: c.code || null, message: c.message || null, version: c.version || null }, daemon, approvedTabs: Object.keys(approved).length };
+}
+
+/** published reports what went out through an opened gate. */
+export function published(allow) {
+  conn.call('published', { session_id: allow.sessionId, digest: allow.digest }).catch((e) => console.warn('foureyes: could not report publish', e));
+  notifyTab(allow.tabId, { state: 'published' });
+}

@@ -1,0 +1,93 @@
+// The network gate: declarativeNetRequest rules that block every publishing endpoint, and a
+// session-scoped allow rule that lets exactly one request from one tab through after a verified
+// grant. The allow rule is removed as soon as the request is seen (webRequest, observational),
+// when the daemon revokes sessions, when the worker starts, and after ALLOW_MS at the latest.
+
+import { blockRules, allowRules, ruleUpdate, isAllowRule, ALLOW_ID_BASE } from '../lib/rules.js';
+import { publishEndpoint, contentScriptMatches } from '../lib/platforms.js';
+import * as store from './store.js';
+
+/** How long an opened gate waits for the page's request. */
+export const ALLOW_MS = 5000;
+const INSTANCE_SCRIPT_ID = 'foureyes-gate-instances';
+
+let closeTimer = null;
+/** The open allow (mirrors storage 'allow'), read synchronously by the request observer. */
+let current = null;
+const seenListeners = new Set();
+
+/** onSeen registers fn({allow, url, requestId}) for the request that went through an open gate. */
+export function onSeen(fn) { seenListeners.add(fn); }
+
+/**
+ * installBlockRules brings the dynamic block rules in line with the table and instances.
+ */
+export async function installBlockRules(table, instances) {
+  const wanted = blockRules(table, instances);
+  const existing = await chrome.declarativeNetRequest.getDynamicRules();
+  const upd = ruleUpdate(existing, wanted);
+  if (upd.removeRuleIds.length || upd.addRules.length) await chrome.declarativeNetRequest.updateDynamicRules(upd);
+  return wanted.length;
+}
+
+/**
+ * registerInstanceScripts runs the page gate on instance hosts (Mastodon) too. X's hosts are in
+ * the manifest, so the page gate is there from the first page load.
+ */
+export async function registerInstanceScripts(table, instances) {
+  const staticHosts = new Set(chrome.runtime.getManifest().content_scripts.flatMap((c) => c.matches));
+  const matches = contentScriptMatches(table, instances).filter((m) => !staticHosts.has(m));
+  const have = await chrome.scripting.getRegisteredContentScripts({ ids: [INSTANCE_SCRIPT_ID] }).catch(() => []);
+  if (have.length) {
+    if (JSON.stringify([...have[0].matches].sort()) === JSON.stringify(matches)) return;
+    await chrome.scripting.unregisterContentScripts({ ids: [INSTANCE_SCRIPT_ID] });
+  }
+  if (!matches.length) return;
+  await chrome.scripting.registerContentScripts([{
+    id: INSTANCE_SCRIPT_ID, matches, js: ['content/gate.js'], runAt: 'document_start', allFrames: false, persistAcrossSessions: true,
+  }]);
+}
+
+/**
+ * closeAll removes every allow rule: nothing stays open.
+ */
+export async function closeAll() {
+  clearTimeout(closeTimer);
+  current = null;
+  const rules = await chrome.declarativeNetRequest.getSessionRules();
+  const ids = rules.filter((r) => isAllowRule(r.id)).map((r) => r.id);
+  if (ids.length) await chrome.declarativeNetRequest.updateSessionRules({ removeRuleIds: ids });
+  await store.set('allow', null);
+}
+
+/**
+ * openOnce lets one publishing request of platform p from tabId through.
+ * @param {any} p platform entry
+ * @param {number} tabId
+ * @param {string} host the page's host
+ * @param {string[]} instances
+ * @param {{sessionId: string, digest: string, account?: string}} session
+ */
+export async function openOnce(p, tabId, host, instances, session) {
+  await closeAll();
+  const rules = allowRules(p, tabId, ALLOW_ID_BASE, instances, host);
+  const allow = { tabId, platformId: p.id, host, ruleIds: rules.map((r) => r.id), deadline: Date.now() + ALLOW_MS, ...session };
+  current = allow;
+  await store.set('allow', allow);
+  await chrome.declarativeNetRequest.updateSessionRules({ addRules: rules });
+  closeTimer = setTimeout(() => { closeAll().catch(console.error); }, ALLOW_MS);
+  return allow;
+}
+
+/**
+ * observe is the webRequest listener body: when the open gate's request goes out, close the gate
+ * at once and tell the listeners.
+ */
+export async function observe(details, table, instances) {
+  const allow = current;
+  if (!allow || details.tabId !== allow.tabId) return;
+  const hit = publishEndpoint(table, details.method, details.url, instances);
+  if (!hit || hit.platform.id !== allow.platformId) return;
+  await closeAll();
+  for (const fn of seenListeners) { try { fn({ allow, url: details.url, requestId: details.requestId }); } catch (e) { console.error(e); } }
+}

@@ -1,0 +1,256 @@
+// Page gate: holds back every way the platform's composer can publish (click on a submit button,
+// the keyboard shortcut, a form submit), before the page's own handlers run, and asks the worker.
+// The worker answers "allow" only when the gate is open for exactly this text; then the held
+// action is replayed once. Otherwise a short notice says why and offers "Request approval",
+// which opens the extension's own approval page: no code is ever typed into the platform's page.
+//
+// Runs in the platform's page (classic script, no imports). Treats the page as hostile: the
+// notice lives in a closed shadow root and its button needs a real (trusted) click.
+
+(() => {
+  if (window.__foureyesGate) return;
+  Object.defineProperty(window, '__foureyesGate', { value: true });
+
+  const MESSAGES = {
+    approval_needed: 'This account needs approval from a press officer before posting.',
+    daemon_unavailable: 'foureyes daemon is not running: start it with `foureyes daemon`.',
+    digest_mismatch: 'The text was changed after approval. A new approval is needed for the new text.',
+    expired: 'The approval ran out of time. Request a new approval.',
+    already_used: 'This approval was already used for one post. Request a new approval.',
+    locked: 'All approvals were revoked ("Lock now"). Request a new approval.',
+    grant_invalid: 'The approval could not be verified, so nothing was published. Request a new approval.',
+    page_not_understood: 'foureyes does not understand this page, so it cannot send the post. Nothing was published.',
+    forbidden: 'The daemon refused this browser. Ask IT to allow the extension.',
+    keyring_locked: 'The keyring of this computer is locked: unlock it and retry.',
+    no_keyring: 'foureyes cannot reach the keyring of this computer. Ask IT.',
+    audit_unavailable: 'The audit log cannot be written, so nothing can be published. Ask IT.',
+    approved: 'Approved. Press Post again to publish this exact text.',
+    published: 'Published with approval.',
+    timeout: 'The daemon did not answer in time. Try again.',
+  };
+  const WITH_REQUEST = new Set(['approval_needed', 'digest_mismatch', 'expired', 'already_used', 'locked', 'grant_invalid']);
+
+  let config = null; // {id, name, composer, actions}
+  let configWaiters = [];
+  let passing = false; // true while a held action is replayed
+  let busy = false;
+
+  // ---- talking to the worker -------------------------------------------------------------
+  function ask(msg) {
+    return new Promise((resolve) => {
+      try {
+        chrome.runtime.sendMessage(msg, (reply) => {
+          if (chrome.runtime.lastError) resolve(null); else resolve(reply);
+        });
+      } catch { resolve(null); }
+    });
+  }
+
+  ask({ type: 'cs:hello' }).then((r) => {
+    if (r && r.ok) config = r.platform;
+    for (const w of configWaiters) w();
+    configWaiters = [];
+  });
+
+  chrome.runtime.onMessage.addListener((msg, sender) => {
+    if (sender.id !== chrome.runtime.id || !msg || msg.type !== 'fe:state') return;
+    if (msg.state === 'approved') show('approved', false);
+    else if (msg.state === 'published') show('published', false, 4000);
+    else if (msg.state === 'revoked') show(msg.code || 'locked', true);
+    else if (msg.daemon === 'down' && host && host.dataset.reason === 'approval_needed') show('daemon_unavailable', true);
+  });
+
+  // ---- reading the page -------------------------------------------------------------------
+  function firstMatch(el, selectors) {
+    for (const s of selectors || []) {
+      try { const m = el.closest(s); if (m) return m; } catch { /* bad selector in table */ }
+    }
+    return null;
+  }
+
+  function submitButtonOf(ev) {
+    if (!config) return null;
+    for (const n of ev.composedPath()) {
+      if (!(n instanceof Element)) continue;
+      for (const s of config.composer.submit) { try { if (n.matches(s)) return n; } catch {} }
+    }
+    return null;
+  }
+
+  function composerIn(root) {
+    for (const s of config.composer.text) {
+      try { const m = root.querySelector(s); if (m) return m; } catch {}
+    }
+    return null;
+  }
+
+  // The composer that belongs to el: el itself, or the nearest one up the tree.
+  function composerNear(el) {
+    const self = firstMatch(el, config.composer.text);
+    if (self) return self;
+    for (let n = el; n && n !== document.documentElement; n = n.parentElement) {
+      const c = composerIn(n);
+      if (c) return c;
+    }
+    return composerIn(document);
+  }
+
+  function textOf(el) {
+    if (!el) return null;
+    if (el instanceof HTMLTextAreaElement || el instanceof HTMLInputElement) return el.value;
+    return el.innerText;
+  }
+
+  function actionOf(el) {
+    for (const rule of config.actions || []) {
+      try {
+        if (rule.url_regex && !new RegExp(rule.url_regex).test(location.pathname)) continue;
+        if (rule.has) {
+          const scope = rule.scope ? el.closest(rule.scope) : document.documentElement;
+          if (!scope || !scope.querySelector(rule.has)) continue;
+        }
+        return rule.action;
+      } catch { continue; }
+    }
+    return 'post';
+  }
+
+  function isShortcut(ev) {
+    if (!config || ev.key !== 'Enter') return false;
+    const combos = config.composer.shortcut || [];
+    const mods = [ev.ctrlKey && 'Control', ev.metaKey && 'Meta', ev.altKey && 'Alt', ev.shiftKey && 'Shift'].filter(Boolean);
+    const got = [...mods, 'Enter'].join('+');
+    return combos.includes(got);
+  }
+
+  // ---- holding and replaying --------------------------------------------------------------
+  function hold(ev) {
+    ev.preventDefault();
+    ev.stopImmediatePropagation();
+  }
+
+  async function decide(origin, replay) {
+    if (busy) return;
+    busy = true;
+    try {
+      const composer = composerNear(origin);
+      const text = textOf(composer);
+      if (text === null) { show('page_not_understood', false); return; }
+      const r = await ask({ type: 'cs:submit', text, action: actionOf(composer || origin) });
+      if (r && r.allow) {
+        hide();
+        passing = true;
+        try { replay(); } finally { passing = false; }
+        return;
+      }
+      const code = (r && (r.code || (r.error && r.error.code))) || 'daemon_unavailable';
+      show(code, WITH_REQUEST.has(code));
+    } finally {
+      busy = false;
+    }
+  }
+
+  function needsConfig(ev) {
+    // Before the worker told us the selectors, hold anything that looks like a submit and retry.
+    if (config) return false;
+    const t = ev.target;
+    if (!(t instanceof Element)) return false;
+    const looks = t.closest('button, [role=button], form, textarea, [contenteditable=true], input[type=submit]');
+    if (!looks || (ev.type === 'keydown' && ev.key !== 'Enter') || (ev.type === 'click' && !t.closest('button, [role=button], input[type=submit]'))) return false;
+    hold(ev);
+    return true;
+  }
+
+  function onClick(ev) {
+    if (passing) return;
+    if (needsConfig(ev)) return;
+    const btn = submitButtonOf(ev);
+    if (!btn) return;
+    hold(ev);
+    decide(btn, () => btn.click());
+  }
+
+  function onKey(ev) {
+    if (passing || !isShortcut(ev)) return;
+    const t = ev.target instanceof Element ? ev.target : null;
+    if (!t || !firstMatch(t, config.composer.text) && !t.closest(config.composer.form || ':not(*)')) return;
+    hold(ev);
+    if (ev.type !== 'keydown') return;
+    const init = { key: ev.key, code: ev.code, keyCode: 13, which: 13, ctrlKey: ev.ctrlKey, metaKey: ev.metaKey, altKey: ev.altKey, shiftKey: ev.shiftKey, bubbles: true, cancelable: true, composed: true };
+    decide(t, () => { t.dispatchEvent(new KeyboardEvent('keydown', init)); });
+  }
+
+  function onSubmit(ev) {
+    if (passing) return;
+    const form = ev.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    if (!config) { hold(ev); return; }
+    const isComposerForm = (config.composer.form && form.matches(config.composer.form)) || composerIn(form);
+    if (!isComposerForm) return;
+    hold(ev);
+    const submitter = ev.submitter || null;
+    decide(composerIn(form) || form, () => form.requestSubmit(submitter && form.contains(submitter) ? submitter : undefined));
+  }
+
+  // Window, capture phase: runs before anything the page registers on document or below.
+  for (const type of ['click', 'auxclick']) window.addEventListener(type, onClick, true);
+  window.addEventListener('keydown', onKey, true);
+  window.addEventListener('keypress', onKey, true);
+  window.addEventListener('submit', onSubmit, true);
+
+  // ---- the notice -------------------------------------------------------------------------
+  let host = null;
+  let root = null;
+  let hideTimer = null;
+
+  function build() {
+    host = document.createElement('foureyes-notice');
+    host.setAttribute('role', 'alert');
+    host.style.cssText = 'all:initial;position:fixed;z-index:2147483647;right:16px;bottom:16px;display:block;';
+    root = host.attachShadow({ mode: 'closed' });
+    root.innerHTML = `
+      <style>
+        .box{font:14px/1.4 system-ui,sans-serif;background:#fff;color:#111;border:2px solid #b00020;border-radius:10px;
+             box-shadow:0 4px 18px rgba(0,0,0,.25);padding:12px 14px;width:320px}
+        .box.ok{border-color:#1b7f3b}
+        .t{font-weight:600;margin:0 0 6px}
+        .m{margin:0 0 10px;white-space:pre-wrap}
+        .row{display:flex;gap:8px}
+        button{font:inherit;border-radius:6px;border:1px solid #888;background:#f4f4f4;padding:6px 10px;cursor:pointer}
+        button.p{background:#1d4ed8;color:#fff;border-color:#1d4ed8}
+        [hidden]{display:none}
+      </style>
+      <div class="box" part="box">
+        <p class="t">foureyes: not published</p>
+        <p class="m"></p>
+        <div class="row"><button class="p" data-a="request">Request approval</button><button data-a="close">Dismiss</button></div>
+      </div>`;
+    root.addEventListener('click', (ev) => {
+      const b = ev.target instanceof Element ? ev.target.closest('button') : null;
+      if (!b || !ev.isTrusted) return;
+      if (b.dataset.a === 'close') hide();
+      if (b.dataset.a === 'request') ask({ type: 'cs:open-approval' });
+    });
+  }
+
+  function show(code, withRequest, autoHideMs) {
+    if (!host) build();
+    const msg = MESSAGES[code] || `Not published (${code}).`;
+    const ok = code === 'approved' || code === 'published';
+    root.querySelector('.box').classList.toggle('ok', ok);
+    root.querySelector('.t').textContent = ok ? 'foureyes' : 'foureyes: not published';
+    root.querySelector('.m').textContent = msg;
+    root.querySelector('[data-a=request]').hidden = !withRequest;
+    // Visible to tests and assistive tools; nothing secret is ever shown here.
+    host.dataset.reason = code;
+    host.setAttribute('aria-label', msg);
+    if (!host.isConnected) document.documentElement.appendChild(host);
+    clearTimeout(hideTimer);
+    if (autoHideMs) hideTimer = setTimeout(hide, autoHideMs);
+  }
+
+  function hide() {
+    clearTimeout(hideTimer);
+    if (host && host.isConnected) host.remove();
+  }
+})();

@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { grantString, verifyGrant, importDaemonKey, toBase64, checkGrantShape, parseTime, unixSeconds } from '../../extension/lib/grant.js';
+import { digest } from '../../extension/lib/digest.js';
+
+async function keypair() {
+  const kp = await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']);
+  const raw = new Uint8Array(await crypto.subtle.exportKey('raw', kp.publicKey));
+  return { priv: kp.privateKey, pubB64: toBase64(raw) };
+}
+
+async function sign(priv, g) {
+  const sig = await crypto.subtle.sign({ name: 'Ed25519' }, priv, new TextEncoder().encode(grantString(g)));
+  return { ...g, sig: toBase64(new Uint8Array(sig)) };
+}
+
+const nonce = 'bm9uY2Utb2YtdGhpcy1jb25u';
+
+async function fixture() {
+  const { priv, pubB64 } = await keypair();
+  const key = await importDaemonKey(pubB64);
+  const d = await digest('Guten Morgen aus dem Ministerium');
+  const base = { session_id: 's-1', account: 'x:@ministry', action: 'post', digest: d, expires: Math.floor(Date.now() / 1000) + 600, nonce };
+  return { priv, key, d, base, g: await sign(priv, base) };
+}
+
+test('grantString is the documented layout', () => {
+  const s = grantString({ session_id: 's', account: 'x:@a', action: 'reply', digest: 'a'.repeat(64), expires: 1700000000, nonce: 'n0' });
+  assert.equal(s, `foureyes-grant-v1\ns\nx:@a\nreply\n${'a'.repeat(64)}\n1700000000\nn0`);
+  // An RFC 3339 expiry signs as the same Unix seconds.
+  assert.equal(grantString({ session_id: 's', account: 'x:@a', action: 'reply', digest: 'a'.repeat(64), expires: '2023-11-14T22:13:20.999999999Z', nonce: 'n0' }), s);
+});
+
+test('a grant signed by the daemon key verifies', async () => {
+  const { key, d, g } = await fixture();
+  assert.deepEqual(await verifyGrant(g, { key, nonce, digest: d, sessionId: 's-1' }), { ok: true });
+});
+
+test('every tampered field fails the signature', async () => {
+  const { key, d, g } = await fixture();
+  for (const [f, v] of [['session_id', 's-2'], ['account', 'x:@other'], ['action', 'reply'], ['expires', g.expires + 1]]) {
+    const r = await verifyGrant({ ...g, [f]: v }, { key, nonce, digest: d });
+    assert.equal(r.reason, 'bad_signature', f);
+  }
+  const other = await digest('Something else');
+  assert.equal((await verifyGrant({ ...g, digest: other }, { key, nonce, digest: other })).reason, 'bad_signature');
+});
+
+test('a grant signed by another key (a squatter on the port) is refused', async () => {
+  const { key, d, base } = await fixture();
+  const squatter = await keypair();
+  const forged = await sign(squatter.priv, base);
+  assert.equal((await verifyGrant(forged, { key, nonce, digest: d })).reason, 'bad_signature');
+});
+
+test('nonce, digest, session and expiry are checked', async () => {
+  const { priv, key, d, base, g } = await fixture();
+  assert.equal((await verifyGrant(g, { key, nonce: 'another', digest: d })).reason, 'wrong_nonce');
+  assert.equal((await verifyGrant(g, { key, nonce, digest: await digest('edited') })).reason, 'digest_mismatch');
+  assert.equal((await verifyGrant(g, { key, nonce, digest: d, sessionId: 's-9' })).reason, 'wrong_session');
+  const old = await sign(priv, { ...base, expires: Math.floor(Date.now() / 1000) - 1 });
+  assert.equal((await verifyGrant(old, { key, nonce, digest: d })).reason, 'expired');
+  assert.equal((await verifyGrant(g, { key, nonce, digest: d, now: (g.expires + 1) * 1000 })).reason, 'expired');
+});
+
+test('malformed grants are refused before any crypto', async () => {
+  const { key, d, g } = await fixture();
+  for (const bad of [null, {}, { ...g, sig: '' }, { ...g, account: 'x\nfoureyes' }, { ...g, action: 'delete' },
+    { ...g, digest: 'A'.repeat(64) }, { ...g, expires: 'tomorrow' }, { ...g, nonce: 'a b' }, { ...g, sig: 'not base64!' }]) {
+    assert.equal((await verifyGrant(bad, { key, nonce, digest: d })).reason, 'malformed', JSON.stringify(bad));
+  }
+  assert.equal((await verifyGrant({ ...g, sig: toBase64(new Uint8Array(64)) }, { key, nonce, digest: d })).reason, 'bad_signature');
+  assert.equal(checkGrantShape(g), null);
+});
+
+test('daemon key must be 32 bytes', async () => {
+  await assert.rejects(importDaemonKey(toBase64(new Uint8Array(31))));
+});
+
+test('parseTime', () => {
+  assert.equal(parseTime('1970-01-01T00:00:01Z'), 1000);
+  assert.equal(parseTime('1970-01-01T01:00:01+01:00'), 1000);
+  assert.equal(parseTime('1970-01-01T00:00:01.123456789Z'), 1123);
+  assert.ok(Number.isNaN(parseTime('1970-01-01 00:00:01')));
+  assert.equal(unixSeconds('2023-11-14T22:13:20.5Z'), 1700000000);
+});

@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { checkTable } from '../../extension/lib/platforms.js';
+import { blockRules, allowRules, ruleUpdate, BLOCK_PRIORITY, ALLOW_PRIORITY, ALLOW_ID_BASE, isAllowRule } from '../../extension/lib/rules.js';
+
+const table = checkTable(JSON.parse(readFileSync(new URL('../../shared/platforms.json', import.meta.url), 'utf8')));
+const inst = ['social.example', 'mastodon.example'];
+
+const matches = (rule, method, url) =>
+  rule.condition.requestMethods.includes(method.toLowerCase()) && new RegExp(rule.condition.regexFilter, rule.condition.isUrlFilterCaseSensitive ? '' : 'i').test(url);
+
+test('block rules: one per endpoint and host, unique ids, block priority', () => {
+  const rules = blockRules(table, inst);
+  const ids = rules.map((r) => r.id);
+  assert.equal(new Set(ids).size, ids.length);
+  assert.ok(ids.every((id) => id >= 1 && !isAllowRule(id)));
+  for (const r of rules) {
+    assert.equal(r.priority, BLOCK_PRIORITY);
+    assert.deepEqual(r.action, { type: 'block' });
+    assert.ok(r.condition.resourceTypes.includes('xmlhttprequest'));
+    assert.ok(r.condition.resourceTypes.includes('main_frame'), 'form posts navigate');
+  }
+  const x = table.platforms.find((p) => p.id === 'x');
+  const m = table.platforms.find((p) => p.id === 'mastodon');
+  assert.equal(rules.length, x.publish.length + m.publish.length * inst.length);
+});
+
+test('block rules catch what they must and nothing else', () => {
+  const rules = blockRules(table, inst);
+  const blocked = (method, url) => rules.some((r) => matches(r, method, url));
+  assert.ok(blocked('POST', 'https://x.com/i/api/graphql/Q1/CreateTweet'));
+  assert.ok(blocked('POST', 'https://mastodon.example/api/v1/statuses'));
+  assert.ok(blocked('POST', 'https://SOCIAL.example/api/v1/statuses'));
+  assert.ok(!blocked('GET', 'https://x.com/i/api/graphql/Q1/CreateTweet'));
+  assert.ok(!blocked('POST', 'https://x.com/i/api/graphql/Q1/Favorite'));
+  assert.ok(!blocked('POST', 'https://social.example/api/v1/favourites'));
+});
+
+test('allow rules: one tab, higher priority, in the allow id range', () => {
+  const m = table.platforms.find((p) => p.id === 'mastodon');
+  const rules = allowRules(m, 7, ALLOW_ID_BASE, inst, 'social.example');
+  assert.equal(rules.length, m.publish.length, 'only the page host');
+  for (const r of rules) {
+    assert.ok(isAllowRule(r.id));
+    assert.equal(r.priority, ALLOW_PRIORITY);
+    assert.ok(ALLOW_PRIORITY > BLOCK_PRIORITY);
+    assert.deepEqual(r.condition.tabIds, [7]);
+    assert.deepEqual(r.action, { type: 'allow' });
+  }
+  assert.ok(rules.some((r) => matches(r, 'POST', 'https://social.example/api/v1/statuses')));
+  assert.ok(!rules.some((r) => matches(r, 'POST', 'https://mastodon.example/api/v1/statuses')));
+  assert.throws(() => allowRules(m, -1, ALLOW_ID_BASE, inst), /tab/);
+  assert.throws(() => allowRules(m, 1, 10, inst), /ALLOW_ID_BASE/);
+});
+
+test('ruleUpdate is a no-op when rules are in place, else replaces the block range', () => {
+  const want = blockRules(table, inst);
+  assert.deepEqual(ruleUpdate(want, want), { removeRuleIds: [], addRules: [] });
+  const fewer = blockRules(table, ['social.example']);
+  const upd = ruleUpdate(fewer, want);
+  assert.deepEqual(upd.removeRuleIds, fewer.map((r) => r.id));
+  assert.equal(upd.addRules, want);
+  const withAllow = [...want, { id: ALLOW_ID_BASE, priority: ALLOW_PRIORITY, action: { type: 'allow' }, condition: {} }];
+  assert.deepEqual(ruleUpdate(withAllow, want), { removeRuleIds: [], addRules: [] });
+});
