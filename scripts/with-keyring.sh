@@ -39,7 +39,8 @@ session_pids() {
 	[ -d /proc/self ] || return 0
 	local p
 	for p in /proc/[0-9]*; do
-		if tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "$marker"; then
+		# Processes may end while being looked at; their errors are noise.
+		if { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qxF "$marker"; then
 			echo "${p#/proc/}"
 		fi
 	done

@@ -48,6 +48,8 @@
 
   ask({ type: 'cs:hello' }).then((r) => {
     if (r && r.ok) config = r.platform;
+    // Lets tests (and support staff) see that the page gate is active on this page.
+    document.documentElement.setAttribute('data-foureyes', config ? 'on' : 'off');
     for (const w of configWaiters) w();
     configWaiters = [];
   });

@@ -58,10 +58,13 @@ func (c *Client) Call(ctx context.Context, method string, params, out any) error
 		return err
 	}
 	defer conn.Close()
-	if err := c.send(ctx, conn, method, params); err != nil {
-		return fmt.Errorf("sending to the daemon: %w", err)
-	}
+	// A daemon that refuses the caller answers and closes before reading, so a failed write
+	// may still have an answer waiting.
+	sendErr := c.send(ctx, conn, method, params)
 	line, err := bufio.NewReaderSize(conn, 64*1024).ReadBytes('\n')
+	if len(line) == 0 && sendErr != nil {
+		return fmt.Errorf("sending to the daemon: %w", sendErr)
+	}
 	if err != nil && len(line) == 0 {
 		return &api.Error{Code: api.CodeDaemonUnavailable, Err: err, Message: fmt.Sprintf("the daemon closed the connection without answering: %v", err)}
 	}

@@ -156,10 +156,11 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	br := bufio.NewReaderSize(io.LimitReader(c, maxRequest+1), 64*1024)
 	line, err := br.ReadBytes('\n')
+	if len(line) > maxRequest {
+		writeErr(c, api.Errorf(api.CodeTooLarge, "request over %d bytes", maxRequest))
+		return
+	}
 	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
-		if len(line) > maxRequest {
-			writeErr(c, api.Errorf(api.CodeTooLarge, "request over %d bytes", maxRequest))
-		}
 		return
 	}
 	c.SetReadDeadline(time.Time{})

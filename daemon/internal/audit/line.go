@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -129,15 +130,16 @@ func validName(s string) bool {
 	return true
 }
 
-// appendLine appends the complete line (with its newline) to dst and returns it with the
-// line's hash.
+// appendLine appends the complete line (with its newline) to dst and returns the extended
+// slice and the line's hash.
 func appendLine(dst []byte, seq uint64, t time.Time, user, event, severity string, fields []byte, prev string) ([]byte, string, error) {
 	u, err := marshal(user)
 	if err != nil {
 		return nil, "", fmt.Errorf("encoding user: %w", err)
 	}
+	start := len(dst)
 	dst = append(dst, keySeq...)
-	dst = fmt.Appendf(dst, "%d", seq)
+	dst = strconv.AppendUint(dst, seq, 10)
 	dst = append(dst, keyTime...)
 	dst = append(dst, '"')
 	dst = t.UTC().AppendFormat(dst, timeFormat)
@@ -157,7 +159,7 @@ func appendLine(dst []byte, seq uint64, t time.Time, user, event, severity strin
 	dst = append(dst, keyPrev...)
 	dst = append(dst, prev...)
 	dst = append(dst, '"')
-	sum := bodyHash(dst, len(dst))
+	sum := bodyHash(dst[start:], len(dst)-start)
 	dst = append(dst, keyHash...)
 	dst = append(dst, sum[:]...)
 	dst = append(dst, '"', '}', '\n')
@@ -208,10 +210,8 @@ func parseLine(line []byte) (parsed, string) {
 	if !bytes.HasPrefix(line[tail:], []byte(keyHash)) || line[len(line)-2] != '"' || line[len(line)-1] != '}' {
 		return p, `malformed: does not end with the "hash" member`
 	}
+	// The hash is compared with the computed one at the end, which also checks its form.
 	p.hash = line[tail+len(keyHash) : len(line)-2]
-	if !isHex(p.hash) {
-		return p, "malformed: hash is not 64 lowercase hex digits"
-	}
 	if !bytes.HasPrefix(line[mid:], []byte(keyPrev)) || line[tail-1] != '"' {
 		return p, `malformed: no "prev" member before "hash"`
 	}
@@ -260,7 +260,7 @@ func parseLine(line []byte) (parsed, string) {
 		return p, `malformed: no "fields" after "severity"`
 	}
 	p.fields = line[i+len(keyFields) : mid]
-	if len(p.fields) < 2 || p.fields[0] != '{' || !json.Valid(p.fields) {
+	if !validJSONObject(p.fields) {
 		return p, "malformed: fields are not a JSON object"
 	}
 	if sum := bodyHash(line, tail); !bytes.Equal(sum[:], p.hash) {
@@ -289,11 +289,13 @@ func scanString(b []byte, i int) (int, bool) {
 		return i, false
 	}
 	for i++; i < len(b); i++ {
-		switch c := b[i]; {
+		c := b[i]
+		if strPlain[c] {
+			continue
+		}
+		switch {
 		case c == '"':
 			return i + 1, true
-		case c < 0x20:
-			return i, false
 		case c == '\\':
 			i++
 			if i >= len(b) {
@@ -302,38 +304,48 @@ func scanString(b []byte, i int) (int, bool) {
 			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
-				if i+4 >= len(b) || !isHexAny(b[i+1:i+5]) {
+				if i+4 >= len(b) || !allHex(b[i+1:i+5], hexAny) {
 					return i, false
 				}
 				i += 4
 			default:
 				return i, false
 			}
+		default: // a control character
+			return i, false
 		}
 	}
 	return i, false
 }
 
-func isHex(b []byte) bool {
-	if len(b) != hashLen {
-		return false
+// Classes of hex digits, as bits of hexClass.
+const (
+	hexLower = 1 << iota // 0-9 a-f
+	hexAny               // 0-9 a-f A-F
+)
+
+var hexClass = func() (t [256]uint8) {
+	for _, c := range "0123456789abcdef" {
+		t[c] = hexLower | hexAny
 	}
+	for _, c := range "ABCDEF" {
+		t[c] = hexAny
+	}
+	return t
+}()
+
+// allHex reports whether every byte of b is in class. It has no branch per byte: hashes are
+// random and would defeat the branch predictor.
+func allHex(b []byte, class uint8) bool {
+	all := class
 	for _, c := range b {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
+		all &= hexClass[c]
 	}
-	return true
+	return all != 0
 }
 
-func isHexAny(b []byte) bool {
-	for _, c := range b {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
-			return false
-		}
-	}
-	return true
-}
+// isHex reports whether b is a hash: 64 lowercase hex digits.
+func isHex(b []byte) bool { return len(b) == hashLen && allHex(b, hexLower) }
 
 // record turns a parsed line into a Record.
 func (p parsed) record(line []byte) (Record, error) {

@@ -133,7 +133,7 @@ type lineReader struct {
 var errLineTooLong = fmt.Errorf("line longer than %d bytes", maxLine)
 
 func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, 1<<20)}
+	return &lineReader{r: bufio.NewReaderSize(r, 256<<10)}
 }
 
 // next returns the next line without its newline, whether it had one, and its offset. The line

@@ -27,6 +27,7 @@ type conn struct {
 	origin string
 
 	nonce   string      // from hello; signs this connection's grants
+	helloID int64       // id of the hello message
 	backend api.Backend // set after hello
 
 	wmu sync.Mutex // serialises writes: gorilla allows one writer at a time
@@ -73,6 +74,8 @@ func (s *Server) serveConn(ctx context.Context, ws *websocket.Conn, origin strin
 		}
 		s.mu.Unlock()
 	}()
+	// Answered only now, so that an extension which has its reply is already counted.
+	c.send(helloReply{V: Version, ID: c.helloID, Type: TypeHello, Version: s.cfg.Version, Policy: c.policy()})
 
 	// Any frame, including a pong, proves the extension is still there.
 	alive := func() { ws.SetReadDeadline(time.Now().Add(s.timing.read)) }
@@ -140,8 +143,8 @@ func (c *conn) hello(ctx context.Context) bool {
 		return false
 	}
 	c.nonce = m.Nonce
+	c.helloID = m.ID
 	c.backend = c.s.cfg.Backend(c.s.cfg.Owner)
-	c.send(helloReply{V: Version, ID: m.ID, Type: TypeHello, Version: c.s.cfg.Version, Policy: c.policy()})
 	return true
 }
 

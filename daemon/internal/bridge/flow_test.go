@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -17,7 +18,7 @@ import (
 func TestValidFlow(t *testing.T) {
 	h := newHarness(t, nil)
 	sess := api.Session{ID: "sess-1", RequestID: "req-1", Account: "mastodon:@press@social.example", Action: api.ActionPost,
-		Digest: "3f2a", Issued: fakeTime, Expires: fakeTime.Add(10 * time.Minute), State: api.SessionActive}
+		Digest: testDigest, Issued: fakeTime, Expires: fakeTime.Add(10 * time.Minute), State: api.SessionActive}
 	h.fb.approval = api.Approval{Request: api.Request{ID: "req-1", State: api.RequestApproved, SessionID: sess.ID}, Session: &sess}
 	h.fb.session = sess
 
@@ -82,7 +83,7 @@ func checkGrant(t *testing.T, pub ed25519.PublicKey, g Grant, nonce string, s ap
 	}{
 		{"other nonce", pub, g, nonce16},
 		{"nonce swapped in grant", pub, with(g, func(g *Grant) { g.Nonce = nonce16 }), nonce16},
-		{"other digest", pub, with(g, func(g *Grant) { g.Digest = "ffff" }), nonce},
+		{"other digest", pub, with(g, func(g *Grant) { g.Digest = strings.Repeat("f", 64) }), nonce},
 		{"other account", pub, with(g, func(g *Grant) { g.Account = "x:@evil" }), nonce},
 		{"later expiry", pub, with(g, func(g *Grant) { g.Expires++ }), nonce},
 		{"other key", other, g, nonce},
@@ -95,6 +96,9 @@ func checkGrant(t *testing.T, pub ed25519.PublicKey, g Grant, nonce string, s ap
 		}
 	}
 }
+
+// testDigest has the form of a content digest; the bridge checks only the form.
+const testDigest = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
 
 func with(g Grant, f func(*Grant)) Grant { f(&g); return g }
 
@@ -142,14 +146,14 @@ func TestMessages(t *testing.T) {
 		{"binary-looking garbage", "\x00\x01\x02", "error", "bad_request", "JSON object"},
 		{"throttled carries until", `{"v":1,"id":12,"type":"approve","request_id":"r","approver":"anna","code":"000000"}`,
 			"error", "throttled", `"until":"` + until.Format(time.RFC3339) + `"`},
-		{"internal error hides detail", `{"v":1,"id":13,"type":"open","session_id":"s","digest":"d"}`, "error", "internal", "see its log"},
+		{"internal error hides detail", `{"v":1,"id":13,"type":"open","session_id":"s","digest":"` + testDigest + `"}`, "error", "internal", "see its log"},
 		{"approvers: confirmed only, id and name", `{"v":1,"id":14,"type":"approvers"}`, "approvers", "",
 			`"approvers":[{"id":"anna","name":"Anna Press"}]`},
 		{"accounts without username", `{"v":1,"id":15,"type":"accounts"}`, "accounts", "",
 			`"accounts":[{"id":"mastodon:@press@social.example","platform":"mastodon","handle":"@press@social.example"}]`},
 		{"deny", `{"v":1,"id":16,"type":"deny","request_id":"r","approver":"anna","code":"123456"}`, "request", "", `"state":"denied"`},
 		{"cancel", `{"v":1,"id":17,"type":"cancel","request_id":"r"}`, "request", "", `"state":"cancelled"`},
-		{"published", `{"v":1,"id":18,"type":"published","session_id":"s","digest":"d","url":"https://x.com/p/1"}`, "ok", "", `"id":18`},
+		{"published", `{"v":1,"id":18,"type":"published","session_id":"s","digest":"` + testDigest + `","url":"https://x.com/p/1"}`, "ok", "", `"id":18`},
 		{"blocked", `{"v":1,"id":19,"type":"blocked","host":"x.com","reason":"no session"}`, "ok", "", `"id":19`},
 	}
 	for _, tt := range tests {
@@ -306,8 +310,10 @@ func TestDecodeTable(t *testing.T) {
 		field string // named in the error message
 		want  Message
 	}{
-		{"request", `{"v":1,"id":3,"type":"request","account":"a","action":"post","text":"t","digest":"d"}`, "", "",
-			Message{V: 1, ID: 3, Type: "request", Account: "a", Action: "post", Text: "t", Digest: "d"}},
+		{"request", `{"v":1,"id":3,"type":"request","account":"a","action":"post","text":"t","digest":"` + testDigest + `"}`, "", "",
+			Message{V: 1, ID: 3, Type: "request", Account: "a", Action: "post", Text: "t", Digest: testDigest}},
+		{"short digest", `{"v":1,"id":3,"type":"open","session_id":"s","digest":"3f2a"}`, api.CodeBadRequest, "digest", Message{}},
+		{"upper-case digest", `{"v":1,"id":3,"type":"open","session_id":"s","digest":"` + strings.ToUpper(testDigest) + `"}`, api.CodeBadRequest, "digest", Message{}},
 		{"blocked minimal", `{"v":1,"id":0,"type":"blocked","host":"x.com","reason":"r"}`, "", "",
 			Message{V: 1, Type: "blocked", Host: "x.com", Reason: "r"}},
 		{"max id", `{"v":1,"id":9007199254740991,"type":"ping"}`, "", "", Message{V: 1, ID: 1<<53 - 1, Type: "ping"}},
@@ -318,6 +324,7 @@ func TestDecodeTable(t *testing.T) {
 		{"account object", `{"v":1,"id":5,"type":"request","account":{},"action":"post","text":"t"}`, api.CodeBadRequest, "account", Message{}},
 		{"code too long", `{"v":1,"id":5,"type":"approve","request_id":"r","approver":"a","code":"12345678901234567"}`, api.CodeBadRequest, "code", Message{}},
 		{"empty", ``, api.CodeBadRequest, "", Message{}},
+		{"unknown action", `{"v":1,"id":5,"type":"request","account":"a","action":"delete","text":"t"}`, api.CodeBadRequest, "action", Message{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -370,7 +377,8 @@ func FuzzDecode(f *testing.F) {
 		}
 		for _, f := range specs {
 			v := *m.field(f.name)
-			if f.required && v == "" || len(v) > f.max {
+			if f.required && v == "" || len(v) > f.max || v != "" && f.enum != nil && !slices.Contains(f.enum, v) ||
+				v != "" && f.digest && !isDigest(v) {
 				t.Fatalf("field %s = %q accepted in %q", f.name, v, data)
 			}
 		}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -51,7 +53,9 @@ const (
 type fieldSpec struct {
 	name     string
 	required bool
-	max      int // longest value in bytes
+	max      int      // longest value in bytes
+	enum     []string // when set, the only values allowed
+	digest   bool     // a content digest: 64 lower-case hex digits
 }
 
 // messageFields lists, per type, every field besides the envelope ("v", "id", "type"). A field
@@ -68,9 +72,9 @@ var messageFields = map[string][]fieldSpec{
 	TypeAccounts:  nil,
 	TypeRequest: {
 		{name: "account", required: true, max: 256},
-		{name: "action", required: true, max: 32},
+		{name: "action", required: true, max: 32, enum: api.Actions},
 		{name: "text", required: true, max: MaxMessageSize},
-		{name: "digest", max: 128},
+		{name: "digest", max: 128, digest: true},
 	},
 	TypeApprove: {
 		{name: "request_id", required: true, max: 128},
@@ -87,18 +91,18 @@ var messageFields = map[string][]fieldSpec{
 	},
 	TypeOpen: {
 		{name: "session_id", required: true, max: 128},
-		{name: "digest", required: true, max: 128},
+		{name: "digest", required: true, max: 128, digest: true},
 	},
 	TypePublished: {
 		{name: "session_id", required: true, max: 128},
-		{name: "digest", required: true, max: 128},
+		{name: "digest", required: true, max: 128, digest: true},
 		{name: "url", max: 2048},
 	},
 	TypeBlocked: {
 		{name: "host", required: true, max: 253},
 		{name: "reason", required: true, max: 1024},
 		{name: "account", max: 256},
-		{name: "digest", max: 128},
+		{name: "digest", max: 128, digest: true},
 	},
 }
 
@@ -239,6 +243,12 @@ func Decode(data []byte) (Message, error) {
 		if len(s) > f.max {
 			return m, api.Errorf(api.CodeBadRequest, "field %s: longer than %d bytes", name, f.max)
 		}
+		if f.enum != nil && s != "" && !slices.Contains(f.enum, s) {
+			return m, api.Errorf(api.CodeBadRequest, "field %s: must be one of %s", name, strings.Join(f.enum, ", "))
+		}
+		if f.digest && s != "" && !isDigest(s) {
+			return m, api.Errorf(api.CodeBadRequest, "field %s: must be 64 lower-case hex digits (SHA-256)", name)
+		}
 		*m.field(name) = s
 	}
 	for _, f := range specs {
@@ -253,6 +263,19 @@ func Decode(data []byte) (Message, error) {
 		}
 	}
 	return m, nil
+}
+
+// isDigest reports whether d has the form of a content digest.
+func isDigest(d string) bool {
+	if len(d) != 64 {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		if !('0' <= d[i] && d[i] <= '9' || 'a' <= d[i] && d[i] <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeInt reads a JSON number that must be an integer ("1", not "1.0" or "1e0").

@@ -399,6 +399,11 @@ func userMessage(err error, secrets ...string) string {
 	case api.CodeInternal:
 		msg = "Something went wrong inside foureyes. Try again; if it keeps happening, tell IT."
 	}
+	return scrub(msg, secrets...)
+}
+
+// scrub replaces every secret in msg.
+func scrub(msg string, secrets ...string) string {
 	for _, sec := range secrets {
 		if sec != "" {
 			msg = strings.ReplaceAll(msg, sec, "[hidden]")

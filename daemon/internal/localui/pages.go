@@ -228,19 +228,8 @@ func (s *Server) renderAccounts(w http.ResponseWriter, r *http.Request, sess *se
 // logInternal logs backend errors that are bugs; expected refusals are the user's to read.
 func (s *Server) logInternal(what string, err error, secrets ...string) {
 	if api.CodeOf(err) == api.CodeInternal {
-		s.opts.Logf("local ui: %s: %s", what, userMessageRaw(err, secrets...))
+		s.opts.Logf("local ui: %s: %s", what, scrub(err.Error(), secrets...))
 	}
-}
-
-// userMessageRaw is the error text with any secret cut out, for the log.
-func userMessageRaw(err error, secrets ...string) string {
-	msg := err.Error()
-	for _, sec := range secrets {
-		if sec != "" {
-			msg = strings.ReplaceAll(msg, sec, "[hidden]")
-		}
-	}
-	return msg
 }
 
 func statusFor(err error) int {

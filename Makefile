@@ -1,0 +1,33 @@
+# foureyes: the four-eyes rule for official social-media accounts.
+#   make run    build and run the daemon for this user (loads nothing into your browser by itself:
+#               see README.md, "Load the extension")
+#   make test   install test dependencies and run every test
+#   make bench  benchmarks (figures in docs/benchmarks.md)
+
+GO      ?= go
+BIN     ?= bin/foureyes
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: build run test bench deps-run deps-test clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./daemon/cmd/foureyes
+
+deps-run:
+	bash scripts/deps.sh run
+
+deps-test:
+	bash scripts/deps.sh test
+
+run: deps-run build
+	$(BIN) extension allow --dev
+	$(BIN) daemon
+
+test: deps-test
+	bash scripts/test.sh
+
+bench: deps-test
+	bash scripts/bench.sh
+
+clean:
+	rm -rf bin artifacts

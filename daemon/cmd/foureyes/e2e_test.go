@@ -1,0 +1,375 @@
+package main
+
+// End-to-end tests of the foureyes binary: a real daemon process, the real OS keyring (Secret
+// Service), codes computed by Debian's oathtool (an independent TOTP implementation), the admin
+// socket and the audit log on disk. Run them inside a private keyring session:
+//
+//	bash scripts/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/cmd/foureyes/
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var builtBinary string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBinary != "" {
+		os.RemoveAll(filepath.Dir(builtBinary))
+	}
+	os.Exit(code)
+}
+
+// binary builds foureyes once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	if builtBinary != "" {
+		return builtBinary
+	}
+	dir, err := os.MkdirTemp("", "foureyes-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "foureyes")
+	cmd := exec.Command("go", "build", "-tags", "headless", "-o", out, ".")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building foureyes: %v\n%s", err, b)
+	}
+	builtBinary = out
+	return out
+}
+
+type cli struct {
+	t    *testing.T
+	bin  string
+	home string
+	env  []string
+}
+
+func newCLI(t *testing.T, env ...string) *cli {
+	home := t.TempDir()
+	base := append(os.Environ(), "FOUREYES_HOME="+home, "FOUREYES_POLICY="+filepath.Join(home, "no-policy.json"))
+	// No policy file at FOUREYES_POLICY means "missing", which Load reports as an error; use the
+	// embedded default instead by pointing at a minimal policy.
+	os.WriteFile(filepath.Join(home, "no-policy.json"), []byte(`{"version":1}`), 0o600)
+	return &cli{t: t, bin: binary(t), home: home, env: append(base, env...)}
+}
+
+// run runs foureyes and returns stdout, stderr and the exit status.
+func (c *cli) run(stdin string, args ...string) (string, string, int) {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = c.env
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("running foureyes %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func (c *cli) ok(stdin string, args ...string) string {
+	c.t.Helper()
+	out, errs, code := c.run(stdin, args...)
+	if code != 0 {
+		c.t.Fatalf("foureyes %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+// refused runs a command that must fail with the given error code in its JSON output.
+func (c *cli) refused(wantCode string, args ...string) {
+	c.t.Helper()
+	out, errs, code := c.run("", append(args, "--json")...)
+	if code == 0 {
+		c.t.Fatalf("foureyes %s succeeded, want %s\n%s", strings.Join(args, " "), wantCode, out)
+	}
+	var v struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Error.Code != wantCode {
+		c.t.Fatalf("foureyes %s: want code %s, got %q\nstdout: %s\nstderr: %s", strings.Join(args, " "), wantCode, v.Error.Code, out, errs)
+	}
+	if v.Error.Message == "" {
+		c.t.Fatalf("error %s without a message", wantCode)
+	}
+}
+
+type daemonProc struct {
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+}
+
+func (c *cli) startDaemon() *daemonProc {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, "daemon", "--headless")
+	cmd.Env = c.env
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	d := &daemonProc{cmd: cmd, logs: logs}
+	c.t.Cleanup(func() { d.stop() })
+	// Wait until the admin socket answers (the daemon's readiness, not a rule's timing).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, _, code := c.run("", "status"); code == 0 {
+			return d
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("daemon did not become ready:\n%s", logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (d *daemonProc) stop() {
+	if d.cmd.ProcessState != nil {
+		return
+	}
+	d.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		d.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// oathtool computes the TOTP code for secret at t with Debian's independent implementation.
+func oathtool(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	out, err := exec.Command("oathtool", "--totp", "-b", "--now", at.UTC().Format("2006-01-02 15:04:05 UTC"), secret).Output()
+	if err != nil {
+		t.Fatalf("oathtool: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func needKeyring(t *testing.T) {
+	if os.Getenv("FOUREYES_KEYRING_TEST") != "1" {
+		t.Skip("needs the real Secret Service: bash scripts/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/cmd/foureyes/")
+	}
+	if _, err := exec.LookPath("oathtool"); err != nil {
+		t.Skip("needs oathtool (apt-get install oathtool)")
+	}
+}
+
+func enrol(t *testing.T, c *cli, id, osUser string) (secret string) {
+	t.Helper()
+	args := []string{"approver", "enroll", id, "--name", "Approver " + id, "--json", "--qr", filepath.Join(c.home, id+".png")}
+	if osUser != "" {
+		args = append(args, "--os-user", osUser)
+	}
+	var en struct {
+		URI, Secret string
+	}
+	if err := json.Unmarshal([]byte(c.ok("", args...)), &en); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(en.URI, "otpauth://totp/") || !strings.Contains(en.URI, "secret="+en.Secret) || len(en.Secret) != 32 {
+		t.Fatalf("enrolment URI/secret: %+v (want a 160-bit base32 secret)", en)
+	}
+	if fi, err := os.Stat(filepath.Join(c.home, id+".png")); err != nil || fi.Size() == 0 {
+		t.Fatalf("no QR image: %v", err)
+	}
+	return en.Secret
+}
+
+func TestCLIEndToEnd(t *testing.T) {
+	needKeyring(t)
+	c := newCLI(t)
+	d := c.startDaemon()
+	me, _ := user.Current()
+
+	t0 := time.Now()
+	anna := enrol(t, c, "anna", "")
+	// Not confirmed yet: cannot approve.
+	c.ok("pw-1\n", "account", "add", "--platform", "x", "--handle", "@ministry", "--username", "press@example.org", "--password-stdin")
+	rid := strings.TrimSpace(c.ok("Guten Morgen!\n", "request", "--account", "x:@ministry", "--text-file", "-"))
+	c.refused("not_confirmed", "approve", rid, "--approver", "anna", "--code", oathtool(t, anna, t0))
+	c.ok("", "approver", "confirm", "anna", oathtool(t, anna, t0))
+
+	// The confirming code is spent; the next step's code (inside the skew window) approves.
+	c.refused("replayed", "approve", rid, "--approver", "anna", "--code", oathtool(t, anna, t0))
+	code := oathtool(t, anna, t0.Add(30*time.Second))
+	sid := strings.TrimSpace(c.ok("", "approve", rid, "--approver", "anna", "--code", code))
+	if !strings.HasPrefix(sid, "s") {
+		t.Fatalf("approve printed %q, want a session id", sid)
+	}
+	// Replay on a new request.
+	rid2 := strings.TrimSpace(c.ok("Zweiter Beitrag\n", "request", "--account", "x:@ministry", "--text-file", "-"))
+	c.refused("replayed", "approve", rid2, "--approver", "anna", "--code", code)
+	c.refused("bad_code", "approve", rid2, "--approver", "anna", "--code", "12345x")
+
+	// Self-approval: an approver mapped to the OS user who asked.
+	self := enrol(t, c, "myself", me.Username)
+	c.ok("", "approver", "confirm", "myself", oathtool(t, self, time.Now()))
+	c.refused("self_approval", "approve", rid2, "--approver", "myself", "--code", oathtool(t, self, time.Now().Add(30*time.Second)))
+
+	// Lock revokes the open session and the pending request.
+	out := c.ok("", "lock", "--json")
+	var lock struct{ Sessions, Requests int }
+	json.Unmarshal([]byte(out), &lock)
+	if lock.Sessions != 1 || lock.Requests != 1 {
+		t.Fatalf("lock revoked %+v, want 1 session and 1 request", lock)
+	}
+	var sessions []struct{ ID, State string }
+	json.Unmarshal([]byte(c.ok("", "sessions", "--json")), &sessions)
+	if len(sessions) != 1 || sessions[0].ID != sid || sessions[0].State != "revoked" {
+		t.Fatalf("sessions after lock: %+v", sessions)
+	}
+
+	// Restart: the replay is still refused.
+	d.stop()
+	c.startDaemon()
+	rid3 := strings.TrimSpace(c.ok("Nach dem Neustart\n", "request", "--account", "x:@ministry", "--text-file", "-"))
+	c.refused("replayed", "approve", rid3, "--approver", "anna", "--code", code)
+
+	// Status JSON names the audit log; the chain verifies.
+	var st struct {
+		AuditLog string `json:"audit_log"`
+		Accounts int
+	}
+	json.Unmarshal([]byte(c.ok("", "status", "--json")), &st)
+	if st.AuditLog != filepath.Join(c.home, "audit.jsonl") || st.Accounts != 1 {
+		t.Fatalf("status: %+v", st)
+	}
+	if out := c.ok("", "audit", "verify"); !strings.Contains(out, "verifies") {
+		t.Fatalf("audit verify: %s", out)
+	}
+	csv := c.ok("", "audit", "export", "--format", "csv")
+	for _, want := range []string{"Guten Morgen!", "code_replayed", "approval_refused", "lock", "session_issued"} {
+		if !strings.Contains(csv, want) {
+			t.Errorf("CSV export lacks %q", want)
+		}
+	}
+	for _, secret := range []string{anna, self, "pw-1", code} {
+		raw, _ := os.ReadFile(st.AuditLog)
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Fatalf("a secret or code (%q) is in the audit log", secret)
+		}
+	}
+
+	// Change one byte of line 5: verify fails and names the line.
+	raw, _ := os.ReadFile(st.AuditLog)
+	lines := bytes.SplitAfter(raw, []byte("\n"))
+	i := bytes.Index(lines[4], []byte(`"user":"`)) + len(`"user":"`)
+	lines[4][i] ^= 0x01
+	os.WriteFile(st.AuditLog, bytes.Join(lines, nil), 0o600)
+	out, errs, exit := c.run("", "audit", "verify")
+	if exit == 0 || !strings.Contains(errs, "line 5") {
+		t.Fatalf("tampered log: exit %d, stdout %q, stderr %q (want a failure naming line 5)", exit, out, errs)
+	}
+}
+
+func TestCLINoKeyring(t *testing.T) {
+	// No session bus at all: the daemon runs, but anything needing a secret says no_keyring.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DBUS_SESSION_BUS_ADDRESS=") {
+			env = append(env, kv)
+		}
+	}
+	c := newCLI(t)
+	c.env = append(env, "FOUREYES_HOME="+c.home, "FOUREYES_POLICY="+filepath.Join(c.home, "no-policy.json"), "DBUS_SESSION_BUS_ADDRESS=")
+	c.startDaemon()
+	c.refused("no_keyring", "approver", "enroll", "anna", "--name", "Anna")
+	_, errs, code := c.run("", "approver", "enroll", "anna", "--name", "Anna")
+	if code != 1 || !strings.Contains(errs, "keyring") || !strings.Contains(errs, "[no_keyring]") {
+		t.Fatalf("want a helpful no_keyring message, got exit %d: %s", code, errs)
+	}
+	var st struct {
+		KeyringError string `json:"keyring_error"`
+	}
+	json.Unmarshal([]byte(c.ok("", "status", "--json")), &st)
+	if st.KeyringError == "" {
+		t.Fatal("status must show the keyring problem")
+	}
+}
+
+func TestCLIDaemonNotRunning(t *testing.T) {
+	c := newCLI(t)
+	_, errs, code := c.run("", "status")
+	if code != exitUnavailable || !strings.Contains(errs, "foureyes daemon") {
+		t.Fatalf("exit %d, %s", code, errs)
+	}
+}
+
+func TestCLIUsage(t *testing.T) {
+	c := newCLI(t)
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"bogus"}, exitUsage, "unknown command"},
+		{[]string{"approve"}, exitUsage, "name one request id"},
+		{[]string{"approve", "r1"}, exitUsage, "--approver and --code are required"},
+		{[]string{"account", "add", "--platform", "x", "--handle", "@m", "--username", "u"}, exitUsage, "--password-stdin"},
+		{[]string{"audit", "export", "--format", "xml"}, exitUsage, "csv or json"},
+		{[]string{"account", "frobnicate"}, exitUsage, "unknown subcommand"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, errs, code := c.run("", tt.args...)
+			if code != tt.code || !strings.Contains(errs, tt.want) {
+				t.Fatalf("exit %d (want %d), stderr %q (want %q)", code, tt.code, errs, tt.want)
+			}
+		})
+	}
+	for _, args := range [][]string{{"--help"}, {"approve", "--help"}, {"audit", "--help"}, {"daemon", "--help"}} {
+		if _, errs, code := c.run("", args...); code != 0 {
+			t.Errorf("%v: exit %d %s", args, code, errs)
+		}
+	}
+}
+
+func TestCLIPolicyCheck(t *testing.T) {
+	c := newCLI(t)
+	good := filepath.Join(c.home, "good.json")
+	bad := filepath.Join(c.home, "bad.json")
+	os.WriteFile(good, []byte(`{"version":1,"session_ttl_seconds":300}`), 0o600)
+	os.WriteFile(bad, []byte(`{"version":1,"throttle":{"max_consecutive_failures":500}}`), 0o600)
+	if out := c.ok("", "policy", "check", good); !strings.Contains(out, "valid") {
+		t.Fatal(out)
+	}
+	_, errs, code := c.run("", "policy", "check", bad)
+	if code != exitRefused || !strings.Contains(errs, "max_consecutive_failures") || !strings.Contains(errs, "[invalid_policy]") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+}
+
+func TestCLIInvalidPolicyRefusesApprovals(t *testing.T) {
+	needKeyring(t)
+	c := newCLI(t)
+	os.WriteFile(filepath.Join(c.home, "no-policy.json"), []byte(`{"version":1,"totp_skew_steps":9}`), 0o600)
+	c.startDaemon()
+	_, _, code := c.run("hi", "request", "--account", "x:@m", "--text-file", "-")
+	if code == 0 {
+		t.Fatal("a request under an invalid policy was accepted")
+	}
+	c.refused("invalid_policy", "request", "--account", "x:@m", "--text-file", "/dev/null")
+	var st struct {
+		PolicyError string `json:"policy_error"`
+	}
+	json.Unmarshal([]byte(c.ok("", "status", "--json")), &st)
+	if !strings.Contains(st.PolicyError, "totp_skew_steps") {
+		t.Fatalf("status policy_error %q must name the field", st.PolicyError)
+	}
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing foureyes needs on Debian/Ubuntu: Debian packages
+# (with apt-get, as root or through sudo) and the npm test tools from package-lock.json.
+# Usage: scripts/deps.sh run|test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want=${1:-test}
+# The daemon: keyring client libraries at run time, GTK and AppIndicator for the tray build.
+pkgs=(gcc pkg-config libayatana-appindicator3-dev libgtk-3-dev gnome-keyring dbus dbus-x11 libsecret-tools)
+if [ "$want" = test ]; then
+  # Tests: an independent TOTP implementation, a QR decoder, the real browsers, a virtual display
+  # with a tray host for screenshots, openssl for test certificates.
+  pkgs+=(oathtool zbar-tools chromium firefox-esr xvfb trayer imagemagick x11-utils xauth xdotool openssl ca-certificates keepassxc)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v go >/dev/null; then
+  echo "deps: Go 1.26 or newer is needed (https://go.dev/dl/); it is not in Debian 12's archive" >&2
+  exit 1
+fi
+
+if [ "$want" = test ] && [ -f package-lock.json ]; then
+  if ! command -v npm >/dev/null; then
+    echo "deps: Node.js 20 and npm are needed for the extension's tests" >&2
+    exit 1
+  fi
+  # Reinstall only when the lock file changed since the last install.
+  stamp=node_modules/.foureyes-lock.sha256
+  sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+    echo "deps: npm ci"
+    PUPPETEER_SKIP_DOWNLOAD=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+    echo "$sum" > "$stamp"
+  fi
+fi

@@ -1,0 +1,144 @@
+// Daemon drivers for the flow scenarios. The same scenario runs against
+//   - "fake": the protocol stand-in in fake-daemon.mjs (always available), and
+//   - "real": the foureyes binary (FOUREYES_BIN), driven through its CLI as IT would.
+// A driver prepares a browser profile (native-messaging host manifest), starts and stops the
+// daemon, produces approver codes, and reads back what the daemon recorded.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import net from 'node:net';
+import { installNativeHost, startFakeDaemon, EXTENSION_ID } from './fake-daemon.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function fakeDriver() {
+  let cfg = null;
+  let d = null;
+  let port = 0;
+  const history = { published: [], blocked: [] };
+  return {
+    name: 'fake',
+    env: {},
+    async setup(dirs) {
+      cfg = installNativeHost(dirs.userDataDir, dirs.base);
+      d = await startFakeDaemon({ hostConfig: cfg });
+      port = d.port;
+    },
+    accountFor: (platform) => (platform === 'x' ? 'x:@ministry' : 'mastodon:@press@social.example'),
+    approver: 'anna',
+    async code() { return '123456'; },
+    async lock() { d.lock(); },
+    async expire() { d.expireAll(); return true; },
+    async stop() { history.published.push(...d.log.published); history.blocked.push(...d.log.blocked); await d.close(); d = null; },
+    async start() { d = await startFakeDaemon({ hostConfig: cfg, port }); },
+    async connections() { return d ? d.connected() : 0; },
+    async published() { return [...history.published, ...(d ? d.log.published : [])].map((m) => ({ digest: m.digest, session: m.session_id })); },
+    async blocked() { return [...history.blocked, ...(d ? d.log.blocked : [])].map((m) => ({ reason: m.reason, digest: m.digest })); },
+    wsPort: () => port,
+    async teardown() { if (d) await d.close(); },
+  };
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+/**
+ * realDriver drives the foureyes binary. Assumes the CLI described in the README of the daemon:
+ * daemon --headless, approver enroll/confirm, account add, extension allow, lock, status --json,
+ * audit export --format json; FOUREYES_HOME and FOUREYES_POLICY in the environment.
+ */
+export function realDriver(bin) {
+  let env = null;
+  let proc = null;
+  let secret = null;
+  let lastStep = -1;
+  let port = 0;
+  const run = (args, input) => execFileSync(bin, args, { env, input, encoding: 'utf8', timeout: 20000, stdio: ['pipe', 'pipe', 'pipe'] });
+  const totp = () => execFileSync('oathtool', ['--totp', '-b', secret], { encoding: 'utf8' }).trim();
+  async function freshCode() {
+    // A code is accepted once per approver: wait for the next time step when this one was used.
+    for (;;) {
+      const step = Math.floor(Date.now() / 30000);
+      if (step !== lastStep) { lastStep = step; return totp(); }
+      await sleep(30000 - (Date.now() % 30000) + 200);
+    }
+  }
+  async function waitUp() {
+    for (let i = 0; i < 100; i++) {
+      try { JSON.parse(run(['status', '--json'])); return; } catch { await sleep(100); }
+    }
+    throw new Error('foureyes daemon did not come up');
+  }
+  const driver = {
+    name: 'real',
+    env: {},
+    async setup(dirs) {
+      const home = join(dirs.base, 'foureyes-home');
+      mkdirSync(home, { recursive: true });
+      port = await freePort();
+      const policy = join(dirs.base, 'policy.json');
+      writeFileSync(policy, JSON.stringify({
+        version: 1,
+        accounts: { 'x:@ministry': {}, 'mastodon:@press@social.example': {} },
+        default_approvers: ['anna'],
+        extension_ids: [EXTENSION_ID],
+        bridge_port: port,
+        mastodon_instances: ['social.example'],
+        session_ttl_seconds: 600,
+      }, null, 2));
+      env = { ...process.env, FOUREYES_HOME: home, FOUREYES_POLICY: policy };
+      driver.env = { FOUREYES_HOME: home, FOUREYES_POLICY: policy };
+      await driver.start();
+      const hostDir = join(dirs.userDataDir, 'NativeMessagingHosts');
+      mkdirSync(hostDir, { recursive: true });
+      run(['extension', 'allow', EXTENSION_ID, '--dir', hostDir]);
+      const enr = JSON.parse(run(['approver', 'enroll', 'anna', '--name', 'Anna Press', '--json']));
+      secret = enr.secret;
+      run(['approver', 'confirm', 'anna', await freshCode()]);
+      run(['account', 'add', '--platform', 'x', '--handle', '@ministry', '--username', 'ministry', '--password-stdin'], 'correct horse\n');
+      run(['account', 'add', '--platform', 'mastodon', '--handle', '@press@social.example', '--username', 'press@social.example', '--password-stdin'], 'battery staple\n');
+    },
+    accountFor: (platform) => (platform === 'x' ? 'x:@ministry' : 'mastodon:@press@social.example'),
+    approver: 'anna',
+    code: freshCode,
+    async lock() { run(['lock']); },
+    async expire() { return false; }, // cannot fast-forward the real clock: scenario skipped
+    async start() {
+      proc = spawn(bin, ['daemon', '--headless'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+      await waitUp();
+    },
+    async stop() {
+      if (!proc) return;
+      const p = proc; proc = null;
+      p.kill('SIGTERM');
+      await new Promise((r) => p.once('exit', r));
+    },
+    async connections() {
+      try { return JSON.parse(run(['status', '--json'])).extensions_connected || 0; } catch { return 0; }
+    },
+    async audit() {
+      const out = run(['audit', 'export', '--format', 'json']).trim();
+      if (out.startsWith('[')) return JSON.parse(out);
+      return out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    },
+    async published() {
+      return (await driver.audit()).filter((e) => /publish/.test(e.kind || e.event || e.type || '')).map((e) => ({ digest: e.digest, session: e.session_id || e.session }));
+    },
+    async blocked() {
+      return (await driver.audit()).filter((e) => /block/.test(e.kind || e.event || e.type || '')).map((e) => ({ reason: e.reason, digest: e.digest }));
+    },
+    wsPort: () => port,
+    async teardown() { await driver.stop(); },
+  };
+  return driver;
+}
+
+export function realAvailable(bin) {
+  return !!bin && existsSync(bin) && (() => { try { execFileSync('which', ['oathtool']); return true; } catch { return false; } })();
+}
+

@@ -1,0 +1,402 @@
+// Browser end-to-end scenarios for the extension in Debian's Chromium (playwright-core).
+//
+//   node tests/e2e/run.mjs [--only substring] [--daemon fake|real|all]
+//
+// Gate scenarios need no daemon. Flow scenarios run against the protocol stand-in ("fake")
+// always, and against the real daemon ("real") when FOUREYES_BIN names a built foureyes binary.
+// Screenshots go to artifacts/. Prints "N passed, N failed" last; exits 1 on any failure.
+
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { makeCert } from './lib/certs.mjs';
+import { startServer } from './lib/server.mjs';
+import { launch, tempDirs, HOSTS, currentWorker, stopWorker } from './lib/browser.mjs';
+import { fakeDriver, realDriver, realAvailable } from './lib/drivers.mjs';
+import { digest } from '../../extension/lib/digest.js';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const ARTIFACTS = process.env.ARTIFACTS || join(ROOT, 'artifacts');
+mkdirSync(ARTIFACTS, { recursive: true });
+const argv = process.argv.slice(2);
+const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : null;
+const which = argv.includes('--daemon') ? argv[argv.indexOf('--daemon') + 1] : 'all';
+const BIN = process.env.FOUREYES_BIN;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- shared fixtures ------------------------------------------------------------------------
+const certDir = tempDirs('foureyes-cert-').base;
+const { key, cert } = makeCert(certDir, HOSTS);
+const server = await startServer({ port: Number(process.env.E2E_PORT || 0), key, cert });
+
+const URLS = { x: 'https://x.com/home', mastodon: 'https://social.example/home' };
+
+async function openPlatform(context, platform) {
+  const page = await context.newPage();
+  await page.goto(URLS[platform]);
+  await page.waitForSelector('html[data-foureyes=on]', { timeout: 10000 });
+  return page;
+}
+
+async function typePost(page, platform, text) {
+  if (platform === 'x') {
+    await page.click('[data-testid=tweetTextarea_0]');
+    await page.keyboard.type(text);
+  } else {
+    await page.fill('.compose-form textarea', text);
+  }
+}
+
+async function clearPost(page, platform) {
+  if (platform === 'x') await page.$eval('[data-testid=tweetTextarea_0]', (e) => { e.textContent = ''; });
+  else await page.fill('.compose-form textarea', '');
+}
+
+async function pressPost(page, platform) {
+  await page.click(platform === 'x' ? '[data-testid=tweetButtonInline]' : '.compose-form button[type=submit]');
+}
+
+async function noticeReason(page, timeout = 5000) {
+  const n = page.locator('foureyes-notice');
+  await n.waitFor({ state: 'visible', timeout });
+  return n.getAttribute('data-reason');
+}
+
+async function waitReason(page, want, timeout = 8000) {
+  const end = Date.now() + timeout;
+  let got = null;
+  while (Date.now() < end) {
+    got = await page.locator('foureyes-notice').getAttribute('data-reason', { timeout: 500 }).catch(() => null);
+    if (got === want) return got;
+    await sleep(100);
+  }
+  return got;
+}
+
+/** clickRequestApproval presses "Request approval" in the closed-shadow notice (a real click). */
+async function clickRequestApproval(page) {
+  const box = await page.locator('foureyes-notice').boundingBox();
+  await page.mouse.click(box.x + 2 + 14 + 30, box.y + box.height - 2 - 12 - 12);
+}
+
+async function approveInUi(context, page, driver, platform) {
+  const popup = context.waitForEvent('page', { predicate: (p) => p.url().includes('/ui/approve.html'), timeout: 10000 });
+  await clickRequestApproval(page);
+  const ui = await popup;
+  await ui.waitForSelector('#main:not([hidden])');
+  await ui.waitForFunction(() => document.querySelectorAll('#approver option').length > 0 || document.getElementById('msg').textContent !== '', null, { timeout: 10000 });
+  await ui.selectOption('#account', driver.accountFor(platform));
+  await ui.selectOption('#approver', driver.approver);
+  await ui.fill('#code', await driver.code());
+  await ui.click('#approve');
+  await ui.waitForSelector('#msg.ok', { timeout: 10000 });
+  const msg = await ui.textContent('#msg');
+  return { ui, msg };
+}
+
+async function received(expected, settleMs = 1500) {
+  await sleep(settleMs);
+  return server.received.length === expected;
+}
+
+async function setInstances(worker, list) {
+  await worker.evaluate(async (l) => { await chrome.storage.local.set({ mastodon_instances: l }); }, list);
+  await worker.evaluate(async () => {
+    for (let i = 0; i < 50; i++) {
+      const r = await chrome.scripting.getRegisteredContentScripts();
+      if (r.some((s) => s.matches.includes('https://social.example/*'))) return;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    throw new Error('instance content script not registered');
+  });
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+}
+
+// ---- the runner -----------------------------------------------------------------------------
+const results = [];
+const scenarios = [];
+const scenario = (name, fn) => scenarios.push({ name, fn, flow: false });
+const flow = (name, fn) => scenarios.push({ name, fn, flow: true });
+
+async function withBrowser(driver, fn) {
+  const dirs = tempDirs();
+  if (driver) await driver.setup(dirs);
+  const b = await launch({ ...dirs, serverPort: server.port, extraEnv: driver ? driver.env : {} });
+  try {
+    return await fn({ ...b, dirs });
+  } finally {
+    await b.context.close().catch(() => {});
+    if (driver) await driver.teardown().catch(() => {});
+    rmSync(dirs.base, { recursive: true, force: true });
+  }
+}
+
+// ---- gate scenarios: no daemon at all ------------------------------------------------------
+for (const platform of ['x', 'mastodon']) {
+  scenario(`${platform}: without approval nothing is published (click, Ctrl+Enter, form submit, direct fetch)`, () => withBrowser(null, async ({ context, worker }) => {
+    if (platform === 'mastodon') await setInstances(worker, ['social.example']);
+    const page = await openPlatform(context, platform);
+    server.reset();
+    await typePost(page, platform, 'Guten Morgen! Unapproved post.');
+    await pressPost(page, platform);
+    assert.equal(await noticeReason(page), 'daemon_unavailable');
+    await page.keyboard.press('Control+Enter');
+    if (platform === 'mastodon') await page.evaluate(() => document.querySelector('.compose-form').requestSubmit());
+    await page.evaluate(() => window.__publishDirect('sent straight from the page script'));
+    // The network gate alone: a form posted the old way, no event to intercept.
+    if (platform === 'mastodon') {
+      await page.evaluate(() => { const f = document.createElement('form'); f.method = 'POST'; f.action = '/api/v1/statuses'; const i = document.createElement('input'); i.name = 'status'; i.value = 'form post'; f.append(i); document.body.append(f); HTMLFormElement.prototype.submit.call(f); });
+      await sleep(500);
+    }
+    assert.ok(await received(0), `server received ${JSON.stringify(server.received)}`);
+    if (platform === 'x') {
+      const results = await page.evaluate(() => window.__results);
+      assert.deepEqual(results, ['failed'], 'only the direct fetch reached the network layer, and it failed');
+    }
+  }));
+}
+
+scenario('x: daemon not reachable -> notice says so (screenshot)', () => withBrowser(null, async ({ context }) => {
+  const page = await openPlatform(context, 'x');
+  await typePost(page, 'x', 'Hello from the press office');
+  await pressPost(page, 'x');
+  assert.equal(await noticeReason(page), 'daemon_unavailable');
+  const label = await page.locator('foureyes-notice').getAttribute('aria-label');
+  assert.match(label, /foureyes daemon is not running: start it with `foureyes daemon`\./);
+  await shot(page, 'x-daemon-not-running');
+}));
+
+scenario('x: the page gate holds a button the page re-rendered', () => withBrowser(null, async ({ context }) => {
+  const page = await openPlatform(context, 'x');
+  await typePost(page, 'x', 'after re-render');
+  await sleep(700); // the fixture replaces the button every 300 ms
+  server.reset();
+  await pressPost(page, 'x');
+  assert.equal(await noticeReason(page), 'daemon_unavailable');
+  assert.ok(await received(0));
+  assert.deepEqual(await page.evaluate(() => window.__results), [], 'the page handler never ran');
+}));
+
+scenario('other sites are left alone', () => withBrowser(null, async ({ context }) => {
+  server.extraPages.set('other.example/', '<!doctype html><p>hi</p><script>fetch("/api/v1/statuses",{method:"POST",body:"{}"}).then(()=>document.title="sent")</script>');
+  const page = await context.newPage();
+  await page.goto('https://other.example/');
+  await page.waitForFunction(() => document.title === 'sent');
+  assert.equal(await page.getAttribute('html', 'data-foureyes'), null);
+}));
+
+// ---- flow scenarios: need a daemon ----------------------------------------------------------
+for (const platform of ['x', 'mastodon']) {
+  flow(`${platform}: approve with a code -> exactly one request with the approved text; a second post is blocked`, (driver) => withBrowser(driver, async ({ context }) => {
+    const page = await openPlatform(context, platform);
+    await sleep(500);
+    server.reset();
+    const text = `Approved post from the ministry ${platform} 🇩🇪`;
+    await typePost(page, platform, text);
+    await pressPost(page, platform);
+    assert.equal(await noticeReason(page), 'approval_needed');
+    await shot(page, `${platform}-approval-needed`);
+    const { ui, msg } = await approveInUi(context, page, driver, platform);
+    assert.match(msg, /Approved by/);
+    await shot(ui, `${platform}-approval-page-approved`);
+    await ui.close();
+    assert.equal(await waitReason(page, 'approved'), 'approved');
+    await pressPost(page, platform);
+    assert.ok(await received(1), `want one request, got ${JSON.stringify(server.received)}`);
+    assert.equal(server.received[0].text, text);
+    await sleep(500);
+    const pub = await driver.published();
+    assert.equal(pub.length, 1, 'published reported once');
+    assert.equal(pub[0].digest, await digest(text));
+    // The same text again: the session is spent.
+    await pressPost(page, platform);
+    assert.ok(await received(1), 'second post blocked');
+    assert.equal(await noticeReason(page), 'approval_needed');
+    await page.evaluate(() => window.__publishDirect('sneaky second'));
+    assert.ok(await received(1), 'direct fetch after the publish blocked');
+  }));
+}
+
+flow('x: text edited after approval -> blocked, reported as digest_mismatch', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await openPlatform(context, 'x');
+  server.reset();
+  await typePost(page, 'x', 'The approved wording');
+  await pressPost(page, 'x');
+  await noticeReason(page);
+  const { ui } = await approveInUi(context, page, driver, 'x');
+  await ui.close();
+  await typePost(page, 'x', ' plus an unapproved addition');
+  await pressPost(page, 'x');
+  assert.equal(await waitReason(page, 'digest_mismatch'), 'digest_mismatch');
+  await shot(page, 'x-digest-mismatch');
+  assert.ok(await received(0));
+  const blocked = await driver.blocked();
+  assert.ok(blocked.some((b) => b.reason === 'digest_mismatch'), JSON.stringify(blocked));
+  // Back to the approved text: still good for one post.
+  await clearPost(page, 'x');
+  await typePost(page, 'x', 'The approved wording');
+  await pressPost(page, 'x');
+  assert.ok(await received(1));
+}));
+
+flow('x: "Lock now" after approval -> blocked', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await openPlatform(context, 'x');
+  server.reset();
+  await typePost(page, 'x', 'To be locked');
+  await pressPost(page, 'x');
+  await noticeReason(page);
+  const { ui } = await approveInUi(context, page, driver, 'x');
+  await ui.close();
+  await driver.lock();
+  await sleep(500);
+  await pressPost(page, 'x');
+  const r = await waitReason(page, 'approval_needed');
+  assert.ok(['approval_needed', 'locked'].includes(r), r);
+  assert.ok(await received(0));
+}));
+
+flow('x: session expired -> blocked', async (driver) => {
+  return withBrowser(driver, async ({ context }) => {
+    const page = await openPlatform(context, 'x');
+    server.reset();
+    await typePost(page, 'x', 'Runs out of time');
+    await pressPost(page, 'x');
+    await noticeReason(page);
+    const { ui } = await approveInUi(context, page, driver, 'x');
+    await ui.close();
+    if (!(await driver.expire())) return 'skip: cannot advance the daemon clock';
+    await sleep(500);
+    await pressPost(page, 'x');
+    assert.ok(await received(0));
+    const r = await noticeReason(page);
+    assert.ok(['approval_needed', 'expired'].includes(r), r);
+  });
+});
+
+flow('daemon stopped then restarted -> the extension reconnects and the flow works', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await openPlatform(context, 'x');
+  await sleep(500);
+  assert.ok(await driver.connections() >= 1, 'connected at start');
+  await driver.stop();
+  await typePost(page, 'x', 'While the daemon is down');
+  await pressPost(page, 'x');
+  assert.equal(await waitReason(page, 'daemon_unavailable'), 'daemon_unavailable');
+  await driver.start();
+  // Back-off is at most a few seconds after one failure; the next Post also reconnects.
+  const end = Date.now() + 20000;
+  while (Date.now() < end && await driver.connections() < 1) await sleep(250);
+  assert.ok(await driver.connections() >= 1, 'reconnected');
+  server.reset();
+  await pressPost(page, 'x');
+  assert.equal(await waitReason(page, 'approval_needed'), 'approval_needed');
+  const { ui } = await approveInUi(context, page, driver, 'x');
+  await ui.close();
+  await pressPost(page, 'x');
+  assert.ok(await received(1));
+}));
+
+flow('service worker stopped mid-flow -> approval survives, nothing left open', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await openPlatform(context, 'x');
+  server.reset();
+  await typePost(page, 'x', 'Survives a worker restart');
+  await pressPost(page, 'x');
+  await noticeReason(page);
+  const { ui } = await approveInUi(context, page, driver, 'x');
+  await ui.close();
+  await stopWorker(context);
+  await sleep(1000);
+  // Nothing gets through while the worker is down or starting.
+  await page.evaluate(() => window.__publishDirect('while the worker is stopped'));
+  assert.ok(await received(0));
+  await pressPost(page, 'x'); // wakes the worker; it reconnects and uses the stored approval
+  assert.ok(await received(1, 3000), JSON.stringify(server.received));
+  assert.equal(server.received[0].text, 'Survives a worker restart');
+  // Stop it again right after: no allow rule may outlive the worker.
+  await stopWorker(context);
+  await sleep(500);
+  await page.evaluate(() => window.__publishDirect('after the second stop'));
+  assert.ok(await received(1));
+  const w = await currentWorker(context).catch(() => null);
+  if (w) {
+    const rules = await w.evaluate(() => chrome.declarativeNetRequest.getSessionRules());
+    assert.deepEqual(rules.filter((r) => r.action.type === 'allow'), []);
+  }
+}));
+
+flow('a web page cannot open the daemon WebSocket', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await context.newPage();
+  await page.goto('https://other.example/');
+  const port = driver.wsPort();
+  const outcome = await page.evaluate((p) => new Promise((res) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${p}/v1`);
+    ws.onopen = () => res('open');
+    ws.onerror = () => res('refused');
+    setTimeout(() => res('timeout'), 5000);
+  }), port);
+  assert.equal(outcome, 'refused');
+}));
+
+scenario('a program squatting the daemon port cannot open the gate', async () => {
+  const { startFakeDaemon, installNativeHost } = await import('./lib/fake-daemon.mjs');
+  const squat = {
+    name: 'squatter', env: {}, approver: 'anna', accountFor: (p) => (p === 'x' ? 'x:@ministry' : 'mastodon:@press@social.example'),
+    d: null,
+    async setup(dirs) { const cfg = installNativeHost(dirs.userDataDir, dirs.base); this.d = await startFakeDaemon({ hostConfig: cfg, squatter: true }); },
+    async code() { return '000000'; },
+    async teardown() { await this.d.close(); },
+  };
+  return withBrowser(squat, async ({ context }) => {
+    const page = await openPlatform(context, 'x');
+    server.reset();
+    await typePost(page, 'x', 'Squatter says yes');
+    await pressPost(page, 'x');
+    await noticeReason(page);
+    const { ui } = await approveInUi(context, page, squat, 'x');
+    await ui.close();
+    await pressPost(page, 'x');
+    assert.equal(await waitReason(page, 'grant_invalid'), 'grant_invalid');
+    assert.ok(await received(0));
+    await shot(page, 'x-squatter-refused');
+  });
+});
+
+// ---- run ------------------------------------------------------------------------------------
+const drivers = [];
+if (which === 'fake' || which === 'all') drivers.push(fakeDriver);
+if ((which === 'real' || which === 'all') && realAvailable(BIN)) drivers.push(() => realDriver(BIN));
+const realSkipped = (which === 'real' || which === 'all') && !realAvailable(BIN);
+
+let passed = 0, failed = 0, skipped = 0;
+async function runOne(name, fn) {
+  if (only && !name.includes(only)) return;
+  const t0 = Date.now();
+  try {
+    const r = await fn();
+    if (typeof r === 'string' && r.startsWith('skip')) { skipped++; console.log(`SKIP ${name} (${r.slice(5).trim()})`); return; }
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name} (${Date.now() - t0} ms)\n     ${String(e && e.stack || e).split('\n').slice(0, 6).join('\n     ')}`);
+  }
+  results.push(name);
+}
+
+for (const s of scenarios) {
+  if (!s.flow) { await runOne(s.name, s.fn); continue; }
+  for (const mk of drivers) {
+    const driver = mk();
+    await runOne(`[${driver.name}] ${s.name}`, () => s.fn(driver));
+  }
+  if (realSkipped && (!only || s.name.includes(only))) { skipped++; console.log(`SKIP [real] ${s.name} (FOUREYES_BIN not built)`); }
+}
+
+await server.close();
+rmSync(certDir, { recursive: true, force: true });
+console.log(`${skipped} skipped`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
