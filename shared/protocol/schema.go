@@ -213,6 +213,11 @@ func (c checker) check(schemaNode, v any, path string) error {
 				matched++
 			}
 		}
+		if matched == 0 {
+			if alt, ok := c.meant(alts, v); ok {
+				return c.check(alt, v, path)
+			}
+		}
 		if matched != 1 {
 			return fmt.Errorf("%s: matches %d of oneOf, want 1 (%s)", where(path), matched, closest(errs))
 		}
@@ -234,19 +239,37 @@ func (c checker) check(schemaNode, v any, path string) error {
 	return nil
 }
 
-// closest picks the alternative's error most likely to be the one the message was meant to
-// be: not one that failed on the message type, and otherwise the longest (it got deepest).
+// closest picks, of the alternatives' errors, the one that got deepest: usually the one the
+// message was meant to be.
 func closest(errs []string) string {
 	best := ""
 	for _, e := range errs {
-		if strings.Contains(e, ".type: must be") && best != "" {
-			continue
-		}
-		if len(e) > len(best) || strings.Contains(best, ".type: must be") {
+		if len(e) > len(best) {
 			best = e
 		}
 	}
 	return best
+}
+
+// meant returns the alternative of alts whose "type" constant is the message's type, if any:
+// its error is the useful one to report.
+func (c checker) meant(alts []any, v any) (any, bool) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	for _, a := range alts {
+		s, _ := a.(map[string]any)
+		if r, ok := s["$ref"].(string); ok {
+			s, _ = c.defs[strings.TrimPrefix(r, "#/$defs/")].(map[string]any)
+		}
+		props, _ := s["properties"].(map[string]any)
+		typ, _ := props["type"].(map[string]any)
+		if typ != nil && equal(typ["const"], obj["type"]) {
+			return a, true
+		}
+	}
+	return nil, false
 }
 
 func where(path string) string {

@@ -105,10 +105,18 @@ func (f *fakeBackend) UnlockApprover(context.Context, string) error {
 	f.record("UnlockApprover")
 	return api.E(api.CodeNotPermitted)
 }
+// fakeRequest is a complete request, as the engine would return it.
+func fakeRequest(id, state string) api.Request {
+	return api.Request{ID: id, Account: "mastodon:@press@social.example", Action: api.ActionPost, Text: "Hello, world",
+		Digest: testDigest, Requester: "staff", Created: fakeTime, Expires: fakeTime.Add(10 * time.Minute),
+		State: state, ApprovalsNeeded: 1}
+}
+
 func (f *fakeBackend) CreateRequest(_ context.Context, r api.NewRequest) (api.Request, error) {
 	f.record("CreateRequest")
-	return api.Request{ID: "req-1", Account: r.Account, Action: r.Action, Text: r.Text, Digest: "d1",
-		Requester: "staff", Created: fakeTime, Expires: fakeTime.Add(10 * time.Minute), State: api.RequestPending, ApprovalsNeeded: 1}, nil
+	req := fakeRequest("req-1", api.RequestPending)
+	req.Account, req.Action, req.Text = r.Account, r.Action, r.Text
+	return req, nil
 }
 func (f *fakeBackend) ListRequests(context.Context) ([]api.Request, error) {
 	f.record("ListRequests")
@@ -120,11 +128,11 @@ func (f *fakeBackend) Approve(context.Context, string, string, string) (api.Appr
 }
 func (f *fakeBackend) Deny(_ context.Context, id, _, _ string) (api.Request, error) {
 	f.record("Deny")
-	return api.Request{ID: id, State: api.RequestDenied}, nil
+	return fakeRequest(id, api.RequestDenied), nil
 }
 func (f *fakeBackend) Cancel(_ context.Context, id string) (api.Request, error) {
 	f.record("Cancel")
-	return api.Request{ID: id, State: api.RequestCanceled}, nil
+	return fakeRequest(id, api.RequestCanceled), nil
 }
 func (f *fakeBackend) ListSessions(context.Context) ([]api.Session, error) {
 	f.record("ListSessions")
