@@ -18,6 +18,7 @@ import (
 	"foureyes/daemon/internal/adminsock"
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/audit"
+	"foureyes/daemon/internal/bridge"
 	"foureyes/daemon/internal/custody"
 	"foureyes/daemon/internal/engine"
 	"foureyes/daemon/internal/policy"
@@ -102,14 +103,27 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	defer alog.Close()
 
 	store := custody.NewKeyring(keyringService(home, e.getenv("FOUREYES_HOME") != ""))
+	var br *bridge.Server
+	port := policy.DefaultBridgePort
+	if pol != nil {
+		port = pol.BridgePort
+	}
 	eng, err := engine.New(engine.Options{
 		Home: home, Store: store, Audit: auditAdapter{alog},
 		Policy: pol, PolicySource: polSource, PolicyErr: polErr, Version: version,
+		Extensions: func() int {
+			if br == nil {
+				return 0
+			}
+			return br.Connected()
+		},
+		BridgeAddr: fmt.Sprintf("127.0.0.1:%d", port),
 	})
 	if err != nil {
 		return err
 	}
-	if err := eng.Record(me.OSUser, "daemon_started", engine.SevInfo, map[string]any{"version": version, "pid": os.Getpid(), "home": home}); err != nil {
+	if err := eng.Record(me.OSUser, "daemon_started", engine.SevInfo, map[string]any{"version": version, "pid": os.Getpid(), "home": home,
+		"native_host_manifests": allowedExtensions()}); err != nil {
 		return err
 	}
 	if polErr != nil {
@@ -125,15 +139,57 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	br, err = bridge.New(bridge.Config{
+		Port:    port,
+		Owner:   currentCaller("bridge"),
+		Backend: func(c api.Caller) api.Backend { return eng.For(c) },
+		ChromeIDs: func() []string {
+			if p, _, _ := eng.Policy(); p != nil {
+				return p.ExtensionIDs
+			}
+			return nil
+		},
+		Policy: func() bridge.ClientPolicy {
+			p, _, _ := eng.Policy()
+			if p == nil {
+				return bridge.ClientPolicy{}
+			}
+			return bridge.ClientPolicy{MastodonInstances: p.MastodonInstances, ApprovalActions: p.ActionsRequiringApproval}
+		},
+		Logf:    logger.Printf,
+		Version: version,
+	})
+	if err != nil {
+		return err
+	}
+	if err := br.Listen(); err != nil {
+		// Fail closed: without the bridge the extension blocks every post and says why.
+		logger.Printf("THE BROWSER EXTENSION CANNOT CONNECT: %v (is another program using port %d? set bridge_port in the policy)", err, port)
+		br = nil
+	}
+
 	sock, err := adminsock.Listen(filepath.Join(home, socketName), adminsock.Config{
 		Backend: func(c api.Caller) api.Backend { return eng.For(c) },
-		Logf:    logger.Printf,
+		BridgeHello: func(ctx context.Context, origin string) (any, error) {
+			if br == nil {
+				return nil, api.Errorf(api.CodeDaemonUnavailable, "the daemon runs, but its browser bridge could not listen on port %d: see the daemon's log", port)
+			}
+			return br.Hello(origin)
+		},
+		Logf: logger.Printf,
 	})
 	if err != nil {
 		return err
 	}
 	errc := make(chan error, 4)
 	go func() { errc <- sock.Serve(ctx) }()
+	if br != nil {
+		go func() {
+			if err := br.Serve(ctx); err != nil && ctx.Err() == nil {
+				logger.Printf("browser bridge stopped: %v", err)
+			}
+		}()
+	}
 
 	go housekeeping(ctx, eng, store, logger)
 	go reloadOnHUP(ctx, eng, me, logger)

@@ -482,3 +482,41 @@ func TestConcurrentAppend(t *testing.T) {
 		t.Fatalf("verified %d lines head %s; log head %d %s", res.Lines, res.Head, seq, head)
 	}
 }
+
+func TestEventsAreUsableNames(t *testing.T) {
+	seen := map[string]bool{}
+	for _, name := range Events {
+		if !validName(name) || seen[name] || !Known(name) {
+			t.Errorf("event %q: valid %v, duplicate %v", name, validName(name), seen[name])
+		}
+		seen[name] = true
+	}
+	if Known("no_such_event") {
+		t.Error("Known accepts an unknown name")
+	}
+}
+
+func TestParseRecordRefusesDamage(t *testing.T) {
+	l, _ := openTemp(t, testOptions())
+	rec := mustAppend(t, l, sampleEvent(0))
+	tests := []struct {
+		name string
+		line []byte
+	}{
+		{"empty", nil},
+		{"not json", []byte("hello")},
+		{"one byte changed", bytes.Replace(rec.Raw, []byte("alice"), []byte("alicf"), 1)},
+		{"newline kept", append(bytes.Clone(rec.Raw), '\n')},
+		{"uppercase hash", append(bytes.Clone(rec.Raw[:len(rec.Raw)-66]), []byte(strings.ToUpper(rec.Hash)+`"}`)...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := ParseRecord(tt.line); !errors.Is(err, ErrBroken) {
+				t.Errorf("ParseRecord: %v, want ErrBroken", err)
+			}
+		})
+	}
+	if _, err := ParseRecord(rec.Raw); err != nil {
+		t.Errorf("ParseRecord of a good line: %v", err)
+	}
+}

@@ -98,7 +98,7 @@ func ExportWith(r io.Reader, w io.Writer, opts ExportOptions) error {
 		if err != nil {
 			return fmt.Errorf("exporting line %d: %w", c.lines, err)
 		}
-		if err := out.write(rec); err != nil {
+		if err := out.write(rec, p.fields); err != nil {
 			return fmt.Errorf("writing export: %w", err)
 		}
 	}
@@ -115,7 +115,8 @@ func ExportWith(r io.Reader, w io.Writer, opts ExportOptions) error {
 }
 
 type exporter interface {
-	write(Record) error
+	// write exports rec; fields is its fields member exactly as written.
+	write(rec Record, fields []byte) error
 	close() error
 }
 
@@ -130,17 +131,13 @@ func newCSVExporter(w io.Writer) *csvExporter {
 	return &csvExporter{w: cw, row: make([]string, len(CSVColumns))}
 }
 
-func (e *csvExporter) write(rec Record) error {
-	fieldsJSON, err := marshal(rec.Fields)
-	if err != nil {
-		return err
-	}
+func (e *csvExporter) write(rec Record, fields []byte) error {
 	row := append(e.row[:0],
 		strconv.FormatUint(rec.Seq, 10), rec.Time.Format(time.RFC3339Nano), rec.User, rec.Event, rec.Severity)
 	for _, k := range CSVColumns[5:13] {
 		row = append(row, fieldText(rec.Fields[k]))
 	}
-	row = append(row, string(fieldsJSON), rec.Hash)
+	row = append(row, string(fields), rec.Hash)
 	for i, cell := range row {
 		row[i] = defuse(cell)
 	}
@@ -191,7 +188,7 @@ type jsonExporter struct {
 	n int
 }
 
-func (e *jsonExporter) write(rec Record) error {
+func (e *jsonExporter) write(rec Record, _ []byte) error {
 	sep := ",\n"
 	if e.n == 0 {
 		sep = "[\n"

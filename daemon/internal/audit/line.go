@@ -177,6 +177,9 @@ func bodyHash(line []byte, end int) [hashLen]byte {
 	return out
 }
 
+// reasonHashMismatch is the reason given for a line whose bytes do not match its hash.
+const reasonHashMismatch = "hash mismatch (line was changed)"
+
 // parsed is what a reader needs of one line. The slices point into the line.
 type parsed struct {
 	seq    uint64
@@ -264,7 +267,7 @@ func parseLine(line []byte) (parsed, string) {
 		return p, "malformed: fields are not a JSON object"
 	}
 	if sum := bodyHash(line, tail); !bytes.Equal(sum[:], p.hash) {
-		return p, "hash mismatch (line was changed)"
+		return p, reasonHashMismatch
 	}
 	return p, ""
 }

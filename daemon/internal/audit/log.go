@@ -118,7 +118,7 @@ func openFile(path string) (*os.File, error) {
 }
 
 // readTail finds the seq and hash the next line continues from. A torn or unparsable last line
-// after a good one is a *TornError (without Path); anything worse is a *VerifyError.
+// after a good one is a *TornError (without Path); anything worse wraps ErrBroken.
 func readTail(f io.ReaderAt, size int64) (uint64, string, error) {
 	if size == 0 {
 		return 0, zeroHash, nil
@@ -140,9 +140,9 @@ func readTail(f io.ReaderAt, size int64) (uint64, string, error) {
 		if reason == "" {
 			return p.seq, string(p.hash), nil
 		}
-		if p.hash != nil && reason == "hash mismatch (line was changed)" {
+		if reason == reasonHashMismatch {
 			// A whole line in the right shape with the wrong hash was edited, not torn.
-			return 0, "", &VerifyError{Line: p.seq, Offset: start, Reason: reason}
+			return 0, "", fmt.Errorf("last line (seq %d, at byte %d): %s: %w", p.seq, start, reason, ErrBroken)
 		}
 	}
 	// The last line is torn. It is only a torn write if the line before it is sound.

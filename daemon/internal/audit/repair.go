@@ -59,6 +59,9 @@ func Repair(path, user string, opts Options) (Repaired, error) {
 
 // cutTorn moves the torn tail of the log into a side file.
 func cutTorn(path string, opts Options) (Repaired, error) {
+	if _, err := os.Stat(path); err != nil {
+		return Repaired{}, fmt.Errorf("repairing audit log: %w", err)
+	}
 	f, err := openFile(path)
 	if err != nil {
 		return Repaired{}, err

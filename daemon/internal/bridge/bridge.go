@@ -98,6 +98,7 @@ type Server struct {
 	mozConns map[string]int // moz-extension origins with a live connection, counted
 	conns    map[*conn]struct{}
 	authed   int
+	closed   bool // Serve has ended: no new connections, no tokens
 }
 
 // timing holds the network deadlines, shortened in tests.
@@ -236,6 +237,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer shutCancel()
 	_ = hs.Shutdown(shutCtx)
 	// Hijacked WebSocket connections are not the http.Server's to close.
+	s.mu.Lock()
+	s.closed = true
+	s.tokens = nil
+	s.mu.Unlock()
 	s.closeAll()
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("bridge: serving: %w", err)
@@ -364,7 +369,7 @@ func (s *Server) Hello(origin string) (HostHello, error) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ln == nil {
+	if s.ln == nil || s.closed {
 		return HostHello{}, api.Errorf(api.CodeDaemonUnavailable, "the extension bridge is not listening")
 	}
 	s.pruneTokensLocked()

@@ -44,6 +44,11 @@ func (s *Server) serveConn(ctx context.Context, ws *websocket.Conn, origin strin
 	c := &conn{s: s, ws: ws, origin: origin}
 
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ws.Close()
+		return
+	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	defer func() {

@@ -105,6 +105,7 @@ func (f *fakeBackend) UnlockApprover(context.Context, string) error {
 	f.record("UnlockApprover")
 	return api.E(api.CodeNotPermitted)
 }
+
 // fakeRequest is a complete request, as the engine would return it.
 func fakeRequest(id, state string) api.Request {
 	return api.Request{ID: id, Account: "mastodon:@press@social.example", Action: api.ActionPost, Text: "Hello, world",

@@ -15,6 +15,7 @@ import (
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/bridge"
+	"foureyes/shared/protocol"
 )
 
 const (
@@ -22,6 +23,8 @@ const (
 	chromeOrg = "chrome-extension://" + chromeID
 	mozOrigin = "moz-extension://0b7c2a3e-4f51-4c1a-9d0e-6a2b8c9d1e2f"
 	addonID   = "foureyes@example.org"
+	testToken = "q2x0yqJ1cQ7XbS8pWm3nR4tUv5wXy6zA7bC8dE9fG0h"
+	testKey   = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
 )
 
 // fakeSource records the origins it was asked for.
@@ -35,7 +38,7 @@ func (f *fakeSource) BridgeHello(_ context.Context, origin string) (bridge.HostH
 	if f.err != nil {
 		return bridge.HostHello{}, f.err
 	}
-	return bridge.HostHello{Port: 47321, Token: "tok", DaemonKey: "key",
+	return bridge.HostHello{Port: 47321, Token: testToken, DaemonKey: testKey,
 		Expires: time.Date(2026, 11, 23, 9, 1, 0, 0, time.UTC)}, nil
 }
 
@@ -63,6 +66,9 @@ func replies(t *testing.T, out []byte) []map[string]any {
 		var m map[string]any
 		if err := json.Unmarshal(msg, &m); err != nil {
 			t.Fatalf("reply %q: %v", msg, err)
+		}
+		if err := protocol.Validate(protocol.FromHost, msg); err != nil {
+			t.Errorf("reply %s does not fit the schema: %v", msg, err)
 		}
 		got = append(got, m)
 	}
@@ -206,8 +212,8 @@ func TestRunIdentity(t *testing.T) {
 				t.Errorf("reply %v: code %q, want %q", got[0], c, tt.wantCode)
 			}
 			if tt.wantCode == "" {
-				if got[0]["type"] != "hello" || got[0]["token"] != "tok" || got[0]["port"] != 47321.0 ||
-					got[0]["daemon_key"] != "key" || got[0]["expires"] != "2026-11-23T09:01:00Z" {
+				if got[0]["type"] != "hello" || got[0]["token"] != testToken || got[0]["port"] != 47321.0 ||
+					got[0]["daemon_key"] != testKey || got[0]["expires"] != "2026-11-23T09:01:00Z" {
 					t.Errorf("hello reply = %v", got[0])
 				}
 			}
