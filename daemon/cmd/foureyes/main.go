@@ -124,7 +124,7 @@ Run "foureyes COMMAND --help" for a command's options. Every command takes --jso
 
 Environment:
   FOUREYES_HOME    state directory (default: `+defaultHomeHint()+`)
-  FOUREYES_POLICY  policy file to use instead of the managed and per-user ones
+  FOUREYES_POLICY  policy file to use instead of the per-user one (a managed policy always wins)
 `)
 }
 

@@ -29,8 +29,8 @@ const Path = "/v1"
 // DefaultPort is the port the bridge listens on when policy names none.
 const DefaultPort = 47321
 
-// Timings of the protocol. Variables of a Server (see Server.timing) so tests can shorten the
-// ones that are network deadlines; token lifetime runs on the injected clock instead.
+// Timings of the protocol. A Server copies the network deadlines into its timing field, which
+// tests shorten; the token lifetime runs on the injected clock instead.
 const (
 	TokenLifetime  = 60 * time.Second // a native-host token is good this long, once
 	HelloTimeout   = 5 * time.Second  // the first message must arrive within this

@@ -210,6 +210,9 @@ func (c *conn) replyError(m Message, err error) {
 }
 
 func errorMessage(id *int64, err error) errorReply {
+	if id != nil && *id < 0 {
+		id = nil // the message had no readable id
+	}
 	return errorReply{V: Version, ID: id, Type: TypeError, Error: toWireError(err)}
 }
 

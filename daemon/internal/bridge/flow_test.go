@@ -126,6 +126,8 @@ func TestMessages(t *testing.T) {
 	}{
 		{"ping", `{"v":1,"id":7,"type":"ping"}`, "pong", "", `"id":7`},
 		{"not json", `hello`, "error", "bad_request", "JSON object"},
+		{"no id, no id in the reply", `{"v":1,"type":"ping"}`, "error", "bad_request", `{"v":1,"type":"error"`},
+		{"id of a bad message echoed", `{"v":1,"id":77,"type":"ping","x":1}`, "error", "bad_request", `"id":77`},
 		{"json array", `[1,2]`, "error", "bad_request", "JSON object"},
 		{"null", `null`, "error", "bad_request", "JSON object"},
 		{"trailing data", `{"v":1,"id":1,"type":"ping"} {}`, "error", "bad_request", "trailing"},

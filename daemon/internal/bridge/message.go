@@ -163,10 +163,10 @@ func (m *Message) field(name string) *string {
 // Decode parses one message from the extension and checks it against the protocol: a JSON
 // object, "v" equal to [Version], a known "type", an integer "id", and exactly the string fields
 // that type allows. It returns the message as far as it could be read even on error (so a reply
-// can carry the id), and an *api.Error: unsupported for another version or an unknown type,
+// can carry the id; ID is -1 if none could be read), and an *api.Error: unsupported for another version or an unknown type,
 // bad_request naming the field for anything else.
 func Decode(data []byte) (Message, error) {
-	var m Message
+	m := Message{ID: -1} // -1 until an id was read: errors then carry none
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&raw); err != nil || raw == nil {

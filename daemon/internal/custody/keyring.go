@@ -16,7 +16,9 @@ import (
 const DefaultService = "foureyes"
 
 // DefaultTimeout bounds one keyring call. The Secret Service may be waiting for the user to
-// answer an unlock prompt; past this the call is reported as locked rather than hanging.
+// answer an unlock prompt; past this the call is reported as locked rather than hanging. The
+// abandoned call still finishes if the keyring answers later, so a Set reported as failed may
+// yet have stored its secret: callers treat a failed Set as "unknown", not "absent".
 const DefaultTimeout = 2 * time.Minute
 
 // Keyring is the Store in the OS keyring (Secret Service on Linux and the BSDs, the login

@@ -16,12 +16,13 @@ const EnvVar = "FOUREYES_POLICY"
 // SourceEmbedded is the source Load reports when no policy file exists.
 const SourceEmbedded = "embedded default"
 
-// Locations are the places Load looks, in order. An empty field is skipped.
+// Locations are the places Load looks. An empty field is skipped.
 type Locations struct {
-	// Env is the value of FOUREYES_POLICY. When set, the file must exist.
-	Env string
-	// Managed is the system-wide path IT deploys to. It overrides User.
+	// Managed is the system-wide path IT deploys to. It overrides Env and User.
 	Managed string
+	// Env is the value of FOUREYES_POLICY. When set (and no managed file exists), the file must
+	// exist.
+	Env string
 	// User is the per-user path.
 	User string
 }
@@ -57,11 +58,18 @@ func Load() (p *Policy, source string, err error) {
 	return DefaultLocations().Load()
 }
 
-// Load returns the first policy found: Env, then Managed, then User, else the embedded default
-// (source SourceEmbedded). A file that exists but cannot be read or is invalid is an error and
-// never falls through to a later location: that would let a broken managed policy hand control
-// to the user's. On error, source still names the file at fault.
+// Load returns the first policy found: Managed, then Env, then User, else the embedded default
+// (source SourceEmbedded). The managed file IT deploys always wins, so a staff member cannot point
+// FOUREYES_POLICY at a laxer policy on a managed laptop. A file that exists but cannot be read or
+// is invalid is an error and never falls through to a later location: that would let a broken
+// managed policy hand control to the user's. On error, source still names the file at fault.
 func (l Locations) Load() (p *Policy, source string, err error) {
+	if l.Managed != "" {
+		p, err := loadFile(l.Managed)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return p, l.Managed, err
+		}
+	}
 	if l.Env != "" {
 		p, err := loadFile(l.Env)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -69,15 +77,11 @@ func (l Locations) Load() (p *Policy, source string, err error) {
 		}
 		return p, l.Env, err
 	}
-	for _, path := range []string{l.Managed, l.User} {
-		if path == "" {
-			continue
+	if l.User != "" {
+		p, err := loadFile(l.User)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return p, l.User, err
 		}
-		p, err := loadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		return p, path, err
 	}
 	return Default(), SourceEmbedded, nil
 }

@@ -36,7 +36,8 @@ func TestLoadPrecedence(t *testing.T) {
 		wantDesc   string
 		wantSource string
 	}{
-		{"env wins over managed and user", Locations{Env: env, Managed: managed, User: user}, "env", env},
+		{"managed wins over env and user", Locations{Env: env, Managed: managed, User: user}, "managed", managed},
+		{"env wins over user when no managed file", Locations{Env: env, Managed: missing, User: user}, "env", env},
 		{"managed wins over user", Locations{Managed: managed, User: user}, "managed", managed},
 		{"user when no managed file", Locations{Managed: missing, User: user}, "user", user},
 		{"user when no managed path", Locations{User: user}, "user", user},
@@ -59,7 +60,6 @@ func TestLoadPrecedence(t *testing.T) {
 func TestLoadErrorsDoNotFallBack(t *testing.T) {
 	dir := t.TempDir()
 	user := writePolicy(t, dir, "user.json", described("user"))
-	managed := writePolicy(t, dir, "managed.json", described("managed"))
 	invalidManaged := writePolicy(t, dir, "invalid-managed.json", `{"version":1,"throttle":{"max_consecutive_failures":500}}`)
 	newer := writePolicy(t, dir, "newer.json", `{"version":2}`)
 	empty := writePolicy(t, dir, "empty.json", ``)
@@ -76,8 +76,9 @@ func TestLoadErrorsDoNotFallBack(t *testing.T) {
 		wantInvalid bool
 		want        string
 	}{
-		{"env names a missing file", Locations{Env: missing, Managed: managed, User: user}, missing, false, "FOUREYES_POLICY=" + missing + ": policy file not found"},
-		{"invalid env file", Locations{Env: invalidManaged, Managed: managed}, invalidManaged, true, "NIST SP 800-63B"},
+		{"env names a missing file", Locations{Env: missing, User: user}, missing, false, "FOUREYES_POLICY=" + missing + ": policy file not found"},
+		{"invalid env file", Locations{Env: invalidManaged, User: user}, invalidManaged, true, "NIST SP 800-63B"},
+		{"invalid managed wins over a valid env file", Locations{Env: user, Managed: invalidManaged}, invalidManaged, true, "NIST"},
 		{"invalid managed does not fall back to user", Locations{Managed: invalidManaged, User: user}, invalidManaged, true, "throttle.max_consecutive_failures: 500 is over the limit of 100"},
 		{"newer managed does not fall back", Locations{Managed: newer, User: user}, newer, true, "policy version 2 is newer than this foureyes understands"},
 		{"empty managed does not fall back", Locations{Managed: empty, User: user}, empty, true, "not valid JSON"},

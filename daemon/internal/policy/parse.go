@@ -64,6 +64,8 @@ func Parse(data []byte) (*Policy, error) {
 	if len(data) > MaxSize {
 		return nil, invalid(fmt.Sprintf("%d bytes is over the limit of %d", len(data), MaxSize))
 	}
+	// Windows editors like to start UTF-8 files with a byte order mark; JSON has no use for it.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if err := checkVersion(data); err != nil {
 		return nil, err
 	}
@@ -218,7 +220,10 @@ func walk(dec *json.Decoder, t reflect.Type, path string) *fieldError {
 			return mismatch(path, "a whole number", tok)
 		}
 		if _, err := strconv.ParseInt(string(n), 10, 32); err != nil {
-			return fe(path, fmt.Sprintf("%s is not a whole number in range", n))
+			if errors.Is(err, strconv.ErrRange) {
+				return fe(path, fmt.Sprintf("%s is far out of range", n))
+			}
+			return fe(path, fmt.Sprintf("%s is not a whole number", n))
 		}
 	case reflect.Bool:
 		if _, ok := tok.(bool); !ok {

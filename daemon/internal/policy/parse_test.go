@@ -41,8 +41,9 @@ func TestParseErrors(t *testing.T) {
 		{"null nested", `{"version":1,"throttle":{"max_failures":null}}`, "throttle.max_failures: null is not allowed"},
 		{"null posting hours", `{"version":1,"posting_hours":null}`, "posting_hours: null is not allowed"},
 		{"string for int", `{"version":1,"bridge_port":"47321"}`, "bridge_port: expected a whole number, got a string"},
+		{"exponent for int", `{"version":1,"bridge_port":4e4}`, "bridge_port: 4e4 is not a whole number"},
 		{"float for int", `{"version":1,"bridge_port":47321.5}`, "bridge_port: 47321.5 is not a whole number"},
-		{"huge int", `{"version":1,"bridge_port":99999999999999999999}`, "bridge_port: 99999999999999999999 is not a whole number in range"},
+		{"huge int", `{"version":1,"bridge_port":99999999999999999999}`, "bridge_port: 99999999999999999999 is far out of range"},
 		{"object for string", `{"version":1,"custody":{}}`, "custody: expected a string, got an object"},
 		{"string for list", `{"version":1,"extension_ids":"ihfbgnbejlgnclbplbfoonjafbfokiok"}`, "extension_ids: expected an array, got a string"},
 		{"number in list", `{"version":1,"default_approvers":[1]}`, "default_approvers[0]: expected a string, got the number 1"},
@@ -124,6 +125,7 @@ func TestParseErrors(t *testing.T) {
 		{"mastodon hyphen", `{"version":1,"mastodon_instances":["-social.example"]}`, "is not a host name"},
 		{"mastodon trailing dot", `{"version":1,"mastodon_instances":["social.example."]}`, "is not a host name"},
 		{"mastodon unicode", `{"version":1,"mastodon_instances":["sozial.bürger.example"]}`, "is not a host name"},
+		{"mastodon kelvin sign", `{"version":1,"mastodon_instances":["\u212a.example"]}`, "is not a host name"},
 		{"mastodon duplicate by case", `{"version":1,"mastodon_instances":["social.example","Social.Example"]}`, `mastodon_instances[1]: "social.example" is listed twice`},
 		{"editorial ip", `{"version":1,"editorial_sites":["10.0.0.1"]}`, `editorial_sites[0]: "10.0.0.1" is an IP address`},
 		{"editorial path", `{"version":1,"editorial_sites":["cms.example/admin"]}`, "editorial_sites[0]: \"cms.example/admin\" is not a host name"},
@@ -166,6 +168,7 @@ func TestParseAccepts(t *testing.T) {
 	for _, s := range []string{
 		`{"version":1}`,
 		` {"version": 1} ` + "\n",
+		"\xef\xbb\xbf{\"version\":1}",
 		`{"version":1,"$schema":"../policy.schema.json","description":"x"}`,
 		`{"version":1,"accounts":{"mastodon:@press@social.example":{"approvers":["anna"]}}}`,
 		`{"version":1,"accounts":{"x:@ministry":{}}}`,
@@ -194,5 +197,17 @@ func TestValidateGoBuiltPolicy(t *testing.T) {
 	p.Throttle.MaxConsecutiveFailures = 100
 	if err := p.Validate(); err != nil {
 		t.Errorf("Validate = %v", err)
+	}
+}
+
+func TestAccountIDsFoldOnlyASCII(t *testing.T) {
+	p := mustParse(t, `{"version":1,
+		"accounts":{"x:@k":{"approvers":["anna"]},"x:@\u212a":{"approvers":["ben"]}},
+		"default_approvers":["carla"]}`)
+	if !p.MayApprove("x:@K", "anna") || p.MayApprove("x:@K", "ben") {
+		t.Error("x:@K should be x:@k")
+	}
+	if !p.MayApprove("x:@\u212a", "ben") || p.MayApprove("x:@\u212a", "anna") {
+		t.Error("the Kelvin sign must not fold to k")
 	}
 }
