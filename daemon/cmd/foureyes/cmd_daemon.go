@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,7 +22,9 @@ import (
 	"foureyes/daemon/internal/bridge"
 	"foureyes/daemon/internal/custody"
 	"foureyes/daemon/internal/engine"
+	"foureyes/daemon/internal/localui"
 	"foureyes/daemon/internal/policy"
+	"foureyes/daemon/internal/tray"
 )
 
 // auditAdapter lets the engine write through an audit.Log.
@@ -195,9 +198,46 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	go reloadOnHUP(ctx, eng, me, logger)
 
 	logger.Printf("ready: admin socket %s, audit log %s, policy %s", sock.Path(), auditPath, polSource)
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
+
+	// A failing server stops the daemon; its error is the daemon's.
+	var serveErr atomic.Pointer[error]
+	go func() {
+		select {
+		case <-ctx.Done():
+		case e := <-errc:
+			serveErr.Store(&e)
+			stop()
+		}
+	}()
+
+	// The tray runs on the main goroutine (the desktop's event loop needs the main thread);
+	// everything else already runs on its own.
+	trayBackend := eng.For(currentCaller("tray"))
+	if !headless {
+		if ok, why := tray.Available(); !ok {
+			logger.Printf("no tray icon: %s; carrying on without one (foureyes daemon --headless says so on purpose)", why)
+		} else {
+			ui, uerr := localui.New(trayBackend, localui.Options{Logf: logger.Printf})
+			if uerr == nil {
+				uerr = ui.Start(ctx)
+			}
+			topts := tray.Options{Version: version, OnQuit: stop, Logf: logger.Printf}
+			if uerr != nil {
+				logger.Printf("the local enrolment and account pages are not available: %v", uerr)
+			} else {
+				topts.UIURL = ui.URL
+			}
+			if terr := tray.Run(ctx, trayBackend, topts); terr != nil {
+				logger.Printf("no tray icon: %v; carrying on without one", terr)
+			} else {
+				stop() // Quit in the menu
+			}
+		}
+	}
+	<-ctx.Done()
+	err = nil
+	if e := serveErr.Load(); e != nil {
+		err = *e
 	}
 	stop()
 	eng.Record(me.OSUser, "daemon_stopped", engine.SevInfo, map[string]any{"pid": os.Getpid()})
