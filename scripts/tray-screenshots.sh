@@ -70,7 +70,8 @@ for state in ready busy session locked problem; do
 	# GTK draws the icon a moment after the window appears.
 	sleep 1.5
 	import -window root "$tmp/root-$state.png"
-	convert "$tmp/root-$state.png" -crop "$((panel * 4))x${panel}+$((width - panel * 4))+0" +repage "$out/tray-$state.png"
+	# Just the panel's end with the icon.
+	convert "$tmp/root-$state.png" -crop "$((panel + 2))x${panel}+$((width - panel - 2))+0" +repage "$out/tray-$state.png"
 	# Open the menu: a click on the icon (trayer puts it at the right end of the panel).
 	xdotool mousemove $((width - panel / 2)) $((panel / 2)) click 1
 	sleep 1.5
@@ -115,9 +116,9 @@ echo "tray-screenshots: photographing the tray on $display"
 dbus-run-session -- bash "$tmp/session.sh" "$tmp" "$out" "$width" "$height" "$panel" "$display"
 
 # All four icon states side by side, as the tray shows them.
-montage -background '#d9d9d9' -geometry +6+6 -tile 5x1 \
-	"$out/tray-ready.png" "$out/tray-busy.png" "$out/tray-session.png" "$out/tray-locked.png" "$out/tray-problem.png" \
-	"$out/tray-states.png"
+labelled=()
+for state in ready busy session locked problem; do labelled+=(-label "$state" "$out/tray-$state.png"); done
+montage -background '#d9d9d9' -geometry +24+6 -tile 5x1 -pointsize 12 "${labelled[@]}" "$out/tray-states.png"
 
 echo "tray-screenshots: rendering the local pages"
 "$tmp/tray-demo" -pages "$tmp/pages"

@@ -93,7 +93,7 @@ export async function submit(sender, msg) {
     }
     await dropApproved(tabId); // spent at the daemon, whatever happens next
     const g = reply.grant || reply;
-    const v = await grants.check(g, { sessionId: a.sessionId, digest: d });
+    const v = await grants.check(g, { sessionId: a.sessionId, digest: d, account: a.account, action: a.action });
     if (!v.ok) {
       reportBlocked({ host, reason: 'grant_invalid', account: a.account, digest: d });
       return { allow: false, code: 'grant_invalid', message: v.reason };
@@ -232,6 +232,9 @@ export async function onDaemonEvent(ev) {
     return;
   }
   if (ev.kind === 'session' && ev.session && ev.session.state && ev.session.state !== 'active') {
+    // Revoked or expired: close a gate opened for it. (A consumed session is the one this
+    // extension just spent with `open`; its gate closes on the request or the timeout.)
+    if (ev.session.state !== 'consumed') await gate.closeFor(ev.session.id);
     const all = await store.get('approved', {});
     for (const [tabId, a] of Object.entries(all)) {
       if (a.sessionId === ev.session.id) {
@@ -259,8 +262,13 @@ export async function status() {
   return { ok: true, connection: { state: c.state, code: c.code || null, message: c.message || null, version: c.version || null }, daemon, approvedTabs: Object.keys(approved).length };
 }
 
-/** published reports what went out through an opened gate. */
-export function published(allow) {
-  conn.call('published', { session_id: allow.sessionId, digest: allow.digest }).catch((e) => console.warn('foureyes: could not report publish', e));
-  notifyTab(allow.tabId, { state: 'published' });
+/**
+ * published reports what went out through an opened gate: the digest of the text found in the
+ * request body when the table says where it is, else the digest that was checked before the
+ * gate opened. A body that differs from the approved text is the daemon's alarm to raise.
+ */
+export async function published(allow, bodyText) {
+  const d = typeof bodyText === 'string' ? await digest(bodyText) : allow.digest;
+  conn.call('published', { session_id: allow.sessionId, digest: d }).catch((e) => console.warn('foureyes: could not report publish', e));
+  notifyTab(allow.tabId, { state: d === allow.digest ? 'published' : 'published_mismatch' });
 }

@@ -4,7 +4,7 @@
 // when the daemon revokes sessions, when the worker starts, and after ALLOW_MS at the latest.
 
 import { blockRules, allowRules, ruleUpdate, isAllowRule, ALLOW_ID_BASE } from '../lib/rules.js';
-import { publishEndpoint, contentScriptMatches } from '../lib/platforms.js';
+import { publishEndpoint, contentScriptMatches, bodyText } from '../lib/platforms.js';
 import * as store from './store.js';
 
 /** How long an opened gate waits for the page's request. */
@@ -46,6 +46,16 @@ export async function registerInstanceScripts(table, instances) {
   await chrome.scripting.registerContentScripts([{
     id: INSTANCE_SCRIPT_ID, matches, js: ['content/gate.js'], runAt: 'document_start', allFrames: false, persistAcrossSessions: true,
   }]);
+  await injectIntoOpenTabs(matches);
+}
+
+/**
+ * injectIntoOpenTabs runs the page gate in tabs that were already open when their host became
+ * governed (the script ignores a second injection).
+ */
+export async function injectIntoOpenTabs(matches) {
+  const tabs = await chrome.tabs.query({ url: matches }).catch(() => []);
+  await Promise.all(tabs.map((t) => chrome.scripting.executeScript({ target: { tabId: t.id }, files: ['content/gate.js'] }).catch(() => {})));
 }
 
 /**
@@ -58,6 +68,12 @@ export async function closeAll() {
   const ids = rules.filter((r) => isAllowRule(r.id)).map((r) => r.id);
   if (ids.length) await chrome.declarativeNetRequest.updateSessionRules({ removeRuleIds: ids });
   await store.set('allow', null);
+}
+
+/** closeFor closes the gate if it is open for session id. */
+export async function closeFor(sessionId) {
+  const allow = current || await store.get('allow', null);
+  if (allow && allow.sessionId === sessionId) await closeAll();
 }
 
 /**
@@ -88,6 +104,8 @@ export async function observe(details, table, instances) {
   if (!allow || details.tabId !== allow.tabId) return;
   const hit = publishEndpoint(table, details.method, details.url, instances);
   if (!hit || hit.platform.id !== allow.platformId) return;
+  current = null; // synchronously: a second request in the same tick finds the gate closed
+  const text = bodyText(hit.endpoint, details.requestBody);
+  for (const fn of seenListeners) { try { fn({ allow, url: details.url, requestId: details.requestId, text }); } catch (e) { console.error(e); } }
   await closeAll();
-  for (const fn of seenListeners) { try { fn({ allow, url: details.url, requestId: details.requestId }); } catch (e) { console.error(e); } }
 }

@@ -15,10 +15,10 @@ async function daemonKey(b64) {
  * check verifies grant g for the session and digest about to be opened.
  * @returns {Promise<{ok: boolean, reason?: string}>}
  */
-export async function check(g, { sessionId, digest }) {
+export async function check(g, { sessionId, digest, account, action }) {
   const conn = await state();
   if (conn.state !== 'up' || !conn.daemonKey || !conn.nonce) return { ok: false, reason: 'not_connected' };
   let key;
   try { key = await daemonKey(conn.daemonKey); } catch { return { ok: false, reason: 'bad_key' }; }
-  return verifyGrant(g, { key, nonce: conn.nonce, digest, sessionId });
+  return verifyGrant(g, { key, nonce: conn.nonce, digest, sessionId, account, action });
 }

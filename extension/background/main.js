@@ -5,7 +5,7 @@ import * as conn from './connection.js';
 import * as gate from './gate.js';
 import * as flow from './flow.js';
 import { onMessage } from './messages.js';
-import { load, instances } from './table.js';
+import { load, instances, managedFresh } from './table.js';
 
 const RECONNECT_ALARM = 'foureyes-reconnect';
 
@@ -24,13 +24,19 @@ async function refreshGate() {
 const ready = (async () => {
   await gate.closeAll();
   await refreshGate();
-})().catch((e) => console.error('foureyes: gate setup failed', e));
+})().catch((e) => {
+  console.error('foureyes: gate setup failed', e);
+  chrome.storage.session.set({ setup_error: String(e && e.stack || e) }).catch(() => {});
+});
 
-chrome.runtime.onInstalled.addListener(() => { ready.then(refreshGate); });
+chrome.runtime.onInstalled.addListener(() => {
+  ready.then(refreshGate).then(() => gate.injectIntoOpenTabs(chrome.runtime.getManifest().content_scripts.flatMap((c) => c.matches))).catch(console.error);
+});
 chrome.runtime.onStartup.addListener(() => { ready.then(refreshGate); });
 
 chrome.storage.onChanged.addListener((changes, areaName) => {
-  if ((areaName === 'local' && changes.mastodon_instances) || areaName === 'managed' ||
+  if (areaName === 'managed') { managedFresh(true).then(refreshGate).catch(console.error); return; }
+  if ((areaName === 'local' && changes.mastodon_instances) ||
       (areaName === 'session' && changes.daemon_instances)) {
     refreshGate().catch(console.error);
   }
@@ -40,16 +46,16 @@ chrome.runtime.onMessage.addListener((msg, sender, sendResponse) => onMessage(ms
 
 chrome.webRequest.onBeforeRequest.addListener((details) => {
   if (cache.table) gate.observe(details, cache.table, cache.instances).catch(console.error);
-}, { urls: ['https://*/*'], types: ['xmlhttprequest', 'main_frame', 'sub_frame', 'ping', 'other'] });
+}, { urls: ['https://*/*'], types: ['xmlhttprequest', 'main_frame', 'sub_frame', 'ping', 'other'] }, ['requestBody']);
 
 // The request that went through an open gate: report it once the server answered.
 const inflight = new Map();
-gate.onSeen(({ allow, requestId }) => { inflight.set(requestId, allow); });
+gate.onSeen(({ allow, requestId, text }) => { inflight.set(requestId, { allow, text }); });
 chrome.webRequest.onCompleted.addListener((details) => {
-  const allow = inflight.get(details.requestId);
-  if (!allow) return;
+  const seen = inflight.get(details.requestId);
+  if (!seen) return;
   inflight.delete(details.requestId);
-  flow.published(allow);
+  flow.published(seen.allow, seen.text).catch(console.error);
 }, { urls: ['https://*/*'] });
 chrome.webRequest.onErrorOccurred.addListener((details) => { inflight.delete(details.requestId); }, { urls: ['https://*/*'] });
 
@@ -65,3 +71,4 @@ chrome.alarms.create(RECONNECT_ALARM, { periodInMinutes: 1 });
 chrome.alarms.onAlarm.addListener((a) => { if (a.name === RECONNECT_ALARM) conn.connect().catch(() => {}); });
 
 ready.then(() => conn.connect()).catch(() => {});
+ready.then(() => managedFresh()).then(() => refreshGate()).catch(console.error);

@@ -17,13 +17,31 @@ export async function load() {
   return table;
 }
 
-/** managed returns the IT-managed settings, {} when there are none. */
-export async function managed() {
-  try {
-    return (await chrome.storage.managed.get(null)) || {};
-  } catch {
-    return {}; // no managed storage (unmanaged profile, or Firefox without policy)
+// Reading managed storage can take seconds right after the browser starts (Chromium on Linux
+// waits for its policy service), so the gate never waits for it: the last value seen is kept in
+// chrome.storage.session, and the worker rebuilds the gate once the fresh value is in.
+let managedCache = null;
+let managedPromise = null;
+
+/** managedFresh reads managed storage (once per worker life unless reset) and caches it. */
+export function managedFresh(reset = false) {
+  if (reset) managedPromise = null;
+  if (!managedPromise) {
+    managedPromise = Promise.resolve()
+      .then(() => chrome.storage.managed.get(null))
+      .then((v) => v || {}, () => ({})) // no managed storage (unmanaged profile, Firefox without policy)
+      .then(async (v) => { managedCache = v; await store.set('managed_cache', v); return v; });
   }
+  return managedPromise;
+}
+
+/** managed returns the IT-managed settings as last seen, {} when there are none (yet). */
+export async function managed() {
+  if (managedCache) return managedCache;
+  const cached = await store.get('managed_cache', null);
+  if (cached) { managedCache = cached; return cached; }
+  const v = await Promise.race([managedFresh(), new Promise((r) => setTimeout(() => r(null), 200))]);
+  return v || {};
 }
 
 /** instances returns every instance host the gate must cover. */

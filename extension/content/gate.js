@@ -26,6 +26,7 @@
     audit_unavailable: 'The audit log cannot be written, so nothing can be published. Ask IT.',
     approved: 'Approved. Press Post again to publish this exact text.',
     published: 'Published with approval.',
+    published_mismatch: 'The page sent a text other than the approved one. The press office has been alerted.',
     timeout: 'The daemon did not answer in time. Try again.',
   };
   const WITH_REQUEST = new Set(['approval_needed', 'digest_mismatch', 'expired', 'already_used', 'locked', 'grant_invalid']);
@@ -58,6 +59,7 @@
     if (sender.id !== chrome.runtime.id || !msg || msg.type !== 'fe:state') return;
     if (msg.state === 'approved') show('approved', false);
     else if (msg.state === 'published') show('published', false, 4000);
+    else if (msg.state === 'published_mismatch') show('published_mismatch', false);
     else if (msg.state === 'revoked') show(msg.code || 'locked', true);
     else if (msg.daemon === 'down' && host && host.dataset.reason === 'approval_needed') show('daemon_unavailable', true);
   });
@@ -70,13 +72,20 @@
     return null;
   }
 
+  // One selector list, checked with one native closest() per click: busy pages click a lot.
+  let submitSel = null;
+  function submitSelector() {
+    if (submitSel === null) {
+      const ok = (config.composer.submit || []).filter((s) => { try { document.querySelector(s); return true; } catch { return false; } });
+      submitSel = ok.join(',') || ':not(*)';
+    }
+    return submitSel;
+  }
+
   function submitButtonOf(ev) {
     if (!config) return null;
-    for (const n of ev.composedPath()) {
-      if (!(n instanceof Element)) continue;
-      for (const s of config.composer.submit) { try { if (n.matches(s)) return n; } catch {} }
-    }
-    return null;
+    const t = ev.target;
+    return t instanceof Element ? t.closest(submitSelector()) : null;
   }
 
   function composerIn(root) {
@@ -169,7 +178,21 @@
     const btn = submitButtonOf(ev);
     if (!btn) return;
     hold(ev);
-    decide(btn, () => btn.click());
+    const composer = composerNear(btn);
+    decide(btn, () => currentButton(btn, composer).click());
+  }
+
+  // Pages re-render their buttons: by the time the worker answered, the button clicked may have
+  // been replaced. Use the live one that belongs to the same composer.
+  function currentButton(btn, composer) {
+    if (btn.isConnected) return btn;
+    const sels = config.composer.submit;
+    for (let n = composer; n; n = n.parentElement) {
+      for (const s of sels) {
+        try { const m = n.querySelector(s); if (m) return m; } catch {}
+      }
+    }
+    return btn;
   }
 
   function onKey(ev) {

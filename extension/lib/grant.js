@@ -116,7 +116,7 @@ export async function importDaemonKey(b64) {
  * verifyGrant checks a grant. Returns {ok:true} or {ok:false, reason} where reason is one of
  * malformed, bad_signature, wrong_nonce, digest_mismatch, expired, wrong_session.
  * @param {any} g the grant
- * @param {{key: CryptoKey, nonce: string, digest: string, now?: number, sessionId?: string}} want
+ * @param {{key: CryptoKey, nonce: string, digest: string, now?: number, sessionId?: string, account?: string, action?: string}} want
  */
 export async function verifyGrant(g, want) {
   const bad = checkGrantShape(g);
@@ -131,6 +131,7 @@ export async function verifyGrant(g, want) {
   if (!sigOk) return { ok: false, reason: 'bad_signature' };
   if (g.nonce !== want.nonce) return { ok: false, reason: 'wrong_nonce' };
   if (want.sessionId && g.session_id !== want.sessionId) return { ok: false, reason: 'wrong_session' };
+  if ((want.account && g.account !== want.account) || (want.action && g.action !== want.action)) return { ok: false, reason: 'wrong_session' };
   if (g.digest !== want.digest) return { ok: false, reason: 'digest_mismatch' };
   const now = want.now ?? Date.now();
   if (expiryMs(g.expires) <= now) return { ok: false, reason: 'expired' };

@@ -177,3 +177,35 @@ export function actionFor(p, ctx) {
 export function composerConfig(p) {
   return { id: p.id, name: p.name, composer: p.composer, actions: p.actions || [] };
 }
+
+/**
+ * bodyText reads the post's text out of a request body as webRequest reports it
+ * ({raw: [{bytes}]} or {formData}), following the endpoint's body_text path. null when the
+ * endpoint names no path or the body does not have it.
+ * @param {any} endpoint
+ * @param {any} requestBody
+ * @returns {string|null}
+ */
+export function bodyText(endpoint, requestBody) {
+  const path = endpoint && endpoint.body_text;
+  if (!path || !requestBody) return null;
+  if (requestBody.formData) {
+    const v = requestBody.formData[path];
+    return Array.isArray(v) && typeof v[0] === 'string' ? v[0] : null;
+  }
+  if (!Array.isArray(requestBody.raw)) return null;
+  const parts = requestBody.raw.filter((r) => r && r.bytes).map((r) => new Uint8Array(r.bytes));
+  if (!parts.length) return null;
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) { all.set(p, off); off += p.length; }
+  const raw = new TextDecoder().decode(all);
+  let v;
+  try {
+    v = JSON.parse(raw);
+    for (const k of path.split('.')) v = v && typeof v === 'object' ? v[k] : undefined;
+  } catch {
+    v = new URLSearchParams(raw).get(path);
+  }
+  return typeof v === 'string' ? v : null;
+}

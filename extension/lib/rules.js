@@ -32,7 +32,7 @@ function condition(regexFilter, method, extra = {}) {
  * blockRules builds the block rules for every supported platform.
  * @param {any} table
  * @param {string[]} instances Mastodon (and similar) instance hosts
- * @returns {chrome.declarativeNetRequest.Rule[]}
+ * @returns {object[]} declarativeNetRequest rules
  */
 export function blockRules(table, instances = []) {
   const rules = [];

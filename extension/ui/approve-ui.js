@@ -61,6 +61,7 @@ $('form').addEventListener('submit', async (ev) => {
     const name = $('approver').selectedOptions[0] ? $('approver').selectedOptions[0].textContent : 'the press officer';
     say(`Approved by ${name}. Go back to the post and press Post again: this exact text can be published once.`, 'ok');
     document.body.dataset.state = 'approved';
+    $('form').hidden = true;
   } finally {
     $('approve').disabled = false;
   }

@@ -68,7 +68,7 @@ async function waitReason(page, want, timeout = 8000) {
   let got = null;
   while (Date.now() < end) {
     got = await page.locator('foureyes-notice').getAttribute('data-reason', { timeout: 500 }).catch(() => null);
-    if (got === want) return got;
+    if (Array.isArray(want) ? want.includes(got) : got === want) return got;
     await sleep(100);
   }
   return got;
@@ -173,7 +173,7 @@ scenario('x: daemon not reachable -> notice says so (screenshot)', () => withBro
 scenario('x: the page gate holds a button the page re-rendered', () => withBrowser(null, async ({ context }) => {
   const page = await openPlatform(context, 'x');
   await typePost(page, 'x', 'after re-render');
-  await sleep(700); // the fixture replaces the button every 300 ms
+  await page.evaluate(() => window.__rerender());
   server.reset();
   await pressPost(page, 'x');
   assert.equal(await noticeReason(page), 'daemon_unavailable');
@@ -206,7 +206,7 @@ for (const platform of ['x', 'mastodon']) {
     await ui.close();
     assert.equal(await waitReason(page, 'approved'), 'approved');
     await pressPost(page, platform);
-    assert.ok(await received(1), `want one request, got ${JSON.stringify(server.received)}`);
+    assert.ok(await received(1), `want one request, got ${JSON.stringify(server.received)}; notice ${await page.locator('foureyes-notice').getAttribute('data-reason').catch(() => '-')}; page ${JSON.stringify(await page.evaluate(() => window.__results))}`);
     assert.equal(server.received[0].text, text);
     await sleep(500);
     const pub = await driver.published();
@@ -243,6 +243,26 @@ flow('x: text edited after approval -> blocked, reported as digest_mismatch', (d
   assert.ok(await received(1));
 }));
 
+flow('x: page swaps the text after the check -> the publish is reported with the digest of what was sent', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await openPlatform(context, 'x');
+  server.reset();
+  await typePost(page, 'x', 'What the press officer read');
+  await pressPost(page, 'x');
+  await noticeReason(page);
+  const { ui } = await approveInUi(context, page, driver, 'x');
+  await ui.close();
+  await page.evaluate(() => { window.__swap = 'What the page sent instead'; });
+  await pressPost(page, 'x');
+  assert.ok(await received(1));
+  assert.equal(server.received[0].text, 'What the page sent instead');
+  assert.equal(await waitReason(page, 'published_mismatch'), 'published_mismatch');
+  await sleep(500);
+  const pub = await driver.published();
+  assert.equal(pub.length, 1, JSON.stringify(pub));
+  assert.equal(pub[0].digest, await digest('What the page sent instead'));
+  if (driver.name === 'real') assert.equal(pub[0].alarm, true, 'the audit trail records a publish_mismatch alarm');
+}));
+
 flow('x: "Lock now" after approval -> blocked', (driver) => withBrowser(driver, async ({ context }) => {
   const page = await openPlatform(context, 'x');
   server.reset();
@@ -254,12 +274,13 @@ flow('x: "Lock now" after approval -> blocked', (driver) => withBrowser(driver, 
   await driver.lock();
   await sleep(500);
   await pressPost(page, 'x');
-  const r = await waitReason(page, 'approval_needed');
+  const r = await waitReason(page, ['approval_needed', 'locked']);
   assert.ok(['approval_needed', 'locked'].includes(r), r);
   assert.ok(await received(0));
 }));
 
 flow('x: session expired -> blocked', async (driver) => {
+  driver.sessionTtl = 30;
   return withBrowser(driver, async ({ context }) => {
     const page = await openPlatform(context, 'x');
     server.reset();
@@ -272,7 +293,7 @@ flow('x: session expired -> blocked', async (driver) => {
     await sleep(500);
     await pressPost(page, 'x');
     assert.ok(await received(0));
-    const r = await noticeReason(page);
+    const r = await waitReason(page, ['approval_needed', 'expired']);
     assert.ok(['approval_needed', 'expired'].includes(r), r);
   });
 });

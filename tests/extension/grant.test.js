@@ -84,3 +84,31 @@ test('parseTime', () => {
   assert.ok(Number.isNaN(parseTime('1970-01-01 00:00:01')));
   assert.equal(unixSeconds('2023-11-14T22:13:20.5Z'), 1700000000);
 });
+
+// Vectors the daemon's Go code signs and checks too (shared/protocol/grant-vectors.json).
+import { readFileSync } from 'node:fs';
+const gv = JSON.parse(readFileSync(new URL('../../shared/protocol/grant-vectors.json', import.meta.url), 'utf8'));
+
+test('shared grant vectors: signed string and signature', async (t) => {
+  const key = await importDaemonKey(gv.public_key);
+  for (const v of gv.vectors) {
+    await t.test(v.name, async () => {
+      assert.equal(grantString(v.grant), v.signed);
+      const r = await verifyGrant(v.grant, { key, nonce: v.grant.nonce, digest: v.grant.digest, now: 0 });
+      assert.deepEqual(r, { ok: true });
+    });
+  }
+  for (const v of gv.must_not_verify) {
+    await t.test(`refused: ${v.name}`, async () => {
+      const r = await verifyGrant(v.grant, { key, nonce: v.nonce, digest: v.grant.digest, now: 0 });
+      assert.equal(r.ok, false);
+    });
+  }
+});
+
+test('account and action must be the ones being used', async () => {
+  const { key, d, g } = await fixture();
+  assert.equal((await verifyGrant(g, { key, nonce, digest: d, account: 'x:@ministry', action: 'post' })).ok, true);
+  assert.equal((await verifyGrant(g, { key, nonce, digest: d, account: 'x:@other' })).reason, 'wrong_session');
+  assert.equal((await verifyGrant(g, { key, nonce, digest: d, action: 'reply' })).reason, 'wrong_session');
+});

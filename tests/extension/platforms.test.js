@@ -110,3 +110,19 @@ test('checkTable refuses broken tables', () => {
   assert.throws(() => checkTable({ version: 1, platforms: [{ id: 'a', hosts: [], status: 'supported', publish: [{ method: 'POST', url_regex: 'x' }], composer: { text: [], submit: [] } }] }));
   assert.throws(() => checkTable({ version: 1, platforms: [{ id: 'a', hosts: [] }, { id: 'a', hosts: [] }] }));
 });
+
+test('bodyText finds the post in JSON and form bodies', async () => {
+  const { bodyText } = await import('../../extension/lib/platforms.js');
+  const enc = (s) => ({ raw: [{ bytes: new TextEncoder().encode(s).buffer }] });
+  const xEp = { body_text: 'variables.tweet_text' };
+  assert.equal(bodyText(xEp, enc(JSON.stringify({ variables: { tweet_text: 'Grüße' } }))), 'Grüße');
+  assert.equal(bodyText({ body_text: 'status' }, enc('status=Hallo+Welt&visibility=public')), 'Hallo Welt');
+  assert.equal(bodyText({ body_text: 'status' }, { formData: { status: ['aus dem Formular'] } }), 'aus dem Formular');
+  assert.equal(bodyText(xEp, enc('{"variables":{}}')), null);
+  assert.equal(bodyText({}, enc('{}')), null);
+  assert.equal(bodyText(xEp, undefined), null);
+  // Split across chunks.
+  const s = JSON.stringify({ variables: { tweet_text: 'zwei Teile' } });
+  const b = new TextEncoder().encode(s);
+  assert.equal(bodyText(xEp, { raw: [{ bytes: b.slice(0, 10).buffer }, { bytes: b.slice(10).buffer }] }), 'zwei Teile');
+});

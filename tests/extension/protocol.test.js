@@ -56,3 +56,28 @@ test('backoff grows and is capped', () => {
   assert.equal(backoff(10), 30000);
   assert.equal(backoff(100), 30000);
 });
+
+// Sample messages shared with the daemon's tests (shared/protocol/examples.json).
+import { readFileSync } from 'node:fs';
+const ex = JSON.parse(readFileSync(new URL('../../shared/protocol/examples.json', import.meta.url), 'utf8')).examples;
+
+test('shared examples: the extension reads every valid daemon message', () => {
+  for (const e of ex.filter((x) => x.direction === 'from_daemon' && x.valid)) {
+    assert.ok(decode(JSON.stringify(e.message)).ok, e.name);
+  }
+});
+
+test('shared examples: the extension can build every valid message it sends', () => {
+  for (const e of ex.filter((x) => x.direction === 'to_daemon' && x.valid)) {
+    const { v, id, type, ...fields } = e.message;
+    assert.deepEqual(JSON.parse(encode(type, fields, id)), e.message, e.name);
+  }
+});
+
+test('shared examples: native host answers', () => {
+  for (const e of ex.filter((x) => x.direction === 'from_host' && x.valid)) {
+    const r = checkHostHello(e.message, { now: 0 });
+    if (e.message.type === 'hello') assert.equal(r.ok, true, `${e.name}: ${r.message}`);
+    else assert.equal(r.ok, false, e.name);
+  }
+});

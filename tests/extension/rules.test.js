@@ -64,3 +64,10 @@ test('ruleUpdate is a no-op when rules are in place, else replaces the block ran
   const withAllow = [...want, { id: ALLOW_ID_BASE, priority: ALLOW_PRIORITY, action: { type: 'allow' }, condition: {} }];
   assert.deepEqual(ruleUpdate(withAllow, want), { removeRuleIds: [], addRules: [] });
 });
+
+test('the static ruleset in the manifest is the block rules of the fixed-host platforms', () => {
+  const shipped = JSON.parse(readFileSync(new URL('../../extension/rules/publish.json', import.meta.url), 'utf8'));
+  assert.deepEqual(shipped, blockRules(table, []), 'run: node scripts/sync-platforms.mjs');
+  const manifest = JSON.parse(readFileSync(new URL('../../extension/manifest.json', import.meta.url), 'utf8'));
+  assert.deepEqual(manifest.declarative_net_request.rule_resources, [{ id: 'publish', enabled: true, path: 'rules/publish.json' }]);
+});

@@ -221,8 +221,8 @@ var styleCSP = func() string {
 var contentSecurityPolicy = "default-src 'none'; style-src " + styleCSP +
 	"; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// Handler is the server's HTTP handler, with every check in front. Exposed for tests; the
-// Host check needs Start to have fixed the address.
+// Handler is the server's HTTP handler with every check in front; Start serves it. Until Start
+// has fixed the address it refuses everything, since no Host can match.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/enrol", s.page("enrol", s.enrolGet, s.enrolPost))

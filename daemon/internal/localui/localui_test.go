@@ -565,4 +565,6 @@ func TestReEnrolWarnsFirst(t *testing.T) {
 	}
 }
 
-func decodeBase64(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(html.UnescapeString(s)) }
+func decodeBase64(s string) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(html.UnescapeString(s))
+}

@@ -62,6 +62,15 @@ func displayUnreachable() string {
 	return ""
 }
 
+// prepareGTK turns off GTK's OpenGL support before GTK starts, unless the user set GDK_GL
+// themselves. A tray icon and its menu never draw with OpenGL, but GTK's start-up probe can load
+// the whole Mesa driver (with LLVM, over 50 MiB resident) into the daemon for its lifetime.
+func prepareGTK() {
+	if _, set := os.LookupEnv("GDK_GL"); !set && os.Setenv("GDK_GL", "disable") == nil {
+		gdkGLSetHere.Store(true)
+	}
+}
+
 // statusNotifierWatcher is the D-Bus name of the StatusNotifierItem host registry that
 // libayatana-appindicator talks to (KDE, GNOME with the AppIndicator extension, most panels).
 const statusNotifierWatcher = "org.kde.StatusNotifierWatcher"

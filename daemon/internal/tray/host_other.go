@@ -7,3 +7,6 @@ func displayUnreachable() string { return "" }
 
 // trayHostMissing returns "": Windows and macOS always have a notification area / menu bar.
 func trayHostMissing() string { return "" }
+
+// prepareGTK does nothing: there is no GTK here.
+func prepareGTK() {}

@@ -103,9 +103,9 @@ func BuildMenu(s Snapshot, now time.Time) Menu {
 	switch {
 	case len(m.Problems) > 0:
 		m.Icon = IconProblem
-		if len(m.Problems) == 1 {
-			m.Headline.Label = "Needs attention: " + m.Problems[0].Label
-		} else {
+		// The problems follow as lines of their own; the headline only counts them.
+		m.Headline.Label = "Needs attention"
+		if len(m.Problems) > 1 {
 			m.Headline.Label = fmt.Sprintf("Needs attention: %d problems", len(m.Problems))
 		}
 	case len(sess) > 0:
@@ -127,6 +127,9 @@ func BuildMenu(s Snapshot, now time.Time) Menu {
 		m.Headline.Label += fmt.Sprintf(" · %s waiting", plural(len(reqs), "request", "requests"))
 	}
 	m.Tooltip = "foureyes: " + m.Headline.Label
+	if len(m.Problems) == 1 {
+		m.Tooltip += ": " + m.Problems[0].Label
+	}
 	return m
 }
 

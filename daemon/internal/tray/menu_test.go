@@ -108,7 +108,7 @@ func TestBuildMenu(t *testing.T) {
 			name:     "keyring locked outranks an open session",
 			snap:     Snapshot{Status: func() api.Status { s := healthy(); s.KeyringError = "failed to unlock correct collection"; return s }(), Sessions: []api.Session{active("s1", "", 3*time.Minute)}},
 			icon:     IconProblem,
-			headline: "Needs attention: Keyring locked or unavailable",
+			headline: "Needs attention",
 			problems: []string{"Keyring locked or unavailable"},
 			entries:  []string{"Open: x:ministry · reply · 3 min left"},
 			lock:     true,
@@ -117,7 +117,7 @@ func TestBuildMenu(t *testing.T) {
 			name:     "audit log unwritable",
 			snap:     Snapshot{Status: func() api.Status { s := healthy(); s.AuditError = "disk full"; return s }()},
 			icon:     IconProblem,
-			headline: "Needs attention: Audit log cannot be written",
+			headline: "Needs attention",
 			problems: []string{"Audit log cannot be written"},
 			entries:  []string{"No pending requests"},
 			lock:     true,
@@ -126,7 +126,7 @@ func TestBuildMenu(t *testing.T) {
 			name:     "policy invalid",
 			snap:     Snapshot{Status: func() api.Status { s := healthy(); s.PolicyError = "unknown field \"ttl\""; return s }()},
 			icon:     IconProblem,
-			headline: "Needs attention: Policy invalid",
+			headline: "Needs attention",
 			problems: []string{"Policy invalid"},
 			entries:  []string{"No pending requests"},
 			lock:     true,
@@ -135,7 +135,7 @@ func TestBuildMenu(t *testing.T) {
 			name:     "extension not connected",
 			snap:     Snapshot{Status: func() api.Status { s := healthy(); s.Extensions = 0; return s }()},
 			icon:     IconProblem,
-			headline: "Needs attention: Browser extension not connected",
+			headline: "Needs attention",
 			problems: []string{"Browser extension not connected"},
 			entries:  []string{"No pending requests"},
 			lock:     true,
@@ -152,7 +152,7 @@ func TestBuildMenu(t *testing.T) {
 			name:     "daemon not reachable hides stale state and disables actions",
 			snap:     Snapshot{Status: healthy(), StatusErr: "dial unix: no such file", UI: true},
 			icon:     IconProblem,
-			headline: "Needs attention: Daemon not reachable",
+			headline: "Needs attention",
 			problems: []string{"Daemon not reachable"},
 			entries:  []string{"No pending requests"},
 			lock:     false, ui: false,
@@ -167,8 +167,12 @@ func TestBuildMenu(t *testing.T) {
 			if m.Headline.Label != tt.headline {
 				t.Errorf("headline = %q, want %q", m.Headline.Label, tt.headline)
 			}
-			if m.Tooltip != "foureyes: "+tt.headline {
-				t.Errorf("tooltip = %q", m.Tooltip)
+			wantTip := "foureyes: " + tt.headline
+			if len(tt.problems) == 1 {
+				wantTip += ": " + tt.problems[0]
+			}
+			if m.Tooltip != wantTip {
+				t.Errorf("tooltip = %q, want %q", m.Tooltip, wantTip)
 			}
 			if got := strings.Join(labels(m.Problems), "|"); got != strings.Join(tt.problems, "|") {
 				t.Errorf("problems = %q, want %q", got, tt.problems)

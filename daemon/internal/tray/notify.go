@@ -115,7 +115,9 @@ func (c commandNotifier) Notify(ctx context.Context, n Notification) error {
 	argv := c.command(n)
 	ctx, cancel := context.WithTimeout(ctx, notifyTimeout)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = childEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("notifying with %s: %w: %s", argv[0], err, strings.TrimSpace(string(out)))
 	}
 	return nil

@@ -55,6 +55,7 @@ func Run(ctx context.Context, b api.Backend, opts Options) error {
 	if logf == nil {
 		logf = log.Printf
 	}
+	prepareGTK()
 	done := make(chan error, 1)
 	var ready atomic.Bool
 	onReady := func() {

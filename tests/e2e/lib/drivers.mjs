@@ -5,7 +5,7 @@
 // daemon, produces approver codes, and reads back what the daemon recorded.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import { installNativeHost, startFakeDaemon, EXTENSION_ID } from './fake-daemon.mjs';
@@ -77,6 +77,7 @@ export function realDriver(bin) {
   const driver = {
     name: 'real',
     env: {},
+    sessionTtl: 600,
     async setup(dirs) {
       const home = join(dirs.base, 'foureyes-home');
       mkdirSync(home, { recursive: true });
@@ -89,7 +90,7 @@ export function realDriver(bin) {
         extension_ids: [EXTENSION_ID],
         bridge_port: port,
         mastodon_instances: ['social.example'],
-        session_ttl_seconds: 600,
+        session_ttl_seconds: driver.sessionTtl,
       }, null, 2));
       env = { ...process.env, FOUREYES_HOME: home, FOUREYES_POLICY: policy };
       driver.env = { FOUREYES_HOME: home, FOUREYES_POLICY: policy };
@@ -97,6 +98,12 @@ export function realDriver(bin) {
       const hostDir = join(dirs.userDataDir, 'NativeMessagingHosts');
       mkdirSync(hostDir, { recursive: true });
       run(['extension', 'allow', EXTENSION_ID, '--dir', hostDir]);
+      // Tolerate a CLI that treats --dir as the profile folder and adds NativeMessagingHosts itself.
+      const nested = join(hostDir, 'NativeMessagingHosts', 'org.foureyes.host.json');
+      if (!existsSync(join(hostDir, 'org.foureyes.host.json')) && existsSync(nested)) {
+        copyFileSync(nested, join(hostDir, 'org.foureyes.host.json'));
+        console.log('note: `foureyes extension allow --dir` wrote into DIR/NativeMessagingHosts; copied up');
+      }
       const enr = JSON.parse(run(['approver', 'enroll', 'anna', '--name', 'Anna Press', '--json']));
       secret = enr.secret;
       run(['approver', 'confirm', 'anna', await freshCode()]);
@@ -107,7 +114,12 @@ export function realDriver(bin) {
     approver: 'anna',
     code: freshCode,
     async lock() { run(['lock']); },
-    async expire() { return false; }, // cannot fast-forward the real clock: scenario skipped
+    // The real clock cannot be advanced: with a short session TTL (the policy minimum, 30 s), wait.
+    async expire() {
+      if (driver.sessionTtl > 60) return false;
+      await sleep((driver.sessionTtl + 2) * 1000);
+      return true;
+    },
     async start() {
       proc = spawn(bin, ['daemon', '--headless'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
       await waitUp();
@@ -127,10 +139,12 @@ export function realDriver(bin) {
       return out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
     },
     async published() {
-      return (await driver.audit()).filter((e) => /publish/.test(e.kind || e.event || e.type || '')).map((e) => ({ digest: e.digest, session: e.session_id || e.session }));
+      // Audit lines: {seq, time, user, event, severity, fields: {...}, prev, hash}.
+      return (await driver.audit()).filter((e) => e.event === 'published' || e.event === 'publish_mismatch')
+        .map((e) => ({ digest: e.fields.digest, session: e.fields.session_id, alarm: e.event === 'publish_mismatch' }));
     },
     async blocked() {
-      return (await driver.audit()).filter((e) => /block/.test(e.kind || e.event || e.type || '')).map((e) => ({ reason: e.reason, digest: e.digest }));
+      return (await driver.audit()).filter((e) => e.event === 'blocked').map((e) => ({ reason: e.fields.reason, digest: e.fields.digest }));
     },
     wsPort: () => port,
     async teardown() { await driver.stop(); },

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Idle cost of the foureyes daemon with its tray, next to KeePassXC (a tray app people already
+# accept running all day), measured side by side under the same virtual desktop in one run:
+#
+#   RSS, PSS   resident memory (VmRSS from /proc/PID/status; PSS from smaps_rollup, which
+#              splits shared libraries between the processes using them)
+#   wakeups    context switches per minute summed over all threads (voluntary_ctxt_switches
+#              and nonvoluntary_ctxt_switches of /proc/PID/task/*/status; the voluntary ones,
+#              a thread going to sleep to wait for a timer or an event, also on their own): how
+#              often the process makes the CPU wake for it
+#   CPU        user+system CPU time per minute (/proc/PID/stat)
+#
+# Processes measured:
+#   foureyes daemon  the real daemon (FOUREYES_HOME in a temporary folder, a private keyring),
+#                    with its tray and again with --headless
+#   tray shell       the tray code alone over an in-memory backend (the tray demo): what the
+#                    icon and menu cost by themselves
+#   keepassxc        KeePassXC with a tray icon, minimised, no database open
+#
+# Usage: scripts/bench-idle.sh            (BENCH_SECONDS=60 by default, BENCH_SETTLE=10)
+# Needs: apt-get install xvfb trayer x11-utils dbus gnome-keyring libsecret-tools keepassxc
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+seconds=${BENCH_SECONDS:-60}
+settle=${BENCH_SETTLE:-10}
+display=:${BENCH_DISPLAY:-98}
+
+for tool in Xvfb trayer xwininfo dbus-run-session; do
+	command -v "$tool" >/dev/null || {
+		echo "bench-idle: $tool not found: apt-get install xvfb trayer x11-utils dbus" >&2
+		exit 127
+	}
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/foureyes-bench.XXXXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+echo "bench-idle: building"
+CGO_ENABLED=1 go build -o "$tmp/tray-demo" ./daemon/internal/tray/internal/demo
+CGO_ENABLED=1 go build -o "$tmp/foureyes" ./daemon/cmd/foureyes
+
+cat >"$tmp/session.sh" <<'INNER'
+set -euo pipefail
+tmp=$1 seconds=$2 settle=$3 display=$4
+export DISPLAY=$display
+Xvfb "$DISPLAY" -screen 0 1024x200x24 -nolisten tcp >/dev/null 2>&1 &
+pids=($!)
+stop() {
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap stop EXIT
+for _ in $(seq 50); do xwininfo -root >/dev/null 2>&1 && break; sleep 0.1; done
+trayer --edge top --align right --widthtype request --height 32 --SetDockType true --transparent false >/dev/null 2>&1 &
+pids+=($!)
+sleep 1
+
+# descendants PID: every process below PID.
+descendants() {
+	local c
+	for c in $(pgrep -P "$1" || true); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+# find_below PID COMM: the process named COMM at or below PID, waiting up to 10 s for it.
+find_below() {
+	local p _
+	for _ in $(seq 100); do
+		for p in "$1" $(descendants "$1"); do
+			if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$2" ]; then
+				echo "$p"
+				return 0
+			fi
+		done
+		sleep 0.1
+	done
+	return 1
+}
+trayicons() { xwininfo -root -tree 2>/dev/null | grep -c '("systray" "systray")' || true; }
+
+names=() measured=()
+
+# The real daemon, inside a private keyring session (scripts/with-keyring.sh).
+home=$(mktemp -d "$tmp/home.XXXX")
+before=$(trayicons)
+FOUREYES_HOME=$home bash scripts/with-keyring.sh "$tmp/foureyes" daemon >"$tmp/daemon.log" 2>&1 &
+pids+=($!)
+daemon=$(find_below $! foureyes) || { echo "bench-idle: the daemon did not start:" >&2; cat "$tmp/daemon.log" >&2; exit 1; }
+measured+=("$daemon")
+sleep 3
+if [ "$(trayicons)" -gt "$before" ]; then names+=("foureyes daemon (with tray)"); else names+=("foureyes daemon (no tray icon)"); fi
+
+# The same daemon without its tray, to tell the tray's cost from the rest of the daemon's.
+home2=$(mktemp -d "$tmp/home.XXXX")
+FOUREYES_HOME=$home2 bash scripts/with-keyring.sh "$tmp/foureyes" daemon --headless >"$tmp/daemon-headless.log" 2>&1 &
+pids+=($!)
+headless=$(find_below $! foureyes) || { echo "bench-idle: the headless daemon did not start:" >&2; cat "$tmp/daemon-headless.log" >&2; exit 1; }
+measured+=("$headless")
+names+=("foureyes daemon --headless")
+
+"$tmp/tray-demo" -state ready >"$tmp/demo.log" 2>&1 &
+pids+=($!)
+measured+=($!)
+names+=("tray shell alone (demo)")
+
+if command -v keepassxc >/dev/null; then
+	mkdir -p "$tmp/kpx/config/keepassxc" "$tmp/kpx/home"
+	cat >"$tmp/kpx/config/keepassxc/keepassxc.ini" <<'INI'
+[General]
+ConfigVersion=2
+UpdateCheckMessageShown=true
+
+[GUI]
+ShowTrayIcon=true
+MinimizeToTray=true
+MinimizeOnStartup=true
+CheckForUpdates=false
+INI
+	HOME=$tmp/kpx/home XDG_CONFIG_HOME=$tmp/kpx/config XDG_DATA_HOME=$tmp/kpx/data XDG_CACHE_HOME=$tmp/kpx/cache \
+		QT_QPA_PLATFORM=xcb keepassxc >"$tmp/keepassxc.log" 2>&1 &
+	pids+=($!)
+	measured+=($!)
+	names+=("keepassxc (tray, no database)")
+else
+	echo "bench-idle: keepassxc not installed; measuring foureyes only (apt-get install keepassxc)" >&2
+fi
+
+sleep "$settle"
+
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+pss() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+threads() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
+# ctxsnap PID: one line per thread: tid, all context switches, voluntary ones.
+ctxsnap() {
+	local f
+	for f in /proc/"$1"/task/*/status; do
+		awk -v tid="$(basename "$(dirname "$f")")" '/^voluntary_ctxt_switches:/ {v = $2} /^nonvoluntary_ctxt_switches:/ {n = $2}
+			END {print tid, v + n, v}' "$f" 2>/dev/null || true
+	done
+}
+# ctxdelta BEFORE AFTER: switches since BEFORE, per thread, so a thread that ended between the
+# two snapshots does not make the sum go down (its last switches are lost instead).
+ctxdelta() {
+	awk 'NR == FNR {a[$1] = $2; v[$1] = $3; next} {da += $2 - a[$1]; dv += $3 - v[$1]} END {print da + 0, dv + 0}' "$1" "$2"
+}
+# utime + stime, fields 14 and 15 of /proc/PID/stat (after the parenthesised name).
+cputicks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+hz=$(getconf CLK_TCK)
+
+declare -a t0
+for i in "${!measured[@]}"; do
+	ctxsnap "${measured[i]}" >"$tmp/ctx0.$i"
+	t0[i]=$(cputicks "${measured[i]}")
+done
+echo "bench-idle: measuring ${#measured[@]} idle processes for ${seconds} s"
+sleep "$seconds"
+
+printf '\n%-32s %9s %9s %8s %15s %13s %11s\n' "process" "RSS MiB" "PSS MiB" "threads" "wakeups/min" "(voluntary)" "CPU ms/min"
+for i in "${!measured[@]}"; do
+	p=${measured[i]}
+	if [ ! -d "/proc/$p" ]; then
+		printf '%-32s %s\n' "${names[i]}" "exited during the run"
+		continue
+	fi
+	ctxsnap "$p" >"$tmp/ctx1.$i"
+	read -r dc dv < <(ctxdelta "$tmp/ctx0.$i" "$tmp/ctx1.$i")
+	t=$(cputicks "$p")
+	awk -v n="${names[i]}" -v rss="$(rss "$p")" -v pss="$(pss "$p")" -v th="$(threads "$p")" \
+		-v dc="$dc" -v dv="$dv" -v dt=$((t - t0[i])) -v s="$seconds" -v hz="$hz" \
+		'BEGIN {printf "%-32s %9.1f %9.1f %8d %15.0f %13.0f %11.0f\n", n, rss/1024, pss/1024, th, dc*60/s, dv*60/s, dt*1000/hz*60/s}'
+done
+echo
+# Stop the daemons themselves: the keyring wrapper does not pass signals on.
+kill "$daemon" "$headless" 2>/dev/null || true
+INNER
+
+dbus-run-session -- bash "$tmp/session.sh" "$tmp" "$seconds" "$settle" "$display" 2>"$tmp/session.err" || {
+	cat "$tmp/session.err" >&2
+	exit 1
+}
