@@ -85,7 +85,8 @@ export async function submit(sender, msg) {
     }
     let reply;
     try {
-      reply = await conn.call('open', { session_id: a.sessionId, digest: d });
+      // The daemon checks the account and action too: an approval for a reply never opens a new post.
+      reply = await conn.call('open', { session_id: a.sessionId, account: a.account, action, digest: d });
     } catch (e) {
       const err = errOf(e);
       if (['expired', 'already_used', 'locked', 'not_found'].includes(err.code)) await dropApproved(tabId);

@@ -15,6 +15,7 @@
     approval_needed: 'This account needs approval from a press officer before posting.',
     daemon_unavailable: 'foureyes daemon is not running: start it with `foureyes daemon`.',
     digest_mismatch: 'The text was changed after approval. A new approval is needed for the new text.',
+    scope_mismatch: 'The approval was for another account or another kind of post. Request approval for this one.',
     expired: 'The approval ran out of time. Request a new approval.',
     already_used: 'This approval was already used for one post. Request a new approval.',
     locked: 'All approvals were revoked ("Lock now"). Request a new approval.',
@@ -29,7 +30,7 @@
     published_mismatch: 'The page sent a text other than the approved one. The press office has been alerted.',
     timeout: 'The daemon did not answer in time. Try again.',
   };
-  const WITH_REQUEST = new Set(['approval_needed', 'digest_mismatch', 'expired', 'already_used', 'locked', 'grant_invalid']);
+  const WITH_REQUEST = new Set(['approval_needed', 'digest_mismatch', 'scope_mismatch', 'expired', 'already_used', 'locked', 'grant_invalid']);
 
   let config = null; // {id, name, composer, actions}
   let configWaiters = [];

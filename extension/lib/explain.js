@@ -37,6 +37,7 @@ export function explain(err, opts = {}) {
     case 'locked': return 'All approvals were revoked ("Lock now"). Request a new approval.';
     case 'denied': return 'The press officer denied this post.';
     case 'digest_mismatch': return 'The text was changed after approval. A new approval is needed for the new text.';
+    case 'scope_mismatch': return 'The approval was for another account or another kind of post. Request approval for this one.';
     case 'no_keyring': return 'foureyes cannot reach the keyring of this computer. Ask IT.';
     case 'keyring_locked': return 'The keyring of this computer is locked: unlock it (log in again) and retry.';
     case 'audit_unavailable': return 'The audit log cannot be written, so nothing can be approved. Ask IT.';

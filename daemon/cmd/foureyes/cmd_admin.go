@@ -279,7 +279,7 @@ func cmdApproverRemove(e *env, args []string) int {
 }
 
 func cmdApproverUnlock(e *env, args []string) int {
-	fs := e.flagSet("approver unlock", "ID", "Clear an approver's lock-out after too many wrong codes (recorded in the audit trail).")
+	fs := e.flagSet("approver unlock", "ID", "End an approver's lock-out after too many wrong codes early (recorded in the audit trail). The failure count stays; an approver disabled after 100 wrong codes in a row cannot be unlocked and must be re-enrolled.")
 	pos, st := parse(fs, args)
 	if st >= 0 {
 		return st

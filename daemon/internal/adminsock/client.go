@@ -159,8 +159,8 @@ func (c *Client) ListSessions(ctx context.Context) (out []api.Session, err error
 	return
 }
 
-func (c *Client) Consume(ctx context.Context, sessionID, digest string) (out api.Session, err error) {
-	err = c.Call(ctx, "session.consume", digestParams{SessionID: sessionID, Digest: digest}, &out)
+func (c *Client) Consume(ctx context.Context, u api.Use) (out api.Session, err error) {
+	err = c.Call(ctx, "session.consume", u, &out)
 	return
 }
 

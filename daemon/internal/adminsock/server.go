@@ -337,8 +337,8 @@ var handlers = map[string]handler{
 		return b.Cancel(ctx, p.ID)
 	}),
 	"session.list": with(func(ctx context.Context, b api.Backend, _ empty) (any, error) { return b.ListSessions(ctx) }),
-	"session.consume": with(func(ctx context.Context, b api.Backend, p digestParams) (any, error) {
-		return b.Consume(ctx, p.SessionID, p.Digest)
+	"session.consume": with(func(ctx context.Context, b api.Backend, p api.Use) (any, error) {
+		return b.Consume(ctx, p)
 	}),
 	"session.published": with(func(ctx context.Context, b api.Backend, p digestParams) (any, error) {
 		return ok, b.ReportPublished(ctx, p.SessionID, p.Digest)

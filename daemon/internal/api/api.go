@@ -56,10 +56,11 @@ type Backend interface {
 	Cancel(ctx context.Context, requestID string) (Request, error)
 
 	ListSessions(ctx context.Context) ([]Session, error)
-	// Consume spends a session for one publish of content with the given digest. Exactly one
-	// caller wins; a digest that differs from the approved one is refused (digest_mismatch) and
-	// leaves the session unspent.
-	Consume(ctx context.Context, sessionID, digest string) (Session, error)
+	// Consume spends a session for one publish: u names the account and action being used and
+	// the digest of the text. Exactly one caller wins. Another account or action
+	// (scope_mismatch) or another text (digest_mismatch) is refused and leaves the session
+	// unspent.
+	Consume(ctx context.Context, u Use) (Session, error)
 	// ReportPublished records what actually went out under a consumed session. A digest other
 	// than the approved one is recorded as a high-severity alarm and answered with
 	// digest_mismatch.
@@ -183,6 +184,14 @@ type Session struct {
 	Issued     time.Time `json:"issued"`
 	Expires    time.Time `json:"expires"`
 	State      string    `json:"state"`
+}
+
+// Use is what a posting session is about to be spent on.
+type Use struct {
+	SessionID string `json:"session_id"`
+	Account   string `json:"account"`
+	Action    string `json:"action"`
+	Digest    string `json:"digest"`
 }
 
 // Approval is the answer to Approve: either a session, or a request still waiting for a second

@@ -23,6 +23,7 @@ const (
 	CodeLocked            Code = "locked"             // revoked by "Lock now"
 	CodeDenied            Code = "denied"             // an approver denied the request
 	CodeDigestMismatch    Code = "digest_mismatch"    // the text is not the approved text
+	CodeScopeMismatch     Code = "scope_mismatch"     // the session was approved for another account or action
 	CodeNoKeyring         Code = "no_keyring"         // no OS keyring reachable
 	CodeKeyringLocked     Code = "keyring_locked"     // keyring present but locked
 	CodeAuditUnavailable  Code = "audit_unavailable"  // the audit log cannot be written

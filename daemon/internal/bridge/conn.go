@@ -354,7 +354,7 @@ func (c *conn) handle(ctx context.Context, m Message) any {
 		}
 		return requestReply{V: Version, ID: m.ID, Type: TypeRequest, Request: r}
 	case TypeOpen:
-		sess, err := b.Consume(ctx, m.SessionID, m.Digest)
+		sess, err := b.Consume(ctx, api.Use{SessionID: m.SessionID, Account: m.Account, Action: m.Action, Digest: m.Digest})
 		if err != nil {
 			return fail(err)
 		}

@@ -139,7 +139,7 @@ func (f *fakeBackend) ListSessions(context.Context) ([]api.Session, error) {
 	f.record("ListSessions")
 	return nil, nil
 }
-func (f *fakeBackend) Consume(context.Context, string, string) (api.Session, error) {
+func (f *fakeBackend) Consume(context.Context, api.Use) (api.Session, error) {
 	f.record("Consume")
 	return f.session, f.consumeErr
 }

@@ -52,7 +52,7 @@ func TestValidFlow(t *testing.T) {
 	}
 	checkGrant(t, h.s.PublicKey(), *ar.Grant, nonce, sess)
 
-	send(t, ws, map[string]any{"v": 1, "id": 5, "type": "open", "session_id": sess.ID, "digest": sess.Digest})
+	send(t, ws, map[string]any{"v": 1, "id": 5, "type": "open", "session_id": sess.ID, "account": sess.Account, "action": sess.Action, "digest": sess.Digest})
 	var gr grantReply
 	recvInto(t, ws, &gr)
 	if gr.Type != "grant" || gr.ID != 5 {
@@ -148,7 +148,7 @@ func TestMessages(t *testing.T) {
 		{"binary-looking garbage", "\x00\x01\x02", "error", "bad_request", "JSON object"},
 		{"throttled carries until", `{"v":1,"id":12,"type":"approve","request_id":"r","approver":"anna","code":"000000"}`,
 			"error", "throttled", `"until":"` + until.Format(time.RFC3339) + `"`},
-		{"internal error hides detail", `{"v":1,"id":13,"type":"open","session_id":"s","digest":"` + testDigest + `"}`, "error", "internal", "see its log"},
+		{"internal error hides detail", `{"v":1,"id":13,"type":"open","session_id":"s","account":"x:@m","action":"post","digest":"` + testDigest + `"}`, "error", "internal", "see its log"},
 		{"approvers: confirmed only, id and name", `{"v":1,"id":14,"type":"approvers"}`, "approvers", "",
 			`"approvers":[{"id":"anna","name":"Anna Press"}]`},
 		{"accounts without username", `{"v":1,"id":15,"type":"accounts"}`, "accounts", "",
@@ -314,15 +314,15 @@ func TestDecodeTable(t *testing.T) {
 	}{
 		{"request", `{"v":1,"id":3,"type":"request","account":"a","action":"post","text":"t","digest":"` + testDigest + `"}`, "", "",
 			Message{V: 1, ID: 3, Type: "request", Account: "a", Action: "post", Text: "t", Digest: testDigest}},
-		{"short digest", `{"v":1,"id":3,"type":"open","session_id":"s","digest":"3f2a"}`, api.CodeBadRequest, "digest", Message{}},
-		{"upper-case digest", `{"v":1,"id":3,"type":"open","session_id":"s","digest":"` + strings.ToUpper(testDigest) + `"}`, api.CodeBadRequest, "digest", Message{}},
+		{"short digest", `{"v":1,"id":3,"type":"open","session_id":"s","account":"x:@m","action":"post","digest":"3f2a"}`, api.CodeBadRequest, "digest", Message{}},
+		{"upper-case digest", `{"v":1,"id":3,"type":"open","session_id":"s","account":"x:@m","action":"post","digest":"` + strings.ToUpper(testDigest) + `"}`, api.CodeBadRequest, "digest", Message{}},
 		{"blocked minimal", `{"v":1,"id":0,"type":"blocked","host":"x.com","reason":"r"}`, "", "",
 			Message{V: 1, Type: "blocked", Host: "x.com", Reason: "r"}},
 		{"max id", `{"v":1,"id":9007199254740991,"type":"ping"}`, "", "", Message{V: 1, ID: 1<<53 - 1, Type: "ping"}},
 		{"id over 2^53", `{"v":1,"id":9007199254740992,"type":"ping"}`, api.CodeBadRequest, "id", Message{}},
 		{"id exponent", `{"v":1,"id":1e3,"type":"ping"}`, api.CodeBadRequest, "id", Message{}},
 		{"unknown type keeps id", `{"v":1,"id":5,"type":"x"}`, api.CodeUnsupported, "", Message{ID: 5}},
-		{"digest null", `{"v":1,"id":5,"type":"open","session_id":"s","digest":null}`, api.CodeBadRequest, "digest", Message{}},
+		{"digest null", `{"v":1,"id":5,"type":"open","session_id":"s","account":"x:@m","action":"post","digest":null}`, api.CodeBadRequest, "digest", Message{}},
 		{"account object", `{"v":1,"id":5,"type":"request","account":{},"action":"post","text":"t"}`, api.CodeBadRequest, "account", Message{}},
 		{"code too long", `{"v":1,"id":5,"type":"approve","request_id":"r","approver":"a","code":"12345678901234567"}`, api.CodeBadRequest, "code", Message{}},
 		{"empty", ``, api.CodeBadRequest, "", Message{}},

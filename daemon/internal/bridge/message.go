@@ -91,6 +91,8 @@ var messageFields = map[string][]fieldSpec{
 	},
 	TypeOpen: {
 		{name: "session_id", required: true, max: 128},
+		{name: "account", required: true, max: 256},
+		{name: "action", required: true, max: 32, enum: api.Actions},
 		{name: "digest", required: true, max: 128, digest: true},
 	},
 	TypePublished: {
@@ -114,8 +116,8 @@ type Message struct {
 
 	Token     string // hello
 	Nonce     string // hello
-	Account   string // request, blocked
-	Action    string // request
+	Account   string // request, open, blocked
+	Action    string // request, open
 	Text      string // request
 	Digest    string // request, open, published, blocked
 	RequestID string // approve, deny, cancel

@@ -89,7 +89,7 @@ func TestRepliesFitSchema(t *testing.T) {
 		`{"v":1,"id":7,"type":"approve","request_id":"req-1","approver":"anna","code":"123456"}`,
 		`{"v":1,"id":8,"type":"deny","request_id":"req-1","approver":"anna","code":"123456"}`,
 		`{"v":1,"id":9,"type":"cancel","request_id":"req-1"}`,
-		`{"v":1,"id":10,"type":"open","session_id":"sess-1","digest":"` + testDigest + `"}`,
+		`{"v":1,"id":10,"type":"open","session_id":"sess-1","account":"x:@m","action":"post","digest":"` + testDigest + `"}`,
 		`{"v":1,"id":11,"type":"published","session_id":"sess-1","digest":"` + testDigest + `"}`,
 		`{"v":1,"id":12,"type":"blocked","host":"x.com","reason":"no session"}`,
 		`{"v":1,"id":13,"type":"teleport"}`,

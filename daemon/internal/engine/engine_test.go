@@ -27,6 +27,8 @@ type memStore struct {
 	m  map[string]string
 	// fail makes every call fail with this error.
 	fail error
+	// slowGet, when set, is waited on by Get before it answers (a keyring behind a slow D-Bus).
+	slowGet chan struct{}
 }
 
 func (s *memStore) Set(k, v string) error {
@@ -40,6 +42,12 @@ func (s *memStore) Set(k, v string) error {
 }
 
 func (s *memStore) Get(k string) (string, error) {
+	s.mu.Lock()
+	slow := s.slowGet
+	s.mu.Unlock()
+	if slow != nil {
+		<-slow
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
@@ -161,11 +169,35 @@ func (f *fixture) enrol(id, osUser string) {
 
 func (f *fixture) request(text string) api.Request {
 	f.t.Helper()
+	f.ensureAccount("x:@ministry")
 	r, err := f.as("staff", "bridge").CreateRequest(context.Background(), api.NewRequest{Account: "x:@ministry", Action: "post", Text: text})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	return r
+}
+
+// ensureAccount takes x:HANDLE into custody unless it is there already.
+func (f *fixture) ensureAccount(id string) {
+	f.t.Helper()
+	accs, err := f.admin().ListAccounts(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, a := range accs {
+		if a.ID == id {
+			return
+		}
+	}
+	platform, handle, _ := strings.Cut(id, ":")
+	if _, err := f.admin().AddAccount(context.Background(), api.NewAccount{Platform: platform, Handle: handle, Username: "press", Password: "pw-" + handle}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// use is what the extension names when it spends a session on the approved post.
+func use(s *api.Session, digest string) api.Use {
+	return api.Use{SessionID: s.ID, Account: s.Account, Action: s.Action, Digest: digest}
 }
 
 func wantCode(t *testing.T, err error, want api.Code) {
@@ -212,7 +244,7 @@ func TestApproveFlowAndReplayAcrossRestart(t *testing.T) {
 	_, err = f.as("staff", "bridge").Approve(ctx, r3.ID, "anna", code)
 	wantCode(t, err, api.CodeReplayed)
 	// Sessions do not survive a restart: they fail closed.
-	_, err = f.as("staff", "bridge").Consume(ctx, ap.Session.ID, r.Digest)
+	_, err = f.as("staff", "bridge").Consume(ctx, use(ap.Session, r.Digest))
 	wantCode(t, err, api.CodeNotFound)
 
 	// A fresh code in the next step works.
@@ -290,7 +322,7 @@ func TestSingleUseUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := f.as("staff", "bridge").Consume(ctx, ap.Session.ID, r.Digest)
+			_, err := f.as("staff", "bridge").Consume(ctx, use(ap.Session, r.Digest))
 			switch api.CodeOf(err) {
 			case "":
 				wins.Add(1)
@@ -313,10 +345,10 @@ func TestDigestMismatchHeldBackAndAudited(t *testing.T) {
 	f.enrol("anna", "")
 	r := f.request("Approved text")
 	ap, _ := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
-	_, err := f.as("staff", "bridge").Consume(ctx, ap.Session.ID, digest.Sum("Edited text"))
+	_, err := f.as("staff", "bridge").Consume(ctx, use(ap.Session, digest.Sum("Edited text")))
 	wantCode(t, err, api.CodeDigestMismatch)
 	// The approved text can still go out once.
-	if _, err := f.as("staff", "bridge").Consume(ctx, ap.Session.ID, r.Digest); err != nil {
+	if _, err := f.as("staff", "bridge").Consume(ctx, use(ap.Session, r.Digest)); err != nil {
 		t.Fatal(err)
 	}
 	// A publish report of something else is an alarm.
@@ -349,7 +381,7 @@ func TestAuditFailureIssuesNoSession(t *testing.T) {
 	}
 	// No request is created without its audit line either.
 	f.audit.fail.Store(true)
-	_, err = f.as("staff", "bridge").CreateRequest(ctx, api.NewRequest{Account: "x:@m", Action: "post", Text: "x"})
+	_, err = f.as("staff", "bridge").CreateRequest(ctx, api.NewRequest{Account: "x:@ministry", Action: "post", Text: "x"})
 	wantCode(t, err, api.CodeAuditUnavailable)
 	st, _ := f.admin().Status(ctx)
 	if st.AuditError == "" {
@@ -368,7 +400,7 @@ func TestLockRevokesEverything(t *testing.T) {
 	if err != nil || res.Sessions != 1 || res.Requests != 1 {
 		t.Fatalf("lock: %+v %v", res, err)
 	}
-	_, err = f.as("staff", "bridge").Consume(ctx, ap.Session.ID, r.Digest)
+	_, err = f.as("staff", "bridge").Consume(ctx, use(ap.Session, r.Digest))
 	wantCode(t, err, api.CodeLocked)
 	f.clk.Advance(30 * time.Second)
 	_, err = f.as("staff", "bridge").Approve(ctx, pending.ID, "anna", f.codeFor("anna", f.clk.Now()))
@@ -383,7 +415,7 @@ func TestSessionTTL(t *testing.T) {
 	ap, _ := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
 	f.clk.Advance(10 * time.Minute)
 	f.eng.Tick()
-	_, err := f.as("staff", "bridge").Consume(ctx, ap.Session.ID, r.Digest)
+	_, err := f.as("staff", "bridge").Consume(ctx, use(ap.Session, r.Digest))
 	wantCode(t, err, api.CodeExpired)
 	if !strings.Contains(readAudit(t, f), `"session_expired"`) {
 		t.Fatal("expiry must be audited")
@@ -508,13 +540,19 @@ func TestWatchGetsEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.request("x")
-	select {
-	case ev := <-ch:
-		if ev.Kind != api.EventRequest || ev.Request == nil {
-			t.Fatalf("event %+v", ev)
+	// Taking the account into custody announces itself first (a status event); the request follows.
+	for got := false; !got; {
+		select {
+		case ev := <-ch:
+			switch {
+			case ev.Kind == api.EventRequest && ev.Request != nil && ev.Request.Text == "x":
+				got = true
+			case ev.Kind != api.EventStatus:
+				t.Fatalf("event %+v", ev)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no request event")
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no event")
 	}
 	cancel()
 	for range ch {
@@ -529,4 +567,111 @@ func openFile(t *testing.T, p string) *os.File {
 	}
 	t.Cleanup(func() { fh.Close() })
 	return fh
+}
+
+func TestRequestNeedsAccountInCustody(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.as("staff", "bridge").CreateRequest(ctx, api.NewRequest{Account: "x:@nobody", Action: "post", Text: "Hallo"})
+	wantCode(t, err, api.CodeNotFound)
+	rs, _ := f.admin().ListRequests(ctx)
+	if len(rs) != 0 {
+		t.Fatalf("a request exists for an account not in custody: %+v", rs)
+	}
+}
+
+func TestConsumeChecksAccountAndAction(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.enrol("anna", "anna")
+	f.ensureAccount("x:@other")
+	r := f.request("Nur für dieses Konto")
+	ap, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []api.Use{
+		{SessionID: ap.Session.ID, Account: "x:@other", Action: api.ActionPost, Digest: r.Digest},
+		{SessionID: ap.Session.ID, Account: r.Account, Action: api.ActionReply, Digest: r.Digest},
+		{SessionID: ap.Session.ID, Account: r.Account, Action: api.ActionRepost, Digest: r.Digest},
+	} {
+		_, err := f.as("staff", "bridge").Consume(ctx, u)
+		wantCode(t, err, api.CodeScopeMismatch)
+	}
+	// Refused uses leave the session for the approved one, and each is a high-severity line.
+	if _, err := f.as("staff", "bridge").Consume(ctx, use(ap.Session, r.Digest)); err != nil {
+		t.Fatalf("the approved use after refused ones: %v", err)
+	}
+	data, _ := os.ReadFile(filepath.Join(f.home, "audit.jsonl"))
+	if n := strings.Count(string(data), `"scope_mismatch"`); n != 3 {
+		t.Fatalf("audit has %d scope_mismatch lines, want 3", n)
+	}
+}
+
+func TestReenrolmentKeepsMappingAndDropsApprovals(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.pol = policy.Default()
+	f.enrol("anna", "anna")
+	f.enrol("ben", "ben")
+	// Two approvers needed: anna's approval waits for a second one.
+	f.eng.mu.Lock()
+	f.eng.cfg.Within = func(time.Time) bool { return false }
+	f.eng.mu.Unlock()
+	r := f.request("Außerhalb der Zeiten")
+	ap, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ap.Session != nil || len(ap.Request.ApprovedBy) != 1 {
+		t.Fatalf("want one approval of two: %+v", ap)
+	}
+	if _, err := f.admin().EnrollApprover(ctx, api.NewApprover{ID: "anna", Name: "Anna (new phone)"}); err != nil {
+		t.Fatal(err)
+	}
+	as, _ := f.admin().ListApprovers(ctx)
+	for _, a := range as {
+		if a.ID == "anna" && (a.OSUser != "anna" || a.Confirmed) {
+			t.Fatalf("re-enrolled anna = %+v, want os user kept and pending", a)
+		}
+	}
+	rs, _ := f.admin().ListRequests(ctx)
+	if len(rs) != 1 || len(rs[0].ApprovedBy) != 0 {
+		t.Fatalf("the old secret's approval still counts: %+v", rs)
+	}
+}
+
+func TestSlowKeyringDoesNotStallOthers(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.enrol("anna", "anna")
+	r := f.request("Langsamer Schlüsselbund")
+	code := f.codeFor("anna", f.clk.Now())
+	slow := make(chan struct{})
+	f.store.mu.Lock()
+	f.store.slowGet = slow
+	f.store.mu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", code)
+		done <- err
+	}()
+	// While the approval waits for the keyring, the daemon still answers everyone else.
+	st := make(chan error, 1)
+	go func() { _, err := f.admin().Status(ctx); st <- err }()
+	select {
+	case err := <-st:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Status waited for a keyring read of another caller")
+	}
+	f.store.mu.Lock()
+	f.store.slowGet = nil
+	f.store.mu.Unlock()
+	close(slow)
+	if err := <-done; err != nil {
+		t.Fatalf("approval after the slow read: %v", err)
+	}
 }

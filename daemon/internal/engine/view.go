@@ -279,11 +279,21 @@ func (v *view) EnrollApprover(ctx context.Context, n api.NewApprover) (api.Enrol
 	}
 	rec := &approverRec{ID: n.ID, Name: n.Name, OSUser: strings.TrimSpace(n.OSUser), Enrolled: e.clock.Now()}
 	event := "approver_enrolled"
+	var dropped []*api.Request
 	if existed {
 		// A new phone: the old secret is gone for good. Steps only move forward, so keeping the
 		// last accepted step is harmless and keeps replays impossible.
 		rec.LastStep = old.LastStep
+		if rec.OSUser == "" {
+			rec.OSUser = old.OSUser // re-enrolling must not quietly undo the self-approval mapping
+		}
 		event = "approver_reenrolled"
+		// Approvals given with the old secret no longer count: it may be why they re-enrol.
+		for _, r := range e.requests {
+			if r.State == api.RequestPending && slices.Contains(r.ApprovedBy, n.ID) {
+				dropped = append(dropped, r)
+			}
+		}
 	}
 	undo := func() {
 		if existed {
@@ -310,6 +320,9 @@ func (v *view) EnrollApprover(ctx context.Context, n api.NewApprover) (api.Enrol
 		e.saveState()
 		return api.Enrollment{}, err
 	}
+	for _, r := range dropped {
+		r.ApprovedBy = slices.DeleteFunc(r.ApprovedBy, func(s string) bool { return s == n.ID })
+	}
 	go e.publish(api.Event{Kind: api.EventStatus, Approver: n.ID, Message: "approver enrolled"})
 	return api.Enrollment{Approver: rec.public(), URI: key.URL(), Secret: key.Secret()}, nil
 }
@@ -319,6 +332,7 @@ func (v *view) ConfirmApprover(ctx context.Context, id, code string) (api.Approv
 		return api.Approver{}, err
 	}
 	e := v.e
+	sec := e.readSecret(id)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	rec, ok := e.st.Approvers[id]
@@ -328,7 +342,7 @@ func (v *view) ConfirmApprover(ctx context.Context, id, code string) (api.Approv
 	if rec.Confirmed {
 		return rec.public(), nil
 	}
-	if err := e.checkCode(v.c, rec, code, map[string]any{"approver": id, "purpose": "confirm"}); err != nil {
+	if err := e.checkCode(v.c, rec, sec, code, map[string]any{"approver": id, "purpose": "confirm"}); err != nil {
 		return api.Approver{}, err
 	}
 	rec.Confirmed = true
@@ -345,14 +359,39 @@ func (v *view) ConfirmApprover(ctx context.Context, id, code string) (api.Approv
 	return rec.public(), nil
 }
 
+// secretRead is an approver's secret, read from the keyring before the engine's lock is taken:
+// a keyring call can take a while (D-Bus, an unlock prompt) and must not stall every other
+// caller, the tray and the bridge included.
+type secretRead struct {
+	rec    *approverRec // the record the secret was read for; re-enrolment replaces the record
+	secret string
+	err    error
+}
+
+// readSecret reads approver id's secret. Callers do not hold mu.
+func (e *Engine) readSecret(id string) secretRead {
+	e.mu.Lock()
+	rec := e.st.Approvers[id]
+	e.mu.Unlock()
+	if rec == nil {
+		return secretRead{}
+	}
+	secret, err := e.opts.Store.Get(custody.ApproverKey(id))
+	return secretRead{rec: rec, secret: secret, err: err}
+}
+
 // checkCode runs the code rules for rec, persists the approver's record whatever the outcome
-// and audits failures. Callers hold mu.
-func (e *Engine) checkCode(c api.Caller, rec *approverRec, code string, fields map[string]any) error {
+// and audits failures. sec is the secret read beforehand. Callers hold mu.
+func (e *Engine) checkCode(c api.Caller, rec *approverRec, sec secretRead, code string, fields map[string]any) error {
 	now := e.clock.Now()
 	if err := rec.Throttle.Check(now); err != nil {
 		return err
 	}
-	secret, err := e.opts.Store.Get(custody.ApproverKey(rec.ID))
+	secret, err := sec.secret, sec.err
+	if sec.rec != rec {
+		// Re-enrolled between the read and now (rare): read the new secret under the lock.
+		secret, err = e.opts.Store.Get(custody.ApproverKey(rec.ID))
+	}
 	if err != nil {
 		return keyringError(fmt.Sprintf("reading approver %s's secret", rec.ID), err)
 	}
@@ -456,7 +495,9 @@ func (v *view) UnlockApprover(ctx context.Context, id string) error {
 		return api.Errorf(api.CodeNotFound, "no approver %s (foureyes approver list shows them)", id)
 	}
 	before := rec.Throttle
-	rec.Throttle = rules.Throttle{}
+	if err := rec.Throttle.Unlock(); err != nil {
+		return err
+	}
 	if err := e.saveState(); err != nil {
 		rec.Throttle = before
 		return err
@@ -478,6 +519,12 @@ func (v *view) CreateRequest(ctx context.Context, n api.NewRequest) (api.Request
 		e.mu.Unlock()
 		return api.Request{}, err
 	}
+	// Only an account in custody can be published to under foureyes, so a session is never
+	// issued for an account nobody can check.
+	if _, ok := e.st.Accounts[n.Account]; !ok && n.Account != "" {
+		e.mu.Unlock()
+		return api.Request{}, api.Errorf(api.CodeNotFound, "no account %s in custody: foureyes account list shows the accounts that can be requested", n.Account)
+	}
 	now := e.clock.Now()
 	if m := e.pol.AuthorMark; m != nil && m.Required && !m.Matches(n.Text) {
 		e.mu.Unlock()
@@ -495,7 +542,7 @@ func (v *view) CreateRequest(ctx context.Context, n api.NewRequest) (api.Request
 		}
 	}
 	d := ""
-	if n.Text != "" || n.Action == api.ActionRepost {
+	if n.Text != "" {
 		d = digest.Sum(n.Text)
 	}
 	r, err := rules.NewRequest(e.cfg, newID("r", 6), v.c.OSUser, n, d, open, now)
@@ -547,6 +594,7 @@ func (e *Engine) findApprover(id string) (*approverRec, error) {
 
 func (v *view) Approve(ctx context.Context, requestID, approverID, code string) (api.Approval, error) {
 	e := v.e
+	sec := e.readSecret(approverID)
 	e.mu.Lock()
 	if err := e.policyOK(); err != nil {
 		e.mu.Unlock()
@@ -574,7 +622,7 @@ func (v *view) Approve(ctx context.Context, requestID, approverID, code string) 
 		e.mu.Unlock()
 		return api.Approval{}, err
 	}
-	if err := e.checkCode(v.c, rec, code, fields); err != nil {
+	if err := e.checkCode(v.c, rec, sec, code, fields); err != nil {
 		e.mu.Unlock()
 		return api.Approval{}, err
 	}
@@ -617,6 +665,7 @@ func (v *view) Approve(ctx context.Context, requestID, approverID, code string) 
 
 func (v *view) Deny(ctx context.Context, requestID, approverID, code string) (api.Request, error) {
 	e := v.e
+	sec := e.readSecret(approverID)
 	e.mu.Lock()
 	r, err := e.findRequest(requestID)
 	if err != nil {
@@ -633,7 +682,7 @@ func (v *view) Deny(ctx context.Context, requestID, approverID, code string) (ap
 		return api.Request{}, err
 	}
 	// A denial is final, so it needs the approver's code too: staff cannot deny in their name.
-	if err := e.checkCode(v.c, rec, code, map[string]any{"request_id": r.ID, "approver": rec.ID, "purpose": "deny"}); err != nil {
+	if err := e.checkCode(v.c, rec, sec, code, map[string]any{"request_id": r.ID, "approver": rec.ID, "purpose": "deny"}); err != nil {
 		e.mu.Unlock()
 		return api.Request{}, err
 	}
@@ -685,19 +734,25 @@ func (v *view) ListSessions(ctx context.Context) ([]api.Session, error) {
 	return out, nil
 }
 
-func (v *view) Consume(ctx context.Context, sessionID, dg string) (api.Session, error) {
+func (v *view) Consume(ctx context.Context, u api.Use) (api.Session, error) {
 	e := v.e
 	e.mu.Lock()
-	s, ok := e.sessions[sessionID]
+	s, ok := e.sessions[u.SessionID]
 	if !ok {
 		e.mu.Unlock()
-		return api.Session{}, api.Errorf(api.CodeNotFound, "no posting session %s (sessions end when the daemon restarts)", sessionID)
+		return api.Session{}, api.Errorf(api.CodeNotFound, "no posting session %s (sessions end when the daemon restarts)", u.SessionID)
 	}
 	before := *s
-	if err := rules.Consume(s, dg, e.clock.Now()); err != nil {
-		if api.CodeOf(err) == api.CodeDigestMismatch {
+	dg := u.Digest
+	if err := rules.Consume(s, u, e.clock.Now()); err != nil {
+		switch api.CodeOf(err) {
+		case api.CodeDigestMismatch:
 			e.record(v.c.OSUser, "blocked", SevHigh, map[string]any{"session_id": s.ID, "account": s.Account,
 				"reason": "digest_mismatch", "approved_digest": s.Digest, "digest": dg})
+		case api.CodeScopeMismatch:
+			e.record(v.c.OSUser, "blocked", SevHigh, map[string]any{"session_id": s.ID, "account": s.Account,
+				"action": s.Action, "reason": "scope_mismatch", "used_account": firstWords(u.Account, 256),
+				"used_action": firstWords(u.Action, 32)})
 		}
 		e.mu.Unlock()
 		return api.Session{}, err

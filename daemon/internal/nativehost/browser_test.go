@@ -65,9 +65,9 @@ func (h httpSource) BridgeHello(ctx context.Context, origin string) (bridge.Host
 // browserBackend answers what the test extension asks.
 type browserBackend struct{ api.Backend }
 
-func (browserBackend) Consume(_ context.Context, id, digest string) (api.Session, error) {
-	return api.Session{ID: id, RequestID: "r1", Account: "mastodon:@press@social.example", Action: api.ActionPost,
-		Digest: digest, Issued: time.Now(), Expires: time.Now().Add(10 * time.Minute), State: api.SessionConsumed}, nil
+func (browserBackend) Consume(_ context.Context, u api.Use) (api.Session, error) {
+	return api.Session{ID: u.SessionID, RequestID: "r1", Account: "mastodon:@press@social.example", Action: api.ActionPost,
+		Digest: u.Digest, Issued: time.Now(), Expires: time.Now().Add(10 * time.Minute), State: api.SessionConsumed}, nil
 }
 
 func (browserBackend) Watch(ctx context.Context) (<-chan api.Event, error) {

@@ -7,6 +7,7 @@ package rules
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"foureyes/daemon/internal/api"
@@ -93,8 +94,10 @@ func NewRequest(c Config, id, requester string, r api.NewRequest, digest string,
 	if r.Account == "" {
 		return api.Request{}, api.Errorf(api.CodeBadRequest, "the request names no account")
 	}
-	if digest == "" || (r.Text == "" && r.Action != api.ActionRepost) {
-		return api.Request{}, api.Errorf(api.CodeBadRequest, "the text is empty: there is nothing to approve")
+	if digest == "" || strings.TrimSpace(r.Text) == "" {
+		// A repost names what it reposts (the post's address), so a session for one repost is
+		// never good for any other.
+		return api.Request{}, api.Errorf(api.CodeBadRequest, "the text is empty: there is nothing to approve (for a repost, give the address of the post being reposted)")
 	}
 	if r.Digest != "" && r.Digest != digest {
 		return api.Request{}, api.Errorf(api.CodeDigestMismatch, "the text's digest does not match the digest sent with it: the two sides canonicalised the text differently")
@@ -220,9 +223,9 @@ func ExpireSession(s *api.Session, now time.Time) bool {
 	return false
 }
 
-// Consume spends s for one publish of content with digest. A different digest is refused and
-// leaves the session unspent, so the approved text can still go out.
-func Consume(s *api.Session, digest string, now time.Time) error {
+// Consume spends s for the publish u describes. Another account, action or digest is refused
+// and leaves the session unspent, so the approved post can still go out.
+func Consume(s *api.Session, u api.Use, now time.Time) error {
 	ExpireSession(s, now)
 	switch s.State {
 	case api.SessionActive:
@@ -233,7 +236,11 @@ func Consume(s *api.Session, digest string, now time.Time) error {
 	default:
 		return api.Errorf(api.CodeAlreadyUsed, "the posting session was already used: each approval allows one post")
 	}
-	if digest != s.Digest {
+	if u.Account != s.Account || u.Action != s.Action {
+		return api.Errorf(api.CodeScopeMismatch, "the posting session was approved for a %s on %s, not a %s on %s: ask for approval of this one",
+			s.Action, s.Account, orNone(u.Action), orNone(u.Account))
+	}
+	if u.Digest != s.Digest {
 		return api.Errorf(api.CodeDigestMismatch, "the text is not the approved text: it was changed after approval, so it needs a new approval")
 	}
 	s.State = api.SessionConsumed
@@ -256,4 +263,11 @@ func RevokeRequest(r *api.Request) bool {
 		return true
 	}
 	return false
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }

@@ -373,7 +373,9 @@ func TestNewRequest(t *testing.T) {
 		{"unknown action", api.NewRequest{Account: "x:@m", Action: "delete", Text: "hi"}, "d", 0, api.CodeBadRequest},
 		{"no account", api.NewRequest{Action: "post", Text: "hi"}, "d", 0, api.CodeBadRequest},
 		{"empty text", api.NewRequest{Account: "x:@m", Action: "post", Text: ""}, "", 0, api.CodeBadRequest},
-		{"repost without text", api.NewRequest{Account: "x:@m", Action: "repost"}, "d", 0, ""},
+		{"repost without the reposted post's address", api.NewRequest{Account: "x:@m", Action: "repost"}, "d", 0, api.CodeBadRequest},
+		{"repost naming the post", api.NewRequest{Account: "x:@m", Action: "repost", Text: "https://x.com/a/status/1"}, "d", 0, ""},
+		{"only white space", api.NewRequest{Account: "x:@m", Action: "post", Text: " \n\t"}, "d", 0, api.CodeBadRequest},
 		{"digest disagrees", api.NewRequest{Account: "x:@m", Action: "post", Text: "hi", Digest: "other"}, "d", 0, api.CodeDigestMismatch},
 		{"fifth open request is fine", api.NewRequest{Account: "x:@m", Action: "post", Text: "hi"}, "d", 4, ""},
 		{"sixth open request is refused", api.NewRequest{Account: "x:@m", Action: "post", Text: "hi"}, "d", 5, api.CodeTooManyRequests},
@@ -397,27 +399,33 @@ func TestConsume(t *testing.T) {
 		s := NewSession(DefaultConfig(), "s1", r, now)
 		return &s
 	}
+	ok := api.Use{SessionID: "s1", Account: "x:@ministry", Action: api.ActionPost, Digest: "d"}
+	with := func(f func(*api.Use)) api.Use { u := ok; f(&u); return u }
 	for _, tt := range []struct {
 		name   string
 		prep   func(*api.Session)
-		digest string
+		use    api.Use
 		at     time.Time
 		want   api.Code
 		state  string
 	}{
-		{"ok", nil, "d", now, "", api.SessionConsumed},
-		{"last nanosecond of TTL", nil, "d", now.Add(10*time.Minute - 1), "", api.SessionConsumed},
-		{"TTL reached", nil, "d", now.Add(10 * time.Minute), api.CodeExpired, api.SessionExpired},
-		{"edited text", nil, "other", now, api.CodeDigestMismatch, api.SessionActive},
-		{"second use", func(s *api.Session) { s.State = api.SessionConsumed }, "d", now, api.CodeAlreadyUsed, api.SessionConsumed},
-		{"locked", func(s *api.Session) { Revoke(s) }, "d", now, api.CodeLocked, api.SessionRevoked},
+		{"ok", nil, ok, now, "", api.SessionConsumed},
+		{"last nanosecond of TTL", nil, ok, now.Add(10*time.Minute - 1), "", api.SessionConsumed},
+		{"TTL reached", nil, ok, now.Add(10 * time.Minute), api.CodeExpired, api.SessionExpired},
+		{"edited text", nil, with(func(u *api.Use) { u.Digest = "other" }), now, api.CodeDigestMismatch, api.SessionActive},
+		{"second use", func(s *api.Session) { s.State = api.SessionConsumed }, ok, now, api.CodeAlreadyUsed, api.SessionConsumed},
+		{"locked", func(s *api.Session) { Revoke(s) }, ok, now, api.CodeLocked, api.SessionRevoked},
+		{"other account", nil, with(func(u *api.Use) { u.Account = "x:@other" }), now, api.CodeScopeMismatch, api.SessionActive},
+		{"other action", nil, with(func(u *api.Use) { u.Action = api.ActionReply }), now, api.CodeScopeMismatch, api.SessionActive},
+		{"no account named", nil, with(func(u *api.Use) { u.Account = "" }), now, api.CodeScopeMismatch, api.SessionActive},
+		{"no digest", nil, with(func(u *api.Use) { u.Digest = "" }), now, api.CodeDigestMismatch, api.SessionActive},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := mk()
 			if tt.prep != nil {
 				tt.prep(s)
 			}
-			wantCode(t, Consume(s, tt.digest, tt.at), tt.want)
+			wantCode(t, Consume(s, tt.use, tt.at), tt.want)
 			if s.State != tt.state {
 				t.Errorf("state = %s, want %s", s.State, tt.state)
 			}
@@ -435,4 +443,41 @@ func TestCancelAndDeny(t *testing.T) {
 	if !RevokeRequest(r) || RevokeRequest(r) {
 		t.Fatal("a pending request is revoked exactly once")
 	}
+}
+
+func TestThrottleUnlock(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := DefaultThrottle
+	var th Throttle
+	for i := 0; i < c.MaxFailures; i++ {
+		th.Fail(c, now)
+	}
+	if th.Check(now) == nil {
+		t.Fatal("five failures must lock out")
+	}
+	if err := th.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := th.Check(now); err != nil {
+		t.Fatalf("unlocked approver still throttled: %v", err)
+	}
+	if th.Consecutive != c.MaxFailures || th.Lockouts != 1 {
+		t.Fatalf("unlock must keep the failure counts: %+v", th)
+	}
+	// The next lock-out is the doubled one: unlocking does not reset the back-off.
+	for i := 0; i < c.MaxFailures; i++ {
+		th.Fail(c, now)
+	}
+	if got := th.LockedUntil.Sub(now); got != 2*c.Lockout {
+		t.Fatalf("second lock-out lasts %v, want %v", got, 2*c.Lockout)
+	}
+	// Unlocking never gives more than MaxConsecutive guesses in all.
+	for th.Unlock() == nil && !th.Disabled {
+		th.Fail(c, now)
+	}
+	if th.Consecutive != c.MaxConsecutive || !th.Disabled {
+		t.Fatalf("after unlocks: %+v", th)
+	}
+	wantCode(t, th.Unlock(), api.CodeNotPermitted)
+	wantCode(t, th.Check(now), api.CodeThrottled)
 }

@@ -36,7 +36,7 @@ type Throttle struct {
 // Check returns a throttled error if the approver may not try a code now.
 func (t *Throttle) Check(now time.Time) error {
 	if t.Disabled {
-		return &api.Error{Code: api.CodeThrottled, Message: "this approver is disabled after too many wrong codes in a row: an administrator must unlock them (foureyes approver unlock ID) or re-enrol them"}
+		return &api.Error{Code: api.CodeThrottled, Message: "this approver is disabled after too many wrong codes in a row: an administrator must re-enrol them with a new secret (foureyes approver enroll ID --name NAME)"}
 	}
 	if now.Before(t.LockedUntil) {
 		until := t.LockedUntil
@@ -81,4 +81,18 @@ func (t *Throttle) Fail(c ThrottleConfig, now time.Time) (lockedOut bool) {
 // Succeed clears the record after an accepted code.
 func (t *Throttle) Succeed() {
 	*t = Throttle{}
+}
+
+// Unlock ends a lock-out early (an administrator's act). It keeps the count of consecutive
+// failures and of lock-outs, so unlocking again and again never buys more than the
+// MaxConsecutive guesses in total, and the next lock-out is as long as it would have been. A
+// disabled approver cannot be unlocked: guessing may have come close to the secret, so only a
+// new secret (re-enrolment) helps.
+func (t *Throttle) Unlock() error {
+	if t.Disabled {
+		return api.Errorf(api.CodeNotPermitted, "this approver is disabled after too many wrong codes in a row and cannot be unlocked: re-enrol them with a new secret (foureyes approver enroll ID --name NAME)")
+	}
+	t.LockedUntil = time.Time{}
+	t.Failures = nil
+	return nil
 }

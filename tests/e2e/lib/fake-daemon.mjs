@@ -124,6 +124,7 @@ export async function startFakeDaemon({ port = 0, hostConfig, squatter = false, 
           if (!s && !squatter) return fail('not_found');
           if (squatter) return reply({ type: 'grant', grant: await sign(s || { id: m.session_id, account: 'x:@ministry', action: 'post', digest: m.digest, expires: Date.now() + 600000 }, nonce) });
           if (s.state !== 'active') return fail(s.state === 'revoked' ? 'locked' : s.state === 'expired' ? 'expired' : 'already_used');
+          if (s.account !== m.account || s.action !== m.action) return fail('scope_mismatch');
           if (s.digest !== m.digest) return fail('digest_mismatch');
           s.state = 'consumed';
           return reply({ type: 'grant', grant: await sign(s, nonce) });
