@@ -402,12 +402,12 @@ func TestConsume(t *testing.T) {
 	ok := api.Use{SessionID: "s1", Account: "x:@ministry", Action: api.ActionPost, Digest: "d"}
 	with := func(f func(*api.Use)) api.Use { u := ok; f(&u); return u }
 	for _, tt := range []struct {
-		name   string
-		prep   func(*api.Session)
-		use    api.Use
-		at     time.Time
-		want   api.Code
-		state  string
+		name  string
+		prep  func(*api.Session)
+		use   api.Use
+		at    time.Time
+		want  api.Code
+		state string
 	}{
 		{"ok", nil, ok, now, "", api.SessionConsumed},
 		{"last nanosecond of TTL", nil, ok, now.Add(10*time.Minute - 1), "", api.SessionConsumed},
