@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=${1:-test}
-# The daemon: keyring client libraries at run time, GTK and AppIndicator for the tray build.
-pkgs=(gcc pkg-config libayatana-appindicator3-dev libgtk-3-dev gnome-keyring dbus dbus-x11 libsecret-tools)
+# The daemon: keyring client libraries at run time, GTK and AppIndicator for the tray build,
+# notify-send for the tray's notifications.
+pkgs=(gcc pkg-config libayatana-appindicator3-dev libgtk-3-dev gnome-keyring dbus dbus-x11 libsecret-tools libnotify-bin)
 if [ "$want" = test ]; then
   # Tests: an independent TOTP implementation, a QR decoder, the real browsers, a virtual display
   # with a tray host for screenshots, openssl for test certificates.

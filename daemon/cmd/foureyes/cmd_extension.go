@@ -69,7 +69,7 @@ func cmdExtension(e *env, args []string) int {
 }
 
 func cmdExtensionAllow(e *env, args []string) int {
-	fs := e.flagSet("extension allow", "[--dev] [CHROME_ID...] [--firefox ADDON_ID] [--dir DIR]",
+	fs := e.flagSet("extension allow", "[--dev] [CHROME_ID...] [--firefox ADDON_ID] [--dir USER_DATA_DIR]",
 		"Write the user-level native-messaging host manifests (Chromium, Chrome, Edge, Firefox) that let\n"+
 			"the given extension IDs start `foureyes nativehost`. --dev allows the extension in this\n"+
 			"repository (loaded unpacked). The daemon still accepts only the Chrome IDs its policy pins\n"+
@@ -78,7 +78,7 @@ func cmdExtensionAllow(e *env, args []string) int {
 	var firefox, dir string
 	fs.BoolVar(&dev, "dev", false, "allow the extension in this repository ("+policy.DefaultExtensionID+", "+policy.DefaultFirefoxExtensionID+")")
 	fs.StringVar(&firefox, "firefox", "", "a Firefox add-on ID to allow")
-	fs.StringVar(&dir, "dir", "", "write only the Chromium manifest, into this NativeMessagingHosts folder (e.g. <user-data-dir>/NativeMessagingHosts)")
+	fs.StringVar(&dir, "dir", "", "a Chromium profile folder (what the browser was started with as --user-data-dir): write only the Chromium manifest, into its NativeMessagingHosts folder")
 	pos, st := parse(fs, args)
 	if st >= 0 {
 		return st

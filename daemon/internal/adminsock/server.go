@@ -16,12 +16,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"foureyes/daemon/internal/api"
@@ -110,14 +112,28 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.wg.Wait()
 		os.Remove(s.path)
 	}()
+	var backoff time.Duration
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
+			// Out of file descriptors and the like pass: wait a little and go on, as net/http
+			// does, rather than leave the daemon without its admin channel.
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EINTR) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				log.Printf("admin socket: accepting a connection: %v; retrying in %v", err, backoff)
+				select {
+				case <-time.After(backoff):
+				case <-ctx.Done():
+					return nil
+				}
+				continue
+			}
 			return fmt.Errorf("admin socket: %w", err)
 		}
+		backoff = 0
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

@@ -184,6 +184,8 @@ type Session struct {
 	Issued     time.Time `json:"issued"`
 	Expires    time.Time `json:"expires"`
 	State      string    `json:"state"`
+	// Published is set once what went out under the consumed session was reported.
+	Published bool `json:"published,omitempty"`
 }
 
 // Use is what a posting session is about to be spent on.

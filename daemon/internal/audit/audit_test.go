@@ -210,7 +210,6 @@ func TestTornLogOpenAndRepair(t *testing.T) {
 		{"cut mid-line", 4, func(next []byte) []byte { return next[:40] }, 5},
 		{"cut just before the newline", 4, func(next []byte) []byte { return next[:len(next)-1] }, 5},
 		{"zeros from a crash", 4, func([]byte) []byte { return make([]byte, 300) }, 5},
-		{"unparsable line with a newline", 4, func(next []byte) []byte { return append(next[:60:60], '\n') }, 5},
 		{"first line torn", 0, func(next []byte) []byte { return next[:10] }, 1},
 	}
 	for _, tt := range tests {
@@ -518,5 +517,20 @@ func TestParseRecordRefusesDamage(t *testing.T) {
 	}
 	if _, err := ParseRecord(rec.Raw); err != nil {
 		t.Errorf("ParseRecord of a good line: %v", err)
+	}
+}
+
+// A last line that ends in its newline was written whole: if it does not parse, somebody edited
+// it, and Open must not offer to repair it away as a crash's trace.
+func TestEditedLastLineIsBrokenNotTorn(t *testing.T) {
+	src := tamperedLog(t)
+	last := append(bytes.Clone(src[4][:60]), '\n')
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	if err := os.WriteFile(path, append(bytes.Join(src[:4], nil), last...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(path, testOptions())
+	if !errors.Is(err, ErrBroken) || errors.Is(err, ErrTorn) {
+		t.Fatalf("Open: %v, want broken and not torn", err)
 	}
 }

@@ -140,10 +140,9 @@ func readTail(f io.ReaderAt, size int64) (uint64, string, error) {
 		if reason == "" {
 			return p.seq, string(p.hash), nil
 		}
-		if reason == reasonHashMismatch {
-			// A whole line in the right shape with the wrong hash was edited, not torn.
-			return 0, "", fmt.Errorf("last line (seq %d, at byte %d): %s: %w", p.seq, start, reason, ErrBroken)
-		}
+		// A crash mid-write cannot leave a line that ends in its newline, since the newline is
+		// the last byte written: a whole last line that does not parse or match was edited.
+		return 0, "", fmt.Errorf("last line (at byte %d): %s: %w", start, reason, ErrBroken)
 	}
 	// The last line is torn. It is only a torn write if the line before it is sound.
 	if start == 0 {

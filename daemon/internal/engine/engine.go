@@ -12,6 +12,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,14 +212,20 @@ func (e *Engine) Tick() {
 	now := e.clock.Now()
 	for _, r := range e.requests {
 		if rules.Expire(r, now) {
-			e.record(r.Requester, "request_expired", SevInfo, map[string]any{"request_id": r.ID, "account": r.Account})
+			// The expiry stands even without its line (failing closed); Status shows the audit
+			// error and the log says which line is missing.
+			if err := e.record(r.Requester, "request_expired", SevInfo, map[string]any{"request_id": r.ID, "account": r.Account}); err != nil {
+				log.Printf("request %s expired, but its audit line could not be written: %v", r.ID, err)
+			}
 			rc := *r
 			events = append(events, api.Event{Kind: api.EventRequest, Time: now, Request: &rc})
 		}
 	}
 	for _, s := range e.sessions {
 		if rules.ExpireSession(s, now) {
-			e.record(s.Requester, "session_expired", SevInfo, map[string]any{"session_id": s.ID, "account": s.Account})
+			if err := e.record(s.Requester, "session_expired", SevInfo, map[string]any{"session_id": s.ID, "account": s.Account}); err != nil {
+				log.Printf("session %s expired, but its audit line could not be written: %v", s.ID, err)
+			}
 			sc := *s
 			events = append(events, api.Event{Kind: api.EventSession, Time: now, Session: &sc})
 		}
@@ -291,6 +298,25 @@ func newID(prefix string, n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return prefix + idEncoding.EncodeToString(b)[:n]
+}
+
+// newRequestID returns a request id not in use. Request ids are short, to be read out over the
+// phone, so a clash is possible: draw again. Callers hold mu.
+func (e *Engine) newRequestID() string {
+	for {
+		if id := newID("r", 6); e.requests[id] == nil {
+			return id
+		}
+	}
+}
+
+// newSessionID returns a session id not in use. Callers hold mu.
+func (e *Engine) newSessionID() string {
+	for {
+		if id := newID("s", 16); e.sessions[id] == nil {
+			return id
+		}
+	}
 }
 
 // keyringError maps a custody error to a stable code with a hint.

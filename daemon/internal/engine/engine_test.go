@@ -354,6 +354,12 @@ func TestDigestMismatchHeldBackAndAudited(t *testing.T) {
 	// A publish report of something else is an alarm.
 	err = f.as("staff", "bridge").ReportPublished(ctx, ap.Session.ID, digest.Sum("Edited text"))
 	wantCode(t, err, api.CodeDigestMismatch)
+	// One session, one report: a second one (which could drown the alarm) is refused.
+	err = f.as("staff", "bridge").ReportPublished(ctx, ap.Session.ID, r.Digest)
+	wantCode(t, err, api.CodeAlreadyUsed)
+	if n := strings.Count(readAudit(t, f), `"event":"publish`); n != 1 {
+		t.Errorf("audit has %d publish lines, want 1", n)
+	}
 	data := readAudit(t, f)
 	for _, want := range []string{`"reason":"digest_mismatch"`, `"event":"publish_mismatch","severity":"high"`} {
 		if !strings.Contains(data, want) {

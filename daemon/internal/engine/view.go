@@ -545,7 +545,7 @@ func (v *view) CreateRequest(ctx context.Context, n api.NewRequest) (api.Request
 	if n.Text != "" {
 		d = digest.Sum(n.Text)
 	}
-	r, err := rules.NewRequest(e.cfg, newID("r", 6), v.c.OSUser, n, d, open, now)
+	r, err := rules.NewRequest(e.cfg, e.newRequestID(), v.c.OSUser, n, d, open, now)
 	if err != nil {
 		e.mu.Unlock()
 		return api.Request{}, err
@@ -639,7 +639,7 @@ func (v *view) Approve(ctx context.Context, requestID, approverID, code string) 
 	}
 	var sess *api.Session
 	if done {
-		s := rules.NewSession(e.cfg, newID("s", 16), r, now)
+		s := rules.NewSession(e.cfg, e.newSessionID(), r, now)
 		if err := e.record(v.c.OSUser, "session_issued", SevInfo, map[string]any{
 			"session_id": s.ID, "request_id": r.ID, "account": s.Account, "action": s.Action,
 			"digest": s.Digest, "approved_by": strings.Join(s.ApprovedBy, ","), "expires": s.Expires,
@@ -780,6 +780,10 @@ func (v *view) ReportPublished(ctx context.Context, sessionID, dg string) error 
 		e.mu.Unlock()
 		return api.Errorf(api.CodeBadRequest, "session %s was not opened for a publish (it is %s)", s.ID, s.State)
 	}
+	if s.Published {
+		e.mu.Unlock()
+		return api.Errorf(api.CodeAlreadyUsed, "what went out under session %s was already reported: one session, one publish", s.ID)
+	}
 	var req *api.Request
 	if r, ok := e.requests[s.RequestID]; ok {
 		req = r
@@ -799,6 +803,7 @@ func (v *view) ReportPublished(ctx context.Context, sessionID, dg string) error 
 		e.mu.Unlock()
 		return err
 	}
+	s.Published = true
 	sc := *s
 	e.mu.Unlock()
 	e.publish(api.Event{Kind: api.EventPublished, Session: &sc, Message: ev})

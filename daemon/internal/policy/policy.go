@@ -22,8 +22,9 @@ import (
 const Version = 1
 
 // DefaultExtensionID is the Chrome/Edge extension ID of the project's own build, allowed by the
-// default policy.
-const DefaultExtensionID = "ihfbgnbejlgnclbplbfoonjafbfokiok"
+// default policy. Chromium derives it from the public key in extension/manifest.json, so the
+// unpacked extension has it too.
+const DefaultExtensionID = "khjidfhbpkegedbcgmbanfcppfhpdnkp"
 
 // DefaultFirefoxExtensionID is the Firefox add-on ID of the project's own build.
 const DefaultFirefoxExtensionID = "foureyes@foureyes.eu"

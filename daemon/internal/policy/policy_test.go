@@ -45,7 +45,7 @@ func TestDefaultValues(t *testing.T) {
 	if p.Throttle != wantThrottle {
 		t.Errorf("throttle = %+v, want %+v", p.Throttle, wantThrottle)
 	}
-	if !slices.Equal(p.ExtensionIDs, []string{"ihfbgnbejlgnclbplbfoonjafbfokiok"}) ||
+	if !slices.Equal(p.ExtensionIDs, []string{"khjidfhbpkegedbcgmbanfcppfhpdnkp"}) ||
 		!slices.Equal(p.FirefoxExtensionIDs, []string{"foureyes@foureyes.eu"}) ||
 		!slices.Equal(p.DefaultApprovers, []string{"*"}) ||
 		!slices.Equal(p.ActionsRequiringApproval, []string{"post", "reply", "quote", "repost"}) {

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"syscall"
 )
 
 // Save writes v as JSON to path atomically: a temporary file in the same directory, fsync,
@@ -52,9 +54,18 @@ func Save(path string, v any) error {
 		return fmt.Errorf("replacing state %s: %w", path, err)
 	}
 	ok = true
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // best effort: not every OS can sync a directory
+	// The rename is only durable once the directory is synced. Windows cannot sync a directory
+	// (its rename is durable by itself), and some file systems answer EINVAL: both are fine.
+	if runtime.GOOS != "windows" {
+		d, err := os.Open(dir)
+		if err != nil {
+			return fmt.Errorf("opening %s to sync the state's rename: %w", dir, err)
+		}
+		err = d.Sync()
 		d.Close()
+		if err != nil && !errors.Is(err, syscall.EINVAL) {
+			return fmt.Errorf("syncing %s after replacing the state: %w", dir, err)
+		}
 	}
 	return nil
 }

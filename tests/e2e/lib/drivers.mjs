@@ -5,7 +5,7 @@
 // daemon, produces approver codes, and reads back what the daemon recorded.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, existsSync, copyFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import { installNativeHost, startFakeDaemon, EXTENSION_ID } from './fake-daemon.mjs';
@@ -95,14 +95,10 @@ export function realDriver(bin) {
       env = { ...process.env, FOUREYES_HOME: home, FOUREYES_POLICY: policy };
       driver.env = { FOUREYES_HOME: home, FOUREYES_POLICY: policy };
       await driver.start();
-      const hostDir = join(dirs.userDataDir, 'NativeMessagingHosts');
-      mkdirSync(hostDir, { recursive: true });
-      run(['extension', 'allow', EXTENSION_ID, '--dir', hostDir]);
-      // Tolerate a CLI that treats --dir as the profile folder and adds NativeMessagingHosts itself.
-      const nested = join(hostDir, 'NativeMessagingHosts', 'org.foureyes.host.json');
-      if (!existsSync(join(hostDir, 'org.foureyes.host.json')) && existsSync(nested)) {
-        copyFileSync(nested, join(hostDir, 'org.foureyes.host.json'));
-        console.log('note: `foureyes extension allow --dir` wrote into DIR/NativeMessagingHosts; copied up');
+      // --dir is the browser's profile folder: the manifest goes to its NativeMessagingHosts.
+      run(['extension', 'allow', EXTENSION_ID, '--dir', dirs.userDataDir]);
+      if (!existsSync(join(dirs.userDataDir, 'NativeMessagingHosts', 'org.foureyes.host.json'))) {
+        throw new Error('foureyes extension allow --dir did not write USER_DATA_DIR/NativeMessagingHosts/org.foureyes.host.json');
       }
       const enr = JSON.parse(run(['approver', 'enroll', 'anna', '--name', 'Anna Press', '--json']));
       secret = enr.secret;
