@@ -245,23 +245,54 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	return err
 }
 
-// housekeeping expires requests and sessions and re-probes the keyring.
+// housekeeping expires requests and sessions when their time comes (so the audit trail and the
+// tray hear of it) and re-probes the keyring now and then. It sleeps until the next expiry
+// rather than polling, and wakes when a request or session is created: an idle daemon costs
+// next to nothing.
 func housekeeping(ctx context.Context, eng *engine.Engine, store custody.Store, logger *log.Logger) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	n := 0
+	events, err := eng.For(currentCaller("housekeeping")).Watch(ctx)
+	if err != nil {
+		logger.Printf("housekeeping cannot watch the engine, expiring by polling: %v", err)
+		events = nil
+	}
+	const idle = time.Hour
+	probe := time.NewTicker(keyringProbeEvery)
+	defer probe.Stop()
+	timer := time.NewTimer(idle)
+	defer timer.Stop()
+	arm := func() {
+		d := idle
+		if events == nil {
+			d = 2 * time.Second
+		}
+		if next := eng.NextExpiry(); !next.IsZero() {
+			// A little after the deadline, so the engine's clock agrees it has passed.
+			d = min(d, max(time.Until(next)+50*time.Millisecond, 0))
+		}
+		timer.Reset(d)
+	}
+	arm()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			eng.Tick()
-			if n++; n%15 == 0 {
-				eng.SetKeyringError(custody.Probe(store))
+		case _, ok := <-events:
+			if !ok {
+				return
 			}
+			arm()
+		case <-timer.C:
+			eng.Tick()
+			arm()
+		case <-probe.C:
+			eng.SetKeyringError(custody.Probe(store))
 		}
 	}
 }
+
+// keyringProbeEvery is how often the daemon checks that the keyring is still reachable and
+// unlocked (the tray shows it when not).
+const keyringProbeEvery = 30 * time.Second
 
 func reloadOnHUP(ctx context.Context, eng *engine.Engine, me api.Caller, logger *log.Logger) {
 	hup := make(chan os.Signal, 1)

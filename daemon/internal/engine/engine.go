@@ -247,6 +247,25 @@ func (e *Engine) Tick() {
 	}
 }
 
+// NextExpiry returns when the next pending request or active session runs out, or the zero time
+// when nothing is open. The daemon sleeps until then instead of polling.
+func (e *Engine) NextExpiry() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var next time.Time
+	for _, r := range e.requests {
+		if r.State == api.RequestPending && (next.IsZero() || r.Expires.Before(next)) {
+			next = r.Expires
+		}
+	}
+	for _, s := range e.sessions {
+		if s.State == api.SessionActive && (next.IsZero() || s.Expires.Before(next)) {
+			next = s.Expires
+		}
+	}
+	return next
+}
+
 // saveState persists e.st. Callers hold mu.
 func (e *Engine) saveState() error {
 	if err := state.Save(e.statePath(), &e.st); err != nil {

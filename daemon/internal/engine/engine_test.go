@@ -681,3 +681,29 @@ func TestSlowKeyringDoesNotStallOthers(t *testing.T) {
 		t.Fatalf("approval after the slow read: %v", err)
 	}
 }
+
+func TestNextExpiry(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if !f.eng.NextExpiry().IsZero() {
+		t.Fatal("nothing open, yet a next expiry")
+	}
+	f.enrol("anna", "anna")
+	r1 := f.request("eins")
+	f.clk.Advance(time.Minute)
+	r2 := f.request("zwei")
+	if got := f.eng.NextExpiry(); !got.Equal(r1.Expires) {
+		t.Fatalf("next expiry %v, want the first request's %v", got, r1.Expires)
+	}
+	if _, err := f.as("staff", "bridge").Cancel(ctx, r1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.eng.NextExpiry(); !got.Equal(r2.Expires) {
+		t.Fatalf("next expiry %v, want the second request's %v", got, r2.Expires)
+	}
+	f.clk.Advance(r2.Expires.Sub(f.clk.Now()))
+	f.eng.Tick()
+	if !f.eng.NextExpiry().IsZero() {
+		t.Fatal("an expired request still counts")
+	}
+}
