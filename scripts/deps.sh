@@ -12,7 +12,7 @@ pkgs=(gcc pkg-config libayatana-appindicator3-dev libgtk-3-dev gnome-keyring dbu
 if [ "$want" = test ]; then
   # Tests: an independent TOTP implementation, a QR decoder, the real browsers, a virtual display
   # with a tray host for screenshots, openssl for test certificates.
-  pkgs+=(oathtool zbar-tools chromium firefox-esr xvfb trayer imagemagick x11-utils xauth xdotool openssl ca-certificates keepassxc)
+  pkgs+=(oathtool zbar-tools chromium firefox-esr xvfb trayer imagemagick x11-utils xauth xdotool openssl ca-certificates keepassxc fonts-dejavu-core)
 fi
 
 missing=()

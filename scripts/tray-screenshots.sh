@@ -118,7 +118,10 @@ dbus-run-session -- bash "$tmp/session.sh" "$tmp" "$out" "$width" "$height" "$pa
 # All four icon states side by side, as the tray shows them.
 labelled=()
 for state in ready busy session locked problem; do labelled+=(-label "$state" "$out/tray-$state.png"); done
-montage -background '#d9d9d9' -geometry +24+6 -tile 5x1 -pointsize 12 "${labelled[@]}" "$out/tray-states.png"
+# A font file named outright: ImageMagick's default (helvetica) needs Ghostscript's fonts.
+font=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+[ -f "$font" ] || { echo "tray-screenshots: $font missing (apt-get install fonts-dejavu-core)" >&2; exit 1; }
+montage -background '#d9d9d9' -geometry +24+6 -tile 5x1 -font "$font" -pointsize 12 "${labelled[@]}" "$out/tray-states.png"
 
 echo "tray-screenshots: rendering the local pages"
 "$tmp/tray-demo" -pages "$tmp/pages"
