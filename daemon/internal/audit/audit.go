@@ -75,12 +75,14 @@ var Events = []string{
 	"code_replayed",       // an approver's TOTP code had been used before
 	"approver_throttled",  // an approver hit the failed-code throttle
 	"approval",            // an approver accepted a request with a valid code
+	"approval_refused",    // self-approval, an approver not authorised, or outside posting hours (an alarm)
 	"session_issued",      // a one-time posting session was opened
 	"session_consumed",    // a session was spent on one publish
 	"session_expired",     // a session ran out of time unused
 	"credential_release",  // an account's credentials went into a login form
 	"published",           // the extension reported what actually went out
 	"publish_mismatch",    // what went out is not what was approved (an alarm)
+	"publish_repeated",    // a second report for one session (an alarm)
 	"blocked",             // the extension held back an attempt to publish
 	"lock",                // "Lock now": every session and request revoked
 	"policy_loaded",       // a policy came into force

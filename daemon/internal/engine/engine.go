@@ -15,6 +15,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -205,15 +206,37 @@ func (e *Engine) record(user, event, severity string, fields map[string]any) err
 }
 
 // Tick expires requests and sessions whose time has passed and audits each. The daemon calls it
-// every few seconds; every operation also expires lazily.
+// when the next one is due (NextExpiry); every operation also expires what is due first.
 func (e *Engine) Tick() {
 	e.mu.Lock()
-	var events []api.Event
 	now := e.clock.Now()
+	events := e.expireDue(now)
+	// Forget decided requests and spent sessions after a day, so memory stays small.
+	for id, r := range e.requests {
+		if r.State != api.RequestPending && now.Sub(r.Expires) > 24*time.Hour {
+			delete(e.requests, id)
+		}
+	}
+	for id, s := range e.sessions {
+		if s.State != api.SessionActive && now.Sub(s.Expires) > 24*time.Hour {
+			delete(e.sessions, id)
+		}
+	}
+	e.mu.Unlock()
+	for _, ev := range events {
+		e.publish(ev)
+	}
+}
+
+// expireDue moves every pending request and active session whose time has passed to expired,
+// with its audit line, and returns the events to publish. Every operation calls it (through
+// nowExpiring) before it looks at requests or sessions, so no expiry goes unrecorded. The
+// expiry stands even without its line (failing closed); Status shows the audit error and the
+// log names the line that is missing. Callers hold mu.
+func (e *Engine) expireDue(now time.Time) []api.Event {
+	var events []api.Event
 	for _, r := range e.requests {
 		if rules.Expire(r, now) {
-			// The expiry stands even without its line (failing closed); Status shows the audit
-			// error and the log says which line is missing.
 			if err := e.record(r.Requester, "request_expired", SevInfo, map[string]any{"request_id": r.ID, "account": r.Account}); err != nil {
 				log.Printf("request %s expired, but its audit line could not be written: %v", r.ID, err)
 			}
@@ -230,20 +253,106 @@ func (e *Engine) Tick() {
 			events = append(events, api.Event{Kind: api.EventSession, Time: now, Session: &sc})
 		}
 	}
-	// Forget decided requests and spent sessions after a day, so memory stays small.
-	for id, r := range e.requests {
-		if r.State != api.RequestPending && now.Sub(r.Expires) > 24*time.Hour {
-			delete(e.requests, id)
+	return events
+}
+
+// nowExpiring returns the time and expires what is due by then, publishing the changes in the
+// background. Callers hold mu.
+func (e *Engine) nowExpiring() time.Time {
+	now := e.clock.Now()
+	if events := e.expireDue(now); len(events) > 0 {
+		go func() {
+			for _, ev := range events {
+				e.publish(ev)
+			}
+		}()
+	}
+	return now
+}
+
+// withdrawal is what removing an approver or an account takes back: pending requests and
+// active sessions that rest on it, and approvals that no longer count.
+type withdrawal struct {
+	approver  string         // the approver whose approvals are withdrawn, if any
+	requests  []*api.Request // pending requests to revoke
+	approvals []*api.Request // pending requests that lose the approver's approval
+	sessions  []*api.Session // active sessions to revoke
+}
+
+// withdrawApprover finds what rests on approver id: their approvals on pending requests and the
+// active sessions they approved (a lost phone must not leave a session open). Callers hold mu.
+func (e *Engine) withdrawApprover(id string) withdrawal {
+	w := withdrawal{approver: id}
+	for _, r := range e.requests {
+		if r.State == api.RequestPending && slices.Contains(r.ApprovedBy, id) {
+			w.approvals = append(w.approvals, r)
 		}
 	}
-	for id, s := range e.sessions {
-		if s.State != api.SessionActive && now.Sub(s.Expires) > 24*time.Hour {
-			delete(e.sessions, id)
+	for _, s := range e.sessions {
+		if s.State == api.SessionActive && slices.Contains(s.ApprovedBy, id) {
+			w.sessions = append(w.sessions, s)
 		}
 	}
-	e.mu.Unlock()
-	for _, ev := range events {
-		e.publish(ev)
+	return w
+}
+
+// withdrawAccount finds the pending requests and active sessions of account. Callers hold mu.
+func (e *Engine) withdrawAccount(account string) withdrawal {
+	var w withdrawal
+	for _, r := range e.requests {
+		if r.State == api.RequestPending && r.Account == account {
+			w.requests = append(w.requests, r)
+		}
+	}
+	for _, s := range e.sessions {
+		if s.State == api.SessionActive && s.Account == account {
+			w.sessions = append(w.sessions, s)
+		}
+	}
+	return w
+}
+
+// note adds the withdrawal's counts to an audit line's fields.
+func (w withdrawal) note(f map[string]any) map[string]any {
+	if len(w.sessions) > 0 {
+		f["sessions_revoked"] = len(w.sessions)
+	}
+	if len(w.requests) > 0 {
+		f["requests_revoked"] = len(w.requests)
+	}
+	if len(w.approvals) > 0 {
+		f["approvals_withdrawn"] = len(w.approvals)
+	}
+	return f
+}
+
+// apply carries the withdrawal out and publishes the changes. Callers hold mu.
+func (e *Engine) apply(w withdrawal) {
+	var events []api.Event
+	for _, s := range w.sessions {
+		if rules.Revoke(s) {
+			sc := *s
+			events = append(events, api.Event{Kind: api.EventSession, Session: &sc})
+		}
+	}
+	for _, r := range w.requests {
+		if rules.RevokeRequest(r) {
+			rc := *r
+			events = append(events, api.Event{Kind: api.EventRequest, Request: &rc})
+		}
+	}
+	for _, r := range w.approvals {
+		r.ApprovedBy = slices.DeleteFunc(r.ApprovedBy, func(s string) bool { return s == w.approver })
+		rc := *r
+		rc.ApprovedBy = slices.Clone(r.ApprovedBy)
+		events = append(events, api.Event{Kind: api.EventRequest, Request: &rc})
+	}
+	if len(events) > 0 {
+		go func() {
+			for _, ev := range events {
+				e.publish(ev)
+			}
+		}()
 	}
 }
 
@@ -268,7 +377,14 @@ func (e *Engine) NextExpiry() time.Time {
 
 // saveState persists e.st. Callers hold mu.
 func (e *Engine) saveState() error {
-	if err := state.Save(e.statePath(), &e.st); err != nil {
+	err := state.Save(e.statePath(), &e.st)
+	if errors.Is(err, state.ErrNotDurable) {
+		// The new state is in place: undoing the change in memory would make memory and disk
+		// disagree. Carry on, and say so.
+		log.Printf("the daemon state was saved, but syncing its folder failed: %v", err)
+		return nil
+	}
+	if err != nil {
 		return &api.Error{Code: api.CodeInternal, Err: err,
 			Message: fmt.Sprintf("saving the daemon state failed, so nothing was done: %v", err)}
 	}

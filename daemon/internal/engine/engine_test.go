@@ -354,11 +354,15 @@ func TestDigestMismatchHeldBackAndAudited(t *testing.T) {
 	// A publish report of something else is an alarm.
 	err = f.as("staff", "bridge").ReportPublished(ctx, ap.Session.ID, digest.Sum("Edited text"))
 	wantCode(t, err, api.CodeDigestMismatch)
-	// One session, one report: a second one (which could drown the alarm) is refused.
+	// One session, one report: a second one, which could pass for the real one, is refused
+	// and is itself an alarm; the first stays in the trail.
 	err = f.as("staff", "bridge").ReportPublished(ctx, ap.Session.ID, r.Digest)
 	wantCode(t, err, api.CodeAlreadyUsed)
-	if n := strings.Count(readAudit(t, f), `"event":"publish`); n != 1 {
-		t.Errorf("audit has %d publish lines, want 1", n)
+	trail := readAudit(t, f)
+	for _, want := range []string{`"event":"publish_mismatch","severity":"high"`, `"event":"publish_repeated","severity":"high"`} {
+		if strings.Count(trail, want) != 1 {
+			t.Errorf("audit should have one %s", want)
+		}
 	}
 	data := readAudit(t, f)
 	for _, want := range []string{`"reason":"digest_mismatch"`, `"event":"publish_mismatch","severity":"high"`} {
@@ -706,4 +710,72 @@ func TestNextExpiry(t *testing.T) {
 	if !f.eng.NextExpiry().IsZero() {
 		t.Fatal("an expired request still counts")
 	}
+}
+
+func TestExpiryNoticedByAnyOperationIsAudited(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.request("läuft ab")
+	f.clk.Advance(11 * time.Minute)
+	// No Tick: the listing is the first to notice.
+	rs, _ := f.admin().ListRequests(ctx)
+	if len(rs) != 1 || rs[0].State != api.RequestExpired {
+		t.Fatalf("requests %+v", rs)
+	}
+	f.eng.Tick()
+	if n := strings.Count(readAudit(t, f), `"event":"request_expired"`); n != 1 {
+		t.Fatalf("audit has %d request_expired lines, want exactly 1", n)
+	}
+}
+
+func TestRemovalWithdrawsWhatRestsOnIt(t *testing.T) {
+	ctx := context.Background()
+	approve := func(f *fixture, text string) (api.Request, *api.Session) {
+		t.Helper()
+		r := f.request(text)
+		ap, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.clk.Advance(30 * time.Second)
+		return r, ap.Session
+	}
+	t.Run("account removed", func(t *testing.T) {
+		f := newFixture(t)
+		f.enrol("anna", "anna")
+		r, s := approve(f, "Sitzung")
+		pending := f.request("wartet")
+		if err := f.admin().RemoveAccount(ctx, r.Account); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.as("staff", "bridge").Consume(ctx, use(s, r.Digest))
+		wantCode(t, err, api.CodeLocked)
+		_, err = f.as("staff", "bridge").Approve(ctx, pending.ID, "anna", f.codeFor("anna", f.clk.Now()))
+		if err == nil {
+			t.Fatal("a request for a removed account was approved")
+		}
+		if !strings.Contains(readAudit(t, f), `"event":"account_removed","severity":"info","fields":{"account":"x:@ministry","requests_revoked":1,"sessions_revoked":1}`) {
+			t.Errorf("account_removed line lacks the counts:\n%s", readAudit(t, f))
+		}
+	})
+	t.Run("approver re-enrolled", func(t *testing.T) {
+		f := newFixture(t)
+		f.enrol("anna", "anna")
+		r, s := approve(f, "mit altem Telefon")
+		if _, err := f.admin().EnrollApprover(ctx, api.NewApprover{ID: "anna", Name: "Anna"}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.as("staff", "bridge").Consume(ctx, use(s, r.Digest))
+		wantCode(t, err, api.CodeLocked)
+	})
+	t.Run("approver removed", func(t *testing.T) {
+		f := newFixture(t)
+		f.enrol("anna", "anna")
+		r, s := approve(f, "ohne Anna")
+		if err := f.admin().RemoveApprover(ctx, "anna"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.as("staff", "bridge").Consume(ctx, use(s, r.Digest))
+		wantCode(t, err, api.CodeLocked)
+	})
 }

@@ -67,7 +67,7 @@ func (v *view) Status(ctx context.Context) (api.Status, error) {
 	if e.auditErr != nil {
 		s.AuditError = e.auditErr.Error()
 	}
-	now := e.clock.Now()
+	now := e.nowExpiring()
 	for _, r := range e.requests {
 		if r.State == api.RequestPending && now.Before(r.Expires) {
 			s.PendingRequests++
@@ -216,7 +216,9 @@ func (v *view) RemoveAccount(ctx context.Context, id string) error {
 		return api.Errorf(api.CodeNotFound, "no account %s in custody (foureyes account list shows them)", id)
 	}
 	// Audit first: if the line cannot be written the account stays, nothing is half-removed.
-	if err := e.record(v.c.OSUser, "account_removed", SevInfo, map[string]any{"account": id}); err != nil {
+	// Requests and sessions for it end with it: only accounts in custody can be published to.
+	w := e.withdrawAccount(id)
+	if err := e.record(v.c.OSUser, "account_removed", SevInfo, w.note(map[string]any{"account": id})); err != nil {
 		return err
 	}
 	delete(e.st.Accounts, id)
@@ -224,6 +226,7 @@ func (v *view) RemoveAccount(ctx context.Context, id string) error {
 		e.st.Accounts[id] = acc
 		return err
 	}
+	e.apply(w)
 	for _, k := range []string{custody.AccountPasswordKey(id), custody.AccountTOTPKey(id)} {
 		if err := e.opts.Store.Delete(k); err != nil && !errors.Is(err, custody.ErrNotFound) {
 			return keyringError("removing the account's secrets from the OS keyring", err)
@@ -279,7 +282,7 @@ func (v *view) EnrollApprover(ctx context.Context, n api.NewApprover) (api.Enrol
 	}
 	rec := &approverRec{ID: n.ID, Name: n.Name, OSUser: strings.TrimSpace(n.OSUser), Enrolled: e.clock.Now()}
 	event := "approver_enrolled"
-	var dropped []*api.Request
+	var withdrawn withdrawal
 	if existed {
 		// A new phone: the old secret is gone for good. Steps only move forward, so keeping the
 		// last accepted step is harmless and keeps replays impossible.
@@ -288,16 +291,15 @@ func (v *view) EnrollApprover(ctx context.Context, n api.NewApprover) (api.Enrol
 			rec.OSUser = old.OSUser // re-enrolling must not quietly undo the self-approval mapping
 		}
 		event = "approver_reenrolled"
-		// Approvals given with the old secret no longer count: it may be why they re-enrol.
-		for _, r := range e.requests {
-			if r.State == api.RequestPending && slices.Contains(r.ApprovedBy, n.ID) {
-				dropped = append(dropped, r)
-			}
-		}
+		// What rests on the old secret no longer counts: a lost phone may be why they re-enrol.
+		withdrawn = e.withdrawApprover(n.ID)
 	}
 	undo := func() {
 		if existed {
-			e.st.Approvers[n.ID] = old
+			// A fresh copy: a code check that read the discarded secret sees a new record and
+			// reads the secret again.
+			restored := *old
+			e.st.Approvers[n.ID] = &restored
 			if oldErr == nil {
 				e.opts.Store.Set(custody.ApproverKey(n.ID), oldSecret)
 			}
@@ -315,14 +317,12 @@ func (v *view) EnrollApprover(ctx context.Context, n api.NewApprover) (api.Enrol
 	if existed {
 		sev = SevHigh
 	}
-	if err := e.record(v.c.OSUser, event, sev, map[string]any{"approver": n.ID, "name": n.Name, "approver_os_user": rec.OSUser}); err != nil {
+	if err := e.record(v.c.OSUser, event, sev, withdrawn.note(map[string]any{"approver": n.ID, "name": n.Name, "approver_os_user": rec.OSUser})); err != nil {
 		undo()
 		e.saveState()
 		return api.Enrollment{}, err
 	}
-	for _, r := range dropped {
-		r.ApprovedBy = slices.DeleteFunc(r.ApprovedBy, func(s string) bool { return s == n.ID })
-	}
+	e.apply(withdrawn)
 	go e.publish(api.Event{Kind: api.EventStatus, Approver: n.ID, Message: "approver enrolled"})
 	return api.Enrollment{Approver: rec.public(), URI: key.URL(), Secret: key.Secret()}, nil
 }
@@ -364,20 +364,23 @@ func (v *view) ConfirmApprover(ctx context.Context, id, code string) (api.Approv
 // caller, the tray and the bridge included.
 type secretRead struct {
 	rec    *approverRec // the record the secret was read for; re-enrolment replaces the record
+	read   bool         // false: not read (no such approver, or throttled at the time)
 	secret string
 	err    error
 }
 
-// readSecret reads approver id's secret. Callers do not hold mu.
+// readSecret reads approver id's secret, unless the approver is throttled or disabled: a refused
+// attempt should not reach the keyring (and its unlock prompt) at all. Callers do not hold mu.
 func (e *Engine) readSecret(id string) secretRead {
 	e.mu.Lock()
 	rec := e.st.Approvers[id]
+	throttled := rec != nil && rec.Throttle.Check(e.clock.Now()) != nil
 	e.mu.Unlock()
-	if rec == nil {
+	if rec == nil || throttled {
 		return secretRead{}
 	}
 	secret, err := e.opts.Store.Get(custody.ApproverKey(id))
-	return secretRead{rec: rec, secret: secret, err: err}
+	return secretRead{rec: rec, read: true, secret: secret, err: err}
 }
 
 // checkCode runs the code rules for rec, persists the approver's record whatever the outcome
@@ -388,8 +391,8 @@ func (e *Engine) checkCode(c api.Caller, rec *approverRec, sec secretRead, code 
 		return err
 	}
 	secret, err := sec.secret, sec.err
-	if sec.rec != rec {
-		// Re-enrolled between the read and now (rare): read the new secret under the lock.
+	if !sec.read || sec.rec != rec {
+		// Not read beforehand, or re-enrolled since (both rare): read it now, under the lock.
 		secret, err = e.opts.Store.Get(custody.ApproverKey(rec.ID))
 	}
 	if err != nil {
@@ -462,7 +465,10 @@ func (v *view) RemoveApprover(ctx context.Context, id string) error {
 	if !ok {
 		return api.Errorf(api.CodeNotFound, "no approver %s (foureyes approver list shows them)", id)
 	}
-	if err := e.record(v.c.OSUser, "approver_removed", SevInfo, map[string]any{"approver": id, "name": rec.Name}); err != nil {
+	// Their approvals on requests still waiting for a second approver no longer count, and
+	// sessions they approved close.
+	w := e.withdrawApprover(id)
+	if err := e.record(v.c.OSUser, "approver_removed", SevInfo, w.note(map[string]any{"approver": id, "name": rec.Name})); err != nil {
 		return err
 	}
 	delete(e.st.Approvers, id)
@@ -470,12 +476,7 @@ func (v *view) RemoveApprover(ctx context.Context, id string) error {
 		e.st.Approvers[id] = rec
 		return err
 	}
-	// Their approvals on requests still waiting for a second approver no longer count.
-	for _, r := range e.requests {
-		if r.State == api.RequestPending && slices.Contains(r.ApprovedBy, id) {
-			r.ApprovedBy = slices.DeleteFunc(r.ApprovedBy, func(s string) bool { return s == id })
-		}
-	}
+	e.apply(w)
 	if err := e.opts.Store.Delete(custody.ApproverKey(id)); err != nil && !errors.Is(err, custody.ErrNotFound) {
 		return keyringError("removing the approver's secret from the OS keyring", err)
 	}
@@ -525,7 +526,7 @@ func (v *view) CreateRequest(ctx context.Context, n api.NewRequest) (api.Request
 		e.mu.Unlock()
 		return api.Request{}, api.Errorf(api.CodeNotFound, "no account %s in custody: foureyes account list shows the accounts that can be requested", n.Account)
 	}
-	now := e.clock.Now()
+	now := e.nowExpiring()
 	if m := e.pol.AuthorMark; m != nil && m.Required && !m.Matches(n.Text) {
 		e.mu.Unlock()
 		hint := m.Hint
@@ -566,7 +567,7 @@ func (v *view) ListRequests(ctx context.Context) ([]api.Request, error) {
 	e := v.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	now := e.clock.Now()
+	now := e.nowExpiring()
 	out := make([]api.Request, 0, len(e.requests))
 	for _, r := range e.requests {
 		rules.Expire(r, now)
@@ -610,7 +611,11 @@ func (v *view) Approve(ctx context.Context, requestID, approverID, code string) 
 		e.mu.Unlock()
 		return api.Approval{}, err
 	}
-	now := e.clock.Now()
+	if _, ok := e.st.Accounts[r.Account]; !ok {
+		e.mu.Unlock()
+		return api.Approval{}, api.Errorf(api.CodeNotFound, "account %s left custody after request %s was made: nothing can be approved for it", r.Account, r.ID)
+	}
+	now := e.nowExpiring()
 	fields := map[string]any{"request_id": r.ID, "account": r.Account, "approver": rec.ID, "requester": r.Requester}
 	needed, err := rules.CanApprove(e.cfg, r, rec.rules(), now)
 	if err != nil {
@@ -677,7 +682,7 @@ func (v *view) Deny(ctx context.Context, requestID, approverID, code string) (ap
 		e.mu.Unlock()
 		return api.Request{}, err
 	}
-	if err := rules.CanDeny(e.cfg, r, rec.rules(), e.clock.Now()); err != nil {
+	if err := rules.CanDeny(e.cfg, r, rec.rules(), e.nowExpiring()); err != nil {
 		e.mu.Unlock()
 		return api.Request{}, err
 	}
@@ -705,7 +710,7 @@ func (v *view) Cancel(ctx context.Context, requestID string) (api.Request, error
 		e.mu.Unlock()
 		return api.Request{}, err
 	}
-	if err := rules.CanCancel(r, v.c.OSUser, e.clock.Now()); err != nil {
+	if err := rules.CanCancel(r, v.c.OSUser, e.nowExpiring()); err != nil {
 		e.mu.Unlock()
 		return api.Request{}, err
 	}
@@ -724,7 +729,7 @@ func (v *view) ListSessions(ctx context.Context) ([]api.Session, error) {
 	e := v.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	now := e.clock.Now()
+	now := e.nowExpiring()
 	out := make([]api.Session, 0, len(e.sessions))
 	for _, s := range e.sessions {
 		rules.ExpireSession(s, now)
@@ -744,7 +749,7 @@ func (v *view) Consume(ctx context.Context, u api.Use) (api.Session, error) {
 	}
 	before := *s
 	dg := u.Digest
-	if err := rules.Consume(s, u, e.clock.Now()); err != nil {
+	if err := rules.Consume(s, u, e.nowExpiring()); err != nil {
 		switch api.CodeOf(err) {
 		case api.CodeDigestMismatch:
 			e.record(v.c.OSUser, "blocked", SevHigh, map[string]any{"session_id": s.ID, "account": s.Account,
@@ -780,24 +785,31 @@ func (v *view) ReportPublished(ctx context.Context, sessionID, dg string) error 
 		e.mu.Unlock()
 		return api.Errorf(api.CodeBadRequest, "session %s was not opened for a publish (it is %s)", s.ID, s.State)
 	}
-	if s.Published {
-		e.mu.Unlock()
-		return api.Errorf(api.CodeAlreadyUsed, "what went out under session %s was already reported: one session, one publish", s.ID)
-	}
+	// Every report is recorded, a repeated one too: refusing it silently would let a quick
+	// "all is well" report drown the extension's real one.
+	repeat := s.Published
 	var req *api.Request
 	if r, ok := e.requests[s.RequestID]; ok {
 		req = r
 	}
 	fields := map[string]any{"session_id": s.ID, "account": s.Account, "action": s.Action,
-		"digest": dg, "approved_digest": s.Digest, "approved_by": strings.Join(s.ApprovedBy, ",")}
+		"digest": dg, "approved_digest": s.Digest, "approved_by": strings.Join(s.ApprovedBy, ","),
+		"transport": v.c.Transport}
 	if req != nil {
 		fields["text"] = req.Text
 	}
-	var mismatch error
+	if repeat {
+		fields["repeated"] = true
+	}
+	var refusal error
 	ev, sev := "published", SevInfo
-	if dg != s.Digest {
+	switch {
+	case dg != s.Digest:
 		ev, sev = "publish_mismatch", SevHigh
-		mismatch = api.Errorf(api.CodeDigestMismatch, "what was published is not the approved text: this is recorded as an alarm")
+		refusal = api.Errorf(api.CodeDigestMismatch, "what was published is not the approved text: this is recorded as an alarm")
+	case repeat:
+		ev, sev = "publish_repeated", SevHigh
+		refusal = api.Errorf(api.CodeAlreadyUsed, "what went out under session %s was already reported (one session, one publish): this second report is recorded as an alarm", s.ID)
 	}
 	if err := e.record(v.c.OSUser, ev, sev, fields); err != nil {
 		e.mu.Unlock()
@@ -807,7 +819,7 @@ func (v *view) ReportPublished(ctx context.Context, sessionID, dg string) error 
 	sc := *s
 	e.mu.Unlock()
 	e.publish(api.Event{Kind: api.EventPublished, Session: &sc, Message: ev})
-	return mismatch
+	return refusal
 }
 
 func (v *view) ReportBlocked(ctx context.Context, b api.Blocked) error {

@@ -232,7 +232,7 @@ func Consume(s *api.Session, u api.Use, now time.Time) error {
 	case api.SessionExpired:
 		return api.Errorf(api.CodeExpired, "the posting session expired at %s: ask for approval again", s.Expires.Local().Format("15:04:05"))
 	case api.SessionRevoked:
-		return api.Errorf(api.CodeLocked, "the posting session was revoked by Lock now")
+		return api.Errorf(api.CodeLocked, "the posting session was revoked (Lock now, or its approver or account was removed): ask for approval again")
 	default:
 		return api.Errorf(api.CodeAlreadyUsed, "the posting session was already used: each approval allows one post")
 	}

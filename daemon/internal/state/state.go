@@ -14,6 +14,11 @@ import (
 	"syscall"
 )
 
+// ErrNotDurable marks a Save whose new file is in place (every later Load reads it) but whose
+// rename could not be synced, so a power cut might still bring the old file back. The caller
+// must not treat the change as undone.
+var ErrNotDurable = errors.New("state written, but not yet durable")
+
 // Save writes v as JSON to path atomically: a temporary file in the same directory, fsync,
 // rename over the old file, fsync of the directory.
 func Save(path string, v any) error {
@@ -59,12 +64,12 @@ func Save(path string, v any) error {
 	if runtime.GOOS != "windows" {
 		d, err := os.Open(dir)
 		if err != nil {
-			return fmt.Errorf("opening %s to sync the state's rename: %w", dir, err)
+			return fmt.Errorf("opening %s to sync the state's rename: %w: %w", dir, ErrNotDurable, err)
 		}
 		err = d.Sync()
 		d.Close()
 		if err != nil && !errors.Is(err, syscall.EINVAL) {
-			return fmt.Errorf("syncing %s after replacing the state: %w", dir, err)
+			return fmt.Errorf("syncing %s after replacing the state: %w: %w", dir, ErrNotDurable, err)
 		}
 	}
 	return nil
