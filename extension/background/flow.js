@@ -99,7 +99,7 @@ export async function submit(sender, msg) {
       reportBlocked({ host, reason: 'grant_invalid', account: a.account, digest: d });
       return { allow: false, code: 'grant_invalid', message: v.reason };
     }
-    await gate.openOnce(p, tabId, host, await instances(), { sessionId: a.sessionId, digest: d, account: a.account });
+    await gate.openOnce(p, tabId, host, await instances(), { sessionId: a.sessionId, digest: d, account: a.account, action });
     return { allow: true };
   }
   return held(tabId, p, host, action, text, d, null);

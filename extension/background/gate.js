@@ -3,7 +3,7 @@
 // grant. The allow rule is removed as soon as the request is seen (webRequest, observational),
 // when the daemon revokes sessions, when the worker starts, and after ALLOW_MS at the latest.
 
-import { blockRules, allowRules, ruleUpdate, isAllowRule, ALLOW_ID_BASE } from '../lib/rules.js';
+import { blockRules, allowRules, endpointFits, ruleUpdate, isAllowRule, ALLOW_ID_BASE } from '../lib/rules.js';
 import { publishEndpoint, contentScriptMatches, bodyText } from '../lib/platforms.js';
 import * as store from './store.js';
 
@@ -82,11 +82,12 @@ export async function closeFor(sessionId) {
  * @param {number} tabId
  * @param {string} host the page's host
  * @param {string[]} instances
- * @param {{sessionId: string, digest: string, account?: string}} session
+ * @param {{sessionId: string, digest: string, account?: string, action: string}} session
  */
 export async function openOnce(p, tabId, host, instances, session) {
   await closeAll();
-  const rules = allowRules(p, tabId, ALLOW_ID_BASE, instances, host);
+  // Only the endpoints of the approved kind of action: a text's approval never lets a repost out.
+  const rules = allowRules(p, tabId, ALLOW_ID_BASE, instances, host, session.action);
   const allow = { tabId, platformId: p.id, host, ruleIds: rules.map((r) => r.id), deadline: Date.now() + ALLOW_MS, ...session };
   current = allow;
   await store.set('allow', allow);
@@ -104,6 +105,7 @@ export async function observe(details, table, instances) {
   if (!allow || details.tabId !== allow.tabId) return;
   const hit = publishEndpoint(table, details.method, details.url, instances);
   if (!hit || hit.platform.id !== allow.platformId) return;
+  if (allow.action && !endpointFits(hit.endpoint, allow.action)) return; // blocked by the rules anyway
   current = null; // synchronously: a second request in the same tick finds the gate closed
   const text = bodyText(hit.endpoint, details.requestBody);
   for (const fn of seenListeners) { try { fn({ allow, url: details.url, requestId: details.requestId, text }); } catch (e) { console.error(e); } }

@@ -56,13 +56,16 @@ export function blockRules(table, instances = []) {
  * @param {number} firstId first free id (>= ALLOW_ID_BASE)
  * @param {string[]} instances
  * @param {string} [host] limit to this host (for platforms with many instances)
+ * @param {string} [action] the approved action: a repost's approval opens only the repost
+ *   endpoints, a text's (post, reply, quote) only the others
  */
-export function allowRules(p, tabId, firstId, instances = [], host) {
+export function allowRules(p, tabId, firstId, instances = [], host, action) {
   if (!Number.isInteger(tabId) || tabId < 0) throw new Error('allowRules: a real tab id is needed');
   if (!Number.isInteger(firstId) || firstId < ALLOW_ID_BASE) throw new Error('allowRules: id below ALLOW_ID_BASE');
   const rules = [];
   let id = firstId;
   for (const e of p.publish) {
+    if (action !== undefined && !endpointFits(e, action)) continue;
     let res = endpointRegexes(p, e, instances);
     if (host && e.path_regex) res = endpointRegexes(p, e, [host]).filter((r) => res.includes(r));
     for (const re of res) {
@@ -89,4 +92,15 @@ export function ruleUpdate(existing, wanted) {
   const same = wanted.length === have.size && wanted.every((r) => have.get(r.id) === key(r));
   if (same) return { removeRuleIds: [], addRules: [] };
   return { removeRuleIds: [...have.keys()], addRules: wanted };
+}
+
+/**
+ * endpointFits reports whether publishing endpoint e may carry an approved action. Platforms
+ * send replies and quotes through their "new post" endpoint, so those share it; a repost has
+ * endpoints of its own and nothing else may use them.
+ * @param {{action: string}} e
+ * @param {string} action
+ */
+export function endpointFits(e, action) {
+  return (e.action === 'repost') === (action === 'repost');
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { checkTable } from '../../extension/lib/platforms.js';
-import { blockRules, allowRules, ruleUpdate, BLOCK_PRIORITY, ALLOW_PRIORITY, ALLOW_ID_BASE, isAllowRule } from '../../extension/lib/rules.js';
+import { blockRules, allowRules, endpointFits, ruleUpdate, BLOCK_PRIORITY, ALLOW_PRIORITY, ALLOW_ID_BASE, isAllowRule } from '../../extension/lib/rules.js';
 
 const table = checkTable(JSON.parse(readFileSync(new URL('../../shared/platforms.json', import.meta.url), 'utf8')));
 const inst = ['social.example', 'mastodon.example'];
@@ -70,4 +70,20 @@ test('the static ruleset in the manifest is the block rules of the fixed-host pl
   assert.deepEqual(shipped, blockRules(table, []), 'run: node scripts/sync-platforms.mjs');
   const manifest = JSON.parse(readFileSync(new URL('../../extension/manifest.json', import.meta.url), 'utf8'));
   assert.deepEqual(manifest.declarative_net_request.rule_resources, [{ id: 'publish', enabled: true, path: 'rules/publish.json' }]);
+});
+
+test('an approval opens only the endpoints of its kind of action', () => {
+  const x = table.platforms.find((p) => p.id === 'x');
+  const all = allowRules(x, 3, ALLOW_ID_BASE);
+  const forPost = allowRules(x, 3, ALLOW_ID_BASE, [], undefined, 'post');
+  const forReply = allowRules(x, 3, ALLOW_ID_BASE, [], undefined, 'reply');
+  const forRepost = allowRules(x, 3, ALLOW_ID_BASE, [], undefined, 'repost');
+  const re = (rs) => rs.map((r) => r.condition.regexFilter);
+  assert.ok(forPost.length > 0 && forRepost.length > 0);
+  assert.equal(forPost.length + forRepost.length, all.length);
+  assert.ok(re(forRepost).every((r) => r.includes('CreateRetweet')), 'repost approval opens only CreateRetweet');
+  assert.ok(re(forPost).every((r) => !r.includes('CreateRetweet')), 'a text approval never opens a repost');
+  assert.deepEqual(re(forReply), re(forPost), 'replies go through the post endpoints');
+  assert.equal(endpointFits({ action: 'repost' }, 'quote'), false);
+  assert.equal(endpointFits({ action: 'post' }, 'quote'), true);
 });
