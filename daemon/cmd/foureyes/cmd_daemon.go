@@ -285,14 +285,15 @@ func housekeeping(ctx context.Context, eng *engine.Engine, store custody.Store, 
 			eng.Tick()
 			arm()
 		case <-probe.C:
-			eng.SetKeyringError(custody.Probe(store))
+			eng.SetKeyringError(custody.Check(store))
 		}
 	}
 }
 
 // keyringProbeEvery is how often the daemon checks that the keyring is still reachable and
-// unlocked (the tray shows it when not).
-const keyringProbeEvery = 30 * time.Second
+// unlocked, for the status and the tray; an operation that needs a secret reports a keyring
+// problem in its own answer at once.
+const keyringProbeEvery = time.Minute
 
 func reloadOnHUP(ctx context.Context, eng *engine.Engine, me api.Caller, logger *log.Logger) {
 	hup := make(chan os.Signal, 1)

@@ -89,6 +89,16 @@ func Probe(s Store) error {
 	return nil
 }
 
+// Check is Probe's light sibling for periodic use: one read of the canary key, which is normally
+// absent. It notices a keyring that went away or was locked without writing to the keyring file
+// (Probe writes and removes a secret), so an idle daemon does not touch the disk.
+func Check(s Store) error {
+	if _, err := s.Get(probeKey); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("keyring check: %w", err)
+	}
+	return nil
+}
+
 func checkKey(op, key string) error {
 	if key == "" {
 		return fmt.Errorf("keyring %s: empty key", op)

@@ -105,6 +105,9 @@ func testStore(t *testing.T, s Store, key func(string) string) {
 	if _, err := s.Get(probeKey); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Probe left its canary behind: %v", err)
 	}
+	if err := Check(s); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
 }
 
 func TestMemoryStore(t *testing.T) {
@@ -129,6 +132,9 @@ func TestMemoryFail(t *testing.T) {
 	}
 	if err := Probe(m); !errors.Is(err, ErrLocked) || api.CodeOf(err) != api.CodeKeyringLocked {
 		t.Errorf("Probe while failing: %v", err)
+	}
+	if err := Check(m); !errors.Is(err, ErrLocked) || api.CodeOf(err) != api.CodeKeyringLocked {
+		t.Errorf("Check while failing: %v", err)
 	}
 	m.Fail(nil)
 	if got, err := m.Get(ApproverKey("anna")); err != nil || got != "SEED" {

@@ -78,7 +78,10 @@ func (browserBackend) Watch(ctx context.Context) (<-chan api.Event, error) {
 
 const testExtensionJS = `
 const D = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
-const report = (r) => fetch(REPORT, {method: "POST", body: JSON.stringify(r)});
+const ACCOUNT = "mastodon:@press@social.example";
+// One report only: the close that follows a result must not be taken for the result.
+let reported = false;
+const report = (r) => { if (!reported) { reported = true; fetch(REPORT, {method: "POST", body: JSON.stringify(r)}); } };
 const b64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 (async () => {
   try {
@@ -93,7 +96,11 @@ const b64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
     ws.onmessage = async (e) => {
       const m = JSON.parse(e.data);
       replies.push(m);
-      if (m.id === 1) ws.send(JSON.stringify({v: 1, id: 2, type: "open", session_id: "s1", digest: D}));
+      if (m.id === 1) ws.send(JSON.stringify({v: 1, id: 2, type: "open", session_id: "s1", account: ACCOUNT, action: "post", digest: D}));
+      if (m.id === 2 && m.type !== "grant") {
+        report({stage: "open", replies});
+        ws.close();
+      }
       if (m.id === 2 && m.type === "grant") {
         const g = m.grant;
         const key = await crypto.subtle.importKey("raw", b64(h.daemon_key), {name: "Ed25519"}, false, ["verify"]);
