@@ -1,71 +1,215 @@
-// The block scenario in Firefox ESR: puppeteer-core drives /usr/bin/firefox-esr over WebDriver
-// BiDi, installs the extension, and a post on the x.com fixture must not reach the server.
+// The extension in Firefox ESR: puppeteer-core drives /usr/bin/firefox-esr over WebDriver BiDi and
+// installs the extension. Scenarios on the x.com fixture:
+//   - without approval nothing is published;
+//   - [real] approve once: against the foureyes daemon (FOUREYES_BIN), which Firefox reaches through
+//     the native-messaging host manifest under its HOME; skipped when FOUREYES_BIN is not built.
 // Firefox resolves every name to 127.0.0.1 here, so the fixture server listens on port 443.
 //
-//   node tests/e2e/firefox.mjs        (prints "N passed, N failed" last)
+//   node tests/e2e/firefox.mjs                                              (block scenario only)
+//   FOUREYES_BIN=/path/to/foureyes bash scripts/with-keyring.sh node tests/e2e/firefox.mjs
+//
+// Prints "N passed, N failed" last; exits 1 on any failure.
 
 import puppeteer from 'puppeteer-core';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { makeCert } from './lib/certs.mjs';
 import { startServer } from './lib/server.mjs';
 import { tempDirs, HOSTS, EXT_DIR } from './lib/browser.mjs';
+import { realDriver, realAvailable } from './lib/drivers.mjs';
+import { digest } from '../../extension/lib/digest.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const ARTIFACTS = process.env.ARTIFACTS || join(ROOT, 'artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const BIN = process.env.FOUREYES_BIN;
+const ADDON_ID = JSON.parse(readFileSync(join(EXT_DIR, 'manifest.json'), 'utf8')).browser_specific_settings.gecko.id;
 
 const dirs = tempDirs('foureyes-ff-');
 const { key, cert } = makeCert(dirs.base, HOSTS);
 const server = await startServer({ port: Number(process.env.FF_PORT || 443), key, cert });
 
-let passed = 0, failed = 0;
+// ---- helpers on the x.com fixture -----------------------------------------------------------
+async function openX(browser) {
+  const page = await browser.newPage();
+  await page.goto('https://x.com/home');
+  await page.waitForSelector('html[data-foureyes=on]', { timeout: 15000 });
+  return page;
+}
+
+async function typePost(page, text) {
+  await page.click('[data-testid=tweetTextarea_0]');
+  await page.keyboard.type(text);
+}
+
+const pressPost = (page) => page.click('[data-testid=tweetButtonInline]');
+const reasonOf = (page) => page.$eval('foureyes-notice', (e) => e.dataset.reason).catch(() => null);
+
+async function noticeReason(page, timeout = 5000) {
+  await page.waitForSelector('foureyes-notice', { visible: true, timeout });
+  return reasonOf(page);
+}
+
+async function waitReason(page, want, timeout = 8000) {
+  const end = Date.now() + timeout;
+  let got = null;
+  while (Date.now() < end) {
+    got = await reasonOf(page);
+    if (got === want) return got;
+    await sleep(100);
+  }
+  return got;
+}
+
+async function received(expected, settleMs = 1500) {
+  await sleep(settleMs);
+  return server.received.length === expected;
+}
+
+/** clickRequestApproval presses "Request approval" in the closed-shadow notice (a real click). */
+async function clickRequestApproval(page) {
+  const box = await (await page.$('foureyes-notice')).boundingBox();
+  await page.mouse.click(box.x + 2 + 14 + 30, box.y + box.height - 2 - 12 - 12);
+}
+
+/**
+ * newPageAt waits for a page that was not among `before` and whose document is at a URL
+ * containing `part`. Asked of the document itself: over BiDi, the window the extension opens
+ * keeps reporting about:blank as its URL.
+ */
+async function newPageAt(browser, before, part, timeout = 10000) {
+  const end = Date.now() + timeout;
+  while (Date.now() < end) {
+    for (const p of await browser.pages()) {
+      if (before.has(p)) continue;
+      const href = await p.evaluate(() => location.href).catch(() => '');
+      if (href.includes(part)) return p;
+    }
+    await sleep(200);
+  }
+  throw new Error(`no page at ${part} opened within ${timeout} ms`);
+}
+
+/** approveInUi opens the approval window from the notice and approves with a fresh code. */
+async function approveInUi(browser, page, driver) {
+  const before = new Set(await browser.pages());
+  await clickRequestApproval(page);
+  const ui = await newPageAt(browser, before, '/ui/approve.html');
+  await ui.waitForSelector('#main:not([hidden])', { timeout: 10000 });
+  await ui.waitForFunction(() => document.querySelectorAll('#approver option').length > 0 || document.getElementById('msg').textContent !== '', { timeout: 10000 });
+  await ui.select('#account', driver.accountFor('x'));
+  await ui.select('#approver', driver.approver);
+  await ui.type('#code', await driver.code());
+  await ui.click('#approve');
+  await ui.waitForSelector('#msg.ok, #msg.err', { timeout: 10000 });
+  const msg = await ui.$eval('#msg', (e) => e.textContent);
+  assert.ok(await ui.$('#msg.ok'), `approval page says: ${msg}`);
+  return { ui, msg };
+}
+
+// ---- scenarios --------------------------------------------------------------------------------
+async function blockScenario(browser) {
+  const page = await openX(browser);
+  server.reset();
+  await typePost(page, 'Unapproved post from Firefox');
+  await pressPost(page);
+  const reason = await noticeReason(page);
+  assert.ok(['daemon_unavailable', 'approval_needed'].includes(reason), reason);
+  await page.keyboard.down('Control');
+  await page.keyboard.press('Enter');
+  await page.keyboard.up('Control');
+  await page.evaluate(() => window.__publishDirect('straight from the page script'));
+  assert.ok(await received(0), JSON.stringify(server.received));
+  assert.deepEqual(await page.evaluate(() => window.__results), ['failed']);
+  await page.screenshot({ path: join(ARTIFACTS, 'firefox-x-blocked.png') });
+  await page.close();
+}
+
+async function approveOnceScenario(browser, driver) {
+  const page = await openX(browser);
+  // The content script's hello starts the connection: native host, token, WebSocket.
+  const end = Date.now() + 15000;
+  while (Date.now() < end && await driver.connections() < 1) await sleep(250);
+  assert.ok(await driver.connections() >= 1, 'the extension connected to the daemon');
+  server.reset();
+  const text = 'Approved post from the ministry, sent from Firefox 🇩🇪';
+  await typePost(page, text);
+  await pressPost(page);
+  assert.equal(await noticeReason(page), 'approval_needed');
+  await page.screenshot({ path: join(ARTIFACTS, 'firefox-x-approval-needed.png') });
+  const { ui, msg } = await approveInUi(browser, page, driver);
+  assert.match(msg, /Approved by/);
+  await ui.screenshot({ path: join(ARTIFACTS, 'firefox-approval-page-approved.png') });
+  await ui.close();
+  assert.equal(await waitReason(page, 'approved'), 'approved');
+  await pressPost(page);
+  assert.ok(await received(1), `want one request, got ${JSON.stringify(server.received)}; notice ${await reasonOf(page)}; page ${JSON.stringify(await page.evaluate(() => window.__results))}`);
+  assert.equal(server.received[0].text, text);
+  await sleep(500);
+  const pub = await driver.published();
+  assert.equal(pub.length, 1, `published reported once: ${JSON.stringify(pub)}`);
+  assert.equal(pub[0].digest, await digest(text));
+  assert.ok(!pub[0].alarm, 'the publish matched the approval');
+  // The same text again: the session is spent.
+  await pressPost(page);
+  assert.ok(await received(1), 'second post blocked');
+  assert.equal(await noticeReason(page), 'approval_needed');
+  await page.evaluate(() => window.__publishDirect('sneaky second'));
+  assert.ok(await received(1), 'direct fetch after the publish blocked');
+}
+
+// ---- run --------------------------------------------------------------------------------------
+let passed = 0, failed = 0, skipped = 0;
+async function runOne(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name} (${Date.now() - t0} ms)\n     ${String(e && e.stack || e).split('\n').slice(0, 6).join('\n     ')}`);
+  }
+}
+
+const APPROVE = 'firefox: [real] approve with a code -> exactly one request with the approved text; a second post is blocked';
+const driver = realAvailable(BIN) ? realDriver(BIN, { firefoxId: ADDON_ID }) : null;
 let browser;
 try {
+  // The daemon first: its host manifest must be in place before Firefox starts.
+  let setupError = null;
+  if (driver) await driver.setup(dirs).catch((e) => { setupError = e; });
   browser = await puppeteer.launch({
     browser: 'firefox', executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr', headless: true,
     acceptInsecureCerts: true, userDataDir: dirs.userDataDir,
-    env: { ...process.env, HOME: dirs.home },
+    // Firefox passes its environment on to the native host, which finds the daemon through it.
+    env: { ...process.env, ...(driver ? driver.env : {}), HOME: dirs.home },
     extraPrefsFirefox: { 'network.dns.forceResolve': '127.0.0.1', 'extensions.manifestV3.enabled': true },
   });
   await browser.installExtension(EXT_DIR);
   await sleep(1500); // let the background script set up its rules
 
-  const t0 = Date.now();
-  try {
-    const page = await browser.newPage();
-    await page.goto('https://x.com/home');
-    await page.waitForSelector('html[data-foureyes=on]', { timeout: 15000 });
-    server.reset();
-    await page.click('[data-testid=tweetTextarea_0]');
-    await page.keyboard.type('Unapproved post from Firefox');
-    await page.click('[data-testid=tweetButtonInline]');
-    await page.waitForSelector('foureyes-notice', { visible: true, timeout: 5000 });
-    const reason = await page.$eval('foureyes-notice', (e) => e.dataset.reason);
-    assert.ok(['daemon_unavailable', 'approval_needed'].includes(reason), reason);
-    await page.keyboard.down('Control');
-    await page.keyboard.press('Enter');
-    await page.keyboard.up('Control');
-    await page.evaluate(() => window.__publishDirect('straight from the page script'));
-    await sleep(1500);
-    assert.equal(server.received.length, 0, JSON.stringify(server.received));
-    assert.deepEqual(await page.evaluate(() => window.__results), ['failed']);
-    await page.screenshot({ path: join(ARTIFACTS, 'firefox-x-blocked.png') });
-    passed++;
-    console.log(`ok   firefox: without approval nothing is published (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL firefox: without approval nothing is published\n     ${String(e && e.stack || e).split('\n').slice(0, 5).join('\n     ')}`);
+  await runOne('firefox: without approval nothing is published', () => blockScenario(browser));
+  if (driver) {
+    await runOne(APPROVE, async () => {
+      if (setupError) throw setupError;
+      await approveOnceScenario(browser, driver);
+    });
+  } else {
+    skipped++;
+    console.log(`SKIP ${APPROVE} (FOUREYES_BIN not built, or oathtool missing)`);
   }
 } catch (e) {
   failed++;
   console.log(`FAIL firefox: could not start: ${e && e.message}`);
 } finally {
   if (browser) await browser.close().catch(() => {});
+  if (driver) await driver.teardown().catch(() => {});
   await server.close();
   rmSync(dirs.base, { recursive: true, force: true });
 }
+console.log(`${skipped} skipped`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -51,14 +51,16 @@ function freePort() {
  * realDriver drives the foureyes binary. Assumes the CLI described in the README of the daemon:
  * daemon --headless, approver enroll/confirm, account add, extension allow, lock, status --json,
  * audit export --format json; FOUREYES_HOME and FOUREYES_POLICY in the environment.
+ * With firefoxId the host manifest is written for Firefox, under the browser's HOME
+ * (dirs.home), instead of into a Chromium profile.
  */
-export function realDriver(bin) {
+export function realDriver(bin, { firefoxId = null } = {}) {
   let env = null;
   let proc = null;
   let secret = null;
   let lastStep = -1;
   let port = 0;
-  const run = (args, input) => execFileSync(bin, args, { env, input, encoding: 'utf8', timeout: 20000, stdio: ['pipe', 'pipe', 'pipe'] });
+  const run = (args, input, extraEnv = {}) => execFileSync(bin, args, { env: { ...env, ...extraEnv }, input, encoding: 'utf8', timeout: 20000, stdio: ['pipe', 'pipe', 'pipe'] });
   const totp = () => execFileSync('oathtool', ['--totp', '-b', secret], { encoding: 'utf8' }).trim();
   async function freshCode() {
     // A code is accepted once per approver: wait for the next time step when this one was used.
@@ -95,10 +97,18 @@ export function realDriver(bin) {
       env = { ...process.env, FOUREYES_HOME: home, FOUREYES_POLICY: policy };
       driver.env = { FOUREYES_HOME: home, FOUREYES_POLICY: policy };
       await driver.start();
-      // --dir is the browser's profile folder: the manifest goes to its NativeMessagingHosts.
-      run(['extension', 'allow', EXTENSION_ID, '--dir', dirs.userDataDir]);
-      if (!existsSync(join(dirs.userDataDir, 'NativeMessagingHosts', 'org.foureyes.host.json'))) {
-        throw new Error('foureyes extension allow --dir did not write USER_DATA_DIR/NativeMessagingHosts/org.foureyes.host.json');
+      if (firefoxId) {
+        // Firefox reads only the per-user manifest folder, under the HOME it was started with.
+        run(['extension', 'allow', '--firefox', firefoxId], undefined, { HOME: dirs.home });
+        if (!existsSync(join(dirs.home, '.mozilla', 'native-messaging-hosts', 'org.foureyes.host.json'))) {
+          throw new Error('foureyes extension allow --firefox did not write HOME/.mozilla/native-messaging-hosts/org.foureyes.host.json');
+        }
+      } else {
+        // --dir is the browser's profile folder: the manifest goes to its NativeMessagingHosts.
+        run(['extension', 'allow', EXTENSION_ID, '--dir', dirs.userDataDir]);
+        if (!existsSync(join(dirs.userDataDir, 'NativeMessagingHosts', 'org.foureyes.host.json'))) {
+          throw new Error('foureyes extension allow --dir did not write USER_DATA_DIR/NativeMessagingHosts/org.foureyes.host.json');
+        }
       }
       const enr = JSON.parse(run(['approver', 'enroll', 'anna', '--name', 'Anna Press', '--json']));
       secret = enr.secret;
