@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser end-to-end tests of the extension: Chromium (playwright-core) against the fixture
-# sites, with the protocol stand-in and, when it builds, the real foureyes daemon; then the
-# block scenario in Firefox ESR (puppeteer-core over WebDriver BiDi) when firefox-esr is there.
+# sites, with the protocol stand-in and, when it builds, the real foureyes daemon; then Firefox
+# ESR (puppeteer-core over WebDriver BiDi) when firefox-esr is there: the block scenario, and
+# approve-once against the real daemon.
 #
 #   bash scripts/e2e.sh            # everything
 #   E2E_ONLY=substring bash scripts/e2e.sh
@@ -54,9 +55,13 @@ fi
 "${chromium_cmd[@]}" 2>&1 | grep --line-buffered -vE '^dbus-daemon\[' | tee "$tmp/chromium.log"
 tally "$tmp/chromium.log"
 
-# Firefox ESR: the same block scenario.
+# Firefox ESR. The real daemon needs a keyring here too.
 if [ -x /usr/bin/firefox-esr ] && [ -z "${E2E_ONLY:-}" ]; then
-	node tests/e2e/firefox.mjs 2>&1 | tee "$tmp/firefox.log"
+	firefox_cmd=(node tests/e2e/firefox.mjs)
+	if [ -n "${FOUREYES_BIN:-}" ] && [ -f scripts/with-keyring.sh ]; then
+		firefox_cmd=(bash scripts/with-keyring.sh "${firefox_cmd[@]}")
+	fi
+	"${firefox_cmd[@]}" 2>&1 | grep --line-buffered -vE '^dbus-daemon\[' | tee "$tmp/firefox.log"
 	tally "$tmp/firefox.log"
 fi
 

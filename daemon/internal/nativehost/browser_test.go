@@ -27,7 +27,8 @@ import (
 // The browser test runs the real chain: Chromium starts this test binary as the native host
 // (through a wrapper script), the host fetches a token from a bridge running in the test, and a
 // small extension connects over the WebSocket, opens a session and verifies the grant with
-// WebCrypto. It needs Chromium and runs only with FOUREYES_BROWSER_TESTS=1.
+// WebCrypto. The Chromium test needs chromium; the Firefox test needs firefox-esr, node and the
+// repository's puppeteer-core. Both run only with FOUREYES_BROWSER_TESTS=1.
 
 const helperEnv = "FOUREYES_NATIVEHOST_HELPER" // set: this process is the native host
 

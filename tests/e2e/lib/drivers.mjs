@@ -98,7 +98,7 @@ export function realDriver(bin, { firefoxId = null } = {}) {
       driver.env = { FOUREYES_HOME: home, FOUREYES_POLICY: policy };
       await driver.start();
       if (firefoxId) {
-        // Firefox reads only the per-user manifest folder, under the HOME it was started with.
+        // Firefox has no per-profile manifest folder: it reads the per-user one under its HOME.
         run(['extension', 'allow', '--firefox', firefoxId], undefined, { HOME: dirs.home });
         if (!existsSync(join(dirs.home, '.mozilla', 'native-messaging-hosts', 'org.foureyes.host.json'))) {
           throw new Error('foureyes extension allow --firefox did not write HOME/.mozilla/native-messaging-hosts/org.foureyes.host.json');
