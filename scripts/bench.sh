@@ -4,7 +4,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p artifacts
-run() { echo; echo "=== $1"; shift; "$@" 2>&1 | tee -a artifacts/bench.txt; }
+failed=()
+run() {
+  local name=$1; shift
+  echo; echo "=== $name"
+  "$@" 2>&1 | tee -a artifacts/bench.txt || failed+=("$name")
+}
 : > artifacts/bench.txt
 
 run "approve round trip over the admin socket (request + approve, real audit log with fsync)" \
@@ -16,3 +21,7 @@ ls daemon/internal/bridge/*_test.go >/dev/null 2>&1 && \
 [ -f tests/e2e/bench-content.mjs ] && run "content script cost on a busy page" node tests/e2e/bench-content.mjs
 [ -f scripts/bench-idle.sh ] && run "idle cost of the daemon with tray vs KeePassXC" bash scripts/bench-idle.sh
 echo; echo "figures saved in artifacts/bench.txt"
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'benchmark failed: %s\n' "${failed[@]}" >&2
+  exit 1
+fi

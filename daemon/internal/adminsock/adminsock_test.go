@@ -207,6 +207,9 @@ func BenchmarkApproveRoundTrip(b *testing.B) {
 	if _, err := c.ConfirmApprover(ctx, "anna", code()); err != nil {
 		b.Fatal(err)
 	}
+	if _, err := c.AddAccount(ctx, api.NewAccount{Platform: "x", Handle: "@m", Username: "press", Password: "pw"}); err != nil {
+		b.Fatal(err)
+	}
 	durs := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
