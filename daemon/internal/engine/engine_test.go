@@ -779,3 +779,23 @@ func TestRemovalWithdrawsWhatRestsOnIt(t *testing.T) {
 		wantCode(t, err, api.CodeLocked)
 	})
 }
+
+func TestRemovalWithoutAuditLineChangesNothing(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.enrol("anna", "anna")
+	f.ensureAccount("x:@ministry")
+	f.audit.fail.Store(true)
+	wantCode(t, f.admin().RemoveAccount(ctx, "x:@ministry"), api.CodeAuditUnavailable)
+	wantCode(t, f.admin().RemoveApprover(ctx, "anna"), api.CodeAuditUnavailable)
+	f.audit.fail.Store(false)
+	f.start() // what is on disk, too
+	accs, _ := f.admin().ListAccounts(ctx)
+	as, _ := f.admin().ListApprovers(ctx)
+	if len(accs) != 1 || len(as) != 1 {
+		t.Fatalf("after failed removals: accounts %+v, approvers %+v", accs, as)
+	}
+	if _, err := f.store.Get(custody.ApproverKey("anna")); err != nil {
+		t.Fatalf("the approver's secret went although the removal failed: %v", err)
+	}
+}

@@ -215,15 +215,18 @@ func (v *view) RemoveAccount(ctx context.Context, id string) error {
 	if !ok {
 		return api.Errorf(api.CodeNotFound, "no account %s in custody (foureyes account list shows them)", id)
 	}
-	// Audit first: if the line cannot be written the account stays, nothing is half-removed.
 	// Requests and sessions for it end with it: only accounts in custody can be published to.
+	// Persist, then audit, and undo both if the line cannot be written: the trail never says
+	// removed for an account that stayed, nor the other way round.
 	w := e.withdrawAccount(id)
-	if err := e.record(v.c.OSUser, "account_removed", SevInfo, w.note(map[string]any{"account": id})); err != nil {
-		return err
-	}
 	delete(e.st.Accounts, id)
 	if err := e.saveState(); err != nil {
 		e.st.Accounts[id] = acc
+		return err
+	}
+	if err := e.record(v.c.OSUser, "account_removed", SevInfo, w.note(map[string]any{"account": id})); err != nil {
+		e.st.Accounts[id] = acc
+		e.saveState()
 		return err
 	}
 	e.apply(w)
@@ -467,13 +470,16 @@ func (v *view) RemoveApprover(ctx context.Context, id string) error {
 	}
 	// Their approvals on requests still waiting for a second approver no longer count, and
 	// sessions they approved close.
+	// Persist, then audit, and undo both if the line cannot be written.
 	w := e.withdrawApprover(id)
-	if err := e.record(v.c.OSUser, "approver_removed", SevInfo, w.note(map[string]any{"approver": id, "name": rec.Name})); err != nil {
-		return err
-	}
 	delete(e.st.Approvers, id)
 	if err := e.saveState(); err != nil {
 		e.st.Approvers[id] = rec
+		return err
+	}
+	if err := e.record(v.c.OSUser, "approver_removed", SevInfo, w.note(map[string]any{"approver": id, "name": rec.Name})); err != nil {
+		e.st.Approvers[id] = rec
+		e.saveState()
 		return err
 	}
 	e.apply(w)
