@@ -250,10 +250,11 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 // rather than polling, and wakes when a request or session is created: an idle daemon costs
 // next to nothing.
 func housekeeping(ctx context.Context, eng *engine.Engine, store custody.Store, logger *log.Logger) {
+	// Without the events (never, for the in-process engine) expiries are still found by the next
+	// operation, which expires what is due first; only their notifications come later.
 	events, err := eng.For(currentCaller("housekeeping")).Watch(ctx)
 	if err != nil {
-		logger.Printf("housekeeping cannot watch the engine, expiring by polling: %v", err)
-		events = nil
+		logger.Printf("housekeeping cannot watch the engine: %v", err)
 	}
 	const idle = time.Hour
 	probe := time.NewTicker(keyringProbeEvery)
@@ -262,9 +263,6 @@ func housekeeping(ctx context.Context, eng *engine.Engine, store custody.Store, 
 	defer timer.Stop()
 	arm := func() {
 		d := idle
-		if events == nil {
-			d = 2 * time.Second
-		}
 		if next := eng.NextExpiry(); !next.IsZero() {
 			// A little after the deadline, so the engine's clock agrees it has passed.
 			d = min(d, max(time.Until(next)+50*time.Millisecond, 0))

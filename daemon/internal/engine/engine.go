@@ -260,13 +260,7 @@ func (e *Engine) expireDue(now time.Time) []api.Event {
 // background. Callers hold mu.
 func (e *Engine) nowExpiring() time.Time {
 	now := e.clock.Now()
-	if events := e.expireDue(now); len(events) > 0 {
-		go func() {
-			for _, ev := range events {
-				e.publish(ev)
-			}
-		}()
-	}
+	e.publishLater(e.expireDue(now))
 	return now
 }
 
@@ -347,13 +341,7 @@ func (e *Engine) apply(w withdrawal) {
 		rc.ApprovedBy = slices.Clone(r.ApprovedBy)
 		events = append(events, api.Event{Kind: api.EventRequest, Request: &rc})
 	}
-	if len(events) > 0 {
-		go func() {
-			for _, ev := range events {
-				e.publish(ev)
-			}
-		}()
-	}
+	e.publishLater(events)
 }
 
 // NextExpiry returns when the next pending request or active session runs out, or the zero time
@@ -409,6 +397,18 @@ func (e *Engine) unwatch(ch chan api.Event) {
 	e.mu.Unlock()
 }
 
+// publishLater publishes events in the background, for callers that hold mu (publish takes it).
+func (e *Engine) publishLater(events []api.Event) {
+	if len(events) == 0 {
+		return
+	}
+	go func() {
+		for _, ev := range events {
+			e.publish(ev)
+		}
+	}()
+}
+
 // publish sends ev to every watcher without blocking: a slow watcher misses events, and
 // re-reads the state on the next one it gets (watchers keep snapshots, not deltas).
 func (e *Engine) publish(ev api.Event) {
@@ -435,23 +435,19 @@ func newID(prefix string, n int) string {
 	return prefix + idEncoding.EncodeToString(b)[:n]
 }
 
-// newRequestID returns a request id not in use. Request ids are short, to be read out over the
+// freshID returns a newID not yet a key of taken. Request ids are short, to be read out over the
 // phone, so a clash is possible: draw again. Callers hold mu.
-func (e *Engine) newRequestID() string {
+func freshID[V any](taken map[string]V, prefix string, n int) string {
 	for {
-		if id := newID("r", 6); e.requests[id] == nil {
+		if id := newID(prefix, n); !hasKey(taken, id) {
 			return id
 		}
 	}
 }
 
-// newSessionID returns a session id not in use. Callers hold mu.
-func (e *Engine) newSessionID() string {
-	for {
-		if id := newID("s", 16); e.sessions[id] == nil {
-			return id
-		}
-	}
+func hasKey[V any](m map[string]V, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // keyringError maps a custody error to a stable code with a hint.

@@ -548,11 +548,7 @@ func (v *view) CreateRequest(ctx context.Context, n api.NewRequest) (api.Request
 			open++
 		}
 	}
-	d := ""
-	if n.Text != "" {
-		d = digest.Sum(n.Text)
-	}
-	r, err := rules.NewRequest(e.cfg, e.newRequestID(), v.c.OSUser, n, d, open, now)
+	r, err := rules.NewRequest(e.cfg, freshID(e.requests, "r", 6), v.c.OSUser, n, digest.Sum(n.Text), open, now)
 	if err != nil {
 		e.mu.Unlock()
 		return api.Request{}, err
@@ -650,7 +646,7 @@ func (v *view) Approve(ctx context.Context, requestID, approverID, code string) 
 	}
 	var sess *api.Session
 	if done {
-		s := rules.NewSession(e.cfg, e.newSessionID(), r, now)
+		s := rules.NewSession(e.cfg, freshID(e.sessions, "s", 16), r, now)
 		if err := e.record(v.c.OSUser, "session_issued", SevInfo, map[string]any{
 			"session_id": s.ID, "request_id": r.ID, "account": s.Account, "action": s.Action,
 			"digest": s.Digest, "approved_by": strings.Join(s.ApprovedBy, ","), "expires": s.Expires,
