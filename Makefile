@@ -1,8 +1,8 @@
 # foureyes: the four-eyes rule for official social-media accounts.
 #   make run    build and run the daemon for this user (loads nothing into your browser by itself:
-#               see README.md, "Load the extension")
+#               README.md, first section, says how to load the extension)
 #   make test   install test dependencies and run every test
-#   make bench  benchmarks (figures in docs/benchmarks.md)
+#   make bench  benchmarks (figures in daemon/docs/benchmarks.md)
 
 GO      ?= go
 BIN     ?= bin/foureyes
@@ -14,20 +14,20 @@ build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./daemon/cmd/foureyes
 
 deps-run:
-	bash scripts/deps.sh run
+	bash .ci/deps.sh run
 
 deps-test:
-	bash scripts/deps.sh test
+	bash .ci/deps.sh test
 
 run: deps-run build
 	$(BIN) extension allow --dev
 	$(BIN) daemon
 
 test: deps-test
-	bash scripts/test.sh
+	bash .ci/test.sh
 
 bench: deps-test
-	bash scripts/bench.sh
+	bash daemon/scripts/bench.sh
 
 clean:
 	rm -rf bin artifacts

@@ -24,3 +24,7 @@ require (
 	github.com/go-stack/stack v1.8.0 // indirect
 	github.com/oxtoacart/bpool v0.0.0-20190530202638-03653db5a59c // indirect
 )
+
+// The extension's npm tooling lives under extension/; its node_modules holds Go files of
+// other projects.
+ignore ./extension/node_modules

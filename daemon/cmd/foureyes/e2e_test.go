@@ -4,7 +4,7 @@ package main
 // Service), codes computed by Debian's oathtool (an independent TOTP implementation), the admin
 // socket and the audit log on disk. Run them inside a private keyring session:
 //
-//	bash scripts/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/cmd/foureyes/
+//	bash .ci/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/cmd/foureyes/
 
 import (
 	"bytes"
@@ -164,7 +164,7 @@ func oathtool(t *testing.T, secret string, at time.Time) string {
 
 func needKeyring(t *testing.T) {
 	if os.Getenv("FOUREYES_KEYRING_TEST") != "1" {
-		t.Skip("needs the real Secret Service: bash scripts/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/cmd/foureyes/")
+		t.Skip("needs the real Secret Service: bash .ci/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/cmd/foureyes/")
 	}
 	if _, err := exec.LookPath("oathtool"); err != nil {
 		t.Skip("needs oathtool (apt-get install oathtool)")

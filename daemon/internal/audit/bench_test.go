@@ -41,7 +41,7 @@ func BenchmarkVerify1M(b *testing.B) {
 	}
 }
 
-// TestGenerateLog writes a synthetic log for scripts/bench-audit.sh when FOUREYES_AUDIT_GENLOG
+// TestGenerateLog writes a synthetic log for daemon/scripts/bench-audit.sh when FOUREYES_AUDIT_GENLOG
 // names the file (FOUREYES_AUDIT_GENLOG_LINES lines, default 1,000,000).
 func TestGenerateLog(t *testing.T) {
 	path := os.Getenv("FOUREYES_AUDIT_GENLOG")
@@ -60,7 +60,7 @@ func TestGenerateLog(t *testing.T) {
 }
 
 // TestVerifyLogFile verifies the file FOUREYES_AUDIT_VERIFY names and prints the figures, for
-// scripts/bench-audit.sh.
+// daemon/scripts/bench-audit.sh.
 func TestVerifyLogFile(t *testing.T) {
 	path := os.Getenv("FOUREYES_AUDIT_VERIFY")
 	if path == "" {

@@ -269,11 +269,11 @@ func markedProcesses(t *testing.T, mark string) []string {
 	return found
 }
 
-// The real keyring tests need a Secret Service; scripts/with-keyring.sh provides a private one.
+// The real keyring tests need a Secret Service; .ci/with-keyring.sh provides a private one.
 func realKeyring(t *testing.T) *Keyring {
 	t.Helper()
 	if os.Getenv("FOUREYES_KEYRING_TEST") != "1" {
-		t.Skip("real keyring tests are off: run `bash scripts/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/internal/custody/...`")
+		t.Skip("real keyring tests are off: run `bash .ci/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/internal/custody/...`")
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)

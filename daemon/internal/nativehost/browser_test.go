@@ -324,13 +324,13 @@ func TestFirefoxEndToEnd(t *testing.T) {
 	}
 	modules := ""
 	for dir, _ := os.Getwd(); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", "puppeteer-core")); err == nil {
-			modules = filepath.Join(dir, "node_modules")
+		if _, err := os.Stat(filepath.Join(dir, "extension", "node_modules", "puppeteer-core")); err == nil {
+			modules = filepath.Join(dir, "extension", "node_modules")
 			break
 		}
 	}
 	if modules == "" {
-		t.Skip("puppeteer-core not installed (npm install in the repository)")
+		t.Skip("puppeteer-core not installed (npm ci in extension/)")
 	}
 	const addon = "bridge-test@foureyes.example"
 	tmp := t.TempDir()

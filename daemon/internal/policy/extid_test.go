@@ -13,7 +13,7 @@ import (
 // The default policy must allow the extension this repository ships, under the IDs the browsers
 // will give it: Chromium's from the manifest's key, Firefox's from its gecko id.
 func TestDefaultExtensionIDsMatchManifest(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "..", "extension", "manifest.json"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "extension", "unpacked", "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 // Browser end-to-end scenarios for the extension in Debian's Chromium (playwright-core).
 //
-//   node tests/e2e/run.mjs [--only substring] [--daemon fake|real|all]
+//   node extension/test/e2e/run.mjs [--only substring] [--daemon fake|real|all]
 //
 // Gate scenarios need no daemon. Flow scenarios run against the protocol stand-in ("fake")
 // always, and against the real daemon ("real") when FOUREYES_BIN names a built foureyes binary.
@@ -14,9 +14,9 @@ import { makeCert } from './lib/certs.mjs';
 import { startServer } from './lib/server.mjs';
 import { launch, tempDirs, HOSTS, currentWorker, stopWorker } from './lib/browser.mjs';
 import { fakeDriver, realDriver, realAvailable } from './lib/drivers.mjs';
-import { digest } from '../../extension/lib/digest.js';
+import { digest } from '../../unpacked/lib/digest.js';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const ARTIFACTS = process.env.ARTIFACTS || join(ROOT, 'artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
 const argv = process.argv.slice(2);

@@ -4,20 +4,20 @@
 # ESR (puppeteer-core over WebDriver BiDi) when firefox-esr is there: the block scenario, and
 # approve-once against the real daemon.
 #
-#   bash scripts/e2e.sh            # everything
-#   E2E_ONLY=substring bash scripts/e2e.sh
+#   bash extension/scripts/e2e.sh            # everything
+#   E2E_ONLY=substring bash extension/scripts/e2e.sh
 #
 # Installs nothing (CI runs `npm ci` first). Screenshots go to artifacts/. Exits non-zero on any
 # failure; the last line is "N passed, N failed".
 set -uo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 mkdir -p artifacts
 export ARTIFACTS="$root/artifacts"
 
-if [ ! -d node_modules/playwright-core ]; then
-	echo "e2e: node_modules missing: run npm ci first" >&2
+if [ ! -d extension/node_modules/playwright-core ]; then
+	echo "e2e: node_modules missing: run npm ci in extension/ first" >&2
 	echo "0 passed, 1 failed"
 	exit 1
 fi
@@ -48,18 +48,18 @@ tally() { # reads a log, adds its "N passed, N failed" line
 }
 
 # Chromium. The daemon needs an OS keyring: give the whole run a private one.
-chromium_cmd=(node tests/e2e/run.mjs "${only[@]}")
-if [ -n "${FOUREYES_BIN:-}" ] && [ -f scripts/with-keyring.sh ]; then
-	chromium_cmd=(bash scripts/with-keyring.sh "${chromium_cmd[@]}")
+chromium_cmd=(node extension/test/e2e/run.mjs "${only[@]}")
+if [ -n "${FOUREYES_BIN:-}" ] && [ -f .ci/with-keyring.sh ]; then
+	chromium_cmd=(bash .ci/with-keyring.sh "${chromium_cmd[@]}")
 fi
 "${chromium_cmd[@]}" 2>&1 | grep --line-buffered -vE '^dbus-daemon\[' | tee "$tmp/chromium.log"
 tally "$tmp/chromium.log"
 
 # Firefox ESR. The real daemon needs a keyring here too.
 if [ -x /usr/bin/firefox-esr ] && [ -z "${E2E_ONLY:-}" ]; then
-	firefox_cmd=(node tests/e2e/firefox.mjs)
-	if [ -n "${FOUREYES_BIN:-}" ] && [ -f scripts/with-keyring.sh ]; then
-		firefox_cmd=(bash scripts/with-keyring.sh "${firefox_cmd[@]}")
+	firefox_cmd=(node extension/test/e2e/firefox.mjs)
+	if [ -n "${FOUREYES_BIN:-}" ] && [ -f .ci/with-keyring.sh ]; then
+		firefox_cmd=(bash .ci/with-keyring.sh "${firefox_cmd[@]}")
 	fi
 	"${firefox_cmd[@]}" 2>&1 | grep --line-buffered -vE '^dbus-daemon\[' | tee "$tmp/firefox.log"
 	tally "$tmp/firefox.log"

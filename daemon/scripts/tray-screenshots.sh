@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Screenshots of the tray icon in each state, of its open menu, and of the local enrolment and
-# accounts pages, into artifacts/tray/ (everything) and docs/images/ (the ones the docs use).
+# accounts pages, into artifacts/tray/ (everything) and, with FOUREYES_UPDATE_DOCS=1, daemon/docs/images/ (the ones
+# the docs use).
 #
 # The tray runs on a virtual X display (Xvfb) with trayer as the tray host, inside a D-Bus session
 # of its own. The states come from the tray demo (daemon/internal/tray/internal/demo), which
@@ -9,9 +10,9 @@
 # daemon builds and shows a tray icon, it is photographed too.
 #
 # Needs: apt-get install xvfb trayer imagemagick x11-utils xauth xdotool dbus chromium
-#        (and for the real daemon: gnome-keyring libsecret-tools, see scripts/with-keyring.sh)
+#        (and for the real daemon: gnome-keyring libsecret-tools, see .ci/with-keyring.sh)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 root=$PWD
 
 for tool in Xvfb trayer import xdotool xwininfo dbus-run-session montage; do
@@ -22,7 +23,7 @@ for tool in Xvfb trayer import xdotool xwininfo dbus-run-session montage; do
 done
 
 out=$root/artifacts/tray
-docs=$root/docs/images
+docs=$root/daemon/docs/images
 mkdir -p "$out" "$docs"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/foureyes-shots.XXXXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -86,7 +87,7 @@ done
 # The real daemon, if it builds and shows an icon within ten seconds.
 if [ -x "$tmp/foureyes" ]; then
 	home=$(mktemp -d "$tmp/home.XXXX")
-	FOUREYES_HOME=$home bash scripts/with-keyring.sh "$tmp/foureyes" daemon >"$tmp/daemon.log" 2>&1 &
+	FOUREYES_HOME=$home bash .ci/with-keyring.sh "$tmp/foureyes" daemon >"$tmp/daemon.log" 2>&1 &
 	daemon=$!
 	pids+=($daemon)
 	if waiticon; then
@@ -141,10 +142,16 @@ else
 	echo "tray-screenshots: chromium not found; pages not photographed (apt-get install chromium)"
 fi
 
-cp "$out/tray-states.png" "$docs/tray-states.png"
-cp "$out/menu-session.png" "$docs/tray-menu-session.png"
-cp "$out/menu-problem.png" "$docs/tray-menu-problem.png"
-for page in enrol-2-qr accounts; do
-	[ -f "$out/page-$page.png" ] && cp "$out/page-$page.png" "$docs/page-$page.png"
-done
-echo "tray-screenshots: wrote $(ls "$out" | wc -l) files to artifacts/tray/, docs images to docs/images/"
+# The docs' images change only when asked (FOUREYES_UPDATE_DOCS=1), so a test run leaves the
+# checkout as it found it.
+if [ "${FOUREYES_UPDATE_DOCS:-}" = 1 ]; then
+	cp "$out/tray-states.png" "$docs/tray-states.png"
+	cp "$out/menu-session.png" "$docs/tray-menu-session.png"
+	cp "$out/menu-problem.png" "$docs/tray-menu-problem.png"
+	for page in enrol-2-qr accounts; do
+		if [ -f "$out/page-$page.png" ]; then cp "$out/page-$page.png" "$docs/page-$page.png"; fi
+	done
+	echo "tray-screenshots: wrote $(ls "$out" | wc -l) files to artifacts/tray/, docs images to daemon/docs/images/"
+else
+	echo "tray-screenshots: wrote $(ls "$out" | wc -l) files to artifacts/tray/ (FOUREYES_UPDATE_DOCS=1 also refreshes daemon/docs/images/)"
+fi

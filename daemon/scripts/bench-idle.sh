@@ -17,10 +17,10 @@
 #                    icon and menu cost by themselves
 #   keepassxc        KeePassXC with a tray icon, minimised, no database open
 #
-# Usage: scripts/bench-idle.sh            (BENCH_SECONDS=60 by default, BENCH_SETTLE=10)
+# Usage: daemon/scripts/bench-idle.sh            (BENCH_SECONDS=60 by default, BENCH_SETTLE=10)
 # Needs: apt-get install xvfb trayer x11-utils dbus gnome-keyring libsecret-tools keepassxc
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 root=$PWD
 seconds=${BENCH_SECONDS:-60}
 settle=${BENCH_SETTLE:-10}
@@ -81,10 +81,10 @@ trayicons() { xwininfo -root -tree 2>/dev/null | grep -c '("systray" "systray")'
 
 names=() measured=()
 
-# The real daemon, inside a private keyring session (scripts/with-keyring.sh).
+# The real daemon, inside a private keyring session (.ci/with-keyring.sh).
 home=$(mktemp -d "$tmp/home.XXXX")
 before=$(trayicons)
-FOUREYES_HOME=$home bash scripts/with-keyring.sh "$tmp/foureyes" daemon >"$tmp/daemon.log" 2>&1 &
+FOUREYES_HOME=$home bash .ci/with-keyring.sh "$tmp/foureyes" daemon >"$tmp/daemon.log" 2>&1 &
 pids+=($!)
 daemon=$(find_below $! foureyes) || { echo "bench-idle: the daemon did not start:" >&2; cat "$tmp/daemon.log" >&2; exit 1; }
 measured+=("$daemon")
@@ -93,7 +93,7 @@ if [ "$(trayicons)" -gt "$before" ]; then names+=("foureyes daemon (with tray)")
 
 # The same daemon without its tray, to tell the tray's cost from the rest of the daemon's.
 home2=$(mktemp -d "$tmp/home.XXXX")
-FOUREYES_HOME=$home2 bash scripts/with-keyring.sh "$tmp/foureyes" daemon --headless >"$tmp/daemon-headless.log" 2>&1 &
+FOUREYES_HOME=$home2 bash .ci/with-keyring.sh "$tmp/foureyes" daemon --headless >"$tmp/daemon-headless.log" 2>&1 &
 pids+=($!)
 headless=$(find_below $! foureyes) || { echo "bench-idle: the headless daemon did not start:" >&2; cat "$tmp/daemon-headless.log" >&2; exit 1; }
 measured+=("$headless")

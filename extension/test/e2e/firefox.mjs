@@ -5,8 +5,8 @@
 //     the native-messaging host manifest under its HOME; skipped when FOUREYES_BIN is not built.
 // Firefox resolves every name to 127.0.0.1 here, so the fixture server listens on port 443.
 //
-//   node tests/e2e/firefox.mjs                                              (block scenario only)
-//   FOUREYES_BIN=/path/to/foureyes bash scripts/with-keyring.sh node tests/e2e/firefox.mjs
+//   node extension/test/e2e/firefox.mjs                                              (block scenario only)
+//   FOUREYES_BIN=/path/to/foureyes bash .ci/with-keyring.sh node extension/test/e2e/firefox.mjs
 //
 // Prints "N passed, N failed" last; exits 1 on any failure.
 
@@ -18,9 +18,9 @@ import { makeCert } from './lib/certs.mjs';
 import { startServer } from './lib/server.mjs';
 import { tempDirs, HOSTS, EXT_DIR } from './lib/browser.mjs';
 import { realDriver, realAvailable } from './lib/drivers.mjs';
-import { digest } from '../../extension/lib/digest.js';
+import { digest } from '../../unpacked/lib/digest.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
+const ROOT = new URL('../../..', import.meta.url).pathname;
 const ARTIFACTS = process.env.ARTIFACTS || join(ROOT, 'artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing foureyes needs on Debian/Ubuntu: Debian packages
-# (with apt-get, as root or through sudo) and the npm test tools from package-lock.json.
-# Usage: scripts/deps.sh run|test
+# (with apt-get, as root or through sudo) and the npm test tools from extension/package-lock.json.
+# Usage: .ci/deps.sh run|test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,17 +32,17 @@ if ! command -v go >/dev/null; then
   exit 1
 fi
 
-if [ "$want" = test ] && [ -f package-lock.json ]; then
+if [ "$want" = test ] && [ -f extension/package-lock.json ]; then
   if ! command -v npm >/dev/null; then
     echo "deps: Node.js 20 and npm are needed for the extension's tests" >&2
     exit 1
   fi
   # Reinstall only when the lock file changed since the last install.
-  stamp=node_modules/.foureyes-lock.sha256
-  sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+  stamp=extension/node_modules/.foureyes-lock.sha256
+  sum=$(sha256sum extension/package-lock.json | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
     echo "deps: npm ci"
-    PUPPETEER_SKIP_DOWNLOAD=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+    PUPPETEER_SKIP_DOWNLOAD=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm --prefix extension ci --no-audit --no-fund --loglevel=error
     echo "$sum" > "$stamp"
   fi
 fi

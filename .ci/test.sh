@@ -23,7 +23,7 @@ step() {
 
 gofmt_check() {
   local bad
-  bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))
+  bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*'))
   [ -z "$bad" ] || { echo "gofmt would change: $bad"; return 1; }
 }
 
@@ -39,32 +39,31 @@ fuzz_all() {
 }
 
 step "gofmt" gofmt_check
-# ./daemon/... and ./shared/... rather than ./...: node_modules may hold Go files of its own.
 step "go vet" go vet ./daemon/... ./shared/...
 step "go vet (headless build)" go vet -tags headless ./daemon/... ./shared/...
 # FOUREYES_BROWSER_TESTS: the native host's chain through real Chromium and Firefox ESR (each
 # test skips itself when its browser is not installed).
-step "go test -race (real keyring)" bash scripts/with-keyring.sh env FOUREYES_KEYRING_TEST=1 FOUREYES_BROWSER_TESTS=1 go test -race -count=1 ./daemon/... ./shared/...
+step "go test -race (real keyring)" bash .ci/with-keyring.sh env FOUREYES_KEYRING_TEST=1 FOUREYES_BROWSER_TESTS=1 go test -race -count=1 ./daemon/... ./shared/...
 step "benchmarks (one iteration each)" go test -run '^$' -bench . -benchtime 1x ./daemon/... ./shared/...
 step "fuzz" fuzz_all
 webext_lint() {
   # Errors fail the step; the one warning (Firefox ignores background.service_worker, and uses
   # background.scripts from the same manifest) is expected.
   local out
-  out=$(npx --no-install web-ext lint -s extension --self-hosted --output json 2>&1) || true
+  out=$(npm --prefix extension exec --no -- web-ext lint -s extension/unpacked --self-hosted --output json 2>&1) || true
   node -e 'const r = JSON.parse(process.argv[1]); console.log(`web-ext lint: ${r.summary.errors} errors, ${r.summary.warnings} warnings`); for (const m of r.errors) console.log(`  ${m.code}: ${m.message}`); process.exit(r.summary.errors ? 1 : 0)' "$out"
 }
 
-if [ -d tests/extension ]; then
-  step "extension unit tests (node --test)" node --test tests/extension/
-  step "extension type check (tsc --checkJs)" npm run --silent typecheck
+if [ -d extension/test/unit ]; then
+  step "extension unit tests (node --test)" node --test extension/test/unit/
+  step "extension type check (tsc --checkJs)" npm --prefix extension run --silent typecheck
   step "extension lint (web-ext, Firefox)" webext_lint
 fi
-if [ -f scripts/e2e.sh ]; then
-  step "browser end-to-end (Chromium, Firefox ESR)" bash scripts/e2e.sh
+if [ -f extension/scripts/e2e.sh ]; then
+  step "browser end-to-end (Chromium, Firefox ESR)" bash extension/scripts/e2e.sh
 fi
-if [ -f scripts/tray-screenshots.sh ]; then
-  step "tray under Xvfb (screenshots)" bash scripts/tray-screenshots.sh
+if [ -f daemon/scripts/tray-screenshots.sh ]; then
+  step "tray under Xvfb (screenshots)" bash daemon/scripts/tray-screenshots.sh
 fi
 
 echo

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { explain, DAEMON_DOWN, APPROVAL_NEEDED } from '../../extension/lib/explain.js';
+import { explain, DAEMON_DOWN, APPROVAL_NEEDED } from '../../unpacked/lib/explain.js';
 
-const goErrors = readFileSync(new URL('../../daemon/internal/api/errors.go', import.meta.url), 'utf8');
+const goErrors = readFileSync(new URL('../../../daemon/internal/api/errors.go', import.meta.url), 'utf8');
 const codes = [...goErrors.matchAll(/Code\w+\s+Code = "([a-z_]+)"/g)].map((m) => m[1]);
 
 test('every stable error code has plain words', () => {

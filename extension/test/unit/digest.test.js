@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { canonical, digest, validDigest, _SPACE_CLASS } from '../../extension/lib/digest.js';
+import { canonical, digest, validDigest, _SPACE_CLASS } from '../../unpacked/lib/digest.js';
 
-const vectors = JSON.parse(readFileSync(new URL('../../shared/vectors/digest.json', import.meta.url), 'utf8')).vectors;
+const vectors = JSON.parse(readFileSync(new URL('../../../shared/vectors/digest.json', import.meta.url), 'utf8')).vectors;
 
 test('shared digest vectors', async (t) => {
   assert.ok(vectors.length > 0, 'no vectors');

@@ -9,8 +9,8 @@ import { webcrypto as crypto, randomBytes, createHash } from 'node:crypto';
 import { writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { grantString, toBase64 } from '../../../extension/lib/grant.js';
-import { digest } from '../../../extension/lib/digest.js';
+import { grantString, toBase64 } from '../../../unpacked/lib/grant.js';
+import { digest } from '../../../unpacked/lib/digest.js';
 
 export const EXTENSION_ID = 'khjidfhbpkegedbcgmbanfcppfhpdnkp';
 const HOST_SCRIPT = fileURLToPath(new URL('./native-host.mjs', import.meta.url));

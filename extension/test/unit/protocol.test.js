@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encode, decode, checkHostHello, wsUrl, makeNonce, backoff, MAX_MESSAGE } from '../../extension/lib/protocol.js';
-import { toBase64 } from '../../extension/lib/grant.js';
+import { encode, decode, checkHostHello, wsUrl, makeNonce, backoff, MAX_MESSAGE } from '../../unpacked/lib/protocol.js';
+import { toBase64 } from '../../unpacked/lib/grant.js';
 
 test('encode: envelope, known types only, size limit', () => {
   assert.deepEqual(JSON.parse(encode('hello', { token: 't', nonce: 'n' }, 1)), { v: 1, id: 1, type: 'hello', token: 't', nonce: 'n' });
@@ -59,7 +59,7 @@ test('backoff grows and is capped', () => {
 
 // Sample messages shared with the daemon's tests (shared/protocol/examples.json).
 import { readFileSync } from 'node:fs';
-const ex = JSON.parse(readFileSync(new URL('../../shared/protocol/examples.json', import.meta.url), 'utf8')).examples;
+const ex = JSON.parse(readFileSync(new URL('../../../shared/protocol/examples.json', import.meta.url), 'utf8')).examples;
 
 test('shared examples: the extension reads every valid daemon message', () => {
   for (const e of ex.filter((x) => x.direction === 'from_daemon' && x.valid)) {

@@ -2,7 +2,7 @@
 # Runs a command against a private, unlocked OS keyring (Secret Service), so keyring code can be
 # tested on a headless machine without touching the user's own keyring:
 #
-#   bash scripts/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/internal/custody/...
+#   bash .ci/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/internal/custody/...
 #
 # The command gets its own D-Bus session with gnome-keyring-daemon, a fresh HOME and
 # XDG_RUNTIME_DIR (both removed afterwards), and the real Go caches so nothing is rebuilt. The

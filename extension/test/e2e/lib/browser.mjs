@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const EXT_DIR = resolve(fileURLToPath(new URL('../../../extension', import.meta.url)));
+export const EXT_DIR = resolve(fileURLToPath(new URL('../../../unpacked', import.meta.url)));
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const HOSTS = ['x.com', 'twitter.com', 'social.example', 'other.example'];
 

@@ -4,19 +4,19 @@ import { readFileSync } from 'node:fs';
 import {
   checkTable, platformForUrl, platformForHost, publishEndpoint, normalizeHost, normalizeInstances,
   contentScriptMatches, actionFor, endpointRegexes, supported, hostsOf,
-} from '../../extension/lib/platforms.js';
+} from '../../unpacked/lib/platforms.js';
 
 const read = (p) => readFileSync(new URL(p, import.meta.url), 'utf8');
-const table = checkTable(JSON.parse(read('../../shared/platforms.json')));
+const table = checkTable(JSON.parse(read('../../../shared/platforms.json')));
 const inst = ['social.example'];
 
 test('the extension ships the same table as shared/', () => {
-  assert.equal(read('../../extension/data/platforms.json'), read('../../shared/platforms.json'),
+  assert.equal(read('../../unpacked/data/platforms.json'), read('../../../shared/platforms.json'),
     'copy shared/platforms.json to extension/data/platforms.json');
 });
 
 test('manifest content scripts cover exactly the fixed hosts of the table', () => {
-  const manifest = JSON.parse(read('../../extension/manifest.json'));
+  const manifest = JSON.parse(read('../../unpacked/manifest.json'));
   const matches = manifest.content_scripts.flatMap((c) => c.matches).sort();
   assert.deepEqual(matches, contentScriptMatches(table, []));
 });
@@ -112,7 +112,7 @@ test('checkTable refuses broken tables', () => {
 });
 
 test('bodyText finds the post in JSON and form bodies', async () => {
-  const { bodyText } = await import('../../extension/lib/platforms.js');
+  const { bodyText } = await import('../../unpacked/lib/platforms.js');
   const enc = (s) => ({ raw: [{ bytes: new TextEncoder().encode(s).buffer }] });
   const xEp = { body_text: 'variables.tweet_text' };
   assert.equal(bodyText(xEp, enc(JSON.stringify({ variables: { tweet_text: 'Grüße' } }))), 'Grüße');

@@ -2,15 +2,15 @@
 # Times verification of a realistic 1,000,000-line audit log against plain sha256sum of the same
 # file, in one run on one machine, so the figures compare fairly.
 #
-#   bash scripts/bench-audit.sh               # from the repository root
-#   AUDIT_BENCH_LINES=200000 AUDIT_BENCH_RUNS=5 bash scripts/bench-audit.sh
+#   bash daemon/scripts/bench-audit.sh               # from the repository root
+#   AUDIT_BENCH_LINES=200000 AUDIT_BENCH_RUNS=5 bash daemon/scripts/bench-audit.sh
 #
 # The log is written once by the audit package's own encoder (TestGenerateLog), then each tool
 # runs AUDIT_BENCH_RUNS times on the warm file and the best run counts: on a shared machine the
 # best run is the one least disturbed by others. CPU time (user+sys) is shown as well, since it
 # is what the work costs whatever else the machine is doing.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 lines=${AUDIT_BENCH_LINES:-1000000}
 runs=${AUDIT_BENCH_RUNS:-3}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { grantString, verifyGrant, importDaemonKey, toBase64, checkGrantShape, parseTime, unixSeconds } from '../../extension/lib/grant.js';
-import { digest } from '../../extension/lib/digest.js';
+import { grantString, verifyGrant, importDaemonKey, toBase64, checkGrantShape, parseTime, unixSeconds } from '../../unpacked/lib/grant.js';
+import { digest } from '../../unpacked/lib/digest.js';
 
 async function keypair() {
   const kp = await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']);
@@ -87,7 +87,7 @@ test('parseTime', () => {
 
 // Vectors the daemon's Go code signs and checks too (shared/protocol/grant-vectors.json).
 import { readFileSync } from 'node:fs';
-const gv = JSON.parse(readFileSync(new URL('../../shared/protocol/grant-vectors.json', import.meta.url), 'utf8'));
+const gv = JSON.parse(readFileSync(new URL('../../../shared/protocol/grant-vectors.json', import.meta.url), 'utf8'));
 
 test('shared grant vectors: signed string and signature', async (t) => {
   const key = await importDaemonKey(gv.public_key);

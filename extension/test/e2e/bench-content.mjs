@@ -2,7 +2,7 @@
 // mutations, clicks and key presses bubbling through the page) timed in Chromium with and
 // without the extension, in one run. Prints the figures and the ratio.
 //
-//   node tests/e2e/bench-content.mjs [--rounds 7] [--nodes 5000]
+//   node extension/test/e2e/bench-content.mjs [--rounds 7] [--nodes 5000]
 
 import { makeCert } from './lib/certs.mjs';
 import { startServer } from './lib/server.mjs';

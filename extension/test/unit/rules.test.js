@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { checkTable } from '../../extension/lib/platforms.js';
-import { blockRules, allowRules, endpointFits, ruleUpdate, BLOCK_PRIORITY, ALLOW_PRIORITY, ALLOW_ID_BASE, isAllowRule } from '../../extension/lib/rules.js';
+import { checkTable } from '../../unpacked/lib/platforms.js';
+import { blockRules, allowRules, endpointFits, ruleUpdate, BLOCK_PRIORITY, ALLOW_PRIORITY, ALLOW_ID_BASE, isAllowRule } from '../../unpacked/lib/rules.js';
 
-const table = checkTable(JSON.parse(readFileSync(new URL('../../shared/platforms.json', import.meta.url), 'utf8')));
+const table = checkTable(JSON.parse(readFileSync(new URL('../../../shared/platforms.json', import.meta.url), 'utf8')));
 const inst = ['social.example', 'mastodon.example'];
 
 const matches = (rule, method, url) =>
@@ -66,9 +66,9 @@ test('ruleUpdate is a no-op when rules are in place, else replaces the block ran
 });
 
 test('the static ruleset in the manifest is the block rules of the fixed-host platforms', () => {
-  const shipped = JSON.parse(readFileSync(new URL('../../extension/rules/publish.json', import.meta.url), 'utf8'));
-  assert.deepEqual(shipped, blockRules(table, []), 'run: node scripts/sync-platforms.mjs');
-  const manifest = JSON.parse(readFileSync(new URL('../../extension/manifest.json', import.meta.url), 'utf8'));
+  const shipped = JSON.parse(readFileSync(new URL('../../unpacked/rules/publish.json', import.meta.url), 'utf8'));
+  assert.deepEqual(shipped, blockRules(table, []), 'run: node extension/scripts/sync-platforms.mjs');
+  const manifest = JSON.parse(readFileSync(new URL('../../unpacked/manifest.json', import.meta.url), 'utf8'));
   assert.deepEqual(manifest.declarative_net_request.rule_resources, [{ id: 'publish', enabled: true, path: 'rules/publish.json' }]);
 });
 
