@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"foureyes/daemon/internal/adminsock"
 	"foureyes/daemon/internal/api"
@@ -47,8 +46,8 @@ func keyringService(home string, custom bool) string {
 	return "foureyes-" + hex.EncodeToString(sum[:6])
 }
 
-func currentCaller(transport string) api.Caller {
-	c := api.Caller{UID: os.Getuid(), Transport: transport, OSUser: strconv.Itoa(os.Getuid())}
+func currentCaller(via string) api.Caller {
+	c := api.Caller{UID: os.Getuid(), Via: via, OSUser: strconv.Itoa(os.Getuid())}
 	if u, err := user.Current(); err == nil {
 		c.OSUser = u.Username
 	}
@@ -79,7 +78,6 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return fmt.Errorf("creating the state directory %s: %w", home, err)
 	}
-	me := currentCaller("daemon")
 
 	// The audit log comes first: without it nothing may happen.
 	var forwarders []audit.Forwarder
@@ -113,30 +111,23 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	}
 	eng, err := engine.New(engine.Options{
 		Home: home, Store: store, Audit: auditAdapter{alog},
-		Policy: pol, PolicySource: polSource, PolicyErr: polErr, Version: version,
+		Policy: pol, PolicySource: polSource, PolicyErr: polErr, LoadPolicy: policy.Load,
+		Version: version,
 		Extensions: func() int {
 			if br == nil {
 				return 0
 			}
 			return br.Connected()
 		},
-		BridgeAddr: fmt.Sprintf("127.0.0.1:%d", port),
+		BridgeAddr:  fmt.Sprintf("127.0.0.1:%d", port),
+		StartFields: map[string]any{"native_host_manifests": allowedExtensions()},
 	})
 	if err != nil {
 		return err
 	}
-	if err := eng.Record(me.OSUser, "daemon_started", engine.SevInfo, map[string]any{"version": version, "pid": os.Getpid(), "home": home,
-		"native_host_manifests": allowedExtensions()}); err != nil {
+	// Without its first audit line the daemon must not run.
+	if err := eng.Start(); err != nil {
 		return err
-	}
-	if polErr != nil {
-		eng.Record(me.OSUser, "policy_invalid", engine.SevHigh, map[string]any{"source": polSource, "error": polErr.Error()})
-	} else {
-		eng.Record(me.OSUser, "policy_loaded", engine.SevInfo, map[string]any{"source": polSource})
-	}
-	if err := custody.Probe(store); err != nil {
-		logger.Printf("the OS keyring is not usable: %v", err)
-		eng.SetKeyringError(err)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -145,7 +136,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	br, err = bridge.New(bridge.Config{
 		Port:    port,
 		Owner:   currentCaller("bridge"),
-		Backend: func(c api.Caller) api.Backend { return eng.For(c) },
+		Backend: func(c api.Caller) api.Staff { return eng.Staff(c) },
 		ChromeIDs: func() []string {
 			if p, _, _ := eng.Policy(); p != nil {
 				return p.ExtensionIDs
@@ -169,17 +160,13 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 		// Fail closed: without the bridge the extension blocks every post and says why.
 		logger.Printf("THE BROWSER EXTENSION CANNOT CONNECT: %v (is another program using port %d? set bridge_port in the policy)", err, port)
 		br = nil
+	} else {
+		eng.SetBridgeHello(br.Hello)
 	}
 
 	sock, err := adminsock.Listen(filepath.Join(home, socketName), adminsock.Config{
-		Backend: func(c api.Caller) api.Backend { return eng.For(c) },
-		BridgeHello: func(ctx context.Context, origin string) (any, error) {
-			if br == nil {
-				return nil, api.Errorf(api.CodeDaemonUnavailable, "the daemon runs, but its browser bridge could not listen on port %d: see the daemon's log", port)
-			}
-			return br.Hello(origin)
-		},
-		Logf: logger.Printf,
+		Backend: func(c api.Caller) api.Backend { return eng.Owner(c) },
+		Logf:    logger.Printf,
 	})
 	if err != nil {
 		return err
@@ -194,8 +181,9 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 		}()
 	}
 
-	go housekeeping(ctx, eng, store, logger)
-	go reloadOnHUP(ctx, eng, me, logger)
+	engineDone := make(chan struct{})
+	go func() { eng.Run(ctx); close(engineDone) }()
+	go reloadOnHUP(ctx, eng)
 
 	logger.Printf("ready: admin socket %s, audit log %s, policy %s", sock.Path(), auditPath, polSource)
 
@@ -212,7 +200,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 
 	// The tray runs on the main goroutine (the desktop's event loop needs the main thread);
 	// everything else already runs on its own.
-	trayBackend := eng.For(currentCaller("tray"))
+	trayBackend := eng.Owner(currentCaller("tray"))
 	if !headless {
 		if ok, why := tray.Available(); !ok {
 			logger.Printf("no tray icon: %s; carrying on without one (foureyes daemon --headless says so on purpose)", why)
@@ -240,60 +228,13 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 		err = *e
 	}
 	stop()
-	eng.Record(me.OSUser, "daemon_stopped", engine.SevInfo, map[string]any{"pid": os.Getpid()})
+	<-engineDone // the engine's closing lines are written
 	logger.Printf("stopped")
 	return err
 }
 
-// housekeeping expires requests and sessions when their time comes (so the audit trail and the
-// tray hear of it) and re-probes the keyring now and then. It sleeps until the next expiry
-// rather than polling, and wakes when a request or session is created: an idle daemon costs
-// next to nothing.
-func housekeeping(ctx context.Context, eng *engine.Engine, store custody.Store, logger *log.Logger) {
-	// Without the events (never, for the in-process engine) expiries are still found by the next
-	// operation, which expires what is due first; only their notifications come later.
-	events, err := eng.For(currentCaller("housekeeping")).Watch(ctx)
-	if err != nil {
-		logger.Printf("housekeeping cannot watch the engine: %v", err)
-	}
-	const idle = time.Hour
-	probe := time.NewTicker(keyringProbeEvery)
-	defer probe.Stop()
-	timer := time.NewTimer(idle)
-	defer timer.Stop()
-	arm := func() {
-		d := idle
-		if next := eng.NextExpiry(); !next.IsZero() {
-			// A little after the deadline, so the engine's clock agrees it has passed.
-			d = min(d, max(time.Until(next)+50*time.Millisecond, 0))
-		}
-		timer.Reset(d)
-	}
-	arm()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case _, ok := <-events:
-			if !ok {
-				return
-			}
-			arm()
-		case <-timer.C:
-			eng.Tick()
-			arm()
-		case <-probe.C:
-			eng.SetKeyringError(custody.Check(store))
-		}
-	}
-}
-
-// keyringProbeEvery is how often the daemon checks that the keyring is still reachable and
-// unlocked, for the status and the tray; an operation that needs a secret reports a keyring
-// problem in its own answer at once.
-const keyringProbeEvery = time.Minute
-
-func reloadOnHUP(ctx context.Context, eng *engine.Engine, me api.Caller, logger *log.Logger) {
+// reloadOnHUP reloads the policy on SIGHUP; the engine records the outcome.
+func reloadOnHUP(ctx context.Context, eng *engine.Engine) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -302,14 +243,8 @@ func reloadOnHUP(ctx context.Context, eng *engine.Engine, me api.Caller, logger 
 		case <-ctx.Done():
 			return
 		case <-hup:
-			p, src, err := policy.Load()
-			eng.SetPolicy(p, src, err)
-			if err != nil {
-				logger.Printf("POLICY INVALID after reload, no approvals until it is fixed: %v", err)
-				eng.Record(me.OSUser, "policy_invalid", engine.SevHigh, map[string]any{"source": src, "error": err.Error()})
-			} else {
-				logger.Printf("policy reloaded from %s", src)
-				eng.Record(me.OSUser, "policy_loaded", engine.SevInfo, map[string]any{"source": src})
+			if err := eng.ReloadPolicy(); err != nil {
+				log.Printf("reloading the policy: %v", err)
 			}
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"foureyes/daemon/internal/adminsock"
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/bridge"
 	"foureyes/daemon/internal/nativehost"
@@ -23,14 +22,6 @@ import (
 // id), never ours.
 func isNativeHostInvocation(args []string) bool { return nativehost.Detect(args) }
 
-// helloSource asks the daemon, over the admin socket, for a bridge token.
-type helloSource struct{ c *adminsock.Client }
-
-func (h helloSource) BridgeHello(ctx context.Context, origin string) (bridge.HostHello, error) {
-	var out bridge.HostHello
-	err := h.c.BridgeHello(ctx, origin, &out)
-	return out, err
-}
 
 func cmdNativeHost(e *env, args []string) int {
 	if len(args) > 0 && args[0] == "nativehost" {
@@ -55,7 +46,7 @@ func cmdNativeHost(e *env, args []string) int {
 		opts.ChromeIDs = p.ExtensionIDs
 	}
 	// Only stderr may carry text: stdout is the browser's message stream.
-	if err := nativehost.RunOptions(context.Background(), e.stdin, e.stdout, args, helloSource{c}, opts); err != nil {
+	if err := nativehost.RunOptions(context.Background(), e.stdin, e.stdout, args, c, opts); err != nil {
 		fmt.Fprintln(e.stderr, "foureyes nativehost:", err)
 		return exitRefused
 	}

@@ -181,10 +181,18 @@ func (c *Client) ExtensionAllowed(ctx context.Context, browser, id, manifest str
 	return c.Call(ctx, "extension.allowed", extParams{Browser: browser, ID: id, Manifest: manifest}, nil)
 }
 
-// BridgeHello asks the daemon for a WebSocket token for the extension at origin, decoding the
-// answer into out.
-func (c *Client) BridgeHello(ctx context.Context, origin string, out any) error {
-	return c.Call(ctx, "bridge.hello", map[string]string{"origin": origin}, out)
+// BridgeHello asks the daemon for a WebSocket token for the extension at origin.
+func (c *Client) BridgeHello(ctx context.Context, origin string) (api.BridgeHello, error) {
+	var out api.BridgeHello
+	err := c.Call(ctx, "bridge.hello", map[string]string{"origin": origin}, &out)
+	return out, err
+}
+
+// OfferedApprovers lists the approvers worth offering the caller for a request on account.
+func (c *Client) OfferedApprovers(ctx context.Context, account string) ([]api.Approver, error) {
+	var out []api.Approver
+	err := c.Call(ctx, "approver.offered", map[string]string{"account": account}, &out)
+	return out, err
 }
 
 // Watch streams the daemon's events until ctx ends or the daemon goes away.

@@ -49,10 +49,9 @@ type response struct {
 
 // Config configures a Server.
 type Config struct {
-	// Backend returns the Backend for a caller the server identified.
+	// Backend returns everything the laptop's own user may do, for a caller the server
+	// identified by its peer credentials.
 	Backend func(api.Caller) api.Backend
-	// BridgeHello answers the native-messaging host: a token for the extension's WebSocket.
-	BridgeHello func(ctx context.Context, origin string) (any, error)
 	// AllowUID reports whether a peer uid may connect; nil allows only the daemon's own uid.
 	AllowUID func(uid int) bool
 	Logf     func(format string, args ...any)
@@ -167,7 +166,7 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 		writeErr(c, api.Errorf(api.CodeNotPermitted, "only the user the daemon runs as may use its admin socket"))
 		return
 	}
-	caller := api.Caller{OSUser: userName(uid), UID: uid, Transport: "admin"}
+	caller := api.Caller{OSUser: userName(uid), UID: uid, Via: "admin"}
 
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	br := bufio.NewReaderSize(io.LimitReader(c, maxRequest+1), 64*1024)
@@ -193,22 +192,6 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 
 	if req.Method == "watch" {
 		s.watch(ctx, c, b)
-		return
-	}
-	if req.Method == "bridge.hello" {
-		var p struct {
-			Origin string `json:"origin"`
-		}
-		if err := decodeParams(req.Params, &p); err != nil {
-			writeErr(c, err)
-			return
-		}
-		if s.cfg.BridgeHello == nil {
-			writeErr(c, api.Errorf(api.CodeUnsupported, "this daemon runs without the browser bridge"))
-			return
-		}
-		res, err := s.cfg.BridgeHello(ctx, p.Origin)
-		reply(c, res, err)
 		return
 	}
 	h, ok := handlers[req.Method]
@@ -366,6 +349,16 @@ var handlers = map[string]handler{
 		Reason string `json:"reason"`
 	}) (any, error) {
 		return b.Lock(ctx, p.Reason)
+	}),
+	"bridge.hello": with(func(ctx context.Context, b api.Backend, p struct {
+		Origin string `json:"origin"`
+	}) (any, error) {
+		return b.BridgeHello(ctx, p.Origin)
+	}),
+	"approver.offered": with(func(ctx context.Context, b api.Backend, p struct {
+		Account string `json:"account"`
+	}) (any, error) {
+		return b.OfferedApprovers(ctx, p.Account)
 	}),
 	"extension.allowed": with(func(ctx context.Context, b api.Backend, p extParams) (any, error) {
 		return ok, b.ExtensionAllowed(ctx, p.Browser, p.ID, p.Manifest)

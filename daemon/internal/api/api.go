@@ -24,30 +24,26 @@ const (
 // Actions lists every action the daemon knows, in display order.
 var Actions = []string{ActionPost, ActionReply, ActionQuote, ActionRepost}
 
-// Caller is who is asking, as established by the transport.
+// Caller is who is asking, as established by the transport from the connection itself (peer
+// credentials), never from a message. What the caller may do is not in here: it is the type of
+// the value the engine hands out for it ([Staff] or [Backend]).
 type Caller struct {
-	OSUser    string `json:"os_user"`   // login name of the calling OS user
-	UID       int    `json:"uid"`       // numeric user id (-1 where the OS has none)
-	Transport string `json:"transport"` // "admin", "bridge", "tray", "test"
+	OSUser string `json:"os_user"` // login name of the calling OS user
+	UID    int    `json:"uid"`     // numeric user id (-1 where the OS has none)
+	// Via names the transport, for the audit trail only ("admin", "bridge", "tray").
+	Via string `json:"via"`
 }
 
-// Backend is what a transport may ask of the daemon on behalf of one caller.
-type Backend interface {
+// Staff is what anyone who may ask for a post may do: request approval, hand over an approver's
+// code, spend a session, report what happened, lock everything. The browser extension's bridge
+// holds only this half: a web page beside it must never reach accounts or enrolment.
+type Staff interface {
 	Status(ctx context.Context) (Status, error)
-
-	AddAccount(ctx context.Context, a NewAccount) (Account, error)
-	SetAccountPassword(ctx context.Context, id, password string) error
 	ListAccounts(ctx context.Context) ([]Account, error)
-	RemoveAccount(ctx context.Context, id string) error
-
-	// EnrollApprover creates (or, for an existing id, replaces) an approver's TOTP secret. The
-	// approver stays pending until ConfirmApprover sees a first valid code.
-	EnrollApprover(ctx context.Context, e NewApprover) (Enrollment, error)
-	ConfirmApprover(ctx context.Context, id, code string) (Approver, error)
 	ListApprovers(ctx context.Context) ([]Approver, error)
-	RemoveApprover(ctx context.Context, id string) error
-	// UnlockApprover clears an approver's throttle (an administrator's act, audited).
-	UnlockApprover(ctx context.Context, id string) error
+	// OfferedApprovers lists the approvers worth offering the caller for a request on account:
+	// confirmed, not disabled, not the caller, authorised by the policy.
+	OfferedApprovers(ctx context.Context, account string) ([]Approver, error)
 
 	CreateRequest(ctx context.Context, r NewRequest) (Request, error)
 	ListRequests(ctx context.Context) ([]Request, error)
@@ -70,12 +66,48 @@ type Backend interface {
 	// Lock revokes every open session and pending request at once.
 	Lock(ctx context.Context, reason string) (LockResult, error)
 
+	// Watch streams state-change events until ctx ends. The channel is closed then.
+	Watch(ctx context.Context) (<-chan Event, error)
+}
+
+// Admin is what only the laptop's own user may do, over the admin socket or the tray: take
+// accounts into custody, enrol approvers, allow extensions, and hand the native-messaging host
+// its token for the bridge.
+type Admin interface {
+	AddAccount(ctx context.Context, a NewAccount) (Account, error)
+	SetAccountPassword(ctx context.Context, id, password string) error
+	RemoveAccount(ctx context.Context, id string) error
+
+	// EnrollApprover creates (or, for an existing id, replaces) an approver's TOTP secret. The
+	// approver stays pending until ConfirmApprover sees a first valid code.
+	EnrollApprover(ctx context.Context, e NewApprover) (Enrollment, error)
+	ConfirmApprover(ctx context.Context, id, code string) (Approver, error)
+	RemoveApprover(ctx context.Context, id string) error
+	// UnlockApprover clears an approver's throttle (an administrator's act, audited).
+	UnlockApprover(ctx context.Context, id string) error
+
 	// ExtensionAllowed records that a browser extension ID was allowed to reach the daemon
 	// (the native-messaging host manifest was written for it).
 	ExtensionAllowed(ctx context.Context, browser, id, manifest string) error
+	// BridgeHello gives the native-messaging host a one-time token with which the extension at
+	// origin may open the WebSocket bridge.
+	BridgeHello(ctx context.Context, origin string) (BridgeHello, error)
+}
 
-	// Watch streams state-change events until ctx ends. The channel is closed then.
-	Watch(ctx context.Context) (<-chan Event, error)
+// Backend is everything: what the laptop's own user holds, over the admin socket or the tray.
+// Both the in-process engine and the admin-socket client satisfy it.
+type Backend interface {
+	Staff
+	Admin
+}
+
+// BridgeHello is what the native-messaging host hands the extension: where the bridge listens,
+// a one-time token for the WebSocket hello, and the key that verifies the daemon's grants.
+type BridgeHello struct {
+	Port      int       `json:"port"`
+	Token     string    `json:"token"`
+	DaemonKey string    `json:"daemon_key"`
+	Expires   time.Time `json:"expires"`
 }
 
 // NewAccount is an official account to take into custody. Password and TOTPSeed go to the

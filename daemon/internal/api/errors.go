@@ -15,6 +15,7 @@ const (
 	CodeBadCode           Code = "bad_code"           // the TOTP code is wrong
 	CodeReplayed          Code = "replayed"           // the code was already used by this approver
 	CodeSelfApproval      Code = "self_approval"      // approver is the requester
+	CodeAlreadyApproved   Code = "already_approved"   // this approver has already approved this request
 	CodeNotAuthorised     Code = "not_authorised"     // approver may not approve this account
 	CodeThrottled         Code = "throttled"          // too many failed codes: wait
 	CodeExpired           Code = "expired"            // request or session ran out of time

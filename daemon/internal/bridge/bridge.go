@@ -53,8 +53,9 @@ type Config struct {
 	// ChromeIDs returns the pinned Chrome/Edge extension IDs from policy. It is called for every
 	// upgrade and every hello, so a policy reload takes effect at once.
 	ChromeIDs func() []string
-	// Backend returns the daemon's backend bound to a caller.
-	Backend func(api.Caller) api.Backend
+	// Backend returns the staff half of the daemon bound to a caller: the bridge never holds
+	// accounts, enrolment or tokens.
+	Backend func(api.Caller) api.Staff
 	// Owner is the OS user the daemon runs as. Every bridge connection acts as this user: the
 	// native host, started by the user's own browser, proved it is the same user when it fetched
 	// the token over the admin socket.
@@ -76,12 +77,7 @@ type Config struct {
 // HostHello is what the native-messaging host hands the extension so it can connect: the port,
 // a single-use token bound to the extension's origin, when the token expires, and the daemon's
 // Ed25519 public key (standard base64 of the raw 32 bytes) that verifies grants.
-type HostHello struct {
-	Port      int       `json:"port"`
-	Token     string    `json:"token"`
-	DaemonKey string    `json:"daemon_key"`
-	Expires   time.Time `json:"expires"`
-}
+type HostHello = api.BridgeHello
 
 // Server is the WebSocket bridge. Create it with [New], then call [Server.Listen] (optional)
 // and [Server.Serve].
@@ -133,7 +129,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Policy == nil {
 		cfg.Policy = func() ClientPolicy { return ClientPolicy{ApprovalActions: api.Actions} }
 	}
-	cfg.Owner.Transport = "bridge"
+	cfg.Owner.Via = "bridge"
 	signer := cfg.Signer
 	if signer == nil {
 		var err error

@@ -28,7 +28,7 @@ type conn struct {
 
 	nonce   string      // from hello; signs this connection's grants
 	helloID int64       // id of the hello message
-	backend api.Backend // set after hello
+	backend api.Staff // set after hello
 
 	wmu sync.Mutex // serialises writes: gorilla allows one writer at a time
 }
@@ -300,15 +300,14 @@ func (c *conn) handle(ctx context.Context, m Message) any {
 		st.BridgeAddr = c.s.Addr()
 		return statusReply{V: Version, ID: m.ID, Type: TypeStatus, Status: st}
 	case TypeApprovers:
-		list, err := b.ListApprovers(ctx)
+		// Which approvers to offer is the rules' decision, not the bridge's.
+		list, err := b.OfferedApprovers(ctx, m.Account)
 		if err != nil {
 			return fail(err)
 		}
 		out := []ApproverInfo{}
 		for _, a := range list {
-			if a.Confirmed && !a.Disabled {
-				out = append(out, ApproverInfo{ID: a.ID, Name: a.Name})
-			}
+			out = append(out, ApproverInfo{ID: a.ID, Name: a.Name})
 		}
 		return approversReply{V: Version, ID: m.ID, Type: TypeApprovers, Approvers: out}
 	case TypeAccounts:

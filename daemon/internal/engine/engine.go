@@ -1,10 +1,15 @@
 // Package engine owns the daemon's state and calls the rules, custody, audit and state packages
-// in the right order. Transports reach it only through [api.Backend] values from [Engine.For],
-// each bound to a caller the transport established.
+// in the right order. Transports reach it only through the values [Engine.Owner] and
+// [Engine.Staff] hand out, each bound to a caller the transport established; what a caller may
+// do is the type of that value ([api.Backend] or only [api.Staff]).
 //
-// Order matters and is the same everywhere: check (rules), change in memory, persist what must
-// survive a restart, write the audit line, and only then let the result be seen. If the audit
-// line cannot be written the operation fails and no session exists.
+// Every change goes through one path ([Engine.run]): decide (rules), apply to memory, persist,
+// write the audit lines, undo everything if persisting or a line fails, release the lock, then
+// tell the watchers. If an audit line cannot be written, nothing changes and no session exists.
+//
+// The engine's files follow what it owns: accounts.go, approvers.go, requests.go, sessions.go;
+// lifecycle.go runs its own work (expiries, policy reloads, the keyring check, start and stop
+// lines); words.go words the rules' refusals for people.
 package engine
 
 import (
@@ -15,8 +20,6 @@ import (
 	"log"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -36,25 +39,24 @@ type Auditor interface {
 	Path() string
 }
 
-// Severities of audit events.
-const (
-	SevInfo = "info"
-	SevHigh = "high"
-)
-
 // Options configure an Engine.
 type Options struct {
-	Home         string // state directory
-	Store        custody.Store
-	Audit        Auditor
-	Policy       *policy.Policy // nil with PolicyErr set: the policy in force is invalid
+	Home  string // state directory
+	Store custody.Store
+	Audit Auditor
+	// Policy is the policy in force at start; nil with PolicyErr set: the policy is invalid.
+	Policy       *policy.Policy
 	PolicySource string
 	PolicyErr    error
-	Clock        clock.Clock
-	Version      string
+	// LoadPolicy reads the policy again for [Engine.ReloadPolicy] (nil: reloads keep it).
+	LoadPolicy func() (*policy.Policy, string, error)
+	Clock      clock.Clock
+	Version    string
 	// Extensions reports how many extension connections the bridge holds (nil: none).
 	Extensions func() int
 	BridgeAddr string
+	// StartFields are added to the daemon_started audit line.
+	StartFields map[string]any
 }
 
 // Engine is the daemon's core.
@@ -62,18 +64,24 @@ type Engine struct {
 	opts    Options
 	clock   clock.Clock
 	started time.Time
+	self    api.Caller // the daemon itself, for its own audit lines
+	wake    chan struct{}
 
 	// mu guards the fields that follow.
 	mu         sync.Mutex
 	pol        *policy.Policy
 	polErr     error
 	cfg        rules.Config
+	loc        *time.Location // where times are shown: the policy's time zone
 	st         persisted
-	requests   map[string]*api.Request
-	sessions   map[string]*api.Session
-	watchers   map[chan api.Event]struct{}
+	requests   map[string]*rules.Request
+	sessions   map[string]*rules.Session
 	keyringErr error
 	auditErr   error
+	hello      func(origin string) (api.BridgeHello, error)
+
+	watchMu  sync.Mutex
+	watchers map[chan api.Event]struct{}
 }
 
 type approverRec struct {
@@ -106,7 +114,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	e := &Engine{
 		opts: opts, clock: opts.Clock, started: opts.Clock.Now(),
-		requests: map[string]*api.Request{}, sessions: map[string]*api.Session{},
+		self:     api.Caller{OSUser: currentUser(), UID: os.Getuid(), Via: "daemon"},
+		wake:     make(chan struct{}, 1),
+		requests: map[string]*rules.Request{}, sessions: map[string]*rules.Session{},
 		watchers: map[chan api.Event]struct{}{},
 	}
 	if _, err := state.Load(e.statePath(), &e.st); err != nil {
@@ -123,17 +133,25 @@ func New(opts Options) (*Engine, error) {
 	return e, nil
 }
 
-func (e *Engine) statePath() string { return filepath.Join(e.opts.Home, StateFile) }
+// Owner returns everything the laptop's own user may do, for a caller the admin socket or the
+// tray established.
+func (e *Engine) Owner(c api.Caller) api.Backend { return &ownerView{staffView{e: e, c: c}} }
 
-// SetPolicy replaces the policy in force (a reload). A nil policy with err set makes the engine
-// refuse new requests and approvals until a valid policy is loaded.
-func (e *Engine) SetPolicy(p *policy.Policy, source string, err error) {
+// Staff returns only the staff half, for a caller the browser bridge established: a value that
+// cannot be turned into the admin half.
+func (e *Engine) Staff(c api.Caller) api.Staff { return &staffView{e: e, c: c} }
+
+// SetBridgeHello sets where [api.Admin.BridgeHello] gets its tokens (the bridge, created after
+// the engine).
+func (e *Engine) SetBridgeHello(f func(origin string) (api.BridgeHello, error)) {
 	e.mu.Lock()
-	e.setPolicy(p, source, err)
+	e.hello = f
 	e.mu.Unlock()
-	e.publish(api.Event{Kind: api.EventStatus, Message: "policy reloaded"})
 }
 
+func (e *Engine) statePath() string { return filepath.Join(e.opts.Home, StateFile) }
+
+// setPolicy puts p in force, or refuses everything with err. Callers hold mu.
 func (e *Engine) setPolicy(p *policy.Policy, source string, err error) {
 	e.opts.PolicySource = source
 	if err != nil || p == nil {
@@ -158,9 +176,16 @@ func (e *Engine) setPolicy(p *policy.Policy, source string, err error) {
 		},
 		MayApprove: p.MayApprove,
 	}
+	if m := p.AuthorMark; m != nil && m.Required {
+		c.AuthorMark = m.Matches
+	}
+	e.loc = time.UTC
 	if h := p.PostingHours; h != nil {
 		c.Within = h.Within
 		c.OutsideRefuse = h.Outside == policy.OutsideRefuse
+		if loc, err := time.LoadLocation(h.TimeZone); err == nil {
+			e.loc = loc
+		}
 	}
 	e.cfg = c
 }
@@ -172,195 +197,13 @@ func (e *Engine) Policy() (*policy.Policy, string, error) {
 	return e.pol, e.opts.PolicySource, e.polErr
 }
 
-// SetKeyringError records the keyring's health as last probed (nil: usable).
-func (e *Engine) SetKeyringError(err error) {
-	e.mu.Lock()
-	changed := (err == nil) != (e.keyringErr == nil)
-	e.keyringErr = err
-	e.mu.Unlock()
-	if changed {
-		e.publish(api.Event{Kind: api.EventStatus, Message: "keyring state changed"})
+// policyOK refuses while the policy in force is invalid. Callers hold mu.
+func (e *Engine) policyOK() error {
+	if e.polErr != nil {
+		return &api.Error{Code: api.CodeInvalidPolicy, Err: e.polErr,
+			Message: fmt.Sprintf("the policy in force (%s) is invalid, so no approvals are possible: %v", e.opts.PolicySource, e.polErr)}
 	}
-}
-
-// For returns the Backend for one caller. The transport vouches for the caller's identity.
-func (e *Engine) For(c api.Caller) api.Backend { return &view{e: e, c: c} }
-
-// Record writes an audit event on behalf of the daemon itself (start, stop, policy load).
-func (e *Engine) Record(user, event, severity string, fields map[string]any) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.record(user, event, severity, fields)
-}
-
-// record writes one audit line. Callers hold mu, so lines follow the order of the changes.
-func (e *Engine) record(user, event, severity string, fields map[string]any) error {
-	err := e.opts.Audit.Record(user, event, severity, fields)
-	if err != nil {
-		e.auditErr = err
-		return &api.Error{Code: api.CodeAuditUnavailable, Err: err,
-			Message: fmt.Sprintf("the audit log cannot be written, so nothing was done: %v (free disk space or fix the permissions of %s, then try again)", err, e.opts.Audit.Path())}
-	}
-	e.auditErr = nil
 	return nil
-}
-
-// Tick expires requests and sessions whose time has passed and audits each. The daemon calls it
-// when the next one is due (NextExpiry); every operation also expires what is due first.
-func (e *Engine) Tick() {
-	e.mu.Lock()
-	now := e.clock.Now()
-	events := e.expireDue(now)
-	// Forget decided requests and spent sessions after a day, so memory stays small.
-	for id, r := range e.requests {
-		if r.State != api.RequestPending && now.Sub(r.Expires) > 24*time.Hour {
-			delete(e.requests, id)
-		}
-	}
-	for id, s := range e.sessions {
-		if s.State != api.SessionActive && now.Sub(s.Expires) > 24*time.Hour {
-			delete(e.sessions, id)
-		}
-	}
-	e.mu.Unlock()
-	for _, ev := range events {
-		e.publish(ev)
-	}
-}
-
-// expireDue moves every pending request and active session whose time has passed to expired,
-// with its audit line, and returns the events to publish. Every operation calls it (through
-// nowExpiring) before it looks at requests or sessions, so no expiry goes unrecorded. The
-// expiry stands even without its line (failing closed); Status shows the audit error and the
-// log names the line that is missing. Callers hold mu.
-func (e *Engine) expireDue(now time.Time) []api.Event {
-	var events []api.Event
-	for _, r := range e.requests {
-		if rules.Expire(r, now) {
-			if err := e.record(r.Requester, "request_expired", SevInfo, map[string]any{"request_id": r.ID, "account": r.Account}); err != nil {
-				log.Printf("request %s expired, but its audit line could not be written: %v", r.ID, err)
-			}
-			rc := *r
-			events = append(events, api.Event{Kind: api.EventRequest, Time: now, Request: &rc})
-		}
-	}
-	for _, s := range e.sessions {
-		if rules.ExpireSession(s, now) {
-			if err := e.record(s.Requester, "session_expired", SevInfo, map[string]any{"session_id": s.ID, "account": s.Account}); err != nil {
-				log.Printf("session %s expired, but its audit line could not be written: %v", s.ID, err)
-			}
-			sc := *s
-			events = append(events, api.Event{Kind: api.EventSession, Time: now, Session: &sc})
-		}
-	}
-	return events
-}
-
-// nowExpiring returns the time and expires what is due by then, publishing the changes in the
-// background. Callers hold mu.
-func (e *Engine) nowExpiring() time.Time {
-	now := e.clock.Now()
-	e.publishLater(e.expireDue(now))
-	return now
-}
-
-// withdrawal is what removing an approver or an account takes back: pending requests and
-// active sessions that rest on it, and approvals that no longer count.
-type withdrawal struct {
-	approver  string         // the approver whose approvals are withdrawn, if any
-	requests  []*api.Request // pending requests to revoke
-	approvals []*api.Request // pending requests that lose the approver's approval
-	sessions  []*api.Session // active sessions to revoke
-}
-
-// withdrawApprover finds what rests on approver id: their approvals on pending requests and the
-// active sessions they approved (a lost phone must not leave a session open). Callers hold mu.
-func (e *Engine) withdrawApprover(id string) withdrawal {
-	w := withdrawal{approver: id}
-	for _, r := range e.requests {
-		if r.State == api.RequestPending && slices.Contains(r.ApprovedBy, id) {
-			w.approvals = append(w.approvals, r)
-		}
-	}
-	for _, s := range e.sessions {
-		if s.State == api.SessionActive && slices.Contains(s.ApprovedBy, id) {
-			w.sessions = append(w.sessions, s)
-		}
-	}
-	return w
-}
-
-// withdrawAccount finds the pending requests and active sessions of account. Callers hold mu.
-func (e *Engine) withdrawAccount(account string) withdrawal {
-	var w withdrawal
-	for _, r := range e.requests {
-		if r.State == api.RequestPending && r.Account == account {
-			w.requests = append(w.requests, r)
-		}
-	}
-	for _, s := range e.sessions {
-		if s.State == api.SessionActive && s.Account == account {
-			w.sessions = append(w.sessions, s)
-		}
-	}
-	return w
-}
-
-// note adds the withdrawal's counts to an audit line's fields.
-func (w withdrawal) note(f map[string]any) map[string]any {
-	if len(w.sessions) > 0 {
-		f["sessions_revoked"] = len(w.sessions)
-	}
-	if len(w.requests) > 0 {
-		f["requests_revoked"] = len(w.requests)
-	}
-	if len(w.approvals) > 0 {
-		f["approvals_withdrawn"] = len(w.approvals)
-	}
-	return f
-}
-
-// apply carries the withdrawal out and publishes the changes. Callers hold mu.
-func (e *Engine) apply(w withdrawal) {
-	var events []api.Event
-	for _, s := range w.sessions {
-		if rules.Revoke(s) {
-			sc := *s
-			events = append(events, api.Event{Kind: api.EventSession, Session: &sc})
-		}
-	}
-	for _, r := range w.requests {
-		if rules.RevokeRequest(r) {
-			rc := *r
-			events = append(events, api.Event{Kind: api.EventRequest, Request: &rc})
-		}
-	}
-	for _, r := range w.approvals {
-		r.ApprovedBy = slices.DeleteFunc(r.ApprovedBy, func(s string) bool { return s == w.approver })
-		rc := *r
-		rc.ApprovedBy = slices.Clone(r.ApprovedBy)
-		events = append(events, api.Event{Kind: api.EventRequest, Request: &rc})
-	}
-	e.publishLater(events)
-}
-
-// NextExpiry returns when the next pending request or active session runs out, or the zero time
-// when nothing is open. The daemon sleeps until then instead of polling.
-func (e *Engine) NextExpiry() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var next time.Time
-	for _, r := range e.requests {
-		if r.State == api.RequestPending && (next.IsZero() || r.Expires.Before(next)) {
-			next = r.Expires
-		}
-	}
-	for _, s := range e.sessions {
-		if s.State == api.SessionActive && (next.IsZero() || s.Expires.Before(next)) {
-			next = s.Expires
-		}
-	}
-	return next
 }
 
 // saveState persists e.st. Callers hold mu.
@@ -382,72 +225,37 @@ func (e *Engine) saveState() error {
 // watch registers a watcher channel.
 func (e *Engine) watch() chan api.Event {
 	ch := make(chan api.Event, 64)
-	e.mu.Lock()
+	e.watchMu.Lock()
 	e.watchers[ch] = struct{}{}
-	e.mu.Unlock()
+	e.watchMu.Unlock()
 	return ch
 }
 
 func (e *Engine) unwatch(ch chan api.Event) {
-	e.mu.Lock()
+	e.watchMu.Lock()
 	if _, ok := e.watchers[ch]; ok {
 		delete(e.watchers, ch)
 		close(ch)
 	}
-	e.mu.Unlock()
-}
-
-// publishLater publishes events in the background, for callers that hold mu (publish takes it).
-func (e *Engine) publishLater(events []api.Event) {
-	if len(events) == 0 {
-		return
-	}
-	go func() {
-		for _, ev := range events {
-			e.publish(ev)
-		}
-	}()
-}
-
-// publish sends ev to every watcher without blocking: a slow watcher misses events, and
-// re-reads the state on the next one it gets (watchers keep snapshots, not deltas).
-func (e *Engine) publish(ev api.Event) {
-	if ev.Time.IsZero() {
-		ev.Time = e.clock.Now()
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for ch := range e.watchers {
-		select {
-		case ch <- ev:
-		default:
-		}
-	}
+	e.watchMu.Unlock()
 }
 
 var idEncoding = base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)
 
-// newID returns prefix plus n random characters from an alphabet without look-alikes, short
-// enough to read out over the phone.
-func newID(prefix string, n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return prefix + idEncoding.EncodeToString(b)[:n]
-}
-
-// freshID returns a newID not yet a key of taken. Request ids are short, to be read out over the
-// phone, so a clash is possible: draw again. Callers hold mu.
+// freshID returns prefix plus n random characters from an alphabet without look-alikes, short
+// enough to read out over the phone, not yet a key of taken. Request ids are short, so a clash
+// is possible: draw again. Callers hold mu.
 func freshID[V any](taken map[string]V, prefix string, n int) string {
 	for {
-		if id := newID(prefix, n); !hasKey(taken, id) {
+		b := make([]byte, n)
+		if _, err := rand.Read(b); err != nil {
+			panic(fmt.Sprintf("reading random bytes for an id: %v", err)) // crypto/rand never fails on supported systems
+		}
+		id := prefix + idEncoding.EncodeToString(b)[:n]
+		if _, ok := taken[id]; !ok {
 			return id
 		}
 	}
-}
-
-func hasKey[V any](m map[string]V, k string) bool {
-	_, ok := m[k]
-	return ok
 }
 
 // keyringError maps a custody error to a stable code with a hint.
@@ -462,16 +270,6 @@ func keyringError(what string, err error) error {
 	default:
 		return &api.Error{Code: api.CodeInternal, Err: err, Message: fmt.Sprintf("%s: %v", what, err)}
 	}
-}
-
-// firstWords shortens text for audit summaries and notifications.
-func firstWords(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
 }
 
 // pid is reported in Status.

@@ -1,11 +1,12 @@
-// Package rules holds the four-eyes rules: who may approve what, when a TOTP code counts, and
-// the life of a request and a session. It is plain Go with no I/O: the caller passes the time,
-// the policy's numbers and the state, and persists what changed. The engine calls it under its
-// lock; every rule has a named table test here.
+// Package rules holds the four-eyes rules: what input is acceptable, who may approve what, when a
+// TOTP code counts, the life of a request and a session, and which outcomes are alarms. It is
+// plain Go with no I/O and its own types: the caller passes the time, the policy's numbers and
+// the state, and gets back the new state and a [Decision] (the audit event, its severity, and a
+// refusal with its code and facts). Wording for people is not here. Every rule has a named table
+// test.
 package rules
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -24,8 +25,10 @@ type Config struct {
 	Within func(t time.Time) bool
 	// OutsideRefuse: outside posting hours refuse outright (true) or require two approvers.
 	OutsideRefuse bool
-	// MayApprove reports whether the policy authorises approver for account.
+	// MayApprove reports whether the policy authorises approver for account; nil: anyone.
 	MayApprove func(account, approver string) bool
+	// AuthorMark reports whether a text carries the required author mark; nil: none required.
+	AuthorMark func(text string) bool
 }
 
 // DefaultConfig is the embedded default policy's numbers.
@@ -36,7 +39,6 @@ func DefaultConfig() Config {
 		RequestTTL: 10 * time.Minute,
 		MaxOpen:    5,
 		Throttle:   DefaultThrottle,
-		MayApprove: func(string, string) bool { return true },
 	}
 }
 
@@ -49,7 +51,59 @@ type Approver struct {
 	Throttle  Throttle
 }
 
-// CodeOutcome says what a code check did to the approver's record, for the audit trail.
+// Request states.
+const (
+	Pending   = "pending"
+	Approved  = "approved"
+	Denied    = "denied"
+	Expired   = "expired"
+	Cancelled = "cancelled"
+	Revoked   = "revoked"
+)
+
+// Session states (Expired and Revoked as for requests).
+const (
+	Active   = "active"
+	Consumed = "consumed"
+)
+
+// Request is a request for approval of one text on one account.
+type Request struct {
+	ID              string
+	Account         string
+	Action          string
+	Text            string
+	Digest          string
+	Requester       string
+	Created         time.Time
+	Expires         time.Time
+	State           string
+	ApprovalsNeeded int
+	ApprovedBy      []string
+	SessionID       string
+}
+
+// Session is a one-time posting session.
+type Session struct {
+	ID         string
+	RequestID  string
+	Account    string
+	Action     string
+	Digest     string
+	Requester  string
+	ApprovedBy []string
+	Issued     time.Time
+	Expires    time.Time
+	State      string
+	Published  bool // what went out under it was reported
+}
+
+// Use is what a session is about to be spent on.
+type Use struct {
+	Account, Action, Digest string
+}
+
+// CodeOutcome says what a code check did to the approver's record.
 type CodeOutcome struct {
 	Step      uint64 // the accepted step
 	Failed    bool   // the code did not count (bad or replayed)
@@ -57,84 +111,127 @@ type CodeOutcome struct {
 	LockedOut bool   // this failure started a lock-out or disabled the approver: an alarm
 }
 
-// CheckCode checks a code for approver a at now and updates a's record (last step, throttle).
-// The caller persists a afterwards, whatever the answer, so neither replays nor failure counts
-// are forgotten across restarts.
-func CheckCode(c Config, a *Approver, secret, code string, now time.Time) (CodeOutcome, error) {
-	if err := a.Throttle.Check(now); err != nil {
-		return CodeOutcome{}, err
+// Decisions returns the audit events of a code check, in order: the failure (if any), then the
+// lock-out it caused (if any).
+func (o CodeOutcome) Decisions() []Decision {
+	var out []Decision
+	switch {
+	case o.Replayed:
+		out = append(out, Decision{Event: "code_replayed", Severity: High})
+	case o.Failed:
+		out = append(out, Decision{Event: "code_failed", Severity: Info})
+	}
+	if o.LockedOut {
+		out = append(out, Decision{Event: "approver_throttled", Severity: High})
+	}
+	return out
+}
+
+// CheckCode checks a code for approver a at now and returns a's new record (last step,
+// throttle) with the outcome. The caller persists the new record whatever the answer, so neither
+// replays nor failure counts are forgotten across restarts. A refusal from the throttle leaves
+// the record as it was; err is set only when the secret cannot compute codes.
+func CheckCode(c Config, a Approver, secret, code string, now time.Time) (Approver, CodeOutcome, *Refusal, error) {
+	if ref := a.Throttle.Check(now); ref != nil {
+		ref.Facts.Approver = a.ID
+		return a, CodeOutcome{}, ref, nil
 	}
 	if !WellFormedCode(code) {
 		out := CodeOutcome{Failed: true, LockedOut: a.Throttle.Fail(c.Throttle, now)}
-		return out, api.Errorf(api.CodeBadCode, "the code must be the 6 digits shown in the approver's authenticator app")
+		return a, out, refuse(api.CodeBadCode, "malformed", Facts{Approver: a.ID}), nil
 	}
 	step, m, err := matchStep(secret, code, now, c.Skew, a.LastStep)
 	if err != nil {
-		return CodeOutcome{}, fmt.Errorf("computing codes for approver %s: %w", a.ID, err)
+		return a, CodeOutcome{}, nil, err
 	}
 	switch m {
 	case matchFresh:
 		a.LastStep = step
-		a.Throttle.Succeed()
-		return CodeOutcome{Step: step}, nil
+		a.Throttle = a.Throttle.Succeed()
+		return a, CodeOutcome{Step: step}, nil, nil
 	case matchReplay:
 		out := CodeOutcome{Failed: true, Replayed: true, LockedOut: a.Throttle.Fail(c.Throttle, now)}
-		return out, api.Errorf(api.CodeReplayed, "this code was already used: wait for the next code in the authenticator app")
+		return a, out, refuse(api.CodeReplayed, "", Facts{Approver: a.ID}), nil
 	default:
 		out := CodeOutcome{Failed: true, LockedOut: a.Throttle.Fail(c.Throttle, now)}
-		return out, api.Errorf(api.CodeBadCode, "wrong code for approver %s: check the app shows the account %q and the phone's clock is right", a.ID, a.ID)
+		return a, out, refuse(api.CodeBadCode, "wrong", Facts{Approver: a.ID}), nil
 	}
 }
 
-// NewRequest makes a pending request. open is how many pending requests the requester has.
-func NewRequest(c Config, id, requester string, r api.NewRequest, digest string, open int, now time.Time) (api.Request, error) {
-	if !slices.Contains(api.Actions, r.Action) {
-		return api.Request{}, api.Errorf(api.CodeBadRequest, "unknown action %q: use one of post, reply, quote, repost", r.Action)
+// RequestInput is what a requester asks to have approved.
+type RequestInput struct {
+	Account, Action, Text string
+	// Digest, when set, must equal the digest the daemon computed (both sides canonicalised
+	// alike).
+	Digest string
+}
+
+// CountOpen counts requester's pending requests that have not run out by now.
+func CountOpen(rs []Request, requester string, now time.Time) int {
+	n := 0
+	for _, r := range rs {
+		if r.State == Pending && now.Before(r.Expires) && r.Requester == requester {
+			n++
+		}
 	}
-	if r.Account == "" {
-		return api.Request{}, api.Errorf(api.CodeBadRequest, "the request names no account")
+	return n
+}
+
+// NewRequest makes a pending request. digest is the daemon's digest of in.Text; open is how
+// many pending requests the requester has (CountOpen).
+func NewRequest(c Config, id, requester string, in RequestInput, digest string, open int, now time.Time) (Request, Decision) {
+	if ref := CheckAction(in.Action); ref != nil {
+		return Request{}, Decision{Refusal: ref}
 	}
-	if digest == "" || strings.TrimSpace(r.Text) == "" {
+	if in.Account == "" {
+		return Request{}, refused(api.CodeBadRequest, "account_missing", Facts{})
+	}
+	if digest == "" || strings.TrimSpace(in.Text) == "" {
 		// A repost names what it reposts (the post's address), so a session for one repost is
 		// never good for any other.
-		return api.Request{}, api.Errorf(api.CodeBadRequest, "the text is empty: there is nothing to approve (for a repost, give the address of the post being reposted)")
+		return Request{}, refused(api.CodeBadRequest, "blank", Facts{Action: in.Action})
 	}
-	if r.Digest != "" && r.Digest != digest {
-		return api.Request{}, api.Errorf(api.CodeDigestMismatch, "the text's digest does not match the digest sent with it: the two sides canonicalised the text differently")
+	if in.Digest != "" && in.Digest != digest {
+		return Request{}, refused(api.CodeDigestMismatch, "canonical_form", Facts{})
+	}
+	if c.AuthorMark != nil && !c.AuthorMark(in.Text) {
+		return Request{}, refused(api.CodeBadRequest, "author_mark", Facts{})
 	}
 	if open >= c.MaxOpen {
-		return api.Request{}, api.Errorf(api.CodeTooManyRequests, "%s already has %d open requests: cancel one or wait for it to be decided", requester, open)
+		return Request{}, refused(api.CodeTooManyRequests, "", Facts{Requester: requester, Open: open, Limit: c.MaxOpen})
 	}
-	return api.Request{
-		ID: id, Account: r.Account, Action: r.Action, Text: r.Text, Digest: digest,
+	return Request{
+		ID: id, Account: in.Account, Action: in.Action, Text: in.Text, Digest: digest,
 		Requester: requester, Created: now, Expires: now.Add(c.RequestTTL),
-		State: api.RequestPending, ApprovalsNeeded: 1,
-	}, nil
+		State: Pending, ApprovalsNeeded: 1,
+	}, allowed("request")
 }
 
 // Expire moves a pending request past its time to expired and reports whether it did.
-func Expire(r *api.Request, now time.Time) bool {
-	if r.State == api.RequestPending && !now.Before(r.Expires) {
-		r.State = api.RequestExpired
-		return true
+func Expire(r Request, now time.Time) (Request, bool) {
+	if r.State == Pending && !now.Before(r.Expires) {
+		r.State = Expired
+		return r, true
 	}
-	return false
+	return r, false
 }
 
-// requestOpen returns the error for a request that can no longer be decided.
-func requestOpen(r *api.Request, now time.Time) error {
-	Expire(r, now)
+// requestOpen refuses a request that can no longer be decided.
+func requestOpen(r Request, now time.Time) *Refusal {
+	r, _ = Expire(r, now)
+	f := Facts{Request: r.ID, State: r.State}
 	switch r.State {
-	case api.RequestPending:
+	case Pending:
 		return nil
-	case api.RequestExpired:
-		return api.Errorf(api.CodeExpired, "request %s expired at %s: ask for approval again", r.ID, r.Expires.Local().Format("15:04"))
-	case api.RequestDenied:
-		return api.Errorf(api.CodeDenied, "request %s was denied by an approver", r.ID)
-	case api.RequestRevoked:
-		return api.Errorf(api.CodeLocked, "request %s was revoked by Lock now", r.ID)
+	case Expired:
+		f.At = r.Expires
+		return refuse(api.CodeExpired, "request", f)
+	case Denied:
+		return refuse(api.CodeDenied, "", f)
+	case Revoked:
+		return refuse(api.CodeLocked, "request", f)
 	default:
-		return api.Errorf(api.CodeAlreadyUsed, "request %s is already %s", r.ID, r.State)
+		return refuse(api.CodeAlreadyUsed, "request_decided", f)
 	}
 }
 
@@ -142,132 +239,185 @@ func requestOpen(r *api.Request, now time.Time) error {
 // approver is confirmed, is not the requester, has not approved this request already, is
 // authorised for the account, and posting hours allow it. It returns how many approvals the
 // request needs at now. Checked before the code, so a refused approval never spends a code.
-func CanApprove(c Config, r *api.Request, a *Approver, now time.Time) (needed int, err error) {
-	if err := requestOpen(r, now); err != nil {
-		return 0, err
+// Self-approval, a missing authorisation and posting hours are alarms.
+func CanApprove(c Config, r Request, a Approver, now time.Time) (needed int, d Decision) {
+	if ref := requestOpen(r, now); ref != nil {
+		return 0, Decision{Refusal: ref}
 	}
+	f := Facts{Request: r.ID, Approver: a.ID, Requester: r.Requester, Account: r.Account}
 	if !a.Confirmed {
-		return 0, api.Errorf(api.CodeNotConfirmed, "approver %s has not confirmed enrolment yet: run foureyes approver confirm %s CODE", a.ID, a.ID)
+		return 0, refused(api.CodeNotConfirmed, "", f)
 	}
 	if a.OSUser != "" && a.OSUser == r.Requester {
-		return 0, api.Errorf(api.CodeSelfApproval, "approver %s is the requester (%s): someone else must approve", a.ID, r.Requester)
+		return 0, alarm("approval_refused", api.CodeSelfApproval, "", f)
 	}
 	if slices.Contains(r.ApprovedBy, a.ID) {
-		return 0, api.Errorf(api.CodeSelfApproval, "approver %s has already approved this request: a second, different approver is needed", a.ID)
+		return 0, refused(api.CodeAlreadyApproved, "", f)
 	}
 	if c.MayApprove != nil && !c.MayApprove(r.Account, a.ID) {
-		return 0, api.Errorf(api.CodeNotAuthorised, "approver %s is not authorised for %s by the policy", a.ID, r.Account)
+		return 0, alarm("approval_refused", api.CodeNotAuthorised, "", f)
 	}
 	needed = 1
 	if c.Within != nil && !c.Within(now) {
 		if c.OutsideRefuse {
-			return 0, api.Errorf(api.CodeOutsideHours, "posting is not allowed outside the posting hours set by the policy")
+			return 0, alarm("approval_refused", api.CodeOutsideHours, "", f)
 		}
 		needed = 2
 	}
 	if r.ApprovalsNeeded > needed {
 		needed = r.ApprovalsNeeded
 	}
-	return needed, nil
+	return needed, allowed("approval")
 }
 
 // RecordApproval adds approver id to r after a valid code and reports whether r is now fully
 // approved (then the caller issues a session with [NewSession]).
-func RecordApproval(r *api.Request, id string, needed int) bool {
-	r.ApprovedBy = append(r.ApprovedBy, id)
+func RecordApproval(r Request, id string, needed int) (Request, bool) {
+	r.ApprovedBy = append(slices.Clone(r.ApprovedBy), id)
 	r.ApprovalsNeeded = needed
 	if len(r.ApprovedBy) >= needed {
-		r.State = api.RequestApproved
-		return true
+		r.State = Approved
+		return r, true
 	}
-	return false
+	return r, false
 }
 
 // CanDeny checks a deny: the request is open and the approver may approve it.
-func CanDeny(c Config, r *api.Request, a *Approver, now time.Time) error {
-	if err := requestOpen(r, now); err != nil {
-		return err
+func CanDeny(c Config, r Request, a Approver, now time.Time) Decision {
+	if ref := requestOpen(r, now); ref != nil {
+		return Decision{Refusal: ref}
 	}
+	f := Facts{Request: r.ID, Approver: a.ID, Account: r.Account}
 	if !a.Confirmed {
-		return api.Errorf(api.CodeNotConfirmed, "approver %s has not confirmed enrolment yet", a.ID)
+		return refused(api.CodeNotConfirmed, "", f)
 	}
 	if c.MayApprove != nil && !c.MayApprove(r.Account, a.ID) {
-		return api.Errorf(api.CodeNotAuthorised, "approver %s is not authorised for %s by the policy", a.ID, r.Account)
+		return refused(api.CodeNotAuthorised, "", f)
 	}
-	return nil
+	return allowed("request_denied")
 }
 
-// CanCancel checks that requester may cancel r.
-func CanCancel(r *api.Request, requester string, now time.Time) error {
+// Deny ends r as denied (after CanDeny and the approver's code).
+func Deny(r Request) Request {
+	r.State = Denied
+	return r
+}
+
+// Cancel ends r as cancelled, if requester asked for it and it is still open.
+func Cancel(r Request, requester string, now time.Time) (Request, Decision) {
 	if r.Requester != requester {
-		return api.Errorf(api.CodeNotPermitted, "only %s, who asked, can cancel request %s", r.Requester, r.ID)
+		return r, refused(api.CodeNotPermitted, "cancel_other", Facts{Request: r.ID, Requester: r.Requester})
 	}
-	return requestOpen(r, now)
+	if ref := requestOpen(r, now); ref != nil {
+		return r, Decision{Refusal: ref}
+	}
+	r.State = Cancelled
+	return r, allowed("request_cancelled")
 }
 
 // NewSession issues the one-time posting session for a fully approved request.
-func NewSession(c Config, id string, r *api.Request, now time.Time) api.Session {
-	return api.Session{
+func NewSession(c Config, id string, r Request, now time.Time) (Session, Decision) {
+	return Session{
 		ID: id, RequestID: r.ID, Account: r.Account, Action: r.Action, Digest: r.Digest,
 		Requester: r.Requester, ApprovedBy: slices.Clone(r.ApprovedBy),
-		Issued: now, Expires: now.Add(c.SessionTTL), State: api.SessionActive,
-	}
+		Issued: now, Expires: now.Add(c.SessionTTL), State: Active,
+	}, allowed("session_issued")
 }
 
 // ExpireSession moves an active session past its time to expired and reports whether it did.
-func ExpireSession(s *api.Session, now time.Time) bool {
-	if s.State == api.SessionActive && !now.Before(s.Expires) {
-		s.State = api.SessionExpired
-		return true
+func ExpireSession(s Session, now time.Time) (Session, bool) {
+	if s.State == Active && !now.Before(s.Expires) {
+		s.State = Expired
+		return s, true
 	}
-	return false
+	return s, false
 }
 
 // Consume spends s for the publish u describes. Another account, action or digest is refused
-// and leaves the session unspent, so the approved post can still go out.
-func Consume(s *api.Session, u api.Use, now time.Time) error {
-	ExpireSession(s, now)
+// as an alarm and leaves the session unspent, so the approved post can still go out.
+func Consume(s Session, u Use, now time.Time) (Session, Decision) {
+	s, _ = ExpireSession(s, now)
+	f := Facts{Account: s.Account, Action: s.Action, At: s.Expires, State: s.State}
 	switch s.State {
-	case api.SessionActive:
-	case api.SessionExpired:
-		return api.Errorf(api.CodeExpired, "the posting session expired at %s: ask for approval again", s.Expires.Local().Format("15:04:05"))
-	case api.SessionRevoked:
-		return api.Errorf(api.CodeLocked, "the posting session was revoked (Lock now, or its approver or account was removed): ask for approval again")
+	case Active:
+	case Expired:
+		return s, refused(api.CodeExpired, "session", f)
+	case Revoked:
+		return s, refused(api.CodeLocked, "session", f)
 	default:
-		return api.Errorf(api.CodeAlreadyUsed, "the posting session was already used: each approval allows one post")
+		return s, refused(api.CodeAlreadyUsed, "session_spent", f)
 	}
 	if u.Account != s.Account || u.Action != s.Action {
-		return api.Errorf(api.CodeScopeMismatch, "the posting session was approved for a %s on %s, not a %s on %s: ask for approval of this one",
-			s.Action, s.Account, orNone(u.Action), orNone(u.Account))
+		f.UsedAccount, f.UsedAction = u.Account, u.Action
+		return s, alarm("blocked", api.CodeScopeMismatch, "scope_mismatch", f)
 	}
 	if u.Digest != s.Digest {
-		return api.Errorf(api.CodeDigestMismatch, "the text is not the approved text: it was changed after approval, so it needs a new approval")
+		return s, alarm("blocked", api.CodeDigestMismatch, "digest_mismatch", f)
 	}
-	s.State = api.SessionConsumed
-	return nil
+	s.State = Consumed
+	return s, allowed("session_consumed")
 }
 
-// Revoke ends an active session (Lock now) and reports whether it did.
-func Revoke(s *api.Session) bool {
-	if s.State == api.SessionActive {
-		s.State = api.SessionRevoked
-		return true
+// Published records the report of what went out under s. Every report of a consumed session is
+// recorded: a digest other than the approved one is a publish_mismatch alarm, a second report
+// a publish_repeated alarm (refusing it silently would let a quick "all is well" report drown
+// the real one). Both alarms are also refusals, so the reporter hears of them.
+func Published(s Session, dg string) (Session, Decision) {
+	if s.State != Consumed {
+		return s, refused(api.CodeBadRequest, "not_consumed", Facts{State: s.State})
 	}
-	return false
+	repeat := s.Published
+	s.Published = true
+	switch {
+	case dg != s.Digest:
+		return s, alarm("publish_mismatch", api.CodeDigestMismatch, "published_other", Facts{})
+	case repeat:
+		return s, alarm("publish_repeated", api.CodeAlreadyUsed, "reported_twice", Facts{})
+	}
+	return s, allowed("published")
 }
 
-// RevokeRequest ends a pending request (Lock now, approver removed) and reports whether it did.
-func RevokeRequest(r *api.Request) bool {
-	if r.State == api.RequestPending {
-		r.State = api.RequestRevoked
-		return true
+// Revoke ends an active session (Lock now, a removal) and reports whether it did.
+func Revoke(s Session) (Session, bool) {
+	if s.State == Active {
+		s.State = Revoked
+		return s, true
 	}
-	return false
+	return s, false
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
+// RevokeRequest ends a pending request (Lock now, a removal) and reports whether it did.
+func RevokeRequest(r Request) (Request, bool) {
+	if r.State == Pending {
+		r.State = Revoked
+		return r, true
 	}
-	return s
+	return r, false
+}
+
+// WithdrawApproval removes approver id's approval from a pending request and reports whether
+// there was one: a removed or re-enrolled approver's approvals no longer count.
+func WithdrawApproval(r Request, id string) (Request, bool) {
+	if r.State != Pending || !slices.Contains(r.ApprovedBy, id) {
+		return r, false
+	}
+	r.ApprovedBy = slices.DeleteFunc(slices.Clone(r.ApprovedBy), func(s string) bool { return s == id })
+	return r, true
+}
+
+// Offered returns, of the approvers given, those worth offering for requester's request on
+// account: confirmed, not disabled, not the requester, and authorised by the policy. The
+// extension shows only these, so staff are not offered a name that can only be refused.
+func Offered(c Config, account, requester string, as []Approver) []string {
+	var out []string
+	for _, a := range as {
+		if !a.Confirmed || a.Throttle.Disabled || (a.OSUser != "" && a.OSUser == requester) {
+			continue
+		}
+		if c.MayApprove != nil && !c.MayApprove(account, a.ID) {
+			continue
+		}
+		out = append(out, a.ID)
+	}
+	return out
 }

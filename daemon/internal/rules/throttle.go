@@ -33,15 +33,13 @@ type Throttle struct {
 	Disabled    bool        `json:"disabled,omitempty"` // MaxConsecutive reached: needs an administrator
 }
 
-// Check returns a throttled error if the approver may not try a code now.
-func (t *Throttle) Check(now time.Time) error {
+// Check refuses (throttled) if the approver may not try a code now.
+func (t Throttle) Check(now time.Time) *Refusal {
 	if t.Disabled {
-		return &api.Error{Code: api.CodeThrottled, Message: "this approver is disabled after too many wrong codes in a row: an administrator must re-enrol them with a new secret (foureyes approver enroll ID --name NAME)"}
+		return refuse(api.CodeThrottled, "disabled", Facts{})
 	}
 	if now.Before(t.LockedUntil) {
-		until := t.LockedUntil
-		return &api.Error{Code: api.CodeThrottled, Until: &until,
-			Message: "too many wrong codes for this approver: try again after " + until.Local().Format("15:04:05")}
+		return refuse(api.CodeThrottled, "locked_out", Facts{At: t.LockedUntil})
 	}
 	return nil
 }
@@ -55,7 +53,9 @@ func (t *Throttle) Fail(c ThrottleConfig, now time.Time) (lockedOut bool) {
 		t.Failures = nil
 		return true
 	}
-	kept := t.Failures[:0]
+	// A new slice: the record this one was copied from must stay as it was (the engine undoes
+	// a change by putting the old record back).
+	kept := make([]time.Time, 0, len(t.Failures)+1)
 	for _, f := range t.Failures {
 		if now.Sub(f) < c.Window {
 			kept = append(kept, f)
@@ -78,9 +78,9 @@ func (t *Throttle) Fail(c ThrottleConfig, now time.Time) (lockedOut bool) {
 	return true
 }
 
-// Succeed clears the record after an accepted code.
-func (t *Throttle) Succeed() {
-	*t = Throttle{}
+// Succeed returns the record after an accepted code: clear.
+func (t Throttle) Succeed() Throttle {
+	return Throttle{}
 }
 
 // Unlock ends a lock-out early (an administrator's act). It keeps the count of consecutive
@@ -88,11 +88,11 @@ func (t *Throttle) Succeed() {
 // MaxConsecutive guesses in total, and the next lock-out is as long as it would have been. A
 // disabled approver cannot be unlocked: guessing may have come close to the secret, so only a
 // new secret (re-enrolment) helps.
-func (t *Throttle) Unlock() error {
+func (t Throttle) Unlock() (Throttle, Decision) {
 	if t.Disabled {
-		return api.Errorf(api.CodeNotPermitted, "this approver is disabled after too many wrong codes in a row and cannot be unlocked: re-enrol them with a new secret (foureyes approver enroll ID --name NAME)")
+		return t, refused(api.CodeNotPermitted, "disabled", Facts{})
 	}
 	t.LockedUntil = time.Time{}
 	t.Failures = nil
-	return nil
+	return t, Decision{Event: "approver_unlocked", Severity: High}
 }

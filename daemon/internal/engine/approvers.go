@@ -1,0 +1,259 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/custody"
+	"foureyes/daemon/internal/rules"
+)
+
+func (r *approverRec) public() api.Approver {
+	return api.Approver{ID: r.ID, Name: r.Name, OSUser: r.OSUser, Confirmed: r.Confirmed,
+		Enrolled: r.Enrolled, LockedUntil: r.Throttle.LockedUntil, Disabled: r.Throttle.Disabled,
+		Failures: r.Throttle.Consecutive}
+}
+
+func (r *approverRec) rules() rules.Approver {
+	return rules.Approver{ID: r.ID, OSUser: r.OSUser, Confirmed: r.Confirmed, LastStep: r.LastStep, Throttle: r.Throttle}
+}
+
+func (v *ownerView) EnrollApprover(ctx context.Context, n api.NewApprover) (api.Enrollment, error) {
+	e := v.e
+	in, ref := rules.CheckApprover(rules.ApproverInput{ID: n.ID, Name: n.Name, OSUser: n.OSUser})
+	if ref != nil {
+		return api.Enrollment{}, e.explain(ref)
+	}
+	key, err := totp.Generate(totp.GenerateOpts{
+		Issuer: "foureyes", AccountName: in.ID, SecretSize: 20, // 160 bits, RFC 4226's recommendation
+		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1, Period: rules.StepSeconds, Rand: rand.Reader,
+	})
+	if err != nil {
+		return api.Enrollment{}, fmt.Errorf("generating the approver's secret: %w", err)
+	}
+	var out api.Enrollment
+	err = e.run(v.c, func(t *tx) error {
+		store := e.opts.Store
+		old, existed := e.st.Approvers[in.ID]
+		oldSecret, oldErr := "", error(nil)
+		if existed {
+			oldSecret, oldErr = store.Get(custody.ApproverKey(in.ID))
+		}
+		if err := store.Set(custody.ApproverKey(in.ID), key.Secret()); err != nil {
+			return keyringError("storing the approver's secret in the OS keyring", err)
+		}
+		t.onUndo(func() {
+			switch {
+			case !existed:
+				_ = store.Delete(custody.ApproverKey(in.ID))
+			case oldErr == nil:
+				_ = store.Set(custody.ApproverKey(in.ID), oldSecret)
+			}
+		})
+		rec := &approverRec{ID: in.ID, Name: in.Name, OSUser: in.OSUser, Enrolled: t.now}
+		event, sev := "approver_enrolled", rules.Info
+		var n withdrawn
+		if existed {
+			// A new phone: the old secret is gone for good. Steps only move forward, so keeping
+			// the last accepted step is harmless and keeps replays impossible.
+			rec.LastStep = old.LastStep
+			if rec.OSUser == "" {
+				rec.OSUser = old.OSUser // re-enrolling must not quietly undo the self-approval mapping
+			}
+			event, sev = "approver_reenrolled", rules.High
+			// What rests on the old secret no longer counts: a lost phone may be why.
+			n = e.withdraw(t, nil, func(s *rules.Session) bool { return slices.Contains(s.ApprovedBy, in.ID) }, in.ID)
+		}
+		// A new record, not an edit: a code check that read the discarded secret sees that the
+		// record changed and reads the secret again.
+		put(t, e.st.Approvers, in.ID, rec)
+		t.persist()
+		t.record(event, sev, n.note(map[string]any{"approver": in.ID, "name": in.Name, "approver_os_user": rec.OSUser}))
+		t.notify(api.Event{Kind: api.EventStatus, Approver: in.ID, Message: "approver enrolled"})
+		out = api.Enrollment{Approver: rec.public(), URI: key.URL(), Secret: key.Secret()}
+		return nil
+	})
+	return out, err
+}
+
+func (v *ownerView) ConfirmApprover(ctx context.Context, id, code string) (api.Approver, error) {
+	e := v.e
+	sec := e.readSecret(id)
+	var out api.Approver
+	err := e.run(v.c, func(t *tx) error {
+		rec, err := e.approver(id)
+		if err != nil {
+			return err
+		}
+		if rec.Confirmed {
+			out = rec.public()
+			return nil
+		}
+		if err := e.checkCode(t, rec, sec, code, map[string]any{"approver": id, "purpose": "confirm"}); err != nil {
+			return err
+		}
+		set(t, &rec.Confirmed, true)
+		t.persist()
+		t.record("approver_confirmed", rules.Info, map[string]any{"approver": id})
+		t.notify(api.Event{Kind: api.EventStatus, Approver: id, Message: "approver confirmed"})
+		out = rec.public()
+		return nil
+	})
+	return out, err
+}
+
+func (v *staffView) ListApprovers(ctx context.Context) ([]api.Approver, error) {
+	e := v.e
+	out := []api.Approver{}
+	err := e.run(v.c, func(t *tx) error {
+		for _, r := range sortedValues(e.st.Approvers, func(a, b *approverRec) bool { return a.ID < b.ID }) {
+			out = append(out, r.public())
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (v *staffView) OfferedApprovers(ctx context.Context, account string) ([]api.Approver, error) {
+	e := v.e
+	out := []api.Approver{}
+	err := e.run(v.c, func(t *tx) error {
+		recs := sortedValues(e.st.Approvers, func(a, b *approverRec) bool { return a.ID < b.ID })
+		as := make([]rules.Approver, len(recs))
+		for i, r := range recs {
+			as[i] = r.rules()
+		}
+		for _, id := range rules.Offered(e.cfg, account, v.c.OSUser, as) {
+			out = append(out, e.st.Approvers[id].public())
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (v *ownerView) RemoveApprover(ctx context.Context, id string) error {
+	e := v.e
+	return e.run(v.c, func(t *tx) error {
+		rec, err := e.approver(id)
+		if err != nil {
+			return err
+		}
+		// Their approvals on requests waiting for a second approver no longer count, and
+		// sessions they approved close.
+		n := e.withdraw(t, nil, func(s *rules.Session) bool { return slices.Contains(s.ApprovedBy, id) }, id)
+		del(t, e.st.Approvers, id)
+		t.persist()
+		t.record("approver_removed", rules.Info, n.note(map[string]any{"approver": id, "name": rec.Name}))
+		t.notify(api.Event{Kind: api.EventStatus, Approver: id, Message: "approver removed"})
+		t.afterCommit(func() error {
+			if err := e.opts.Store.Delete(custody.ApproverKey(id)); err != nil && !errors.Is(err, custody.ErrNotFound) {
+				return keyringError("removing the approver's secret from the OS keyring", err)
+			}
+			return nil
+		})
+		return nil
+	})
+}
+
+func (v *ownerView) UnlockApprover(ctx context.Context, id string) error {
+	e := v.e
+	return e.run(v.c, func(t *tx) error {
+		rec, err := e.approver(id)
+		if err != nil {
+			return err
+		}
+		th, d := rec.Throttle.Unlock()
+		if !d.Allowed() {
+			d.Refusal.Facts.Approver = id
+			return e.explain(d.Refusal)
+		}
+		before := rec.Throttle.Consecutive
+		set(t, &rec.Throttle, th)
+		t.persist()
+		t.decided(d, map[string]any{"approver": id, "consecutive_failures": before})
+		return nil
+	})
+}
+
+// approver finds an enrolled approver. Callers hold mu.
+func (e *Engine) approver(id string) (*approverRec, error) {
+	rec, ok := e.st.Approvers[id]
+	if !ok {
+		return nil, api.Errorf(api.CodeNotFound, "no approver %s (foureyes approver list shows them)", id)
+	}
+	return rec, nil
+}
+
+// secretRead is an approver's secret, read from the keyring before the engine's lock is taken:
+// a keyring call can take a while (D-Bus, an unlock prompt) and must not stall every other
+// caller, the tray and the bridge included.
+type secretRead struct {
+	rec    *approverRec // the record the secret was read for; re-enrolment replaces the record
+	read   bool         // false: not read (no such approver, or throttled at the time)
+	secret string
+	err    error
+}
+
+// readSecret reads approver id's secret, unless the approver is throttled or disabled: a refused
+// attempt should not reach the keyring (and its unlock prompt) at all. Callers do not hold mu.
+func (e *Engine) readSecret(id string) secretRead {
+	e.mu.Lock()
+	rec := e.st.Approvers[id]
+	throttled := rec != nil && rec.Throttle.Check(e.clock.Now()) != nil
+	e.mu.Unlock()
+	if rec == nil || throttled {
+		return secretRead{}
+	}
+	secret, err := e.opts.Store.Get(custody.ApproverKey(id))
+	return secretRead{rec: rec, read: true, secret: secret, err: err}
+}
+
+// checkCode runs the code rules for rec inside t: the approver's new record is applied and
+// persisted whatever the outcome, and failures are recorded (a replay and a lock-out as
+// alarms). A refused code answers through t.refuse, so those changes are committed. Callers
+// hold mu.
+func (e *Engine) checkCode(t *tx, rec *approverRec, sec secretRead, code string, fields map[string]any) error {
+	secret, err := sec.secret, sec.err
+	if ref := rec.Throttle.Check(t.now); ref != nil {
+		ref.Facts.Approver = rec.ID
+		return e.explain(ref)
+	}
+	if !sec.read || sec.rec != rec {
+		// Not read beforehand, or re-enrolled since (both rare): read it now, under the lock.
+		secret, err = e.opts.Store.Get(custody.ApproverKey(rec.ID))
+	}
+	if err != nil {
+		return keyringError(fmt.Sprintf("reading approver %s's secret", rec.ID), err)
+	}
+	na, out, ref, err := rules.CheckCode(e.cfg, rec.rules(), secret, code, t.now)
+	if err != nil {
+		return fmt.Errorf("computing codes for approver %s: %w", rec.ID, err)
+	}
+	set(t, &rec.LastStep, na.LastStep)
+	set(t, &rec.Throttle, na.Throttle)
+	t.persist()
+	for _, d := range out.Decisions() {
+		f := maps.Clone(fields)
+		if d.Event == "approver_throttled" {
+			f["locked_until"] = na.Throttle.LockedUntil
+			f["disabled"] = na.Throttle.Disabled
+			t.notify(api.Event{Kind: api.EventThrottled, Approver: rec.ID,
+				Message: fmt.Sprintf("approver %s is locked out after too many wrong codes", rec.ID)})
+		} else {
+			f["consecutive_failures"] = na.Throttle.Consecutive
+		}
+		t.decided(d, f)
+	}
+	if ref != nil {
+		return t.refuse(ref)
+	}
+	return nil
+}

@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"context"
+	"log"
+	"os"
+	"os/user"
+	"strconv"
+	"time"
+
+	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/custody"
+	"foureyes/daemon/internal/rules"
+)
+
+// KeyringCheckEvery is how often the engine checks that the keyring is still reachable and
+// unlocked, for the status and the tray; an operation that needs a secret reports a keyring
+// problem in its own answer at once.
+const KeyringCheckEvery = time.Minute
+
+// forgetAfter is how long decided requests and spent sessions are kept, so memory stays small.
+const forgetAfter = 24 * time.Hour
+
+// Start writes the daemon_started line and the policy's line, and checks the keyring once.
+// Without the first line the daemon must not run: its error is returned.
+func (e *Engine) Start() error {
+	f := map[string]any{"version": e.opts.Version, "pid": pid, "home": e.opts.Home}
+	for k, v := range e.opts.StartFields {
+		f[k] = v
+	}
+	if err := e.run(e.self, func(t *tx) error {
+		t.record("daemon_started", rules.Info, f)
+		e.recordPolicy(t)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := custody.Probe(e.opts.Store); err != nil {
+		log.Printf("the OS keyring is not usable: %v", err)
+		e.SetKeyringError(err)
+	}
+	return nil
+}
+
+// recordPolicy records which policy is in force, or that it is invalid (an alarm).
+func (e *Engine) recordPolicy(t *tx) {
+	if e.polErr != nil {
+		t.record("policy_invalid", rules.High, map[string]any{"source": e.opts.PolicySource, "error": e.polErr.Error()})
+		return
+	}
+	t.record("policy_loaded", rules.Info, map[string]any{"source": e.opts.PolicySource})
+}
+
+// Run does the engine's own work until ctx ends: it expires requests and sessions when their
+// time comes (so the trail and the watchers hear of it at once), forgets old ones, and checks
+// the keyring now and then. It sleeps until the next expiry instead of polling and wakes when
+// a change may have moved it, so an idle daemon costs next to nothing. When ctx ends, what is
+// still open is closed with its line, then the daemon_stopped line is written.
+func (e *Engine) Run(ctx context.Context) {
+	const idle = time.Hour
+	probe := time.NewTicker(KeyringCheckEvery)
+	defer probe.Stop()
+	timer := time.NewTimer(idle)
+	defer timer.Stop()
+	arm := func() {
+		d := idle
+		if next := e.NextExpiry(); !next.IsZero() {
+			// A little after the deadline, so the engine's clock agrees it has passed.
+			d = min(d, max(time.Until(next)+50*time.Millisecond, 0))
+		}
+		timer.Reset(d)
+	}
+	arm()
+	for {
+		select {
+		case <-ctx.Done():
+			e.stop()
+			return
+		case <-e.wake:
+			arm()
+		case <-timer.C:
+			e.Tick()
+			arm()
+		case <-probe.C:
+			e.SetKeyringError(custody.Check(e.opts.Store))
+		}
+	}
+}
+
+// stop closes every pending request and active session (they do not survive a restart) with
+// its line, then writes daemon_stopped.
+func (e *Engine) stop() {
+	err := e.run(e.self, func(t *tx) error {
+		t.sticky = true
+		var n withdrawn
+		for _, r := range e.requests {
+			if nr, ok := rules.RevokeRequest(*r); ok {
+				set(t, r, nr)
+				n.requests++
+				t.record("request_closed", rules.Info, map[string]any{"request_id": r.ID, "account": r.Account, "reason": "daemon_stopped"})
+			}
+		}
+		for _, s := range e.sessions {
+			if ns, ok := rules.Revoke(*s); ok {
+				set(t, s, ns)
+				n.sessions++
+				t.record("session_closed", rules.Info, map[string]any{"session_id": s.ID, "account": s.Account, "reason": "daemon_stopped"})
+			}
+		}
+		t.record("daemon_stopped", rules.Info, n.note(map[string]any{"pid": pid}))
+		return nil
+	})
+	if err != nil {
+		log.Printf("stopping: %v", err)
+	}
+}
+
+// Tick expires what is due and forgets what was decided more than a day ago.
+func (e *Engine) Tick() {
+	_ = e.run(e.self, func(t *tx) error {
+		for id, r := range e.requests {
+			if r.State != rules.Pending && t.now.Sub(r.Expires) > forgetAfter {
+				delete(e.requests, id)
+			}
+		}
+		for id, s := range e.sessions {
+			if s.State != rules.Active && t.now.Sub(s.Expires) > forgetAfter {
+				delete(e.sessions, id)
+			}
+		}
+		return nil
+	})
+}
+
+// NextExpiry returns when the next pending request or active session runs out, or the zero time
+// when nothing is open.
+func (e *Engine) NextExpiry() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var next time.Time
+	for _, r := range e.requests {
+		if r.State == rules.Pending && (next.IsZero() || r.Expires.Before(next)) {
+			next = r.Expires
+		}
+	}
+	for _, s := range e.sessions {
+		if s.State == rules.Active && (next.IsZero() || s.Expires.Before(next)) {
+			next = s.Expires
+		}
+	}
+	return next
+}
+
+// ReloadPolicy reads the policy again (SIGHUP) and puts it in force, or refuses every approval
+// until it is fixed when it is invalid. Both outcomes are recorded.
+func (e *Engine) ReloadPolicy() error {
+	if e.opts.LoadPolicy == nil {
+		return api.Errorf(api.CodeUnsupported, "this daemon was started without a policy source to reload")
+	}
+	p, src, perr := e.opts.LoadPolicy()
+	err := e.run(e.self, func(t *tx) error {
+		// Put in force even if the line fails: an invalid policy must stop approvals at once.
+		t.sticky = true
+		e.setPolicy(p, src, perr)
+		e.recordPolicy(t)
+		t.notify(api.Event{Kind: api.EventStatus, Message: "policy reloaded"})
+		return nil
+	})
+	if perr != nil {
+		log.Printf("POLICY INVALID after reload, no approvals until it is fixed: %v", perr)
+	}
+	return err
+}
+
+// SetKeyringError records the keyring's health as last checked (nil: usable).
+func (e *Engine) SetKeyringError(err error) {
+	e.mu.Lock()
+	changed := (err == nil) != (e.keyringErr == nil)
+	e.keyringErr = err
+	e.mu.Unlock()
+	if changed {
+		e.notify([]api.Event{{Kind: api.EventStatus, Time: e.clock.Now(), Message: "keyring state changed"}})
+	}
+}
+
+// currentUser is the login name of the user the daemon runs as.
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(os.Getuid())
+}

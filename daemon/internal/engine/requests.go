@@ -1,0 +1,183 @@
+package engine
+
+import (
+	"context"
+	"strings"
+
+	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/digest"
+	"foureyes/daemon/internal/rules"
+)
+
+func (v *staffView) CreateRequest(ctx context.Context, n api.NewRequest) (api.Request, error) {
+	e := v.e
+	var out api.Request
+	err := e.run(v.c, func(t *tx) error {
+		if err := e.policyOK(); err != nil {
+			return err
+		}
+		// Only an account in custody can be published to under foureyes, so a session is never
+		// issued for an account nobody can check.
+		if _, ok := e.st.Accounts[n.Account]; !ok && n.Account != "" {
+			return api.Errorf(api.CodeNotFound, "no account %s in custody: foureyes account list shows the accounts that can be requested", n.Account)
+		}
+		open := 0
+		for _, r := range e.requests {
+			if r.Requester == v.c.OSUser && r.State == rules.Pending {
+				open++
+			}
+		}
+		in := rules.RequestInput{Account: n.Account, Action: n.Action, Text: n.Text, Digest: n.Digest}
+		r, d := rules.NewRequest(e.cfg, freshID(e.requests, "r", 6), v.c.OSUser, in, digest.Sum(n.Text), open, t.now)
+		if !d.Allowed() {
+			return e.explain(d.Refusal)
+		}
+		put(t, e.requests, r.ID, &r)
+		t.decided(d, map[string]any{
+			"request_id": r.ID, "account": r.Account, "action": r.Action, "digest": r.Digest,
+			"requester": r.Requester, "text": r.Text, "transport": v.c.Via})
+		out = *requestOut(&r)
+		t.notify(api.Event{Kind: api.EventRequest, Request: requestOut(&r)})
+		return nil
+	})
+	return out, err
+}
+
+func (v *staffView) ListRequests(ctx context.Context) ([]api.Request, error) {
+	e := v.e
+	out := []api.Request{}
+	err := e.run(v.c, func(t *tx) error {
+		for _, r := range sortedValues(e.requests, func(a, b *rules.Request) bool { return a.Created.Before(b.Created) }) {
+			out = append(out, *requestOut(r))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// request finds a request the daemon still holds. Callers hold mu.
+func (e *Engine) request(id string) (*rules.Request, error) {
+	r, ok := e.requests[id]
+	if !ok {
+		return nil, api.Errorf(api.CodeNotFound, "no request %s (it may have been decided more than a day ago, or the daemon restarted)", id)
+	}
+	return r, nil
+}
+
+func (v *staffView) Approve(ctx context.Context, requestID, approverID, code string) (api.Approval, error) {
+	e := v.e
+	sec := e.readSecret(approverID)
+	var out api.Approval
+	err := e.run(v.c, func(t *tx) error {
+		if err := e.policyOK(); err != nil {
+			return err
+		}
+		r, err := e.request(requestID)
+		if err != nil {
+			return err
+		}
+		rec, err := e.approver(approverID)
+		if err != nil {
+			return err
+		}
+		if _, ok := e.st.Accounts[r.Account]; !ok {
+			return api.Errorf(api.CodeNotFound, "account %s left custody after request %s was made: nothing can be approved for it", r.Account, r.ID)
+		}
+		fields := map[string]any{"request_id": r.ID, "account": r.Account, "approver": rec.ID, "requester": r.Requester}
+		needed, d := rules.CanApprove(e.cfg, *r, rec.rules(), t.now)
+		if !d.Allowed() {
+			f := copyFields(fields)
+			f["reason"] = string(d.Refusal.Code)
+			t.decided(d, f)
+			return t.refuse(d.Refusal)
+		}
+		if err := e.checkCode(t, rec, sec, code, fields); err != nil {
+			return err
+		}
+		nr, done := rules.RecordApproval(*r, rec.ID, needed)
+		set(t, r, nr)
+		f := copyFields(fields)
+		f["action"], f["digest"], f["text"] = r.Action, r.Digest, r.Text
+		f["approver_name"], f["approvals"], f["approvals_needed"] = rec.Name, len(r.ApprovedBy), needed
+		t.decided(d, f)
+		if done {
+			s, sd := rules.NewSession(e.cfg, freshID(e.sessions, "s", 16), *r, t.now)
+			put(t, e.sessions, s.ID, &s)
+			set(t, &r.SessionID, s.ID)
+			t.decided(sd, map[string]any{
+				"session_id": s.ID, "request_id": r.ID, "account": s.Account, "action": s.Action,
+				"digest": s.Digest, "approved_by": strings.Join(s.ApprovedBy, ","), "expires": s.Expires,
+				"requester": s.Requester})
+			out.Session = sessionOut(&s)
+		}
+		out.Request = *requestOut(r)
+		t.notify(api.Event{Kind: api.EventRequest, Request: requestOut(r)})
+		if out.Session != nil {
+			t.notify(api.Event{Kind: api.EventSession, Session: out.Session})
+		}
+		return nil
+	})
+	if err != nil {
+		return api.Approval{}, err
+	}
+	return out, nil
+}
+
+func (v *staffView) Deny(ctx context.Context, requestID, approverID, code string) (api.Request, error) {
+	e := v.e
+	sec := e.readSecret(approverID)
+	var out api.Request
+	err := e.run(v.c, func(t *tx) error {
+		r, err := e.request(requestID)
+		if err != nil {
+			return err
+		}
+		rec, err := e.approver(approverID)
+		if err != nil {
+			return err
+		}
+		d := rules.CanDeny(e.cfg, *r, rec.rules(), t.now)
+		if !d.Allowed() {
+			return e.explain(d.Refusal)
+		}
+		// A denial is final, so it needs the approver's code too: staff cannot deny in their name.
+		if err := e.checkCode(t, rec, sec, code, map[string]any{"request_id": r.ID, "approver": rec.ID, "purpose": "deny"}); err != nil {
+			return err
+		}
+		set(t, r, rules.Deny(*r))
+		t.decided(d, map[string]any{"request_id": r.ID, "account": r.Account, "approver": rec.ID})
+		out = *requestOut(r)
+		t.notify(api.Event{Kind: api.EventRequest, Request: requestOut(r)})
+		return nil
+	})
+	return out, err
+}
+
+func (v *staffView) Cancel(ctx context.Context, requestID string) (api.Request, error) {
+	e := v.e
+	var out api.Request
+	err := e.run(v.c, func(t *tx) error {
+		r, err := e.request(requestID)
+		if err != nil {
+			return err
+		}
+		nr, d := rules.Cancel(*r, v.c.OSUser, t.now)
+		if !d.Allowed() {
+			return e.explain(d.Refusal)
+		}
+		set(t, r, nr)
+		t.decided(d, map[string]any{"request_id": r.ID, "account": r.Account})
+		out = *requestOut(r)
+		t.notify(api.Event{Kind: api.EventRequest, Request: requestOut(r)})
+		return nil
+	})
+	return out, err
+}
+
+func copyFields(f map[string]any) map[string]any {
+	out := make(map[string]any, len(f)+4)
+	for k, v := range f {
+		out[k] = v
+	}
+	return out
+}

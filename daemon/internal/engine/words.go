@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/rules"
+)
+
+// explain words a rule's refusal for the people who read it (the CLI prints it, the tray shows
+// it; the extension words codes itself). Times are shown in the policy's time zone, never the
+// process's. Callers hold mu (e.loc).
+func (e *Engine) explain(ref *rules.Refusal) *api.Error {
+	f := ref.Facts
+	at := func(t time.Time, layout string) string {
+		loc := e.loc
+		if loc == nil {
+			loc = time.UTC
+		}
+		return t.In(loc).Format(layout + " MST")
+	}
+	var msg string
+	switch ref.Code {
+	case api.CodeBadRequest:
+		msg = badRequest(ref.Reason, f)
+		if ref.Reason == "author_mark" && e.pol != nil && e.pol.AuthorMark != nil && e.pol.AuthorMark.Hint != "" {
+			msg = "the text lacks the required author mark: " + e.pol.AuthorMark.Hint
+		}
+	case api.CodeBadCode:
+		if ref.Reason == "malformed" {
+			msg = "the code must be the 6 digits shown in the approver's authenticator app"
+		} else {
+			msg = fmt.Sprintf("wrong code for approver %s: check the app shows the account %q and the phone's clock is right", f.Approver, f.Approver)
+		}
+	case api.CodeReplayed:
+		msg = "this code was already used: wait for the next code in the authenticator app"
+	case api.CodeThrottled:
+		if ref.Reason == "disabled" {
+			msg = "this approver is disabled after too many wrong codes in a row: an administrator must re-enrol them with a new secret (foureyes approver enroll ID --name NAME)"
+		} else {
+			until := f.At
+			return &api.Error{Code: ref.Code, Until: &until, Err: ref,
+				Message: "too many wrong codes for this approver: try again after " + at(f.At, "15:04:05")}
+		}
+	case api.CodeNotConfirmed:
+		msg = fmt.Sprintf("approver %s has not confirmed enrolment yet: run foureyes approver confirm %s CODE", f.Approver, f.Approver)
+	case api.CodeSelfApproval:
+		msg = fmt.Sprintf("approver %s is the requester (%s): someone else must approve", f.Approver, f.Requester)
+	case api.CodeAlreadyApproved:
+		msg = fmt.Sprintf("approver %s has already approved this request: a second, different approver is needed", f.Approver)
+	case api.CodeNotAuthorised:
+		msg = fmt.Sprintf("approver %s is not authorised for %s by the policy", f.Approver, f.Account)
+	case api.CodeOutsideHours:
+		msg = "posting is not allowed outside the posting hours set by the policy"
+	case api.CodeExpired:
+		if ref.Reason == "session" {
+			msg = "the posting session expired at " + at(f.At, "15:04:05") + ": ask for approval again"
+		} else {
+			msg = fmt.Sprintf("request %s expired at %s: ask for approval again", f.Request, at(f.At, "15:04"))
+		}
+	case api.CodeDenied:
+		msg = fmt.Sprintf("request %s was denied by an approver", f.Request)
+	case api.CodeLocked:
+		if ref.Reason == "session" {
+			msg = "the posting session was revoked (Lock now, or its approver or account was removed): ask for approval again"
+		} else {
+			msg = fmt.Sprintf("request %s was revoked (Lock now, or its approver or account was removed)", f.Request)
+		}
+	case api.CodeAlreadyUsed:
+		switch ref.Reason {
+		case "session_spent":
+			msg = "the posting session was already used: each approval allows one post"
+		case "reported_twice":
+			msg = "what went out under this session was already reported (one session, one publish): this second report is recorded as an alarm"
+		default:
+			msg = fmt.Sprintf("request %s is already %s", f.Request, f.State)
+		}
+	case api.CodeScopeMismatch:
+		msg = fmt.Sprintf("the posting session was approved for a %s on %s, not a %s on %s: ask for approval of this one",
+			f.Action, f.Account, orNone(f.UsedAction), orNone(f.UsedAccount))
+	case api.CodeDigestMismatch:
+		switch ref.Reason {
+		case "canonical_form":
+			msg = "the text's digest does not match the digest sent with it: the two sides canonicalised the text differently"
+		case "published_other":
+			msg = "what was published is not the approved text: this is recorded as an alarm"
+		default:
+			msg = "the text is not the approved text: it was changed after approval, so it needs a new approval"
+		}
+	case api.CodeTooManyRequests:
+		msg = fmt.Sprintf("%s already has %d open requests: cancel one or wait for it to be decided", f.Requester, f.Open)
+	case api.CodeNotPermitted:
+		switch ref.Reason {
+		case "cancel_other":
+			msg = fmt.Sprintf("only %s, who asked, can cancel request %s", f.Requester, f.Request)
+		case "disabled":
+			msg = "this approver is disabled after too many wrong codes in a row and cannot be unlocked: re-enrol them with a new secret (foureyes approver enroll ID --name NAME)"
+		}
+	}
+	if msg == "" {
+		msg = ref.Error()
+	}
+	return &api.Error{Code: ref.Code, Message: msg, Err: ref}
+}
+
+func badRequest(reason string, f rules.Facts) string {
+	switch reason {
+	case "platform_syntax":
+		return fmt.Sprintf("platform %q is not a platform name such as x, mastodon, facebook", f.Value)
+	case "handle_syntax":
+		return fmt.Sprintf("handle %q must be the account's handle (no spaces or colons), e.g. @ministry", f.Value)
+	case "username_missing":
+		return "the login user name is missing"
+	case "password_missing":
+		return "the password is missing"
+	case "seed_syntax":
+		return "the platform's 2FA seed is not valid base32 (as shown under \"can't scan the code?\")"
+	case "approver_id_syntax":
+		return fmt.Sprintf("approver id %q must be lower-case letters, digits, dot, dash or underscore (e.g. anna.schmidt)", f.Value)
+	case "approver_name_missing":
+		return "the approver's name is missing (--name)"
+	case "unknown_action":
+		return fmt.Sprintf("unknown action %q: use one of %s", f.Value, strings.Join(api.Actions, ", "))
+	case "account_missing":
+		return "the request names no account"
+	case "blank":
+		return "the text is empty: there is nothing to approve (for a repost, give the address of the post being reposted)"
+	case "author_mark":
+		return "the text lacks the required author mark (see the policy's author_mark)"
+	case "not_consumed":
+		return fmt.Sprintf("the session was not opened for a publish (it is %s)", f.State)
+	}
+	return "bad request: " + reason
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// clip shortens s to at most n runes for audit fields and notices, cutting only between
+// characters, and marks the cut with an ellipsis.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}

@@ -1,0 +1,82 @@
+package rules
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+
+	"foureyes/daemon/internal/api"
+)
+
+var (
+	platformRE   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+	handleRE     = regexp.MustCompile(`^[^\s:]{1,200}$`)
+	approverIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+)
+
+// AccountInput is an account to take into custody, as typed.
+type AccountInput struct {
+	Platform, Handle, Username, Password, TOTPSeed string
+}
+
+// CheckAccount normalises an account's input and refuses what is malformed. The platform's
+// table entry is checked by the caller (the platform table is data, not a rule). The returned
+// ID is "platform:handle".
+func CheckAccount(in AccountInput) (AccountInput, string, *Refusal) {
+	in.Platform = strings.ToLower(strings.TrimSpace(in.Platform))
+	in.Handle = strings.TrimSpace(in.Handle)
+	in.Username = strings.TrimSpace(in.Username)
+	switch {
+	case !platformRE.MatchString(in.Platform):
+		return in, "", refuse(api.CodeBadRequest, "platform_syntax", Facts{Value: in.Platform})
+	case !handleRE.MatchString(in.Handle):
+		return in, "", refuse(api.CodeBadRequest, "handle_syntax", Facts{Value: in.Handle})
+	case in.Username == "":
+		return in, "", refuse(api.CodeBadRequest, "username_missing", Facts{})
+	case in.Password == "":
+		return in, "", refuse(api.CodeBadRequest, "password_missing", Facts{})
+	}
+	if in.TOTPSeed != "" {
+		seed := strings.ToUpper(strings.ReplaceAll(in.TOTPSeed, " ", ""))
+		if _, err := CodeAt(seed, 0); err != nil {
+			return in, "", refuse(api.CodeBadRequest, "seed_syntax", Facts{})
+		}
+		in.TOTPSeed = seed
+	}
+	return in, in.Platform + ":" + in.Handle, nil
+}
+
+// ApproverInput is an approver to enrol, as typed.
+type ApproverInput struct {
+	ID, Name, OSUser string
+}
+
+// CheckApprover normalises an enrolment's input and refuses what is malformed.
+func CheckApprover(in ApproverInput) (ApproverInput, *Refusal) {
+	in.ID = strings.TrimSpace(in.ID)
+	in.Name = strings.TrimSpace(in.Name)
+	in.OSUser = strings.TrimSpace(in.OSUser)
+	switch {
+	case !approverIDRE.MatchString(in.ID):
+		return in, refuse(api.CodeBadRequest, "approver_id_syntax", Facts{Value: in.ID})
+	case in.Name == "":
+		return in, refuse(api.CodeBadRequest, "approver_name_missing", Facts{})
+	}
+	return in, nil
+}
+
+// CheckAction refuses an action the daemon does not know.
+func CheckAction(action string) *Refusal {
+	if !slices.Contains(api.Actions, action) {
+		return refuse(api.CodeBadRequest, "unknown_action", Facts{Value: action})
+	}
+	return nil
+}
+
+// CheckPassword refuses an empty new password.
+func CheckPassword(pw string) *Refusal {
+	if pw == "" {
+		return refuse(api.CodeBadRequest, "password_missing", Facts{})
+	}
+	return nil
+}
