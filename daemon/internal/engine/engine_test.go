@@ -102,6 +102,8 @@ type fixture struct {
 	log   *audit.Log
 	eng   *Engine
 	pol   *policy.Policy
+	// reload is what a policy reload reads (nil: pol again).
+	reload func() (*policy.Policy, string, error)
 }
 
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
@@ -126,18 +128,28 @@ func (f *fixture) start() {
 	f.t.Cleanup(func() { l.Close() })
 	f.log = l
 	f.audit = &failingAudit{Auditor: realAudit{l}}
-	e, err := New(Options{Home: f.home, Store: f.store, Audit: f.audit, Policy: f.pol, PolicySource: "test", Clock: f.clk})
+	e, err := New(Options{Home: f.home, Store: f.store, Audit: f.audit, Policy: f.pol, PolicySource: "test", Clock: f.clk,
+		LoadPolicy: func() (*policy.Policy, string, error) {
+			if f.reload != nil {
+				return f.reload()
+			}
+			return f.pol, "test", nil
+		}})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	f.eng = e
 }
 
-func (f *fixture) as(user, transport string) api.Backend {
-	return f.eng.For(api.Caller{OSUser: user, Transport: transport})
+// staff is the staff member's browser: the staff half, as the bridge holds it.
+func (f *fixture) staff() api.Staff {
+	return f.eng.Staff(api.Caller{OSUser: "staff", Via: "bridge"})
 }
 
-func (f *fixture) admin() api.Backend { return f.as("staff", "test") }
+// admin is the staff member at the foureyes command or the tray: everything.
+func (f *fixture) admin() api.Backend {
+	return f.eng.Owner(api.Caller{OSUser: "staff", Via: "admin"})
+}
 
 // codeFor computes an approver's current code from the secret in the store.
 func (f *fixture) codeFor(id string, at time.Time) string {
@@ -170,7 +182,7 @@ func (f *fixture) enrol(id, osUser string) {
 func (f *fixture) request(text string) api.Request {
 	f.t.Helper()
 	f.ensureAccount("x:@ministry")
-	r, err := f.as("staff", "bridge").CreateRequest(context.Background(), api.NewRequest{Account: "x:@ministry", Action: "post", Text: text})
+	r, err := f.staff().CreateRequest(context.Background(), api.NewRequest{Account: "x:@ministry", Action: "post", Text: text})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -225,7 +237,7 @@ func TestApproveFlowAndReplayAcrossRestart(t *testing.T) {
 		t.Fatal("request digest is not the content digest")
 	}
 	code := f.codeFor("anna", f.clk.Now())
-	ap, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", code)
+	ap, err := f.staff().Approve(ctx, r.ID, "anna", code)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,21 +247,21 @@ func TestApproveFlowAndReplayAcrossRestart(t *testing.T) {
 
 	// The same code on a new request: replayed.
 	r2 := f.request("Zweiter Beitrag")
-	_, err = f.as("staff", "bridge").Approve(ctx, r2.ID, "anna", code)
+	_, err = f.staff().Approve(ctx, r2.ID, "anna", code)
 	wantCode(t, err, api.CodeReplayed)
 
 	// Restart the daemon: the last accepted step survives.
 	f.start()
 	r3 := f.request("Dritter Beitrag")
-	_, err = f.as("staff", "bridge").Approve(ctx, r3.ID, "anna", code)
+	_, err = f.staff().Approve(ctx, r3.ID, "anna", code)
 	wantCode(t, err, api.CodeReplayed)
 	// Sessions do not survive a restart: they fail closed.
-	_, err = f.as("staff", "bridge").Consume(ctx, use(ap.Session, r.Digest))
+	_, err = f.staff().Consume(ctx, use(ap.Session, r.Digest))
 	wantCode(t, err, api.CodeNotFound)
 
 	// A fresh code in the next step works.
 	f.clk.Advance(30 * time.Second)
-	if _, err := f.as("staff", "bridge").Approve(ctx, r3.ID, "anna", f.codeFor("anna", f.clk.Now())); err != nil {
+	if _, err := f.staff().Approve(ctx, r3.ID, "anna", f.codeFor("anna", f.clk.Now())); err != nil {
 		t.Fatal(err)
 	}
 	res := f.verifyAudit()
@@ -262,7 +274,7 @@ func TestSelfApprovalRefused(t *testing.T) {
 	f := newFixture(t)
 	f.enrol("staffer", "staff")
 	r := f.request("Hallo")
-	_, err := f.as("staff", "bridge").Approve(context.Background(), r.ID, "staffer", f.codeFor("staffer", f.clk.Now()))
+	_, err := f.staff().Approve(context.Background(), r.ID, "staffer", f.codeFor("staffer", f.clk.Now()))
 	wantCode(t, err, api.CodeSelfApproval)
 	// The refused attempt did not spend the code or count as a failure.
 	a, _ := f.admin().ListApprovers(context.Background())
@@ -277,16 +289,16 @@ func TestThrottlePersistsAcrossRestart(t *testing.T) {
 	f.enrol("anna", "")
 	r := f.request("Hallo")
 	for i := 0; i < 4; i++ {
-		_, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", "000000")
+		_, err := f.staff().Approve(ctx, r.ID, "anna", "000000")
 		if api.CodeOf(err) != api.CodeBadCode && api.CodeOf(err) != api.CodeReplayed {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
 	f.start() // a restart must not reset the counter
 	r = f.request("Hallo")
-	_, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", "000001")
+	_, err := f.staff().Approve(ctx, r.ID, "anna", "000001")
 	wantCode(t, err, api.CodeBadCode)
-	_, err = f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	_, err = f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
 	wantCode(t, err, api.CodeThrottled)
 
 	data := readAudit(t, f)
@@ -312,7 +324,7 @@ func TestSingleUseUnderConcurrency(t *testing.T) {
 	ctx := context.Background()
 	f.enrol("anna", "")
 	r := f.request("Nur einmal")
-	ap, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	ap, err := f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +334,7 @@ func TestSingleUseUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := f.as("staff", "bridge").Consume(ctx, use(ap.Session, r.Digest))
+			_, err := f.staff().Consume(ctx, use(ap.Session, r.Digest))
 			switch api.CodeOf(err) {
 			case "":
 				wins.Add(1)
@@ -344,19 +356,19 @@ func TestDigestMismatchHeldBackAndAudited(t *testing.T) {
 	ctx := context.Background()
 	f.enrol("anna", "")
 	r := f.request("Approved text")
-	ap, _ := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
-	_, err := f.as("staff", "bridge").Consume(ctx, use(ap.Session, digest.Sum("Edited text")))
+	ap, _ := f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	_, err := f.staff().Consume(ctx, use(ap.Session, digest.Sum("Edited text")))
 	wantCode(t, err, api.CodeDigestMismatch)
 	// The approved text can still go out once.
-	if _, err := f.as("staff", "bridge").Consume(ctx, use(ap.Session, r.Digest)); err != nil {
+	if _, err := f.staff().Consume(ctx, use(ap.Session, r.Digest)); err != nil {
 		t.Fatal(err)
 	}
 	// A publish report of something else is an alarm.
-	err = f.as("staff", "bridge").ReportPublished(ctx, ap.Session.ID, digest.Sum("Edited text"))
+	err = f.staff().ReportPublished(ctx, ap.Session.ID, digest.Sum("Edited text"))
 	wantCode(t, err, api.CodeDigestMismatch)
 	// One session, one report: a second one, which could pass for the real one, is refused
 	// and is itself an alarm; the first stays in the trail.
-	err = f.as("staff", "bridge").ReportPublished(ctx, ap.Session.ID, r.Digest)
+	err = f.staff().ReportPublished(ctx, ap.Session.ID, r.Digest)
 	wantCode(t, err, api.CodeAlreadyUsed)
 	trail := readAudit(t, f)
 	for _, want := range []string{`"event":"publish_mismatch","severity":"high"`, `"event":"publish_repeated","severity":"high"`} {
@@ -378,7 +390,7 @@ func TestAuditFailureIssuesNoSession(t *testing.T) {
 	f.enrol("anna", "")
 	r := f.request("Hallo")
 	f.audit.fail.Store(true)
-	_, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	_, err := f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
 	wantCode(t, err, api.CodeAuditUnavailable)
 	f.audit.fail.Store(false)
 	ss, _ := f.admin().ListSessions(ctx)
@@ -391,7 +403,7 @@ func TestAuditFailureIssuesNoSession(t *testing.T) {
 	}
 	// No request is created without its audit line either.
 	f.audit.fail.Store(true)
-	_, err = f.as("staff", "bridge").CreateRequest(ctx, api.NewRequest{Account: "x:@ministry", Action: "post", Text: "x"})
+	_, err = f.staff().CreateRequest(ctx, api.NewRequest{Account: "x:@ministry", Action: "post", Text: "x"})
 	wantCode(t, err, api.CodeAuditUnavailable)
 	st, _ := f.admin().Status(ctx)
 	if st.AuditError == "" {
@@ -404,16 +416,16 @@ func TestLockRevokesEverything(t *testing.T) {
 	ctx := context.Background()
 	f.enrol("anna", "")
 	r := f.request("eins")
-	ap, _ := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	ap, _ := f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
 	pending := f.request("zwei")
 	res, err := f.admin().Lock(ctx, "test")
 	if err != nil || res.Sessions != 1 || res.Requests != 1 {
 		t.Fatalf("lock: %+v %v", res, err)
 	}
-	_, err = f.as("staff", "bridge").Consume(ctx, use(ap.Session, r.Digest))
+	_, err = f.staff().Consume(ctx, use(ap.Session, r.Digest))
 	wantCode(t, err, api.CodeLocked)
 	f.clk.Advance(30 * time.Second)
-	_, err = f.as("staff", "bridge").Approve(ctx, pending.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	_, err = f.staff().Approve(ctx, pending.ID, "anna", f.codeFor("anna", f.clk.Now()))
 	wantCode(t, err, api.CodeLocked)
 }
 
@@ -422,10 +434,10 @@ func TestSessionTTL(t *testing.T) {
 	ctx := context.Background()
 	f.enrol("anna", "")
 	r := f.request("eins")
-	ap, _ := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	ap, _ := f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
 	f.clk.Advance(10 * time.Minute)
 	f.eng.Tick()
-	_, err := f.as("staff", "bridge").Consume(ctx, use(ap.Session, r.Digest))
+	_, err := f.staff().Consume(ctx, use(ap.Session, r.Digest))
 	wantCode(t, err, api.CodeExpired)
 	if !strings.Contains(readAudit(t, f), `"session_expired"`) {
 		t.Fatal("expiry must be audited")
@@ -445,13 +457,13 @@ func TestTwoApproversOutsideHours(t *testing.T) {
 	f.enrol("anna", "")
 	f.enrol("ben", "")
 	r := f.request("Sonntagsgruß")
-	ap, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	ap, err := f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
 	if err != nil || ap.Session != nil || ap.Request.ApprovalsNeeded != 2 {
 		t.Fatalf("first approval outside hours must not issue a session: %+v %v", ap, err)
 	}
-	_, err = f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now().Add(30*time.Second)))
-	wantCode(t, err, api.CodeSelfApproval) // same approver twice
-	ap, err = f.as("staff", "bridge").Approve(ctx, r.ID, "ben", f.codeFor("ben", f.clk.Now()))
+	_, err = f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now().Add(30*time.Second)))
+	wantCode(t, err, api.CodeAlreadyApproved) // same approver twice
+	ap, err = f.staff().Approve(ctx, r.ID, "ben", f.codeFor("ben", f.clk.Now()))
 	if err != nil || ap.Session == nil || len(ap.Session.ApprovedBy) != 2 {
 		t.Fatalf("second approver must issue the session: %+v %v", ap, err)
 	}
@@ -459,13 +471,18 @@ func TestTwoApproversOutsideHours(t *testing.T) {
 
 func TestBridgeMayNotAdminister(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
-	b := f.as("staff", "bridge")
-	_, err := b.EnrollApprover(ctx, api.NewApprover{ID: "mallory", Name: "M"})
-	wantCode(t, err, api.CodeNotPermitted)
-	_, err = b.AddAccount(ctx, api.NewAccount{Platform: "x", Handle: "@m", Username: "u", Password: "p"})
-	wantCode(t, err, api.CodeNotPermitted)
-	wantCode(t, b.UnlockApprover(ctx, "anna"), api.CodeNotPermitted)
+	// The bridge holds the staff half: no conversion reaches enrolment, accounts or tokens.
+	var b any = f.staff()
+	if _, ok := b.(api.Admin); ok {
+		t.Fatal("the staff half can be asserted to the admin half")
+	}
+	if _, ok := b.(api.Backend); ok {
+		t.Fatal("the staff half can be asserted to the whole backend")
+	}
+	var o any = f.admin()
+	if _, ok := o.(api.Admin); !ok {
+		t.Fatal("the owner's half lacks administration")
+	}
 }
 
 func TestAccountsNeverLeakSecrets(t *testing.T) {
@@ -515,8 +532,16 @@ func TestNoKeyring(t *testing.T) {
 
 func TestInvalidPolicyRefuses(t *testing.T) {
 	f := newFixture(t)
-	f.eng.SetPolicy(nil, "/etc/foureyes/policy.json", errors.New("throttle.max_failures: -1"))
-	_, err := f.as("staff", "bridge").CreateRequest(context.Background(), api.NewRequest{Account: "x:@m", Action: "post", Text: "x"})
+	f.reload = func() (*policy.Policy, string, error) {
+		return nil, "/etc/foureyes/policy.json", errors.New("throttle.max_failures: -1")
+	}
+	if err := f.eng.ReloadPolicy(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(readAudit(t, f), `"event":"policy_invalid","severity":"high"`) {
+		t.Error("an invalid policy after a reload must be a high-severity line")
+	}
+	_, err := f.staff().CreateRequest(context.Background(), api.NewRequest{Account: "x:@m", Action: "post", Text: "x"})
 	wantCode(t, err, api.CodeInvalidPolicy)
 }
 
@@ -528,7 +553,7 @@ func TestRemoveApproverDropsPendingApprovals(t *testing.T) {
 	ctx := context.Background()
 	f.enrol("anna", "")
 	r := f.request("x")
-	ap, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	ap, err := f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
 	if err != nil || len(ap.Request.ApprovedBy) != 1 {
 		t.Fatalf("%+v %v", ap, err)
 	}
@@ -582,7 +607,7 @@ func openFile(t *testing.T, p string) *os.File {
 func TestRequestNeedsAccountInCustody(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	_, err := f.as("staff", "bridge").CreateRequest(ctx, api.NewRequest{Account: "x:@nobody", Action: "post", Text: "Hallo"})
+	_, err := f.staff().CreateRequest(ctx, api.NewRequest{Account: "x:@nobody", Action: "post", Text: "Hallo"})
 	wantCode(t, err, api.CodeNotFound)
 	rs, _ := f.admin().ListRequests(ctx)
 	if len(rs) != 0 {
@@ -596,7 +621,7 @@ func TestConsumeChecksAccountAndAction(t *testing.T) {
 	f.enrol("anna", "anna")
 	f.ensureAccount("x:@other")
 	r := f.request("Nur für dieses Konto")
-	ap, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	ap, err := f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -605,11 +630,11 @@ func TestConsumeChecksAccountAndAction(t *testing.T) {
 		{SessionID: ap.Session.ID, Account: r.Account, Action: api.ActionReply, Digest: r.Digest},
 		{SessionID: ap.Session.ID, Account: r.Account, Action: api.ActionRepost, Digest: r.Digest},
 	} {
-		_, err := f.as("staff", "bridge").Consume(ctx, u)
+		_, err := f.staff().Consume(ctx, u)
 		wantCode(t, err, api.CodeScopeMismatch)
 	}
 	// Refused uses leave the session for the approved one, and each is a high-severity line.
-	if _, err := f.as("staff", "bridge").Consume(ctx, use(ap.Session, r.Digest)); err != nil {
+	if _, err := f.staff().Consume(ctx, use(ap.Session, r.Digest)); err != nil {
 		t.Fatalf("the approved use after refused ones: %v", err)
 	}
 	data, _ := os.ReadFile(filepath.Join(f.home, "audit.jsonl"))
@@ -629,7 +654,7 @@ func TestReenrolmentKeepsMappingAndDropsApprovals(t *testing.T) {
 	f.eng.cfg.Within = func(time.Time) bool { return false }
 	f.eng.mu.Unlock()
 	r := f.request("Außerhalb der Zeiten")
-	ap, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	ap, err := f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -663,7 +688,7 @@ func TestSlowKeyringDoesNotStallOthers(t *testing.T) {
 	f.store.mu.Unlock()
 	done := make(chan error, 1)
 	go func() {
-		_, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", code)
+		_, err := f.staff().Approve(ctx, r.ID, "anna", code)
 		done <- err
 	}()
 	// While the approval waits for the keyring, the daemon still answers everyone else.
@@ -699,7 +724,7 @@ func TestNextExpiry(t *testing.T) {
 	if got := f.eng.NextExpiry(); !got.Equal(r1.Expires) {
 		t.Fatalf("next expiry %v, want the first request's %v", got, r1.Expires)
 	}
-	if _, err := f.as("staff", "bridge").Cancel(ctx, r1.ID); err != nil {
+	if _, err := f.staff().Cancel(ctx, r1.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.eng.NextExpiry(); !got.Equal(r2.Expires) {
@@ -733,7 +758,7 @@ func TestRemovalWithdrawsWhatRestsOnIt(t *testing.T) {
 	approve := func(f *fixture, text string) (api.Request, *api.Session) {
 		t.Helper()
 		r := f.request(text)
-		ap, err := f.as("staff", "bridge").Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+		ap, err := f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -748,9 +773,9 @@ func TestRemovalWithdrawsWhatRestsOnIt(t *testing.T) {
 		if err := f.admin().RemoveAccount(ctx, r.Account); err != nil {
 			t.Fatal(err)
 		}
-		_, err := f.as("staff", "bridge").Consume(ctx, use(s, r.Digest))
+		_, err := f.staff().Consume(ctx, use(s, r.Digest))
 		wantCode(t, err, api.CodeLocked)
-		_, err = f.as("staff", "bridge").Approve(ctx, pending.ID, "anna", f.codeFor("anna", f.clk.Now()))
+		_, err = f.staff().Approve(ctx, pending.ID, "anna", f.codeFor("anna", f.clk.Now()))
 		if err == nil {
 			t.Fatal("a request for a removed account was approved")
 		}
@@ -765,7 +790,7 @@ func TestRemovalWithdrawsWhatRestsOnIt(t *testing.T) {
 		if _, err := f.admin().EnrollApprover(ctx, api.NewApprover{ID: "anna", Name: "Anna"}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := f.as("staff", "bridge").Consume(ctx, use(s, r.Digest))
+		_, err := f.staff().Consume(ctx, use(s, r.Digest))
 		wantCode(t, err, api.CodeLocked)
 	})
 	t.Run("approver removed", func(t *testing.T) {
@@ -775,7 +800,7 @@ func TestRemovalWithdrawsWhatRestsOnIt(t *testing.T) {
 		if err := f.admin().RemoveApprover(ctx, "anna"); err != nil {
 			t.Fatal(err)
 		}
-		_, err := f.as("staff", "bridge").Consume(ctx, use(s, r.Digest))
+		_, err := f.staff().Consume(ctx, use(s, r.Digest))
 		wantCode(t, err, api.CodeLocked)
 	})
 }

@@ -47,7 +47,9 @@ func (v *staffView) ListRequests(ctx context.Context) ([]api.Request, error) {
 	e := v.e
 	out := []api.Request{}
 	err := e.run(v.c, func(t *tx) error {
-		for _, r := range sortedValues(e.requests, func(a, b *rules.Request) bool { return a.Created.Before(b.Created) }) {
+		for _, r := range sortedValues(e.requests, func(a, b *rules.Request) bool {
+			return a.Created.Before(b.Created) || a.Created.Equal(b.Created) && a.ID < b.ID
+		}) {
 			out = append(out, *requestOut(r))
 		}
 		return nil

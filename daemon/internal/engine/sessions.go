@@ -13,7 +13,9 @@ func (v *staffView) ListSessions(ctx context.Context) ([]api.Session, error) {
 	e := v.e
 	out := []api.Session{}
 	err := e.run(v.c, func(t *tx) error {
-		for _, s := range sortedValues(e.sessions, func(a, b *rules.Session) bool { return a.Issued.Before(b.Issued) }) {
+		for _, s := range sortedValues(e.sessions, func(a, b *rules.Session) bool {
+			return a.Issued.Before(b.Issued) || a.Issued.Equal(b.Issued) && a.ID < b.ID
+		}) {
 			out = append(out, *sessionOut(s))
 		}
 		return nil

@@ -1,0 +1,286 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/digest"
+)
+
+// failOn makes the audit writer fail on one event kind only.
+type failOn struct {
+	Auditor
+	event string
+	hit   *bool
+}
+
+func (a failOn) Record(user, event, severity string, fields map[string]any) error {
+	if event == a.event {
+		*a.hit = true
+		return os.ErrPermission
+	}
+	return a.Auditor.Record(user, event, severity, fields)
+}
+
+// snapshot is everything an operation could change: what the engine shows, the state file and
+// the keyring.
+type snapshot struct {
+	Accounts  []api.Account
+	Approvers []api.Approver
+	Requests  []api.Request
+	Sessions  []api.Session
+	State     string
+	Keyring   map[string]string
+}
+
+func (f *fixture) snapshot() snapshot {
+	f.t.Helper()
+	ctx := context.Background()
+	var s snapshot
+	var err error
+	if s.Accounts, err = f.admin().ListAccounts(ctx); err != nil {
+		f.t.Fatal(err)
+	}
+	if s.Approvers, err = f.admin().ListApprovers(ctx); err != nil {
+		f.t.Fatal(err)
+	}
+	if s.Requests, err = f.admin().ListRequests(ctx); err != nil {
+		f.t.Fatal(err)
+	}
+	if s.Sessions, err = f.admin().ListSessions(ctx); err != nil {
+		f.t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(f.home, StateFile))
+	if err != nil && !os.IsNotExist(err) {
+		f.t.Fatal(err)
+	}
+	// Compared as what the daemon would load: no file and a file with nothing in it are alike.
+	var st persisted
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &st); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	if len(st.Accounts)+len(st.Approvers) == 0 {
+		st = persisted{}
+	}
+	nb, err := json.Marshal(st)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	s.State = string(nb)
+	f.store.mu.Lock()
+	s.Keyring = maps.Clone(f.store.m)
+	f.store.mu.Unlock()
+	return s
+}
+
+// The audit writer fails on each event kind in turn, in a scenario that writes every kind: the
+// operation that needed the line fails with audit_unavailable, no state change survives it (in
+// memory, on disk, in the keyring), and status reports the failure. Lock now is the one
+// exception by design: taking rights away stands even without its line.
+func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	events := []string{
+		"account_added", "account_changed", "approver_enrolled", "approver_confirmed",
+		"extension_allowed", "request", "code_failed", "approval_refused", "approval",
+		"session_issued", "code_replayed", "blocked", "session_consumed", "publish_mismatch",
+		"publish_repeated", "published", "request_denied", "request_cancelled",
+		"approver_throttled", "approver_unlocked", "approver_reenrolled", "approver_removed",
+		"lock", "account_removed",
+	}
+	for _, ev := range events {
+		t.Run(ev, func(t *testing.T) {
+			f := newFixture(t)
+			p := *f.pol
+			p.RequestTTLSeconds, p.SessionTTLSeconds = 3600, 3600 // the scenario takes a while
+			f.pol = &p
+			var hit bool
+			f.start()
+			f.audit.Auditor = failOn{Auditor: f.audit.Auditor, event: ev, hit: &hit}
+
+			var failed bool
+			step := func(name string, op func() error) {
+				t.Helper()
+				if failed {
+					return
+				}
+				before := f.snapshot()
+				err := op()
+				if !hit {
+					if err != nil && api.CodeOf(err) == api.CodeAuditUnavailable {
+						t.Fatalf("%s: audit failure without the target event: %v", name, err)
+					}
+					return
+				}
+				failed = true
+				if api.CodeOf(err) != api.CodeAuditUnavailable {
+					t.Fatalf("%s: the %s line failed, yet the answer is %v", name, ev, err)
+				}
+				after := f.snapshot()
+				if ev == "lock" {
+					for _, s := range after.Sessions {
+						if s.State == api.SessionActive {
+							t.Fatalf("Lock now without its line left session %s active", s.ID)
+						}
+					}
+				} else if !reflect.DeepEqual(before, after) {
+					b, _ := json.MarshalIndent(before, "", " ")
+					a, _ := json.MarshalIndent(after, "", " ")
+					t.Fatalf("%s: state changed although its %s line failed:\nbefore %s\nafter %s", name, ev, b, a)
+				}
+				st, err := f.admin().Status(ctx)
+				if err != nil || st.AuditError == "" {
+					t.Fatalf("status does not report the audit failure: %+v %v", st, err)
+				}
+			}
+			okStep := func(name string, op func() error) {
+				t.Helper()
+				step(name, func() error {
+					err := op()
+					if err != nil && api.CodeOf(err) != api.CodeAuditUnavailable {
+						t.Fatalf("%s: %v", name, err)
+					}
+					return err
+				})
+			}
+			refused := func(name string, want api.Code, op func() error) {
+				t.Helper()
+				step(name, func() error {
+					err := op()
+					if c := api.CodeOf(err); c != want && c != api.CodeAuditUnavailable {
+						t.Fatalf("%s: %v, want %s", name, err, want)
+					}
+					return err
+				})
+			}
+			code := func(id string) string { return f.codeFor(id, f.clk.Now()) }
+			next := func() { f.clk.Advance(30 * time.Second) }
+			admin, staff := f.admin(), f.staff()
+			var r1, r2, r3, r4, r5 api.Request
+			var s1, s2 *api.Session
+
+			okStep("add account", func() error {
+				_, err := admin.AddAccount(ctx, api.NewAccount{Platform: "x", Handle: "@ministry", Username: "press", Password: "pw"})
+				return err
+			})
+			okStep("change password", func() error { return admin.SetAccountPassword(ctx, "x:@ministry", "pw2") })
+			for _, a := range []struct{ id, os string }{{"anna", "anna"}, {"ben", "ben"}, {"selfie", "staff"}} {
+				okStep("enrol "+a.id, func() error {
+					_, err := admin.EnrollApprover(ctx, api.NewApprover{ID: a.id, Name: a.id, OSUser: a.os})
+					return err
+				})
+				okStep("confirm "+a.id, func() error { _, err := admin.ConfirmApprover(ctx, a.id, code(a.id)); return err })
+			}
+			next()
+			okStep("allow extension", func() error { return admin.ExtensionAllowed(ctx, "chromium", "abc", "/tmp/m.json") })
+			newReq := func(out *api.Request, text string) {
+				okStep("request "+text, func() error {
+					r, err := staff.CreateRequest(ctx, api.NewRequest{Account: "x:@ministry", Action: "post", Text: text})
+					*out = r
+					return err
+				})
+			}
+			newReq(&r1, "eins")
+			refused("wrong code", api.CodeBadCode, func() error { _, err := staff.Approve(ctx, r1.ID, "anna", "000000"); return err })
+			refused("self-approval", api.CodeSelfApproval, func() error { _, err := staff.Approve(ctx, r1.ID, "selfie", code("selfie")); return err })
+			var annaCode string
+			okStep("approve", func() error {
+				annaCode = code("anna")
+				ap, err := staff.Approve(ctx, r1.ID, "anna", annaCode)
+				s1 = ap.Session
+				return err
+			})
+			newReq(&r2, "zwei")
+			refused("replayed code", api.CodeReplayed, func() error { _, err := staff.Approve(ctx, r2.ID, "anna", annaCode); return err })
+			refused("consume other text", api.CodeDigestMismatch, func() error {
+				_, err := staff.Consume(ctx, use(s1, digest.Sum("anders")))
+				return err
+			})
+			okStep("consume", func() error { _, err := staff.Consume(ctx, use(s1, r1.Digest)); return err })
+			refused("report other text", api.CodeDigestMismatch, func() error { return staff.ReportPublished(ctx, s1.ID, digest.Sum("anders")) })
+			refused("report twice", api.CodeAlreadyUsed, func() error { return staff.ReportPublished(ctx, s1.ID, r1.Digest) })
+			okStep("approve second", func() error {
+				ap, err := staff.Approve(ctx, r2.ID, "ben", code("ben"))
+				s2 = ap.Session
+				return err
+			})
+			okStep("consume second", func() error { _, err := staff.Consume(ctx, use(s2, r2.Digest)); return err })
+			okStep("report", func() error { return staff.ReportPublished(ctx, s2.ID, r2.Digest) })
+			next()
+			newReq(&r3, "drei")
+			okStep("deny", func() error { _, err := staff.Deny(ctx, r3.ID, "ben", code("ben")); return err })
+			newReq(&r4, "vier")
+			okStep("cancel", func() error { _, err := staff.Cancel(ctx, r4.ID); return err })
+			newReq(&r5, "fünf")
+			for i := range 5 {
+				refused("wrong code "+string(rune('a'+i)), api.CodeBadCode, func() error {
+					_, err := staff.Approve(ctx, r5.ID, "ben", "000000")
+					return err
+				})
+			}
+			okStep("unlock", func() error { return admin.UnlockApprover(ctx, "ben") })
+			okStep("re-enrol", func() error {
+				_, err := admin.EnrollApprover(ctx, api.NewApprover{ID: "anna", Name: "Anna"})
+				return err
+			})
+			okStep("remove approver", func() error { return admin.RemoveApprover(ctx, "ben") })
+			okStep("lock", func() error { _, err := staff.Lock(ctx, "test"); return err })
+			okStep("remove account", func() error { return admin.RemoveAccount(ctx, "x:@ministry") })
+
+			if !hit {
+				t.Fatalf("the scenario never wrote a %s line", ev)
+			}
+		})
+	}
+	// Every event kind the engine and the rules name is in the list, or is one whose change
+	// stands by design (time has passed, the daemon starts or stops, a policy is put in force).
+	standing := []string{"request_expired", "session_expired", "daemon_started", "daemon_stopped",
+		"request_closed", "session_closed", "policy_loaded", "policy_invalid"}
+	for _, name := range eventNames(t) {
+		if !slices.Contains(events, name) && !slices.Contains(standing, name) {
+			t.Errorf("event %q is written by the engine but not failed in this test", name)
+		}
+	}
+}
+
+// eventNames finds the event names in the engine's and the rules' sources.
+func eventNames(t *testing.T) []string {
+	t.Helper()
+	re := regexp.MustCompile(`(?:t\.record|e\.record\([^,]+,|alarm|allowed|Event:)\s*\(?\s*"([a-z_]+)"`)
+	var out []string
+	for _, glob := range []string{"*.go", "../rules/*.go"} {
+		files, err := filepath.Glob(glob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fn := range files {
+			if strings.HasSuffix(fn, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+				if !slices.Contains(out, m[1]) {
+					out = append(out, m[1])
+				}
+			}
+		}
+	}
+	if len(out) < 20 {
+		t.Fatalf("found only %d event names in the sources (%v): the pattern is out of date", len(out), out)
+	}
+	return out
+}
