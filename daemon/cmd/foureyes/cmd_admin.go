@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/qr"
@@ -294,6 +295,9 @@ func cmdApproverUnlock(e *env, args []string) int {
 
 // ---- requests and sessions
 
+// maxText is the most text a request may carry.
+const maxText = 1 << 20
+
 func cmdRequest(e *env, args []string) int {
 	fs := e.flagSet("request", "--account ACCOUNT [--action post] --text-file FILE|-",
 		"Ask for approval of one exact text. Prints the request id to give the approver.")
@@ -315,18 +319,28 @@ func cmdRequest(e *env, args []string) int {
 	var data []byte
 	var err error
 	if file == "-" {
-		data, err = io.ReadAll(io.LimitReader(e.stdin, 1<<20))
+		data, err = io.ReadAll(io.LimitReader(e.stdin, maxText+1))
 	} else {
 		data, err = os.ReadFile(file)
 	}
 	if err != nil {
 		return e.fail(fmt.Errorf("reading the text: %w", err))
 	}
+	switch {
+	case len(data) > maxText:
+		return e.fail(api.Errorf(api.CodeTooLarge, "the text is over %d bytes: no platform takes a post that long", maxText))
+	case !utf8.Valid(data):
+		// Sent on, the bad bytes would become U+FFFD: the approver would approve another text.
+		return e.fail(api.Errorf(api.CodeBadRequest, "the text is not valid UTF-8: save it as UTF-8 and try again"))
+	}
 	n.Text = string(data)
 	return call(e, func(ctx context.Context, b api.Backend) (api.Request, error) { return b.CreateRequest(ctx, n) }, func(r api.Request) {
 		fmt.Fprintln(e.stdout, r.ID)
 		fmt.Fprintf(e.stderr, "request %s waits for approval until %s: foureyes approve %s --approver ID --code CODE\n",
 			r.ID, r.Expires.Local().Format("15:04"), r.ID)
+		if r.ApprovalsNeeded > 1 {
+			fmt.Fprintf(e.stderr, "outside posting hours: %d different approvers must approve it\n", r.ApprovalsNeeded)
+		}
 	})
 }
 

@@ -183,6 +183,7 @@ func (e *Engine) setPolicy(p *policy.Policy, source string, err error) {
 	if h := p.PostingHours; h != nil {
 		c.Within = h.Within
 		c.OutsideRefuse = h.Outside == policy.OutsideRefuse
+		c.NextOpen = h.NextOpen
 		if loc, err := time.LoadLocation(h.TimeZone); err == nil {
 			e.loc = loc
 		}

@@ -28,7 +28,7 @@ func (v *staffView) CreateRequest(ctx context.Context, n api.NewRequest) (api.Re
 			}
 		}
 		in := rules.RequestInput{Account: n.Account, Action: n.Action, Text: n.Text, Digest: n.Digest}
-		r, d := rules.NewRequest(e.cfg, freshID(e.requests, "r", 6), v.c.OSUser, in, digest.Sum(n.Text), open, t.now)
+		r, d := rules.NewRequest(e.cfg, freshID(e.requests, "r", 6), v.c.OSUser, in, digest.Sum(n.Text), digest.Canonical(n.Text), open, t.now)
 		if !d.Allowed() {
 			return e.explain(d.Refusal)
 		}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -36,7 +37,10 @@ func (e *Engine) explain(ref *rules.Refusal) *api.Error {
 			msg = fmt.Sprintf("wrong code for approver %s: check the app shows the account %q and the phone's clock is right", f.Approver, f.Approver)
 		}
 	case api.CodeReplayed:
-		msg = "this code was already used: wait for the next code in the authenticator app"
+		msg = "this code was already used (each code counts once, the one that confirmed the enrolment too): wait for the next code in the authenticator app"
+		if wait := int(math.Ceil(f.At.Sub(e.clock.Now()).Seconds())); !f.At.IsZero() && wait > 0 && wait <= rules.StepSeconds {
+			msg = fmt.Sprintf("this code was already used (each code counts once, the one that confirmed the enrolment too): the app shows a new code in %d seconds, use that one", wait)
+		}
 	case api.CodeThrottled:
 		if ref.Reason == "disabled" {
 			msg = "this approver is disabled after too many wrong codes in a row: an administrator must re-enrol them with a new secret (foureyes approver enroll ID --name NAME)"
@@ -55,6 +59,9 @@ func (e *Engine) explain(ref *rules.Refusal) *api.Error {
 		msg = fmt.Sprintf("approver %s is not authorised for %s by the policy", f.Approver, f.Account)
 	case api.CodeOutsideHours:
 		msg = "posting is not allowed outside the posting hours set by the policy"
+		if !f.At.IsZero() {
+			msg += "; they begin again at " + at(f.At, "Mon 15:04")
+		}
 	case api.CodeExpired:
 		if ref.Reason == "session" {
 			msg = "the posting session expired at " + at(f.At, "15:04:05") + ": ask for approval again"
@@ -128,6 +135,10 @@ func badRequest(reason string, f rules.Facts) string {
 		return "the request names no account"
 	case "blank":
 		return "the text is empty: there is nothing to approve (for a repost, give the address of the post being reposted)"
+	case "not_utf8":
+		return "the text is not valid UTF-8: save it as UTF-8 and try again (nothing was changed, so the approver sees exactly what you sent)"
+	case "too_long":
+		return fmt.Sprintf("the text has %d characters, more than the %d that %s takes: shorten it", f.Open, f.Limit, f.Account)
 	case "author_mark":
 		return "the text lacks the required author mark (see the policy's author_mark)"
 	case "not_consumed":

@@ -8,8 +8,9 @@ package rules
 
 import (
 	"slices"
-	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"foureyes/daemon/internal/api"
 )
@@ -25,6 +26,11 @@ type Config struct {
 	Within func(t time.Time) bool
 	// OutsideRefuse: outside posting hours refuse outright (true) or require two approvers.
 	OutsideRefuse bool
+	// NextOpen returns when posting hours next begin at or after t; nil: not known.
+	NextOpen func(t time.Time) time.Time
+	// MaxLength returns the longest text, in characters, that account's platform takes; 0 or
+	// a nil func: no limit known.
+	MaxLength func(account string) int
 	// MayApprove reports whether the policy authorises approver for account; nil: anyone.
 	MayApprove func(account, approver string) bool
 	// AuthorMark reports whether a text carries the required author mark; nil: none required.
@@ -151,7 +157,9 @@ func CheckCode(c Config, a Approver, secret, code string, now time.Time) (Approv
 		return a, CodeOutcome{Step: step}, nil, nil
 	case matchReplay:
 		out := CodeOutcome{Failed: true, Replayed: true, LockedOut: a.Throttle.Fail(c.Throttle, now)}
-		return a, out, refuse(api.CodeReplayed, "", Facts{Approver: a.ID}), nil
+		// The app shows a fresh code at the next step: say when, so nobody retries the old one.
+		next := time.Unix(int64(Step(now)+1)*StepSeconds, 0)
+		return a, out, refuse(api.CodeReplayed, "", Facts{Approver: a.ID, At: next}), nil
 	default:
 		out := CodeOutcome{Failed: true, LockedOut: a.Throttle.Fail(c.Throttle, now)}
 		return a, out, refuse(api.CodeBadCode, "wrong", Facts{Approver: a.ID}), nil
@@ -177,16 +185,22 @@ func CountOpen(rs []Request, requester string, now time.Time) int {
 	return n
 }
 
-// NewRequest makes a pending request. digest is the daemon's digest of in.Text; open is how
-// many pending requests the requester has (CountOpen).
-func NewRequest(c Config, id, requester string, in RequestInput, digest string, open int, now time.Time) (Request, Decision) {
+// NewRequest makes a pending request. digest is the daemon's digest of in.Text and canonical
+// its canonical form; open is how many pending requests the requester has (CountOpen).
+// Outside posting hours it is refused at once when the policy refuses then (the refusal says
+// when posting hours begin), or made to need two approvers.
+func NewRequest(c Config, id, requester string, in RequestInput, digest, canonical string, open int, now time.Time) (Request, Decision) {
 	if ref := CheckAction(in.Action); ref != nil {
 		return Request{}, Decision{Refusal: ref}
 	}
 	if in.Account == "" {
 		return Request{}, refused(api.CodeBadRequest, "account_missing", Facts{})
 	}
-	if digest == "" || strings.TrimSpace(in.Text) == "" {
+	if !utf8.ValidString(in.Text) {
+		// Replacing the bad bytes would have the approver approve another text than was sent.
+		return Request{}, refused(api.CodeBadRequest, "not_utf8", Facts{})
+	}
+	if digest == "" || Blank(canonical) {
 		// A repost names what it reposts (the post's address), so a session for one repost is
 		// never good for any other.
 		return Request{}, refused(api.CodeBadRequest, "blank", Facts{Action: in.Action})
@@ -194,17 +208,44 @@ func NewRequest(c Config, id, requester string, in RequestInput, digest string, 
 	if in.Digest != "" && in.Digest != digest {
 		return Request{}, refused(api.CodeDigestMismatch, "canonical_form", Facts{})
 	}
+	if c.MaxLength != nil {
+		if limit, n := c.MaxLength(in.Account), utf8.RuneCountInString(canonical); limit > 0 && n > limit {
+			return Request{}, refused(api.CodeBadRequest, "too_long", Facts{Account: in.Account, Open: n, Limit: limit})
+		}
+	}
 	if c.AuthorMark != nil && !c.AuthorMark(in.Text) {
 		return Request{}, refused(api.CodeBadRequest, "author_mark", Facts{})
 	}
 	if open >= c.MaxOpen {
 		return Request{}, refused(api.CodeTooManyRequests, "", Facts{Requester: requester, Open: open, Limit: c.MaxOpen})
 	}
+	needed := 1
+	if c.Within != nil && !c.Within(now) {
+		if c.OutsideRefuse {
+			f := Facts{Account: in.Account}
+			if c.NextOpen != nil {
+				f.At = c.NextOpen(now)
+			}
+			return Request{}, refused(api.CodeOutsideHours, "request", f)
+		}
+		needed = 2
+	}
 	return Request{
 		ID: id, Account: in.Account, Action: in.Action, Text: in.Text, Digest: digest,
 		Requester: requester, Created: now, Expires: now.Add(c.RequestTTL),
-		State: Pending, ApprovalsNeeded: 1,
+		State: Pending, ApprovalsNeeded: needed,
 	}, allowed("request")
+}
+
+// Blank reports whether text has nothing an approver could read: only white space, control
+// and formatting characters (zero-width spaces, direction marks).
+func Blank(text string) bool {
+	for _, r := range text {
+		if !unicode.IsSpace(r) && !unicode.IsControl(r) && !unicode.Is(unicode.Cf, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // Expire moves a pending request past its time to expired and reports whether it did.

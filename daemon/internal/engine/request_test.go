@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/policy"
+)
+
+// What is known when a request is made is said then, not after the approver typed a code.
+func TestRequestRefusalsBeforeAnyCode(t *testing.T) {
+	ctx := context.Background()
+	hours := func(outside string) *policy.Policy {
+		p, err := policy.Parse([]byte(`{"version":1,"posting_hours":{"time_zone":"Europe/Berlin","days":["mon","tue","wed","thu","fri"],"start":"07:00","end":"20:00","outside":"` + outside + `"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	saturday := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		pol    *policy.Policy
+		at     time.Time
+		text   string
+		code   api.Code
+		says   string // in the message
+		needed int    // approvals needed, when created
+	}{
+		{name: "outside hours, refused with when they begin", pol: hours("refuse"), at: saturday, text: "Hallo",
+			code: api.CodeOutsideHours, says: "begin again at Mon 07:00 CET"},
+		{name: "outside hours, two approvers from the start", pol: hours("two_approvers"), at: saturday, text: "Hallo", needed: 2},
+		{name: "inside hours", pol: hours("refuse"), at: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC), text: "Hallo", needed: 1},
+		{name: "not UTF-8", text: "Gr\xfc\xdfe", code: api.CodeBadRequest, says: "not valid UTF-8"},
+		{name: "only control and zero-width characters", text: "\u200b\t\u0007\u200e", code: api.CodeBadRequest, says: "empty"},
+		{name: "only white space after the canonical form", text: " \r\n \u3000", code: api.CodeBadRequest, says: "empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tt.pol != nil {
+				f.pol = tt.pol
+			}
+			if !tt.at.IsZero() {
+				f.clk.Set(tt.at)
+			}
+			f.start()
+			f.ensureAccount("x:@ministry")
+			r, err := f.staff().CreateRequest(ctx, api.NewRequest{Account: "x:@ministry", Action: "post", Text: tt.text})
+			if tt.code != "" {
+				wantCode(t, err, tt.code)
+				if !strings.Contains(err.Error(), tt.says) {
+					t.Errorf("message %q does not say %q", err, tt.says)
+				}
+				if rs, _ := f.admin().ListRequests(ctx); len(rs) != 0 {
+					t.Errorf("a refused request exists: %+v", rs)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.ApprovalsNeeded != tt.needed {
+				t.Errorf("approvals needed %d, want %d", r.ApprovalsNeeded, tt.needed)
+			}
+		})
+	}
+}
+
+// The code that confirmed the enrolment cannot approve; the answer says when the next one comes.
+func TestEnrolmentCodeThenApprovalSaysWhenTheNextCodeComes(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.clk.Set(time.Date(2026, 11, 23, 10, 0, 10, 0, time.UTC)) // 20 s left in this step
+	if _, err := f.admin().EnrollApprover(ctx, api.NewApprover{ID: "anna", Name: "Anna"}); err != nil {
+		t.Fatal(err)
+	}
+	code := f.codeFor("anna", f.clk.Now())
+	if _, err := f.admin().ConfirmApprover(ctx, "anna", code); err != nil {
+		t.Fatal(err)
+	}
+	r := f.request("Erster Beitrag")
+	_, err := f.staff().Approve(ctx, r.ID, "anna", code)
+	wantCode(t, err, api.CodeReplayed)
+	if !strings.Contains(err.Error(), "new code in 20 seconds") {
+		t.Errorf("message %q does not say when the next code comes", err)
+	}
+	f.clk.Advance(20 * time.Second)
+	if _, err := f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now())); err != nil {
+		t.Fatalf("the next code must approve: %v", err)
+	}
+}
