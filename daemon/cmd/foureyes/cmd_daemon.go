@@ -103,7 +103,9 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	}
 	defer alog.Close()
 
-	store := custody.NewKeyring(keyringService(home, e.getenv("FOUREYES_HOME") != ""))
+	// Every keyring call goes through one queue that answers within seconds: a locked keyring
+	// waiting at an unlock prompt must not freeze the daemon.
+	store := custody.NewQueue(custody.NewKeyring(keyringService(home, e.getenv("FOUREYES_HOME") != "")), 0)
 	var br *bridge.Server
 	port := policy.DefaultBridgePort
 	if pol != nil {

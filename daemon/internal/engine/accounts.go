@@ -22,15 +22,17 @@ func (v *ownerView) AddAccount(ctx context.Context, a api.NewAccount) (api.Accou
 			return api.Errorf(api.CodeExists, "account %s is already in custody: use foureyes account passwd to change its password", id)
 		}
 		store := e.opts.Store
+		// The undo is registered first: a write that times out may still happen, and the undo,
+		// queued behind it, removes it again.
+		t.onUndo(func() { custody.DeleteLater(store, custody.AccountPasswordKey(id)) })
 		if err := store.Set(custody.AccountPasswordKey(id), in.Password); err != nil {
-			return keyringError("storing the password in the OS keyring", err)
+			return e.keyringError("storing the password in the OS keyring", err)
 		}
-		t.onUndo(func() { _ = store.Delete(custody.AccountPasswordKey(id)) })
 		if in.TOTPSeed != "" {
+			t.onUndo(func() { custody.DeleteLater(store, custody.AccountTOTPKey(id)) })
 			if err := store.Set(custody.AccountTOTPKey(id), in.TOTPSeed); err != nil {
-				return keyringError("storing the 2FA seed in the OS keyring", err)
+				return e.keyringError("storing the 2FA seed in the OS keyring", err)
 			}
-			t.onUndo(func() { _ = store.Delete(custody.AccountTOTPKey(id)) })
 		}
 		acc := &api.Account{ID: id, Platform: in.Platform, Handle: in.Handle, Username: in.Username,
 			Has2FA: in.TOTPSeed != "", Added: t.now, PasswordChanged: t.now}
@@ -56,15 +58,19 @@ func (v *ownerView) SetAccountPassword(ctx context.Context, id, password string)
 			return err
 		}
 		store := e.opts.Store
-		old, oldErr := store.Get(custody.AccountPasswordKey(id))
-		if err := store.Set(custody.AccountPasswordKey(id), password); err != nil {
-			return keyringError("storing the new password in the OS keyring", err)
+		// Without the old password the change could not be undone: read it first.
+		old, err := store.Get(custody.AccountPasswordKey(id))
+		if err != nil && !errors.Is(err, custody.ErrNotFound) {
+			return e.keyringError("reading the current password from the OS keyring", err)
 		}
-		t.onUndo(func() {
-			if oldErr == nil {
-				_ = store.Set(custody.AccountPasswordKey(id), old)
-			}
-		})
+		if err == nil {
+			t.onUndo(func() { custody.SetLater(store, custody.AccountPasswordKey(id), old) })
+		} else {
+			t.onUndo(func() { custody.DeleteLater(store, custody.AccountPasswordKey(id)) })
+		}
+		if err := store.Set(custody.AccountPasswordKey(id), password); err != nil {
+			return e.keyringError("storing the new password in the OS keyring", err)
+		}
 		set(t, &acc.PasswordChanged, t.now)
 		t.persist()
 		t.record("account_changed", rules.Info, map[string]any{"account": id, "change": "password"})
@@ -104,7 +110,7 @@ func (v *ownerView) RemoveAccount(ctx context.Context, id string) error {
 		t.afterCommit(func() error {
 			for _, k := range []string{custody.AccountPasswordKey(id), custody.AccountTOTPKey(id)} {
 				if err := e.opts.Store.Delete(k); err != nil && !errors.Is(err, custody.ErrNotFound) {
-					return keyringError("removing the account's secrets from the OS keyring", err)
+					return e.keyringError("removing the account's secrets from the OS keyring", err)
 				}
 			}
 			return nil

@@ -43,21 +43,26 @@ func (v *ownerView) EnrollApprover(ctx context.Context, n api.NewApprover) (api.
 	err = e.run(v.c, func(t *tx) error {
 		store := e.opts.Store
 		old, existed := e.st.Approvers[in.ID]
-		oldSecret, oldErr := "", error(nil)
+		oldSecret, oldErr := "", error(custody.ErrNotFound)
 		if existed {
 			oldSecret, oldErr = store.Get(custody.ApproverKey(in.ID))
+			if oldErr != nil && !errors.Is(oldErr, custody.ErrNotFound) {
+				// Without the old secret a failed re-enrolment could not be undone.
+				return e.keyringError("reading the approver's current secret from the OS keyring", oldErr)
+			}
 		}
-		if err := store.Set(custody.ApproverKey(in.ID), key.Secret()); err != nil {
-			return keyringError("storing the approver's secret in the OS keyring", err)
-		}
+		// The undo is registered first: a write that times out may still happen, and the undo,
+		// queued behind it, takes it back.
 		t.onUndo(func() {
-			switch {
-			case !existed:
-				_ = store.Delete(custody.ApproverKey(in.ID))
-			case oldErr == nil:
-				_ = store.Set(custody.ApproverKey(in.ID), oldSecret)
+			if oldErr == nil {
+				custody.SetLater(store, custody.ApproverKey(in.ID), oldSecret)
+			} else {
+				custody.DeleteLater(store, custody.ApproverKey(in.ID))
 			}
 		})
+		if err := store.Set(custody.ApproverKey(in.ID), key.Secret()); err != nil {
+			return e.keyringError("storing the approver's secret in the OS keyring", err)
+		}
 		rec := &approverRec{ID: in.ID, Name: in.Name, OSUser: in.OSUser, Enrolled: t.now}
 		event, sev := "approver_enrolled", rules.Info
 		var n withdrawn
@@ -155,7 +160,7 @@ func (v *ownerView) RemoveApprover(ctx context.Context, id string) error {
 		t.notify(api.Event{Kind: api.EventStatus, Approver: id, Message: "approver removed"})
 		t.afterCommit(func() error {
 			if err := e.opts.Store.Delete(custody.ApproverKey(id)); err != nil && !errors.Is(err, custody.ErrNotFound) {
-				return keyringError("removing the approver's secret from the OS keyring", err)
+				return e.keyringError("removing the approver's secret from the OS keyring", err)
 			}
 			return nil
 		})
@@ -231,7 +236,7 @@ func (e *Engine) checkCode(t *tx, rec *approverRec, sec secretRead, code string,
 		secret, err = e.opts.Store.Get(custody.ApproverKey(rec.ID))
 	}
 	if err != nil {
-		return keyringError(fmt.Sprintf("reading approver %s's secret", rec.ID), err)
+		return e.keyringError(fmt.Sprintf("reading approver %s's secret", rec.ID), err)
 	}
 	na, out, ref, err := rules.CheckCode(e.cfg, rec.rules(), secret, code, t.now)
 	if err != nil {

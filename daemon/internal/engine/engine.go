@@ -259,8 +259,12 @@ func freshID[V any](taken map[string]V, prefix string, n int) string {
 	}
 }
 
-// keyringError maps a custody error to a stable code with a hint.
-func keyringError(what string, err error) error {
+// keyringError maps a custody error to a stable code with a hint, and keeps a locked or
+// missing keyring for the status at once. Callers hold mu.
+func (e *Engine) keyringError(what string, err error) error {
+	if errors.Is(err, custody.ErrNoKeyring) || errors.Is(err, custody.ErrLocked) {
+		e.keyringErr = err
+	}
 	switch {
 	case errors.Is(err, custody.ErrNoKeyring):
 		return &api.Error{Code: api.CodeNoKeyring, Err: err, Message: fmt.Sprintf("%s: %v", what, err)}
