@@ -73,6 +73,8 @@ func Probe(s Store) error {
 	}
 	canary := hex.EncodeToString(b)
 	if err := s.Set(probeKey, canary); err != nil {
+		// A write that timed out may still happen: take it back behind it.
+		DeleteLater(s, probeKey)
 		return fmt.Errorf("keyring probe: %w", err)
 	}
 	got, err := s.Get(probeKey)
