@@ -188,6 +188,13 @@ func (c *Client) BridgeHello(ctx context.Context, origin string) (api.BridgeHell
 	return out, err
 }
 
+// ReloadPolicy asks the daemon to read its policy again.
+func (c *Client) ReloadPolicy(ctx context.Context) (api.Status, error) {
+	var out api.Status
+	err := c.Call(ctx, "policy.reload", nil, &out)
+	return out, err
+}
+
 // OfferedApprovers lists the approvers worth offering the caller for a request on account.
 func (c *Client) OfferedApprovers(ctx context.Context, account string) ([]api.Approver, error) {
 	var out []api.Approver

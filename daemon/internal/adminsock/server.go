@@ -355,6 +355,7 @@ var handlers = map[string]handler{
 	}) (any, error) {
 		return b.BridgeHello(ctx, p.Origin)
 	}),
+	"policy.reload": with(func(ctx context.Context, b api.Backend, _ empty) (any, error) { return b.ReloadPolicy(ctx) }),
 	"approver.offered": with(func(ctx context.Context, b api.Backend, p struct {
 		Account string `json:"account"`
 	}) (any, error) {

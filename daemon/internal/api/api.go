@@ -92,6 +92,9 @@ type Admin interface {
 	// BridgeHello gives the native-messaging host a one-time token with which the extension at
 	// origin may open the WebSocket bridge.
 	BridgeHello(ctx context.Context, origin string) (BridgeHello, error)
+	// ReloadPolicy reads the policy again and puts it in force (an invalid one refuses every
+	// approval until it is fixed); the status says which is in force.
+	ReloadPolicy(ctx context.Context) (Status, error)
 }
 
 // Backend is everything: what the laptop's own user holds, over the admin socket or the tray.
@@ -154,7 +157,7 @@ type Approver struct {
 	OSUser      string    `json:"os_user,omitempty"`
 	Confirmed   bool      `json:"confirmed"`
 	Enrolled    time.Time `json:"enrolled"`
-	LockedUntil time.Time `json:"locked_until,omitempty"`
+	LockedUntil time.Time `json:"locked_until,omitzero"`
 	Disabled    bool      `json:"disabled,omitempty"` // too many consecutive failures: needs unlock
 	Failures    int       `json:"consecutive_failures"`
 }
@@ -251,24 +254,46 @@ type LockResult struct {
 
 // Status is the daemon's health at a glance.
 type Status struct {
-	Version         string    `json:"version"`
-	PID             int       `json:"pid"`
-	Started         time.Time `json:"started"`
-	Home            string    `json:"home"`
-	AuditLog        string    `json:"audit_log"`
-	AuditHead       string    `json:"audit_head"`
-	AuditSeq        uint64    `json:"audit_seq"`
-	PolicySource    string    `json:"policy_source"` // path, or "embedded default"
-	PolicyError     string    `json:"policy_error,omitempty"`
-	KeyringError    string    `json:"keyring_error,omitempty"`
-	AuditError      string    `json:"audit_error,omitempty"`
-	Accounts        int       `json:"accounts"`
-	Approvers       int       `json:"approvers"`
-	PendingRequests int       `json:"pending_requests"`
-	OpenSessions    int       `json:"open_sessions"`
+	Version      string    `json:"version"`
+	PID          int       `json:"pid"`
+	Started      time.Time `json:"started"`
+	Home         string    `json:"home"`
+	AuditLog     string    `json:"audit_log"`
+	AuditHead    string    `json:"audit_head"`
+	AuditSeq     uint64    `json:"audit_seq"`
+	PolicySource string    `json:"policy_source"` // path, or "embedded default"
+	PolicyError  string    `json:"policy_error,omitempty"`
+	KeyringError string    `json:"keyring_error,omitempty"`
+	AuditError   string    `json:"audit_error,omitempty"`
+	// ForwardError says why audit events do not reach the system log, if they do not.
+	ForwardError string `json:"forward_error,omitempty"`
+	// BridgeError says why the browser bridge is not listening, if it is not.
+	BridgeError     string `json:"bridge_error,omitempty"`
+	Accounts        int    `json:"accounts"`
+	Approvers       int    `json:"approvers"`
+	PendingRequests int    `json:"pending_requests"`
+	OpenSessions    int    `json:"open_sessions"`
 	// Extensions counts the extension connections the bridge has now.
 	Extensions int    `json:"extensions_connected"`
 	BridgeAddr string `json:"bridge_addr,omitempty"`
+}
+
+// Problems lists what is wrong, one line each, for monitoring: an invalid policy, a keyring
+// that cannot be used, an audit log that cannot be written, a bridge that is not listening,
+// audit events that do not reach the system log. None: healthy.
+func (s Status) Problems() []string {
+	var out []string
+	add := func(what, err, hint string) {
+		if err != "" {
+			out = append(out, what+": "+err+hint)
+		}
+	}
+	add("policy invalid", s.PolicyError, " (fix it, then foureyes policy reload)")
+	add("keyring unavailable", s.KeyringError, " (unlock it)")
+	add("audit log cannot be written", s.AuditError, "")
+	add("browser bridge down", s.BridgeError, "")
+	add("system log forwarding failing", s.ForwardError, "")
+	return out
 }
 
 // Event kinds sent to watchers.

@@ -32,6 +32,12 @@ func (v *ownerView) EnrollApprover(ctx context.Context, n api.NewApprover) (api.
 	if ref != nil {
 		return api.Enrollment{}, e.explain(ref)
 	}
+	if in.OSUser != "" {
+		// A typo here would quietly switch off the self-approval rule for this person.
+		if err := e.opts.LookupUser(in.OSUser); err != nil {
+			return api.Enrollment{}, api.Errorf(api.CodeBadRequest, "there is no OS user %q on this computer: --os-user takes the login name the approver uses here (or leave it out if they have none)", in.OSUser)
+		}
+	}
 	key, err := totp.Generate(totp.GenerateOpts{
 		Issuer: "foureyes", AccountName: in.ID, SecretSize: 20, // 160 bits, RFC 4226's recommendation
 		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1, Period: rules.StepSeconds, Rand: rand.Reader,

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sync"
 	"time"
@@ -57,6 +58,14 @@ type Options struct {
 	BridgeAddr string
 	// StartFields are added to the daemon_started audit line.
 	StartFields map[string]any
+	// LookupUser reports whether an OS user of that login name exists (nil: os/user).
+	LookupUser func(name string) error
+}
+
+// Forwarder is an Auditor that also copies lines elsewhere (the system log) and can say why
+// that fails.
+type Forwarder interface {
+	ForwardError() error
 }
 
 // Engine is the daemon's core.
@@ -79,6 +88,7 @@ type Engine struct {
 	keyringErr error
 	auditErr   error
 	hello      func(origin string) (api.BridgeHello, error)
+	bridgeErr  error
 
 	watchMu  sync.Mutex
 	watchers map[chan api.Event]struct{}
@@ -112,6 +122,9 @@ func New(opts Options) (*Engine, error) {
 	if opts.Store == nil || opts.Audit == nil {
 		return nil, errors.New("engine needs a custody store and an audit log")
 	}
+	if opts.LookupUser == nil {
+		opts.LookupUser = func(name string) error { _, err := user.Lookup(name); return err }
+	}
 	e := &Engine{
 		opts: opts, clock: opts.Clock, started: opts.Clock.Now(),
 		self:     api.Caller{OSUser: currentUser(), UID: os.Getuid(), Via: "daemon"},
@@ -140,6 +153,14 @@ func (e *Engine) Owner(c api.Caller) api.Backend { return &ownerView{staffView{e
 // Staff returns only the staff half, for a caller the browser bridge established: a value that
 // cannot be turned into the admin half.
 func (e *Engine) Staff(c api.Caller) api.Staff { return &staffView{e: e, c: c} }
+
+// SetBridgeError records why the browser bridge is not listening (nil: it is).
+func (e *Engine) SetBridgeError(err error) {
+	e.mu.Lock()
+	e.bridgeErr = err
+	e.mu.Unlock()
+	e.notify([]api.Event{{Kind: api.EventStatus, Time: e.clock.Now(), Message: "bridge state changed"}})
+}
 
 // SetBridgeHello sets where [api.Admin.BridgeHello] gets its tokens (the bridge, created after
 // the engine).

@@ -129,6 +129,7 @@ func (f *fixture) start() {
 	f.log = l
 	f.audit = &failingAudit{Auditor: realAudit{l}}
 	e, err := New(Options{Home: f.home, Store: f.store, Audit: f.audit, Policy: f.pol, PolicySource: "test", Clock: f.clk,
+		LookupUser: testUsers,
 		LoadPolicy: func() (*policy.Policy, string, error) {
 			if f.reload != nil {
 				return f.reload()
@@ -139,6 +140,15 @@ func (f *fixture) start() {
 		f.t.Fatal(err)
 	}
 	f.eng = e
+}
+
+// testUsers are the OS users of the tests' laptop.
+func testUsers(name string) error {
+	switch name {
+	case "staff", "anna", "ben", "staffer":
+		return nil
+	}
+	return errors.New("unknown user")
 }
 
 // staff is the staff member's browser: the staff half, as the bridge holds it.

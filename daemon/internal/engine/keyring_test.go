@@ -37,7 +37,7 @@ func TestLockedKeyringFailedOperationNeverTakesEffect(t *testing.T) {
 	mem := custody.NewMemory()
 	locked := &lockedStore{Store: mem, unlock: make(chan struct{})}
 	f.store = nil
-	e, err := New(Options{Home: f.home, Store: custody.NewQueue(locked, 100*time.Millisecond), Audit: f.audit, Policy: f.pol, Clock: f.clk})
+	e, err := New(Options{Home: f.home, Store: custody.NewQueue(locked, 100*time.Millisecond), Audit: f.audit, Policy: f.pol, Clock: f.clk, LookupUser: testUsers})
 	if err != nil {
 		t.Fatal(err)
 	}

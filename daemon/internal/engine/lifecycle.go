@@ -172,6 +172,13 @@ func (e *Engine) ReloadPolicy() error {
 	return err
 }
 
+func (v *ownerView) ReloadPolicy(ctx context.Context) (api.Status, error) {
+	if err := v.e.ReloadPolicy(); err != nil {
+		return api.Status{}, err
+	}
+	return v.Status(ctx)
+}
+
 // SetKeyringError records the keyring's health as last checked (nil: usable).
 func (e *Engine) SetKeyringError(err error) {
 	e.mu.Lock()

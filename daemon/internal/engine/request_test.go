@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +92,43 @@ func TestEnrolmentCodeThenApprovalSaysWhenTheNextCodeComes(t *testing.T) {
 	f.clk.Advance(20 * time.Second)
 	if _, err := f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now())); err != nil {
 		t.Fatalf("the next code must approve: %v", err)
+	}
+}
+
+// --os-user must name a user of this computer: a typo would switch off the self-approval rule.
+func TestEnrolmentRefusesUnknownOSUser(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.admin().EnrollApprover(context.Background(), api.NewApprover{ID: "anna", Name: "Anna", OSUser: "anan"})
+	wantCode(t, err, api.CodeBadRequest)
+	if !strings.Contains(err.Error(), `no OS user "anan"`) {
+		t.Errorf("message %q does not name the unknown user", err)
+	}
+	if as, _ := f.admin().ListApprovers(context.Background()); len(as) != 0 {
+		t.Fatalf("enrolled despite the unknown OS user: %+v", as)
+	}
+}
+
+// Monitoring reads problems off the status; a reload over the admin interface reports the
+// policy in force.
+func TestStatusProblemsAndReload(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	st, err := f.admin().Status(ctx)
+	if err != nil || len(st.Problems()) != 0 {
+		t.Fatalf("a healthy daemon has problems: %v %v", st.Problems(), err)
+	}
+	f.eng.SetBridgeError(errors.New("listening on 127.0.0.1:47617: address already in use"))
+	f.reload = func() (*policy.Policy, string, error) {
+		return nil, "/etc/foureyes/policy.json", errors.New("version: missing")
+	}
+	st, err = f.admin().ReloadPolicy(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(st.Problems(), "\n")
+	for _, want := range []string{"policy invalid: version: missing", "browser bridge down: listening on 127.0.0.1:47617"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems %q lack %q", got, want)
+		}
 	}
 }

@@ -45,6 +45,14 @@ func (v *staffView) Status(ctx context.Context) (api.Status, error) {
 		if e.auditErr != nil {
 			s.AuditError = e.auditErr.Error()
 		}
+		if e.bridgeErr != nil {
+			s.BridgeError = e.bridgeErr.Error()
+		}
+		if fw, ok := e.opts.Audit.(Forwarder); ok {
+			if err := fw.ForwardError(); err != nil {
+				s.ForwardError = err.Error()
+			}
+		}
 		for _, r := range e.requests {
 			if r.State == rules.Pending {
 				s.PendingRequests++

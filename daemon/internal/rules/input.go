@@ -37,7 +37,9 @@ func CheckAccount(in AccountInput) (AccountInput, string, *Refusal) {
 		return in, "", refuse(api.CodeBadRequest, "password_missing", Facts{})
 	}
 	if in.TOTPSeed != "" {
-		seed := strings.ToUpper(strings.ReplaceAll(in.TOTPSeed, " ", ""))
+		// Every white space goes, not only spaces: a seed copied from a setup page may come in
+		// groups over several lines, and one that kept a line break would be stored as typed.
+		seed := strings.ToUpper(strings.Join(strings.Fields(in.TOTPSeed), ""))
 		if _, err := CodeAt(seed, 0); err != nil {
 			return in, "", refuse(api.CodeBadRequest, "seed_syntax", Facts{})
 		}
