@@ -161,6 +161,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	if err := br.Listen(); err != nil {
 		// Fail closed: without the bridge the extension blocks every post and says why.
 		logger.Printf("THE BROWSER EXTENSION CANNOT CONNECT: %v (is another program using port %d? set bridge_port in the policy)", err, port)
+		eng.SetBridgeError(err)
 		br = nil
 	} else {
 		eng.SetBridgeHello(br.Hello)
