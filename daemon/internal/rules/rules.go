@@ -37,16 +37,6 @@ type Config struct {
 	AuthorMark func(text string) bool
 }
 
-// DefaultConfig is the embedded default policy's numbers.
-func DefaultConfig() Config {
-	return Config{
-		Skew:       1,
-		SessionTTL: 10 * time.Minute,
-		RequestTTL: 10 * time.Minute,
-		MaxOpen:    5,
-		Throttle:   DefaultThrottle,
-	}
-}
 
 // Approver is an enrolled approver as the rules see it.
 type Approver struct {

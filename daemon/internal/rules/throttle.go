@@ -8,21 +8,13 @@ import (
 
 // ThrottleConfig limits failed codes per approver.
 type ThrottleConfig struct {
-	MaxFailures    int           // failures within Window that trigger a lock-out (default 5)
-	Window         time.Duration // default 15 minutes
-	Lockout        time.Duration // first lock-out; doubles with each further one (default 1 minute)
-	MaxLockout     time.Duration // cap of the growing back-off (default 1 hour)
-	MaxConsecutive int           // consecutive failures after which the approver is disabled (at most 100)
+	MaxFailures    int           // failures within Window that trigger a lock-out
+	Window         time.Duration // how far back failures count
+	Lockout        time.Duration // first lock-out; doubles with each further one
+	MaxLockout     time.Duration // cap of the growing back-off
+	MaxConsecutive int           // consecutive failures after which the approver is disabled
 }
 
-// DefaultThrottle is the embedded default.
-var DefaultThrottle = ThrottleConfig{
-	MaxFailures:    5,
-	Window:         15 * time.Minute,
-	Lockout:        time.Minute,
-	MaxLockout:     time.Hour,
-	MaxConsecutive: 100,
-}
 
 // Throttle is one approver's failure record. It is persisted, so a restart does not reset it.
 type Throttle struct {
