@@ -37,7 +37,6 @@ type Config struct {
 	AuthorMark func(text string) bool
 }
 
-
 // Approver is an enrolled approver as the rules see it.
 type Approver struct {
 	ID        string

@@ -15,7 +15,6 @@ type ThrottleConfig struct {
 	MaxConsecutive int           // consecutive failures after which the approver is disabled
 }
 
-
 // Throttle is one approver's failure record. It is persisted, so a restart does not reset it.
 type Throttle struct {
 	Failures    []time.Time `json:"failures,omitempty"` // failures inside the current window
