@@ -22,7 +22,6 @@ import (
 // id), never ours.
 func isNativeHostInvocation(args []string) bool { return nativehost.Detect(args) }
 
-
 func cmdNativeHost(e *env, args []string) int {
 	if len(args) > 0 && args[0] == "nativehost" {
 		args = args[1:]

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -236,11 +237,15 @@ func TestCLIEndToEnd(t *testing.T) {
 		t.Fatalf("sessions after lock: %+v", sessions)
 	}
 
+	// A request still open when the daemon stops is closed with its line.
+	ridOpen := strings.TrimSpace(c.ok("Offen beim Anhalten\n", "request", "--account", "x:@ministry", "--text-file", "-"))
+
 	// Restart: the replay is still refused.
 	d.stop()
 	c.startDaemon()
 	rid3 := strings.TrimSpace(c.ok("Nach dem Neustart\n", "request", "--account", "x:@ministry", "--text-file", "-"))
 	c.refused("replayed", "approve", rid3, "--approver", "anna", "--code", code)
+	checkLifecycleLines(t, filepath.Join(c.home, "audit.jsonl"), ridOpen)
 
 	// Status JSON names the audit log; the chain verifies.
 	var st struct {
@@ -371,5 +376,51 @@ func TestCLIInvalidPolicyRefusesApprovals(t *testing.T) {
 	json.Unmarshal([]byte(c.ok("", "status", "--json")), &st)
 	if !strings.Contains(st.PolicyError, "totp_skew_steps") {
 		t.Fatalf("status policy_error %q must name the field", st.PolicyError)
+	}
+}
+
+// checkLifecycleLines checks the daemon's own lines across one stop and start: each start
+// writes daemon_started and then the policy's line; the stop closes the request still open
+// (request_closed, reason daemon_stopped) before daemon_stopped; the next start follows.
+func checkLifecycleLines(t *testing.T, path, openRequest string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type line struct {
+		Event  string
+		Fields map[string]any
+	}
+	var events []string
+	var lines []line
+	for _, b := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+		var l line
+		if err := json.Unmarshal(b, &l); err != nil {
+			t.Fatalf("audit line %q: %v", b, err)
+		}
+		lines = append(lines, l)
+		events = append(events, l.Event)
+	}
+	if len(events) < 2 || events[0] != "daemon_started" || events[1] != "policy_loaded" {
+		t.Errorf("the trail starts %q, want daemon_started, policy_loaded", events[:min(2, len(events))])
+	}
+	stopped := slices.Index(events, "daemon_stopped")
+	if stopped < 0 {
+		t.Fatalf("no daemon_stopped line in %q", events)
+	}
+	closed := slices.IndexFunc(lines, func(l line) bool {
+		return l.Event == "request_closed" && l.Fields["request_id"] == openRequest
+	})
+	if closed < 0 || closed > stopped {
+		t.Errorf("request %s: request_closed at %d, daemon_stopped at %d, in %q", openRequest, closed, stopped, events)
+	} else if r := lines[closed].Fields["reason"]; r != "daemon_stopped" {
+		t.Errorf("request_closed reason %v, want daemon_stopped", r)
+	}
+	if n := slices.Index(events[stopped+1:], "daemon_started"); n != 0 {
+		t.Errorf("after daemon_stopped: %q, want daemon_started next", events[stopped+1:])
+	}
+	if n := stopped + 2; n >= len(events) || events[n] != "policy_loaded" {
+		t.Errorf("after the restart's daemon_started: %q, want policy_loaded", events[stopped+1:])
 	}
 }

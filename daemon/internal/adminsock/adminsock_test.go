@@ -31,6 +31,7 @@ func (a auditAdapter) Path() string           { return a.l.Path() }
 
 type setup struct {
 	eng   *engine.Engine
+	pol   *policy.Policy
 	clk   *clock.Fake
 	store custody.Store
 	sock  string
@@ -40,6 +41,13 @@ type setup struct {
 
 // start runs a real engine (real audit log with fsync, in-memory secrets) behind a socket.
 func start(tb testing.TB, allow func(int) bool) *setup {
+	tb.Helper()
+	return startWith(tb, allow, policy.Default(), nil)
+}
+
+// startWith is start under policy pol; wrap, when set, wraps the engine's owner value the
+// server hands each connection.
+func startWith(tb testing.TB, allow func(int) bool, pol *policy.Policy, wrap func(api.Backend) api.Backend) *setup {
 	tb.Helper()
 	dir, err := os.MkdirTemp("", "fe-sock-")
 	if err != nil {
@@ -51,15 +59,18 @@ func start(tb testing.TB, allow func(int) bool) *setup {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { l.Close() })
-	s := &setup{clk: clock.NewFake(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)), store: custody.NewMemory()}
-	s.eng, err = engine.New(engine.Options{Home: dir, Store: s.store, Audit: auditAdapter{l}, Policy: policy.Default(), PolicySource: "test", Clock: s.clk})
+	s := &setup{clk: clock.NewFake(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)), store: custody.NewMemory(), pol: pol}
+	s.eng, err = engine.New(engine.Options{Home: dir, Store: s.store, Audit: auditAdapter{l}, Policy: pol, PolicySource: "test", Clock: s.clk})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	s.sock = filepath.Join(dir, "s.sock")
 	s.srv, err = Listen(s.sock, Config{AllowUID: allow, Backend: func(c api.Caller) api.Backend {
 		s.seen = append(s.seen, c)
-		return s.eng.For(c)
+		if wrap != nil {
+			return wrap(s.eng.Owner(c))
+		}
+		return s.eng.Owner(c)
 	}})
 	if err != nil {
 		tb.Fatal(err)
@@ -89,7 +100,7 @@ func TestCallerFromPeerCredentials(t *testing.T) {
 	if _, err := c.Status(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.seen) != 1 || s.seen[0].UID != os.Getuid() || s.seen[0].Transport != "admin" || s.seen[0].OSUser == "" {
+	if len(s.seen) != 1 || s.seen[0].UID != os.Getuid() || s.seen[0].Via != "admin" || s.seen[0].OSUser == "" {
 		t.Fatalf("caller %+v, want this process's uid from the kernel", s.seen)
 	}
 	// A message cannot claim to be someone else: there is no field for it, and extra fields

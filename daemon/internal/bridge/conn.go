@@ -26,8 +26,8 @@ type conn struct {
 	ws     *websocket.Conn
 	origin string
 
-	nonce   string      // from hello; signs this connection's grants
-	helloID int64       // id of the hello message
+	nonce   string    // from hello; signs this connection's grants
+	helloID int64     // id of the hello message
 	backend api.Staff // set after hello
 
 	wmu sync.Mutex // serialises writes: gorilla allows one writer at a time

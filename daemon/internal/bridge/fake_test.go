@@ -17,10 +17,11 @@ import (
 	"foureyes/daemon/internal/clock"
 )
 
-// fakeBackend records every call and answers from its fields. The embedded interface is nil:
-// a method the bridge has no business calling panics.
+// fakeBackend records every call and answers from its fields. It is only the staff half, as the
+// bridge gets from the engine: it has no admin method at all. The embedded interface is nil: a
+// method the bridge has no business calling panics.
 type fakeBackend struct {
-	api.Backend
+	api.Staff
 
 	mu      sync.Mutex
 	calls   []string
@@ -31,6 +32,10 @@ type fakeBackend struct {
 	consumeErr error
 	session    api.Session
 	events     chan api.Event
+	// offered is what OfferedApprovers returns (nil: the fakeOffered list); offeredErr its error.
+	offered    []api.Approver
+	offeredErr error
+	offeredFor []string // the account of every OfferedApprovers call
 }
 
 func (f *fakeBackend) record(name string) {
@@ -46,7 +51,7 @@ func (f *fakeBackend) Calls() []string {
 }
 
 // For is the Config.Backend of a test server.
-func (f *fakeBackend) For(c api.Caller) api.Backend {
+func (f *fakeBackend) For(c api.Caller) api.Staff {
 	f.mu.Lock()
 	f.callers = append(f.callers, c)
 	f.mu.Unlock()
@@ -65,29 +70,9 @@ func (f *fakeBackend) Status(context.Context) (api.Status, error) {
 	f.record("Status")
 	return api.Status{Version: "test", PID: 42, Started: fakeTime, Accounts: 1}, nil
 }
-func (f *fakeBackend) AddAccount(context.Context, api.NewAccount) (api.Account, error) {
-	f.record("AddAccount")
-	return api.Account{}, api.E(api.CodeNotPermitted)
-}
-func (f *fakeBackend) SetAccountPassword(context.Context, string, string) error {
-	f.record("SetAccountPassword")
-	return api.E(api.CodeNotPermitted)
-}
 func (f *fakeBackend) ListAccounts(context.Context) ([]api.Account, error) {
 	f.record("ListAccounts")
 	return []api.Account{{ID: "mastodon:@press@social.example", Platform: "mastodon", Handle: "@press@social.example", Username: "secret-login"}}, nil
-}
-func (f *fakeBackend) RemoveAccount(context.Context, string) error {
-	f.record("RemoveAccount")
-	return api.E(api.CodeNotPermitted)
-}
-func (f *fakeBackend) EnrollApprover(context.Context, api.NewApprover) (api.Enrollment, error) {
-	f.record("EnrollApprover")
-	return api.Enrollment{}, api.E(api.CodeNotPermitted)
-}
-func (f *fakeBackend) ConfirmApprover(context.Context, string, string) (api.Approver, error) {
-	f.record("ConfirmApprover")
-	return api.Approver{}, api.E(api.CodeNotPermitted)
 }
 func (f *fakeBackend) ListApprovers(context.Context) ([]api.Approver, error) {
 	f.record("ListApprovers")
@@ -97,13 +82,26 @@ func (f *fakeBackend) ListApprovers(context.Context) ([]api.Approver, error) {
 		{ID: "cem", Name: "Cem Disabled", Confirmed: true, Disabled: true},
 	}, nil
 }
-func (f *fakeBackend) RemoveApprover(context.Context, string) error {
-	f.record("RemoveApprover")
-	return api.E(api.CodeNotPermitted)
+
+// fakeOffered is what OfferedApprovers returns unless a test sets fakeBackend.offered.
+var fakeOffered = []api.Approver{{ID: "anna", Name: "Anna Press", OSUser: "anna", Confirmed: true, Failures: 2}}
+
+func (f *fakeBackend) OfferedApprovers(_ context.Context, account string) ([]api.Approver, error) {
+	f.record("OfferedApprovers")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.offeredFor = append(f.offeredFor, account)
+	if f.offered == nil {
+		return fakeOffered, f.offeredErr
+	}
+	return f.offered, f.offeredErr
 }
-func (f *fakeBackend) UnlockApprover(context.Context, string) error {
-	f.record("UnlockApprover")
-	return api.E(api.CodeNotPermitted)
+
+// OfferedFor returns the account of every OfferedApprovers call.
+func (f *fakeBackend) OfferedFor() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.offeredFor...)
 }
 
 // fakeRequest is a complete request, as the engine would return it.
@@ -209,11 +207,19 @@ func (l *logBuf) Logf(format string, args ...any) {
 func newHarness(t testing.TB, tweak func(*Server)) *harness {
 	t.Helper()
 	fb := &fakeBackend{events: make(chan api.Event)}
+	h := newHarnessWith(t, fb.For, tweak)
+	h.fb = fb
+	return h
+}
+
+// newHarnessWith is newHarness with another backend (h.fb is nil).
+func newHarnessWith(t testing.TB, backend func(api.Caller) api.Staff, tweak func(*Server)) *harness {
+	t.Helper()
 	fc := clock.NewFake(fakeTime)
 	logs := &logBuf{}
 	s, err := New(Config{
 		ChromeIDs: func() []string { return []string{chromeA[len(chromeScheme):], chromeB[len(chromeScheme):]} },
-		Backend:   fb.For,
+		Backend:   backend,
 		Owner:     api.Caller{OSUser: "staff", UID: 1000},
 		Now:       fc.Now,
 		Logf:      logs.Logf,
@@ -238,7 +244,7 @@ func newHarness(t testing.TB, tweak func(*Server)) *harness {
 		}
 	})
 	_, port, _ := strings.Cut(s.Addr(), ":")
-	return &harness{s: s, fb: fb, clock: fc, port: port, logs: logs}
+	return &harness{s: s, clock: fc, port: port, logs: logs}
 }
 
 // dial opens a WebSocket to the harness with the given Origin (none if empty).

@@ -26,7 +26,7 @@ func TestValidFlow(t *testing.T) {
 	if h.s.Connected() != 1 {
 		t.Errorf("Connected() = %d, want 1", h.s.Connected())
 	}
-	if got := h.fb.Callers(); len(got) != 1 || got[0] != (api.Caller{OSUser: "staff", UID: 1000, Transport: "bridge"}) {
+	if got := h.fb.Callers(); len(got) != 1 || got[0] != (api.Caller{OSUser: "staff", UID: 1000, Via: "bridge"}) {
 		t.Errorf("backend callers = %+v, want the owner over the bridge", got)
 	}
 
@@ -149,7 +149,7 @@ func TestMessages(t *testing.T) {
 		{"throttled carries until", `{"v":1,"id":12,"type":"approve","request_id":"r","approver":"anna","code":"000000"}`,
 			"error", "throttled", `"until":"` + until.Format(time.RFC3339) + `"`},
 		{"internal error hides detail", `{"v":1,"id":13,"type":"open","session_id":"s","account":"x:@m","action":"post","digest":"` + testDigest + `"}`, "error", "internal", "see its log"},
-		{"approvers: confirmed only, id and name", `{"v":1,"id":14,"type":"approvers"}`, "approvers", "",
+		{"approvers: the offered ones, id and name only", `{"v":1,"id":14,"type":"approvers"}`, "approvers", "",
 			`"approvers":[{"id":"anna","name":"Anna Press"}]`},
 		{"accounts without username", `{"v":1,"id":15,"type":"accounts"}`, "accounts", "",
 			`"accounts":[{"id":"mastodon:@press@social.example","platform":"mastodon","handle":"@press@social.example"}]`},

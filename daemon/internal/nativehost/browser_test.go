@@ -63,8 +63,9 @@ func (h httpSource) BridgeHello(ctx context.Context, origin string) (bridge.Host
 	return hh, err
 }
 
-// browserBackend answers what the test extension asks.
-type browserBackend struct{ api.Backend }
+// browserBackend answers what the test extension asks: the staff half only, as the bridge gets
+// from the engine.
+type browserBackend struct{ api.Staff }
 
 func (browserBackend) Consume(_ context.Context, u api.Use) (api.Session, error) {
 	return api.Session{ID: u.SessionID, RequestID: "r1", Account: "mastodon:@press@social.example", Action: api.ActionPost,
@@ -139,7 +140,7 @@ func newChain(t *testing.T, chromeIDs []string) *chain {
 	c := &chain{tmp: t.TempDir(), self: self, reports: make(chan map[string]any, 4)}
 	c.srv, err = bridge.New(bridge.Config{
 		ChromeIDs: func() []string { return chromeIDs },
-		Backend:   func(api.Caller) api.Backend { return browserBackend{} },
+		Backend:   func(api.Caller) api.Staff { return browserBackend{} },
 		Owner:     api.Caller{OSUser: "test"},
 		Logf:      t.Logf,
 	})

@@ -13,10 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"foureyes/daemon/internal/adminsock"
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/bridge"
 	"foureyes/shared/protocol"
 )
+
+// The admin-socket client is the host's hello source in production, as it is: no adapter.
+var _ HelloSource = (*adminsock.Client)(nil)
 
 const (
 	chromeID  = "abcdefghijklmnopabcdefghijklmnop"
