@@ -146,6 +146,11 @@ func TestBridgeReceivesOnlyStaff(t *testing.T) {
 		}
 	}
 
+	// Asked before an account is chosen, the engine offers whoever may approve an account in
+	// custody: there must be one.
+	if _, err := owner.AddAccount(ctx, api.NewAccount{Platform: "x", Handle: "@ministry", Username: "press", Password: "pw"}); err != nil {
+		t.Fatal(err)
+	}
 	ws, _ := h.connect(t, chromeA)
 	send(t, ws, map[string]any{"v": 1, "id": 2, "type": "approvers"})
 	var ar approversReply

@@ -142,7 +142,13 @@ func (v *staffView) OfferedApprovers(ctx context.Context, account string) ([]api
 		for i, r := range recs {
 			as[i] = r.rules()
 		}
-		for _, id := range rules.Offered(e.cfg, account, v.c.OSUser, as) {
+		// Asked before the account is known (the extension's approval window lists approvers
+		// first): whoever may approve any account in custody.
+		accounts := []string{account}
+		if account == "" {
+			accounts = slices.Sorted(maps.Keys(e.st.Accounts))
+		}
+		for _, id := range rules.Offered(e.cfg, accounts, v.c.OSUser, as) {
 			out = append(out, e.st.Approvers[id].public())
 		}
 		return nil

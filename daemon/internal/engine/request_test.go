@@ -132,3 +132,36 @@ func TestStatusProblemsAndReload(t *testing.T) {
 		}
 	}
 }
+
+// The extension asks for approvers before the account is chosen: it is offered whoever may
+// approve an account in custody, per-account approvers included; with the account, only those.
+func TestOfferedApproversPerAccount(t *testing.T) {
+	f := newFixture(t)
+	p, err := policy.Parse([]byte(`{"version":1,"default_approvers":["anna"],"accounts":{"x:@agency":{"approvers":["ben"]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.pol = p
+	f.start()
+	ctx := context.Background()
+	f.enrol("anna", "anna")
+	f.enrol("ben", "ben")
+	f.ensureAccount("x:@ministry")
+	f.ensureAccount("x:@agency")
+	ids := func(account string) string {
+		as, err := f.staff().OfferedApprovers(ctx, account)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, a := range as {
+			out = append(out, a.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	for account, want := range map[string]string{"": "anna,ben", "x:@agency": "ben", "x:@ministry": "anna"} {
+		if got := ids(account); got != want {
+			t.Errorf("offered for %q = %s, want %s", account, got, want)
+		}
+	}
+}

@@ -451,10 +451,20 @@ func TestOffered(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := DefaultConfig()
 			c.MayApprove = tt.may
-			if got := Offered(c, testAccount, "staff", tt.as); !slices.Equal(got, tt.want) {
+			if got := Offered(c, []string{testAccount}, "staff", tt.as); !slices.Equal(got, tt.want) {
 				t.Errorf("Offered = %q, want %q", got, tt.want)
 			}
 		})
+	}
+	// Before the account is known: anyone authorised for one of the accounts in custody.
+	perAccount := func(acc, id string) bool { return acc == "x:@agency" && id == "ben" || acc == testAccount && id == "anna" }
+	c := DefaultConfig()
+	c.MayApprove = perAccount
+	if got := Offered(c, []string{testAccount, "x:@agency"}, "staff", approvers); !slices.Equal(got, []string{"anna", "ben"}) {
+		t.Errorf("Offered over every account = %q, want anna and ben", got)
+	}
+	if got := Offered(c, nil, "staff", approvers); got != nil {
+		t.Errorf("Offered with no account in custody = %q, want none", got)
 	}
 }
 

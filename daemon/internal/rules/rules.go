@@ -435,16 +435,17 @@ func WithdrawApproval(r Request, id string) (Request, bool) {
 	return r, true
 }
 
-// Offered returns, of the approvers given, those worth offering for requester's request on
-// account: confirmed, not disabled, not the requester, and authorised by the policy. The
-// extension shows only these, so staff are not offered a name that can only be refused.
-func Offered(c Config, account, requester string, as []Approver) []string {
+// Offered returns, of the approvers given, those worth offering for requester's request on one
+// of accounts (the account, when it is known; else every account in custody): confirmed, not
+// disabled, not the requester, and authorised by the policy for at least one of the accounts.
+// The extension shows only these, so staff are not offered a name that can only be refused.
+func Offered(c Config, accounts []string, requester string, as []Approver) []string {
 	var out []string
 	for _, a := range as {
 		if !a.Confirmed || a.Throttle.Disabled || (a.OSUser != "" && a.OSUser == requester) {
 			continue
 		}
-		if c.MayApprove != nil && !c.MayApprove(account, a.ID) {
+		if c.MayApprove != nil && !slices.ContainsFunc(accounts, func(acc string) bool { return c.MayApprove(acc, a.ID) }) {
 			continue
 		}
 		out = append(out, a.ID)
