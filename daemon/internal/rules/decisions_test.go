@@ -457,7 +457,9 @@ func TestOffered(t *testing.T) {
 		})
 	}
 	// Before the account is known: anyone authorised for one of the accounts in custody.
-	perAccount := func(acc, id string) bool { return acc == "x:@agency" && id == "ben" || acc == testAccount && id == "anna" }
+	perAccount := func(acc, id string) bool {
+		return acc == "x:@agency" && id == "ben" || acc == testAccount && id == "anna"
+	}
 	c := DefaultConfig()
 	c.MayApprove = perAccount
 	if got := Offered(c, []string{testAccount, "x:@agency"}, "staff", approvers); !slices.Equal(got, []string{"anna", "ben"}) {
