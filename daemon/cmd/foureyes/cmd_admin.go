@@ -12,6 +12,7 @@ import (
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/qr"
+	"foureyes/daemon/internal/textclip"
 )
 
 func cmdStatus(e *env, args []string) int {
@@ -339,17 +340,9 @@ func printRequests(w io.Writer, rs []api.Request) {
 	fmt.Fprintln(tw, "ID\tACCOUNT\tACTION\tSTATE\tBY\tUNTIL\tTEXT")
 	for _, r := range rs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Account, r.Action, r.State, r.Requester,
-			r.Expires.Local().Format("15:04"), preview(r.Text, 40))
+			r.Expires.Local().Format("15:04"), textclip.Line(r.Text, 40))
 	}
 	tw.Flush()
-}
-
-func preview(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
 }
 
 func cmdRequests(e *env, args []string) int {

@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/textclip"
 )
 
 // Path is the only path the bridge serves.
@@ -354,7 +355,7 @@ func (s *Server) Hello(origin string) (HostHello, error) {
 		}
 	case isMozOrigin(origin):
 	default:
-		return HostHello{}, api.Errorf(api.CodeBadRequest, "origin %q is not a chrome-extension:// or moz-extension:// origin", truncate(origin, 80))
+		return HostHello{}, api.Errorf(api.CodeBadRequest, "origin %q is not a chrome-extension:// or moz-extension:// origin", textclip.Clip(origin, 80))
 	}
 
 	var b [32]byte
