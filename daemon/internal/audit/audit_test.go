@@ -168,6 +168,15 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			ls[3] = bytes.Replace(ls[3], []byte(`{"seq":4,`), []byte(`{"seq":7,`), 1)
 			return ls
 		}, 4, "hash mismatch", false},
+		{"prev in uppercase", func(ls [][]byte) [][]byte {
+			start := len(ls[2]) - 1 - hashMember - prevMember + len(keyPrev)
+			copy(ls[2][start:], bytes.ToUpper(ls[2][start:start+hashLen]))
+			return ls
+		}, 3, "malformed: prev is not 64 lowercase hex digits", false},
+		{"prev not hex", func(ls [][]byte) [][]byte {
+			ls[2][len(ls[2])-1-hashMember-2] = 'g'
+			return ls
+		}, 3, "malformed: prev is not 64 lowercase hex digits", false},
 		{"garbage appended", func(ls [][]byte) [][]byte {
 			return append(ls, []byte("hello\n"))
 		}, 7, "malformed", false},
