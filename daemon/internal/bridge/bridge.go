@@ -27,9 +27,6 @@ import (
 // Path is the only path the bridge serves.
 const Path = "/v1"
 
-// DefaultPort is the port the bridge listens on when policy names none.
-const DefaultPort = 47321
-
 // Timings of the protocol. A Server copies the network deadlines into its timing field, which
 // tests shorten; the token lifetime runs on the injected clock instead.
 const (
