@@ -6,13 +6,27 @@ import (
 	"unicode/utf8"
 )
 
+// clipCase is one call of Clip, Line or Words: in and n, and what it must return.
+type clipCase struct {
+	name string
+	in   string
+	n    int
+	want string
+}
+
+func run(t *testing.T, name string, clip func(string, int) string, tests []clipCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := clip(tt.in, tt.n); got != tt.want {
+				t.Errorf("%s(%q, %d) = %q, want %q", name, tt.in, tt.n, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestClip(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		n    int
-		want string
-	}{
+	tests := []clipCase{
 		{"empty", "", 5, ""},
 		{"shorter", "abc", 5, "abc"},
 		{"exactly n", "abcde", 5, "abcde"},
@@ -37,22 +51,11 @@ func TestClip(t *testing.T) {
 		{"half a sequence at the end", "ab\xe2\x80", 5, "ab\ufffd\ufffd"},
 		{"half a sequence cut", "ab\xe2\x80cd", 3, "ab\ufffd…"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := Clip(tt.in, tt.n); got != tt.want {
-				t.Errorf("Clip(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
-			}
-		})
-	}
+	run(t, "Clip", Clip, tests)
 }
 
 func TestLine(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		n    int
-		want string
-	}{
+	tests := []clipCase{
 		{"empty", "", 10, ""},
 		{"only white space", " \n\t ", 10, ""},
 		{"collapsed and trimmed", "  spaced\n\nout   text ", 40, "spaced out text"},
@@ -62,22 +65,11 @@ func TestLine(t *testing.T) {
 		{"no-break space is white space", "a\u00a0\u00a0b", 3, "a b"},
 		{"invalid byte", "a \xff b", 10, "a \ufffd b"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := Line(tt.in, tt.n); got != tt.want {
-				t.Errorf("Line(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
-			}
-		})
-	}
+	run(t, "Line", Line, tests)
 }
 
 func TestWords(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		n    int
-		want string
-	}{
+	tests := []clipCase{
 		{"empty", "", 32, ""},
 		{"short", "short", 32, "short"},
 		{"white space collapsed", "  spaced\n\nout   text ", 32, "spaced out text"},
@@ -91,13 +83,7 @@ func TestWords(t *testing.T) {
 		{"long first word with a mark at the cut", "abcde\u0301fgh", 5, "abcd…"},
 		{"invalid byte", "ab\xff cd", 32, "ab\ufffd cd"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := Words(tt.in, tt.n); got != tt.want {
-				t.Errorf("Words(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
-			}
-		})
-	}
+	run(t, "Words", Words, tests)
 }
 
 // FuzzClip holds the three functions to the package's rule on any input.
