@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/qr"
 	"foureyes/daemon/internal/textclip"
 )
@@ -265,7 +266,8 @@ func cmdApproverRemove(e *env, args []string) int {
 }
 
 func cmdApproverUnlock(e *env, args []string) int {
-	fs := e.flagSet("approver unlock", "ID", "End an approver's lock-out after too many wrong codes early (recorded in the audit trail). The failure count stays; an approver disabled after 100 wrong codes in a row cannot be unlocked and must be re-enrolled.")
+	fs := e.flagSet("approver unlock", "ID", fmt.Sprintf("End an approver's lock-out after too many wrong codes early (recorded in the audit trail). The failure count stays; an approver disabled after %d wrong codes in a row cannot be unlocked and must be re-enrolled.",
+		policy.Default().Throttle.MaxConsecutiveFailures))
 	pos, st := e.parseN(fs, args, 1, "name one approver ID")
 	if st >= 0 {
 		return st
