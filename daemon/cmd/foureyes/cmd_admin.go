@@ -12,7 +12,9 @@ import (
 	"unicode/utf8"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/qr"
+	"foureyes/daemon/internal/textclip"
 )
 
 func cmdStatus(e *env, args []string) int {
@@ -107,12 +109,9 @@ func cmdAccountPasswd(e *env, args []string) int {
 	fs := e.flagSet("account passwd", "ACCOUNT --password-stdin", "Store a new password for an account (after the platform forced a reset).")
 	var pwStdin bool
 	fs.BoolVar(&pwStdin, "password-stdin", false, "read the new password from standard input (required)")
-	pos, st := parse(fs, args)
+	pos, st := e.parseN(fs, args, 1, "name one account, e.g. x:@ministry")
 	if st >= 0 {
 		return st
-	}
-	if len(pos) != 1 {
-		return e.usageErr(fs, "name one account, e.g. x:@ministry")
 	}
 	if !pwStdin {
 		return e.usageErr(fs, "pass the password on standard input with --password-stdin")
@@ -149,12 +148,9 @@ func cmdAccountList(e *env, args []string) int {
 
 func cmdAccountRemove(e *env, args []string) int {
 	fs := e.flagSet("account remove", "ACCOUNT", "Remove an account and its secrets from custody.")
-	pos, st := parse(fs, args)
+	pos, st := e.parseN(fs, args, 1, "name one account, e.g. x:@ministry")
 	if st >= 0 {
 		return st
-	}
-	if len(pos) != 1 {
-		return e.usageErr(fs, "name one account, e.g. x:@ministry")
 	}
 	return call(e, func(ctx context.Context, b api.Backend) (map[string]string, error) {
 		return map[string]string{"removed": pos[0]}, b.RemoveAccount(ctx, pos[0])
@@ -182,12 +178,9 @@ func cmdApproverEnroll(e *env, args []string) int {
 	fs.StringVar(&n.Name, "name", "", "the approver's full name (required)")
 	fs.StringVar(&n.OSUser, "os-user", "", "the OS login of this person, so they can never approve their own requests")
 	fs.StringVar(&qrFile, "qr", "", "also write the QR code as a PNG image to this file")
-	pos, st := parse(fs, args)
+	pos, st := e.parseN(fs, args, 1, "name one approver ID, e.g. anna.schmidt")
 	if st >= 0 {
 		return st
-	}
-	if len(pos) != 1 {
-		return e.usageErr(fs, "name one approver ID, e.g. anna.schmidt")
 	}
 	n.ID = pos[0]
 	if n.Name == "" {
@@ -222,12 +215,9 @@ func cmdApproverEnroll(e *env, args []string) int {
 
 func cmdApproverConfirm(e *env, args []string) int {
 	fs := e.flagSet("approver confirm", "ID CODE", "Confirm an enrolment with the first code the approver's app shows.")
-	pos, st := parse(fs, args)
+	pos, st := e.parseN(fs, args, 2, "give the approver ID and the 6-digit code")
 	if st >= 0 {
 		return st
-	}
-	if len(pos) != 2 {
-		return e.usageErr(fs, "give the approver ID and the 6-digit code")
 	}
 	return call(e, func(ctx context.Context, b api.Backend) (api.Approver, error) {
 		return b.ConfirmApprover(ctx, pos[0], pos[1])
@@ -267,12 +257,9 @@ func cmdApproverList(e *env, args []string) int {
 
 func cmdApproverRemove(e *env, args []string) int {
 	fs := e.flagSet("approver remove", "ID", "Remove an approver: their secret leaves the keyring and their pending approvals no longer count.")
-	pos, st := parse(fs, args)
+	pos, st := e.parseN(fs, args, 1, "name one approver ID")
 	if st >= 0 {
 		return st
-	}
-	if len(pos) != 1 {
-		return e.usageErr(fs, "name one approver ID")
 	}
 	return call(e, func(ctx context.Context, b api.Backend) (map[string]string, error) {
 		return map[string]string{"removed": pos[0]}, b.RemoveApprover(ctx, pos[0])
@@ -280,13 +267,11 @@ func cmdApproverRemove(e *env, args []string) int {
 }
 
 func cmdApproverUnlock(e *env, args []string) int {
-	fs := e.flagSet("approver unlock", "ID", "End an approver's lock-out after too many wrong codes early (recorded in the audit trail). The failure count stays; an approver disabled after 100 wrong codes in a row cannot be unlocked and must be re-enrolled.")
-	pos, st := parse(fs, args)
+	fs := e.flagSet("approver unlock", "ID", fmt.Sprintf("End an approver's lock-out after too many wrong codes early (recorded in the audit trail). The failure count stays; an approver disabled after %d wrong codes in a row cannot be unlocked and must be re-enrolled.",
+		policy.Default().Throttle.MaxConsecutiveFailures))
+	pos, st := e.parseN(fs, args, 1, "name one approver ID")
 	if st >= 0 {
 		return st
-	}
-	if len(pos) != 1 {
-		return e.usageErr(fs, "name one approver ID")
 	}
 	return call(e, func(ctx context.Context, b api.Backend) (map[string]string, error) {
 		return map[string]string{"unlocked": pos[0]}, b.UnlockApprover(ctx, pos[0])
@@ -353,17 +338,9 @@ func printRequests(w io.Writer, rs []api.Request) {
 	fmt.Fprintln(tw, "ID\tACCOUNT\tACTION\tSTATE\tBY\tUNTIL\tTEXT")
 	for _, r := range rs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Account, r.Action, r.State, r.Requester,
-			r.Expires.Local().Format("15:04"), preview(r.Text, 40))
+			r.Expires.Local().Format("15:04"), textclip.Line(r.Text, 40))
 	}
 	tw.Flush()
-}
-
-func preview(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
 }
 
 func cmdRequests(e *env, args []string) int {
@@ -381,12 +358,9 @@ func approverFlags(e *env, name, help string) (*approverArgs, func([]string) ([]
 	fs.StringVar(&a.approver, "approver", "", "the approver's ID (required)")
 	fs.StringVar(&a.code, "code", "", "the 6-digit code from the approver's app (required)")
 	return a, func(args []string) ([]string, int) {
-		pos, st := parse(fs, args)
+		pos, st := e.parseN(fs, args, 1, "name one request id")
 		if st >= 0 {
 			return nil, st
-		}
-		if len(pos) != 1 {
-			return nil, e.usageErr(fs, "name one request id")
 		}
 		if a.approver == "" || a.code == "" {
 			return nil, e.usageErr(fs, "--approver and --code are required")
@@ -431,12 +405,9 @@ func cmdDeny(e *env, args []string) int {
 
 func cmdCancel(e *env, args []string) int {
 	fs := e.flagSet("cancel", "REQUEST_ID", "Cancel a request you made.")
-	pos, st := parse(fs, args)
+	pos, st := e.parseN(fs, args, 1, "name one request id")
 	if st >= 0 {
 		return st
-	}
-	if len(pos) != 1 {
-		return e.usageErr(fs, "name one request id")
 	}
 	return call(e, func(ctx context.Context, b api.Backend) (api.Request, error) { return b.Cancel(ctx, pos[0]) },
 		func(r api.Request) { fmt.Fprintf(e.stdout, "request %s cancelled\n", r.ID) })

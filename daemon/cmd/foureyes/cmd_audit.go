@@ -183,12 +183,9 @@ func cmdPolicy(e *env, args []string) int {
 
 func cmdPolicyCheck(e *env, args []string) int {
 	fs := e.flagSet("policy check", "FILE", "Check a policy file before deploying it. Prints the effective policy with --json.")
-	pos, st := parse(fs, args)
+	pos, st := e.parseN(fs, args, 1, "name one policy file")
 	if st >= 0 {
 		return st
-	}
-	if len(pos) != 1 {
-		return e.usageErr(fs, "name one policy file")
 	}
 	data, err := os.ReadFile(pos[0])
 	if err != nil {

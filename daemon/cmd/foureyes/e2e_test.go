@@ -330,6 +330,16 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"account", "add", "--platform", "x", "--handle", "@m", "--username", "u"}, exitUsage, "--password-stdin"},
 		{[]string{"audit", "export", "--format", "xml"}, exitUsage, "csv or json"},
 		{[]string{"account", "frobnicate"}, exitUsage, "unknown subcommand"},
+		{[]string{"account", "remove"}, exitUsage, "name one account, e.g. x:@ministry"},
+		{[]string{"account", "remove", "x:@a", "x:@b"}, exitUsage, "name one account, e.g. x:@ministry"},
+		{[]string{"account", "passwd", "--password-stdin"}, exitUsage, "name one account, e.g. x:@ministry"},
+		{[]string{"approver", "enroll", "--name", "Anna"}, exitUsage, "name one approver ID, e.g. anna.schmidt"},
+		{[]string{"approver", "confirm", "anna"}, exitUsage, "give the approver ID and the 6-digit code"},
+		{[]string{"approver", "remove"}, exitUsage, "name one approver ID"},
+		{[]string{"approver", "unlock", "anna", "ben"}, exitUsage, "name one approver ID"},
+		{[]string{"cancel"}, exitUsage, "name one request id"},
+		{[]string{"policy", "check"}, exitUsage, "name one policy file"},
+		{[]string{"approver", "remove", "--help"}, exitOK, ""},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			_, errs, code := c.run("", tt.args...)

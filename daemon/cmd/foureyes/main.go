@@ -236,6 +236,19 @@ func (e *env) fail(err error) int {
 	return exitRefused
 }
 
+// parseN is [parse] for a command that takes exactly n arguments besides its flags: otherwise
+// it says want as a usage error.
+func (e *env) parseN(fs *flag.FlagSet, args []string, n int, want string) ([]string, int) {
+	pos, st := parse(fs, args)
+	if st >= 0 {
+		return nil, st
+	}
+	if len(pos) != n {
+		return nil, e.usageErr(fs, "%s", want)
+	}
+	return pos, -1
+}
+
 func (e *env) usageErr(fs *flag.FlagSet, format string, args ...any) int {
 	fmt.Fprintf(e.stderr, "foureyes %s: %s\n", fs.Name(), fmt.Sprintf(format, args...))
 	fmt.Fprintf(e.stderr, "Run \"foureyes %s --help\" for usage.\n", fs.Name())

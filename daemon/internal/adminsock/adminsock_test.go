@@ -20,15 +20,6 @@ import (
 	"foureyes/daemon/internal/rules"
 )
 
-type auditAdapter struct{ l *audit.Log }
-
-func (a auditAdapter) Record(user, event, severity string, fields map[string]any) error {
-	_, err := a.l.Append(audit.Event{User: user, Event: event, Severity: severity, Fields: fields})
-	return err
-}
-func (a auditAdapter) Head() (uint64, string) { return a.l.Head() }
-func (a auditAdapter) Path() string           { return a.l.Path() }
-
 type setup struct {
 	eng   *engine.Engine
 	pol   *policy.Policy
@@ -60,7 +51,7 @@ func startWith(tb testing.TB, allow func(int) bool, pol *policy.Policy, wrap fun
 	}
 	tb.Cleanup(func() { l.Close() })
 	s := &setup{clk: clock.NewFake(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)), store: custody.NewMemory(), pol: pol}
-	s.eng, err = engine.New(engine.Options{Home: dir, Store: s.store, Audit: auditAdapter{l}, Policy: pol, PolicySource: "test", Clock: s.clk})
+	s.eng, err = engine.New(engine.Options{Home: dir, Store: s.store, Audit: l, Policy: pol, PolicySource: "test", Clock: s.clk})
 	if err != nil {
 		tb.Fatal(err)
 	}

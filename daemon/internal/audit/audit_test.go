@@ -168,6 +168,15 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			ls[3] = bytes.Replace(ls[3], []byte(`{"seq":4,`), []byte(`{"seq":7,`), 1)
 			return ls
 		}, 4, "hash mismatch", false},
+		{"prev in uppercase", func(ls [][]byte) [][]byte {
+			start := len(ls[2]) - 1 - hashMember - prevMember + len(keyPrev)
+			copy(ls[2][start:], bytes.ToUpper(ls[2][start:start+hashLen]))
+			return ls
+		}, 3, "malformed: prev is not 64 lowercase hex digits", false},
+		{"prev not hex", func(ls [][]byte) [][]byte {
+			ls[2][len(ls[2])-1-hashMember-2] = 'g'
+			return ls
+		}, 3, "malformed: prev is not 64 lowercase hex digits", false},
 		{"garbage appended", func(ls [][]byte) [][]byte {
 			return append(ls, []byte("hello\n"))
 		}, 7, "malformed", false},
@@ -534,3 +543,54 @@ func TestEditedLastLineIsBrokenNotTorn(t *testing.T) {
 		t.Fatalf("Open: %v, want broken and not torn", err)
 	}
 }
+
+// TestRecord checks that Record writes the line Append would, and refuses what Append refuses.
+func TestRecord(t *testing.T) {
+	tests := []struct {
+		name      string
+		user      string
+		event     string
+		severity  string
+		fields    map[string]any
+		wantSev   string
+		wantError error // nil for a written line; errAny for an error of no sentinel
+	}{
+		{"info event", "alice", "request", "info", map[string]any{"account": "x:@ministry"}, "info", nil},
+		{"severity defaults to info", "alice", "consume", "", nil, "info", nil},
+		{"high event", "anna", "lock", "high", map[string]any{"reason": "by hand"}, "high", nil},
+		{"secret field refused", "alice", "request", "info", map[string]any{"password": "x"}, "", ErrSecretField},
+		{"bad event name refused", "alice", "Request!", "info", nil, "", errAny},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, _ := openTemp(t, testOptions())
+			err := l.Record(tt.user, tt.event, tt.severity, tt.fields)
+			seq, head := l.Head()
+			if tt.wantError != nil {
+				if err == nil || tt.wantError != errAny && !errors.Is(err, tt.wantError) {
+					t.Fatalf("Record: %v, want %v", err, tt.wantError)
+				}
+				if seq != 0 {
+					t.Errorf("a refused event moved the chain to %d", seq)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Record: %v", err)
+			}
+			ls := lines(t, l.Path())
+			if len(ls) != 2 || len(ls[1]) != 0 || seq != 1 {
+				t.Fatalf("log holds %q, head %d", ls, seq)
+			}
+			r, err := ParseRecord(bytes.TrimSuffix(ls[0], []byte("\n")))
+			if err != nil || r.Hash != head {
+				t.Fatalf("ParseRecord: %+v, %v; head %s", r, err, head)
+			}
+			if r.User != tt.user || r.Event != tt.event || r.Severity != tt.wantSev || len(r.Fields) != len(tt.fields) {
+				t.Errorf("record = %+v, want %s %s %s %v", r, tt.user, tt.event, tt.wantSev, tt.fields)
+			}
+		})
+	}
+}
+
+var errAny = errors.New("any error")

@@ -10,10 +10,12 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"foureyes/daemon/internal/digest"
 )
 
 const (
-	hashLen = 2 * sha256.Size
+	hashLen = digest.Size // the chain's hashes are SHA-256 in lowercase hex, like content digests
 	// maxLine bounds one line, so that a reader never has to hold an unbounded line. It is far
 	// above any post a platform accepts.
 	maxLine = 4 << 20
@@ -219,7 +221,7 @@ func parseLine(line []byte) (parsed, string) {
 		return p, `malformed: no "prev" member before "hash"`
 	}
 	p.prev = line[mid+len(keyPrev) : tail-1]
-	if !isHex(p.prev) {
+	if !digest.Valid(p.prev) {
 		return p, "malformed: prev is not 64 lowercase hex digits"
 	}
 
@@ -307,7 +309,7 @@ func scanString(b []byte, i int) (int, bool) {
 			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
-				if i+4 >= len(b) || !allHex(b[i+1:i+5], hexAny) {
+				if i+4 >= len(b) || !hexDigit[b[i+1]] || !hexDigit[b[i+2]] || !hexDigit[b[i+3]] || !hexDigit[b[i+4]] {
 					return i, false
 				}
 				i += 4
@@ -321,34 +323,13 @@ func scanString(b []byte, i int) (int, bool) {
 	return i, false
 }
 
-// Classes of hex digits, as bits of hexClass.
-const (
-	hexLower = 1 << iota // 0-9 a-f
-	hexAny               // 0-9 a-f A-F
-)
-
-var hexClass = func() (t [256]uint8) {
-	for _, c := range "0123456789abcdef" {
-		t[c] = hexLower | hexAny
-	}
-	for _, c := range "ABCDEF" {
-		t[c] = hexAny
+// hexDigit marks the bytes 0-9, a-f and A-F, the digits of a \u escape.
+var hexDigit = func() (t [256]bool) {
+	for _, c := range "0123456789abcdefABCDEF" {
+		t[c] = true
 	}
 	return t
 }()
-
-// allHex reports whether every byte of b is in class. It has no branch per byte: hashes are
-// random and would defeat the branch predictor.
-func allHex(b []byte, class uint8) bool {
-	all := class
-	for _, c := range b {
-		all &= hexClass[c]
-	}
-	return all != 0
-}
-
-// isHex reports whether b is a hash: 64 lowercase hex digits.
-func isHex(b []byte) bool { return len(b) == hashLen && allHex(b, hexLower) }
 
 // record turns a parsed line into a Record.
 func (p parsed) record(line []byte) (Record, error) {

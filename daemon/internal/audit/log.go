@@ -278,6 +278,13 @@ func (l *Log) ForwardErr() error {
 	return nil
 }
 
+// Record appends an event like [Log.Append] and returns only its error: it is the audit trail as
+// the engine writes it (engine.Auditor), so a *Log serves the engine without an adapter.
+func (l *Log) Record(user, event, severity string, fields map[string]any) error {
+	_, err := l.Append(Event{User: user, Event: event, Severity: severity, Fields: fields})
+	return err
+}
+
 // Head returns the seq and hash of the last line (0 and 64 zeros for an empty log).
 func (l *Log) Head() (seq uint64, hash string) {
 	l.mu.Lock()

@@ -21,13 +21,11 @@ import (
 	"github.com/gorilla/websocket"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/textclip"
 )
 
 // Path is the only path the bridge serves.
 const Path = "/v1"
-
-// DefaultPort is the port the bridge listens on when policy names none.
-const DefaultPort = 47321
 
 // Timings of the protocol. A Server copies the network deadlines into its timing field, which
 // tests shorten; the token lifetime runs on the injected clock instead.
@@ -350,7 +348,7 @@ func (s *Server) Hello(origin string) (HostHello, error) {
 		}
 	case isMozOrigin(origin):
 	default:
-		return HostHello{}, api.Errorf(api.CodeBadRequest, "origin %q is not a chrome-extension:// or moz-extension:// origin", truncate(origin, 80))
+		return HostHello{}, api.Errorf(api.CodeBadRequest, "origin %q is not a chrome-extension:// or moz-extension:// origin", textclip.Clip(origin, 80))
 	}
 
 	var b [32]byte

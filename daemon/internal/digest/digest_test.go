@@ -82,11 +82,20 @@ func TestValid(t *testing.T) {
 		{"too long", good + "0", false},
 		{"uppercase", strings.ToUpper(good), false},
 		{"not hex", good[:63] + "g", false},
+		{"one uppercase letter", good[:63] + "F", false},
+		{"hex prefix", "0x" + good[:62], false},
+		{"space at the end", good[:63] + " ", false},
+		{"NUL byte", good[:63] + "\x00", false},
+		{"high byte", good[:63] + "\xe0", false},
+		{"multi-byte character in place of two", good[:62] + "ä", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := Valid(tt.in); got != tt.want {
 				t.Errorf("Valid(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+			if got := Valid([]byte(tt.in)); got != tt.want {
+				t.Errorf("Valid([]byte(%q)) = %v, want %v", tt.in, got, tt.want)
 			}
 		})
 	}

@@ -21,6 +21,7 @@ import (
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/bridge"
+	"foureyes/daemon/internal/textclip"
 )
 
 // HostName is the native-messaging host's name, as the extension passes it to connectNative.
@@ -235,7 +236,7 @@ func vouch(c Caller, origin string, opts Options) error {
 	switch c.Browser {
 	case Chromium:
 		if origin != c.Origin {
-			return api.Errorf(api.CodeForbidden, "origin %q is not the extension that started the host", truncate(origin, 80))
+			return api.Errorf(api.CodeForbidden, "origin %q is not the extension that started the host", textclip.Clip(origin, 80))
 		}
 		if len(opts.ChromeIDs) > 0 && !slices.Contains(opts.ChromeIDs, strings.TrimPrefix(c.Origin, "chrome-extension://")) {
 			return api.Errorf(api.CodeForbidden, "extension %s is not allowed", c.Origin)
@@ -244,7 +245,7 @@ func vouch(c Caller, origin string, opts Options) error {
 	case Firefox:
 		// Firefox names the add-on, but only the extension knows its per-profile UUID origin.
 		if !bridge.IsMozOrigin(origin) {
-			return api.Errorf(api.CodeForbidden, "origin %q is not a moz-extension://UUID origin", truncate(origin, 80))
+			return api.Errorf(api.CodeForbidden, "origin %q is not a moz-extension://UUID origin", textclip.Clip(origin, 80))
 		}
 		allowed := opts.FirefoxIDs
 		if len(allowed) == 0 {
@@ -275,11 +276,4 @@ func manifestFirefoxIDs(path string) ([]string, error) {
 		return nil, fmt.Errorf("host manifest %s names %q, not %s", path, m.Name, HostName)
 	}
 	return m.AllowedExtensions, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -419,3 +419,34 @@ func TestRemoveManifest(t *testing.T) {
 		t.Errorf("RemoveManifest = %v, %v", removed, err)
 	}
 }
+
+// TestVouchRefusalQuotesOriginShort checks that a refused origin is quoted in at most 80
+// characters and never cut inside a multi-byte character.
+func TestVouchRefusalQuotesOriginShort(t *testing.T) {
+	long := "chrome-extension://" + strings.Repeat("a", 60) + strings.Repeat("ü", 10)
+	tests := []struct {
+		name   string
+		caller Caller
+		origin string
+		want   string
+	}{
+		{"chrome: short origin quoted whole", Caller{Browser: Chromium, Origin: chromeOrg}, "chrome-extension://other",
+			`origin "chrome-extension://other" is not the extension that started the host`},
+		{"chrome: long origin cut between characters", Caller{Browser: Chromium, Origin: chromeOrg}, long,
+			`origin "chrome-extension://` + strings.Repeat("a", 60) + `ü…" is not the extension that started the host`},
+		{"firefox: long origin cut between characters", Caller{Browser: Firefox, AddonID: addonID}, long,
+			`origin "chrome-extension://` + strings.Repeat("a", 60) + `ü…" is not a moz-extension://UUID origin`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := vouch(tt.caller, tt.origin, Options{FirefoxIDs: []string{addonID}})
+			var ae *api.Error
+			if !errors.As(err, &ae) || ae.Code != api.CodeForbidden {
+				t.Fatalf("vouch = %v, want a forbidden error", err)
+			}
+			if ae.Message != tt.want {
+				t.Errorf("message = %q, want %q", ae.Message, tt.want)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/textclip"
 )
 
 // IconState is which icon the tray shows; the names match the files in ./icons.
@@ -184,7 +185,7 @@ func entries(s Snapshot, reqs []api.Request, sess []api.Session, now time.Time) 
 	for _, x := range sess {
 		label := fmt.Sprintf("Open: %s · %s", x.Account, x.Action)
 		if r, ok := findRequest(s.Requests, x.RequestID); ok {
-			label += " · " + quote(FirstWords(r.Text, 32))
+			label += " · " + quote(textclip.Words(r.Text, 32))
 		}
 		out = append(out, Item{
 			Label:   label + " · " + timeLeft(x.Expires, now),
@@ -193,7 +194,7 @@ func entries(s Snapshot, reqs []api.Request, sess []api.Session, now time.Time) 
 		})
 	}
 	for _, r := range reqs {
-		label := fmt.Sprintf("Waiting: %s · %s · %s", r.Account, r.Action, quote(FirstWords(r.Text, 32)))
+		label := fmt.Sprintf("Waiting: %s · %s · %s", r.Account, r.Action, quote(textclip.Words(r.Text, 32)))
 		if r.ApprovalsNeeded > 1 {
 			label += fmt.Sprintf(" · %d of %d approvals", len(r.ApprovedBy), r.ApprovalsNeeded)
 		}
@@ -231,7 +232,7 @@ func about(s Snapshot) []Item {
 	}
 	lines = append(lines, Item{Label: "Policy: " + policy})
 	if s.Status.PolicyError != "" {
-		lines = append(lines, Item{Label: "Policy error: " + Truncate(s.Status.PolicyError, 60), Tooltip: s.Status.PolicyError})
+		lines = append(lines, Item{Label: "Policy error: " + textclip.Clip(s.Status.PolicyError, 60), Tooltip: s.Status.PolicyError})
 	}
 	lines = append(lines,
 		Item{Label: fmt.Sprintf("%s · %s", plural(s.Status.Accounts, "account", "accounts"), plural(s.Status.Approvers, "approver", "approvers"))},
@@ -249,40 +250,6 @@ func findRequest(reqs []api.Request, id string) (api.Request, bool) {
 		}
 	}
 	return api.Request{}, false
-}
-
-// FirstWords returns the start of text on one line, whole words up to about limit characters,
-// with an ellipsis when something was left off.
-func FirstWords(text string, limit int) string {
-	words := strings.Fields(text)
-	var b strings.Builder
-	n := 0
-	for i, w := range words {
-		wl := len([]rune(w))
-		if i > 0 && n+1+wl > limit {
-			return b.String() + "…"
-		}
-		if i > 0 {
-			b.WriteByte(' ')
-			n++
-		}
-		if wl > limit-n {
-			// One very long word (a link): cut it.
-			return b.String() + string([]rune(w)[:max(limit-n, 1)]) + "…"
-		}
-		b.WriteString(w)
-		n += wl
-	}
-	return b.String()
-}
-
-// Truncate shortens s to at most n characters, marking the cut with an ellipsis.
-func Truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 func quote(s string) string { return "“" + s + "”" }

@@ -227,28 +227,17 @@ func TestBuildMenuAbout(t *testing.T) {
 	if len(m.About) > MaxAbout {
 		t.Errorf("about has %d lines, more than %d", len(m.About), MaxAbout)
 	}
+	st.PolicyError = "accounts: " + strings.Repeat("ä", 60)
+	m = BuildMenu(Snapshot{Status: st}, t0)
+	if got, want := m.About[2].Label, "Policy error: accounts: "+strings.Repeat("ä", 50)+"…"; got != want || m.About[2].Tooltip != st.PolicyError {
+		t.Errorf("long policy error = %q (tooltip %q), want %q with the whole error as tooltip", got, m.About[2].Tooltip, want)
+	}
 	m = BuildMenu(Snapshot{StatusErr: "down", Version: "tray-1"}, t0)
 	if got := labels(m.About); len(got) != 1 || got[0] != "foureyes tray-1" {
 		t.Errorf("about while unreachable = %q", got)
 	}
 	if m.Audit.Enabled {
 		t.Error("audit trail enabled without a known log")
-	}
-}
-
-func TestFirstWords(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"short", "short"},
-		{"  spaced\n\nout   text ", "spaced out text"},
-		{"Today the minister opens the new school", "Today the minister opens the new…"},
-		{"https://example.org/a/very/long/link/that/goes/on", "https://example.org/a/very/long/…"},
-		{"Grüße aus Düsseldorf und Köln an alle", "Grüße aus Düsseldorf und Köln an…"},
-		{"", ""},
-	}
-	for _, tt := range tests {
-		if got := FirstWords(tt.in, 32); got != tt.want {
-			t.Errorf("FirstWords(%q) = %q, want %q", tt.in, got, tt.want)
-		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/textclip"
 )
 
 // Urgency ranks a notification; desktops show critical ones until dismissed.
@@ -43,7 +44,7 @@ func NotificationsFor(ev api.Event) []Notification {
 		if r == nil {
 			return nil
 		}
-		what := fmt.Sprintf("%s on %s: %s", r.Action, r.Account, quote(FirstWords(r.Text, 80)))
+		what := fmt.Sprintf("%s on %s: %s", r.Action, r.Account, quote(textclip.Words(r.Text, 80)))
 		switch {
 		case r.State == api.RequestPending && len(r.ApprovedBy) == 0:
 			return []Notification{{
