@@ -26,16 +26,6 @@ import (
 	"foureyes/daemon/internal/tray"
 )
 
-// auditAdapter lets the engine write through an audit.Log.
-type auditAdapter struct{ l *audit.Log }
-
-func (a auditAdapter) Record(user, event, severity string, fields map[string]any) error {
-	_, err := a.l.Append(audit.Event{User: user, Event: event, Severity: severity, Fields: fields})
-	return err
-}
-func (a auditAdapter) Head() (uint64, string) { return a.l.Head() }
-func (a auditAdapter) Path() string           { return a.l.Path() }
-
 // keyringService names the keyring entries. A non-default FOUREYES_HOME gets entries of its
 // own, so test instances and a second daemon never touch the real ones.
 func keyringService(home string, custom bool) string {
@@ -112,7 +102,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 		port = pol.BridgePort
 	}
 	eng, err := engine.New(engine.Options{
-		Home: home, Store: store, Audit: auditAdapter{alog},
+		Home: home, Store: store, Audit: alog,
 		Policy: pol, PolicySource: polSource, PolicyErr: polErr, LoadPolicy: policy.Load,
 		Version: version,
 		Extensions: func() int {

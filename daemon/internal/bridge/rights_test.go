@@ -21,15 +21,6 @@ import (
 	"foureyes/daemon/internal/rules"
 )
 
-type auditAdapter struct{ l *audit.Log }
-
-func (a auditAdapter) Record(user, event, severity string, fields map[string]any) error {
-	_, err := a.l.Append(audit.Event{User: user, Event: event, Severity: severity, Fields: fields})
-	return err
-}
-func (a auditAdapter) Head() (uint64, string) { return a.l.Head() }
-func (a auditAdapter) Path() string           { return a.l.Path() }
-
 // realEngine is an engine as the daemon runs it: a temporary home, secrets in memory, a real
 // audit log.
 func realEngine(t *testing.T) (*engine.Engine, *clock.Fake) {
@@ -41,7 +32,7 @@ func realEngine(t *testing.T) (*engine.Engine, *clock.Fake) {
 	}
 	t.Cleanup(func() { l.Close() })
 	clk := clock.NewFake(fakeTime)
-	eng, err := engine.New(engine.Options{Home: dir, Store: custody.NewMemory(), Audit: auditAdapter{l},
+	eng, err := engine.New(engine.Options{Home: dir, Store: custody.NewMemory(), Audit: l,
 		Policy: policy.Default(), PolicySource: "test", Clock: clk})
 	if err != nil {
 		t.Fatal(err)

@@ -70,16 +70,6 @@ func (s *memStore) Delete(k string) error {
 	return nil
 }
 
-// realAudit writes through the real audit log.
-type realAudit struct{ l *audit.Log }
-
-func (a realAudit) Record(user, event, severity string, fields map[string]any) error {
-	_, err := a.l.Append(audit.Event{User: user, Event: event, Severity: severity, Fields: fields})
-	return err
-}
-func (a realAudit) Head() (uint64, string) { return a.l.Head() }
-func (a realAudit) Path() string           { return a.l.Path() }
-
 // failingAudit fails when told to.
 type failingAudit struct {
 	Auditor
@@ -127,7 +117,7 @@ func (f *fixture) start() {
 	}
 	f.t.Cleanup(func() { l.Close() })
 	f.log = l
-	f.audit = &failingAudit{Auditor: realAudit{l}}
+	f.audit = &failingAudit{Auditor: l}
 	e, err := New(Options{Home: f.home, Store: f.store, Audit: f.audit, Policy: f.pol, PolicySource: "test", Clock: f.clk,
 		LookupUser: testUsers,
 		LoadPolicy: func() (*policy.Policy, string, error) {

@@ -7,6 +7,7 @@ import (
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/rules"
+	"foureyes/daemon/internal/textclip"
 )
 
 func (v *staffView) ListSessions(ctx context.Context) ([]api.Session, error) {
@@ -49,8 +50,8 @@ func (v *staffView) Consume(ctx context.Context, u api.Use) (api.Session, error)
 				f["approved_digest"] = s.Digest
 			case api.CodeScopeMismatch:
 				f["action"] = s.Action
-				f["used_account"] = clip(u.Account, 256)
-				f["used_action"] = clip(u.Action, 32)
+				f["used_account"] = textclip.Line(u.Account, 256)
+				f["used_action"] = textclip.Line(u.Action, 32)
 			}
 			t.decided(d, f)
 			return t.refuse(d.Refusal)
@@ -101,9 +102,9 @@ func (v *staffView) ReportBlocked(ctx context.Context, b api.Blocked) error {
 		return api.Errorf(api.CodeBadRequest, "a blocked report needs host and reason")
 	}
 	return e.run(v.c, func(t *tx) error {
-		t.record("blocked", rules.Info, map[string]any{"account": b.Account, "host": clip(b.Host, 200),
-			"reason": clip(b.Reason, 200), "digest": b.Digest, "transport": v.c.Via})
-		t.notify(api.Event{Kind: api.EventBlocked, Message: fmt.Sprintf("%s: %s", clip(b.Host, 200), clip(b.Reason, 200))})
+		t.record("blocked", rules.Info, map[string]any{"account": b.Account, "host": textclip.Line(b.Host, 200),
+			"reason": textclip.Line(b.Reason, 200), "digest": b.Digest, "transport": v.c.Via})
+		t.notify(api.Event{Kind: api.EventBlocked, Message: fmt.Sprintf("%s: %s", textclip.Line(b.Host, 200), textclip.Line(b.Reason, 200))})
 		return nil
 	})
 }
@@ -126,7 +127,7 @@ func (v *staffView) Lock(ctx context.Context, reason string) (api.LockResult, er
 				res.Requests++
 			}
 		}
-		t.record("lock", rules.High, map[string]any{"reason": clip(reason, 200),
+		t.record("lock", rules.High, map[string]any{"reason": textclip.Line(reason, 200),
 			"sessions_revoked": res.Sessions, "requests_revoked": res.Requests})
 		t.notify(api.Event{Kind: api.EventLock, Message: fmt.Sprintf("locked: %d sessions and %d requests revoked", res.Sessions, res.Requests)})
 		return nil

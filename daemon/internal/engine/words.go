@@ -5,7 +5,6 @@ import (
 	"math"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/rules"
@@ -152,14 +151,4 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
-}
-
-// clip shortens s to at most n runes for audit fields and notices, cutting only between
-// characters, and marks the cut with an ellipsis.
-func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n]) + "…"
 }
