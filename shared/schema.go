@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
@@ -17,6 +18,13 @@ import (
 // Go side refuses what the extension's ajv (with ajv-formats) refuses. Patterns compile as Go
 // regular expressions (RE2), the dialect of Chromium's declarativeNetRequest.
 func CompileSchema(name string, schemaJSON []byte) (*jsonschema.Schema, error) {
+	return CompileSchemaPart(name, schemaJSON, "")
+}
+
+// CompileSchemaPart is CompileSchema for the part of the document at pointer, a JSON pointer
+// such as "/$defs/to_daemon" ("" for the whole document). The whole document is still checked
+// against its meta-schema.
+func CompileSchemaPart(name string, schemaJSON []byte, pointer string) (*jsonschema.Schema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
 	if err != nil {
 		return nil, fmt.Errorf("reading schema %s: %w", name, err)
@@ -28,9 +36,9 @@ func CompileSchema(name string, schemaJSON []byte) (*jsonschema.Schema, error) {
 	if err := c.AddResource(url, doc); err != nil {
 		return nil, fmt.Errorf("adding schema %s: %w", name, err)
 	}
-	s, err := c.Compile(url)
+	s, err := c.Compile(url + "#" + pointer)
 	if err != nil {
-		return nil, fmt.Errorf("compiling schema %s: %w", name, err)
+		return nil, fmt.Errorf("compiling schema %s#%s: %w", name, pointer, err)
 	}
 	return s, nil
 }
@@ -56,6 +64,17 @@ func Validate(s *jsonschema.Schema, v any) error {
 	return errors.New(describe(ve))
 }
 
+func countLeaves(e *jsonschema.ValidationError) int {
+	if len(e.Causes) == 0 {
+		return 1
+	}
+	n := 0
+	for _, c := range e.Causes {
+		n += countLeaves(c)
+	}
+	return n
+}
+
 var printer = message.NewPrinter(language.English)
 
 // describe flattens a validation error into its leaves: "at /a/0/b: message". Alternatives of a
@@ -73,6 +92,19 @@ func describe(ve *jsonschema.ValidationError) string {
 				seen[s] = true
 				leaves = append(leaves, s)
 			}
+			return
+		}
+		switch e.ErrorKind.(type) {
+		case *kind.OneOf, *kind.AnyOf:
+			// Each alternative fails for its own reasons; the one that failed least is the
+			// one the author meant (a hello with a bad nonce, not a ping with extra fields).
+			best, n := e.Causes[0], -1
+			for _, c := range e.Causes {
+				if k := countLeaves(c); n < 0 || k < n {
+					best, n = c, k
+				}
+			}
+			walk(best)
 			return
 		}
 		for _, c := range e.Causes {
