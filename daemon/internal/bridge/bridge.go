@@ -131,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logf = func(string, ...any) {}
 	}
 	if cfg.Policy == nil {
-		cfg.Policy = func() ClientPolicy { return ClientPolicy{ApprovalActions: api.Actions} }
+		cfg.Policy = func() ClientPolicy { return ClientPolicy{} }
 	}
 	cfg.Owner.Transport = "bridge"
 	signer := cfg.Signer
