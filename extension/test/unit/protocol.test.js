@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encode, decode, checkHostHello, wsUrl, makeNonce, backoff, helloFields, MAX_MESSAGE } from '../../unpacked/lib/protocol.js';
+import { encode, decode, checkHostHello, wsUrl, makeNonce, backoff, helloFields, MAX_MESSAGE, OUTGOING, INCOMING } from '../../unpacked/lib/protocol.js';
 import { toBase64 } from '../../unpacked/lib/grant.js';
 
 test('encode: envelope, known types only, size limit', () => {
@@ -132,4 +132,10 @@ test('decode and the schema agree on the envelope of daemon messages', () => {
     assert.equal(fits('from_daemon', m), false, `schema accepts ${JSON.stringify(m)}`);
     assert.equal(decode(JSON.stringify(m)).ok, false, `decode accepts ${JSON.stringify(m)}`);
   }
+});
+
+test('the message types of protocol.js are exactly the schema\'s', () => {
+  const types = (dir) => schema.$defs[dir].oneOf.map((r) => schema.$defs[r.$ref.split('/').pop()].properties.type.const).sort();
+  assert.deepEqual([...OUTGOING].sort(), types('to_daemon'));
+  assert.deepEqual([...INCOMING].sort(), types('from_daemon'));
 });
