@@ -195,6 +195,10 @@ func cmdPolicyCheck(e *env, args []string) int {
 	if err != nil {
 		return e.fail(&api.Error{Code: api.CodeInvalidPolicy, Err: err, Message: fmt.Sprintf("policy %s is invalid: %v", pos[0], err)})
 	}
+	// Warnings do not fail the check: the policy is valid and would load as it is.
+	for _, w := range p.Warnings() {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+	}
 	if e.json {
 		writeJSON(e.stdout, p)
 		return exitOK

@@ -140,7 +140,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 			if p == nil {
 				return bridge.ClientPolicy{}
 			}
-			return bridge.ClientPolicy{MastodonInstances: p.MastodonInstances, ApprovalActions: p.ActionsRequiringApproval}
+			return bridge.ClientPolicy{MastodonInstances: p.MastodonInstances}
 		},
 		Logf:    logger.Printf,
 		Version: version,

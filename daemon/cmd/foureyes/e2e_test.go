@@ -368,6 +368,26 @@ func TestCLIPolicyCheck(t *testing.T) {
 	if code != exitRefused || !strings.Contains(errs, "max_consecutive_failures") || !strings.Contains(errs, "[invalid_policy]") {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
+	// An old file with a key of a feature not built yet, and accounts on platforms foureyes
+	// does not govern: valid, with a warning for each.
+	old := filepath.Join(c.home, "old.json")
+	os.WriteFile(old, []byte(`{"version":1,"custody":"strict","accounts":{"x:@m":{},"instagram:@m":{},"myspace:@m":{}}}`), 0o600)
+	out, errs, code := c.run("", "policy", "check", old)
+	if code != 0 || !strings.Contains(out, "valid") {
+		t.Fatalf("exit %d: %s %s", code, out, errs)
+	}
+	for _, want := range []string{
+		"warning: custody is not built yet and is ignored",
+		`warning: accounts["instagram:@m"]: Instagram is not governed yet: foureyes supports X, Mastodon`,
+		`warning: accounts["myspace:@m"]: unknown platform "myspace"`,
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr %q lacks %q", errs, want)
+		}
+	}
+	if _, errs, _ := c.run("", "policy", "check", good); errs != "" {
+		t.Errorf("a clean policy warns: %q", errs)
+	}
 }
 
 func TestCLIInvalidPolicyRefusesApprovals(t *testing.T) {

@@ -125,7 +125,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logf = func(string, ...any) {}
 	}
 	if cfg.Policy == nil {
-		cfg.Policy = func() ClientPolicy { return ClientPolicy{ApprovalActions: api.Actions} }
+		cfg.Policy = func() ClientPolicy { return ClientPolicy{} }
 	}
 	cfg.Owner.Via = "bridge"
 	signer := cfg.Signer

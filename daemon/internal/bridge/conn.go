@@ -157,7 +157,6 @@ func (c *conn) policy() ClientPolicy {
 	p := c.s.cfg.Policy()
 	p.Platforms = nonNil(p.Platforms)
 	p.MastodonInstances = nonNil(p.MastodonInstances)
-	p.ApprovalActions = nonNil(p.ApprovalActions)
 	return p
 }
 

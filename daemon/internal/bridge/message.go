@@ -337,8 +337,6 @@ type ClientPolicy struct {
 	Platforms []string `json:"platforms"`
 	// MastodonInstances lists the hosts of the Mastodon instances the organisation posts on.
 	MastodonInstances []string `json:"mastodon_instances"`
-	// ApprovalActions lists the actions that need approval.
-	ApprovalActions []string `json:"approval_actions"`
 }
 
 func nonNil(s []string) []string {

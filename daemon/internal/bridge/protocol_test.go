@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +162,106 @@ func TestGrantVectorFile(t *testing.T) {
 		if err := VerifyGrant(pub, v.Grant, v.Nonce); !errors.Is(err, ErrBadGrant) {
 			t.Errorf("%s: VerifyGrant = %v", v.Name, err)
 		}
+	}
+}
+
+// TestDecodeAgreesWithSchema holds the decoder to shared/protocol/messages.schema.json: every
+// message to the daemon, from the shared examples and from the table below, is accepted by
+// Decode exactly when the schema (protocol.Validate) accepts it.
+func TestDecodeAgreesWithSchema(t *testing.T) {
+	var f struct {
+		Examples []struct {
+			Name      string          `json:"name"`
+			Direction string          `json:"direction"`
+			Message   json.RawMessage `json:"message"`
+		} `json:"examples"`
+	}
+	if err := json.Unmarshal(protocolFile(t, "examples.json"), &f); err != nil {
+		t.Fatal(err)
+	}
+	type tc struct{ name, msg string }
+	var tests []tc
+	for _, ex := range f.Examples {
+		if ex.Direction == protocol.ToDaemon {
+			tests = append(tests, tc{"example " + ex.Name, string(ex.Message)})
+		}
+	}
+	digest := strings.Repeat("ab", 32)
+	nonce := strings.Repeat("A", 22)
+	tests = append(tests, []tc{
+		{"ping", `{"v":1,"id":0,"type":"ping"}`},
+		{"hello", `{"v":1,"id":1,"type":"hello","token":"t","nonce":"` + nonce + `"}`},
+		{"hello with empty token", `{"v":1,"id":1,"type":"hello","token":"","nonce":"` + nonce + `"}`},
+		{"hello with short nonce", `{"v":1,"id":1,"type":"hello","token":"t","nonce":"AAAA"}`},
+		{"hello with padded nonce", `{"v":1,"id":1,"type":"hello","token":"t","nonce":"` + nonce + `=="}`},
+		{"hello without nonce", `{"v":1,"id":1,"type":"hello","token":"t"}`},
+		{"hello with a nonce of 25 characters", `{"v":1,"id":1,"type":"hello","token":"t","nonce":"` + strings.Repeat("A", 25) + `"}`},
+		{"not an object", `[]`},
+		{"null", `null`},
+		{"not JSON", `{"v":1,`},
+		{"trailing data", `{"v":1,"id":1,"type":"ping"} {}`},
+		{"no id", `{"v":1,"type":"ping"}`},
+		{"negative id", `{"v":1,"id":-1,"type":"ping"}`},
+		{"id over 2^53", `{"v":1,"id":9007199254740992,"type":"ping"}`},
+		{"id with exponent", `{"v":1,"id":1e0,"type":"ping"}`},
+		{"id with fraction", `{"v":1,"id":1.5,"type":"ping"}`},
+		{"id as string", `{"v":1,"id":"1","type":"ping"}`},
+		{"version 2", `{"v":2,"id":1,"type":"ping"}`},
+		{"no version", `{"id":1,"type":"ping"}`},
+		{"unknown type", `{"v":1,"id":1,"type":"teleport"}`},
+		{"daemon's own type", `{"v":1,"id":1,"type":"grant"}`},
+		{"unknown field", `{"v":1,"id":1,"type":"ping","extra":1}`},
+		{"request", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello"}`},
+		{"request with digest", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello","digest":"` + digest + `"}`},
+		{"request with upper-case digest", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello","digest":"` + strings.ToUpper(digest) + `"}`},
+		{"request with unknown action", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"delete","text":"Hello"}`},
+		{"request with empty action", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"","text":"Hello"}`},
+		{"request with empty account", `{"v":1,"id":2,"type":"request","account":"","action":"post","text":"Hello"}`},
+		{"request with empty text", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":""}`},
+		{"request without text", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post"}`},
+		{"request with number text", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":5}`},
+		{"request with null text", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":null}`},
+		{"request with long account", `{"v":1,"id":2,"type":"request","account":"` + strings.Repeat("a", 257) + `","action":"post","text":"t"}`},
+		{"approve", `{"v":1,"id":3,"type":"approve","request_id":"r","approver":"anna","code":"123456"}`},
+		{"approve with long code", `{"v":1,"id":3,"type":"approve","request_id":"r","approver":"anna","code":"12345678901234567"}`},
+		{"approve with empty code", `{"v":1,"id":3,"type":"approve","request_id":"r","approver":"anna","code":""}`},
+		{"deny", `{"v":1,"id":3,"type":"deny","request_id":"r","approver":"anna","code":"123456"}`},
+		{"cancel", `{"v":1,"id":4,"type":"cancel","request_id":"r"}`},
+		{"cancel with empty id", `{"v":1,"id":4,"type":"cancel","request_id":""}`},
+		{"open", `{"v":1,"id":5,"type":"open","session_id":"s","account":"x:@m","action":"repost","digest":"` + digest + `"}`},
+		{"open without digest", `{"v":1,"id":5,"type":"open","session_id":"s","account":"x:@m","action":"post"}`},
+		{"published", `{"v":1,"id":6,"type":"published","session_id":"s","digest":"` + digest + `","url":"https://x.com/m/status/1"}`},
+		{"published with short digest", `{"v":1,"id":6,"type":"published","session_id":"s","digest":"abc"}`},
+		{"blocked", `{"v":1,"id":7,"type":"blocked","host":"x.com","reason":"no session"}`},
+		{"blocked with long host", `{"v":1,"id":7,"type":"blocked","host":"` + strings.Repeat("a", 254) + `","reason":"r"}`},
+	}...)
+	// Where the two may differ, and why. The schema's pattern cannot say that a base64url text
+	// of 4n+1 characters decodes to nothing; checkNonce can.
+	stricter := map[string]bool{
+		"hello with a nonce of 25 characters": true,
+	}
+	// decode is what the bridge does with a message before acting on it: Decode, and for hello
+	// the nonce check of the connection.
+	decode := func(data []byte) error {
+		m, err := Decode(data)
+		if err == nil && m.Type == TypeHello {
+			err = checkNonce(m.Nonce)
+		}
+		return err
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			schemaErr := protocol.Validate(protocol.ToDaemon, []byte(tt.msg))
+			decodeErr := decode([]byte(tt.msg))
+			if stricter[tt.name] {
+				if schemaErr != nil || decodeErr == nil {
+					t.Errorf("listed as accepted by the schema and refused by the decoder, got schema %v, decoder %v", schemaErr, decodeErr)
+				}
+				return
+			}
+			if (schemaErr == nil) != (decodeErr == nil) {
+				t.Errorf("schema and decoder disagree on %s\nschema:  %v\ndecoder: %v", tt.msg, schemaErr, decodeErr)
+			}
+		})
 	}
 }

@@ -568,3 +568,37 @@ func TestReEnrolWarnsFirst(t *testing.T) {
 func decodeBase64(s string) ([]byte, error) {
 	return base64.StdEncoding.DecodeString(html.UnescapeString(s))
 }
+
+// The add-account form offers the governed platforms of the shared table and names the
+// planned ones; a platform that is not governed is refused with the reason.
+func TestAccountFormPlatformsFromTable(t *testing.T) {
+	e := newEnv(t)
+	c := browser(t)
+	body := e.open(t, c, "accounts")
+	for _, want := range []string{`<option value="x">X</option>`, `<option value="mastodon">Mastodon</option>`, "not governed yet: Facebook, Instagram"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("accounts page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `<option value="facebook"`) {
+		t.Error("a planned platform is offered")
+	}
+	tests := []struct {
+		name, platform, want string
+	}{
+		{"planned", "facebook", "Facebook is not governed yet: foureyes supports X, Mastodon"},
+		{"unknown", "myspace", "unknown platform &#34;myspace&#34;"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			form := url.Values{"csrf": {csrfOf(t, body)}, "op": {"add"}, "platform": {tt.platform}, "handle": {"m"}, "username": {"m"}, "password": {"pw"}}
+			resp, got := e.post(t, c, "/accounts", form)
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(got, tt.want) {
+				t.Errorf("status %d, body lacks %q", resp.StatusCode, tt.want)
+			}
+			if len(e.b.passwords) != 0 {
+				t.Error("the account was added")
+			}
+		})
+	}
+}

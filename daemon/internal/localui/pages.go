@@ -9,12 +9,28 @@ import (
 	"strings"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/platforms"
 	"foureyes/daemon/internal/qr"
 )
 
-// knownPlatforms are offered as suggestions in the add-account form; the daemon's platform
-// table decides what it accepts.
-var knownPlatforms = []string{"x", "facebook", "instagram", "linkedin", "youtube", "mastodon", "bluesky", "threads", "tiktok", "xing", "pinterest"}
+// platformChoice is one platform of the add-account form, from the shared platform table.
+type platformChoice struct {
+	ID, Name string
+	Selected bool
+}
+
+// platformChoices lists the governed platforms, which the form offers, and the names of the
+// planned ones, which it names as not governed yet.
+func platformChoices(selected string) (offered []platformChoice, planned []string) {
+	for _, p := range platforms.All() {
+		if p.Supported() {
+			offered = append(offered, platformChoice{ID: p.ID, Name: p.Name, Selected: p.ID == selected})
+		} else {
+			planned = append(planned, p.Name)
+		}
+	}
+	return offered, planned
+}
 
 // enrolView is everything the enrolment page can show.
 type enrolView struct {
@@ -144,7 +160,9 @@ type accountsView struct {
 	Error     string
 	Flash     string
 	Accounts  []api.Account
-	Platforms []string
+	Platforms []platformChoice
+	// Planned names the platforms of the table that are not governed yet.
+	Planned string
 	// Add-form values echoed back after an error (never the password or seed).
 	Platform, Handle, Username string
 }
@@ -166,6 +184,13 @@ func (s *Server) accountsPost(w http.ResponseWriter, r *http.Request, sess *sess
 		v := accountsView{Platform: na.Platform, Handle: na.Handle, Username: na.Username}
 		if na.Platform == "" || na.Handle == "" || na.Username == "" || na.Password == "" {
 			v.Error = "Platform, handle, login name and password are all needed."
+			s.renderAccounts(w, r, sess, v, http.StatusBadRequest)
+			return
+		}
+		// The form offers only governed platforms; a hand-made request gets the same answer
+		// the daemon would give.
+		if err := platforms.Governed(na.Platform); err != nil {
+			v.Error = err.Error()
 			s.renderAccounts(w, r, sess, v, http.StatusBadRequest)
 			return
 		}
@@ -216,7 +241,9 @@ func (s *Server) renderAccounts(w http.ResponseWriter, r *http.Request, sess *se
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	v.Platforms = knownPlatforms
+	var planned []string
+	v.Platforms, planned = platformChoices(v.Platform)
+	v.Planned = strings.Join(planned, ", ")
 	list, err := s.b.ListAccounts(r.Context())
 	if err != nil && v.Error == "" {
 		v.Error = userMessage(err)

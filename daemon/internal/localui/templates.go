@@ -169,9 +169,8 @@ var templates = template.Must(template.New("").Parse(`
 <input type="hidden" name="csrf" value="{{.CSRF}}">
 <input type="hidden" name="op" value="add">
 <div class="row">
-<div><label for="platform">Platform</label>
-<input id="platform" name="platform" list="platforms" value="{{.Platform}}" required>
-<datalist id="platforms">{{range .Platforms}}<option value="{{.}}">{{end}}</datalist></div>
+<div><label for="platform">Platform{{if .Planned}} <span class="hint">not governed yet: {{.Planned}}</span>{{end}}</label>
+<select id="platform" name="platform" required>{{range .Platforms}}<option value="{{.ID}}"{{if .Selected}} selected{{end}}>{{.Name}}</option>{{end}}</select></div>
 <div><label for="handle">Handle <span class="hint">as shown on the platform</span></label>
 <input id="handle" name="handle" value="{{.Handle}}" required></div>
 </div>

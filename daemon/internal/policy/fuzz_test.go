@@ -14,7 +14,7 @@ func FuzzParse(f *testing.F) {
 		`{"version":1,"posting_hours":{"time_zone":"Europe/Berlin","start":"07:00","end":"24:00"}}`,
 		`{"version":1,"author_mark":{"pattern":"\\^[A-Z]{2,3}$"}}`,
 		`{"version":1,"mastodon_instances":["Social.Example"]}`,
-		`{"version":1,"throttle":{"max_consecutive_failures":100},"custody":"strict"}`,
+		`{"version":1,"throttle":{"max_consecutive_failures":100},"custody":"strict","editorial_sites":["cms.example"]}`,
 		`{"version":1,"default_approvers":null}`,
 		`{"version":1,"Version":1}`,
 		`[`,

@@ -72,7 +72,12 @@ func Parse(data []byte) (*Policy, error) {
 	if e := checkShape(data); e != nil {
 		return nil, invalid(e.String())
 	}
+	data, ignored, err := dropNotBuilt(data)
+	if err != nil {
+		return nil, invalid(describeDecodeError(data, err))
+	}
 	p := Default()
+	p.ignored = ignored
 	if err := decodeStrict(data, p); err != nil {
 		// checkShape catches what the decoder would refuse; this is a second line.
 		return nil, invalid(describeDecodeError(data, err))
@@ -175,6 +180,9 @@ func walk(dec *json.Decoder, t reflect.Type, path string) *fieldError {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if t == anyValue {
+		return skipValue(dec, tok, path)
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if tok != json.Delim('{') {
@@ -184,6 +192,10 @@ func walk(dec *json.Decoder, t reflect.Type, path string) *fieldError {
 		return walkObject(dec, path, func(key string) (reflect.Type, string, *fieldError) {
 			ft, ok := fields[key]
 			p := joinPath(path, key)
+			if _, gone := NotBuilt[key]; gone && t == reflect.TypeFor[Policy]() {
+				// Known, any value: Parse drops it and Warnings reports it.
+				return anyValue, p, nil
+			}
 			if !ok {
 				return nil, p, fe(p, "unknown key")
 			}
@@ -231,6 +243,30 @@ func walk(dec *json.Decoder, t reflect.Type, path string) *fieldError {
 		}
 	default:
 		return fe(path, "internal error: no shape for "+t.String())
+	}
+	return nil
+}
+
+// anyValue stands for a value whose shape is not checked (a key of NotBuilt).
+var anyValue = reflect.TypeFor[any]()
+
+// skipValue reads the rest of a value that began with tok, refusing duplicate keys and nulls
+// inside it as elsewhere.
+func skipValue(dec *json.Decoder, tok json.Token, path string) *fieldError {
+	switch tok {
+	case json.Delim('{'):
+		return walkObject(dec, path, func(key string) (reflect.Type, string, *fieldError) {
+			return anyValue, joinPath(path, key), nil
+		})
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if e := walk(dec, anyValue, fmt.Sprintf("%s[%d]", path, i)); e != nil {
+				return e
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return fe(path, "not valid JSON: "+err.Error())
+		}
 	}
 	return nil
 }

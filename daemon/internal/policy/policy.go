@@ -1,6 +1,6 @@
 // Package policy loads, validates and answers questions about the organisation's policy file: who
-// may approve which account, posting hours, TTLs, throttling, custody mode, the required author
-// mark and the pinned extension IDs.
+// may approve which account, posting hours, TTLs, throttling, the required author mark and the
+// pinned extension IDs.
 //
 // Every key has a default, so the smallest valid policy is {"version":1}, which equals Default().
 // A policy that exists but is invalid is an error, never a silent fallback: the daemon then
@@ -14,8 +14,6 @@ import (
 	"regexp"
 	"slices"
 	"time"
-
-	"foureyes/daemon/internal/api"
 )
 
 // Version is the policy format this build understands.
@@ -34,13 +32,6 @@ const DefaultBridgePort = 47321
 
 // AnyApprover in an approver list means any confirmed approver other than the requester.
 const AnyApprover = "*"
-
-// Custody modes.
-const (
-	CustodyStandard = "standard"
-	// CustodyStrict also logs the browser out of the platform when a session ends.
-	CustodyStrict = "strict"
-)
 
 // What posting hours demand outside the hours.
 const (
@@ -74,9 +65,6 @@ type Policy struct {
 
 	Throttle Throttle `json:"throttle"`
 
-	Custody                  string   `json:"custody"`
-	ActionsRequiringApproval []string `json:"actions_requiring_approval"`
-
 	// AuthorMark, when set, is the mark (e.g. initials) every text must carry; nil means none.
 	AuthorMark *AuthorMark `json:"author_mark,omitempty"`
 
@@ -85,9 +73,11 @@ type Policy struct {
 	BridgePort          int      `json:"bridge_port"`
 
 	MastodonInstances []string `json:"mastodon_instances"`
-	EditorialSites    []string `json:"editorial_sites"`
 
 	Audit Audit `json:"audit"`
+
+	// ignored lists the keys of NotBuilt the file had, in file order. Set by Parse.
+	ignored []string
 
 	// accountKeys maps a lower-cased account id to the key as written in Accounts. Built by
 	// Validate.
@@ -146,14 +136,11 @@ func Default() *Policy {
 			MaxLockoutSeconds:      3600,
 			MaxConsecutiveFailures: 100,
 		},
-		Custody:                  CustodyStandard,
-		ActionsRequiringApproval: slices.Clone(api.Actions),
-		ExtensionIDs:             []string{DefaultExtensionID},
-		FirefoxExtensionIDs:      []string{DefaultFirefoxExtensionID},
-		BridgePort:               DefaultBridgePort,
-		MastodonInstances:        []string{},
-		EditorialSites:           []string{},
-		Audit:                    Audit{Syslog: true},
+		ExtensionIDs:        []string{DefaultExtensionID},
+		FirefoxExtensionIDs: []string{DefaultFirefoxExtensionID},
+		BridgePort:          DefaultBridgePort,
+		MastodonInstances:   []string{},
+		Audit:               Audit{Syslog: true},
 	}
 	if err := p.Validate(); err != nil {
 		panic("policy: embedded default is invalid: " + err.Error())
@@ -218,15 +205,6 @@ func (p *Policy) account(id string) (Account, bool) {
 	}
 	a, ok := p.Accounts[key]
 	return a, ok
-}
-
-// RequiresApproval reports whether action needs an approved session. Unknown actions do, so
-// that a new kind of publish is held back until policy says otherwise.
-func (p *Policy) RequiresApproval(action string) bool {
-	if !slices.Contains(api.Actions, action) {
-		return true
-	}
-	return slices.Contains(p.ActionsRequiringApproval, action)
 }
 
 // SessionTTL is how long an approved session stays good.

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"foureyes/daemon/internal/api"
 )
 
 // Limits of the numeric keys. The throttle's consecutive-failure cap is NIST SP 800-63B's.
@@ -99,22 +97,6 @@ func (p *Policy) Validate() error {
 	}
 	add(inRange("throttle.max_consecutive_failures", t.MaxConsecutiveFailures, 1, maxConsecutiveFailuresCap, " (NIST SP 800-63B)"))
 
-	switch p.Custody {
-	case CustodyStandard, CustodyStrict:
-	default:
-		add(fe("custody", fmt.Sprintf("%q is not %q or %q", p.Custody, CustodyStandard, CustodyStrict)))
-	}
-
-	if len(p.ActionsRequiringApproval) == 0 {
-		add(fe("actions_requiring_approval", "must name at least one of "+strings.Join(api.Actions, ", ")))
-	}
-	add(eachUnique("actions_requiring_approval", p.ActionsRequiringApproval, func(a string) string {
-		if !slices.Contains(api.Actions, a) {
-			return fmt.Sprintf("%q is not one of %s", a, strings.Join(api.Actions, ", "))
-		}
-		return ""
-	}))
-
 	if m := p.AuthorMark; m != nil {
 		m.re = nil
 		switch {
@@ -147,9 +129,7 @@ func (p *Policy) Validate() error {
 	add(inRange("bridge_port", p.BridgePort, 1024, 65535, ""))
 
 	lowerAll(p.MastodonInstances)
-	lowerAll(p.EditorialSites)
 	add(eachUnique("mastodon_instances", p.MastodonInstances, checkHost))
-	add(eachUnique("editorial_sites", p.EditorialSites, checkHost))
 
 	if len(errs) > 0 {
 		problems := make([]string, len(errs))

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encode, decode, checkHostHello, wsUrl, makeNonce, backoff, MAX_MESSAGE } from '../../unpacked/lib/protocol.js';
+import { encode, decode, checkHostHello, wsUrl, makeNonce, backoff, helloFields, MAX_MESSAGE, OUTGOING, INCOMING } from '../../unpacked/lib/protocol.js';
 import { toBase64 } from '../../unpacked/lib/grant.js';
 
 test('encode: envelope, known types only, size limit', () => {
@@ -80,4 +80,62 @@ test('shared examples: native host answers', () => {
     if (e.message.type === 'hello') assert.equal(r.ok, true, `${e.name}: ${r.message}`);
     else assert.equal(r.ok, false, e.name);
   }
+});
+
+// The same schema the daemon's tests use (shared/protocol/messages.schema.json), through ajv.
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+
+const schema = JSON.parse(readFileSync(new URL('../../../shared/protocol/messages.schema.json', import.meta.url), 'utf8'));
+const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+addFormats(ajv);
+ajv.addSchema(schema, 'messages');
+const fits = (direction, msg) => ajv.getSchema(`messages#/$defs/${direction}`)(msg);
+
+test('shared examples: ajv agrees with every example\'s verdict', () => {
+  assert.ok(ex.length > 20);
+  for (const e of ex) assert.equal(fits(e.direction, e.message), e.valid, `${e.direction}/${e.name}`);
+});
+
+test('every message the extension builds fits the schema', () => {
+  const digest = 'ab'.repeat(32);
+  const built = [
+    encode('hello', helloFields('t', makeNonce()), 1),
+    encode('ping', {}, 2),
+    encode('request', { account: 'x:@m', action: 'post', text: 'Hallo', digest }, 3),
+    encode('approve', { request_id: 'r', approver: 'anna', code: '123456' }, 4),
+    encode('open', { session_id: 's', account: 'x:@m', action: 'repost', digest }, 5),
+    encode('published', { session_id: 's', digest }, 6),
+    encode('blocked', { host: 'x.com', reason: 'no session' }, 7),
+  ];
+  for (const m of built) assert.ok(fits('to_daemon', JSON.parse(m)), m);
+});
+
+// decode checks the envelope of what the daemon sends (version, type, id, error and event
+// bodies); fields are checked where they are used. It must never accept what the schema
+// refuses at the envelope, nor refuse what the schema accepts.
+test('decode and the schema agree on the envelope of daemon messages', () => {
+  for (const e of ex.filter((x) => x.direction === 'from_daemon' && x.valid)) {
+    assert.ok(decode(JSON.stringify(e.message)).ok, e.name);
+  }
+  const bad = [
+    { v: 2, id: 1, type: 'pong' },
+    { v: 1, id: 1, type: 'teleport' },
+    { v: 1, id: -1, type: 'pong' },
+    { v: 1, id: 1.5, type: 'pong' },
+    { v: 1, id: 1, type: 'error', error: 'x' },
+    { v: 1, id: 1, type: 'error', error: { message: 'no code' } },
+    { v: 1, type: 'event' },
+    [],
+  ];
+  for (const m of bad) {
+    assert.equal(fits('from_daemon', m), false, `schema accepts ${JSON.stringify(m)}`);
+    assert.equal(decode(JSON.stringify(m)).ok, false, `decode accepts ${JSON.stringify(m)}`);
+  }
+});
+
+test('the message types of protocol.js are exactly the schema\'s', () => {
+  const types = (dir) => schema.$defs[dir].oneOf.map((r) => schema.$defs[r.$ref.split('/').pop()].properties.type.const).sort();
+  assert.deepEqual([...OUTGOING].sort(), types('to_daemon'));
+  assert.deepEqual([...INCOMING].sort(), types('from_daemon'));
 });

@@ -67,7 +67,7 @@ test('ruleUpdate is a no-op when rules are in place, else replaces the block ran
 
 test('the static ruleset in the manifest is the block rules of the fixed-host platforms', () => {
   const shipped = JSON.parse(readFileSync(new URL('../../unpacked/rules/publish.json', import.meta.url), 'utf8'));
-  assert.deepEqual(shipped, blockRules(table, []), 'run: node extension/scripts/sync-platforms.mjs');
+  assert.deepEqual(shipped, blockRules(table, []), 'run: node extension/scripts/sync-shared.mjs');
   const manifest = JSON.parse(readFileSync(new URL('../../unpacked/manifest.json', import.meta.url), 'utf8'));
   assert.deepEqual(manifest.declarative_net_request.rule_resources, [{ id: 'publish', enabled: true, path: 'rules/publish.json' }]);
 });

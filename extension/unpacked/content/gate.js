@@ -11,25 +11,40 @@
   if (window.__foureyesGate) return;
   Object.defineProperty(window, '__foureyesGate', { value: true });
 
-  const MESSAGES = {
-    approval_needed: 'This account needs approval from a press officer before posting.',
-    daemon_unavailable: 'foureyes daemon is not running: start it with `foureyes daemon`.',
-    digest_mismatch: 'The text was changed after approval. A new approval is needed for the new text.',
-    scope_mismatch: 'The approval was for another account or another kind of post. Request approval for this one.',
-    expired: 'The approval ran out of time. Request a new approval.',
-    already_used: 'This approval was already used for one post. Request a new approval.',
-    locked: 'All approvals were revoked ("Lock now"). Request a new approval.',
-    grant_invalid: 'The approval could not be verified, so nothing was published. Request a new approval.',
-    page_not_understood: 'foureyes does not understand this page, so it cannot send the post. Nothing was published.',
-    forbidden: 'The daemon refused this browser. Ask IT to allow the extension.',
-    keyring_locked: 'The keyring of this computer is locked: unlock it and retry.',
-    no_keyring: 'foureyes cannot reach the keyring of this computer. Ask IT.',
-    audit_unavailable: 'The audit log cannot be written, so nothing can be published. Ask IT.',
-    approved: 'Approved. Press Post again to publish this exact text.',
-    published: 'Published with approval.',
-    published_mismatch: 'The page sent a text other than the approved one. The press office has been alerted.',
-    timeout: 'The daemon did not answer in time. Try again.',
+  // BEGIN notices: generated from shared/notices.json by extension/scripts/sync-shared.mjs; do not edit.
+  const NOTICES = {
+    "approval_needed": "This account needs approval from a press officer before posting.",
+    "daemon_unavailable": "foureyes daemon is not running: start it with `foureyes daemon`.",
+    "bad_code": "That code is wrong. Check the approver picked and their current code.",
+    "replayed": "That code was already used. Wait for the next code on the phone (at most 30 seconds).",
+    "throttled": "Too many wrong codes for this approver: try again later.",
+    "throttled_until": "Too many wrong codes for this approver: try again after {time}.",
+    "self_approval": "You cannot approve your own post: another person must give the code.",
+    "not_authorised": "This approver is not authorised for this account.",
+    "outside_hours": "Posting is not allowed outside posting hours for this account.",
+    "expired": "The approval ran out of time. Request a new approval.",
+    "already_used": "This approval was already used for one post. Request a new approval.",
+    "locked": "All approvals were revoked (\"Lock now\"). Request a new approval.",
+    "denied": "The press officer denied this post.",
+    "digest_mismatch": "The text was changed after approval. A new approval is needed for the new text.",
+    "scope_mismatch": "The approval was for another account or another kind of post. Request approval for this one.",
+    "no_keyring": "foureyes cannot reach the keyring of this computer. Ask IT.",
+    "keyring_locked": "The keyring of this computer is locked: unlock it (log in again) and retry.",
+    "audit_unavailable": "The audit log cannot be written, so nothing can be approved. Ask IT.",
+    "invalid_policy": "The foureyes policy on this computer is invalid, so nothing can be approved. Ask IT.",
+    "not_found": "The daemon does not know this request or account any more. Request a new approval.",
+    "not_confirmed": "This approver has not finished enrolment yet.",
+    "too_many_requests": "You have too many open requests. Cancel some first.",
+    "forbidden": "The daemon refused this browser. Ask IT to allow the extension (`foureyes extension allow`).",
+    "unsupported": "The extension and the daemon versions do not match. Ask IT to update foureyes.",
+    "page_not_understood": "foureyes does not understand this page, so it cannot send the post. Nothing was published.",
+    "grant_invalid": "The approval could not be verified, so nothing was published. Request a new approval.",
+    "timeout": "The daemon did not answer in time. Try again.",
+    "approved": "Approved. Press Post again to publish this exact text.",
+    "published": "Published with approval.",
+    "published_mismatch": "The page sent a text other than the approved one. The press office has been alerted."
   };
+  // END notices
   const WITH_REQUEST = new Set(['approval_needed', 'digest_mismatch', 'scope_mismatch', 'expired', 'already_used', 'locked', 'grant_invalid']);
 
   let config = null; // {id, name, composer, actions}
@@ -261,7 +276,7 @@
 
   function show(code, withRequest, autoHideMs) {
     if (!host) build();
-    const msg = MESSAGES[code] || `Not published (${code}).`;
+    const msg = NOTICES[code] || `Not published (${code}).`;
     const ok = code === 'approved' || code === 'published';
     root.querySelector('.box').classList.toggle('ok', ok);
     root.querySelector('.t').textContent = ok ? 'foureyes' : 'foureyes: not published';

@@ -1,0 +1,219 @@
+// Package platforms is the daemon's view of the platform table, shared/platforms.json, embedded
+// at build time from the repo's shared/ folder (the extension ships a copy of the same file).
+// The table is parsed and checked once, against shared/platforms.schema.json and against what
+// the schema cannot say (ids and hosts unique, every regular expression valid RE2 and anchored).
+// The embedded table is checked by this package's tests, so a broken table fails the build's
+// tests, not a user's daemon.
+package platforms
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	"foureyes/daemon/internal/api"
+	"foureyes/shared"
+)
+
+// Platform statuses.
+const (
+	// StatusSupported platforms are governed: the extension gates them, accounts may be added.
+	StatusSupported = "supported"
+	// StatusPlanned platforms are listed with their hosts but carry no rules yet.
+	StatusPlanned = "planned"
+)
+
+// Platform is one entry of the table: the parts the daemon uses.
+type Platform struct {
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Tier   int      `json:"tier"`
+	Status string   `json:"status"` // StatusSupported or StatusPlanned
+	Hosts  []string `json:"hosts"`
+	// InstancesFromPolicy is set for platforms whose hosts are named by the policy (Mastodon's
+	// self-hosted instances, in the policy's mastodon_instances).
+	InstancesFromPolicy bool `json:"instances_from_policy,omitempty"`
+	// Publish lists the requests that publish, which the extension's network gate blocks.
+	Publish []Endpoint `json:"publish,omitempty"`
+}
+
+// Endpoint is one publishing request of a platform.
+type Endpoint struct {
+	Action string `json:"action"`
+	Method string `json:"method"`
+	// Exactly one of URLRegex (full URL) and PathRegex (path and query, any of the hosts).
+	URLRegex  string `json:"url_regex,omitempty"`
+	PathRegex string `json:"path_regex,omitempty"`
+	BodyText  string `json:"body_text,omitempty"`
+}
+
+// Supported reports whether the platform is governed.
+func (p Platform) Supported() bool { return p.Status == StatusSupported }
+
+var load = sync.OnceValues(func() ([]Platform, error) {
+	return parse(shared.PlatformsJSON, shared.PlatformsSchemaJSON)
+})
+
+func table() []Platform {
+	t, err := load()
+	if err != nil {
+		// TestEmbeddedTable fails first; a daemon built from a broken table must not guess.
+		panic("platforms: the embedded shared/platforms.json is invalid: " + err.Error())
+	}
+	return t
+}
+
+// All returns every platform, in table order. The slice is a copy.
+func All() []Platform {
+	t := table()
+	out := make([]Platform, len(t))
+	for i, p := range t {
+		out[i] = p.clone()
+	}
+	return out
+}
+
+// Get returns the platform with id. Ids are compared regardless of the case of ASCII letters,
+// as account ids are.
+func Get(id string) (Platform, bool) {
+	id = asciiLower(id)
+	for _, p := range table() {
+		if p.ID == id {
+			return p.clone(), true
+		}
+	}
+	return Platform{}, false
+}
+
+// Governed returns nil when id names a supported platform. For a planned platform, or an id the
+// table does not know, it returns an *api.Error with code api.CodeBadRequest that says which
+// platforms are governed.
+func Governed(id string) error {
+	p, ok := Get(id)
+	switch {
+	case !ok:
+		return api.Errorf(api.CodeBadRequest, "unknown platform %q: the platform ids are %s", id, strings.Join(ids(nil), ", "))
+	case !p.Supported():
+		return api.Errorf(api.CodeBadRequest, "%s is not governed yet: foureyes supports %s", p.Name, strings.Join(names(Platform.Supported), ", "))
+	}
+	return nil
+}
+
+func ids(keep func(Platform) bool) []string {
+	var out []string
+	for _, p := range table() {
+		if keep == nil || keep(p) {
+			out = append(out, p.ID)
+		}
+	}
+	return out
+}
+
+func names(keep func(Platform) bool) []string {
+	var out []string
+	for _, p := range table() {
+		if keep(p) {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+func (p Platform) clone() Platform {
+	p.Hosts = slices.Clone(p.Hosts)
+	p.Publish = slices.Clone(p.Publish)
+	return p
+}
+
+// parse checks a table against its schema and against the rules the schema cannot express.
+func parse(data, schemaJSON []byte) ([]Platform, error) {
+	schema, err := shared.CompileSchema("platforms.schema.json", schemaJSON)
+	if err != nil {
+		return nil, err
+	}
+	if err := shared.ValidateJSON(schema, data); err != nil {
+		return nil, fmt.Errorf("platform table: %w", err)
+	}
+	// The schema closes every object; the decoder reads only the keys the daemon uses.
+	var f struct {
+		Platforms []struct {
+			Platform
+			Actions []struct {
+				URLRegex string `json:"url_regex"`
+			} `json:"actions"`
+		} `json:"platforms"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("platform table: %w", err)
+	}
+	var out []Platform
+	seenID := map[string]bool{}
+	seenHost := map[string]string{}
+	for i, e := range f.Platforms {
+		p := e.Platform
+		where := fmt.Sprintf("platform table: platforms[%d] (%s)", i, p.ID)
+		if seenID[p.ID] {
+			return nil, fmt.Errorf("%s: id %q is used twice", where, p.ID)
+		}
+		seenID[p.ID] = true
+		for _, h := range p.Hosts {
+			if other, dup := seenHost[h]; dup {
+				return nil, fmt.Errorf("%s: host %q is also listed for %s", where, h, other)
+			}
+			seenHost[h] = p.ID
+		}
+		if p.Supported() && len(p.Publish) == 0 {
+			return nil, fmt.Errorf("%s: a supported platform needs at least one publish endpoint", where)
+		}
+		if p.Supported() && len(p.Hosts) == 0 && !p.InstancesFromPolicy {
+			return nil, fmt.Errorf("%s: a supported platform needs hosts, or instances_from_policy", where)
+		}
+		for j, ep := range p.Publish {
+			for _, re := range []string{ep.URLRegex, ep.PathRegex} {
+				if re == "" {
+					continue
+				}
+				if err := checkRegex(re, true); err != nil {
+					return nil, fmt.Errorf("%s: publish[%d]: %w", where, j, err)
+				}
+			}
+		}
+		for j, a := range e.Actions {
+			if a.URLRegex == "" {
+				continue
+			}
+			if err := checkRegex(a.URLRegex, false); err != nil {
+				return nil, fmt.Errorf("%s: actions[%d]: %w", where, j, err)
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// checkRegex requires expr to compile as RE2, the dialect of Go and of Chromium's
+// declarativeNetRequest regexFilter. The extension's tests compile the same expressions as
+// JavaScript. Publishing endpoints must be anchored: an unanchored pattern would also match the
+// same path under another host.
+func checkRegex(expr string, anchored bool) error {
+	if _, err := regexp.Compile(expr); err != nil {
+		return fmt.Errorf("%q is not a valid RE2 regular expression: %w", expr, err)
+	}
+	if anchored && !strings.HasPrefix(expr, "^") {
+		return fmt.Errorf("%q must start with ^", expr)
+	}
+	return nil
+}
+
+// asciiLower folds only A-Z, as policy does for account ids.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,151 @@
+package platforms
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"foureyes/daemon/internal/api"
+	"foureyes/shared"
+)
+
+func TestEmbeddedTable(t *testing.T) {
+	if _, err := load(); err != nil {
+		t.Fatalf("shared/platforms.json: %v", err)
+	}
+	// The embedded bytes are the repo's file, not a stale copy.
+	disk, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "platforms.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(disk) != string(shared.PlatformsJSON) {
+		t.Error("embedded platform table differs from shared/platforms.json")
+	}
+}
+
+func TestAllAndGet(t *testing.T) {
+	all := All()
+	if len(all) < 2 || all[0].ID != "x" || all[1].ID != "mastodon" {
+		t.Fatalf("All() does not keep table order: %v", all)
+	}
+	all[0].Hosts[0] = "changed.example"
+	if x, _ := Get("x"); x.Hosts[0] == "changed.example" {
+		t.Error("All shares its slices with the table")
+	}
+	tests := []struct {
+		name, id   string
+		wantOK     bool
+		wantStatus string
+	}{
+		{"supported", "x", true, StatusSupported},
+		{"upper case", "X", true, StatusSupported},
+		{"instances from policy", "mastodon", true, StatusSupported},
+		{"planned", "facebook", true, StatusPlanned},
+		{"unknown", "myspace", false, ""},
+		{"empty", "", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, ok := Get(tt.id)
+			if ok != tt.wantOK || p.Status != tt.wantStatus {
+				t.Errorf("Get(%q) = %+v, %v; want status %q, %v", tt.id, p, ok, tt.wantStatus, tt.wantOK)
+			}
+		})
+	}
+	m, _ := Get("mastodon")
+	if !m.InstancesFromPolicy || len(m.Publish) == 0 || m.Publish[0].PathRegex == "" {
+		t.Errorf("mastodon entry incomplete: %+v", m)
+	}
+}
+
+func TestGoverned(t *testing.T) {
+	tests := []struct {
+		name, id string
+		want     []string // substrings of the error; nil for no error
+	}{
+		{"supported", "x", nil},
+		{"supported, other case", "Mastodon", nil},
+		{"planned", "facebook", []string{"Facebook is not governed yet: foureyes supports X, Mastodon"}},
+		{"planned tier 2", "pinterest", []string{"Pinterest is not governed yet"}},
+		{"unknown", "myspace", []string{`unknown platform "myspace"`, "x, mastodon, facebook"}},
+		{"empty", "", []string{`unknown platform ""`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Governed(tt.id)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Governed(%q) = %v, want nil", tt.id, err)
+				}
+				return
+			}
+			var ae *api.Error
+			if !errors.As(err, &ae) || ae.Code != api.CodeBadRequest {
+				t.Fatalf("Governed(%q) = %#v, want an *api.Error with code bad_request", tt.id, err)
+			}
+			for _, s := range tt.want {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("Governed(%q) = %q, want it to contain %q", tt.id, err, s)
+				}
+			}
+		})
+	}
+}
+
+func TestParseRefusesBadTables(t *testing.T) {
+	const ok = `{"id":"x","name":"X","tier":1,"status":"supported","hosts":["x.com"],
+		"publish":[{"action":"post","method":"POST","url_regex":"^https://x\\.com/post"}],
+		"composer":{"text":["t"],"submit":["s"]},"actions":[{"action":"post"}]}`
+	tests := []struct {
+		name, table, want string
+	}{
+		{"not JSON", `{`, "not valid JSON"},
+		{"trailing data", `{"version":1,"platforms":[]} {}`, "not valid JSON"},
+		{"wrong version", `{"version":2,"platforms":[]}`, "/version"},
+		{"unknown key", `{"version":1,"platforms":[],"extra":1}`, "extra"},
+		{"bad id", `{"version":1,"platforms":[{"id":"My Space","name":"M","tier":1,"status":"planned","hosts":[]}]}`, "/platforms/0/id"},
+		{"supported without rules", `{"version":1,"platforms":[{"id":"m","name":"M","tier":1,"status":"supported","hosts":["m.example"]}]}`, "publish"},
+		{"bad status", `{"version":1,"platforms":[{"id":"m","name":"M","tier":1,"status":"maybe","hosts":[]}]}`, "/platforms/0/status"},
+		{"login url not a URI", `{"version":1,"platforms":[{"id":"m","name":"M","tier":1,"status":"planned","hosts":[],"login":{"url":"::"}}]}`, "/platforms/0/login/url"},
+		{"duplicate id", `{"version":1,"platforms":[` + ok + `,` + ok + `]}`, `id "x" is used twice`},
+		{"host on two platforms", `{"version":1,"platforms":[` + ok + `,{"id":"y","name":"Y","tier":1,"status":"planned","hosts":["x.com"]}]}`, `host "x.com" is also listed for x`},
+		{"look-ahead is not RE2", `{"version":1,"platforms":[` + strings.Replace(ok, `/post`, `/(?=post)`, 1) + `]}`, "not a valid RE2"},
+		{"back-reference is not RE2", `{"version":1,"platforms":[` + strings.Replace(ok, `/post`, `/(a)\\1`, 1) + `]}`, "not a valid RE2"},
+		{"unanchored endpoint", `{"version":1,"platforms":[` + strings.Replace(ok, `^https`, `https`, 1) + `]}`, "must start with ^"},
+		{"bad action url_regex", `{"version":1,"platforms":[` + strings.Replace(ok, `{"action":"post"}]`, `{"action":"reply","url_regex":"(?<=a)b"}]`, 1) + `]}`, "actions[0]"},
+		{"empty publish list", `{"version":1,"platforms":[` + strings.Replace(ok, `[{"action":"post","method":"POST","url_regex":"^https://x\\.com/post"}]`, `[]`, 1) + `]}`, "at least one publish endpoint"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse([]byte(tt.table), shared.PlatformsSchemaJSON)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not mention %q", err, tt.want)
+			}
+		})
+	}
+	// The fixture itself is good, so each case above fails for its own reason.
+	if _, err := parse([]byte(`{"version":1,"platforms":[`+ok+`]}`), shared.PlatformsSchemaJSON); err != nil {
+		t.Fatalf("good fixture refused: %v", err)
+	}
+}
+
+func TestEveryExpressionIsRE2(t *testing.T) {
+	n := 0
+	for _, p := range All() {
+		for _, e := range p.Publish {
+			n++
+			if err := checkRegex(e.URLRegex+e.PathRegex, true); err != nil {
+				t.Errorf("%s: %v", p.ID, err)
+			}
+		}
+	}
+	if n < 5 || !slices.ContainsFunc(All(), func(p Platform) bool { return p.Status == StatusPlanned }) {
+		t.Errorf("table looks truncated: %d endpoints", n)
+	}
+}

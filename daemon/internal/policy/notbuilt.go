@@ -1,0 +1,85 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"foureyes/daemon/internal/platforms"
+)
+
+// NotBuilt lists the top-level keys that earlier policy files could carry for features that are
+// not built yet, each with what the file asked for. Parse accepts them so that a deployed file
+// keeps loading, ignores their values, and reports them through Warnings; the schema no longer
+// offers them. A key goes back into Policy, the schema and the docs only with the code that
+// reads it.
+var NotBuilt = map[string]string{
+	"custody":                    "logging the browser out of the platform after each post",
+	"editorial_sites":            "trusting an editorial system's own approval flow",
+	"actions_requiring_approval": "exempting some actions from approval (every post, reply, quote and repost needs one)",
+}
+
+// dropNotBuilt removes the keys of NotBuilt from the top-level object in data and returns the
+// rest re-encoded, with the keys removed in file order. checkShape has already checked the
+// syntax, duplicates and types, so re-encoding loses nothing an error message needs.
+func dropNotBuilt(data []byte) ([]byte, []string, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil { // '{'
+		return nil, nil, err
+	}
+	var out bytes.Buffer
+	out.WriteByte('{')
+	var dropped []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		key := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, err
+		}
+		if _, gone := NotBuilt[key]; gone {
+			dropped = append(dropped, key)
+			continue
+		}
+		if out.Len() > 1 {
+			out.WriteByte(',')
+		}
+		k, _ := json.Marshal(key)
+		out.Write(k)
+		out.WriteByte(':')
+		out.Write(v)
+	}
+	out.WriteByte('}')
+	return out.Bytes(), dropped, nil
+}
+
+// IgnoredKeys returns the keys of NotBuilt the parsed file had, in file order.
+func (p *Policy) IgnoredKeys() []string { return slices.Clone(p.ignored) }
+
+// Warnings lists what in a valid policy does not do what its author may expect: keys of
+// features that are not built yet, and accounts on platforms foureyes does not govern (planned
+// or unknown), whose rules apply to nothing until the platform is governed. `foureyes policy
+// check` prints them; none makes the policy invalid.
+func (p *Policy) Warnings() []string {
+	var out []string
+	for _, k := range p.ignored {
+		out = append(out, fmt.Sprintf("%s is not built yet and is ignored (it asked for %s)", k, NotBuilt[k]))
+	}
+	keys := make([]string, 0, len(p.Accounts))
+	for k := range p.Accounts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		platform, _, _ := strings.Cut(k, ":")
+		if err := platforms.Governed(platform); err != nil {
+			out = append(out, fmt.Sprintf("accounts[%q]: %v; its rules apply to nothing until it is", k, err))
+		}
+	}
+	return out
+}
