@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/digest"
 )
 
 func TestValidFlow(t *testing.T) {
@@ -380,7 +381,7 @@ func FuzzDecode(f *testing.F) {
 		for _, f := range specs {
 			v := *m.field(f.name)
 			if f.required && v == "" || len(v) > f.max || v != "" && f.enum != nil && !slices.Contains(f.enum, v) ||
-				v != "" && f.digest && !isDigest(v) {
+				v != "" && f.digest && !digest.Valid(v) {
 				t.Fatalf("field %s = %q accepted in %q", f.name, v, data)
 			}
 		}

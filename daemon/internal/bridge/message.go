@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/digest"
+	"foureyes/daemon/internal/textclip"
 )
 
 // Version is the protocol version every message carries in "v".
@@ -213,7 +215,7 @@ func Decode(data []byte) (Message, error) {
 	if !known {
 		typ := m.Type
 		m.Type = ""
-		return m, api.Errorf(api.CodeUnsupported, "message type %q is not supported", truncate(typ, 40))
+		return m, api.Errorf(api.CodeUnsupported, "message type %q is not supported", textclip.Clip(typ, 40))
 	}
 
 	allowed := make(map[string]fieldSpec, len(specs))
@@ -233,7 +235,7 @@ func Decode(data []byte) (Message, error) {
 		}
 		f, ok := allowed[name]
 		if !ok {
-			return m, api.Errorf(api.CodeBadRequest, "field %s: not allowed in a %s message", truncate(name, 40), m.Type)
+			return m, api.Errorf(api.CodeBadRequest, "field %s: not allowed in a %s message", textclip.Clip(name, 40), m.Type)
 		}
 		var s string
 		if err := json.Unmarshal(raw[name], &s); err != nil {
@@ -248,7 +250,7 @@ func Decode(data []byte) (Message, error) {
 		if f.enum != nil && s != "" && !slices.Contains(f.enum, s) {
 			return m, api.Errorf(api.CodeBadRequest, "field %s: must be one of %s", name, strings.Join(f.enum, ", "))
 		}
-		if f.digest && s != "" && !isDigest(s) {
+		if f.digest && s != "" && !digest.Valid(s) {
 			return m, api.Errorf(api.CodeBadRequest, "field %s: must be 64 lower-case hex digits (SHA-256)", name)
 		}
 		*m.field(name) = s
@@ -267,19 +269,6 @@ func Decode(data []byte) (Message, error) {
 	return m, nil
 }
 
-// isDigest reports whether d has the form of a content digest.
-func isDigest(d string) bool {
-	if len(d) != 64 {
-		return false
-	}
-	for i := 0; i < len(d); i++ {
-		if !('0' <= d[i] && d[i] <= '9' || 'a' <= d[i] && d[i] <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // decodeInt reads a JSON number that must be an integer ("1", not "1.0" or "1e0").
 func decodeInt(r json.RawMessage) (int64, error) {
 	var n int64
@@ -287,13 +276,6 @@ func decodeInt(r json.RawMessage) (int64, error) {
 		return 0, err
 	}
 	return n, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // Reply envelopes. Every reply is one JSON object with "v", "type" and, when it answers a

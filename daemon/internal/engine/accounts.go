@@ -6,6 +6,7 @@ import (
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/custody"
+	"foureyes/daemon/internal/platforms"
 	"foureyes/daemon/internal/rules"
 )
 
@@ -15,6 +16,11 @@ func (v *ownerView) AddAccount(ctx context.Context, a api.NewAccount) (api.Accou
 		Username: a.Username, Password: a.Password, TOTPSeed: a.TOTPSeed})
 	if ref != nil {
 		return api.Account{}, e.explain(ref)
+	}
+	// Only a platform the extension governs: an account on any other could be published to
+	// without a session.
+	if err := platforms.Governed(in.Platform); err != nil {
+		return api.Account{}, err
 	}
 	var out api.Account
 	err := e.run(v.c, func(t *tx) error {

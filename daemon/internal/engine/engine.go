@@ -21,12 +21,14 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/clock"
 	"foureyes/daemon/internal/custody"
+	"foureyes/daemon/internal/platforms"
 	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/rules"
 	"foureyes/daemon/internal/state"
@@ -196,6 +198,7 @@ func (e *Engine) setPolicy(p *policy.Policy, source string, err error) {
 			MaxConsecutive: p.Throttle.MaxConsecutiveFailures,
 		},
 		MayApprove: p.MayApprove,
+		MaxLength:  maxLength,
 	}
 	if m := p.AuthorMark; m != nil && m.Required {
 		c.AuthorMark = m.Matches
@@ -210,6 +213,13 @@ func (e *Engine) setPolicy(p *policy.Policy, source string, err error) {
 		}
 	}
 	e.cfg = c
+}
+
+// maxLength is the most characters account's platform takes in one post (0: not known).
+func maxLength(account string) int {
+	id, _, _ := strings.Cut(account, ":")
+	p, _ := platforms.Get(id)
+	return p.MaxLength
 }
 
 // Policy returns the policy in force, its source, and its error if it is invalid.

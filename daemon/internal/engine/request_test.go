@@ -165,3 +165,34 @@ func TestOfferedApproversPerAccount(t *testing.T) {
 		}
 	}
 }
+
+// Accounts only on governed platforms; texts no longer than the platform takes.
+func TestPlatformTableDecides(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, tt := range []struct{ platform, says string }{
+		{"myspace", `unknown platform "myspace"`},
+		{"facebook", "Facebook is not governed yet"},
+	} {
+		_, err := f.admin().AddAccount(ctx, api.NewAccount{Platform: tt.platform, Handle: "@m", Username: "u", Password: "p"})
+		wantCode(t, err, api.CodeBadRequest)
+		if !strings.Contains(err.Error(), tt.says) {
+			t.Errorf("%s: message %q does not say %q", tt.platform, err, tt.says)
+		}
+	}
+	if accs, _ := f.admin().ListAccounts(ctx); len(accs) != 0 {
+		t.Fatalf("accounts on ungoverned platforms were taken into custody: %+v", accs)
+	}
+	if _, err := f.admin().AddAccount(ctx, api.NewAccount{Platform: "mastodon", Handle: "@press@social.example", Username: "u", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("ä", 501)
+	_, err := f.staff().CreateRequest(ctx, api.NewRequest{Account: "mastodon:@press@social.example", Action: "post", Text: long})
+	wantCode(t, err, api.CodeBadRequest)
+	if !strings.Contains(err.Error(), "501 characters, more than the 500") {
+		t.Errorf("message %q does not say the limit", err)
+	}
+	if _, err := f.staff().CreateRequest(ctx, api.NewRequest{Account: "mastodon:@press@social.example", Action: "post", Text: long[:len(long)-2]}); err != nil {
+		t.Fatalf("500 characters: %v", err)
+	}
+}

@@ -36,6 +36,8 @@ type Platform struct {
 	// InstancesFromPolicy is set for platforms whose hosts are named by the policy (Mastodon's
 	// self-hosted instances, in the policy's mastodon_instances).
 	InstancesFromPolicy bool `json:"instances_from_policy,omitempty"`
+	// MaxLength is the most characters one post may have on the platform (0: not known).
+	MaxLength int `json:"max_length,omitempty"`
 	// Publish lists the requests that publish, which the extension's network gate blocks.
 	Publish []Endpoint `json:"publish,omitempty"`
 }

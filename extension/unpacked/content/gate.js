@@ -20,6 +20,7 @@
     "throttled": "Too many wrong codes for this approver: try again later.",
     "throttled_until": "Too many wrong codes for this approver: try again after {time}.",
     "self_approval": "You cannot approve your own post: another person must give the code.",
+    "already_approved": "This approver has already approved this post: a second, different approver must give the code.",
     "not_authorised": "This approver is not authorised for this account.",
     "outside_hours": "Posting is not allowed outside posting hours for this account.",
     "expired": "The approval ran out of time. Request a new approval.",
