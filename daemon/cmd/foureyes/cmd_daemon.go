@@ -76,9 +76,11 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 		logger.Printf("POLICY INVALID, no approvals until it is fixed: %v", polErr)
 	}
 	if pol == nil || pol.Audit.Syslog {
-		if fw, err := audit.NewSyslogForwarder("foureyes"); err != nil {
-			logger.Printf("audit events are not forwarded to the system log: %v", err)
-		} else {
+		fw, err := audit.NewSyslogForwarder("foureyes")
+		if err != nil {
+			logger.Printf("audit events do not reach the system log yet (tried again with every event; foureyes status says so): %v", err)
+		}
+		if fw != nil {
 			forwarders = append(forwarders, fw)
 		}
 	}

@@ -38,11 +38,22 @@ func TestForwardersAreBestEffort(t *testing.T) {
 	bad.setFail(errors.New("connection refused"))
 	rec := mustAppend(t, l, sampleEvent(0))
 	mustAppend(t, l, sampleEvent(1))
-	if len(good.recs) != 2 || good.recs[0].Hash != rec.Hash || string(good.recs[0].Raw) != string(rec.Raw) {
-		t.Fatalf("good forwarder got %+v", good.recs)
+	// The failure is a line of the trail itself, once, right after the line that failed.
+	events := func(rs []Record) string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Event)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := events(good.recs); got != "request,forwarding_failed,code_failed" || good.recs[0].Hash != rec.Hash || string(good.recs[0].Raw) != string(rec.Raw) {
+		t.Fatalf("good forwarder got %s", got)
+	}
+	if n := good.recs[1]; n.Severity != SeverityHigh || !strings.Contains(n.Fields["error"].(string), "connection refused") {
+		t.Fatalf("forwarding_failed line = %+v", n)
 	}
 	err := l.ForwardErr()
-	if err == nil || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "2 failures") {
+	if err == nil || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "3 failures") {
 		t.Fatalf("ForwardErr = %v", err)
 	}
 
@@ -51,8 +62,12 @@ func TestForwardersAreBestEffort(t *testing.T) {
 	if err := l.ForwardErr(); err != nil {
 		t.Fatalf("ForwardErr after recovery = %v", err)
 	}
-	if len(bad.recs) != 1 || bad.recs[0].Seq != 3 {
-		t.Errorf("recovered forwarder got %+v", bad.recs)
+	if got := events(bad.recs); got != sampleEvent(2).Event+",forwarding_restored" || bad.recs[0].Seq != 4 {
+		t.Errorf("recovered forwarder got %s", got)
+	}
+	res, err := VerifyFile(l.Path())
+	if err != nil || res.Lines != 5 {
+		t.Fatalf("the trail with its forwarding lines does not verify: %+v %v", res, err)
 	}
 }
 

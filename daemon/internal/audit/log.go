@@ -208,6 +208,16 @@ func (l *Log) Append(e Event) (Record, error) {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	rec, err := l.appendLocked(e.User, e.Event, sev, fields, decoded)
+	if err != nil {
+		return Record{}, err
+	}
+	l.forward(rec)
+	return rec, nil
+}
+
+// appendLocked writes one line and moves the chain. Callers hold mu.
+func (l *Log) appendLocked(user, event, sev string, fields []byte, decoded map[string]any) (Record, error) {
 	if l.f == nil {
 		return Record{}, fmt.Errorf("audit log %s is closed: %w", l.path, ErrUnavailable)
 	}
@@ -216,12 +226,12 @@ func (l *Log) Append(e Event) (Record, error) {
 	}
 	seq := l.seq + 1
 	t := l.opts.now().UTC()
-	line, hash, err := appendLine(l.buf[:0], seq, t, e.User, e.Event, sev, fields, l.hash)
+	line, hash, err := appendLine(l.buf[:0], seq, t, user, event, sev, fields, l.hash)
 	if err != nil {
-		return Record{}, fmt.Errorf("audit event %s: %w", e.Event, err)
+		return Record{}, fmt.Errorf("audit event %s: %w", event, err)
 	}
 	if len(line) > maxLine {
-		return Record{}, fmt.Errorf("audit event %s: %d bytes, over the limit of %d", e.Event, len(line), maxLine)
+		return Record{}, fmt.Errorf("audit event %s: %d bytes, over the limit of %d", event, len(line), maxLine)
 	}
 	l.buf = line[:0]
 	if _, err := l.f.WriteAt(line, l.size); err != nil {
@@ -234,12 +244,10 @@ func (l *Log) Append(e Event) (Record, error) {
 	l.size += int64(len(line))
 	l.seq = seq
 	l.hash = hash
-	rec := Record{
-		Seq: seq, Time: t, User: e.User, Event: e.Event, Severity: sev, Fields: decoded,
+	return Record{
+		Seq: seq, Time: t, User: user, Event: event, Severity: sev, Fields: decoded,
 		Prev: prev, Hash: hash, Raw: bytes.Clone(line[:len(line)-1]),
-	}
-	l.forward(rec)
-	return rec, nil
+	}, nil
 }
 
 // undo cuts the file back to its last good size after a failed append, so that no partial line
@@ -257,7 +265,11 @@ func (l *Log) undo(seq uint64, cause error) error {
 	return fmt.Errorf("appending audit event %d to %s: %w: %w", seq, l.path, ErrUnavailable, cause)
 }
 
+// forward hands rec to every forwarder. When forwarding starts failing, or works again, the
+// trail itself says so in a line of its own (forwarding_failed is an alarm: from then on the
+// copy outside the laptop is missing lines). Callers hold mu.
 func (l *Log) forward(rec Record) {
+	wasFailing := errors.Join(l.fwd.last...) != nil
 	for i, f := range l.opts.Forwarders {
 		err := f.Forward(rec)
 		if err != nil {
@@ -265,6 +277,27 @@ func (l *Log) forward(rec Record) {
 		}
 		l.fwd.last[i] = err
 	}
+	failing := errors.Join(l.fwd.last...)
+	switch {
+	case failing != nil && !wasFailing:
+		l.note("forwarding_failed", SeverityHigh, map[string]any{"error": failing.Error(), "seq": rec.Seq})
+	case failing == nil && wasFailing:
+		l.note("forwarding_restored", SeverityInfo, map[string]any{"seq": rec.Seq, "failures": l.fwd.failures})
+	}
+}
+
+// note appends the log's own line about forwarding, and forwards it (which cannot note again:
+// only a change of state notes). Callers hold mu.
+func (l *Log) note(event, sev string, f map[string]any) {
+	fields, decoded, err := encodeFields(f)
+	if err != nil {
+		return
+	}
+	rec, err := l.appendLocked("foureyes", event, sev, fields, decoded)
+	if err != nil {
+		return // the next append reports the log's own trouble
+	}
+	l.forward(rec)
 }
 
 // ForwardErr reports whether forwarding is failing: nil when the latest record reached every

@@ -56,3 +56,35 @@ func TestSyslogForwarder(t *testing.T) {
 		})
 	}
 }
+
+// Started before the system log, the forwarder connects as soon as the system log is there;
+// until then the trail says forwarding fails.
+func TestSyslogForwarderConnectsLater(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "log.sock")
+	fw, err := dialSyslog("unixgram", sock, "foureyes-audit")
+	if err == nil {
+		t.Fatal("dialling a socket that does not exist succeeded")
+	}
+	defer fw.Close()
+	opts := testOptions()
+	opts.Forwarders = []Forwarder{fw}
+	l, _ := openTemp(t, opts)
+	mustAppend(t, l, Event{User: "alice", Event: "request"})
+	if err := l.ForwardErr(); err == nil {
+		t.Fatal("no system log, yet forwarding reports no error")
+	}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatalf("no unix datagram sockets: %v", err)
+	}
+	defer conn.Close()
+	rec := mustAppend(t, l, Event{User: "alice", Event: "approval"})
+	if err := l.ForwardErr(); err != nil {
+		t.Fatalf("system log there, ForwardErr = %v", err)
+	}
+	buf := make([]byte, 64<<10)
+	n, err := conn.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:n]), "hash="+rec.Hash) {
+		t.Fatalf("first message after the system log came up = %q, %v", buf[:n], err)
+	}
+}

@@ -67,7 +67,7 @@ type Options struct {
 // Forwarder is an Auditor that also copies lines elsewhere (the system log) and can say why
 // that fails.
 type Forwarder interface {
-	ForwardError() error
+	ForwardErr() error
 }
 
 // Engine is the daemon's core.

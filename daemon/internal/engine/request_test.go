@@ -3,11 +3,13 @@ package engine
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/audit"
 	"foureyes/daemon/internal/policy"
 )
 
@@ -194,5 +196,40 @@ func TestPlatformTableDecides(t *testing.T) {
 	}
 	if _, err := f.staff().CreateRequest(ctx, api.NewRequest{Account: "mastodon:@press@social.example", Action: "post", Text: long[:len(long)-2]}); err != nil {
 		t.Fatalf("500 characters: %v", err)
+	}
+}
+
+type refusingForwarder struct{}
+
+func (refusingForwarder) Forward(audit.Record) error { return errors.New("no system log socket") }
+
+// A forwarding failure is a problem of the status and a line of the trail.
+func TestForwardingFailureInStatusAndTrail(t *testing.T) {
+	f := newFixture(t)
+	l, err := audit.Open(filepath.Join(t.TempDir(), "audit.jsonl"), audit.Options{Forwarders: []audit.Forwarder{refusingForwarder{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e, err := New(Options{Home: f.home, Store: f.store, Audit: l, Policy: f.pol, Clock: f.clk, LookupUser: testUsers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.Owner(api.Caller{OSUser: "staff"}).Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := strings.Join(st.Problems(), "\n"); !strings.Contains(p, "system log forwarding failing") || !strings.Contains(p, "no system log socket") {
+		t.Fatalf("problems %q do not name the forwarding failure", p)
+	}
+	var b strings.Builder
+	if err := audit.ExportWith(openFile(t, l.Path()), &b, audit.ExportOptions{Format: "json"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"event":"forwarding_failed","severity":"high"`) {
+		t.Fatal("the trail does not record the forwarding failure")
 	}
 }

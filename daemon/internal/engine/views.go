@@ -49,7 +49,7 @@ func (v *staffView) Status(ctx context.Context) (api.Status, error) {
 			s.BridgeError = e.bridgeErr.Error()
 		}
 		if fw, ok := e.opts.Audit.(Forwarder); ok {
-			if err := fw.ForwardError(); err != nil {
+			if err := fw.ForwardErr(); err != nil {
 				s.ForwardError = err.Error()
 			}
 		}
