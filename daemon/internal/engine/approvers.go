@@ -222,10 +222,12 @@ type secretRead struct {
 // readSecret reads approver id's secret, unless the approver is throttled or disabled: a refused
 // attempt should not reach the keyring (and its unlock prompt) at all. Callers do not hold mu.
 func (e *Engine) readSecret(id string) secretRead {
-	e.mu.Lock()
-	rec := e.st.Approvers[id]
-	throttled := rec != nil && rec.Throttle.Check(e.clock.Now()) != nil
-	e.mu.Unlock()
+	var rec *approverRec
+	var throttled bool
+	e.locked(func() {
+		rec = e.st.Approvers[id]
+		throttled = rec != nil && rec.Throttle.Check(e.clock.Now()) != nil
+	})
 	if rec == nil || throttled {
 		return secretRead{}
 	}

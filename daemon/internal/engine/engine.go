@@ -158,18 +158,14 @@ func (e *Engine) Staff(c api.Caller) api.Staff { return &staffView{e: e, c: c} }
 
 // SetBridgeError records why the browser bridge is not listening (nil: it is).
 func (e *Engine) SetBridgeError(err error) {
-	e.mu.Lock()
-	e.bridgeErr = err
-	e.mu.Unlock()
+	e.locked(func() { e.bridgeErr = err })
 	e.notify([]api.Event{{Kind: api.EventStatus, Time: e.clock.Now(), Message: "bridge state changed"}})
 }
 
 // SetBridgeHello sets where [api.Admin.BridgeHello] gets its tokens (the bridge, created after
 // the engine).
 func (e *Engine) SetBridgeHello(f func(origin string) (api.BridgeHello, error)) {
-	e.mu.Lock()
-	e.hello = f
-	e.mu.Unlock()
+	e.locked(func() { e.hello = f })
 }
 
 func (e *Engine) statePath() string { return filepath.Join(e.opts.Home, StateFile) }
@@ -223,10 +219,9 @@ func maxLength(account string) int {
 }
 
 // Policy returns the policy in force, its source, and its error if it is invalid.
-func (e *Engine) Policy() (*policy.Policy, string, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.pol, e.opts.PolicySource, e.polErr
+func (e *Engine) Policy() (p *policy.Policy, source string, err error) {
+	e.locked(func() { p, source, err = e.pol, e.opts.PolicySource, e.polErr })
+	return p, source, err
 }
 
 // policyOK refuses while the policy in force is invalid. Callers hold mu.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -283,4 +284,31 @@ func eventNames(t *testing.T) []string {
 		t.Fatalf("found only %d event names in the sources (%v): the pattern is out of date", len(out), out)
 	}
 	return out
+}
+
+// Every change goes through run, and the lock is taken and released in one place (locked):
+// no operation can forget an unlock, an audit error or an undo on its own.
+func TestOnePlaceReleasesTheLock(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var places []string
+	for _, fn := range files {
+		if strings.HasSuffix(fn, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "e.mu.Unlock()") || strings.Contains(line, "e.mu.Lock()") {
+				places = append(places, fmt.Sprintf("%s:%d", fn, i+1))
+			}
+		}
+	}
+	if len(places) != 2 {
+		t.Fatalf("the engine's lock is taken or released at %v: want only in locked", places)
+	}
 }

@@ -134,20 +134,19 @@ func (e *Engine) Tick() {
 
 // NextExpiry returns when the next pending request or active session runs out, or the zero time
 // when nothing is open.
-func (e *Engine) NextExpiry() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var next time.Time
-	for _, r := range e.requests {
-		if r.State == rules.Pending && (next.IsZero() || r.Expires.Before(next)) {
-			next = r.Expires
+func (e *Engine) NextExpiry() (next time.Time) {
+	e.locked(func() {
+		for _, r := range e.requests {
+			if r.State == rules.Pending && (next.IsZero() || r.Expires.Before(next)) {
+				next = r.Expires
+			}
 		}
-	}
-	for _, s := range e.sessions {
-		if s.State == rules.Active && (next.IsZero() || s.Expires.Before(next)) {
-			next = s.Expires
+		for _, s := range e.sessions {
+			if s.State == rules.Active && (next.IsZero() || s.Expires.Before(next)) {
+				next = s.Expires
+			}
 		}
-	}
+	})
 	return next
 }
 
@@ -181,10 +180,11 @@ func (v *ownerView) ReloadPolicy(ctx context.Context) (api.Status, error) {
 
 // SetKeyringError records the keyring's health as last checked (nil: usable).
 func (e *Engine) SetKeyringError(err error) {
-	e.mu.Lock()
-	changed := (err == nil) != (e.keyringErr == nil)
-	e.keyringErr = err
-	e.mu.Unlock()
+	var changed bool
+	e.locked(func() {
+		changed = (err == nil) != (e.keyringErr == nil)
+		e.keyringErr = err
+	})
 	if changed {
 		e.notify([]api.Event{{Kind: api.EventStatus, Time: e.clock.Now(), Message: "keyring state changed"}})
 	}

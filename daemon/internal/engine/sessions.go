@@ -144,9 +144,8 @@ func (v *ownerView) ExtensionAllowed(ctx context.Context, browser, id, manifest 
 
 func (v *ownerView) BridgeHello(ctx context.Context, origin string) (api.BridgeHello, error) {
 	e := v.e
-	e.mu.Lock()
-	hello := e.hello
-	e.mu.Unlock()
+	var hello func(origin string) (api.BridgeHello, error)
+	e.locked(func() { hello = e.hello })
 	if hello == nil {
 		return api.BridgeHello{}, api.Errorf(api.CodeDaemonUnavailable, "the daemon runs, but its browser bridge is not listening: see the daemon's log")
 	}

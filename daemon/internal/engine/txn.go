@@ -109,36 +109,45 @@ func del[K comparable, V any](t *tx, m map[K]V, k K) {
 // line fails, release the lock, then tell the watchers. f returns the operation's answer; an
 // error from f undoes its changes unless it came from [tx.refuse].
 func (e *Engine) run(c api.Caller, f func(t *tx) error) error {
-	e.mu.Lock()
-	t := &tx{e: e, c: c, now: e.clock.Now()}
-	expired := e.expireDue(t.now)
-	err := f(t)
-	var after error
-	if err == nil || t.keep {
-		if cerr := t.commit(); cerr != nil {
-			if !t.sticky {
-				t.rollback()
-				t.events = nil
-			}
-			err = cerr
-		} else {
-			for _, a := range t.after {
-				if aerr := a(); aerr != nil && after == nil {
-					after = aerr
+	var err error
+	var events []api.Event
+	e.locked(func() {
+		t := &tx{e: e, c: c, now: e.clock.Now()}
+		events = e.expireDue(t.now)
+		err = f(t)
+		var after error
+		if err == nil || t.keep {
+			if cerr := t.commit(); cerr != nil {
+				if !t.sticky {
+					t.rollback()
+					t.events = nil
+				}
+				err = cerr
+			} else {
+				for _, a := range t.after {
+					if aerr := a(); aerr != nil && after == nil {
+						after = aerr
+					}
 				}
 			}
+		} else {
+			t.rollback()
+			t.events = nil
 		}
-	} else {
-		t.rollback()
-		t.events = nil
-	}
-	if err == nil {
-		err = after
-	}
-	events := append(expired, t.events...)
-	e.mu.Unlock()
+		if err == nil {
+			err = after
+		}
+		events = append(events, t.events...)
+	})
 	e.notify(events)
 	return err
+}
+
+// locked runs f holding mu: the engine's one place that takes and releases its lock.
+func (e *Engine) locked(f func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f()
 }
 
 // commit persists the state (if asked) and writes the lines in order. Callers hold mu.
