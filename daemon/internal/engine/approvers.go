@@ -70,7 +70,8 @@ func (v *ownerView) EnrollApprover(ctx context.Context, n api.NewApprover) (api.
 			return e.keyringError("storing the approver's secret in the OS keyring", err)
 		}
 		rec := &approverRec{ID: in.ID, Name: in.Name, OSUser: in.OSUser, Enrolled: t.now}
-		event, sev := "approver_enrolled", rules.Info
+		// Who may approve is the trust root: every change to it is an alarm IT should see.
+		event, sev := "approver_enrolled", rules.High
 		var n withdrawn
 		if existed {
 			// A new phone: the old secret is gone for good. Steps only move forward, so keeping

@@ -189,7 +189,7 @@ func TestPublished(t *testing.T) {
 		wantPublished bool
 	}{
 		{"the approved text went out", session(Consumed, false), testDigest, "published", Info, "", "", true},
-		{"another text went out", session(Consumed, false), "other", "publish_mismatch", High, api.CodeDigestMismatch, "published_other", true},
+		{"another text went out: not marked, so the genuine report is no repeat", session(Consumed, false), "other", "publish_mismatch", High, api.CodeDigestMismatch, "published_other", false},
 		{"reported twice", session(Consumed, true), testDigest, "publish_repeated", High, api.CodeAlreadyUsed, "reported_twice", true},
 		{"reported twice with another text: the mismatch wins", session(Consumed, true), "other", "publish_mismatch", High, api.CodeDigestMismatch, "published_other", true},
 		{"not consumed: active", session(Active, false), testDigest, "", "", api.CodeBadRequest, "not_consumed", false},

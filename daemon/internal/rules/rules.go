@@ -390,20 +390,21 @@ func Consume(s Session, u Use, now time.Time) (Session, Decision) {
 
 // Published records the report of what went out under s. Every report of a consumed session is
 // recorded: a digest other than the approved one is a publish_mismatch alarm, a second report
-// a publish_repeated alarm (refusing it silently would let a quick "all is well" report drown
+// of the approved text a publish_repeated alarm (refusing it silently would let a quick "all is well" report drown
 // the real one). Both alarms are also refusals, so the reporter hears of them.
 func Published(s Session, dg string) (Session, Decision) {
 	if s.State != Consumed {
 		return s, refused(api.CodeBadRequest, "not_consumed", Facts{State: s.State})
 	}
-	repeat := s.Published
-	s.Published = true
 	switch {
 	case dg != s.Digest:
+		// Only the approved text marks the session reported: a report of another text (a
+		// wrong or a forged one) must not turn the genuine report into a "repeat".
 		return s, alarm("publish_mismatch", api.CodeDigestMismatch, "published_other", Facts{})
-	case repeat:
+	case s.Published:
 		return s, alarm("publish_repeated", api.CodeAlreadyUsed, "reported_twice", Facts{})
 	}
+	s.Published = true
 	return s, allowed("published")
 }
 
