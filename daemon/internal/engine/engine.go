@@ -15,6 +15,7 @@ package engine
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -111,6 +112,8 @@ type persisted struct {
 	Version   int                     `json:"version"`
 	Approvers map[string]*approverRec `json:"approvers"`
 	Accounts  map[string]*api.Account `json:"accounts"`
+	// Policy is the effective policy last put in force (not a secret: the rules, not the keys).
+	Policy json.RawMessage `json:"policy,omitempty"`
 }
 
 // StateFile is the state file's name inside the home directory.

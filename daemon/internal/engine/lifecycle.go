@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"log"
 	"os"
 	"os/user"
@@ -10,6 +11,7 @@ import (
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/custody"
+	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/rules"
 )
 
@@ -30,7 +32,7 @@ func (e *Engine) Start() error {
 	}
 	if err := e.run(e.self, func(t *tx) error {
 		t.record("daemon_started", rules.Info, f)
-		e.recordPolicy(t)
+		e.recordPolicy(t, e.lastPolicy())
 		return nil
 	}); err != nil {
 		return err
@@ -42,13 +44,48 @@ func (e *Engine) Start() error {
 	return nil
 }
 
-// recordPolicy records which policy is in force, or that it is invalid (an alarm).
-func (e *Engine) recordPolicy(t *tx) {
+// recordPolicy records which policy is in force (its digest, and what changed since the one
+// before: at a start, the one in force when the daemon last ran), or that it is invalid (an
+// alarm). A change that loosens the rules is an alarm too, and turning off the copy to the
+// system log gets a line of its own first. Callers hold mu, inside t.
+func (e *Engine) recordPolicy(t *tx, prev *policy.Policy) {
 	if e.polErr != nil {
 		t.record("policy_invalid", rules.High, map[string]any{"source": e.opts.PolicySource, "error": e.polErr.Error()})
 		return
 	}
-	t.record("policy_loaded", rules.Info, map[string]any{"source": e.opts.PolicySource})
+	f := map[string]any{"source": e.opts.PolicySource, "digest": policy.Digest(e.pol)}
+	sev := rules.Info
+	if prev != nil {
+		changes := policy.Diff(prev, e.pol)
+		if len(changes) > 0 {
+			f["changes"] = changes
+		}
+		if policy.Weakened(changes) {
+			sev = rules.High
+			f["weakened"] = true
+		}
+		if prev.Audit.Syslog && !e.pol.Audit.Syslog {
+			t.record("audit_forwarding_off", rules.High, map[string]any{"source": e.opts.PolicySource})
+		}
+	}
+	t.record("policy_loaded", sev, f)
+	// Remember the policy in force, so the next start can say what changed while it was off.
+	if raw, err := e.pol.Marshal(); err == nil && string(raw) != string(e.st.Policy) {
+		set(t, &e.st.Policy, json.RawMessage(raw))
+		t.persist()
+	}
+}
+
+// lastPolicy is the policy in force when the daemon last recorded one, or nil.
+func (e *Engine) lastPolicy() *policy.Policy {
+	if len(e.st.Policy) == 0 {
+		return nil
+	}
+	p, err := policy.Parse(e.st.Policy)
+	if err != nil {
+		return nil
+	}
+	return p
 }
 
 // Run does the engine's own work until ctx ends: it expires requests and sessions when their
@@ -160,8 +197,12 @@ func (e *Engine) ReloadPolicy() error {
 	err := e.run(e.self, func(t *tx) error {
 		// Put in force even if the line fails: an invalid policy must stop approvals at once.
 		t.sticky = true
+		prev := e.pol
+		if prev == nil {
+			prev = e.lastPolicy()
+		}
 		e.setPolicy(p, src, perr)
-		e.recordPolicy(t)
+		e.recordPolicy(t, prev)
 		t.notify(api.Event{Kind: api.EventStatus, Message: "policy reloaded"})
 		return nil
 	})

@@ -233,3 +233,43 @@ func TestForwardingFailureInStatusAndTrail(t *testing.T) {
 		t.Fatal("the trail does not record the forwarding failure")
 	}
 }
+
+// A policy put in force is recorded with its digest and what changed; loosening the rules is an
+// alarm, whether by a reload or while the daemon was stopped; turning off the copy to the
+// system log has a line of its own first.
+func TestPolicyChangesAreRecorded(t *testing.T) {
+	f := newFixture(t)
+	if err := f.eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	weaker, err := policy.Parse([]byte(`{"version":1,"throttle":{"max_failures":50},"audit":{"syslog":false}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.reload = func() (*policy.Policy, string, error) { return weaker, "/home/staff/.config/foureyes/policy.json", nil }
+	if err := f.eng.ReloadPolicy(); err != nil {
+		t.Fatal(err)
+	}
+	trail := readAudit(t, f)
+	i, j := strings.Index(trail, `"event":"audit_forwarding_off","severity":"high"`), strings.LastIndex(trail, `"event":"policy_loaded","severity":"high"`)
+	if i < 0 || j < 0 || i > j {
+		t.Fatalf("want audit_forwarding_off, then a high policy_loaded:\n%s", trail)
+	}
+	for _, want := range []string{`"key":"throttle.max_failures","old":"5","new":"50","weakens":true`, `"digest":"` + policy.Digest(weaker) + `"`} {
+		if !strings.Contains(trail, want) {
+			t.Errorf("trail lacks %s", want)
+		}
+	}
+
+	// Stopped, the file edited back to the default, started: the change is seen at the start.
+	f.pol = policy.Default()
+	f.start()
+	if err := f.eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	trail = readAudit(t, f)
+	last := trail[strings.LastIndex(trail, `"event":"policy_loaded"`):]
+	if !strings.Contains(last, `"key":"throttle.max_failures","old":"50","new":"5"}`) || strings.Contains(last[:60], `"high"`) {
+		t.Errorf("the start does not record the tightening since the last run: %s", last[:min(len(last), 400)])
+	}
+}
