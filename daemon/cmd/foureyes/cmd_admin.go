@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"slices"
 	"context"
 	"fmt"
 	"io"
@@ -14,15 +15,25 @@ import (
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/qr"
+	"foureyes/daemon/internal/rules"
 	"foureyes/daemon/internal/textclip"
 )
 
 func cmdStatus(e *env, args []string) int {
-	fs := e.flagSet("status", "[--json]", "Show whether the daemon runs, the policy in force, the keyring, the audit log and what is open.")
+	fs := e.flagSet("status", "[--json]", "Show whether the daemon runs, the policy in force, the keyring, the audit log and what is open.\n"+
+		"Exit status: 0 all is well; 1 the daemon runs but something is wrong (an invalid policy, a\n"+
+		"keyring that cannot be used, an audit log that cannot be written, the browser bridge down,\n"+
+		"events not reaching the system log: each is printed under PROBLEMS); 3 the daemon is not running.")
 	if _, st := parse(fs, args); st >= 0 {
 		return st
 	}
-	return call(e, func(ctx context.Context, b api.Backend) (api.Status, error) { return b.Status(ctx) }, func(s api.Status) {
+	var problems []string
+	st := call(e, func(ctx context.Context, b api.Backend) (statusOut, error) {
+		s, err := b.Status(ctx)
+		problems = s.Problems()
+		return statusOut{s, problems}, err
+	}, func(so statusOut) {
+		s := so.Status
 		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(w, "daemon\tfoureyes %s, pid %d, since %s\n", s.Version, s.PID, s.Started.Local().Format(time.DateTime))
 		fmt.Fprintf(w, "home\t%s\n", s.Home)
@@ -39,15 +50,37 @@ func cmdStatus(e *env, args []string) int {
 		if s.AuditError != "" {
 			fmt.Fprintf(w, "  PROBLEM\t%s\n", s.AuditError)
 		}
-		if s.BridgeAddr != "" {
+		switch {
+		case s.BridgeError != "":
+			fmt.Fprintf(w, "bridge\tDOWN: %s\n", s.BridgeError)
+		case s.BridgeAddr != "":
 			fmt.Fprintf(w, "bridge\tws://%s (%d extension connections)\n", s.BridgeAddr, s.Extensions)
+		}
+		if s.ForwardError != "" {
+			fmt.Fprintf(w, "system log\tPROBLEM: %s\n", s.ForwardError)
 		}
 		fmt.Fprintf(w, "accounts\t%d\n", s.Accounts)
 		fmt.Fprintf(w, "approvers\t%d\n", s.Approvers)
 		fmt.Fprintf(w, "pending\t%d requests\n", s.PendingRequests)
 		fmt.Fprintf(w, "open\t%d sessions\n", s.OpenSessions)
 		w.Flush()
+		if len(so.Problems) > 0 {
+			fmt.Fprintln(e.stdout, "\nPROBLEMS:")
+			for _, p := range so.Problems {
+				fmt.Fprintf(e.stdout, "  %s\n", p)
+			}
+		}
 	})
+	if st == exitOK && len(problems) > 0 {
+		return exitRefused
+	}
+	return st
+}
+
+// statusOut is the status with its problems spelled out, for people and monitoring scripts.
+type statusOut struct {
+	api.Status
+	Problems []string `json:"problems"`
 }
 
 // ---- accounts
@@ -219,6 +252,9 @@ func cmdApproverConfirm(e *env, args []string) int {
 	if st >= 0 {
 		return st
 	}
+	if !rules.WellFormedCode(pos[1]) {
+		return e.usageErr(fs, "the code must be the 6 digits the approver's app shows, not %q", pos[1])
+	}
 	return call(e, func(ctx context.Context, b api.Backend) (api.Approver, error) {
 		return b.ConfirmApprover(ctx, pos[0], pos[1])
 	},
@@ -301,6 +337,9 @@ func cmdRequest(e *env, args []string) int {
 	if n.Account == "" || file == "" {
 		return e.usageErr(fs, "--account and --text-file are required")
 	}
+	if !slices.Contains(api.Actions, n.Action) {
+		return e.usageErr(fs, "--action %q is not one of %s", n.Action, strings.Join(api.Actions, ", "))
+	}
 	var data []byte
 	var err error
 	if file == "-" {
@@ -364,6 +403,9 @@ func approverFlags(e *env, name, help string) (*approverArgs, func([]string) ([]
 		}
 		if a.approver == "" || a.code == "" {
 			return nil, e.usageErr(fs, "--approver and --code are required")
+		}
+		if !rules.WellFormedCode(a.code) {
+			return nil, e.usageErr(fs, "--code must be the 6 digits the approver's app shows, not %q", a.code)
 		}
 		return pos, -1
 	}

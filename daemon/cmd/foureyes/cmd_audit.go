@@ -177,7 +177,7 @@ func cmdAuditRepair(e *env, args []string) int {
 
 func cmdPolicy(e *env, args []string) int {
 	return subcommand(e, "policy", args, map[string]func(*env, []string) int{
-		"check": cmdPolicyCheck, "show": cmdPolicyShow,
+		"check": cmdPolicyCheck, "show": cmdPolicyShow, "reload": cmdPolicyReload,
 	}, "The policy: one JSON file (schema: shared/policy.schema.json). IT deploys it to the managed\nlocation ("+policy.ManagedPath()+"), which overrides the per-user one.")
 }
 
@@ -205,6 +205,24 @@ func cmdPolicyCheck(e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "policy %s is valid\n", pos[0])
 	return exitOK
+}
+
+func cmdPolicyReload(e *env, args []string) int {
+	fs := e.flagSet("policy reload", "", "Tell the running daemon to read its policy again (after IT deployed a new one). The daemon\n"+
+		"records the policy's digest and what changed in the audit trail. Exit status 1 if the policy\n"+
+		"it now has is invalid: then it refuses every approval until the file is fixed.")
+	if _, st := parse(fs, args); st >= 0 {
+		return st
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (api.Status, error) {
+		s, err := b.ReloadPolicy(ctx)
+		if err == nil && s.PolicyError != "" {
+			err = api.Errorf(api.CodeInvalidPolicy, "the policy in force (%s) is now invalid, so no approvals are possible until it is fixed: %s", s.PolicySource, s.PolicyError)
+		}
+		return s, err
+	}, func(s api.Status) {
+		fmt.Fprintf(e.stdout, "policy reloaded from %s\n", s.PolicySource)
+	})
 }
 
 func cmdPolicyShow(e *env, args []string) int {

@@ -128,10 +128,32 @@ Environment:
 `)
 }
 
+// helpOut is a FlagSet's output: standard error for mistakes, standard output when help was
+// asked for (so "foureyes x --help | less" works).
+type helpOut struct {
+	w    io.Writer
+	help io.Writer
+}
+
+func (h *helpOut) Write(b []byte) (int, error) { return h.w.Write(b) }
+
+// wantsHelp reports whether args ask for help before any "--".
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
 // flagSet makes a FlagSet with --json and a usage text.
 func (e *env) flagSet(name, args, help string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs.SetOutput(&helpOut{w: e.stderr, help: e.stdout})
 	fs.BoolVar(&e.json, "json", false, "print JSON for scripts")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: foureyes %s %s\n\n%s\n", name, args, help)
@@ -148,6 +170,9 @@ func (e *env) flagSet(name, args, help string) *flag.FlagSet {
 // parse parses flags that may come before or after positional arguments, so
 // "approve r1 --approver anna" and "approve --approver anna r1" both work.
 func parse(fs *flag.FlagSet, args []string) ([]string, int) {
+	if h, ok := fs.Output().(*helpOut); ok && wantsHelp(args) {
+		h.w = h.help
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -249,8 +274,15 @@ func (e *env) parseN(fs *flag.FlagSet, args []string, n int, want string) ([]str
 	return pos, -1
 }
 
+// usageErr says what is wrong with the command line and returns exitUsage; with --json as a
+// JSON error (code bad_request) on standard output, as every other error.
 func (e *env) usageErr(fs *flag.FlagSet, format string, args ...any) int {
-	fmt.Fprintf(e.stderr, "foureyes %s: %s\n", fs.Name(), fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	if e.json {
+		writeJSON(e.stdout, map[string]any{"error": api.Errorf(api.CodeBadRequest, "foureyes %s: %s", fs.Name(), msg), "usage": true})
+		return exitUsage
+	}
+	fmt.Fprintf(e.stderr, "foureyes %s: %s\n", fs.Name(), msg)
 	fmt.Fprintf(e.stderr, "Run \"foureyes %s --help\" for usage.\n", fs.Name())
 	return exitUsage
 }
