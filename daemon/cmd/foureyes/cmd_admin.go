@@ -2,11 +2,11 @@ package main
 
 import (
 	"bufio"
-	"slices"
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
