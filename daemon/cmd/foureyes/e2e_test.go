@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"foureyes/daemon/internal/testenv"
 )
 
 var builtBinary string
@@ -163,12 +165,9 @@ func oathtool(t *testing.T, secret string, at time.Time) string {
 }
 
 func needKeyring(t *testing.T) {
-	if os.Getenv("FOUREYES_KEYRING_TEST") != "1" {
-		t.Skip("needs the real Secret Service: bash .ci/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/cmd/foureyes/")
-	}
-	if _, err := exec.LookPath("oathtool"); err != nil {
-		t.Skip("needs oathtool (apt-get install oathtool)")
-	}
+	t.Helper()
+	testenv.Enabled(t, "FOUREYES_KEYRING_TEST", "the real Secret Service: bash .ci/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/cmd/foureyes/")
+	testenv.Program(t, "", "oathtool", "oathtool")
 }
 
 func enrol(t *testing.T, c *cli, id, osUser string) (secret string) {

@@ -22,6 +22,7 @@ import (
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/bridge"
+	"foureyes/daemon/internal/testenv"
 )
 
 // The browser test runs the real chain: Chromium starts this test binary as the native host
@@ -259,17 +260,13 @@ func (c *chain) expect(t *testing.T, origin func(string) bool, page bool) {
 }
 
 func browserTests(t *testing.T) {
-	if os.Getenv("FOUREYES_BROWSER_TESTS") != "1" {
-		t.Skip("set FOUREYES_BROWSER_TESTS=1 to run against real browsers")
-	}
+	t.Helper()
+	testenv.Enabled(t, "FOUREYES_BROWSER_TESTS", "runs the native host against real browsers; make test sets it")
 }
 
 func TestChromiumEndToEnd(t *testing.T) {
 	browserTests(t)
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium not installed")
-	}
+	chromium := testenv.Program(t, "FOUREYES_CHROMIUM", "chromium", "chromium")
 	tmp := t.TempDir()
 	ext, udd, home := filepath.Join(tmp, "ext"), filepath.Join(tmp, "profile"), filepath.Join(tmp, "home")
 	// An unpacked extension's ID is the first 32 hex digits of sha256(path), mapped 0-f to a-p.
@@ -314,14 +311,8 @@ const puppeteer = req("puppeteer-core");
 
 func TestFirefoxEndToEnd(t *testing.T) {
 	browserTests(t)
-	firefox, err := exec.LookPath("firefox-esr")
-	if err != nil {
-		t.Skip("firefox-esr not installed")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not installed")
-	}
+	firefox := testenv.Program(t, "FOUREYES_FIREFOX", "firefox-esr", "firefox-esr")
+	node := testenv.Program(t, "", "nodejs", "node")
 	modules := ""
 	for dir, _ := os.Getwd(); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
 		if _, err := os.Stat(filepath.Join(dir, "extension", "node_modules", "puppeteer-core")); err == nil {
@@ -330,7 +321,7 @@ func TestFirefoxEndToEnd(t *testing.T) {
 		}
 	}
 	if modules == "" {
-		t.Skip("puppeteer-core not installed (npm ci in extension/)")
+		testenv.Need(t, "puppeteer-core", "cd extension && npm ci")
 	}
 	const addon = "bridge-test@foureyes.example"
 	tmp := t.TempDir()
