@@ -25,7 +25,7 @@ var builtBinary string
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if builtBinary != "" {
-		os.RemoveAll(filepath.Dir(builtBinary))
+		_ = os.RemoveAll(filepath.Dir(builtBinary))
 	}
 	os.Exit(code)
 }
@@ -61,7 +61,9 @@ func newCLI(t *testing.T, env ...string) *cli {
 	base := append(os.Environ(), "FOUREYES_HOME="+home, "FOUREYES_POLICY="+filepath.Join(home, "no-policy.json"))
 	// No policy file at FOUREYES_POLICY means "missing", which Load reports as an error; use the
 	// embedded default instead by pointing at a minimal policy.
-	os.WriteFile(filepath.Join(home, "no-policy.json"), []byte(`{"version":1}`), 0o600)
+	if err := os.WriteFile(filepath.Join(home, "no-policy.json"), []byte(`{"version":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return &cli{t: t, bin: binary(t), home: home, env: append(base, env...)}
 }
 
@@ -143,13 +145,13 @@ func (d *daemonProc) stop() {
 	if d.cmd.ProcessState != nil {
 		return
 	}
-	d.cmd.Process.Signal(os.Interrupt)
+	_ = d.cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
-	go func() { d.cmd.Wait(); close(done) }()
+	go func() { _ = d.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		d.cmd.Process.Kill()
+		_ = d.cmd.Process.Kill()
 		<-done
 	}
 }
@@ -225,12 +227,16 @@ func TestCLIEndToEnd(t *testing.T) {
 	// Lock revokes the open session and the pending request.
 	out := c.ok("", "lock", "--json")
 	var lock struct{ Sessions, Requests int }
-	json.Unmarshal([]byte(out), &lock)
+	if err := json.Unmarshal([]byte(out), &lock); err != nil {
+		t.Fatal(err)
+	}
 	if lock.Sessions != 1 || lock.Requests != 1 {
 		t.Fatalf("lock revoked %+v, want 1 session and 1 request", lock)
 	}
 	var sessions []struct{ ID, State string }
-	json.Unmarshal([]byte(c.ok("", "sessions", "--json")), &sessions)
+	if err := json.Unmarshal([]byte(c.ok("", "sessions", "--json")), &sessions); err != nil {
+		t.Fatal(err)
+	}
 	if len(sessions) != 1 || sessions[0].ID != sid || sessions[0].State != "revoked" {
 		t.Fatalf("sessions after lock: %+v", sessions)
 	}
@@ -246,7 +252,9 @@ func TestCLIEndToEnd(t *testing.T) {
 		AuditLog string `json:"audit_log"`
 		Accounts int
 	}
-	json.Unmarshal([]byte(c.ok("", "status", "--json")), &st)
+	if err := json.Unmarshal([]byte(c.ok("", "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
 	if st.AuditLog != filepath.Join(c.home, "audit.jsonl") || st.Accounts != 1 {
 		t.Fatalf("status: %+v", st)
 	}
@@ -271,7 +279,9 @@ func TestCLIEndToEnd(t *testing.T) {
 	lines := bytes.SplitAfter(raw, []byte("\n"))
 	i := bytes.Index(lines[4], []byte(`"user":"`)) + len(`"user":"`)
 	lines[4][i] ^= 0x01
-	os.WriteFile(st.AuditLog, bytes.Join(lines, nil), 0o600)
+	if err := os.WriteFile(st.AuditLog, bytes.Join(lines, nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	out, errs, exit := c.run("", "audit", "verify")
 	if exit == 0 || !strings.Contains(errs, "line 5") {
 		t.Fatalf("tampered log: exit %d, stdout %q, stderr %q (want a failure naming line 5)", exit, out, errs)
@@ -297,7 +307,9 @@ func TestCLINoKeyring(t *testing.T) {
 	var st struct {
 		KeyringError string `json:"keyring_error"`
 	}
-	json.Unmarshal([]byte(c.ok("", "status", "--json")), &st)
+	if err := json.Unmarshal([]byte(c.ok("", "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
 	if st.KeyringError == "" {
 		t.Fatal("status must show the keyring problem")
 	}
@@ -343,8 +355,12 @@ func TestCLIPolicyCheck(t *testing.T) {
 	c := newCLI(t)
 	good := filepath.Join(c.home, "good.json")
 	bad := filepath.Join(c.home, "bad.json")
-	os.WriteFile(good, []byte(`{"version":1,"session_ttl_seconds":300}`), 0o600)
-	os.WriteFile(bad, []byte(`{"version":1,"throttle":{"max_consecutive_failures":500}}`), 0o600)
+	if err := os.WriteFile(good, []byte(`{"version":1,"session_ttl_seconds":300}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte(`{"version":1,"throttle":{"max_consecutive_failures":500}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if out := c.ok("", "policy", "check", good); !strings.Contains(out, "valid") {
 		t.Fatal(out)
 	}
@@ -357,7 +373,9 @@ func TestCLIPolicyCheck(t *testing.T) {
 func TestCLIInvalidPolicyRefusesApprovals(t *testing.T) {
 	needKeyring(t)
 	c := newCLI(t)
-	os.WriteFile(filepath.Join(c.home, "no-policy.json"), []byte(`{"version":1,"totp_skew_steps":9}`), 0o600)
+	if err := os.WriteFile(filepath.Join(c.home, "no-policy.json"), []byte(`{"version":1,"totp_skew_steps":9}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	c.startDaemon()
 	_, _, code := c.run("hi", "request", "--account", "x:@m", "--text-file", "-")
 	if code == 0 {
@@ -367,7 +385,9 @@ func TestCLIInvalidPolicyRefusesApprovals(t *testing.T) {
 	var st struct {
 		PolicyError string `json:"policy_error"`
 	}
-	json.Unmarshal([]byte(c.ok("", "status", "--json")), &st)
+	if err := json.Unmarshal([]byte(c.ok("", "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(st.PolicyError, "totp_skew_steps") {
 		t.Fatalf("status policy_error %q must name the field", st.PolicyError)
 	}

@@ -256,7 +256,7 @@ func (s *Server) closeAll() {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.ws.Close()
+		_ = c.ws.Close()
 	}
 }
 

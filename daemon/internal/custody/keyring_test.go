@@ -307,14 +307,14 @@ func TestRealKeyringServicesAreSeparate(t *testing.T) {
 	if err := a.Set(key, "seed-a"); err != nil {
 		t.Fatal(err)
 	}
-	defer a.Delete(key)
+	defer func() { _ = a.Delete(key) }()
 	if _, err := b.Get(key); !errors.Is(err, ErrNotFound) {
 		t.Errorf("another service sees the secret: %v", err)
 	}
 	if err := b.Set(key, "seed-b"); err != nil {
 		t.Fatal(err)
 	}
-	defer b.Delete(key)
+	defer func() { _ = b.Delete(key) }()
 	if got, err := a.Get(key); err != nil || got != "seed-a" {
 		t.Errorf("a = %q, %v", got, err)
 	}

@@ -54,7 +54,7 @@ func (h httpSource) BridgeHello(ctx context.Context, origin string) (bridge.Host
 	if err != nil {
 		return bridge.HostHello{}, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
 		return bridge.HostHello{}, api.Errorf(api.CodeForbidden, "%s", b)
@@ -152,17 +152,19 @@ func newChain(t *testing.T, chromeIDs []string) *chain {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go c.srv.Serve(ctx)
+	go func() { _ = c.srv.Serve(ctx) }()
 	wsURL := "ws://" + c.srv.Addr() + bridge.Path
 
 	rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/page":
 			// A web page on the loopback address tries the bridge: it must never get in.
-			fmt.Fprintf(w, pageHTML, wsURL)
+			_, _ = fmt.Fprintf(w, pageHTML, wsURL)
 		case "/report":
 			var m map[string]any
-			json.NewDecoder(r.Body).Decode(&m)
+			if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+				m = map[string]any{"stage": "unreadable report", "error": err.Error()}
+			}
 			c.reports <- m
 		default:
 			http.NotFound(w, r) // the browser's own requests, such as /favicon.ico
@@ -177,7 +179,7 @@ func newChain(t *testing.T, chromeIDs []string) *chain {
 			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
-		json.NewEncoder(w).Encode(hh)
+		_ = json.NewEncoder(w).Encode(hh)
 	}))
 	t.Cleanup(hs.Close)
 	c.hellos = hs.URL
@@ -221,13 +223,13 @@ func start(t *testing.T, cmd *exec.Cmd) {
 	}
 	t.Cleanup(func() {
 		// SIGTERM first: puppeteer then closes the Firefox it started in a group of its own.
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
+		go func() { _ = cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 		}
 	})

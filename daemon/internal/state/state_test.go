@@ -42,7 +42,9 @@ func TestSaveLoad(t *testing.T) {
 
 func TestLoadDamaged(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state.json")
-	os.WriteFile(p, []byte(`{"a":`), 0o600)
+	if err := os.WriteFile(p, []byte(`{"a":`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var r rec
 	_, err := Load(p, &r)
 	if err == nil || !strings.Contains(err.Error(), "damaged") {
