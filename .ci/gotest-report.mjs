@@ -20,6 +20,8 @@ let sawEnd = false;
 
 const key = (e) => `${e.Package || e.ImportPath || ''}\t${e.Test || ''}`;
 const short = (pkg) => pkg.replace(/^foureyes\//, '');
+const secs = (e) => (typeof e.Elapsed === 'number' ? e.Elapsed.toFixed(2) : '?');
+let benchmarks = 0;
 
 /** reason is what a skipped test said, without go test's own "=== RUN" and "--- SKIP" lines. */
 function reason(lines) {
@@ -38,14 +40,26 @@ for await (const line of rl) {
   if (e.Action === 'output') {
     if (!out.has(k)) out.set(k, []);
     out.get(k).push(e.Output.replace(/\n$/, ''));
-    if (bench && /^Benchmark\S+\s+\d+/.test(e.Output)) process.stdout.write(`  ${short(e.Package)}: ${e.Output.trim()}\n`);
+    // Benchmarks end with no pass event: their result is a line with ns/op, sometimes printed
+    // apart from their name; b.Skip says "--- SKIP: BenchmarkX".
+    if (bench && /\bns\/op\b/.test(e.Output)) {
+      benchmarks++;
+      console.log(`  ${short(e.Package)} ${e.Test || ''}: ${e.Output.trim().replace(/^Benchmark\S+\s+/, '').replace(/\s+/g, ' ')}`);
+    }
+    const bskip = bench && /^\s*--- SKIP: (Benchmark\S+)/.exec(e.Output);
+    if (bskip) {
+      counts.skip++;
+      const s = `go: ${short(e.Package)} ${bskip[1]}: skipped`;
+      skipped.push(s);
+      if (skipsFile) appendFileSync(skipsFile, s + '\n');
+    }
     continue;
   }
   if (!['pass', 'fail', 'skip'].includes(e.Action)) continue;
   if (e.Test) {
     counts[e.Action]++;
     if (e.Action === 'fail') {
-      console.log(`--- FAIL: ${short(e.Package)} ${e.Test} (${e.Elapsed ?? '?'} s)`);
+      console.log(`--- FAIL: ${short(e.Package)} ${e.Test} (${secs(e)} s)`);
       for (const l of out.get(k) || []) console.log(`    ${l}`);
     }
     if (e.Action === 'skip') {
@@ -60,13 +74,13 @@ for await (const line of rl) {
   const pkgOut = out.get(k) || [];
   if (e.Action === 'fail') {
     failedPkgs.push(e.Package);
-    console.log(`FAIL  ${short(e.Package)} (${e.Elapsed ?? '?'} s)`);
+    console.log(`FAIL  ${short(e.Package)} (${secs(e)} s)`);
     // What no test owns: a panic, a timeout, TestMain's own words.
     for (const l of pkgOut) if (!/^(FAIL|ok|PASS)\b/.test(l) && !/^\s*--- FAIL/.test(l)) console.log(`    ${l}`);
   } else if (e.Action === 'skip') {
-    console.log(`-     ${short(e.Package)} (no tests)`);
+    if (!bench) console.log(`-     ${short(e.Package)} (no tests)`);
   } else {
-    console.log(`ok    ${short(e.Package)} (${e.Elapsed ?? '?'} s)`);
+    if (!bench) console.log(`ok    ${short(e.Package)} (${secs(e)} s)`);
   }
   out.delete(k);
   sawEnd = true;
@@ -77,6 +91,7 @@ if (skipped.length) {
   for (const s of skipped) console.log(`  ${s}`);
 }
 const broken = failedPkgs.length && !counts.fail ? `, ${failedPkgs.length} package(s) failed` : '';
-console.log(`go test: ${counts.pass} passed, ${counts.fail} failed, ${counts.skip} skipped${broken}`);
+if (bench) console.log(`go test -bench: ${benchmarks} benchmarks ran, ${counts.skip} skipped, ${failedPkgs.length} package(s) failed`);
+else console.log(`go test: ${counts.pass} passed, ${counts.fail} failed, ${counts.skip} skipped${broken}`);
 if (!events || !sawEnd) console.log('go test: no results (did go test start?)');
 process.exit(counts.fail || failedPkgs.length || !events || !sawEnd ? 1 : 0);
