@@ -13,7 +13,7 @@
 # CI=true (as CI systems set it) a missing prerequisite fails the test instead of skipping it, and
 # any skip that still happens fails the run: a run that passes has run everything.
 # FOUREYES_CHROMIUM and FOUREYES_FIREFOX name the browsers when they are not /usr/bin/chromium and
-# /usr/bin/firefox-esr.
+# /usr/bin/firefox-esr. TEST_STEPS=REGEX runs only the steps whose names match (e.g. 'go test').
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p artifacts
@@ -25,6 +25,7 @@ GOBIN_DIR=$(go env GOPATH 2>/dev/null)/bin
 passed=0 failed=0 failures=() nstep=0
 step() {
   local name=$1; shift
+  if [ -n "${TEST_STEPS:-}" ] && ! [[ $name =~ $TEST_STEPS ]]; then return 0; fi
   echo
   echo "=== $name"
   local t0=$SECONDS rc=0 skips
