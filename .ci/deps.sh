@@ -32,6 +32,18 @@ if ! command -v go >/dev/null; then
   exit 1
 fi
 
+# Go linters for .ci/test.sh, pinned, from the module proxy (into $(go env GOPATH)/bin).
+if [ "$want" = test ]; then
+  gobin=$(go env GOPATH)/bin
+  for tool in honnef.co/go/tools/cmd/staticcheck@v0.8.2 github.com/kisielk/errcheck@v1.30.0; do
+    name=$(basename "${tool%@*}") version=${tool#*@}
+    if ! "$gobin/$name" -version 2>/dev/null | grep -q "${version#v}"; then
+      echo "deps: go install $tool"
+      go install "$tool"
+    fi
+  done
+fi
+
 if [ "$want" = test ] && [ -f extension/package-lock.json ]; then
   if ! command -v npm >/dev/null; then
     echo "deps: Node.js 20 and npm are needed for the extension's tests" >&2

@@ -6,14 +6,25 @@
 # The tray runs on a virtual X display (Xvfb) with trayer as the tray host, inside a D-Bus session
 # of its own. The states come from the tray demo (daemon/internal/tray/internal/demo), which
 # drives the real tray code over an in-memory backend frozen in one state; the pages are
-# rendered by the real local UI server and photographed with headless Chromium. If the real
-# daemon builds and shows a tray icon, it is photographed too.
+# rendered by the real local UI server and photographed with headless Chromium. The real daemon,
+# in a private keyring session, must show its icon and menu too.
 #
 # Needs: apt-get install xvfb trayer imagemagick x11-utils xauth xdotool dbus chromium
 #        (and for the real daemon: gnome-keyring libsecret-tools, see .ci/with-keyring.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
+
+# skip WHAT MISSING: a part cannot run because MISSING is not installed. Outside CI it is left out
+# and counted as skipped (in $FOUREYES_SKIPS when .ci/test.sh runs this); with CI=true it fails.
+skip() {
+	if [ "${CI:-}" = true ] || [ "${CI:-}" = 1 ]; then
+		echo "tray-screenshots: FAIL: $1 needs $2; with CI=true a missing prerequisite fails the run" >&2
+		return 1
+	fi
+	echo "tray-screenshots: SKIP $1: needs $2"
+	[ -z "${FOUREYES_SKIPS:-}" ] || echo "tray: $1: needs $2" >>"$FOUREYES_SKIPS"
+}
 
 for tool in Xvfb trayer import xdotool xwininfo dbus-run-session montage; do
 	command -v "$tool" >/dev/null || {
@@ -49,68 +60,104 @@ stop() {
 	kill "$xvfb" 2>/dev/null || true
 }
 trap stop EXIT
-for _ in $(seq 50); do xwininfo -root >/dev/null 2>&1 && break; sleep 0.1; done
-trayer --edge top --align right --widthtype request --height "$panel" --SetDockType true --transparent false >/dev/null 2>&1 &
-pids+=($!)
-sleep 1
 
-# waiticon: wait until a tray icon (systray's window) sits in trayer's panel.
-waiticon() {
-	for _ in $(seq 100); do
-		xwininfo -root -tree 2>/dev/null | grep -q '("systray" "systray")' && return 0
+# Every wait below is for something on the display (a window mapped, pixels drawn), checked ten
+# times a second; the limit only turns "never happened" into a failure that says what.
+# until_ok SECONDS WHAT COMMAND...: run COMMAND until it succeeds; fail naming WHAT after SECONDS.
+until_ok() {
+	local limit=$1 what=$2 i
+	shift 2
+	for ((i = 0; i < limit * 10; i++)); do
+		"$@" && return 0
 		sleep 0.1
+	done
+	echo "tray-screenshots: waited ${limit} s for $what" >&2
+	return 1
+}
+wintree() { xwininfo -root -tree 2>/dev/null; }
+# icon_geom prints "W H X Y" of the tray icon (systray's window inside trayer's panel).
+icon_geom() {
+	wintree | grep '("systray" "systray")' | head -1 |
+		sed -E 's/.* ([0-9]+)x([0-9]+)\+-?[0-9]+\+-?[0-9]+ +\+(-?[0-9]+)\+(-?[0-9]+).*/\1 \2 \3 \4/'
+}
+has_icon() { [ -n "$(icon_geom)" ]; }
+no_icon() { ! has_icon; }
+panel_up() { wintree | grep -q '("panel" "trayer")'; }
+# menu_id prints the id of an open menu: a viewable override-redirect window on the screen.
+menu_id() {
+	local w info
+	for w in $(xwininfo -root -children 2>/dev/null | grep -oE '^ +0x[0-9a-f]+'); do
+		info=$(xwininfo -id "$w" 2>/dev/null) || continue
+		grep -q 'Map State: IsViewable' <<<"$info" || continue
+		grep -q 'Override Redirect State: yes' <<<"$info" || continue
+		[ "$(sed -nE 's/.*Absolute upper-left X: +(-?[0-9]+).*/\1/p' <<<"$info")" -ge 0 ] || continue
+		[ "$(sed -nE 's/.*Width: +([0-9]+).*/\1/p' <<<"$info")" -gt 40 ] || continue
+		echo "$w"
+		return 0
 	done
 	return 1
 }
+no_menu() { ! menu_id >/dev/null; }
+# drawn WINDOW: the window shows more than a flat background (GTK paints a moment after mapping).
+drawn() { [ "$(import -window "$1" png:- 2>/dev/null | convert png:- -format %k info: 2>/dev/null || echo 0)" -gt 2 ]; }
+icon_drawn() { local w; w=$(wintree | grep '("systray" "systray")' | head -1 | awk '{print $1}'); [ -n "$w" ] && drawn "$w"; }
+menu_drawn() { local w; w=$(menu_id) && drawn "$w"; }
+# click_icon: a click in the middle of the tray icon, wherever trayer put it.
+click_icon() {
+	local w h x y
+	read -r w h x y <<<"$(icon_geom)"
+	xdotool mousemove $((x + w / 2)) $((y + h / 2)) click 1
+}
+
+display_up() { xwininfo -root >/dev/null 2>&1; }
+until_ok 5 "the virtual display $DISPLAY" display_up
+trayer --edge top --align right --widthtype request --height "$panel" --SetDockType true --transparent false >/dev/null 2>&1 &
+pids+=($!)
+until_ok 10 "trayer's panel" panel_up
 
 for state in ready busy session locked problem; do
 	"$tmp/tray-demo" -state "$state" >"$tmp/demo-$state.log" 2>&1 &
 	demo=$!
 	pids+=($demo)
-	waiticon || { echo "no tray icon for state $state" >&2; cat "$tmp/demo-$state.log" >&2; exit 1; }
-	# GTK draws the icon a moment after the window appears.
-	sleep 1.5
+	until_ok 10 "a tray icon for state $state" icon_drawn || { cat "$tmp/demo-$state.log" >&2; exit 1; }
 	import -window root "$tmp/root-$state.png"
 	# Just the panel's end with the icon.
 	convert "$tmp/root-$state.png" -crop "$((panel + 2))x${panel}+$((width - panel - 2))+0" +repage "$out/tray-$state.png"
-	# Open the menu: a click on the icon (trayer puts it at the right end of the panel).
-	xdotool mousemove $((width - panel / 2)) $((panel / 2)) click 1
-	sleep 1.5
+	# Open the menu with a click on the icon.
+	click_icon
+	until_ok 10 "the tray menu in state $state" menu_drawn
 	import -window root "$out/menu-$state.png"
 	xdotool key Escape
+	until_ok 10 "the tray menu to close" no_menu
 	kill "$demo"
 	wait "$demo" 2>/dev/null || true
 	unset 'pids[${#pids[@]}-1]'
-	sleep 0.5
+	until_ok 10 "the icon of state $state to go" no_icon
 done
 
-# The real daemon, if it builds and shows an icon within ten seconds.
-if [ -x "$tmp/foureyes" ]; then
-	home=$(mktemp -d "$tmp/home.XXXX")
-	FOUREYES_HOME=$home bash .ci/with-keyring.sh "$tmp/foureyes" daemon >"$tmp/daemon.log" 2>&1 &
-	daemon=$!
-	pids+=($daemon)
-	if waiticon; then
-		sleep 1.5
-		import -window root "$out/daemon-root.png"
-		xdotool mousemove $((width - panel / 2)) $((panel / 2)) click 1
-		sleep 1.5
-		import -window root "$out/daemon-menu.png"
-		xdotool key Escape
-		echo "real daemon photographed"
-	else
-		echo "the real daemon showed no tray icon within 10 s (log: $(tail -n 3 "$tmp/daemon.log" | tr '\n' ' '))"
-	fi
-	kill "$daemon" 2>/dev/null || true
-	wait "$daemon" 2>/dev/null || true
+# The real daemon: it must show its icon and menu.
+home=$(mktemp -d "$tmp/home.XXXX")
+FOUREYES_HOME=$home bash .ci/with-keyring.sh "$tmp/foureyes" daemon >"$tmp/daemon.log" 2>&1 &
+daemon=$!
+pids+=($daemon)
+if ! until_ok 20 "the real daemon's tray icon" icon_drawn; then
+	echo "the real daemon showed no tray icon (log: $(tail -n 5 "$tmp/daemon.log" | tr '\n' ' '))" >&2
+	exit 1
 fi
+import -window root "$out/daemon-root.png"
+click_icon
+until_ok 10 "the real daemon's tray menu" menu_drawn
+import -window root "$out/daemon-menu.png"
+xdotool key Escape
+echo "real daemon photographed"
+kill "$daemon" 2>/dev/null || true
+wait "$daemon" 2>/dev/null || true
 INNER
 
-if CGO_ENABLED=1 go build -o "$tmp/foureyes" ./daemon/cmd/foureyes 2>"$tmp/build.log"; then
-	echo "tray-screenshots: built the real daemon too"
-else
-	echo "tray-screenshots: the real daemon does not build yet; photographing the demo only"
-	rm -f "$tmp/foureyes"
+if ! CGO_ENABLED=1 go build -o "$tmp/foureyes" ./daemon/cmd/foureyes 2>"$tmp/build.log"; then
+	echo "tray-screenshots: the daemon does not build:" >&2
+	sed 's/^/  /' "$tmp/build.log" >&2
+	exit 1
 fi
 
 echo "tray-screenshots: photographing the tray on $display"
@@ -126,20 +173,26 @@ montage -background '#d9d9d9' -geometry +24+6 -tile 5x1 -font "$font" -pointsize
 
 echo "tray-screenshots: rendering the local pages"
 "$tmp/tray-demo" -pages "$tmp/pages"
-if command -v chromium >/dev/null; then
+chromium=${FOUREYES_CHROMIUM:-/usr/bin/chromium}
+if [ -x "$chromium" ]; then
 	for page in enrol-1-form enrol-2-qr enrol-3-confirmed enrol-reenrol-warning accounts; do
-		HOME=$tmp/chromium-home timeout 60 chromium --headless --no-sandbox --disable-gpu \
+		HOME=$tmp/chromium-home timeout 60 "$chromium" --headless --no-sandbox --disable-gpu \
 			--disable-background-networking --disable-component-update --no-first-run --disable-sync \
 			--disable-quic --user-data-dir="$(mktemp -d "$tmp/profile.XXXX")" --window-size=1000,1000 \
 			--hide-scrollbars --screenshot="$out/page-$page.png" "file://$tmp/pages/$page.html" >/dev/null 2>&1
+	done
+	for page in enrol-1-form enrol-2-qr enrol-3-confirmed enrol-reenrol-warning accounts; do
+		[ -s "$out/page-$page.png" ] || { echo "tray-screenshots: chromium made no screenshot of $page" >&2; exit 1; }
 	done
 	# The QR code must still scan after being drawn by a browser.
 	if command -v zbarimg >/dev/null; then
 		zbarimg --quiet --raw "$out/page-enrol-2-qr.png" 2>/dev/null | grep -q '^otpauth://totp/' ||
 			{ echo "tray-screenshots: the QR code on the enrolment page does not scan" >&2; exit 1; }
+	else
+		skip "the QR code scan of the enrolment page" "zbarimg (apt-get install zbar-tools)" || exit 1
 	fi
 else
-	echo "tray-screenshots: chromium not found; pages not photographed (apt-get install chromium)"
+	skip "photographs of the local pages" "Chromium at $chromium (apt-get install chromium; FOUREYES_CHROMIUM names another)" || exit 1
 fi
 
 # The docs' images change only when asked (FOUREYES_UPDATE_DOCS=1), so a test run leaves the

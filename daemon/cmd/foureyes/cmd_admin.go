@@ -63,7 +63,7 @@ func cmdStatus(e *env, args []string) int {
 		fmt.Fprintf(w, "approvers\t%d\n", s.Approvers)
 		fmt.Fprintf(w, "pending\t%d requests\n", s.PendingRequests)
 		fmt.Fprintf(w, "open\t%d sessions\n", s.OpenSessions)
-		w.Flush()
+		e.out(w.Flush())
 		if len(so.Problems) > 0 {
 			fmt.Fprintln(e.stdout, "\nPROBLEMS:")
 			for _, p := range so.Problems {
@@ -175,7 +175,7 @@ func cmdAccountList(e *env, args []string) int {
 		for _, a := range as {
 			fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", a.ID, a.Username, a.Has2FA, a.PasswordChanged.Local().Format(time.DateTime))
 		}
-		w.Flush()
+		e.out(w.Flush())
 	})
 }
 
@@ -287,7 +287,7 @@ func cmdApproverList(e *env, args []string) int {
 			}
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", a.ID, a.Name, a.OSUser, state)
 		}
-		w.Flush()
+		e.out(w.Flush())
 	})
 }
 
@@ -368,10 +368,10 @@ func cmdRequest(e *env, args []string) int {
 	})
 }
 
-func printRequests(w io.Writer, rs []api.Request) {
+func printRequests(w io.Writer, rs []api.Request) error {
 	if len(rs) == 0 {
 		fmt.Fprintln(w, "no requests")
-		return
+		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tACCOUNT\tACTION\tSTATE\tBY\tUNTIL\tTEXT")
@@ -379,7 +379,7 @@ func printRequests(w io.Writer, rs []api.Request) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Account, r.Action, r.State, r.Requester,
 			r.Expires.Local().Format("15:04"), textclip.Line(r.Text, 40))
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
 func cmdRequests(e *env, args []string) int {
@@ -388,7 +388,7 @@ func cmdRequests(e *env, args []string) int {
 		return st
 	}
 	return call(e, func(ctx context.Context, b api.Backend) ([]api.Request, error) { return b.ListRequests(ctx) },
-		func(rs []api.Request) { printRequests(e.stdout, rs) })
+		func(rs []api.Request) { e.out(printRequests(e.stdout, rs)) })
 }
 
 func approverFlags(e *env, name, help string) (*approverArgs, func([]string) ([]string, int)) {
@@ -471,7 +471,7 @@ func cmdSessions(e *env, args []string) int {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Account, s.Action, s.State,
 				strings.Join(s.ApprovedBy, ","), s.Expires.Local().Format("15:04:05"))
 		}
-		tw.Flush()
+		e.out(tw.Flush())
 	})
 }
 

@@ -41,7 +41,7 @@ func cmdAuditPath(e *env, args []string) int {
 		return e.fail(err)
 	}
 	if e.json {
-		writeJSON(e.stdout, map[string]string{"path": p})
+		e.out(writeJSON(e.stdout, map[string]string{"path": p}))
 	} else {
 		fmt.Fprintln(e.stdout, p)
 	}
@@ -64,7 +64,7 @@ func cmdAuditVerify(e *env, args []string) int {
 		var ve *audit.VerifyError
 		if errors.As(err, &ve) {
 			if e.json {
-				writeJSON(e.stdout, map[string]any{"ok": false, "file": p, "line": ve.Line, "reason": ve.Reason})
+				e.out(writeJSON(e.stdout, map[string]any{"ok": false, "file": p, "line": ve.Line, "reason": ve.Reason}))
 			} else {
 				fmt.Fprintf(e.stderr, "foureyes: audit log %s does NOT verify: line %d: %s\n", p, ve.Line, ve.Reason)
 			}
@@ -73,7 +73,7 @@ func cmdAuditVerify(e *env, args []string) int {
 		return e.fail(fmt.Errorf("verifying %s: %w", p, err))
 	}
 	if e.json {
-		writeJSON(e.stdout, map[string]any{"ok": true, "file": p, "lines": res.Lines, "head": res.Head, "first": res.First, "last": res.Last})
+		e.out(writeJSON(e.stdout, map[string]any{"ok": true, "file": p, "lines": res.Lines, "head": res.Head, "first": res.First, "last": res.Last}))
 		return exitOK
 	}
 	fmt.Fprintf(e.stdout, "audit log %s verifies: %d lines, head %s\n", p, res.Lines, res.Head)
@@ -104,7 +104,7 @@ func cmdAuditExport(e *env, args []string) int {
 	if err != nil {
 		return e.fail(fmt.Errorf("opening the audit log: %w", err))
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	opts := audit.ExportOptions{Format: format, Force: force, BOM: bom}
 	if out == "" {
 		if err := audit.ExportWith(f, e.stdout, opts); err != nil {
@@ -116,7 +116,7 @@ func cmdAuditExport(e *env, args []string) int {
 	if err != nil {
 		return e.fail(fmt.Errorf("writing %s: %w", out, err))
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }()
 	expErr := audit.ExportWith(f, tmp, opts)
 	if err := tmp.Close(); err != nil && expErr == nil {
 		expErr = err
@@ -164,7 +164,7 @@ func cmdAuditRepair(e *env, args []string) int {
 		return e.fail(fmt.Errorf("repairing %s: %w", p, err))
 	}
 	if e.json {
-		writeJSON(e.stdout, map[string]any{"repaired": rep.TornFile != "", "torn_file": rep.TornFile, "bytes": rep.Bytes, "line": rep.Line})
+		e.out(writeJSON(e.stdout, map[string]any{"repaired": rep.TornFile != "", "torn_file": rep.TornFile, "bytes": rep.Bytes, "line": rep.Line}))
 		return exitOK
 	}
 	if rep.TornFile == "" {
@@ -200,7 +200,7 @@ func cmdPolicyCheck(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}
 	if e.json {
-		writeJSON(e.stdout, p)
+		e.out(writeJSON(e.stdout, p))
 		return exitOK
 	}
 	fmt.Fprintf(e.stdout, "policy %s is valid\n", pos[0])
@@ -235,10 +235,10 @@ func cmdPolicyShow(e *env, args []string) int {
 		return e.fail(&api.Error{Code: api.CodeInvalidPolicy, Err: err, Message: err.Error()})
 	}
 	if e.json {
-		writeJSON(e.stdout, map[string]any{"source": src, "policy": p})
+		e.out(writeJSON(e.stdout, map[string]any{"source": src, "policy": p}))
 		return exitOK
 	}
 	fmt.Fprintf(e.stdout, "# source: %s\n", src)
-	writeJSON(e.stdout, p)
+	e.out(writeJSON(e.stdout, p))
 	return exitOK
 }

@@ -120,7 +120,7 @@ func cmdExtensionAllow(e *env, args []string) int {
 		}
 	}
 	if e.json {
-		writeJSON(e.stdout, map[string]any{"manifests": files, "chrome_ids": chrome, "firefox_ids": ff, "audited": recorded})
+		e.out(writeJSON(e.stdout, map[string]any{"manifests": files, "chrome_ids": chrome, "firefox_ids": ff, "audited": recorded}))
 		return exitOK
 	}
 	for _, f := range files {

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"foureyes/daemon/internal/testenv"
 )
 
 var builtBinary string
@@ -24,7 +26,7 @@ var builtBinary string
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if builtBinary != "" {
-		os.RemoveAll(filepath.Dir(builtBinary))
+		_ = os.RemoveAll(filepath.Dir(builtBinary))
 	}
 	os.Exit(code)
 }
@@ -60,7 +62,9 @@ func newCLI(t *testing.T, env ...string) *cli {
 	base := append(os.Environ(), "FOUREYES_HOME="+home, "FOUREYES_POLICY="+filepath.Join(home, "no-policy.json"))
 	// No policy file at FOUREYES_POLICY means "missing", which Load reports as an error; use the
 	// embedded default instead by pointing at a minimal policy.
-	os.WriteFile(filepath.Join(home, "no-policy.json"), []byte(`{"version":1}`), 0o600)
+	if err := os.WriteFile(filepath.Join(home, "no-policy.json"), []byte(`{"version":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return &cli{t: t, bin: binary(t), home: home, env: append(base, env...)}
 }
 
@@ -142,13 +146,13 @@ func (d *daemonProc) stop() {
 	if d.cmd.ProcessState != nil {
 		return
 	}
-	d.cmd.Process.Signal(os.Interrupt)
+	_ = d.cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
-	go func() { d.cmd.Wait(); close(done) }()
+	go func() { _ = d.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		d.cmd.Process.Kill()
+		_ = d.cmd.Process.Kill()
 		<-done
 	}
 }
@@ -164,12 +168,9 @@ func oathtool(t *testing.T, secret string, at time.Time) string {
 }
 
 func needKeyring(t *testing.T) {
-	if os.Getenv("FOUREYES_KEYRING_TEST") != "1" {
-		t.Skip("needs the real Secret Service: bash .ci/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/cmd/foureyes/")
-	}
-	if _, err := exec.LookPath("oathtool"); err != nil {
-		t.Skip("needs oathtool (apt-get install oathtool)")
-	}
+	t.Helper()
+	testenv.Enabled(t, "FOUREYES_KEYRING_TEST", "the real Secret Service: bash .ci/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/cmd/foureyes/")
+	testenv.Program(t, "", "oathtool", "oathtool")
 }
 
 func enrol(t *testing.T, c *cli, id, osUser string) (secret string) {
@@ -227,12 +228,16 @@ func TestCLIEndToEnd(t *testing.T) {
 	// Lock revokes the open session and the pending request.
 	out := c.ok("", "lock", "--json")
 	var lock struct{ Sessions, Requests int }
-	json.Unmarshal([]byte(out), &lock)
+	if err := json.Unmarshal([]byte(out), &lock); err != nil {
+		t.Fatal(err)
+	}
 	if lock.Sessions != 1 || lock.Requests != 1 {
 		t.Fatalf("lock revoked %+v, want 1 session and 1 request", lock)
 	}
 	var sessions []struct{ ID, State string }
-	json.Unmarshal([]byte(c.ok("", "sessions", "--json")), &sessions)
+	if err := json.Unmarshal([]byte(c.ok("", "sessions", "--json")), &sessions); err != nil {
+		t.Fatal(err)
+	}
 	if len(sessions) != 1 || sessions[0].ID != sid || sessions[0].State != "revoked" {
 		t.Fatalf("sessions after lock: %+v", sessions)
 	}
@@ -252,7 +257,9 @@ func TestCLIEndToEnd(t *testing.T) {
 		AuditLog string `json:"audit_log"`
 		Accounts int
 	}
-	json.Unmarshal([]byte(c.ok("", "status", "--json")), &st)
+	if err := json.Unmarshal([]byte(c.ok("", "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
 	if st.AuditLog != filepath.Join(c.home, "audit.jsonl") || st.Accounts != 1 {
 		t.Fatalf("status: %+v", st)
 	}
@@ -277,7 +284,9 @@ func TestCLIEndToEnd(t *testing.T) {
 	lines := bytes.SplitAfter(raw, []byte("\n"))
 	i := bytes.Index(lines[4], []byte(`"user":"`)) + len(`"user":"`)
 	lines[4][i] ^= 0x01
-	os.WriteFile(st.AuditLog, bytes.Join(lines, nil), 0o600)
+	if err := os.WriteFile(st.AuditLog, bytes.Join(lines, nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	out, errs, exit := c.run("", "audit", "verify")
 	if exit == 0 || !strings.Contains(errs, "line 5") {
 		t.Fatalf("tampered log: exit %d, stdout %q, stderr %q (want a failure naming line 5)", exit, out, errs)
@@ -303,7 +312,9 @@ func TestCLINoKeyring(t *testing.T) {
 	var st struct {
 		KeyringError string `json:"keyring_error"`
 	}
-	json.Unmarshal([]byte(c.ok("", "status", "--json")), &st)
+	if err := json.Unmarshal([]byte(c.ok("", "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
 	if st.KeyringError == "" {
 		t.Fatal("status must show the keyring problem")
 	}
@@ -359,8 +370,12 @@ func TestCLIPolicyCheck(t *testing.T) {
 	c := newCLI(t)
 	good := filepath.Join(c.home, "good.json")
 	bad := filepath.Join(c.home, "bad.json")
-	os.WriteFile(good, []byte(`{"version":1,"session_ttl_seconds":300}`), 0o600)
-	os.WriteFile(bad, []byte(`{"version":1,"throttle":{"max_consecutive_failures":500}}`), 0o600)
+	if err := os.WriteFile(good, []byte(`{"version":1,"session_ttl_seconds":300}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte(`{"version":1,"throttle":{"max_consecutive_failures":500}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if out := c.ok("", "policy", "check", good); !strings.Contains(out, "valid") {
 		t.Fatal(out)
 	}
@@ -393,7 +408,9 @@ func TestCLIPolicyCheck(t *testing.T) {
 func TestCLIInvalidPolicyRefusesApprovals(t *testing.T) {
 	needKeyring(t)
 	c := newCLI(t)
-	os.WriteFile(filepath.Join(c.home, "no-policy.json"), []byte(`{"version":1,"totp_skew_steps":9}`), 0o600)
+	if err := os.WriteFile(filepath.Join(c.home, "no-policy.json"), []byte(`{"version":1,"totp_skew_steps":9}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	c.startDaemon()
 	_, _, code := c.run("hi", "request", "--account", "x:@m", "--text-file", "-")
 	if code == 0 {
@@ -403,7 +420,9 @@ func TestCLIInvalidPolicyRefusesApprovals(t *testing.T) {
 	var st struct {
 		PolicyError string `json:"policy_error"`
 	}
-	json.Unmarshal([]byte(c.ok("", "status", "--json")), &st)
+	if err := json.Unmarshal([]byte(c.ok("", "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(st.PolicyError, "totp_skew_steps") {
 		t.Fatalf("status policy_error %q must name the field", st.PolicyError)
 	}

@@ -40,6 +40,16 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	json           bool
+	// outErr is the first error writing a command's JSON or table to stdout: a script reading
+	// the output must not take a truncated answer for a whole one.
+	outErr error
+}
+
+// out records err, the result of writing output, if it is the first one.
+func (e *env) out(err error) {
+	if err != nil && e.outErr == nil {
+		e.outErr = err
+	}
 }
 
 type command struct {
@@ -98,7 +108,14 @@ func run(e *env, args []string) int {
 	}
 	for _, c := range commands {
 		if c.name == name {
-			return c.run(e, args[1:])
+			st := c.run(e, args[1:])
+			if e.outErr != nil {
+				fmt.Fprintf(e.stderr, "foureyes: writing the output: %v\n", e.outErr)
+				if st == exitOK {
+					st = exitRefused
+				}
+			}
+			return st
 		}
 	}
 	fmt.Fprintf(e.stderr, "foureyes: unknown command %q\n\n", name)
@@ -247,7 +264,7 @@ func (e *env) client() (*adminsock.Client, error) {
 func (e *env) fail(err error) int {
 	ae := api.AsError(err)
 	if e.json {
-		writeJSON(e.stdout, map[string]any{"error": ae})
+		e.out(writeJSON(e.stdout, map[string]any{"error": ae}))
 	} else {
 		msg := ae.Error()
 		if ae.Code == api.CodeInternal && ae.Err != nil {
@@ -287,10 +304,10 @@ func (e *env) usageErr(fs *flag.FlagSet, format string, args ...any) int {
 	return exitUsage
 }
 
-func writeJSON(w io.Writer, v any) {
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	return enc.Encode(v)
 }
 
 // call runs f against the daemon and prints its result: JSON with --json, else text().
@@ -304,7 +321,7 @@ func call[T any](e *env, f func(ctx context.Context, b api.Backend) (T, error), 
 		return e.fail(err)
 	}
 	if e.json {
-		writeJSON(e.stdout, res)
+		e.out(writeJSON(e.stdout, res))
 	} else if text != nil {
 		text(res)
 	}
@@ -317,7 +334,7 @@ func cmdVersion(e *env, args []string) int {
 		return st
 	}
 	if e.json {
-		writeJSON(e.stdout, map[string]string{"version": version, "go": runtime.Version()})
+		e.out(writeJSON(e.stdout, map[string]string{"version": version, "go": runtime.Version()}))
 		return exitOK
 	}
 	fmt.Fprintf(e.stdout, "foureyes %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)

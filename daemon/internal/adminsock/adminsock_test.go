@@ -44,12 +44,12 @@ func startWith(tb testing.TB, allow func(int) bool, pol *policy.Policy, wrap fun
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { os.RemoveAll(dir) })
+	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
 	l, err := audit.Open(filepath.Join(dir, "audit.jsonl"), audit.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { l.Close() })
+	tb.Cleanup(func() { _ = l.Close() })
 	s := &setup{clk: clock.NewFake(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)), store: custody.NewMemory(), pol: pol}
 	s.eng, err = engine.New(engine.Options{Home: dir, Store: s.store, Audit: l, Policy: pol, PolicySource: "test", Clock: s.clk})
 	if err != nil {
@@ -68,7 +68,7 @@ func startWith(tb testing.TB, allow func(int) bool, pol *policy.Policy, wrap fun
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { s.srv.Serve(ctx); close(done) }()
+	go func() { _ = s.srv.Serve(ctx); close(done) }()
 	tb.Cleanup(func() { cancel(); <-done })
 	return s
 }
@@ -96,11 +96,18 @@ func TestCallerFromPeerCredentials(t *testing.T) {
 	}
 	// A message cannot claim to be someone else: there is no field for it, and extra fields
 	// are ignored.
-	conn, _ := net.Dial("unix", s.sock)
-	conn.Write([]byte(`{"v":1,"method":"status","params":{},"caller":{"os_user":"root","uid":0}}` + "\n"))
-	bufio.NewReader(conn).ReadString('\n')
-	conn.Close()
-	if s.seen[1].UID != os.Getuid() {
+	conn, err := net.Dial("unix", s.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	if _, err := conn.Write([]byte(`{"v":1,"method":"status","params":{},"caller":{"os_user":"root","uid":0}}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(conn).ReadString('\n'); err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	if len(s.seen) != 2 || s.seen[1].UID != os.Getuid() {
 		t.Fatal("the caller came from the message")
 	}
 }
@@ -125,12 +132,12 @@ func TestSecondDaemonRefusedStaleSocketReplaced(t *testing.T) {
 	stale := filepath.Join(t.TempDir(), "stale.sock")
 	ln, _ := net.Listen("unix", stale)
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
-	ln.Close()
+	_ = ln.Close()
 	srv, err := Listen(stale, Config{Backend: func(api.Caller) api.Backend { return nil }})
 	if err != nil {
 		t.Fatalf("stale socket not replaced: %v", err)
 	}
-	srv.ln.Close()
+	_ = srv.ln.Close()
 }
 
 func TestBadRequests(t *testing.T) {
@@ -150,8 +157,8 @@ func TestBadRequests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer conn.Close()
-			go conn.Write([]byte(tt.line))
+			defer func() { _ = conn.Close() }()
+			go func() { _, _ = conn.Write([]byte(tt.line)) }()
 			line, _ := bufio.NewReader(conn).ReadString('\n')
 			if !strings.Contains(line, `"code":"`+string(tt.want)+`"`) {
 				t.Fatalf("answer %q, want code %s", line, tt.want)

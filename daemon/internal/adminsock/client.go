@@ -40,7 +40,7 @@ func (c *Client) send(ctx context.Context, conn net.Conn, method string, params 
 	}
 	b, _ := json.Marshal(request{V: Version, Method: method, Params: raw})
 	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
+		_ = conn.SetDeadline(dl)
 	}
 	_, err = conn.Write(append(b, '\n'))
 	return err
@@ -57,7 +57,7 @@ func (c *Client) Call(ctx context.Context, method string, params, out any) error
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	// A daemon that refuses the caller answers and closes before reading, so a failed write
 	// may still have an answer waiting.
 	sendErr := c.send(ctx, conn, method, params)
@@ -209,18 +209,18 @@ func (c *Client) Watch(ctx context.Context) (<-chan api.Event, error) {
 		return nil, err
 	}
 	if err := c.send(context.Background(), conn, "watch", nil); err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return nil, err
 	}
 	br := bufio.NewReaderSize(conn, 64*1024)
 	line, err := br.ReadBytes('\n')
 	if err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return nil, &api.Error{Code: api.CodeDaemonUnavailable, Err: err, Message: "the daemon closed the watch"}
 	}
 	var first response
 	if err := json.Unmarshal(line, &first); err != nil || first.Error != nil {
-		conn.Close()
+		_ = conn.Close()
 		if first.Error != nil {
 			return nil, first.Error
 		}
@@ -229,7 +229,7 @@ func (c *Client) Watch(ctx context.Context) (<-chan api.Event, error) {
 	out := make(chan api.Event, 64)
 	go func() {
 		<-ctx.Done()
-		conn.Close()
+		_ = conn.Close()
 	}()
 	go func() {
 		defer close(out)

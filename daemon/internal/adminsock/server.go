@@ -83,16 +83,16 @@ func Listen(path string, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("restricting %s to its owner: %w", dir, err)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
+		_ = c.Close()
 		return nil, fmt.Errorf("a foureyes daemon is already running on %s (stop it first, or set FOUREYES_HOME for a second instance)", path)
 	}
-	os.Remove(path) // stale socket from a crash; nothing answered
+	_ = os.Remove(path) // stale socket from a crash; nothing answered
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", path, err)
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
+		_ = ln.Close()
 		return nil, fmt.Errorf("restricting %s to its owner: %w", path, err)
 	}
 	return &Server{cfg: cfg, ln: ln, path: path}, nil
@@ -105,11 +105,11 @@ func (s *Server) Path() string { return s.path }
 func (s *Server) Serve(ctx context.Context) error {
 	go func() {
 		<-ctx.Done()
-		s.ln.Close()
+		_ = s.ln.Close()
 	}()
 	defer func() {
 		s.wg.Wait()
-		os.Remove(s.path)
+		_ = os.Remove(s.path)
 	}()
 	var backoff time.Duration
 	for {
@@ -151,11 +151,11 @@ func writeResp(w io.Writer, r response) error {
 }
 
 func writeErr(w io.Writer, err error) {
-	writeResp(w, response{Error: api.AsError(err)})
+	_ = writeResp(w, response{Error: api.AsError(err)})
 }
 
 func (s *Server) handle(ctx context.Context, c net.Conn) {
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
 		return
@@ -168,7 +168,7 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 	}
 	caller := api.Caller{OSUser: userName(uid), UID: uid, Via: "admin"}
 
-	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	br := bufio.NewReaderSize(io.LimitReader(c, maxRequest+1), 64*1024)
 	line, err := br.ReadBytes('\n')
 	if len(line) > maxRequest {
@@ -178,7 +178,7 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
 		return
 	}
-	c.SetReadDeadline(time.Time{})
+	_ = c.SetReadDeadline(time.Time{})
 	var req request
 	if err := json.Unmarshal(line, &req); err != nil {
 		writeErr(c, api.Errorf(api.CodeBadRequest, "request is not valid JSON: %v", err))
@@ -213,7 +213,7 @@ func reply(w io.Writer, res any, err error) {
 		writeErr(w, fmt.Errorf("encoding result: %w", err))
 		return
 	}
-	writeResp(w, response{Result: raw})
+	_ = writeResp(w, response{Result: raw})
 }
 
 func (s *Server) watch(ctx context.Context, c net.Conn, b api.Backend) {
@@ -221,7 +221,7 @@ func (s *Server) watch(ctx context.Context, c net.Conn, b api.Backend) {
 	defer cancel()
 	// The client closing its end ends the watch.
 	go func() {
-		io.Copy(io.Discard, c)
+		_, _ = io.Copy(io.Discard, c)
 		cancel()
 	}()
 	ch, err := b.Watch(ctx)
@@ -229,7 +229,7 @@ func (s *Server) watch(ctx context.Context, c net.Conn, b api.Backend) {
 		writeErr(c, err)
 		return
 	}
-	writeResp(c, response{Result: json.RawMessage(`"watching"`)})
+	_ = writeResp(c, response{Result: json.RawMessage(`"watching"`)})
 	for ev := range ch {
 		ev := ev
 		if err := writeResp(c, response{Event: &ev}); err != nil {

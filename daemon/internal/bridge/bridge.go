@@ -250,7 +250,7 @@ func (s *Server) closeAll() {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.ws.Close()
+		_ = c.ws.Close()
 	}
 }
 

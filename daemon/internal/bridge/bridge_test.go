@@ -83,7 +83,7 @@ func TestUpgradeRefusals(t *testing.T) {
 				t.Fatal(err)
 			}
 			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode != http.StatusForbidden {
 				t.Errorf("status = %d, want 403", resp.StatusCode)
 			}
@@ -138,7 +138,7 @@ func TestNotUpgradeIs404(t *testing.T) {
 				t.Fatal(err)
 			}
 			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode != http.StatusNotFound || len(body) != 0 {
 				t.Errorf("got %d %q, want a bare 404", resp.StatusCode, body)
 			}
@@ -156,7 +156,7 @@ func TestAcceptedUpgradeHasNoCORS(t *testing.T) {
 			if err != nil {
 				t.Fatalf("dial: %v", err)
 			}
-			defer ws.Close()
+			defer func() { _ = ws.Close() }()
 			if resp.StatusCode != http.StatusSwitchingProtocols {
 				t.Errorf("status %d", resp.StatusCode)
 			}
@@ -186,7 +186,7 @@ func TestListensOnLoopbackOnly(t *testing.T) {
 	for _, ip := range others {
 		c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, h.port), time.Second)
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 			t.Errorf("port %s is reachable on %s", h.port, ip)
 		}
 	}
@@ -378,7 +378,7 @@ func TestMozOriginLifetime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return resp.StatusCode
 	}
 	if got := status(); got != http.StatusForbidden {
@@ -394,7 +394,7 @@ func TestMozOriginLifetime(t *testing.T) {
 	if _, _, err := h.dial(t, mozA); err != nil {
 		t.Fatalf("second upgrade while connected: %v", err)
 	}
-	ws.Close()
+	_ = ws.Close()
 	waitFor(t, func() bool { return h.s.Connected() == 0 })
 	if got := status(); got != http.StatusForbidden {
 		t.Errorf("after the connection closed: %d", got)

@@ -46,7 +46,7 @@ func (s *Server) serveConn(ctx context.Context, ws *websocket.Conn, origin strin
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		ws.Close()
+		_ = ws.Close()
 		return
 	}
 	s.conns[c] = struct{}{}
@@ -55,7 +55,7 @@ func (s *Server) serveConn(ctx context.Context, ws *websocket.Conn, origin strin
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
-		ws.Close()
+		_ = ws.Close()
 	}()
 
 	ws.SetReadLimit(hardReadLimit)
@@ -83,7 +83,7 @@ func (s *Server) serveConn(ctx context.Context, ws *websocket.Conn, origin strin
 	c.send(helloReply{V: Version, ID: c.helloID, Type: TypeHello, Version: s.cfg.Version, Policy: c.policy()})
 
 	// Any frame, including a pong, proves the extension is still there.
-	alive := func() { ws.SetReadDeadline(time.Now().Add(s.timing.read)) }
+	alive := func() { _ = ws.SetReadDeadline(time.Now().Add(s.timing.read)) }
 	alive()
 	ws.SetPongHandler(func(string) error { alive(); return nil })
 
@@ -117,7 +117,7 @@ func (s *Server) serveConn(ctx context.Context, ws *websocket.Conn, origin strin
 // this connection's origin. Anything else ends the connection with forbidden, before any
 // backend call. It reports whether the connection may go on.
 func (c *conn) hello(ctx context.Context) bool {
-	c.ws.SetReadDeadline(time.Now().Add(c.s.timing.hello))
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.timing.hello))
 	data, err := c.read()
 	if errors.Is(err, errTooLarge) {
 		c.fail(nil, api.Errorf(api.CodeTooLarge, "message over %d bytes", MaxMessageSize), websocket.CloseMessageTooBig)
@@ -198,9 +198,9 @@ func (c *conn) send(v any) {
 	b := encode(v)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.ws.SetWriteDeadline(time.Now().Add(c.s.timing.write))
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.timing.write))
 	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-		c.ws.Close()
+		_ = c.ws.Close()
 	}
 }
 
@@ -220,9 +220,9 @@ func (c *conn) fail(id *int64, err error, code int) {
 	c.send(errorMessage(id, err))
 	msg := websocket.FormatCloseMessage(code, string(api.CodeOf(err)))
 	c.wmu.Lock()
-	c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.s.timing.write))
+	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.s.timing.write))
 	c.wmu.Unlock()
-	c.ws.Close()
+	_ = c.ws.Close()
 }
 
 // pinger pings every PingInterval; a missed pong shows as the read deadline passing.
@@ -235,7 +235,7 @@ func (c *conn) pinger(ctx context.Context) {
 			return
 		case <-t.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.timing.write)); err != nil {
-				c.ws.Close()
+				_ = c.ws.Close()
 				return
 			}
 		}

@@ -256,7 +256,7 @@ func (h *harness) dial(t testing.TB, origin string) (*websocket.Conn, *http.Resp
 	}
 	ws, resp, err := websocket.DefaultDialer.Dial("ws://"+h.s.Addr()+Path, hdr)
 	if ws != nil {
-		t.Cleanup(func() { ws.Close() })
+		t.Cleanup(func() { _ = ws.Close() })
 	}
 	return ws, resp, err
 }
@@ -294,7 +294,7 @@ func send(t testing.TB, ws *websocket.Conn, v any) {
 // recv reads one message; it fails the test after 5 s so a hang is a failure, not a timeout.
 func recv(t testing.TB, ws *websocket.Conn) map[string]any {
 	t.Helper()
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, b, err := ws.ReadMessage()
 	if err != nil {
 		t.Fatalf("read: %v", err)
@@ -309,7 +309,7 @@ func recv(t testing.TB, ws *websocket.Conn) map[string]any {
 // recvInto reads one message into v.
 func recvInto(t testing.TB, ws *websocket.Conn, v any) {
 	t.Helper()
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, b, err := ws.ReadMessage()
 	if err != nil {
 		t.Fatalf("read: %v", err)
@@ -332,7 +332,7 @@ func errorCode(m map[string]any) string {
 // expectClosed reads until the connection closes and returns the close code.
 func expectClosed(t testing.TB, ws *websocket.Conn) int {
 	t.Helper()
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
 		_, _, err := ws.ReadMessage()
 		if err == nil {

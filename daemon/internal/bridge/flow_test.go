@@ -164,7 +164,7 @@ func TestMessages(t *testing.T) {
 			if err := ws.WriteMessage(websocket.TextMessage, []byte(tt.raw)); err != nil {
 				t.Fatal(err)
 			}
-			ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 			_, b, err := ws.ReadMessage()
 			if err != nil {
 				t.Fatal(err)

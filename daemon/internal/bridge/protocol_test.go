@@ -100,7 +100,7 @@ func TestRepliesFitSchema(t *testing.T) {
 		if err := ws.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
 			t.Fatal(err)
 		}
-		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 		_, reply, err := ws.ReadMessage()
 		if err != nil {
 			t.Fatal(err)

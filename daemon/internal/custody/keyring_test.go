@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/zalando/go-keyring"
+
+	"foureyes/daemon/internal/testenv"
 )
 
 // fakeBackend answers every call with err (and value), counting calls.
@@ -183,19 +185,29 @@ func noSessionBusOS() bool {
 // and the child's environment is exactly what the case says.
 const childEnv = "FOUREYES_CUSTODY_CHILD"
 
-func TestNoBusChild(t *testing.T) {
-	if os.Getenv(childEnv) != "1" {
-		t.Skip("helper for TestNoBusAnswersQuickly")
+// TestMain runs the child's part instead of the tests when the parent asks for it.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(noBusChild())
 	}
+	os.Exit(m.Run())
+}
+
+// noBusChild is the child process of TestNoBusAnswersQuickly: it asks the keyring for a secret
+// in an environment with no usable session bus and reports what it got.
+func noBusChild() int {
 	k := NewKeyring("foureyes-nobus-test")
 	_, err := k.Get(ApproverKey("anna"))
 	fmt.Printf("RESULT %v\n", err)
 	if !errors.Is(err, ErrNoKeyring) {
-		t.Fatalf("Get = %v, want ErrNoKeyring", err)
+		fmt.Printf("Get = %v, want ErrNoKeyring\n", err)
+		return 1
 	}
 	if err := Probe(k); !errors.Is(err, ErrNoKeyring) {
-		t.Fatalf("Probe = %v, want ErrNoKeyring", err)
+		fmt.Printf("Probe = %v, want ErrNoKeyring\n", err)
+		return 1
 	}
+	return 0
 }
 
 func TestNoBusAnswersQuickly(t *testing.T) {
@@ -217,7 +229,7 @@ func TestNoBusAnswersQuickly(t *testing.T) {
 			}
 			// Anything the child starts inherits this, even after it is reparented.
 			mark := "FOUREYES_CUSTODY_MARK=" + tmp
-			cmd := exec.Command(os.Args[0], "-test.run=^TestNoBusChild$", "-test.v")
+			cmd := exec.Command(os.Args[0])
 			env := []string{childEnv + "=1", mark, "HOME=" + tmp, "XDG_RUNTIME_DIR=" + runtimeDir, "PATH=" + os.Getenv("PATH")}
 			if tt.addr != nil {
 				env = append(env, "DBUS_SESSION_BUS_ADDRESS="+*tt.addr)
@@ -272,9 +284,7 @@ func markedProcesses(t *testing.T, mark string) []string {
 // The real keyring tests need a Secret Service; .ci/with-keyring.sh provides a private one.
 func realKeyring(t *testing.T) *Keyring {
 	t.Helper()
-	if os.Getenv("FOUREYES_KEYRING_TEST") != "1" {
-		t.Skip("real keyring tests are off: run `bash .ci/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/internal/custody/...`")
-	}
+	testenv.Enabled(t, "FOUREYES_KEYRING_TEST", "the real Secret Service: bash .ci/with-keyring.sh env FOUREYES_KEYRING_TEST=1 go test ./daemon/internal/custody/...")
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	k := NewKeyring("foureyes-test-" + hex.EncodeToString(b))
@@ -297,14 +307,14 @@ func TestRealKeyringServicesAreSeparate(t *testing.T) {
 	if err := a.Set(key, "seed-a"); err != nil {
 		t.Fatal(err)
 	}
-	defer a.Delete(key)
+	defer func() { _ = a.Delete(key) }()
 	if _, err := b.Get(key); !errors.Is(err, ErrNotFound) {
 		t.Errorf("another service sees the secret: %v", err)
 	}
 	if err := b.Set(key, "seed-b"); err != nil {
 		t.Fatal(err)
 	}
-	defer b.Delete(key)
+	defer func() { _ = b.Delete(key) }()
 	if got, err := a.Get(key); err != nil || got != "seed-a" {
 		t.Errorf("a = %q, %v", got, err)
 	}

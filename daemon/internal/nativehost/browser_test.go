@@ -22,6 +22,7 @@ import (
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/bridge"
+	"foureyes/daemon/internal/testenv"
 )
 
 // The browser test runs the real chain: Chromium starts this test binary as the native host
@@ -53,7 +54,7 @@ func (h httpSource) BridgeHello(ctx context.Context, origin string) (bridge.Host
 	if err != nil {
 		return bridge.HostHello{}, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
 		return bridge.HostHello{}, api.Errorf(api.CodeForbidden, "%s", b)
@@ -152,17 +153,19 @@ func newChain(t *testing.T, chromeIDs []string) *chain {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go c.srv.Serve(ctx)
+	go func() { _ = c.srv.Serve(ctx) }()
 	wsURL := "ws://" + c.srv.Addr() + bridge.Path
 
 	rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/page":
 			// A web page on the loopback address tries the bridge: it must never get in.
-			fmt.Fprintf(w, pageHTML, wsURL)
+			_, _ = fmt.Fprintf(w, pageHTML, wsURL)
 		case "/report":
 			var m map[string]any
-			json.NewDecoder(r.Body).Decode(&m)
+			if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+				m = map[string]any{"stage": "unreadable report", "error": err.Error()}
+			}
 			c.reports <- m
 		default:
 			http.NotFound(w, r) // the browser's own requests, such as /favicon.ico
@@ -177,7 +180,7 @@ func newChain(t *testing.T, chromeIDs []string) *chain {
 			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
-		json.NewEncoder(w).Encode(hh)
+		_ = json.NewEncoder(w).Encode(hh)
 	}))
 	t.Cleanup(hs.Close)
 	c.hellos = hs.URL
@@ -221,13 +224,13 @@ func start(t *testing.T, cmd *exec.Cmd) {
 	}
 	t.Cleanup(func() {
 		// SIGTERM first: puppeteer then closes the Firefox it started in a group of its own.
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
+		go func() { _ = cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 		}
 	})
@@ -260,17 +263,13 @@ func (c *chain) expect(t *testing.T, origin func(string) bool, page bool) {
 }
 
 func browserTests(t *testing.T) {
-	if os.Getenv("FOUREYES_BROWSER_TESTS") != "1" {
-		t.Skip("set FOUREYES_BROWSER_TESTS=1 to run against real browsers")
-	}
+	t.Helper()
+	testenv.Enabled(t, "FOUREYES_BROWSER_TESTS", "runs the native host against real browsers; make test sets it")
 }
 
 func TestChromiumEndToEnd(t *testing.T) {
 	browserTests(t)
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium not installed")
-	}
+	chromium := testenv.Program(t, "FOUREYES_CHROMIUM", "chromium", "chromium")
 	tmp := t.TempDir()
 	ext, udd, home := filepath.Join(tmp, "ext"), filepath.Join(tmp, "profile"), filepath.Join(tmp, "home")
 	// An unpacked extension's ID is the first 32 hex digits of sha256(path), mapped 0-f to a-p.
@@ -315,14 +314,8 @@ const puppeteer = req("puppeteer-core");
 
 func TestFirefoxEndToEnd(t *testing.T) {
 	browserTests(t)
-	firefox, err := exec.LookPath("firefox-esr")
-	if err != nil {
-		t.Skip("firefox-esr not installed")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not installed")
-	}
+	firefox := testenv.Program(t, "FOUREYES_FIREFOX", "firefox-esr", "firefox-esr")
+	node := testenv.Program(t, "", "nodejs", "node")
 	modules := ""
 	for dir, _ := os.Getwd(); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
 		if _, err := os.Stat(filepath.Join(dir, "extension", "node_modules", "puppeteer-core")); err == nil {
@@ -331,7 +324,7 @@ func TestFirefoxEndToEnd(t *testing.T) {
 		}
 	}
 	if modules == "" {
-		t.Skip("puppeteer-core not installed (npm ci in extension/)")
+		testenv.Need(t, "puppeteer-core", "cd extension && npm ci")
 	}
 	const addon = "bridge-test@foureyes.example"
 	tmp := t.TempDir()

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"foureyes/daemon/internal/testenv"
 )
 
 const testURI = "otpauth://totp/foureyes:press-office?algorithm=SHA1&digits=6&issuer=foureyes&period=30&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -17,10 +19,7 @@ const testURI = "otpauth://totp/foureyes:press-office?algorithm=SHA1&digits=6&is
 // zbarDecode reads the one QR code in a PNG with zbarimg, an implementation independent of ours.
 func zbarDecode(t *testing.T, pngData []byte) string {
 	t.Helper()
-	bin, err := exec.LookPath("zbarimg")
-	if err != nil {
-		t.Skip("zbarimg not installed (apt-get install zbar-tools)")
-	}
+	bin := testenv.Program(t, "", "zbar-tools", "zbarimg")
 	path := filepath.Join(t.TempDir(), "code.png")
 	if err := os.WriteFile(path, pngData, 0o600); err != nil {
 		t.Fatal(err)

@@ -39,8 +39,8 @@ func Save(path string, v any) error {
 	ok := false
 	defer func() {
 		if !ok {
-			f.Close()
-			os.Remove(tmp)
+			_ = f.Close()
+			_ = os.Remove(tmp)
 		}
 	}()
 	if err := f.Chmod(0o600); err != nil {
@@ -67,7 +67,7 @@ func Save(path string, v any) error {
 			return fmt.Errorf("opening %s to sync the state's rename: %w: %w", dir, ErrNotDurable, err)
 		}
 		err = d.Sync()
-		d.Close()
+		_ = d.Close()
 		if err != nil && !errors.Is(err, syscall.EINVAL) {
 			return fmt.Errorf("syncing %s after replacing the state: %w: %w", dir, ErrNotDurable, err)
 		}

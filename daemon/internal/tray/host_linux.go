@@ -49,7 +49,7 @@ func displayUnreachable() string {
 			path = filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), w)
 		}
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			c.Close()
+			_ = c.Close()
 			return ""
 		}
 		if os.Getenv("DISPLAY") == "" {
@@ -85,7 +85,7 @@ func trayHostMissing() string {
 		if conn, err := dbus.Connect(addr); err == nil {
 			var has bool
 			err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, statusNotifierWatcher).Store(&has)
-			conn.Close()
+			_ = conn.Close()
 			if err == nil && has {
 				return ""
 			}

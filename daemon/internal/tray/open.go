@@ -46,7 +46,7 @@ func openWithDesktop(target string) error {
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("opening %s with explorer: %w", target, err)
 		}
-		go cmd.Wait() //nolint:errcheck // see above
+		go func() { _ = cmd.Wait() }() // see above
 		return nil
 	default:
 		argv = []string{"xdg-open", target}

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import { installNativeHost, startFakeDaemon, EXTENSION_ID } from './fake-daemon.mjs';
+import { until } from './wait.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -70,12 +71,8 @@ export function realDriver(bin, { firefoxId = null } = {}) {
       await sleep(30000 - (Date.now() % 30000) + 200);
     }
   }
-  async function waitUp() {
-    for (let i = 0; i < 100; i++) {
-      try { JSON.parse(run(['status', '--json'])); return; } catch { await sleep(100); }
-    }
-    throw new Error('foureyes daemon did not come up');
-  }
+  // The daemon is up when its admin socket answers.
+  const waitUp = () => until('the foureyes daemon to answer `foureyes status`', () => JSON.parse(run(['status', '--json'])), { timeout: 10000 });
   const driver = {
     name: 'real',
     env: {},
@@ -120,10 +117,14 @@ export function realDriver(bin, { firefoxId = null } = {}) {
     approver: 'anna',
     code: freshCode,
     async lock() { run(['lock']); },
-    // The real clock cannot be advanced: with a short session TTL (the policy minimum, 30 s), wait.
+    // The real clock cannot be advanced: with a short session TTL (the policy minimum, 30 s), wait
+    // until the daemon lists no session as active any more, and at least one as expired.
     async expire() {
       if (driver.sessionTtl > 60) return false;
-      await sleep((driver.sessionTtl + 2) * 1000);
+      await until('the daemon to expire the session', () => {
+        const ss = JSON.parse(run(['sessions', '--json'])) || [];
+        return !ss.some((x) => x.state === 'active') && ss.some((x) => x.state === 'expired');
+      }, { timeout: (driver.sessionTtl + 30) * 1000, every: 250 });
       return true;
     },
     async start() {
@@ -158,7 +159,14 @@ export function realDriver(bin, { firefoxId = null } = {}) {
   return driver;
 }
 
-export function realAvailable(bin) {
-  return !!bin && existsSync(bin) && (() => { try { execFileSync('which', ['oathtool']); return true; } catch { return false; } })();
+/**
+ * realMissing says what the real-daemon scenarios lack, with how to get it, or null when they
+ * can run: a built foureyes (FOUREYES_BIN, which extension/scripts/e2e.sh builds) and oathtool.
+ */
+export function realMissing(bin) {
+  if (!bin) return 'the foureyes daemon: FOUREYES_BIN is not set (extension/scripts/e2e.sh builds it with go build ./daemon/cmd/foureyes; a build error is printed above)';
+  if (!existsSync(bin)) return `the foureyes daemon: FOUREYES_BIN=${bin} does not exist`;
+  try { execFileSync('which', ['oathtool'], { stdio: 'ignore' }); } catch { return 'oathtool, for approver codes (apt-get install oathtool)'; }
+  return null;
 }
 

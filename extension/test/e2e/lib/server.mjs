@@ -6,6 +6,7 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { until } from './wait.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(here, '..', 'fixtures');
@@ -74,6 +75,8 @@ export async function startServer({ port, key, cert }) {
     received,
     extraPages,
     reset() { received.length = 0; },
+    /** waitFor returns once at least n publishing requests have reached the server. */
+    waitFor(n, timeout = 15000) { return until(() => `${n} publishing request(s) at the server (got ${received.length})`, () => received.length >= n, { timeout }); },
     close() { return new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }); },
   };
 }

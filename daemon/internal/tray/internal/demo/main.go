@@ -243,7 +243,7 @@ func savePages(ui *localui.Server, b *backend, dir string) error {
 		if err != nil {
 			return "", err
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		body, err := io.ReadAll(resp.Body)
 		return string(body), err
 	}
