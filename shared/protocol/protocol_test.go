@@ -119,7 +119,7 @@ func TestExamplesValidate(t *testing.T) {
 					Code string `json:"code"`
 				} `json:"error"`
 			}
-			json.Unmarshal(ex.Message, &m)
+			_ = json.Unmarshal(ex.Message, &m)
 			if m.Error.Code != "" {
 				if _, ok := codes[m.Error.Code]; !ok {
 					t.Errorf("error code %q is not a stable code", m.Error.Code)

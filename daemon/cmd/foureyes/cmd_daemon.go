@@ -75,14 +75,14 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	if polErr != nil {
 		logger.Printf("POLICY INVALID, no approvals until it is fixed: %v", polErr)
 	}
-	if pol == nil || pol.Audit.Syslog {
-		fw, err := audit.NewSyslogForwarder("foureyes")
-		if err != nil {
-			logger.Printf("audit events do not reach the system log yet (tried again with every event; foureyes status says so): %v", err)
-		}
-		if fw != nil {
-			forwarders = append(forwarders, fw)
-		}
+	// Always there, so a policy reload can turn it on; the engine turns it off when the policy
+	// in force says so (after the line that says so has been forwarded).
+	fw, err := audit.NewSyslogForwarder("foureyes")
+	if err != nil && (pol == nil || pol.Audit.Syslog) {
+		logger.Printf("audit events do not reach the system log yet (tried again with every event; foureyes status says so): %v", err)
+	}
+	if fw != nil {
+		forwarders = append(forwarders, fw)
 	}
 	auditPath := filepath.Join(home, auditName)
 	alog, err := audit.Open(auditPath, audit.Options{Forwarders: forwarders})
@@ -93,7 +93,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 		}
 		return &api.Error{Code: api.CodeAuditUnavailable, Err: err, Message: fmt.Sprintf("opening the audit log: %v", err)}
 	}
-	defer alog.Close()
+	defer func() { _ = alog.Close() }()
 
 	// Every keyring call goes through one queue that answers within seconds: a locked keyring
 	// waiting at an unlock prompt must not freeze the daemon.

@@ -61,8 +61,9 @@ func newCLI(t *testing.T, env ...string) *cli {
 	home := t.TempDir()
 	base := append(os.Environ(), "FOUREYES_HOME="+home, "FOUREYES_POLICY="+filepath.Join(home, "no-policy.json"))
 	// No policy file at FOUREYES_POLICY means "missing", which Load reports as an error; use the
-	// embedded default instead by pointing at a minimal policy.
-	if err := os.WriteFile(filepath.Join(home, "no-policy.json"), []byte(`{"version":1}`), 0o600); err != nil {
+	// embedded default instead by pointing at a minimal policy. Test machines have no system log,
+	// so forwarding to it is off: status then reports a healthy daemon.
+	if err := os.WriteFile(filepath.Join(home, "no-policy.json"), []byte(`{"version":1,"audit":{"syslog":false}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return &cli{t: t, bin: binary(t), home: home, env: append(base, env...)}
@@ -132,7 +133,8 @@ func (c *cli) startDaemon() *daemonProc {
 	// Wait until the admin socket answers (the daemon's readiness, not a rule's timing).
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if _, _, code := c.run("", "status"); code == 0 {
+		// 0: healthy, 1: running with a problem (what some tests set up), 3: not yet.
+		if _, _, code := c.run("", "status"); code == exitOK || code == exitRefused {
 			return d
 		}
 		if time.Now().After(deadline) {
@@ -155,6 +157,16 @@ func (d *daemonProc) stop() {
 		_ = d.cmd.Process.Kill()
 		<-done
 	}
+}
+
+// status runs `foureyes status --json`, wants exit status want, and returns its output.
+func (c *cli) status(want int) string {
+	c.t.Helper()
+	out, errs, code := c.run("", "status", "--json")
+	if code != want {
+		c.t.Fatalf("foureyes status: exit %d, want %d\n%s%s", code, want, out, errs)
+	}
+	return out
 }
 
 // oathtool computes the TOTP code for secret at t with Debian's independent implementation.
@@ -218,7 +230,7 @@ func TestCLIEndToEnd(t *testing.T) {
 	// Replay on a new request.
 	rid2 := strings.TrimSpace(c.ok("Zweiter Beitrag\n", "request", "--account", "x:@ministry", "--text-file", "-"))
 	c.refused("replayed", "approve", rid2, "--approver", "anna", "--code", code)
-	c.refused("bad_code", "approve", rid2, "--approver", "anna", "--code", "12345x")
+	c.refused("bad_request", "approve", rid2, "--approver", "anna", "--code", "12345x") // not 6 digits: wrong usage
 
 	// Self-approval: an approver mapped to the OS user who asked.
 	self := enrol(t, c, "myself", me.Username)
@@ -312,7 +324,7 @@ func TestCLINoKeyring(t *testing.T) {
 	var st struct {
 		KeyringError string `json:"keyring_error"`
 	}
-	if err := json.Unmarshal([]byte(c.ok("", "status", "--json")), &st); err != nil {
+	if err := json.Unmarshal([]byte(c.status(exitRefused)), &st); err != nil {
 		t.Fatal(err)
 	}
 	if st.KeyringError == "" {
@@ -351,6 +363,9 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"cancel"}, exitUsage, "name one request id"},
 		{[]string{"policy", "check"}, exitUsage, "name one policy file"},
 		{[]string{"approver", "remove", "--help"}, exitOK, ""},
+		{[]string{"request", "--account", "x:@m", "--action", "tweet", "--text-file", "/dev/null"}, exitUsage, `--action "tweet" is not one of post, reply, quote, repost`},
+		{[]string{"approve", "r1", "--approver", "anna", "--code", "12345"}, exitUsage, "--code must be the 6 digits"},
+		{[]string{"approver", "confirm", "anna", "1234567"}, exitUsage, "the code must be the 6 digits"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			_, errs, code := c.run("", tt.args...)
@@ -359,10 +374,17 @@ func TestCLIUsage(t *testing.T) {
 			}
 		})
 	}
-	for _, args := range [][]string{{"--help"}, {"approve", "--help"}, {"audit", "--help"}, {"daemon", "--help"}} {
-		if _, errs, code := c.run("", args...); code != 0 {
-			t.Errorf("%v: exit %d %s", args, code, errs)
+	// Help is asked for, so it goes to standard output (foureyes x --help | less).
+	for _, args := range [][]string{{"--help"}, {"approve", "--help"}, {"audit", "--help"}, {"daemon", "--help"}, {"status", "--help"}} {
+		if out, errs, code := c.run("", args...); code != 0 || !strings.Contains(out, "Usage") || errs != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errs)
 		}
+	}
+	// Wrong usage with --json is a JSON error too, still exit 2.
+	out, _, code := c.run("", "approve", "r1", "--approver", "anna", "--code", "abc", "--json")
+	var v struct{ Error struct{ Code string } }
+	if code != exitUsage || json.Unmarshal([]byte(out), &v) != nil || v.Error.Code != "bad_request" {
+		t.Errorf("usage error with --json: exit %d, %q", code, out)
 	}
 }
 
@@ -386,7 +408,7 @@ func TestCLIPolicyCheck(t *testing.T) {
 	// An old file with a key of a feature not built yet, and accounts on platforms foureyes
 	// does not govern: valid, with a warning for each.
 	old := filepath.Join(c.home, "old.json")
-	os.WriteFile(old, []byte(`{"version":1,"custody":"strict","accounts":{"x:@m":{},"instagram:@m":{},"myspace:@m":{}}}`), 0o600)
+	_ = os.WriteFile(old, []byte(`{"version":1,"custody":"strict","accounts":{"x:@m":{},"instagram:@m":{},"myspace:@m":{}}}`), 0o600)
 	out, errs, code := c.run("", "policy", "check", old)
 	if code != 0 || !strings.Contains(out, "valid") {
 		t.Fatalf("exit %d: %s %s", code, out, errs)
@@ -420,12 +442,25 @@ func TestCLIInvalidPolicyRefusesApprovals(t *testing.T) {
 	var st struct {
 		PolicyError string `json:"policy_error"`
 	}
-	if err := json.Unmarshal([]byte(c.ok("", "status", "--json")), &st); err != nil {
+	if err := json.Unmarshal([]byte(c.status(exitRefused)), &st); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(st.PolicyError, "totp_skew_steps") {
 		t.Fatalf("status policy_error %q must name the field", st.PolicyError)
 	}
+	// For monitoring: exit 1 and the problem in words.
+	out, _, code := c.run("", "status")
+	if code != exitRefused || !strings.Contains(out, "PROBLEMS:") || !strings.Contains(out, "policy invalid: ") {
+		t.Fatalf("status with an invalid policy: exit %d\n%s", code, out)
+	}
+	// Fixed and reloaded over the admin socket: healthy again, exit 0.
+	if err := os.WriteFile(filepath.Join(c.home, "no-policy.json"), []byte(`{"version":1,"audit":{"syslog":false}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.ok("", "policy", "reload"); !strings.Contains(out, "policy reloaded from") {
+		t.Fatalf("policy reload: %s", out)
+	}
+	c.status(exitOK)
 }
 
 // checkLifecycleLines checks the daemon's own lines across one stop and start: each start

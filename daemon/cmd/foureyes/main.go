@@ -296,7 +296,7 @@ func (e *env) parseN(fs *flag.FlagSet, args []string, n int, want string) ([]str
 func (e *env) usageErr(fs *flag.FlagSet, format string, args ...any) int {
 	msg := fmt.Sprintf(format, args...)
 	if e.json {
-		writeJSON(e.stdout, map[string]any{"error": api.Errorf(api.CodeBadRequest, "foureyes %s: %s", fs.Name(), msg), "usage": true})
+		e.out(writeJSON(e.stdout, map[string]any{"error": api.Errorf(api.CodeBadRequest, "foureyes %s: %s", fs.Name(), msg), "usage": true}))
 		return exitUsage
 	}
 	fmt.Fprintf(e.stderr, "foureyes %s: %s\n", fs.Name(), msg)

@@ -83,7 +83,7 @@ func TestReopenContinuesChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l2.Close()
+	defer func() { _ = l2.Close() }()
 	if s2, h2 := l2.Head(); s2 != seq || h2 != hash {
 		t.Fatalf("reopened head = %d %s, want %d %s", s2, h2, seq, hash)
 	}
@@ -104,7 +104,7 @@ func TestOpenRefusesSecondWriter(t *testing.T) {
 	}
 	_, path := openTemp(t, testOptions())
 	if l, err := Open(path, testOptions()); err == nil {
-		l.Close()
+		_ = l.Close()
 		t.Fatal("second Open of the same log succeeded")
 	}
 }
@@ -276,7 +276,7 @@ func TestTornLogOpenAndRepair(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open after repair: %v", err)
 			}
-			l.Close()
+			_ = l.Close()
 		})
 	}
 }

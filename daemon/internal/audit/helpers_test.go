@@ -37,7 +37,7 @@ func openTemp(t testing.TB, opts Options) (*Log, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { _ = l.Close() })
 	return l, path
 }
 
@@ -88,7 +88,7 @@ func writeSynthetic(tb testing.TB, path string, n int) int64 {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	w := bufio.NewWriterSize(f, 1<<20)
 	clock := newStepClock()
 	prev := zeroHash
@@ -108,7 +108,7 @@ func writeSynthetic(tb testing.TB, path string, n int) int64 {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		w.Write(line)
+		_, _ = w.Write(line) // errors surface at Flush, checked below
 		size += int64(len(line))
 	}
 	if err := w.Flush(); err != nil {

@@ -39,6 +39,7 @@ type Log struct {
 type forwardState struct {
 	last     []error // per forwarder: the error of its latest Forward
 	failures uint64
+	off      bool // the policy turned forwarding off
 }
 
 // TornError is what [Open] returns for a log that ends in a torn line. It matches [ErrTorn].
@@ -70,12 +71,12 @@ func Open(path string, opts Options) (*Log, error) {
 	}
 	st, err := f.Stat()
 	if err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("reading audit log: %w", err)
 	}
 	seq, hash, err := readTail(f, st.Size())
 	if err != nil {
-		f.Close()
+		_ = f.Close()
 		var te *TornError
 		if errors.As(err, &te) {
 			te.Path = path
@@ -101,7 +102,7 @@ func openFile(path string) (*os.File, error) {
 	if err == nil {
 		// The new name must survive a crash as well as the lines.
 		if err := syncDir(dir); err != nil {
-			f.Close()
+			_ = f.Close()
 			return nil, err
 		}
 	} else if errors.Is(err, os.ErrExist) {
@@ -111,7 +112,7 @@ func openFile(path string) (*os.File, error) {
 		return nil, fmt.Errorf("opening audit log: %w", err)
 	}
 	if err := lockFile(f); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("audit log %s is in use by another process: %w", path, err)
 	}
 	return f, nil
@@ -269,6 +270,9 @@ func (l *Log) undo(seq uint64, cause error) error {
 // trail itself says so in a line of its own (forwarding_failed is an alarm: from then on the
 // copy outside the laptop is missing lines). Callers hold mu.
 func (l *Log) forward(rec Record) {
+	if l.fwd.off {
+		return
+	}
 	wasFailing := errors.Join(l.fwd.last...) != nil
 	for i, f := range l.opts.Forwarders {
 		err := f.Forward(rec)
@@ -298,6 +302,17 @@ func (l *Log) note(event, sev string, f map[string]any) {
 		return // the next append reports the log's own trouble
 	}
 	l.forward(rec)
+}
+
+// SetForwarding turns forwarding to the forwarders on or off (the policy's audit.syslog). While
+// it is off, no forward fails.
+func (l *Log) SetForwarding(on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fwd.off = !on
+	if !on {
+		clear(l.fwd.last)
+	}
 }
 
 // ForwardErr reports whether forwarding is failing: nil when the latest record reached every
@@ -350,7 +365,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("opening directory to sync: %w", err)
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }()
 	// Windows cannot fsync a directory; NTFS journals the entry itself.
 	if err := d.Sync(); err != nil && runtime.GOOS != "windows" {
 		return fmt.Errorf("syncing directory %s: %w", dir, err)

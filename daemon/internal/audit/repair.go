@@ -38,7 +38,7 @@ func Repair(path, user string, opts Options) (Repaired, error) {
 	if err != nil {
 		return torn, fmt.Errorf("reopening after the repair: %w", err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	torn.Record, err = l.Append(Event{
 		User:     user,
 		Event:    "audit_repaired",
@@ -66,7 +66,7 @@ func cutTorn(path string, opts Options) (Repaired, error) {
 	if err != nil {
 		return Repaired{}, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	st, err := f.Stat()
 	if err != nil {
 		return Repaired{}, fmt.Errorf("reading audit log: %w", err)
@@ -107,11 +107,11 @@ func writeNew(path string, data []byte) error {
 		return fmt.Errorf("creating %s: %w", path, err)
 	}
 	if _, err := f.Write(data); err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("syncing %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {

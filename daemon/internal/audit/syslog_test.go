@@ -15,12 +15,12 @@ func TestSyslogForwarder(t *testing.T) {
 	if err != nil {
 		t.Skipf("no unix datagram sockets: %v", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	fw, err := dialSyslog("unixgram", sock, "foureyes-audit")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fw.Close()
+	defer func() { _ = fw.Close() }()
 	opts := testOptions()
 	opts.Forwarders = []Forwarder{fw}
 	l, _ := openTemp(t, opts)
@@ -65,7 +65,7 @@ func TestSyslogForwarderConnectsLater(t *testing.T) {
 	if err == nil {
 		t.Fatal("dialling a socket that does not exist succeeded")
 	}
-	defer fw.Close()
+	defer func() { _ = fw.Close() }()
 	opts := testOptions()
 	opts.Forwarders = []Forwarder{fw}
 	l, _ := openTemp(t, opts)
@@ -77,7 +77,7 @@ func TestSyslogForwarderConnectsLater(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no unix datagram sockets: %v", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	rec := mustAppend(t, l, Event{User: "alice", Event: "approval"})
 	if err := l.ForwardErr(); err != nil {
 		t.Fatalf("system log there, ForwardErr = %v", err)

@@ -65,7 +65,7 @@ func VerifyFile(path string) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("opening audit log: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	res, err := Verify(f)
 	if err != nil {
 		return res, fmt.Errorf("verifying %s: %w", path, err)

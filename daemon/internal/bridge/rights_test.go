@@ -30,7 +30,7 @@ func realEngine(t *testing.T) (*engine.Engine, *clock.Fake) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { _ = l.Close() })
 	clk := clock.NewFake(fakeTime)
 	eng, err := engine.New(engine.Options{Home: dir, Store: custody.NewMemory(), Audit: l,
 		Policy: policy.Default(), PolicySource: "test", Clock: clk})

@@ -69,6 +69,8 @@ type Options struct {
 // that fails.
 type Forwarder interface {
 	ForwardErr() error
+	// SetForwarding follows the policy's audit.syslog.
+	SetForwarding(on bool)
 }
 
 // Engine is the daemon's core.

@@ -109,13 +109,13 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) start() {
 	f.t.Helper()
 	if f.log != nil {
-		f.log.Close()
+		_ = f.log.Close()
 	}
 	l, err := audit.Open(filepath.Join(f.home, "audit.jsonl"), audit.Options{Now: f.clk.Now})
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	f.t.Cleanup(func() { l.Close() })
+	f.t.Cleanup(func() { _ = l.Close() })
 	f.log = l
 	f.audit = &failingAudit{Auditor: l}
 	e, err := New(Options{Home: f.home, Store: f.store, Audit: f.audit, Policy: f.pol, PolicySource: "test", Clock: f.clk,
@@ -604,7 +604,7 @@ func openFile(t *testing.T, p string) *os.File {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { fh.Close() })
+	t.Cleanup(func() { _ = fh.Close() })
 	return fh
 }
 

@@ -30,9 +30,15 @@ func (e *Engine) Start() error {
 	for k, v := range e.opts.StartFields {
 		f[k] = v
 	}
+	prev := e.lastPolicy()
+	// Forwarding follows the policy from the first line, unless the policy turns it off since the
+	// last run: then the line saying so is forwarded first.
+	if fw, ok := e.opts.Audit.(Forwarder); ok && e.pol != nil && !(prev != nil && prev.Audit.Syslog && !e.pol.Audit.Syslog) {
+		fw.SetForwarding(e.pol.Audit.Syslog)
+	}
 	if err := e.run(e.self, func(t *tx) error {
 		t.record("daemon_started", rules.Info, f)
-		e.recordPolicy(t, e.lastPolicy())
+		e.recordPolicy(t, prev)
 		return nil
 	}); err != nil {
 		return err
@@ -69,6 +75,12 @@ func (e *Engine) recordPolicy(t *tx, prev *policy.Policy) {
 		}
 	}
 	t.record("policy_loaded", sev, f)
+	// The copy to the system log follows the policy once its lines are written (so a line
+	// saying it is turned off still reaches the system log).
+	if fw, ok := e.opts.Audit.(Forwarder); ok {
+		on := e.pol.Audit.Syslog
+		t.afterCommit(func() error { fw.SetForwarding(on); return nil })
+	}
 	// Remember the policy in force, so the next start can say what changed while it was off.
 	if raw, err := e.pol.Marshal(); err == nil && string(raw) != string(e.st.Policy) {
 		set(t, &e.st.Policy, json.RawMessage(raw))

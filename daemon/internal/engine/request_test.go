@@ -210,7 +210,7 @@ func TestForwardingFailureInStatusAndTrail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	e, err := New(Options{Home: f.home, Store: f.store, Audit: l, Policy: f.pol, Clock: f.clk, LookupUser: testUsers})
 	if err != nil {
 		t.Fatal(err)
@@ -231,6 +231,20 @@ func TestForwardingFailureInStatusAndTrail(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), `"event":"forwarding_failed","severity":"high"`) {
 		t.Fatal("the trail does not record the forwarding failure")
+	}
+
+	// The policy turns forwarding off: its line says so, and the problem is gone.
+	off, err := policy.Parse([]byte(`{"version":1,"audit":{"syslog":false}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.opts.LoadPolicy = func() (*policy.Policy, string, error) { return off, "test", nil }
+	if err := e.ReloadPolicy(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = e.Owner(api.Caller{OSUser: "staff"}).Status(context.Background())
+	if err != nil || len(st.Problems()) != 0 {
+		t.Fatalf("forwarding off by policy, yet problems %q (%v)", st.Problems(), err)
 	}
 }
 

@@ -117,7 +117,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	if s.addr != "" {
 		s.mu.Unlock()
-		ln.Close()
+		_ = ln.Close()
 		return errors.New("local ui: already started")
 	}
 	s.addr = ln.Addr().String()
@@ -139,7 +139,7 @@ func (s *Server) Start(ctx context.Context) error {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		srv.Shutdown(shutdownCtx) //nolint:errcheck // closing on the way out: nothing left to tell
+		_ = srv.Shutdown(shutdownCtx)
 	}()
 	return nil
 }

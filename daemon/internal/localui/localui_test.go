@@ -179,7 +179,7 @@ func (e *env) do(t *testing.T, c *http.Client, req *http.Request) (*http.Respons
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
@@ -542,7 +542,9 @@ func TestEnrolFlow(t *testing.T) {
 func TestReEnrolWarnsFirst(t *testing.T) {
 	e := newEnv(t)
 	c := browser(t)
-	e.b.EnrollApprover(t.Context(), api.NewApprover{ID: "press-ben", Name: "Ben Press"})
+	if _, err := e.b.EnrollApprover(t.Context(), api.NewApprover{ID: "press-ben", Name: "Ben Press"}); err != nil {
+		t.Fatal(err)
+	}
 	body := e.open(t, c, "enrol")
 	if !strings.Contains(body, "press-ben") {
 		t.Error("enrolled approvers not listed")

@@ -306,9 +306,9 @@ func writePage(w http.ResponseWriter, status int, name string, data any) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	buf.WriteTo(w) //nolint:errcheck // the browser went away: nothing to do
+	_, _ = buf.WriteTo(w) // the browser went away: nothing to do
 }
 
 func renderTemplate(w http.ResponseWriter, name string, data any) {
-	templates.ExecuteTemplate(w, name, data) //nolint:errcheck // as in writePage
+	_ = templates.ExecuteTemplate(w, name, data) // as in writePage
 }

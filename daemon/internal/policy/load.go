@@ -96,7 +96,7 @@ func loadFile(path string) (*Policy, error) {
 		}
 		return nil, fmt.Errorf("read policy: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read policy %s: %w", path, err)
