@@ -69,8 +69,13 @@ func Parse(data []byte) (*Policy, error) {
 	if err := checkVersion(data); err != nil {
 		return nil, err
 	}
-	if e := checkShape(data); e != nil {
-		return nil, invalid(e.String())
+	if es := checkShape(data); len(es) > 0 {
+		// Every problem at once: the shape's, then what validation finds in the rest.
+		problems := make([]string, 0, len(es))
+		for _, e := range es {
+			problems = append(problems, e.String())
+		}
+		return nil, invalid(append(problems, validateLeniently(data, es)...)...)
 	}
 	data, ignored, err := dropNotBuilt(data)
 	if err != nil {
@@ -86,6 +91,35 @@ func Parse(data []byte) (*Policy, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// validateLeniently decodes what it can of a policy whose shape is wrong (values of the wrong
+// type stay at their defaults) and returns validation's problems at paths the shape check did
+// not already name, so a check lists every problem of the file in one go.
+func validateLeniently(data []byte, shape []*fieldError) []string {
+	data, _, err := dropNotBuilt(data)
+	if err != nil {
+		return nil
+	}
+	p := Default()
+	_ = json.Unmarshal(data, p) // type errors are what the shape check reported
+	var ie *InvalidError
+	if err := p.Validate(); !errors.As(err, &ie) {
+		return nil
+	}
+	var out []string
+	for _, msg := range ie.Problems {
+		named := false
+		for _, e := range shape {
+			if e.path != "" && strings.HasPrefix(msg, e.path) {
+				named = true
+			}
+		}
+		if !named {
+			out = append(out, msg)
+		}
+	}
+	return out
 }
 
 // decodeStrict decodes exactly one JSON value into v, refusing unknown fields and trailing data.
@@ -157,19 +191,33 @@ func position(data []byte, offset int64) (line, col int) {
 // checkShape walks the JSON alongside the Go type and reports, with the field path, the first
 // key the type does not have (matched exactly: encoding/json would accept "Version"), a
 // duplicate key, a null, or a value of the wrong JSON type.
-func checkShape(data []byte) *fieldError {
-	dec := json.NewDecoder(bytes.NewReader(data))
+func checkShape(data []byte) []*fieldError {
+	dec := &shapeDec{Decoder: json.NewDecoder(bytes.NewReader(data))}
 	dec.UseNumber()
 	if e := walk(dec, reflect.TypeFor[Policy](), ""); e != nil {
-		return e
+		return append(dec.found, e)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return fe("", "unexpected data after the policy object")
+		return append(dec.found, fe("", "unexpected data after the policy object"))
 	}
-	return nil
+	return dec.found
 }
 
-func walk(dec *json.Decoder, t reflect.Type, path string) *fieldError {
+// shapeDec is the decoder of one shape check. Problems a reader can skip over (an unknown or
+// repeated key, a value of the wrong type) are collected in found and the walk goes on, so a
+// check reports all of them; broken JSON stops it.
+type shapeDec struct {
+	*json.Decoder
+	found []*fieldError
+}
+
+// skip records e and reads the rest of the value that began with tok.
+func (dec *shapeDec) skip(e *fieldError, tok json.Token, path string) *fieldError {
+	dec.found = append(dec.found, e)
+	return skipValue(dec, tok, path)
+}
+
+func walk(dec *shapeDec, t reflect.Type, path string) *fieldError {
 	tok, err := dec.Token()
 	if err != nil {
 		return fe(path, "not valid JSON: "+err.Error())
@@ -186,7 +234,7 @@ func walk(dec *json.Decoder, t reflect.Type, path string) *fieldError {
 	switch t.Kind() {
 	case reflect.Struct:
 		if tok != json.Delim('{') {
-			return mismatch(path, "an object", tok)
+			return dec.skip(mismatch(path, "an object", tok), tok, path)
 		}
 		fields := jsonFields(t)
 		return walkObject(dec, path, func(key string) (reflect.Type, string, *fieldError) {
@@ -203,14 +251,14 @@ func walk(dec *json.Decoder, t reflect.Type, path string) *fieldError {
 		})
 	case reflect.Map:
 		if tok != json.Delim('{') {
-			return mismatch(path, "an object", tok)
+			return dec.skip(mismatch(path, "an object", tok), tok, path)
 		}
 		return walkObject(dec, path, func(key string) (reflect.Type, string, *fieldError) {
 			return t.Elem(), path + "[" + strconv.Quote(key) + "]", nil
 		})
 	case reflect.Slice:
 		if tok != json.Delim('[') {
-			return mismatch(path, "an array", tok)
+			return dec.skip(mismatch(path, "an array", tok), tok, path)
 		}
 		for i := 0; dec.More(); i++ {
 			if e := walk(dec, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); e != nil {
@@ -224,22 +272,22 @@ func walk(dec *json.Decoder, t reflect.Type, path string) *fieldError {
 		return nil
 	case reflect.String:
 		if _, ok := tok.(string); !ok {
-			return mismatch(path, "a string", tok)
+			return dec.skip(mismatch(path, "a string", tok), tok, path)
 		}
 	case reflect.Int:
 		n, ok := tok.(json.Number)
 		if !ok {
-			return mismatch(path, "a whole number", tok)
+			return dec.skip(mismatch(path, "a whole number", tok), tok, path)
 		}
 		if _, err := strconv.ParseInt(string(n), 10, 32); err != nil {
 			if errors.Is(err, strconv.ErrRange) {
-				return fe(path, fmt.Sprintf("%s is far out of range", n))
+				return dec.skip(fe(path, fmt.Sprintf("%s is far out of range", n)), tok, path)
 			}
-			return fe(path, fmt.Sprintf("%s is not a whole number", n))
+			return dec.skip(fe(path, fmt.Sprintf("%s is not a whole number", n)), tok, path)
 		}
 	case reflect.Bool:
 		if _, ok := tok.(bool); !ok {
-			return mismatch(path, "true or false", tok)
+			return dec.skip(mismatch(path, "true or false", tok), tok, path)
 		}
 	default:
 		return fe(path, "internal error: no shape for "+t.String())
@@ -252,7 +300,7 @@ var anyValue = reflect.TypeFor[any]()
 
 // skipValue reads the rest of a value that began with tok, refusing duplicate keys and nulls
 // inside it as elsewhere.
-func skipValue(dec *json.Decoder, tok json.Token, path string) *fieldError {
+func skipValue(dec *shapeDec, tok json.Token, path string) *fieldError {
 	switch tok {
 	case json.Delim('{'):
 		return walkObject(dec, path, func(key string) (reflect.Type, string, *fieldError) {
@@ -271,7 +319,7 @@ func skipValue(dec *json.Decoder, tok json.Token, path string) *fieldError {
 	return nil
 }
 
-func walkObject(dec *json.Decoder, path string, field func(key string) (reflect.Type, string, *fieldError)) *fieldError {
+func walkObject(dec *shapeDec, path string, field func(key string) (reflect.Type, string, *fieldError)) *fieldError {
 	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -280,11 +328,19 @@ func walkObject(dec *json.Decoder, path string, field func(key string) (reflect.
 		}
 		key := tok.(string) // the decoder guarantees object keys are strings
 		ft, p, e := field(key)
-		if e != nil {
-			return e
+		if e == nil && seen[key] {
+			e = fe(p, "duplicate key")
 		}
-		if seen[key] {
-			return fe(p, "duplicate key")
+		if e != nil {
+			// Note it and read past the value: the next key may be wrong too.
+			tok, err := dec.Token()
+			if err != nil {
+				return fe(p, "not valid JSON: "+err.Error())
+			}
+			if e := dec.skip(e, tok, p); e != nil {
+				return e
+			}
+			continue
 		}
 		seen[key] = true
 		if e := walk(dec, ft, p); e != nil {
@@ -306,8 +362,6 @@ func mismatch(path, want string, tok json.Token) *fieldError {
 		} else {
 			got = "an array"
 		}
-		// A scalar was wanted; the caller stops at the first error, so the rest of the
-		// composite value need not be skipped.
 	case json.Number:
 		got = "the number " + string(v)
 	case bool:

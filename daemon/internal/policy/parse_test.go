@@ -205,3 +205,32 @@ func TestAccountIDsFoldOnlyASCII(t *testing.T) {
 		t.Error("the Kelvin sign must not fold to k")
 	}
 }
+
+// Unknown keys, repeated keys and values of the wrong type do not hide each other, nor what
+// validation finds in the rest of the file: a check names them all at once.
+func TestParseReportsShapeAndValueProblemsTogether(t *testing.T) {
+	_, err := Parse([]byte(`{"version":1,"bogus":1,"totp_skew_steps":"9","session_ttl_seconds":-1,
+	  "throttle":{"max_failures":0,"nope":true,"window_seconds":60,"window_seconds":61},"posting_hours":{"time_zone":"Mars/Base","start":"08:00","end":"09:00"}}`))
+	var ie *InvalidError
+	if !errors.As(err, &ie) {
+		t.Fatalf("want *InvalidError, got %T %v", err, err)
+	}
+	want := []string{
+		"bogus: unknown key",
+		"totp_skew_steps: expected a whole number, got a string",
+		"throttle.nope: unknown key",
+		"throttle.window_seconds: duplicate key",
+		`posting_hours.time_zone: "Mars/Base" is not a known IANA time zone`,
+		"session_ttl_seconds: -1 is under the minimum of 30",
+		"throttle.max_failures: 0 is under the minimum of 1",
+	}
+	got := strings.Join(ie.Problems, "\n")
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("problems lack %q:\n%s", w, got)
+		}
+	}
+	if strings.Contains(got, "totp_skew_steps: 1") || strings.Count(got, "totp_skew_steps") != 1 {
+		t.Errorf("a value of the wrong type is reported once, not again by validation:\n%s", got)
+	}
+}
