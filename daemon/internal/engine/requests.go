@@ -21,12 +21,11 @@ func (v *staffView) CreateRequest(ctx context.Context, n api.NewRequest) (api.Re
 		if _, ok := e.st.Accounts[n.Account]; !ok && n.Account != "" {
 			return api.Errorf(api.CodeNotFound, "no account %s in custody: foureyes account list shows the accounts that can be requested", n.Account)
 		}
-		open := 0
+		pending := make([]rules.Request, 0, len(e.requests))
 		for _, r := range e.requests {
-			if r.Requester == v.c.OSUser && r.State == rules.Pending {
-				open++
-			}
+			pending = append(pending, *r)
 		}
+		open := rules.CountOpen(pending, v.c.OSUser, t.now)
 		in := rules.RequestInput{Account: n.Account, Action: n.Action, Text: n.Text, Digest: n.Digest}
 		r, d := rules.NewRequest(e.cfg, freshID(e.requests, "r", 6), v.c.OSUser, in, digest.Sum(n.Text), digest.Canonical(n.Text), open, t.now)
 		if !d.Allowed() {
