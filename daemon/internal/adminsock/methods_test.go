@@ -109,7 +109,7 @@ func TestBridgeHelloReachesBackend(t *testing.T) {
 func TestApproverOfferedReachesBackend(t *testing.T) {
 	me, err := user.Current()
 	if err != nil {
-		t.Skip(err)
+		t.Fatalf("the current OS user: %v", err)
 	}
 	pol := policy.Default()
 	pol.Accounts = map[string]policy.Account{"x:@m": {Approvers: []string{"anna", "self"}}}

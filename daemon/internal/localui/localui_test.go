@@ -20,6 +20,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/testenv"
 )
 
 // fakeBackend keeps approvers and accounts in memory and checks TOTP codes like the engine
@@ -448,10 +449,7 @@ func TestPasswordNeverInResponses(t *testing.T) {
 // zbarimg decodes the QR code in a PNG file, or skips the test.
 func zbarimg(t *testing.T, png []byte) string {
 	t.Helper()
-	bin, err := exec.LookPath("zbarimg")
-	if err != nil {
-		t.Skip("zbarimg not installed (apt-get install zbar-tools)")
-	}
+	bin := testenv.Program(t, "", "zbar-tools", "zbarimg")
 	path := filepath.Join(t.TempDir(), "qr.png")
 	if err := os.WriteFile(path, png, 0o600); err != nil {
 		t.Fatal(err)
