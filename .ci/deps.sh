@@ -23,8 +23,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt (an unattended upgrade, a package manager window) may hold the lock on a fresh
+  # machine: wait for it, up to 10 minutes, instead of failing at once.
+  lock=(-o DPkg::Lock::Timeout=600)
+  echo "deps: apt-get update (waits for another package manager to finish)"
+  $SUDO apt-get "${lock[@]}" update -qq
+  echo "deps: apt-get install (a few minutes on a fresh machine)"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 if ! command -v go >/dev/null; then

@@ -27,13 +27,15 @@ step() {
   local name=$1; shift
   if [ -n "${TEST_STEPS:-}" ] && ! [[ $name =~ $TEST_STEPS ]]; then return 0; fi
   echo
-  echo "=== $name"
+  echo "=== $name (started $(date +%H:%M:%S))"
   local t0=$SECONDS rc=0 skips
   nstep=$((nstep+1))
   # The step's harness appends one line per skipped test to this file.
   export FOUREYES_SKIPS=$PWD/artifacts/skips/$(printf %02d "$nstep").txt
   : >"$FOUREYES_SKIPS"
-  "$@" || rc=$?
+  # Third-party noise goes: the private D-Bus session's notices, the accessibility bus.
+  "$@" 2>&1 | { grep --line-buffered -vE '^(dbus-daemon\[[0-9]+\]|SpiRegistry daemon is running)' || true; }
+  rc=${PIPESTATUS[0]}
   skips=$(wc -l <"$FOUREYES_SKIPS")
   if [ "$rc" -eq 0 ]; then
     passed=$((passed+1)); echo "--- ok: $name ($((SECONDS-t0)) s, $skips skipped)"
