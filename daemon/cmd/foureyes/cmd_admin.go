@@ -24,7 +24,7 @@ func cmdStatus(e *env, args []string) int {
 		"Exit status: 0 all is well; 1 the daemon runs but something is wrong (an invalid policy, a\n"+
 		"keyring that cannot be used, an audit log that cannot be written, the browser bridge down,\n"+
 		"events not reaching the system log: each is printed under PROBLEMS); 3 the daemon is not running.")
-	if _, st := parse(fs, args); st >= 0 {
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
 	var problems []string
@@ -162,7 +162,7 @@ func cmdAccountPasswd(e *env, args []string) int {
 
 func cmdAccountList(e *env, args []string) int {
 	fs := e.flagSet("account list", "[--json]", "List the accounts in custody (never their passwords).")
-	if _, st := parse(fs, args); st >= 0 {
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
 	return call(e, func(ctx context.Context, b api.Backend) ([]api.Account, error) { return b.ListAccounts(ctx) }, func(as []api.Account) {
@@ -265,7 +265,7 @@ func cmdApproverConfirm(e *env, args []string) int {
 
 func cmdApproverList(e *env, args []string) int {
 	fs := e.flagSet("approver list", "[--json]", "List approvers and their state (never their secrets).")
-	if _, st := parse(fs, args); st >= 0 {
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
 	return call(e, func(ctx context.Context, b api.Backend) ([]api.Approver, error) { return b.ListApprovers(ctx) }, func(as []api.Approver) {
@@ -384,7 +384,7 @@ func printRequests(w io.Writer, rs []api.Request) error {
 
 func cmdRequests(e *env, args []string) int {
 	fs := e.flagSet("requests", "[--json]", "List requests of the last day.")
-	if _, st := parse(fs, args); st >= 0 {
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
 	return call(e, func(ctx context.Context, b api.Backend) ([]api.Request, error) { return b.ListRequests(ctx) },
@@ -457,7 +457,7 @@ func cmdCancel(e *env, args []string) int {
 
 func cmdSessions(e *env, args []string) int {
 	fs := e.flagSet("sessions", "[--json]", "List posting sessions of the last day.")
-	if _, st := parse(fs, args); st >= 0 {
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
 	return call(e, func(ctx context.Context, b api.Backend) ([]api.Session, error) { return b.ListSessions(ctx) }, func(ss []api.Session) {
@@ -476,11 +476,16 @@ func cmdSessions(e *env, args []string) int {
 }
 
 func cmdLock(e *env, args []string) int {
-	fs := e.flagSet("lock", "[--reason TEXT]", "Lock now: revoke every open posting session and pending request at once\n(a hijacked account, a wrong post in progress).")
+	fs := e.flagSet("lock", "[--reason TEXT | TEXT...]", "Lock now: revoke every open posting session and pending request at once\n(a hijacked account, a wrong post in progress). Words after lock are the reason too:\n  foureyes lock account hijacked")
 	var reason string
 	fs.StringVar(&reason, "reason", "locked from the command line", "why, for the audit trail")
-	if _, st := parse(fs, args); st >= 0 {
+	pos, st := parse(fs, args)
+	if st >= 0 {
 		return st
+	}
+	// In an emergency a stray word must not stop the lock: it is the reason.
+	if len(pos) > 0 {
+		reason = strings.Join(pos, " ")
 	}
 	return call(e, func(ctx context.Context, b api.Backend) (api.LockResult, error) { return b.Lock(ctx, reason) }, func(r api.LockResult) {
 		fmt.Fprintf(e.stdout, "locked: %d sessions and %d requests revoked\n", r.Sessions, r.Requests)

@@ -33,7 +33,7 @@ func cmdAudit(e *env, args []string) int {
 
 func cmdAuditPath(e *env, args []string) int {
 	fs := e.flagSet("audit path", "", "Print the audit log's path.")
-	if _, st := parse(fs, args); st >= 0 {
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
 	p, err := e.auditPath("")
@@ -52,7 +52,7 @@ func cmdAuditVerify(e *env, args []string) int {
 	fs := e.flagSet("audit verify", "[--file F]", "Prove the audit log's hash chain: every line unchanged, none removed, none reordered.\nPrints the head hash; compare it with the copy in the system log.")
 	var file string
 	fs.StringVar(&file, "file", "", "audit log to verify (default: this user's)")
-	if _, st := parse(fs, args); st >= 0 {
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
 	p, err := e.auditPath(file)
@@ -90,7 +90,7 @@ func cmdAuditExport(e *env, args []string) int {
 	fs.StringVar(&out, "out", "", "write to this file instead of standard output (written only if the chain verifies)")
 	fs.BoolVar(&force, "force", false, "export even a log that does not verify (still exits non-zero)")
 	fs.BoolVar(&bom, "bom", false, "start CSV with a byte order mark (for spreadsheet programs)")
-	if _, st := parse(fs, args); st >= 0 {
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
 	if format != "csv" && format != "json" {
@@ -138,7 +138,7 @@ func cmdAuditRepair(e *env, args []string) int {
 		"Repair an audit log whose last line was torn by a crash: the torn bytes move to a side file\n(nothing is dropped), the log is cut back to its last whole line, and the repair itself is\nrecorded as a high-severity event. Stop the daemon first.")
 	var file string
 	fs.StringVar(&file, "file", "", "audit log to repair (default: this user's)")
-	if _, st := parse(fs, args); st >= 0 {
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
 	p, err := e.auditPath(file)
@@ -211,7 +211,7 @@ func cmdPolicyReload(e *env, args []string) int {
 	fs := e.flagSet("policy reload", "", "Tell the running daemon to read its policy again (after IT deployed a new one). The daemon\n"+
 		"records the policy's digest and what changed in the audit trail. Exit status 1 if the policy\n"+
 		"it now has is invalid: then it refuses every approval until the file is fixed.")
-	if _, st := parse(fs, args); st >= 0 {
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
 	return call(e, func(ctx context.Context, b api.Backend) (api.Status, error) {
@@ -227,7 +227,7 @@ func cmdPolicyReload(e *env, args []string) int {
 
 func cmdPolicyShow(e *env, args []string) int {
 	fs := e.flagSet("policy show", "", "Show which policy file applies to this user and the effective policy.")
-	if _, st := parse(fs, args); st >= 0 {
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
 	p, src, err := policy.Load()

@@ -50,7 +50,7 @@ func cmdDaemon(e *env, args []string) int {
 			"admin socket the foureyes command uses. Stop it with Ctrl+C or SIGTERM; SIGHUP reloads the policy.")
 	var headless bool
 	fs.BoolVar(&headless, "headless", false, "no tray icon (servers, CI, desktops without a tray)")
-	if _, st := parse(fs, args); st >= 0 {
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
 	logger := log.New(e.stderr, "foureyes: ", log.LstdFlags)

@@ -238,7 +238,7 @@ func TestCLIEndToEnd(t *testing.T) {
 	c.refused("self_approval", "approve", rid2, "--approver", "myself", "--code", oathtool(t, self, time.Now().Add(30*time.Second)))
 
 	// Lock revokes the open session and the pending request.
-	out := c.ok("", "lock", "--json")
+	out := c.ok("", "lock", "account", "hijacked", "--json") // words after lock are its reason
 	var lock struct{ Sessions, Requests int }
 	if err := json.Unmarshal([]byte(out), &lock); err != nil {
 		t.Fatal(err)
@@ -279,7 +279,7 @@ func TestCLIEndToEnd(t *testing.T) {
 		t.Fatalf("audit verify: %s", out)
 	}
 	csv := c.ok("", "audit", "export", "--format", "csv")
-	for _, want := range []string{"Guten Morgen!", "code_replayed", "approval_refused", "lock", "session_issued"} {
+	for _, want := range []string{"Guten Morgen!", "code_replayed", "approval_refused", "lock", "session_issued", "account hijacked"} {
 		if !strings.Contains(csv, want) {
 			t.Errorf("CSV export lacks %q", want)
 		}
@@ -361,6 +361,8 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"approver", "remove"}, exitUsage, "name one approver ID"},
 		{[]string{"approver", "unlock", "anna", "ben"}, exitUsage, "name one approver ID"},
 		{[]string{"cancel"}, exitUsage, "name one request id"},
+		{[]string{"status", "now"}, exitUsage, "takes no arguments besides its options"},
+		{[]string{"sessions", "all"}, exitUsage, "takes no arguments besides its options"},
 		{[]string{"policy", "check"}, exitUsage, "name one policy file"},
 		{[]string{"approver", "remove", "--help"}, exitOK, ""},
 		{[]string{"request", "--account", "x:@m", "--action", "tweet", "--text-file", "/dev/null"}, exitUsage, `--action "tweet" is not one of post, reply, quote, repost`},

@@ -330,7 +330,7 @@ func call[T any](e *env, f func(ctx context.Context, b api.Backend) (T, error), 
 
 func cmdVersion(e *env, args []string) int {
 	fs := e.flagSet("version", "", "Print the version.")
-	if _, st := parse(fs, args); st >= 0 {
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
 	if e.json {

@@ -116,7 +116,7 @@ func (v *ownerView) RemoveAccount(ctx context.Context, id string) error {
 		t.afterCommit(func() error {
 			for _, k := range []string{custody.AccountPasswordKey(id), custody.AccountTOTPKey(id)} {
 				if err := e.opts.Store.Delete(k); err != nil && !errors.Is(err, custody.ErrNotFound) {
-					return e.keyringError("removing the account's secrets from the OS keyring", err)
+					return e.keyringError("the account is removed, but its secrets could not be removed from the OS keyring (they are no longer used: remove them by hand with the keyring's own tool, e.g. Seahorse or secret-tool)", err)
 				}
 			}
 			return nil

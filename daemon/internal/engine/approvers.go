@@ -85,15 +85,27 @@ func (v *ownerView) EnrollApprover(ctx context.Context, n api.NewApprover) (api.
 			n = e.withdraw(t, nil, func(s *rules.Session) bool { return slices.Contains(s.ApprovedBy, in.ID) }, in.ID)
 		}
 		// A new record, not an edit: a code check that read the discarded secret sees that the
-		// record changed and reads the secret again.
-		put(t, e.st.Approvers, in.ID, rec)
+		// record changed and reads the secret again. Undone, it is a new record too (a copy of
+		// the old one), for the same reason: the secret may have changed twice meanwhile.
+		t.onUndo(func() {
+			if existed {
+				cp := *old
+				e.st.Approvers[in.ID] = &cp
+			} else {
+				delete(e.st.Approvers, in.ID)
+			}
+		})
+		e.st.Approvers[in.ID] = rec
 		t.persist()
 		t.record(event, sev, n.note(map[string]any{"approver": in.ID, "name": in.Name, "approver_os_user": rec.OSUser}))
 		t.notify(api.Event{Kind: api.EventStatus, Approver: in.ID, Message: "approver enrolled"})
 		out = api.Enrollment{Approver: rec.public(), URI: key.URL(), Secret: key.Secret()}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return api.Enrollment{}, err // a secret that was not put in force is never shown
+	}
+	return out, nil
 }
 
 func (v *ownerView) ConfirmApprover(ctx context.Context, id, code string) (api.Approver, error) {
@@ -173,7 +185,7 @@ func (v *ownerView) RemoveApprover(ctx context.Context, id string) error {
 		t.notify(api.Event{Kind: api.EventStatus, Approver: id, Message: "approver removed"})
 		t.afterCommit(func() error {
 			if err := e.opts.Store.Delete(custody.ApproverKey(id)); err != nil && !errors.Is(err, custody.ErrNotFound) {
-				return e.keyringError("removing the approver's secret from the OS keyring", err)
+				return e.keyringError("the approver is removed, but their secret could not be removed from the OS keyring (it is no longer used: remove it by hand with the keyring's own tool, e.g. Seahorse or secret-tool)", err)
 			}
 			return nil
 		})

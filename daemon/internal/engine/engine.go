@@ -183,9 +183,20 @@ func (e *Engine) setPolicy(p *policy.Policy, source string, err error) {
 			err = errors.New("no policy")
 		}
 		e.pol, e.polErr = nil, err
+		if e.cfg.Throttle.MaxConsecutive == 0 {
+			// Requests and approvals are refused, but a code may still be checked (confirming an
+			// enrolment, a denial): never with all-zero numbers, which would disable an approver
+			// at the first wrong code. The embedded default's numbers apply to those.
+			e.cfg, e.loc = configFor(policy.Default())
+		}
 		return
 	}
 	e.pol, e.polErr = p, nil
+	e.cfg, e.loc = configFor(p)
+}
+
+// configFor turns a valid policy into the rules' numbers and the time zone times are shown in.
+func configFor(p *policy.Policy) (rules.Config, *time.Location) {
 	c := rules.Config{
 		Skew:       p.TOTPSkewSteps,
 		SessionTTL: p.SessionTTL(),
@@ -204,16 +215,16 @@ func (e *Engine) setPolicy(p *policy.Policy, source string, err error) {
 	if m := p.AuthorMark; m != nil && m.Required {
 		c.AuthorMark = m.Matches
 	}
-	e.loc = time.UTC
+	loc := time.UTC
 	if h := p.PostingHours; h != nil {
 		c.Within = h.Within
 		c.OutsideRefuse = h.Outside == policy.OutsideRefuse
 		c.NextOpen = h.NextOpen
-		if loc, err := time.LoadLocation(h.TimeZone); err == nil {
-			e.loc = loc
+		if l, err := time.LoadLocation(h.TimeZone); err == nil {
+			loc = l
 		}
 	}
-	e.cfg = c
+	return c, loc
 }
 
 // maxLength is the most characters account's platform takes in one post (0: not known).

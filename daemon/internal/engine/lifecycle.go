@@ -95,6 +95,7 @@ func (e *Engine) lastPolicy() *policy.Policy {
 	}
 	p, err := policy.Parse(e.st.Policy)
 	if err != nil {
+		log.Printf("the policy in force at the last run cannot be read back, so what changed since is not listed: %v", err)
 		return nil
 	}
 	return p
@@ -207,12 +208,16 @@ func (e *Engine) ReloadPolicy() error {
 	}
 	p, src, perr := e.opts.LoadPolicy()
 	err := e.run(e.self, func(t *tx) error {
-		// Put in force even if the line fails: an invalid policy must stop approvals at once.
-		t.sticky = true
 		prev := e.pol
 		if prev == nil {
 			prev = e.lastPolicy()
 		}
+		// A policy that only takes rights away (an invalid one stops every approval, a stricter
+		// one) is put in force even if its line cannot be written: failing closed. One that
+		// loosens the rules must not take effect unrecorded: it is undone with the line.
+		t.sticky = perr != nil || p == nil || !policy.Weakened(policy.Diff(prev, p))
+		pol, polErr, source, cfg, loc := e.pol, e.polErr, e.opts.PolicySource, e.cfg, e.loc
+		t.onUndo(func() { e.pol, e.polErr, e.opts.PolicySource, e.cfg, e.loc = pol, polErr, source, cfg, loc })
 		e.setPolicy(p, src, perr)
 		e.recordPolicy(t, prev)
 		t.notify(api.Event{Kind: api.EventStatus, Message: "policy reloaded"})

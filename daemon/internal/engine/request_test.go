@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -285,5 +286,69 @@ func TestPolicyChangesAreRecorded(t *testing.T) {
 	last := trail[strings.LastIndex(trail, `"event":"policy_loaded"`):]
 	if !strings.Contains(last, `"key":"throttle.max_failures","old":"50","new":"5"}`) || strings.Contains(last[:60], `"high"`) {
 		t.Errorf("the start does not record the tightening since the last run: %s", last[:min(len(last), 400)])
+	}
+}
+
+// A reload that loosens the rules does not take effect when its line cannot be written; one that
+// tightens them does (failing closed), and both answer audit_unavailable.
+func TestLooseningReloadNeedsItsLine(t *testing.T) {
+	f := newFixture(t)
+	looser, _ := policy.Parse([]byte(`{"version":1,"totp_skew_steps":2}`))
+	stricter, _ := policy.Parse([]byte(`{"version":1,"session_ttl_seconds":60}`))
+	f.audit.fail.Store(true)
+	f.reload = func() (*policy.Policy, string, error) { return looser, "looser", nil }
+	wantCode(t, f.eng.ReloadPolicy(), api.CodeAuditUnavailable)
+	if p, src, _ := f.eng.Policy(); p.TOTPSkewSteps != 1 || src == "looser" {
+		t.Fatalf("a loosening reload took effect without its line: skew %d from %s", p.TOTPSkewSteps, src)
+	}
+	f.reload = func() (*policy.Policy, string, error) { return stricter, "stricter", nil }
+	wantCode(t, f.eng.ReloadPolicy(), api.CodeAuditUnavailable)
+	if p, _, _ := f.eng.Policy(); p.SessionTTLSeconds != 60 {
+		t.Fatalf("a stricter policy must stand even without its line: ttl %d", p.SessionTTLSeconds)
+	}
+	f.audit.fail.Store(false)
+	// Now recorded: the loosening since the last recorded policy shows.
+	f.reload = func() (*policy.Policy, string, error) { return looser, "looser", nil }
+	if err := f.eng.ReloadPolicy(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(readAudit(t, f), `"key":"totp_skew_steps","old":"1","new":"2","weakens":true`) {
+		t.Error("the recorded reload does not list the loosening")
+	}
+}
+
+// A re-enrolment undone puts back a new record, so a code check that read a secret meanwhile
+// reads it again instead of using a discarded one.
+func TestUndoneReenrolmentIsANewRecord(t *testing.T) {
+	f := newFixture(t)
+	f.enrol("anna", "anna")
+	before := f.eng.st.Approvers["anna"]
+	f.audit.fail.Store(true)
+	_, err := f.admin().EnrollApprover(context.Background(), api.NewApprover{ID: "anna", Name: "Anna"})
+	wantCode(t, err, api.CodeAuditUnavailable)
+	after := f.eng.st.Approvers["anna"]
+	if after == before || !reflect.DeepEqual(*after, *before) {
+		t.Fatalf("undone re-enrolment: record %p %+v, before %p %+v: want an equal copy", after, *after, before, *before)
+	}
+}
+
+// With an invalid policy no approval is possible, but a code checked meanwhile (confirming an
+// enrolment) counts with the default numbers: one wrong code does not disable the approver.
+func TestInvalidPolicyKeepsSaneCodeNumbers(t *testing.T) {
+	f := newFixture(t)
+	f.pol = nil
+	f.start()
+	f.eng.locked(func() { f.eng.setPolicy(nil, "/etc/foureyes/policy.json", errors.New("version: missing")) })
+	ctx := context.Background()
+	if _, err := f.admin().EnrollApprover(ctx, api.NewApprover{ID: "anna", Name: "Anna"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.admin().ConfirmApprover(ctx, "anna", "000000")
+	if c := api.CodeOf(err); c != api.CodeBadCode && c != api.CodeReplayed {
+		t.Fatalf("a wrong code: %v", err)
+	}
+	as, _ := f.admin().ListApprovers(ctx)
+	if len(as) != 1 || as[0].Disabled || as[0].Failures != 1 {
+		t.Fatalf("after one wrong code under an invalid policy: %+v", as)
 	}
 }
