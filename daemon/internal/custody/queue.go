@@ -68,9 +68,19 @@ type answer struct {
 	err error
 }
 
+// maxWaiting bounds the calls waiting behind a keyring that does not answer: past it a call is
+// refused at once instead of queued (undos are always queued: they must run).
+const maxWaiting = 256
+
 // call queues f and waits for its answer at most the time-out.
 func (q *Queue) call(op, key string, f func() (string, error)) (string, error) {
 	done := make(chan answer, 1)
+	q.mu.Lock()
+	full := len(q.ops) >= maxWaiting
+	q.mu.Unlock()
+	if full {
+		return "", fmt.Errorf("keyring %s %q: %w (%d calls already wait for it: is it waiting for you to unlock it?)", op, key, ErrLocked, maxWaiting)
+	}
 	q.enqueue(func() {
 		v, err := f()
 		done <- answer{v, err}

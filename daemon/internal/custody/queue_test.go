@@ -74,3 +74,29 @@ func TestQueueKeepsOrder(t *testing.T) {
 		t.Fatalf("Get after queued writes = %q, %v; want the last write", v, err)
 	}
 }
+
+// Behind a keyring that does not answer, callers are refused at once once enough wait; undos are
+// still queued.
+func TestQueueBoundsTheWaiting(t *testing.T) {
+	g := &gateStore{Memory: NewMemory(), gate: make(chan struct{})}
+	q := NewQueue(g, time.Millisecond)
+	for i := 0; i < maxWaiting+1; i++ {
+		_ = q.Set("k", "v") // each times out and stays queued
+	}
+	start := time.Now()
+	err := q.Set("k", "v")
+	if !errors.Is(err, ErrLocked) || time.Since(start) > time.Second {
+		t.Fatalf("a full queue: %v after %v", err, time.Since(start))
+	}
+	q.DeleteLater("k") // never refused
+	close(g.gate)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := q.Get("k"); errors.Is(err, ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the queued undo did not run after everything before it")
+		}
+	}
+}
