@@ -77,6 +77,9 @@ type Config struct {
 // Ed25519 public key (standard base64 of the raw 32 bytes) that verifies grants.
 type HostHello = api.BridgeHello
 
+// MaxConns is how many connections the bridge holds open at once; more are refused with 503.
+const MaxConns = 64
+
 // Server is the WebSocket bridge. Create it with [New], then call [Server.Listen] (optional)
 // and [Server.Serve].
 type Server struct {
@@ -91,6 +94,7 @@ type Server struct {
 	tokens   []token
 	mozConns map[string]int // moz-extension origins with a live connection, counted
 	conns    map[*conn]struct{}
+	maxConns int // connections open at once, hello or not
 	authed   int
 	closed   bool // Serve has ended: no new connections, no tokens
 }
@@ -143,6 +147,7 @@ func New(cfg Config) (*Server, error) {
 		timing:   timing{hello: HelloTimeout, ping: PingInterval, read: ReadTimeout, write: writeTimeout},
 		mozConns: make(map[string]int),
 		conns:    make(map[*conn]struct{}),
+		maxConns: MaxConns,
 	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 5 * time.Second,
@@ -267,6 +272,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Logf("bridge: refused upgrade (%s): method %q path %q host %q origin %q",
 			reason, r.Method, r.URL.Path, r.Host, r.Header.Get("Origin"))
 		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	s.mu.Lock()
+	busy := len(s.conns) >= s.maxConns
+	s.mu.Unlock()
+	if busy {
+		// An extension needs one connection per browser profile: this many is someone hammering
+		// the port, and each open connection costs memory until its hello times out.
+		s.cfg.Logf("bridge: refused upgrade: %d connections already open", s.maxConns)
+		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)

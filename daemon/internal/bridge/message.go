@@ -179,6 +179,11 @@ func Decode(data []byte) (Message, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return m, api.Errorf(api.CodeBadRequest, "trailing data after the message")
 	}
+	// Two values for one key would be read as the last one here and perhaps as the first one by
+	// whoever logs or checks the message: refuse the ambiguity.
+	if k := duplicateKey(data); k != "" {
+		return m, api.Errorf(api.CodeBadRequest, "field %s: given twice", textclip.Clip(k, 40))
+	}
 
 	// The id first, so every later error can be answered under it.
 	if r, ok := raw["id"]; ok {
@@ -267,6 +272,52 @@ func Decode(data []byte) (Message, error) {
 		}
 	}
 	return m, nil
+}
+
+// duplicateKey returns a key that appears twice in one object of data (at any depth), or "".
+// data is valid JSON (the caller decoded it already).
+func duplicateKey(data []byte) string {
+	type frame struct {
+		object  bool
+		wantKey bool // in an object: the next token is a key
+		seen    map[string]bool
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var stack []*frame
+	// valueDone notes that the enclosing object's value ended: a key comes next.
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].wantKey = true
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].wantKey {
+			if k, ok := tok.(string); ok {
+				top := stack[n-1]
+				if top.seen[k] {
+					return k
+				}
+				top.seen[k] = true
+				top.wantKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, wantKey: true, seen: map[string]bool{}})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
 }
 
 // decodeInt reads a JSON number that must be an integer ("1", not "1.0" or "1e0").

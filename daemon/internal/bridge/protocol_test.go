@@ -234,11 +234,17 @@ func TestDecodeAgreesWithSchema(t *testing.T) {
 		{"published with short digest", `{"v":1,"id":6,"type":"published","session_id":"s","digest":"abc"}`},
 		{"blocked", `{"v":1,"id":7,"type":"blocked","host":"x.com","reason":"no session"}`},
 		{"blocked with long host", `{"v":1,"id":7,"type":"blocked","host":"` + strings.Repeat("a", 254) + `","reason":"r"}`},
+		{"a key given twice", `{"v":1,"id":5,"type":"open","session_id":"s","account":"x:@m","action":"post","action":"repost","digest":"` + digest + `"}`},
+		{"a key of a nested object given twice", `{"v":1,"id":7,"type":"blocked","host":"x.com","reason":"r","reason":"s"}`},
 	}...)
 	// Where the two may differ, and why. The schema's pattern cannot say that a base64url text
 	// of 4n+1 characters decodes to nothing; checkNonce can.
+	// JSON Schema reads an object with a key given twice as if it had only the last value; the
+	// decoder refuses the ambiguity.
 	stricter := map[string]bool{
-		"hello with a nonce of 25 characters": true,
+		"hello with a nonce of 25 characters":  true,
+		"a key given twice":                    true,
+		"a key of a nested object given twice": true,
 	}
 	// decode is what the bridge does with a message before acting on it: Decode, and for hello
 	// the nonce check of the connection.
@@ -263,5 +269,27 @@ func TestDecodeAgreesWithSchema(t *testing.T) {
 				t.Errorf("schema and decoder disagree on %s\nschema:  %v\ndecoder: %v", tt.msg, schemaErr, decodeErr)
 			}
 		})
+	}
+}
+
+func TestDuplicateKey(t *testing.T) {
+	for _, tt := range []struct{ json, want string }{
+		{`{"a":1,"b":2}`, ""},
+		{`{"a":1,"a":2}`, "a"},
+		{`{"a":"b","b":1}`, ""},
+		{`{"a":"a","b":"a"}`, ""},
+		{`{"a":{"x":1,"x":2}}`, "x"},
+		{`{"a":[{"x":1},{"x":2}],"b":3}`, ""},
+		{`{"a":[{"x":1,"x":2}]}`, "x"},
+		{`{"a":{"b":1},"a":2}`, "a"},
+		{`{"a":[1,"a",{"a":1}],"c":{"a":2}}`, ""},
+	} {
+		if got := duplicateKey([]byte(tt.json)); got != tt.want {
+			t.Errorf("duplicateKey(%s) = %q, want %q", tt.json, got, tt.want)
+		}
+	}
+	_, err := Decode([]byte(`{"v":1,"id":5,"type":"open","session_id":"s","account":"x:@m","action":"post","action":"repost"}`))
+	if api.CodeOf(err) != api.CodeBadRequest || !strings.Contains(err.Error(), "action: given twice") {
+		t.Fatalf("Decode of a key given twice: %v", err)
 	}
 }

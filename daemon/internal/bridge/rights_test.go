@@ -3,6 +3,8 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"github.com/gorilla/websocket"
+	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/audit"
@@ -220,4 +223,46 @@ func TestApproversListsExactlyOffered(t *testing.T) {
 			t.Errorf("a list was sent despite the refusal: %v", r)
 		}
 	})
+}
+
+// The bridge holds a bounded number of connections: past it an upgrade is refused at once,
+// before any hello, and a slot frees when a connection closes.
+func TestBridgeCapsConnections(t *testing.T) {
+	h := newHarness(t, func(s *Server) { s.maxConns = 3 })
+	var open []*websocket.Conn
+	for i := 0; i < 3; i++ {
+		ws, _, err := h.dial(t, chromeA)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		open = append(open, ws)
+	}
+	// serveConn registers a connection just after the upgrade: wait until all three count.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		h.s.mu.Lock()
+		n := len(h.s.conns)
+		h.s.mu.Unlock()
+		if n == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections registered, want 3", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_, resp, err := h.dial(t, chromeA)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a fourth connection: %v %+v, want 503", err, resp)
+	}
+	_ = open[0].Close()
+	for {
+		if _, _, err := h.dial(t, chromeA); err == nil {
+			break
+		}
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatal("no slot freed after a connection closed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
