@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"foureyes/daemon/internal/adminsock"
 	"foureyes/daemon/internal/api"
@@ -150,14 +151,6 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	if err != nil {
 		return err
 	}
-	if err := br.Listen(); err != nil {
-		// Fail closed: without the bridge the extension blocks every post and says why.
-		logger.Printf("THE BROWSER EXTENSION CANNOT CONNECT: %v (is another program using port %d? set bridge_port in the policy)", err, port)
-		eng.SetBridgeError(err)
-		br = nil
-	} else {
-		eng.SetBridgeHello(br.Hello)
-	}
 
 	sock, err := adminsock.Listen(filepath.Join(home, socketName), adminsock.Config{
 		Backend: func(c api.Caller) api.Backend { return eng.Owner(c) },
@@ -168,13 +161,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	}
 	errc := make(chan error, 4)
 	go func() { errc <- sock.Serve(ctx) }()
-	if br != nil {
-		go func() {
-			if err := br.Serve(ctx); err != nil && ctx.Err() == nil {
-				logger.Printf("browser bridge stopped: %v", err)
-			}
-		}()
-	}
+	go serveBridge(ctx, br, eng, port, logger)
 
 	engineDone := make(chan struct{})
 	go func() { eng.Run(ctx); close(engineDone) }()
@@ -226,6 +213,34 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	<-engineDone // the engine's closing lines are written
 	logger.Printf("stopped")
 	return err
+}
+
+// serveBridge listens on the bridge port and serves it. If another program holds the port, it
+// fails closed (the extension blocks every post and says the daemon cannot be reached), tells
+// the engine (status, tray and trail say the bridge is down and why), and tries again with a
+// growing pause until the port is free.
+func serveBridge(ctx context.Context, br *bridge.Server, eng *engine.Engine, port int, logger *log.Logger) {
+	pause := time.Second
+	for {
+		err := br.Listen()
+		if err == nil {
+			break
+		}
+		logger.Printf("THE BROWSER EXTENSION CANNOT CONNECT: %v (is another program using port %d? set bridge_port in the policy); trying again in %v", err, port, pause)
+		eng.SetBridgeError(err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(pause*2, time.Minute)
+	}
+	eng.SetBridgeHello(br.Hello)
+	eng.SetBridgeError(nil)
+	if err := br.Serve(ctx); err != nil && ctx.Err() == nil {
+		logger.Printf("browser bridge stopped: %v", err)
+		eng.SetBridgeError(err)
+	}
 }
 
 // reloadOnHUP reloads the policy on SIGHUP; the engine records the outcome.

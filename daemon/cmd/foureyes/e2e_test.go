@@ -9,6 +9,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -508,5 +510,41 @@ func checkLifecycleLines(t *testing.T, path, openRequest string) {
 	}
 	if n := stopped + 2; n >= len(events) || events[n] != "policy_loaded" {
 		t.Errorf("after the restart's daemon_started: %q, want policy_loaded", events[stopped+1:])
+	}
+}
+
+// Another program holds the bridge port when the daemon starts: status says the bridge is down
+// and why (exit 1), the trail has a bridge_down alarm, and once the port is free the daemon
+// takes it by itself.
+func TestCLIBridgePortSquatted(t *testing.T) {
+	needKeyring(t)
+	squat, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := squat.Addr().(*net.TCPAddr).Port
+	c := newCLI(t)
+	if err := os.WriteFile(filepath.Join(c.home, "no-policy.json"), []byte(fmt.Sprintf(`{"version":1,"audit":{"syslog":false},"bridge_port":%d}`, port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.startDaemon()
+	out, _, code := c.run("", "status")
+	if code != exitRefused || !strings.Contains(out, "browser bridge down: ") || !strings.Contains(out, "address already in use") {
+		t.Fatalf("status with the port taken: exit %d\n%s", code, out)
+	}
+	if trail, err := os.ReadFile(filepath.Join(c.home, "audit.jsonl")); err != nil || !strings.Contains(string(trail), `"event":"bridge_down","severity":"high"`) {
+		t.Fatalf("no bridge_down alarm in the trail (%v)", err)
+	}
+	_ = squat.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, _, code := c.run("", "status"); code == exitOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			out, _, _ := c.run("", "status")
+			t.Fatalf("the daemon did not take the freed port:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -161,10 +161,25 @@ func (e *Engine) Owner(c api.Caller) api.Backend { return &ownerView{staffView{e
 // cannot be turned into the admin half.
 func (e *Engine) Staff(c api.Caller) api.Staff { return &staffView{e: e, c: c} }
 
-// SetBridgeError records why the browser bridge is not listening (nil: it is).
+// SetBridgeError records why the browser bridge is not listening (nil: it is). The first
+// failure is an alarm in the trail (no post can be approved through the browser meanwhile), and
+// the bridge coming up again is recorded too.
 func (e *Engine) SetBridgeError(err error) {
-	e.locked(func() { e.bridgeErr = err })
-	e.notify([]api.Event{{Kind: api.EventStatus, Time: e.clock.Now(), Message: "bridge state changed"}})
+	_ = e.run(e.self, func(t *tx) error {
+		t.sticky = true // the status says it, whether or not the line can be written
+		was := e.bridgeErr
+		e.bridgeErr = err
+		switch {
+		case err != nil && was == nil:
+			t.record("bridge_down", rules.High, map[string]any{"error": err.Error(), "addr": e.opts.BridgeAddr})
+		case err == nil && was != nil:
+			t.record("bridge_up", rules.Info, map[string]any{"addr": e.opts.BridgeAddr})
+		}
+		if (err == nil) != (was == nil) {
+			t.notify(api.Event{Kind: api.EventStatus, Message: "bridge state changed"})
+		}
+		return nil
+	})
 }
 
 // SetBridgeHello sets where [api.Admin.BridgeHello] gets its tokens (the bridge, created after

@@ -248,7 +248,7 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 	// Every event kind the engine and the rules name is in the list, or is one whose change
 	// stands by design (time has passed, the daemon starts or stops, a policy is put in force).
 	standing := []string{"request_expired", "session_expired", "daemon_started", "daemon_stopped",
-		"request_closed", "session_closed", "policy_loaded", "policy_invalid", "audit_forwarding_off"}
+		"request_closed", "session_closed", "policy_loaded", "policy_invalid", "audit_forwarding_off", "bridge_down", "bridge_up"}
 	for _, name := range eventNames(t) {
 		if !slices.Contains(events, name) && !slices.Contains(standing, name) {
 			t.Errorf("event %q is written by the engine but not failed in this test", name)

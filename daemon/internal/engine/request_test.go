@@ -121,6 +121,10 @@ func TestStatusProblemsAndReload(t *testing.T) {
 		t.Fatalf("a healthy daemon has problems: %v %v", st.Problems(), err)
 	}
 	f.eng.SetBridgeError(errors.New("listening on 127.0.0.1:47617: address already in use"))
+	f.eng.SetBridgeError(errors.New("listening on 127.0.0.1:47617: address already in use")) // a retry: no second alarm
+	if trail := readAudit(t, f); strings.Count(trail, `"event":"bridge_down","severity":"high"`) != 1 {
+		t.Errorf("want one bridge_down alarm:\n%s", trail)
+	}
 	f.reload = func() (*policy.Policy, string, error) {
 		return nil, "/etc/foureyes/policy.json", errors.New("version: missing")
 	}
@@ -133,6 +137,11 @@ func TestStatusProblemsAndReload(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("problems %q lack %q", got, want)
 		}
+	}
+	// The port is free again: the problem goes, and the trail says so.
+	f.eng.SetBridgeError(nil)
+	if st, _ := f.admin().Status(ctx); st.BridgeError != "" || !strings.Contains(readAudit(t, f), `"event":"bridge_up"`) {
+		t.Errorf("after the bridge came up: status %q, trail without bridge_up", st.BridgeError)
 	}
 }
 
