@@ -64,16 +64,14 @@ fuzz_all() {
 
 step "gofmt" gofmt_check
 step "go vet" go vet ./daemon/... ./shared/...
-step "go vet (headless build)" go vet -tags headless ./daemon/... ./shared/...
+step "go vet (headless build, benchmark tools)" go vet -tags headless,benchtools ./daemon/... ./shared/...
 step "staticcheck" "$GOBIN_DIR/staticcheck" ./daemon/... ./shared/...
 # Unchecked errors, tests included; .ci/errcheck-excludes.txt says what is left out and why.
 step "errcheck" "$GOBIN_DIR/errcheck" -exclude .ci/errcheck-excludes.txt ./daemon/... ./shared/...
 # FOUREYES_KEYRING_TEST: the real Secret Service (.ci/with-keyring.sh gives it a private one);
 # FOUREYES_BROWSER_TESTS: the native host's chain through real Chromium and Firefox ESR.
-# TestGenerateLog and TestVerifyLogFile are not tests but entry points of
-# daemon/scripts/bench-audit.sh (they do nothing without its files): left out here.
 step "go test -race (real keyring, real browsers)" bash .ci/with-keyring.sh env FOUREYES_KEYRING_TEST=1 FOUREYES_BROWSER_TESTS=1 \
-  bash -c 'set -o pipefail; go test -json -race -count=1 -skip "^(TestGenerateLog|TestVerifyLogFile)$" ./daemon/... ./shared/... | tee artifacts/go-test.json | node .ci/gotest-report.mjs'
+  bash -c 'set -o pipefail; go test -json -race -count=1 ./daemon/... ./shared/... | tee artifacts/go-test.json | node .ci/gotest-report.mjs'
 step "benchmarks (one iteration each)" bash -c 'set -o pipefail; go test -json -run "^$" -bench . -benchtime 1x ./daemon/... ./shared/... | tee artifacts/go-bench.json | node .ci/gotest-report.mjs --bench'
 step "fuzz" fuzz_all
 # node --test: the spec report on the terminal, TAP in artifacts/ to count skipped and todo tests.

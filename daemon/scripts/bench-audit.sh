@@ -21,7 +21,7 @@ trap 'rm -rf "$work"' EXIT
 log=$work/audit.jsonl
 
 echo "building the audit test binary..."
-go test -c -o "$work/audit.test" ./daemon/internal/audit
+go test -tags benchtools -c -o "$work/audit.test" ./daemon/internal/audit
 FOUREYES_AUDIT_GENLOG=$log FOUREYES_AUDIT_GENLOG_LINES=$lines \
   "$work/audit.test" -test.run '^TestGenerateLog$' | grep '^wrote'
 bytes=$(wc -c <"$log" | tr -d ' ')

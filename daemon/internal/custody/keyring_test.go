@@ -262,7 +262,7 @@ func markedProcesses(t *testing.T, mark string) []string {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		t.Skipf("no /proc: %v", err)
+		testenv.Need(t, "/proc ("+err.Error()+")", "mount procfs")
 	}
 	var found []string
 	for _, e := range entries {
