@@ -55,6 +55,10 @@ func cmdDaemon(e *env, args []string) int {
 		return st
 	}
 	logger := log.New(e.stderr, "foureyes: ", log.LstdFlags)
+	// The engine and the packages below log through the standard logger: the same stream and
+	// prefix as the daemon's own lines.
+	log.SetOutput(e.stderr)
+	log.SetPrefix("foureyes: ")
 	if err := runDaemon(e, logger, headless); err != nil {
 		return e.fail(err)
 	}

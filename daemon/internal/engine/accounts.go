@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
+	"strings"
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/custody"
@@ -88,7 +91,7 @@ func (v *staffView) ListAccounts(ctx context.Context) ([]api.Account, error) {
 	e := v.e
 	var out []api.Account
 	err := e.run(v.c, func(t *tx) error {
-		for _, a := range sortedValues(e.st.Accounts, func(a, b *api.Account) bool { return a.ID < b.ID }) {
+		for _, a := range slices.SortedFunc(maps.Values(e.st.Accounts), func(a, b *api.Account) int { return strings.Compare(a.ID, b.ID) }) {
 			out = append(out, *a)
 		}
 		return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
@@ -138,7 +139,7 @@ func (v *staffView) ListApprovers(ctx context.Context) ([]api.Approver, error) {
 	e := v.e
 	out := []api.Approver{}
 	err := e.run(v.c, func(t *tx) error {
-		for _, r := range sortedValues(e.st.Approvers, func(a, b *approverRec) bool { return a.ID < b.ID }) {
+		for _, r := range slices.SortedFunc(maps.Values(e.st.Approvers), func(a, b *approverRec) int { return strings.Compare(a.ID, b.ID) }) {
 			out = append(out, r.public())
 		}
 		return nil
@@ -150,7 +151,7 @@ func (v *staffView) OfferedApprovers(ctx context.Context, account string) ([]api
 	e := v.e
 	out := []api.Approver{}
 	err := e.run(v.c, func(t *tx) error {
-		recs := sortedValues(e.st.Approvers, func(a, b *approverRec) bool { return a.ID < b.ID })
+		recs := slices.SortedFunc(maps.Values(e.st.Approvers), func(a, b *approverRec) int { return strings.Compare(a.ID, b.ID) })
 		as := make([]rules.Approver, len(recs))
 		for i, r := range recs {
 			as[i] = r.rules()

@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"cmp"
 	"context"
+	"maps"
+	"slices"
 	"strings"
 
 	"foureyes/daemon/internal/api"
@@ -21,11 +24,7 @@ func (v *staffView) CreateRequest(ctx context.Context, n api.NewRequest) (api.Re
 		if _, ok := e.st.Accounts[n.Account]; !ok && n.Account != "" {
 			return api.Errorf(api.CodeNotFound, "no account %s in custody: foureyes account list shows the accounts that can be requested", n.Account)
 		}
-		pending := make([]rules.Request, 0, len(e.requests))
-		for _, r := range e.requests {
-			pending = append(pending, *r)
-		}
-		open := rules.CountOpen(pending, v.c.OSUser, t.now)
+		open := rules.CountOpen(maps.Values(e.requests), v.c.OSUser, t.now)
 		in := rules.RequestInput{Account: n.Account, Action: n.Action, Text: n.Text, Digest: n.Digest}
 		r, d := rules.NewRequest(e.cfg, freshID(e.requests, "r", 6), v.c.OSUser, in, digest.Sum(n.Text), digest.Canonical(n.Text), open, t.now)
 		if !d.Allowed() {
@@ -46,8 +45,8 @@ func (v *staffView) ListRequests(ctx context.Context) ([]api.Request, error) {
 	e := v.e
 	out := []api.Request{}
 	err := e.run(v.c, func(t *tx) error {
-		for _, r := range sortedValues(e.requests, func(a, b *rules.Request) bool {
-			return a.Created.Before(b.Created) || a.Created.Equal(b.Created) && a.ID < b.ID
+		for _, r := range slices.SortedFunc(maps.Values(e.requests), func(a, b *rules.Request) int {
+			return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
 		}) {
 			out = append(out, *requestOut(r))
 		}
@@ -65,6 +64,19 @@ func (e *Engine) request(id string) (*rules.Request, error) {
 	return r, nil
 }
 
+// decision finds the request and the approver a decision is about. Callers hold mu.
+func (e *Engine) decision(requestID, approverID string) (*rules.Request, *approverRec, error) {
+	r, err := e.request(requestID)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := e.approver(approverID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, rec, nil
+}
+
 func (v *staffView) Approve(ctx context.Context, requestID, approverID, code string) (api.Approval, error) {
 	e := v.e
 	sec := e.readSecret(approverID)
@@ -73,11 +85,7 @@ func (v *staffView) Approve(ctx context.Context, requestID, approverID, code str
 		if err := e.policyOK(); err != nil {
 			return err
 		}
-		r, err := e.request(requestID)
-		if err != nil {
-			return err
-		}
-		rec, err := e.approver(approverID)
+		r, rec, err := e.decision(requestID, approverID)
 		if err != nil {
 			return err
 		}
@@ -87,7 +95,7 @@ func (v *staffView) Approve(ctx context.Context, requestID, approverID, code str
 		fields := map[string]any{"request_id": r.ID, "account": r.Account, "approver": rec.ID, "requester": r.Requester}
 		needed, d := rules.CanApprove(e.cfg, *r, rec.rules(), t.now)
 		if !d.Allowed() {
-			f := copyFields(fields)
+			f := maps.Clone(fields)
 			f["reason"] = string(d.Refusal.Code)
 			t.decided(d, f)
 			return t.refuse(d.Refusal)
@@ -97,7 +105,7 @@ func (v *staffView) Approve(ctx context.Context, requestID, approverID, code str
 		}
 		nr, done := rules.RecordApproval(*r, rec.ID, needed)
 		set(t, r, nr)
-		f := copyFields(fields)
+		f := maps.Clone(fields)
 		f["action"], f["digest"], f["text"] = r.Action, r.Digest, r.Text
 		f["approver_name"], f["approvals"], f["approvals_needed"] = rec.Name, len(r.ApprovedBy), needed
 		t.decided(d, f)
@@ -129,11 +137,7 @@ func (v *staffView) Deny(ctx context.Context, requestID, approverID, code string
 	sec := e.readSecret(approverID)
 	var out api.Request
 	err := e.run(v.c, func(t *tx) error {
-		r, err := e.request(requestID)
-		if err != nil {
-			return err
-		}
-		rec, err := e.approver(approverID)
+		r, rec, err := e.decision(requestID, approverID)
 		if err != nil {
 			return err
 		}
@@ -173,12 +177,4 @@ func (v *staffView) Cancel(ctx context.Context, requestID string) (api.Request, 
 		return nil
 	})
 	return out, err
-}
-
-func copyFields(f map[string]any) map[string]any {
-	out := make(map[string]any, len(f)+4)
-	for k, v := range f {
-		out[k] = v
-	}
-	return out
 }

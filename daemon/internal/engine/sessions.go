@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"foureyes/daemon/internal/api"
@@ -14,8 +17,8 @@ func (v *staffView) ListSessions(ctx context.Context) ([]api.Session, error) {
 	e := v.e
 	out := []api.Session{}
 	err := e.run(v.c, func(t *tx) error {
-		for _, s := range sortedValues(e.sessions, func(a, b *rules.Session) bool {
-			return a.Issued.Before(b.Issued) || a.Issued.Equal(b.Issued) && a.ID < b.ID
+		for _, s := range slices.SortedFunc(maps.Values(e.sessions), func(a, b *rules.Session) int {
+			return cmp.Or(a.Issued.Compare(b.Issued), strings.Compare(a.ID, b.ID))
 		}) {
 			out = append(out, *sessionOut(s))
 		}

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"slices"
-	"sort"
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/rules"
@@ -108,13 +107,4 @@ func sessionOut(s *rules.Session) *api.Session {
 	return &api.Session{ID: s.ID, RequestID: s.RequestID, Account: s.Account, Action: s.Action,
 		Digest: s.Digest, Requester: s.Requester, ApprovedBy: slices.Clone(s.ApprovedBy),
 		Issued: s.Issued, Expires: s.Expires, State: s.State, Published: s.Published}
-}
-
-func sortedValues[V any](m map[string]V, less func(a, b V) bool) []V {
-	out := make([]V, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	sort.Slice(out, func(i, j int) bool { return less(out[i], out[j]) })
-	return out
 }

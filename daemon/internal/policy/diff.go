@@ -52,8 +52,7 @@ func Diff(old, new *Policy) []Change {
 	}
 	var cs []Change
 	add := func(key string, o, n any, weakens bool) {
-		os, ns := fmt.Sprint(o), fmt.Sprint(n)
-		if os != ns {
+		if os, ns := fmt.Sprint(o), fmt.Sprint(n); os != ns {
 			cs = append(cs, Change{Key: key, Old: os, New: ns, Weakens: weakens})
 		}
 	}
@@ -103,10 +102,7 @@ func Diff(old, new *Policy) []Change {
 
 // effectiveApprovers is who may approve acc ("" for an account the policy does not name).
 func effectiveApprovers(p *Policy, acc string) []string {
-	ids, any := p.ApproversFor(acc)
-	if acc == "" {
-		ids, any = p.ApproversFor("\x00 no such account")
-	}
+	ids, any := p.ApproversFor(acc) // "" names no account: the default list
 	if any {
 		return []string{AnyApprover}
 	}

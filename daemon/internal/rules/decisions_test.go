@@ -103,7 +103,11 @@ func TestCountOpen(t *testing.T) {
 			req("staff", Approved, later), req("staff", Pending, now)}, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := CountOpen(tt.rs, "staff", now); got != tt.want {
+			ptrs := make([]*Request, len(tt.rs))
+			for i := range tt.rs {
+				ptrs[i] = &tt.rs[i]
+			}
+			if got := CountOpen(slices.Values(ptrs), "staff", now); got != tt.want {
 				t.Errorf("CountOpen = %d, want %d", got, tt.want)
 			}
 		})

@@ -7,6 +7,7 @@
 package rules
 
 import (
+	"iter"
 	"slices"
 	"time"
 	"unicode"
@@ -164,9 +165,9 @@ type RequestInput struct {
 }
 
 // CountOpen counts requester's pending requests that have not run out by now.
-func CountOpen(rs []Request, requester string, now time.Time) int {
+func CountOpen(rs iter.Seq[*Request], requester string, now time.Time) int {
 	n := 0
-	for _, r := range rs {
+	for r := range rs {
 		if r.State == Pending && now.Before(r.Expires) && r.Requester == requester {
 			n++
 		}
