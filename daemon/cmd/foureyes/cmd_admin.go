@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -88,6 +89,7 @@ type statusOut struct {
 func cmdAccount(e *env, args []string) int {
 	return subcommand(e, "account", args, map[string]func(*env, []string) int{
 		"add": cmdAccountAdd, "list": cmdAccountList, "remove": cmdAccountRemove, "passwd": cmdAccountPasswd,
+		"accept": cmdAccountAccept,
 	}, "Official accounts whose passwords the daemon keeps in the OS keyring.")
 }
 
@@ -173,7 +175,11 @@ func cmdAccountList(e *env, args []string) int {
 		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "ACCOUNT\tLOGIN\t2FA\tPASSWORD CHANGED")
 		for _, a := range as {
-			fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", a.ID, a.Username, a.Has2FA, a.PasswordChanged.Local().Format(time.DateTime))
+			id := a.ID
+			if a.Unverified {
+				id += " (UNVERIFIED: not in the audit trail, see foureyes account accept)"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", id, a.Username, a.Has2FA, a.PasswordChanged.Local().Format(time.DateTime))
 		}
 		e.out(w.Flush())
 	})
@@ -190,24 +196,47 @@ func cmdAccountRemove(e *env, args []string) int {
 	}, func(map[string]string) { fmt.Fprintf(e.stdout, "account %s removed\n", pos[0]) })
 }
 
+func cmdAccountAccept(e *env, args []string) int {
+	fs := e.flagSet("account accept", "ACCOUNT --by APPROVER --code CODE",
+		"Accept an account marked unverified: one the state file holds although the audit trail never\n"+
+			"saw it added (put there by hand while the daemon was stopped). No request is taken for it\n"+
+			"until then; a confirmed approver vouches with their current code.")
+	by := authorityFlags(fs)
+	pos, st := e.parseN(fs, args, 1, "name one account, e.g. x:@ministry")
+	if st >= 0 {
+		return st
+	}
+	if msg := by.check(); msg != "" {
+		return e.usageErr(fs, "%s", msg)
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (api.Account, error) {
+		return b.AcceptAccount(ctx, pos[0], by.Authority)
+	}, func(a api.Account) { fmt.Fprintf(e.stdout, "account %s accepted\n", a.ID) })
+}
+
 // ---- approvers
 
 func cmdApprover(e *env, args []string) int {
 	return subcommand(e, "approver", args, map[string]func(*env, []string) int{
 		"enroll": cmdApproverEnroll, "confirm": cmdApproverConfirm, "list": cmdApproverList,
-		"remove": cmdApproverRemove, "unlock": cmdApproverUnlock,
-	}, "Approvers are the people (press officers) whose phone codes approve posts.")
+		"remove": cmdApproverRemove, "unlock": cmdApproverUnlock, "accept": cmdApproverAccept,
+	}, "Approvers are the people (press officers) whose phone codes approve posts. Enrolling,\n"+
+		"re-enrolling and removing one needs the current code of another confirmed approver\n"+
+		"(--by ID --code CODE); only the very first approver is enrolled without one.")
 }
 
 func cmdApproverEnroll(e *env, args []string) int {
-	fs := e.flagSet("approver enroll", "ID --name NAME [--os-user USER] [--qr FILE.png]",
+	fs := e.flagSet("approver enroll", "ID --name NAME [--os-user USER] [--qr FILE.png] --by APPROVER --code CODE",
 		"Enrol an approver: creates a TOTP secret in the OS keyring and shows it as a QR code for the\n"+
 			"approver's authenticator app (any RFC 6238 app: FreeOTP, Aegis, 2FAS, Google or Microsoft\n"+
 			"Authenticator). The approver stays pending until confirmed with a first code:\n"+
 			"  foureyes approver confirm ID CODE\n"+
-			"Enrolling an existing ID again (lost phone) replaces the secret.")
+			"Enrolling an existing ID again (lost phone) replaces the secret.\n"+
+			"Another confirmed approver vouches with their current code (--by, --code); only the first\n"+
+			"approver of this computer is enrolled without one, and the audit trail marks it as such.")
 	var n api.NewApprover
 	var qrFile string
+	by := authorityFlags(fs)
 	fs.StringVar(&n.Name, "name", "", "the approver's full name (required)")
 	fs.StringVar(&n.OSUser, "os-user", "", "the OS login of this person, so they can never approve their own requests")
 	fs.StringVar(&qrFile, "qr", "", "also write the QR code as a PNG image to this file")
@@ -219,6 +248,10 @@ func cmdApproverEnroll(e *env, args []string) int {
 	if n.Name == "" {
 		return e.usageErr(fs, "--name is required")
 	}
+	if msg := by.check(); msg != "" {
+		return e.usageErr(fs, "%s", msg)
+	}
+	n.By = by.Authority
 	return call(e, func(ctx context.Context, b api.Backend) (api.Enrollment, error) {
 		en, err := b.EnrollApprover(ctx, n)
 		if err == nil && qrFile != "" {
@@ -278,6 +311,8 @@ func cmdApproverList(e *env, args []string) int {
 		for _, a := range as {
 			state := "confirmed"
 			switch {
+			case a.Unverified:
+				state = "UNVERIFIED: not in the audit trail (foureyes approver accept)"
 			case !a.Confirmed:
 				state = "pending confirmation"
 			case a.Disabled:
@@ -292,14 +327,61 @@ func cmdApproverList(e *env, args []string) int {
 }
 
 func cmdApproverRemove(e *env, args []string) int {
-	fs := e.flagSet("approver remove", "ID", "Remove an approver: their secret leaves the keyring and their pending approvals no longer count.")
+	fs := e.flagSet("approver remove", "ID --by APPROVER --code CODE", "Remove an approver: their secret leaves the keyring and their pending approvals no longer count.\n"+
+		"Removing a confirmed approver needs another confirmed approver's current code (--by, --code);\n"+
+		"the last one may remove themselves with their own.")
+	by := authorityFlags(fs)
 	pos, st := e.parseN(fs, args, 1, "name one approver ID")
 	if st >= 0 {
 		return st
 	}
+	if msg := by.check(); msg != "" {
+		return e.usageErr(fs, "%s", msg)
+	}
 	return call(e, func(ctx context.Context, b api.Backend) (map[string]string, error) {
-		return map[string]string{"removed": pos[0]}, b.RemoveApprover(ctx, pos[0])
+		return map[string]string{"removed": pos[0]}, b.RemoveApprover(ctx, pos[0], by.Authority)
 	}, func(map[string]string) { fmt.Fprintf(e.stdout, "approver %s removed\n", pos[0]) })
+}
+
+func cmdApproverAccept(e *env, args []string) int {
+	fs := e.flagSet("approver accept", "ID --by APPROVER --code CODE",
+		"Accept an approver marked unverified: one the state file holds although the audit trail never\n"+
+			"saw them enrolled (added by hand while the daemon was stopped). Check first who they are and\n"+
+			"why the trail lacks them; another confirmed approver vouches with their current code.")
+	by := authorityFlags(fs)
+	pos, st := e.parseN(fs, args, 1, "name one approver ID")
+	if st >= 0 {
+		return st
+	}
+	if msg := by.check(); msg != "" {
+		return e.usageErr(fs, "%s", msg)
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (api.Approver, error) {
+		return b.AcceptApprover(ctx, pos[0], by.Authority)
+	}, func(a api.Approver) { fmt.Fprintf(e.stdout, "approver %s (%s) accepted\n", a.ID, a.Name) })
+}
+
+// authority is the --by/--code pair that vouches for a change to who may approve.
+type authority struct{ api.Authority }
+
+func authorityFlags(fs *flag.FlagSet) *authority {
+	a := &authority{}
+	fs.StringVar(&a.Approver, "by", "", "another confirmed approver, who vouches for this change")
+	fs.StringVar(&a.Code, "code", "", "the current 6-digit code from that approver's app")
+	return a
+}
+
+// check returns what is wrong with the pair, or "".
+func (a *authority) check() string {
+	switch {
+	case a.Code != "" && a.Approver == "":
+		return "--code goes with --by: name the approver whose code it is"
+	case a.Approver != "" && a.Code == "":
+		return "--by needs --code: the current code from that approver's app"
+	case a.Code != "" && !rules.WellFormedCode(a.Code):
+		return fmt.Sprintf("--code must be the 6 digits the approver's app shows, not %q", a.Code)
+	}
+	return ""
 }
 
 func cmdApproverUnlock(e *env, args []string) int {

@@ -216,6 +216,8 @@ func TestCLIEndToEnd(t *testing.T) {
 
 	t0 := time.Now()
 	anna := enrol(t, c, "anna", "")
+	// Until a first approver confirms, every enrolment is part of the bootstrap.
+	self := enrol(t, c, "myself", me.Username)
 	// Not confirmed yet: cannot approve.
 	c.ok("pw-1\n", "account", "add", "--platform", "x", "--handle", "@ministry", "--username", "press@example.org", "--password-stdin")
 	rid := strings.TrimSpace(c.ok("Guten Morgen!\n", "request", "--account", "x:@ministry", "--text-file", "-"))
@@ -235,7 +237,6 @@ func TestCLIEndToEnd(t *testing.T) {
 	c.refused("bad_request", "approve", rid2, "--approver", "anna", "--code", "12345x") // not 6 digits: wrong usage
 
 	// Self-approval: an approver mapped to the OS user who asked.
-	self := enrol(t, c, "myself", me.Username)
 	c.ok("", "approver", "confirm", "myself", oathtool(t, self, time.Now()))
 	c.refused("self_approval", "approve", rid2, "--approver", "myself", "--code", oathtool(t, self, time.Now().Add(30*time.Second)))
 

@@ -121,8 +121,18 @@ func (c *Client) ListApprovers(ctx context.Context) (out []api.Approver, err err
 	return
 }
 
-func (c *Client) RemoveApprover(ctx context.Context, id string) error {
-	return c.Call(ctx, "approver.remove", idParams{ID: id}, nil)
+func (c *Client) RemoveApprover(ctx context.Context, id string, by api.Authority) error {
+	return c.Call(ctx, "approver.remove", idParams{ID: id, By: by}, nil)
+}
+
+func (c *Client) AcceptApprover(ctx context.Context, id string, by api.Authority) (out api.Approver, err error) {
+	err = c.Call(ctx, "approver.accept", idParams{ID: id, By: by}, &out)
+	return
+}
+
+func (c *Client) AcceptAccount(ctx context.Context, id string, by api.Authority) (out api.Account, err error) {
+	err = c.Call(ctx, "account.accept", idParams{ID: id, By: by}, &out)
+	return
 }
 
 func (c *Client) UnlockApprover(ctx context.Context, id string) error {

@@ -121,11 +121,21 @@ func TestApproverOfferedReachesBackend(t *testing.T) {
 	ctx := context.Background()
 	c := Dial(s.sock)
 
+	var first string // the first approver's secret: they vouch for the others
 	enrol := func(id, osUser string, confirm bool) {
 		t.Helper()
-		en, err := c.EnrollApprover(ctx, api.NewApprover{ID: id, Name: id, OSUser: osUser})
+		var by api.Authority
+		if first != "" {
+			s.clk.Advance(30 * time.Second) // a fresh code for anna
+			code, _ := rules.CodeAt(first, rules.Step(s.clk.Now()))
+			by = api.Authority{Approver: "anna", Code: code}
+		}
+		en, err := c.EnrollApprover(ctx, api.NewApprover{ID: id, Name: id, OSUser: osUser, By: by})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if first == "" {
+			first = en.Secret
 		}
 		if !confirm {
 			return

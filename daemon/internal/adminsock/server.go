@@ -260,9 +260,10 @@ func userName(uid int) string {
 type handler func(ctx context.Context, b api.Backend, params json.RawMessage) (any, error)
 
 type idParams struct {
-	ID       string `json:"id"`
-	Code     string `json:"code,omitempty"`
-	Password string `json:"password,omitempty"`
+	ID       string        `json:"id"`
+	Code     string        `json:"code,omitempty"`
+	Password string        `json:"password,omitempty"`
+	By       api.Authority `json:"by,omitzero"`
 }
 
 type approveParams struct {
@@ -317,7 +318,13 @@ var handlers = map[string]handler{
 	}),
 	"approver.list": with(func(ctx context.Context, b api.Backend, _ empty) (any, error) { return b.ListApprovers(ctx) }),
 	"approver.remove": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {
-		return ok, b.RemoveApprover(ctx, p.ID)
+		return ok, b.RemoveApprover(ctx, p.ID, p.By)
+	}),
+	"approver.accept": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {
+		return b.AcceptApprover(ctx, p.ID, p.By)
+	}),
+	"account.accept": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {
+		return b.AcceptAccount(ctx, p.ID, p.By)
 	}),
 	"approver.unlock": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {
 		return ok, b.UnlockApprover(ctx, p.ID)

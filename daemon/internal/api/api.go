@@ -82,7 +82,13 @@ type Admin interface {
 	// approver stays pending until ConfirmApprover sees a first valid code.
 	EnrollApprover(ctx context.Context, e NewApprover) (Enrollment, error)
 	ConfirmApprover(ctx context.Context, id, code string) (Approver, error)
-	RemoveApprover(ctx context.Context, id string) error
+	// RemoveApprover removes an approver; removing a confirmed one needs another confirmed
+	// approver's code (by), like enrolment.
+	RemoveApprover(ctx context.Context, id string, by Authority) error
+	// AcceptApprover and AcceptAccount take into use an approver or account found in the state
+	// file without its line in the audit trail (Unverified), on another approver's code.
+	AcceptApprover(ctx context.Context, id string, by Authority) (Approver, error)
+	AcceptAccount(ctx context.Context, id string, by Authority) (Account, error)
 	// UnlockApprover clears an approver's throttle (an administrator's act, audited).
 	UnlockApprover(ctx context.Context, id string) error
 
@@ -132,6 +138,9 @@ type Account struct {
 	Has2FA          bool      `json:"has_2fa"`
 	Added           time.Time `json:"added"`
 	PasswordChanged time.Time `json:"password_changed"`
+	// Unverified: in the state file without its account_added line in the audit trail (added
+	// by hand); no request is taken for it until accepted (AcceptAccount).
+	Unverified bool `json:"unverified,omitempty"`
 }
 
 // NewApprover asks to enrol (or re-enrol) an approver.
@@ -139,6 +148,16 @@ type NewApprover struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
 	OSUser string `json:"os_user,omitempty"`
+	// By vouches for the change: the current code of another confirmed approver. Only the
+	// very first approver (the bootstrap) is enrolled without one.
+	By Authority `json:"by,omitzero"`
+}
+
+// Authority is a confirmed approver's current code, given to authorise a change to who may
+// approve (enrolment, re-enrolment, removal, accepting an unverified entry).
+type Authority struct {
+	Approver string `json:"approver,omitempty"`
+	Code     string `json:"code,omitempty"`
 }
 
 // Enrollment is what the approver's phone needs: shown once, never stored outside the keyring.
@@ -160,6 +179,9 @@ type Approver struct {
 	LockedUntil time.Time `json:"locked_until,omitzero"`
 	Disabled    bool      `json:"disabled,omitempty"` // too many consecutive failures: needs unlock
 	Failures    int       `json:"consecutive_failures"`
+	// Unverified: in the state file without its enrolment in the audit trail (added by hand);
+	// it approves nothing until accepted (AcceptApprover).
+	Unverified bool `json:"unverified,omitempty"`
 }
 
 // NewRequest asks for approval of one exact text on one account.

@@ -39,6 +39,8 @@ const (
 	CodeTooLarge          Code = "too_large"          // message over the size limit
 	CodeUnsupported       Code = "unsupported"        // unknown message type or protocol version
 	CodeDaemonUnavailable Code = "daemon_unavailable" // the daemon is not running or not reachable
+	CodeSecondApprover    Code = "second_approver"    // a change to who may approve needs another approver's code
+	CodeUnverified        Code = "unverified"         // in the state file but not in the audit trail: IT must accept it
 	CodeInternal          Code = "internal"           // a bug: please report it
 )
 

@@ -124,13 +124,23 @@ func TestBridgeReceivesOnlyStaff(t *testing.T) {
 	// user (the requester, so never offered to himself), cem is still pending.
 	ctx := context.Background()
 	owner := eng.Owner(api.Caller{OSUser: self.OSUser, UID: self.UID, Via: "admin"})
+	var annaSecret string
 	for _, a := range []struct {
 		id, name, osUser string
 		confirm          bool
 	}{{"anna", "Anna Press", "", true}, {"ben", "Ben Staff", self.OSUser, true}, {"cem", "Cem Pending", "", false}} {
-		en, err := owner.EnrollApprover(ctx, api.NewApprover{ID: a.id, Name: a.name, OSUser: a.osUser})
+		var by api.Authority
+		if annaSecret != "" { // anna, the first, vouches for the others with a fresh code
+			clk.Advance(30 * time.Second)
+			code, _ := rules.CodeAt(annaSecret, rules.Step(clk.Now()))
+			by = api.Authority{Approver: "anna", Code: code}
+		}
+		en, err := owner.EnrollApprover(ctx, api.NewApprover{ID: a.id, Name: a.name, OSUser: a.osUser, By: by})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if annaSecret == "" {
+			annaSecret = en.Secret
 		}
 		if a.confirm {
 			code, _ := rules.CodeAt(en.Secret, rules.Step(clk.Now()))

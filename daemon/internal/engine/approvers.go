@@ -20,11 +20,12 @@ import (
 func (r *approverRec) public() api.Approver {
 	return api.Approver{ID: r.ID, Name: r.Name, OSUser: r.OSUser, Confirmed: r.Confirmed,
 		Enrolled: r.Enrolled, LockedUntil: r.Throttle.LockedUntil, Disabled: r.Throttle.Disabled,
-		Failures: r.Throttle.Consecutive}
+		Failures: r.Throttle.Consecutive, Unverified: r.Unverified}
 }
 
 func (r *approverRec) rules() rules.Approver {
-	return rules.Approver{ID: r.ID, OSUser: r.OSUser, Confirmed: r.Confirmed, LastStep: r.LastStep, Throttle: r.Throttle}
+	return rules.Approver{ID: r.ID, OSUser: r.OSUser, Confirmed: r.Confirmed, Unverified: r.Unverified,
+		LastStep: r.LastStep, Throttle: r.Throttle}
 }
 
 func (v *ownerView) EnrollApprover(ctx context.Context, n api.NewApprover) (api.Enrollment, error) {
@@ -46,10 +47,20 @@ func (v *ownerView) EnrollApprover(ctx context.Context, n api.NewApprover) (api.
 	if err != nil {
 		return api.Enrollment{}, fmt.Errorf("generating the approver's secret: %w", err)
 	}
+	sec := e.readAuthority(n.By)
 	var out api.Enrollment
 	err = e.run(v.c, func(t *tx) error {
 		store := e.opts.Store
 		old, existed := e.st.Approvers[in.ID]
+		kind := rules.TrustEnrol
+		if existed {
+			kind = rules.TrustReenrol
+		}
+		// A second approver vouches before anything is written.
+		vouched, err := e.authorise(t, kind, in.ID, n.By, sec)
+		if err != nil {
+			return err
+		}
 		oldSecret, oldErr := "", error(custody.ErrNotFound)
 		if existed {
 			oldSecret, oldErr = store.Get(custody.ApproverKey(in.ID))
@@ -98,7 +109,9 @@ func (v *ownerView) EnrollApprover(ctx context.Context, n api.NewApprover) (api.
 		})
 		e.st.Approvers[in.ID] = rec
 		t.persist()
-		t.record(event, sev, n.note(map[string]any{"approver": in.ID, "name": in.Name, "approver_os_user": rec.OSUser}))
+		f := n.note(map[string]any{"approver": in.ID, "name": in.Name, "approver_os_user": rec.OSUser})
+		maps.Copy(f, vouched)
+		t.record(event, sev, f)
 		t.notify(api.Event{Kind: api.EventStatus, Approver: in.ID, Message: "approver enrolled"})
 		out = api.Enrollment{Approver: rec.public(), URI: key.URL(), Secret: key.Secret()}
 		return nil
@@ -170,10 +183,16 @@ func (v *staffView) OfferedApprovers(ctx context.Context, account string) ([]api
 	return out, err
 }
 
-func (v *ownerView) RemoveApprover(ctx context.Context, id string) error {
+func (v *ownerView) RemoveApprover(ctx context.Context, id string, by api.Authority) error {
 	e := v.e
+	sec := e.readAuthority(by)
 	return e.run(v.c, func(t *tx) error {
 		rec, err := e.approver(id)
+		if err != nil {
+			return err
+		}
+		// Removing the last approvers would open the bootstrap again: a second approver vouches.
+		vouched, err := e.authorise(t, rules.TrustRemove, id, by, sec)
 		if err != nil {
 			return err
 		}
@@ -182,7 +201,9 @@ func (v *ownerView) RemoveApprover(ctx context.Context, id string) error {
 		n := e.withdraw(t, nil, func(s *rules.Session) bool { return slices.Contains(s.ApprovedBy, id) }, id)
 		del(t, e.st.Approvers, id)
 		t.persist()
-		t.record("approver_removed", rules.Info, n.note(map[string]any{"approver": id, "name": rec.Name}))
+		f := n.note(map[string]any{"approver": id, "name": rec.Name})
+		maps.Copy(f, vouched)
+		t.record("approver_removed", rules.High, f)
 		t.notify(api.Event{Kind: api.EventStatus, Approver: id, Message: "approver removed"})
 		t.afterCommit(func() error {
 			if err := e.opts.Store.Delete(custody.ApproverKey(id)); err != nil && !errors.Is(err, custody.ErrNotFound) {

@@ -94,19 +94,25 @@ type Engine struct {
 	auditErr   error
 	hello      func(origin string) (api.BridgeHello, error)
 	bridgeErr  error
+	// lost counts the confirmed approvers the trail has and the state file lacks (see
+	// checkTrail): while there are any, no first approver can be enrolled without a code.
+	lost int
 
 	watchMu  sync.Mutex
 	watchers map[chan api.Event]struct{}
 }
 
 type approverRec struct {
-	ID        string         `json:"id"`
-	Name      string         `json:"name"`
-	OSUser    string         `json:"os_user,omitempty"`
-	Confirmed bool           `json:"confirmed"`
-	Enrolled  time.Time      `json:"enrolled"`
-	LastStep  uint64         `json:"last_step"`
-	Throttle  rules.Throttle `json:"throttle"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	OSUser    string `json:"os_user,omitempty"`
+	Confirmed bool   `json:"confirmed"`
+	// Unverified is what the last start found (see checkTrail); it is written so that the
+	// file shows it, but every start decides it again from the trail.
+	Unverified bool           `json:"unverified,omitempty"`
+	Enrolled   time.Time      `json:"enrolled"`
+	LastStep   uint64         `json:"last_step"`
+	Throttle   rules.Throttle `json:"throttle"`
 }
 
 // persisted is what survives a restart. No secret is ever in it.

@@ -170,13 +170,35 @@ func (f *fixture) codeFor(id string, at time.Time) string {
 func (f *fixture) enrol(id, osUser string) {
 	f.t.Helper()
 	ctx := context.Background()
-	if _, err := f.admin().EnrollApprover(ctx, api.NewApprover{ID: id, Name: strings.ToUpper(id), OSUser: osUser}); err != nil {
+	if _, err := f.admin().EnrollApprover(ctx, api.NewApprover{ID: id, Name: strings.ToUpper(id), OSUser: osUser, By: f.vouch(id)}); err != nil {
 		f.t.Fatal(err)
 	}
 	if _, err := f.admin().ConfirmApprover(ctx, id, f.codeFor(id, f.clk.Now())); err != nil {
 		f.t.Fatal(err)
 	}
 	f.clk.Advance(30 * time.Second)
+}
+
+// vouch returns another confirmed approver's current code for a change to target (none while
+// there is no confirmed approver: the bootstrap).
+func (f *fixture) vouch(target string) api.Authority {
+	f.t.Helper()
+	f.clk.Advance(30 * time.Second) // a fresh step: the voucher's last code may be spent
+	as, err := f.admin().ListApprovers(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	self := false
+	for _, a := range as {
+		if a.ID != target && a.Confirmed && !a.Unverified && !a.Disabled && a.OSUser != "staff" {
+			return api.Authority{Approver: a.ID, Code: f.codeFor(a.ID, f.clk.Now())}
+		}
+		self = self || (a.ID == target && a.Confirmed)
+	}
+	if self { // the last approver, who may only remove themselves
+		return api.Authority{Approver: target, Code: f.codeFor(target, f.clk.Now())}
+	}
+	return api.Authority{}
 }
 
 func (f *fixture) request(text string) api.Request {
@@ -561,7 +583,7 @@ func TestRemoveApproverDropsPendingApprovals(t *testing.T) {
 	if err != nil || len(ap.Request.ApprovedBy) != 1 {
 		t.Fatalf("%+v %v", ap, err)
 	}
-	if err := f.admin().RemoveApprover(ctx, "anna"); err != nil {
+	if err := f.admin().RemoveApprover(ctx, "anna", f.vouch("anna")); err != nil {
 		t.Fatal(err)
 	}
 	rs, _ := f.admin().ListRequests(ctx)
@@ -665,7 +687,7 @@ func TestReenrolmentKeepsMappingAndDropsApprovals(t *testing.T) {
 	if ap.Session != nil || len(ap.Request.ApprovedBy) != 1 {
 		t.Fatalf("want one approval of two: %+v", ap)
 	}
-	if _, err := f.admin().EnrollApprover(ctx, api.NewApprover{ID: "anna", Name: "Anna (new phone)"}); err != nil {
+	if _, err := f.admin().EnrollApprover(ctx, api.NewApprover{ID: "anna", Name: "Anna (new phone)", By: f.vouch("anna")}); err != nil {
 		t.Fatal(err)
 	}
 	as, _ := f.admin().ListApprovers(ctx)
@@ -790,8 +812,9 @@ func TestRemovalWithdrawsWhatRestsOnIt(t *testing.T) {
 	t.Run("approver re-enrolled", func(t *testing.T) {
 		f := newFixture(t)
 		f.enrol("anna", "anna")
+		f.enrol("ben", "ben")
 		r, s := approve(f, "mit altem Telefon")
-		if _, err := f.admin().EnrollApprover(ctx, api.NewApprover{ID: "anna", Name: "Anna"}); err != nil {
+		if _, err := f.admin().EnrollApprover(ctx, api.NewApprover{ID: "anna", Name: "Anna", By: f.vouch("anna")}); err != nil {
 			t.Fatal(err)
 		}
 		_, err := f.staff().Consume(ctx, use(s, r.Digest))
@@ -801,7 +824,7 @@ func TestRemovalWithdrawsWhatRestsOnIt(t *testing.T) {
 		f := newFixture(t)
 		f.enrol("anna", "anna")
 		r, s := approve(f, "ohne Anna")
-		if err := f.admin().RemoveApprover(ctx, "anna"); err != nil {
+		if err := f.admin().RemoveApprover(ctx, "anna", f.vouch("anna")); err != nil {
 			t.Fatal(err)
 		}
 		_, err := f.staff().Consume(ctx, use(s, r.Digest))
@@ -816,7 +839,7 @@ func TestRemovalWithoutAuditLineChangesNothing(t *testing.T) {
 	f.ensureAccount("x:@ministry")
 	f.audit.fail.Store(true)
 	wantCode(t, f.admin().RemoveAccount(ctx, "x:@ministry"), api.CodeAuditUnavailable)
-	wantCode(t, f.admin().RemoveApprover(ctx, "anna"), api.CodeAuditUnavailable)
+	wantCode(t, f.admin().RemoveApprover(ctx, "anna", f.vouch("anna")), api.CodeAuditUnavailable)
 	f.audit.fail.Store(false)
 	f.start() // what is on disk, too
 	accs, _ := f.admin().ListAccounts(ctx)

@@ -23,7 +23,8 @@ const KeyringCheckEvery = time.Minute
 // forgetAfter is how long decided requests and spent sessions are kept, so memory stays small.
 const forgetAfter = 24 * time.Hour
 
-// Start writes the daemon_started line and the policy's line, and checks the keyring once.
+// Start writes the daemon_started line and the policy's line, checks the state file against the
+// trail (see checkTrail), and checks the keyring once.
 // Without the first line the daemon must not run: its error is returned.
 func (e *Engine) Start() error {
 	f := map[string]any{"version": e.opts.Version, "pid": pid, "home": e.opts.Home}
@@ -36,9 +37,16 @@ func (e *Engine) Start() error {
 	if fw, ok := e.opts.Audit.(Forwarder); ok && e.pol != nil && !(prev != nil && prev.Audit.Syslog && !e.pol.Audit.Syslog) {
 		fw.SetForwarding(e.pol.Audit.Syslog)
 	}
+	// The trail is read before the first line: what the state file holds is checked against
+	// what was recorded until the daemon last stopped.
+	tf, err := readTrail(e.opts.Audit.Path())
+	if err != nil {
+		return err
+	}
 	if err := e.run(e.self, func(t *tx) error {
 		t.record("daemon_started", rules.Info, f)
 		e.recordPolicy(t, prev)
+		e.checkTrail(t, tf)
 		return nil
 	}); err != nil {
 		return err

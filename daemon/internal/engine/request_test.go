@@ -331,9 +331,11 @@ func TestLooseningReloadNeedsItsLine(t *testing.T) {
 func TestUndoneReenrolmentIsANewRecord(t *testing.T) {
 	f := newFixture(t)
 	f.enrol("anna", "anna")
+	f.enrol("ben", "ben")
 	before := f.eng.st.Approvers["anna"]
+	by := f.vouch("anna")
 	f.audit.fail.Store(true)
-	_, err := f.admin().EnrollApprover(context.Background(), api.NewApprover{ID: "anna", Name: "Anna"})
+	_, err := f.admin().EnrollApprover(context.Background(), api.NewApprover{ID: "anna", Name: "Anna", By: by})
 	wantCode(t, err, api.CodeAuditUnavailable)
 	after := f.eng.st.Approvers["anna"]
 	if after == before || !reflect.DeepEqual(*after, *before) {

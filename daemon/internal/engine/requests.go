@@ -21,8 +21,15 @@ func (v *staffView) CreateRequest(ctx context.Context, n api.NewRequest) (api.Re
 		}
 		// Only an account in custody can be published to under foureyes, so a session is never
 		// issued for an account nobody can check.
-		if _, ok := e.st.Accounts[n.Account]; !ok && n.Account != "" {
+		acc, ok := e.st.Accounts[n.Account]
+		if !ok && n.Account != "" {
 			return api.Errorf(api.CodeNotFound, "no account %s in custody: foureyes account list shows the accounts that can be requested", n.Account)
+		}
+		if ok {
+			if d := rules.AccountUsable(acc.ID, acc.Unverified); !d.Allowed() {
+				t.decided(d, map[string]any{"account": acc.ID, "requester": v.c.OSUser, "reason": string(d.Refusal.Code)})
+				return t.refuse(d.Refusal)
+			}
 		}
 		open := rules.CountOpen(maps.Values(e.requests), v.c.OSUser, t.now)
 		in := rules.RequestInput{Account: n.Account, Action: n.Action, Text: n.Text, Digest: n.Digest}

@@ -52,6 +52,17 @@ func (e *Engine) explain(ref *rules.Refusal) *api.Error {
 		msg = fmt.Sprintf("approver %s has not confirmed enrolment yet: run foureyes approver confirm %s CODE", f.Approver, f.Approver)
 	case api.CodeSelfApproval:
 		msg = fmt.Sprintf("approver %s is the requester (%s): someone else must approve", f.Approver, f.Requester)
+		if ref.Reason == "trust" {
+			msg = fmt.Sprintf("approver %s is you (OS user %s): another approver must vouch for changes to who may approve", f.Approver, f.Requester)
+		}
+	case api.CodeSecondApprover:
+		msg = secondApprover(ref.Reason, f)
+	case api.CodeUnverified:
+		if ref.Reason == "account" {
+			msg = fmt.Sprintf("account %s is in the state file but the audit trail never saw it added: no request is taken for it until IT checks it and accepts it (foureyes account accept %s --by APPROVER --code CODE)", f.Account, f.Account)
+		} else {
+			msg = fmt.Sprintf("approver %s is in the state file but the audit trail never saw them enrolled and confirmed: they approve nothing until IT checks and accepts them (foureyes approver accept %s --by APPROVER --code CODE)", f.Approver, f.Approver)
+		}
 	case api.CodeAlreadyApproved:
 		msg = fmt.Sprintf("approver %s has already approved this request: a second, different approver is needed", f.Approver)
 	case api.CodeNotAuthorised:
@@ -151,4 +162,25 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
+}
+
+// secondApprover words a refused change to who may approve.
+func secondApprover(reason string, f rules.Facts) string {
+	what := map[string]string{"enrol": "enrolling", "reenrol": "re-enrolling", "remove": "removing", "adopt": "accepting"}[f.Action]
+	if what == "" {
+		what = "changing"
+	}
+	switch reason {
+	case "missing":
+		return fmt.Sprintf("%s an approver needs the current code of another confirmed approver: add --by APPROVER --code CODE (only the very first approver is enrolled without one)", what)
+	case "unknown":
+		return fmt.Sprintf("there is no approver %s to vouch for this (foureyes approver list shows them)", f.Approver)
+	case "same":
+		return fmt.Sprintf("approver %s cannot vouch for a change to themselves: another confirmed approver must give their code", f.Approver)
+	case "not_confirmed":
+		return fmt.Sprintf("approver %s cannot vouch: only a confirmed approver that the audit trail knows can", f.Approver)
+	case "lost":
+		return "the audit trail has confirmed approvers that the state file no longer has (removed by hand?): no first approver can be enrolled without a code; restore state.json from a backup, or ask IT"
+	}
+	return fmt.Sprintf("%s an approver needs another confirmed approver's code", what)
 }

@@ -43,8 +43,11 @@ type Approver struct {
 	ID        string
 	OSUser    string // the OS user this person logs in as, if mapped
 	Confirmed bool
-	LastStep  uint64 // last accepted TOTP step: a code at or before it is a replay
-	Throttle  Throttle
+	// Unverified: found in the state file without its enrolment in the audit trail (added by
+	// hand); it may do nothing until accepted with another approver's code.
+	Unverified bool
+	LastStep   uint64 // last accepted TOTP step: a code at or before it is a replay
+	Throttle   Throttle
 }
 
 // Request states.
@@ -279,6 +282,9 @@ func CanApprove(c Config, r Request, a Approver, now time.Time) (needed int, d D
 	if !a.Confirmed {
 		return 0, refused(api.CodeNotConfirmed, "", f)
 	}
+	if a.Unverified {
+		return 0, alarm("approval_refused", api.CodeUnverified, "approver", f)
+	}
 	if a.OSUser != "" && a.OSUser == r.Requester {
 		return 0, alarm("approval_refused", api.CodeSelfApproval, "", f)
 	}
@@ -321,6 +327,9 @@ func CanDeny(c Config, r Request, a Approver, now time.Time) Decision {
 	f := Facts{Request: r.ID, Approver: a.ID, Account: r.Account}
 	if !a.Confirmed {
 		return refused(api.CodeNotConfirmed, "", f)
+	}
+	if a.Unverified {
+		return refused(api.CodeUnverified, "approver", f)
 	}
 	if c.MayApprove != nil && !c.MayApprove(r.Account, a.ID) {
 		return refused(api.CodeNotAuthorised, "", f)
@@ -444,7 +453,7 @@ func WithdrawApproval(r Request, id string) (Request, bool) {
 func Offered(c Config, accounts []string, requester string, as []Approver) []string {
 	var out []string
 	for _, a := range as {
-		if !a.Confirmed || a.Throttle.Disabled || (a.OSUser != "" && a.OSUser == requester) {
+		if !a.Confirmed || a.Unverified || a.Throttle.Disabled || (a.OSUser != "" && a.OSUser == requester) {
 			continue
 		}
 		if c.MayApprove != nil && !slices.ContainsFunc(accounts, func(acc string) bool { return c.MayApprove(acc, a.ID) }) {

@@ -24,6 +24,7 @@ export const NOTICES = Object.freeze({
   "invalid_policy": "The foureyes policy on this computer is invalid, so nothing can be approved. Ask IT.",
   "not_found": "The daemon does not know this request or account any more. Request a new approval.",
   "not_confirmed": "This approver has not finished enrolment yet.",
+  "unverified": "IT has not yet checked this account or approver, so nothing can be approved for it. Ask IT.",
   "too_many_requests": "You have too many open requests. Cancel some first.",
   "forbidden": "The daemon refused this browser. Ask IT to allow the extension (`foureyes extension allow`).",
   "unsupported": "The extension and the daemon versions do not match. Ask IT to update foureyes.",
