@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"time"
@@ -28,6 +31,7 @@ func (e *env) auditPath(file string) (string, error) {
 func cmdAudit(e *env, args []string) int {
 	return subcommand(e, "audit", args, map[string]func(*env, []string) int{
 		"verify": cmdAuditVerify, "export": cmdAuditExport, "repair": cmdAuditRepair, "path": cmdAuditPath,
+		"compare": cmdAuditCompare,
 	}, "The audit trail: one hash-chained JSON line per event. These commands read the file directly\nand work whether or not the daemon runs.")
 }
 
@@ -77,6 +81,80 @@ func cmdAuditVerify(e *env, args []string) int {
 		return exitOK
 	}
 	fmt.Fprintf(e.stdout, "audit log %s verifies: %d lines, head %s\n", p, res.Lines, res.Head)
+	return exitOK
+}
+
+func cmdAuditCompare(e *env, args []string) int {
+	fs := e.flagSet("audit compare", "--journal | --syslog FILE [--file F]",
+		"Hold the audit trail against the copies the daemon forwarded to the system log as it wrote\n"+
+			"each line (each carries the line's number and chain hash). A trail cut short or rewritten\n"+
+			"whole still passes audit verify; this finds both. --journal reads this user's copies from\n"+
+			"journald; --syslog reads a syslog file (e.g. /var/log/auth.log, or a collector's export; - for\n"+
+			"standard input). Exits 1 when the trail differs from the copy.")
+	var file, syslogFile string
+	var journal bool
+	fs.StringVar(&file, "file", "", "audit log to compare (default: this user's)")
+	fs.StringVar(&syslogFile, "syslog", "", "a file holding the forwarded lines (- for standard input)")
+	fs.BoolVar(&journal, "journal", false, "read the forwarded lines from journald (journalctl)")
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
+		return st
+	}
+	if journal == (syslogFile != "") {
+		return e.usageErr(fs, "give exactly one of --journal and --syslog FILE: where the forwarded copy is")
+	}
+	p, err := e.auditPath(file)
+	if err != nil {
+		return e.fail(err)
+	}
+	local, err := os.Open(p)
+	if err != nil {
+		return e.fail(fmt.Errorf("opening the audit log: %w", err))
+	}
+	defer func() { _ = local.Close() }()
+	var fw io.Reader
+	var from string
+	switch {
+	case journal:
+		// Only this user's daemon's lines: another user's trail has its own numbers.
+		from = "journald"
+		cmd := exec.Command("journalctl", "--no-pager", "-o", "cat", "SYSLOG_IDENTIFIER=foureyes", fmt.Sprintf("_UID=%d", os.Getuid()))
+		out, err := cmd.Output()
+		if err != nil {
+			return e.fail(fmt.Errorf("reading the forwarded lines with journalctl (is journald running, and may this user read it? members of systemd-journal or adm may): %w", err))
+		}
+		fw = bytes.NewReader(out)
+	case syslogFile == "-":
+		from, fw = "standard input", e.stdin
+	default:
+		from = syslogFile
+		f, err := os.Open(syslogFile)
+		if err != nil {
+			return e.fail(fmt.Errorf("opening the forwarded copy: %w", err))
+		}
+		defer func() { _ = f.Close() }()
+		fw = f
+	}
+	c, err := audit.Compare(local, fw)
+	if err != nil {
+		return e.fail(err)
+	}
+	if c.ForwardedLines == 0 && c.OK() {
+		c.Problems = append(c.Problems, fmt.Sprintf("%s holds no forwarded foureyes line: nothing to compare with (is audit.syslog on in the policy?)", from))
+	}
+	if e.json {
+		e.out(writeJSON(e.stdout, map[string]any{"ok": c.OK(), "file": p, "forwarded_from": from, "comparison": c}))
+	} else if c.OK() {
+		fmt.Fprintf(e.stdout, "audit log %s agrees with the copy in %s: %d of its %d lines were forwarded and match (%d never forwarded)\n",
+			p, from, c.Matched, c.LocalLines, c.NotForwarded)
+	} else {
+		fmt.Fprintf(e.stderr, "foureyes: audit log %s does NOT agree with the copy in %s:\n", p, from)
+		for _, pr := range c.Problems {
+			fmt.Fprintf(e.stderr, "  %s\n", pr)
+		}
+	}
+	if !c.OK() {
+		return exitRefused
+	}
 	return exitOK
 }
 

@@ -24,3 +24,7 @@ func forwardMessage(rec Record) string {
 	return fmt.Sprintf("seq=%d event=%s severity=%s hash=%s line=%s%s",
 		rec.Seq, rec.Event, rec.Severity, rec.Hash, raw, cut)
 }
+
+// ForwardedText is the message a forwarder sends for rec (without the system log's own
+// prefix): what [Compare] looks for in a system log.
+func ForwardedText(rec Record) string { return forwardMessage(rec) }

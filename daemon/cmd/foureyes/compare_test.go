@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"foureyes/daemon/internal/audit"
+)
+
+// copyForwarder keeps what a system log would have received.
+type copyForwarder struct{ buf *bytes.Buffer }
+
+func (c copyForwarder) Forward(rec audit.Record) error {
+	c.buf.WriteString("Dec  1 10:00:00 laptop foureyes[42]: " + audit.ForwardedText(rec) + "\n")
+	return nil
+}
+
+func TestCLIAuditCompare(t *testing.T) {
+	c := newCLI(t)
+	trail := filepath.Join(c.home, "audit.jsonl")
+	var fw bytes.Buffer
+	l, err := audit.Open(trail, audit.Options{Forwarders: []audit.Forwarder{copyForwarder{&fw}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"eins", "zwei", "drei", "vier"} {
+		if err := l.Record("staff", "request", "info", map[string]any{"text": text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	copyFile := filepath.Join(c.home, "auth.log")
+	if err := os.WriteFile(copyFile, fw.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.ok("", "audit", "compare", "--syslog", copyFile); !strings.Contains(out, "agrees with the copy") || !strings.Contains(out, "4 of its 4 lines") {
+		t.Fatalf("compare of an untouched trail: %s", out)
+	}
+	if out := c.ok(fw.String(), "audit", "compare", "--syslog", "-", "--json"); !strings.Contains(out, `"ok": true`) {
+		t.Fatalf("--json from standard input: %s", out)
+	}
+
+	// --journal asks journalctl for this user's forwarded lines only. (This machine has no
+	// journald; a stand-in journalctl on PATH prints the copy and records how it was asked.)
+	bin := t.TempDir()
+	argsFile := filepath.Join(bin, "args")
+	script := "#!/bin/sh\necho \"$@\" > " + argsFile + "\ncat " + copyFile + "\n"
+	if err := os.WriteFile(filepath.Join(bin, "journalctl"), []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	jc := *c
+	jc.env = append(append([]string{}, c.env...), "PATH="+bin+":"+os.Getenv("PATH"))
+	if out := jc.ok("", "audit", "compare", "--journal"); !strings.Contains(out, "agrees with the copy in journald") {
+		t.Fatalf("--journal: %s", out)
+	}
+	asked, _ := os.ReadFile(argsFile)
+	if want := fmt.Sprintf("SYSLOG_IDENTIFIER=foureyes _UID=%d", os.Getuid()); !strings.Contains(string(asked), want) {
+		t.Fatalf("journalctl was asked %q, want %q", asked, want)
+	}
+
+	// The tail cut off: verify still passes, compare does not.
+	raw, _ := os.ReadFile(trail)
+	ls := bytes.SplitAfter(raw, []byte("\n"))
+	if err := os.WriteFile(trail, bytes.Join(ls[:2], nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("", "audit", "verify")
+	_, errs, code := c.run("", "audit", "compare", "--syslog", copyFile)
+	if code != exitRefused || !strings.Contains(errs, "does NOT agree") || !strings.Contains(errs, "2 forwarded lines are missing from the trail (lines 3 to 4)") {
+		t.Fatalf("cut tail: exit %d, %s", code, errs)
+	}
+
+	// Wrong usage and a copy with nothing in it.
+	for _, args := range [][]string{{"audit", "compare"}, {"audit", "compare", "--journal", "--syslog", copyFile}} {
+		if _, errs, code := c.run("", args...); code != exitUsage || !strings.Contains(errs, "exactly one of --journal and --syslog") {
+			t.Fatalf("%v: exit %d %s", args, code, errs)
+		}
+	}
+	empty := filepath.Join(c.home, "empty.log")
+	if err := os.WriteFile(empty, []byte("Dec  1 sshd[1]: hello\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := c.run("", "audit", "compare", "--syslog", empty); code != exitRefused || !strings.Contains(errs, "holds no forwarded foureyes line") {
+		t.Fatalf("empty copy: exit %d %s", code, errs)
+	}
+	if _, errs, code := c.run("", "audit", "compare", "--syslog", filepath.Join(c.home, "nope.log")); code == exitOK || !strings.Contains(errs, "opening the forwarded copy") {
+		t.Fatalf("missing copy: exit %d %s", code, errs)
+	}
+}

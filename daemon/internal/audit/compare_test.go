@@ -1,0 +1,142 @@
+//go:build !windows && !plan9
+
+package audit
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"foureyes/daemon/internal/testenv"
+)
+
+// forwardedTrail writes n events through a real syslog forwarder to a datagram socket and
+// returns the trail's path and what the system log received, one message a line, as a syslog
+// file holds it.
+func forwardedTrail(t *testing.T, n int, text string) (string, []byte) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "log.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		testenv.Need(t, "unix datagram sockets ("+err.Error()+")", "audit compare reads what the forwarder sent")
+	}
+	defer func() { _ = conn.Close() }()
+	fw, err := dialSyslog("unixgram", sock, "foureyes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = fw.Close() }()
+	opts := testOptions()
+	opts.Forwarders = []Forwarder{fw}
+	l, path := openTemp(t, opts)
+	var got bytes.Buffer
+	buf := make([]byte, 64<<10)
+	for i := range n {
+		e := sampleEvent(i)
+		e.Fields = map[string]any{"text": text, "i": i}
+		mustAppend(t, l, e)
+		m, err := conn.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Write(bytes.TrimSuffix(buf[:m], []byte("\n")))
+		got.WriteByte('\n')
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path, got.Bytes()
+}
+
+func compareFiles(t *testing.T, path string, forwarded []byte) Comparison {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	c, err := Compare(f, bytes.NewReader(forwarded))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestCompareAgreesWithItsOwnCopy(t *testing.T) {
+	path, fw := forwardedTrail(t, 30, "Guten Morgen")
+	c := compareFiles(t, path, fw)
+	if !c.OK() || c.Matched != 30 || c.LocalLines != 30 || c.NotForwarded != 0 {
+		t.Fatalf("%+v", c)
+	}
+	// Lines that were never forwarded (forwarding off for a while) are counted, not a problem.
+	half := bytes.SplitAfter(fw, []byte("\n"))
+	c = compareFiles(t, path, bytes.Join(half[10:], nil))
+	if !c.OK() || c.NotForwarded != 10 || c.Matched != 20 {
+		t.Fatalf("a copy that starts later: %+v", c)
+	}
+}
+
+// Cutting the tail off the trail passes audit verify; the forwarded copy shows it.
+func TestCompareFindsACutTail(t *testing.T) {
+	path, fw := forwardedTrail(t, 30, "x")
+	ls := lines(t, path)
+	if err := os.WriteFile(path, bytes.Join(ls[:25], nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyFile(path); err != nil {
+		t.Fatalf("the cut trail should still verify (that is the gap): %v", err)
+	}
+	c := compareFiles(t, path, fw)
+	if c.OK() || len(c.Problems) != 1 || !strings.Contains(c.Problems[0], "5 forwarded lines are missing from the trail (lines 26 to 30)") {
+		t.Fatalf("%+v", c)
+	}
+}
+
+// The whole chain rewritten consistently (other texts, every hash recomputed) verifies; the
+// forwarded copy shows every line changed.
+func TestCompareFindsARewrittenChain(t *testing.T) {
+	path, fw := forwardedTrail(t, 30, "the approved text")
+	forged, _ := forwardedTrail(t, 30, "a text nobody approved")
+	if _, err := VerifyFile(forged); err != nil {
+		t.Fatalf("the forged chain should verify on its own: %v", err)
+	}
+	data, err := os.ReadFile(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := compareFiles(t, path, fw)
+	if c.OK() || c.Matched != 0 || !strings.Contains(c.Problems[0], "line 1: the trail's line differs from the copy forwarded") {
+		t.Fatalf("%+v", c)
+	}
+	if n := len(c.Problems); n != maxProblems+1 || !strings.Contains(c.Problems[n-1], "more differences") {
+		t.Fatalf("the report is not bounded: %d problems", n)
+	}
+}
+
+func TestCompareFindsOneChangedLineAndMixedCopies(t *testing.T) {
+	path, fw := forwardedTrail(t, 5, "a")
+	_, other := forwardedTrail(t, 5, "b")
+	c := compareFiles(t, path, append(append([]byte{}, fw...), other...))
+	if c.OK() || !strings.Contains(c.Problems[0], "holds two different lines with this number") {
+		t.Fatalf("a copy with two trails: %+v", c)
+	}
+	// Noise around the messages (other programs, the system log's own prefixes) is skipped.
+	noisy := append([]byte("Dec  1 10:00:00 host sshd[1]: Accepted publickey\nseq=x event=y\n"), fw...)
+	if c := compareFiles(t, path, noisy); !c.OK() || c.Matched != 5 {
+		t.Fatalf("noise: %+v", c)
+	}
+	// A local line that is not an audit line at all.
+	raw, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, append(raw, []byte("not a line\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c := compareFiles(t, path, fw); c.OK() || !strings.Contains(c.Problems[0], "local line 6: malformed") {
+		t.Fatalf("garbage line: %+v", c)
+	}
+}
