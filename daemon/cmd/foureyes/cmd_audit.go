@@ -260,7 +260,10 @@ func cmdPolicy(e *env, args []string) int {
 }
 
 func cmdPolicyCheck(e *env, args []string) int {
-	fs := e.flagSet("policy check", "FILE", "Check a policy file before deploying it. Prints the effective policy with --json.")
+	fs := e.flagSet("policy check", "FILE [--managed]", "Check a policy file before deploying it. Prints the effective policy with --json.\n"+
+		"With --managed, also what a policy in the managed location ("+policy.ManagedPath()+") must satisfy.")
+	var managed bool
+	fs.BoolVar(&managed, "managed", false, "check it as the managed policy IT deploys (it must name its approvers)")
 	pos, st := e.parseN(fs, args, 1, "name one policy file")
 	if st >= 0 {
 		return st
@@ -272,6 +275,12 @@ func cmdPolicyCheck(e *env, args []string) int {
 	p, err := policy.Parse(data)
 	if err != nil {
 		return e.fail(&api.Error{Code: api.CodeInvalidPolicy, Err: err, Message: fmt.Sprintf("policy %s is invalid: %v", pos[0], err)})
+	}
+	if merr := p.CheckManaged(); merr != nil {
+		if managed {
+			return e.fail(&api.Error{Code: api.CodeInvalidPolicy, Err: merr, Message: fmt.Sprintf("policy %s is invalid as a managed policy: %v", pos[0], merr)})
+		}
+		fmt.Fprintf(e.stderr, "warning: deployed to %s this would be refused: %v\n", policy.ManagedPath(), merr)
 	}
 	// Warnings do not fail the check: the policy is valid and would load as it is.
 	for _, w := range p.Warnings() {

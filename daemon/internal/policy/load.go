@@ -66,6 +66,11 @@ func Load() (p *Policy, source string, err error) {
 func (l Locations) Load() (p *Policy, source string, err error) {
 	if l.Managed != "" {
 		p, err := loadFile(l.Managed)
+		if err == nil {
+			if merr := p.CheckManaged(); merr != nil {
+				return nil, l.Managed, fmt.Errorf("policy %s: %w", l.Managed, merr)
+			}
+		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			return p, l.Managed, err
 		}

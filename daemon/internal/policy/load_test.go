@@ -23,10 +23,35 @@ func writePolicy(t *testing.T, dir, name, content string) string {
 
 func described(d string) string { return `{"version":1,"description":"` + d + `"}` }
 
+// A managed policy must name its approvers: "*" there is refused, and never falls through to
+// the user's file.
+func TestManagedPolicyNamesItsApprovers(t *testing.T) {
+	dir := t.TempDir()
+	user := writePolicy(t, dir, "user.json", described("user"))
+	for _, c := range []struct{ name, body, want string }{
+		{"default", `{"version":1}`, "default_approvers: a managed policy must name its approvers"},
+		{"explicit star", `{"version":1,"default_approvers":["*"]}`, "default_approvers: a managed policy must name its approvers"},
+		{"per account", `{"version":1,"default_approvers":["anna"],"accounts":{"x:@m":{"approvers":["*"]}}}`, "accounts.x:@m.approvers: a managed policy must name"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := writePolicy(t, dir, c.name+".json", c.body)
+			p, src, err := Locations{Managed: m, User: user}.Load()
+			if err == nil || p != nil || src != m || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Load = %v, %q, %v; want an error naming %q", p, src, err, c.want)
+			}
+		})
+	}
+	m := writePolicy(t, dir, "named.json", `{"version":1,"default_approvers":["anna","ben"]}`)
+	p, _, err := Locations{Managed: m, User: user}.Load()
+	if err != nil || !p.MayApprove("x:@m", "anna") || p.MayApprove("x:@m", "ghost") {
+		t.Fatalf("named approvers: %v", err)
+	}
+}
+
 func TestLoadPrecedence(t *testing.T) {
 	dir := t.TempDir()
 	env := writePolicy(t, dir, "env/policy.json", described("env"))
-	managed := writePolicy(t, dir, "etc/foureyes/policy.json", described("managed"))
+	managed := writePolicy(t, dir, "etc/foureyes/policy.json", `{"version":1,"description":"managed","default_approvers":["anna"]}`)
 	user := writePolicy(t, dir, "home/.config/foureyes/policy.json", described("user"))
 	missing := filepath.Join(dir, "missing", "policy.json")
 

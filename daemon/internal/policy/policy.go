@@ -11,6 +11,8 @@ package policy
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"time"
@@ -237,4 +239,19 @@ func (m *AuthorMark) Matches(text string) bool {
 		}
 	}
 	return re.MatchString(text)
+}
+
+// CheckManaged is what a policy IT deploys to the managed location must also satisfy: it names
+// its approvers. "*" would let anyone enrolled on the laptop approve, and on a laptop the staff
+// member controls the enrolment (user mode), so only the names IT wrote count.
+func (p *Policy) CheckManaged() error {
+	if slices.Contains(p.DefaultApprovers, AnyApprover) {
+		return fmt.Errorf(`default_approvers: a managed policy must name its approvers ("*" lets anyone enrolled on the laptop approve): list their ids, e.g. ["anna.schmidt","ben.meier"]`)
+	}
+	for _, id := range slices.Sorted(maps.Keys(p.Accounts)) {
+		if slices.Contains(p.Accounts[id].Approvers, AnyApprover) {
+			return fmt.Errorf(`accounts.%s.approvers: a managed policy must name its approvers ("*" lets anyone enrolled on the laptop approve)`, id)
+		}
+	}
+	return nil
 }
