@@ -39,6 +39,7 @@ const (
 	CodeTooLarge          Code = "too_large"          // message over the size limit
 	CodeUnsupported       Code = "unsupported"        // unknown message type or protocol version
 	CodeDaemonUnavailable Code = "daemon_unavailable" // the daemon is not running or not reachable
+	CodeBridgeDown        Code = "bridge_down"        // the daemon runs, but its browser bridge is not listening (port held by another program)
 	CodeInternal          Code = "internal"           // a bug: please report it
 )
 

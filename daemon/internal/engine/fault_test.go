@@ -98,7 +98,7 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 		"session_issued", "code_replayed", "blocked", "session_consumed", "publish_mismatch",
 		"publish_repeated", "published", "request_denied", "request_cancelled",
 		"approver_throttled", "approver_unlocked", "approver_reenrolled", "approver_removed",
-		"lock", "account_removed",
+		"lock", "account_removed", "local_page_refused",
 	}
 	for _, ev := range events {
 		t.Run(ev, func(t *testing.T) {
@@ -239,6 +239,8 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 			okStep("remove approver", func() error { return admin.RemoveApprover(ctx, "ben") })
 			okStep("lock", func() error { _, err := staff.Lock(ctx, "test"); return err })
 			okStep("remove account", func() error { return admin.RemoveAccount(ctx, "x:@ministry") })
+			// An alarm alone: without its line the caller hears of it, and nothing else changes.
+			okStep("refuse a local page", func() error { return f.eng.LocalPageRefused(4242, "127.0.0.1:50000", "another user", 1) })
 
 			if !hit {
 				t.Fatalf("the scenario never wrote a %s line", ev)
