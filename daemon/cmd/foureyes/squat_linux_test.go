@@ -65,7 +65,7 @@ func TestCLIBridgePortSquattedByOtherUser(t *testing.T) {
 		}
 		return string(b)
 	}
-	if !strings.Contains(trail(), `"event":"bridge_down","severity":"high"`) {
+	if tr := trail(); !strings.Contains(tr, `"event":"bridge_down","severity":"high"`) || !strings.Contains(tr, held) {
 		t.Fatalf("no bridge_down alarm in the trail:\n%s", trail())
 	}
 	const origin = "chrome-extension://" + policy.DefaultExtensionID

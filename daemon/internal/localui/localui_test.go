@@ -3,6 +3,7 @@ package localui
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -703,5 +704,55 @@ func TestAccountFormPlatformsFromTable(t *testing.T) {
 				t.Error("the account was added")
 			}
 		})
+	}
+}
+
+// A flood of refused connections makes one report per OS user at first, then at most one per
+// ReportEvery with the count since the last.
+func TestRefusalsReportedOncePerInterval(t *testing.T) {
+	clock := &testClock{now: time.Now()}
+	var got []Refusal
+	s, err := New(newFake(), Options{Now: clock.Now, Logf: t.Logf, HandoffDir: t.TempDir(), OnRefused: func(r Refusal) { got = append(got, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		s.refuse(Refusal{UID: 1001, Remote: "127.0.0.1:1", Reason: "another user"})
+	}
+	s.refuse(Refusal{UID: 1002, Remote: "127.0.0.1:2", Reason: "another user"})
+	clock.Advance(DefaultReportEvery)
+	s.refuse(Refusal{UID: 1001, Remote: "127.0.0.1:3", Reason: "another user"})
+	want := []Refusal{
+		{UID: 1001, Remote: "127.0.0.1:1", Reason: "another user", Count: 1},
+		{UID: 1002, Remote: "127.0.0.1:2", Reason: "another user", Count: 1},
+		{UID: 1001, Remote: "127.0.0.1:3", Reason: "another user", Count: 3},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("reports %v, want %v", got, want)
+	}
+}
+
+// A handoff file nobody opens is removed when its token expires.
+func TestUnusedHandoffRemoved(t *testing.T) {
+	s, err := New(newFake(), Options{TokenTTL: time.Millisecond, Logf: t.Logf, HandoffDir: filepath.Join(t.TempDir(), "foureyes")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.Handoff("accounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := url.Parse(u)
+	// Waits for the removal; the bound only keeps a broken build from hanging.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(p.Path); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the unused handoff file is still there after its token expired")
+		}
 	}
 }
