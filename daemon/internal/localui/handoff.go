@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // The handoff file is how the browser gets a page's one-time token without the token being on
@@ -75,11 +76,14 @@ func prepareDir(dir string) error {
 }
 
 // removeStaleHandoffs removes handoff files a previous run left behind (their tokens died
-// with it).
-func removeStaleHandoffs(dir string) {
+// with it). Files younger than ttl are left alone: they may be another daemon's of this user
+// (a second instance with its own state folder), still waiting for the browser.
+func removeStaleHandoffs(dir string, ttl time.Duration) {
 	old, _ := filepath.Glob(filepath.Join(dir, handoffPrefix+"*"+handoffSuffix))
 	for _, f := range old {
-		removeHandoff(f)
+		if fi, err := os.Lstat(f); err == nil && time.Since(fi.ModTime()) >= ttl {
+			removeHandoff(f)
+		}
 	}
 }
 

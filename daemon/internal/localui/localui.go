@@ -173,7 +173,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := prepareDir(s.opts.HandoffDir); err != nil {
 		return fmt.Errorf("local ui: %w", err)
 	}
-	removeStaleHandoffs(s.opts.HandoffDir)
+	removeStaleHandoffs(s.opts.HandoffDir, s.opts.TokenTTL)
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("local ui: listening on 127.0.0.1: %w", err)

@@ -349,15 +349,22 @@ func TestHandoffFlow(t *testing.T) {
 	}
 }
 
-// Stale handoff files of an earlier run are removed at start, and a folder other users could
-// enter is made private.
+// Stale handoff files of an earlier run are removed at start (not those young enough to be
+// another instance's), and a folder other users could enter is made private.
 func TestHandoffDirKeptPrivate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "foureyes")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	stale := filepath.Join(dir, "open-0011223344556677.html")
-	if err := os.WriteFile(stale, []byte("old"), 0o600); err != nil {
+	fresh := filepath.Join(dir, "open-8899aabbccddeeff.html") // another daemon's, still valid
+	for _, f := range []string{stale, fresh} {
+		if err := os.WriteFile(f, []byte("a handoff"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-DefaultTokenTTL - time.Minute)
+	if err := os.Chtimes(stale, old, old); err != nil {
 		t.Fatal(err)
 	}
 	s, err := New(newFake(), Options{HandoffDir: dir, Logf: t.Logf})
@@ -372,6 +379,9 @@ func TestHandoffDirKeptPrivate(t *testing.T) {
 	}
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("a stale handoff file survived the start (%v)", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a handoff file younger than a token's life was removed (%v)", err)
 	}
 }
 
