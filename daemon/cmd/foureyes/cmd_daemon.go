@@ -23,6 +23,7 @@ import (
 	"foureyes/daemon/internal/custody"
 	"foureyes/daemon/internal/engine"
 	"foureyes/daemon/internal/localui"
+	"foureyes/daemon/internal/peeruid"
 	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/tray"
 )
@@ -191,7 +192,16 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 		if ok, why := tray.Available(); !ok {
 			logger.Printf("no tray icon: %s; carrying on without one (foureyes daemon --headless says so on purpose)", why)
 		} else {
-			ui, uerr := localui.New(trayBackend, localui.Options{Logf: logger.Printf})
+			ui, uerr := localui.New(trayBackend, localui.Options{
+				Logf:       logger.Printf,
+				HandoffDir: handoffDir(home),
+				// Another OS user of this computer tried the pages: an alarm in the trail.
+				OnRefused: func(r localui.Refusal) {
+					if err := eng.LocalPageRefused(r.UID, r.Remote, r.Reason, r.Count); err != nil {
+						logger.Printf("recording a refused local page connection: %v", err)
+					}
+				},
+			})
 			if uerr == nil {
 				uerr = ui.Start(ctx)
 			}
@@ -199,7 +209,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 			if uerr != nil {
 				logger.Printf("the local enrolment and account pages are not available: %v", uerr)
 			} else {
-				topts.UIURL = ui.URL
+				topts.UIURL = ui.Handoff
 			}
 			if terr := tray.Run(ctx, trayBackend, topts); terr != nil {
 				logger.Printf("no tray icon: %v; carrying on without one", terr)
@@ -230,6 +240,7 @@ func serveBridge(ctx context.Context, br *bridge.Server, eng *engine.Engine, por
 		if err == nil {
 			break
 		}
+		err = portHeld(port, err)
 		logger.Printf("THE BROWSER EXTENSION CANNOT CONNECT: %v (is another program using port %d? set bridge_port in the policy); trying again in %v", err, port, pause)
 		eng.SetBridgeError(err)
 		select {
@@ -245,6 +256,37 @@ func serveBridge(ctx context.Context, br *bridge.Server, eng *engine.Engine, por
 		logger.Printf("browser bridge stopped: %v", err)
 		eng.SetBridgeError(err)
 	}
+}
+
+// handoffDir is where the local pages' handoff files go: a folder of this user's only, in
+// XDG_RUNTIME_DIR where the desktop has one, else in the state directory.
+func handoffDir(home string) string {
+	if d := localui.DefaultHandoffDir(); d != "" {
+		return d
+	}
+	return filepath.Join(home, "pages")
+}
+
+// portHeld names who holds the bridge port when listening failed because it is taken: the
+// kernel always tells the user; the PID and program only when they are this user's (or the
+// daemon runs as root).
+func portHeld(port int, err error) error {
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return err
+	}
+	who := "another program"
+	if h, herr := peeruid.PortHolder(uint16(port)); herr == nil {
+		name := strconv.Itoa(h.UID)
+		if u, uerr := user.LookupId(name); uerr == nil {
+			name = u.Username
+		}
+		if h.PID > 0 {
+			who += fmt.Sprintf(" (PID %d %s, user %s)", h.PID, h.Command, name)
+		} else {
+			who += fmt.Sprintf(" (user %s)", name)
+		}
+	}
+	return fmt.Errorf("port 127.0.0.1:%d is held by %s: %w", port, who, err)
 }
 
 // reloadOnHUP reloads the policy on SIGHUP; the engine records the outcome.

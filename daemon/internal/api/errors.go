@@ -41,6 +41,7 @@ const (
 	CodeDaemonUnavailable Code = "daemon_unavailable" // the daemon is not running or not reachable
 	CodeSecondApprover    Code = "second_approver"    // a change to who may approve needs another approver's code
 	CodeUnverified        Code = "unverified"         // in the state file but not in the audit trail: IT must accept it
+	CodeBridgeDown        Code = "bridge_down"        // the daemon runs, but its browser bridge is not listening (port held by another program)
 	CodeInternal          Code = "internal"           // a bug: please report it
 )
 

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -184,6 +185,21 @@ func (e *Engine) SetBridgeError(err error) {
 		if (err == nil) != (was == nil) {
 			t.notify(api.Event{Kind: api.EventStatus, Message: "bridge state changed"})
 		}
+		return nil
+	})
+}
+
+// LocalPageRefused records that the local pages (enrolment, accounts) refused a connection
+// from another OS user of this computer (uid), or from one the kernel could not name (uid -1):
+// an alarm, since someone tried the press officer's pages. count is how many refused
+// connections the line stands for.
+func (e *Engine) LocalPageRefused(uid int, remote, reason string, count int) error {
+	f := map[string]any{"peer_uid": uid, "remote": remote, "reason": reason, "count": count}
+	if u, err := user.LookupId(strconv.Itoa(uid)); uid >= 0 && err == nil {
+		f["peer_user"] = u.Username
+	}
+	return e.run(e.self, func(t *tx) error {
+		t.record("local_page_refused", rules.High, f)
 		return nil
 	})
 }

@@ -99,7 +99,7 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 		"publish_repeated", "published", "request_denied", "request_cancelled",
 		"approver_throttled", "approver_unlocked", "approver_reenrolled", "approver_removed",
 		"lock", "account_removed", "trust_change_refused", "request_refused", "account_accepted",
-		"approver_accepted",
+		"approver_accepted", "local_page_refused",
 	}
 	for _, ev := range events {
 		t.Run(ev, func(t *testing.T) {
@@ -274,6 +274,8 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 			})
 			okStep("lock", func() error { _, err := staff.Lock(ctx, "test"); return err })
 			okStep("remove account", func() error { return admin.RemoveAccount(ctx, "x:@ministry") })
+			// An alarm alone: without its line the caller hears of it, and nothing else changes.
+			okStep("refuse a local page", func() error { return f.eng.LocalPageRefused(4242, "127.0.0.1:50000", "another user", 1) })
 
 			if !hit {
 				t.Fatalf("the scenario never wrote a %s line", ev)

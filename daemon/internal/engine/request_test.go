@@ -363,3 +363,26 @@ func TestInvalidPolicyKeepsSaneCodeNumbers(t *testing.T) {
 		t.Fatalf("after one wrong code under an invalid policy: %+v", as)
 	}
 }
+
+// While the bridge is down the native host's hello names the bridge's real problem (the daemon
+// does run), and once it is up the bridge answers.
+func TestBridgeHelloWhileBridgeDown(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.admin().BridgeHello(ctx, "chrome-extension://x")
+	wantCode(t, err, api.CodeBridgeDown)
+	held := errors.New("port 127.0.0.1:47617 is held by another program (PID 99 nc, user mallory): address already in use")
+	f.eng.SetBridgeError(held)
+	_, err = f.admin().BridgeHello(ctx, "chrome-extension://x")
+	wantCode(t, err, api.CodeBridgeDown)
+	for _, want := range []string{"the foureyes daemon runs", "port 127.0.0.1:47617 is held by another program (PID 99 nc, user mallory)", "keeps trying"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("hello while the port is held: %q lacks %q", err, want)
+		}
+	}
+	f.eng.SetBridgeHello(func(string) (api.BridgeHello, error) { return api.BridgeHello{Port: 47617}, nil })
+	f.eng.SetBridgeError(nil)
+	if h, err := f.admin().BridgeHello(ctx, "chrome-extension://x"); err != nil || h.Port != 47617 {
+		t.Fatalf("hello once the bridge is up: %+v %v", h, err)
+	}
+}

@@ -148,9 +148,15 @@ func (v *ownerView) ExtensionAllowed(ctx context.Context, browser, id, manifest 
 func (v *ownerView) BridgeHello(ctx context.Context, origin string) (api.BridgeHello, error) {
 	e := v.e
 	var hello func(origin string) (api.BridgeHello, error)
-	e.locked(func() { hello = e.hello })
+	var down error
+	e.locked(func() { hello, down = e.hello, e.bridgeErr })
+	// The daemon runs: say what really stops the browser, not that the daemon is missing.
+	if down != nil {
+		return api.BridgeHello{}, &api.Error{Code: api.CodeBridgeDown, Err: down,
+			Message: fmt.Sprintf("the foureyes daemon runs, but the browser cannot reach it: %v; foureyes keeps trying", down)}
+	}
 	if hello == nil {
-		return api.BridgeHello{}, api.Errorf(api.CodeDaemonUnavailable, "the daemon runs, but its browser bridge is not listening: see the daemon's log")
+		return api.BridgeHello{}, api.Errorf(api.CodeBridgeDown, "the foureyes daemon is starting its browser bridge: try again in a moment")
 	}
 	return hello(origin)
 }

@@ -3,6 +3,7 @@ package localui
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -147,6 +148,8 @@ type env struct {
 	b     *fakeBackend
 	clock *testClock
 	base  string
+	// sess is the secret path prefix of the page the last open reached ("/s/<id>").
+	sess string
 	// bodies collects every response body the browser saw.
 	bodies *strings.Builder
 }
@@ -154,7 +157,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{b: newFake(), clock: &testClock{now: time.Now()}, bodies: &strings.Builder{}}
-	s, err := New(e.b, Options{Now: e.clock.Now, Logf: t.Logf})
+	s, err := New(e.b, Options{Now: e.clock.Now, Logf: t.Logf, HandoffDir: filepath.Join(t.TempDir(), "run", "foureyes")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +168,8 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// browser is an HTTP client with a cookie jar that does not follow redirects.
+// browser is an HTTP client with a cookie jar (to see that nothing ever lands in it) that does
+// not follow redirects.
 func browser(t *testing.T) *http.Client {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -173,6 +177,9 @@ func browser(t *testing.T) *http.Client {
 	}
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
+
+// url is the address of path on the page last opened.
+func (e *env) url(path string) string { return e.base + e.sess + path }
 
 func (e *env) do(t *testing.T, c *http.Client, req *http.Request) (*http.Response, string) {
 	t.Helper()
@@ -186,6 +193,9 @@ func (e *env) do(t *testing.T, c *http.Client, req *http.Request) (*http.Respons
 		t.Fatal(err)
 	}
 	e.bodies.Write(b)
+	if c := resp.Header.Values("Set-Cookie"); len(c) > 0 {
+		t.Errorf("%s %s: sets a cookie %q", req.Method, req.URL.Path, c)
+	}
 	for k := range resp.Header {
 		if strings.HasPrefix(strings.ToLower(k), "access-control-") {
 			t.Errorf("%s %s: CORS header %s sent", req.Method, req.URL.Path, k)
@@ -200,26 +210,61 @@ func (e *env) get(t *testing.T, c *http.Client, u string) (*http.Response, strin
 }
 
 func (e *env) post(t *testing.T, c *http.Client, path string, form url.Values) (*http.Response, string) {
-	req, _ := http.NewRequest(http.MethodPost, e.base+path, strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, e.url(path), strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", e.base) // what a browser sends for a same-origin form
 	return e.do(t, c, req)
 }
 
-// open follows the tray's flow: one-time URL, cookie, redirect, page.
-func (e *env) open(t *testing.T, c *http.Client, page string) string {
+// handoff asks for a handoff file as the tray does and returns its path and the token in it.
+func (e *env) handoff(t *testing.T, page string) (path, token string) {
 	t.Helper()
-	u, err := e.s.URL(page)
+	u, err := e.s.Handoff(page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, _ := e.get(t, c, u)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/"+page {
-		t.Fatalf("token exchange: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "file" {
+		t.Fatalf("handoff URL %q is not a file URL (%v)", u, err)
 	}
-	resp, body := e.get(t, c, e.base+"/"+page)
+	b, err := os.ReadFile(p.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := handoffRE.FindStringSubmatch(string(b))
+	if m == nil || m[1] != e.base+"/open" {
+		t.Fatalf("handoff file does not post a token to %s/open:\n%s", e.base, b)
+	}
+	return p.Path, m[2]
+}
+
+var handoffRE = regexp.MustCompile(`<form id="f" method="post" action="([^"]+)">\s*<input type="hidden" name="t" value="([^"]+)">`)
+
+// redeem posts a handoff token as the handoff file does (a file:// page's Origin is "null").
+func (e *env) redeem(t *testing.T, c *http.Client, token string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/open", strings.NewReader(url.Values{"t": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "null")
+	resp, _ := e.do(t, c, req)
+	return resp
+}
+
+// open follows the tray's flow: handoff file, token posted, redirect to the page's secret
+// address, page. It remembers the address in e.sess.
+func (e *env) open(t *testing.T, c *http.Client, page string) string {
+	t.Helper()
+	_, tok := e.handoff(t, page)
+	resp := e.redeem(t, c, tok)
+	loc := resp.Header.Get("Location")
+	m := regexp.MustCompile(`^(/s/[A-Za-z0-9_-]{43})/` + page + `$`).FindStringSubmatch(loc)
+	if resp.StatusCode != http.StatusSeeOther || m == nil {
+		t.Fatalf("token redeemed: %d to %q", resp.StatusCode, loc)
+	}
+	e.sess = m[1]
+	resp, body := e.get(t, c, e.url("/"+page))
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /%s after exchange: %d", page, resp.StatusCode)
+		t.Fatalf("GET %s: %d", loc, resp.StatusCode)
 	}
 	return body
 }
@@ -238,88 +283,146 @@ func csrfOf(t *testing.T, body string) string {
 func TestTokenRequired(t *testing.T) {
 	e := newEnv(t)
 	c := browser(t)
-	for _, path := range []string{"/enrol", "/accounts", "/enrol?t=", "/enrol?t=made-up"} {
+	for _, path := range []string{"/s/made-up/enrol", "/s/made-up/accounts", "/open"} {
 		if resp, _ := e.get(t, c, e.base+path); resp.StatusCode != http.StatusForbidden {
-			t.Errorf("GET %s without a valid token: %d", path, resp.StatusCode)
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
 		}
 	}
-	if _, err := e.s.URL("settings"); err == nil {
-		t.Error("URL for an unknown page: no error")
+	for _, path := range []string{"/enrol", "/accounts", "/s/enrol"} {
+		if resp, _ := e.get(t, c, e.base+path); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+	}
+	for _, tok := range []string{"", "made-up"} {
+		if resp := e.redeem(t, c, tok); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST /open with token %q: %d", tok, resp.StatusCode)
+		}
+	}
+	if _, err := e.s.Handoff("settings"); err == nil {
+		t.Error("handoff for an unknown page: no error")
 	}
 }
 
-func TestCookieFlow(t *testing.T) {
+// The tray's flow without cookies: a private handoff file whose token never appears in its
+// URL, posted once for a page address whose path is its secret; the file is gone once used.
+func TestHandoffFlow(t *testing.T) {
 	e := newEnv(t)
 	c := browser(t)
-	u, _ := e.s.URL("enrol")
-	resp, _ := e.get(t, c, u)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/enrol" {
-		t.Fatalf("exchange: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	set := resp.Header.Get("Set-Cookie")
-	for _, want := range []string{"HttpOnly", "SameSite=Strict", "Path=/"} {
-		if !strings.Contains(set, want) {
-			t.Errorf("cookie %q lacks %s", set, want)
+	path, tok := e.handoff(t, "enrol")
+	dir := filepath.Dir(path)
+	for p, want := range map[string]os.FileMode{dir: 0o700 | os.ModeDir, path: 0o600} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode() != want {
+			t.Errorf("%s: mode %v (%v), want %v", p, fi.Mode(), err, want)
 		}
 	}
-	resp, body := e.get(t, c, e.base+"/enrol")
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Step 1") {
-		t.Fatalf("page after exchange: %d", resp.StatusCode)
+	if strings.Contains(path, tok) || strings.Contains(fileURL(path), tok) {
+		t.Fatal("the token is in the handoff file's URL")
 	}
-	// The cookie opens the other page too, without a new token.
-	if resp, _ := e.get(t, c, e.base+"/accounts"); resp.StatusCode != http.StatusOK {
-		t.Errorf("accounts with the cookie: %d", resp.StatusCode)
+	resp := e.redeem(t, c, tok)
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/s/") || !strings.HasSuffix(loc, "/enrol") || strings.Contains(loc, tok) {
+		t.Fatalf("redeemed: %d to %q", resp.StatusCode, loc)
 	}
-	// A browser without the cookie gets nothing.
-	if resp, _ := e.get(t, browser(t), e.base+"/enrol"); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("enrol without the cookie: %d", resp.StatusCode)
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the handoff file is still there after its token was used (%v)", err)
 	}
-	// The session ends after its TTL.
+	e.sess = strings.TrimSuffix(loc, "/enrol")
+	resp, body := e.get(t, c, e.url("/enrol"))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Step 1") || !strings.Contains(body, `action="`+e.sess+`/enrol"`) {
+		t.Fatalf("page after redeeming: %d", resp.StatusCode)
+	}
+	// The address opens the other page too, without a new token.
+	if resp, _ := e.get(t, c, e.url("/accounts")); resp.StatusCode != http.StatusOK {
+		t.Errorf("accounts at the same address: %d", resp.StatusCode)
+	}
+	if cs := c.Jar.Cookies(&url.URL{Scheme: "http", Host: e.s.Addr(), Path: "/"}); len(cs) != 0 {
+		t.Errorf("the browser holds cookies: %v", cs)
+	}
+	// Another secret address gets nothing.
+	if resp, _ := e.get(t, c, e.base+"/s/"+strings.Repeat("A", 43)+"/enrol"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a made-up address: %d", resp.StatusCode)
+	}
+	// The address ends after its TTL.
 	e.clock.Advance(DefaultSessionTTL + time.Second)
-	if resp, _ := e.get(t, c, e.base+"/enrol"); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("enrol after the session expired: %d", resp.StatusCode)
+	if resp, _ := e.get(t, c, e.url("/enrol")); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("enrol after the address expired: %d", resp.StatusCode)
+	}
+}
+
+// Stale handoff files of an earlier run are removed at start (not those young enough to be
+// another instance's), and a folder other users could enter is made private.
+func TestHandoffDirKeptPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "foureyes")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, "open-0011223344556677.html")
+	fresh := filepath.Join(dir, "open-8899aabbccddeeff.html") // another daemon's, still valid
+	for _, f := range []string{stale, fresh} {
+		if err := os.WriteFile(f, []byte("a handoff"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-DefaultTokenTTL - time.Minute)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(newFake(), Options{HandoffDir: dir, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("handoff folder mode %v (%v), want 0700", fi.Mode().Perm(), err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("a stale handoff file survived the start (%v)", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a handoff file younger than a token's life was removed (%v)", err)
 	}
 }
 
 func TestTokenSingleUse(t *testing.T) {
 	e := newEnv(t)
-	u, _ := e.s.URL("accounts")
-	if resp, _ := e.get(t, browser(t), u); resp.StatusCode != http.StatusSeeOther {
+	_, tok := e.handoff(t, "accounts")
+	if resp := e.redeem(t, browser(t), tok); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("first use: %d", resp.StatusCode)
 	}
-	if resp, _ := e.get(t, browser(t), u); resp.StatusCode != http.StatusForbidden {
+	if resp := e.redeem(t, browser(t), tok); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("second use: %d", resp.StatusCode)
 	}
 }
 
 func TestTokenExpires(t *testing.T) {
 	e := newEnv(t)
-	u, _ := e.s.URL("enrol")
+	path, tok := e.handoff(t, "enrol")
 	e.clock.Advance(DefaultTokenTTL)
-	if resp, _ := e.get(t, browser(t), u); resp.StatusCode != http.StatusForbidden {
+	if resp := e.redeem(t, browser(t), tok); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("token after 5 minutes: %d", resp.StatusCode)
 	}
-}
-
-func TestTokenBoundToPage(t *testing.T) {
-	e := newEnv(t)
-	u, _ := e.s.URL("enrol")
-	other := strings.Replace(u, "/enrol?", "/accounts?", 1)
-	if resp, _ := e.get(t, browser(t), other); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("enrol token on accounts: %d", resp.StatusCode)
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the expired token's handoff file is still there (%v)", err)
 	}
 }
 
 func TestWrongHostRefused(t *testing.T) {
 	e := newEnv(t)
 	_, port, _ := strings.Cut(e.s.Addr(), ":")
+	_, tok := e.handoff(t, "enrol")
 	for _, host := range []string{"evil.example:" + port, "localhost:" + port, "127.0.0.1", "127.0.0.1:1", "[::1]:" + port} {
-		u, _ := e.s.URL("enrol")
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req, _ := http.NewRequest(http.MethodPost, e.base+"/open", strings.NewReader("t="+tok))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Host = host
 		if resp, _ := e.do(t, browser(t), req); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("Host %q: %d", host, resp.StatusCode)
 		}
+	}
+	// The refused requests did not use the token up.
+	if resp := e.redeem(t, browser(t), tok); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the token after requests with a wrong Host: %d", resp.StatusCode)
 	}
 }
 
@@ -328,14 +431,17 @@ func TestForeignOriginRefused(t *testing.T) {
 	c := browser(t)
 	body := e.open(t, c, "accounts")
 	form := url.Values{"csrf": {csrfOf(t, body)}, "op": {"add"}, "platform": {"x"}, "handle": {"ministry"}, "username": {"m"}, "password": {"pw-origin"}}
-	for _, origin := range []string{"https://evil.example", "null", "http://localhost:" + strings.Split(e.s.Addr(), ":")[1], "chrome-extension://abcdefghijklmnop"} {
-		req, _ := http.NewRequest(http.MethodPost, e.base+"/accounts", strings.NewReader(form.Encode()))
+	for _, origin := range []string{"", "https://evil.example", "null", "http://localhost:" + strings.Split(e.s.Addr(), ":")[1], "chrome-extension://abcdefghijklmnop"} {
+		req, _ := http.NewRequest(http.MethodPost, e.url("/accounts"), strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Origin", origin)
 		if resp, _ := e.do(t, c, req); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("POST with Origin %q: %d", origin, resp.StatusCode)
 		}
-		req, _ = http.NewRequest(http.MethodGet, e.base+"/accounts", nil)
+		if origin == "" || origin == "null" {
+			continue // a browser loading the page, or following the handoff's redirect
+		}
+		req, _ = http.NewRequest(http.MethodGet, e.url("/accounts"), nil)
 		req.Header.Set("Origin", origin)
 		if resp, _ := e.do(t, c, req); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("GET with Origin %q: %d", origin, resp.StatusCode)
@@ -344,13 +450,21 @@ func TestForeignOriginRefused(t *testing.T) {
 	if len(e.b.accounts) != 0 {
 		t.Error("a refused request added an account")
 	}
+	// A web page redeeming a token: only a file:// page ("null") or the server's own pages may.
+	_, tok := e.handoff(t, "enrol")
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/open", strings.NewReader("t="+tok))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	if resp, _ := e.do(t, c, req); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("POST /open from another site: %d", resp.StatusCode)
+	}
 }
 
 func TestCSRFEnforced(t *testing.T) {
 	e := newEnv(t)
 	c := browser(t)
 	accounts := e.open(t, c, "accounts")
-	_, enrolBody := e.get(t, c, e.base+"/enrol")
+	_, enrolBody := e.get(t, c, e.url("/enrol"))
 	add := func(csrf string) url.Values {
 		return url.Values{"csrf": {csrf}, "op": {"add"}, "platform": {"x"}, "handle": {"ministry"}, "username": {"m"}, "password": {"pw-csrf"}}
 	}
@@ -367,13 +481,13 @@ func TestCSRFEnforced(t *testing.T) {
 	}
 	// State changes are POST only.
 	for _, m := range []string{http.MethodPut, http.MethodDelete, http.MethodOptions, http.MethodPatch} {
-		req, _ := http.NewRequest(m, e.base+"/accounts", nil)
+		req, _ := http.NewRequest(m, e.url("/accounts"), nil)
 		if resp, _ := e.do(t, c, req); resp.StatusCode != http.StatusMethodNotAllowed {
 			t.Errorf("%s: %d", m, resp.StatusCode)
 		}
 	}
 	// A GET with form values changes nothing.
-	e.get(t, c, e.base+"/accounts?op=remove&id=x:ministry&confirm=yes&csrf="+csrfOf(t, accounts))
+	e.get(t, c, e.url("/accounts")+"?op=remove&id=x:ministry&confirm=yes&csrf="+csrfOf(t, accounts))
 	if len(e.b.accounts) != 1 {
 		t.Error("a GET removed an account")
 	}
@@ -382,8 +496,8 @@ func TestCSRFEnforced(t *testing.T) {
 func TestSecurityHeaders(t *testing.T) {
 	e := newEnv(t)
 	c := browser(t)
-	u, _ := e.s.URL("enrol")
-	for _, target := range []string{u, e.base + "/enrol", e.base + "/nothing"} {
+	e.open(t, c, "enrol")
+	for _, target := range []string{e.base + "/open", e.url("/enrol"), e.base + "/nothing"} {
 		resp, _ := e.get(t, c, target)
 		csp := resp.Header.Get("Content-Security-Policy")
 		for _, want := range []string{"default-src 'none'", "frame-ancestors 'none'", "img-src data:", "form-action 'self'"} {
@@ -410,7 +524,7 @@ func TestPasswordNeverInResponses(t *testing.T) {
 	if resp, _ := e.post(t, c, "/accounts", add); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("add: %d", resp.StatusCode)
 	}
-	_, body = e.get(t, c, e.base+"/accounts")
+	_, body = e.get(t, c, e.url("/accounts"))
 	if !strings.Contains(body, "Added mastodon:ministry") || !strings.Contains(body, "press@ministry.example") {
 		t.Error("account list does not show the new account")
 	}
@@ -428,7 +542,7 @@ func TestPasswordNeverInResponses(t *testing.T) {
 	if e.b.passwords["mastodon:ministry"] != pw2 {
 		t.Error("new password did not reach the backend")
 	}
-	e.get(t, c, e.base+"/accounts")
+	e.get(t, c, e.url("/accounts"))
 	if resp, _ := e.post(t, c, "/accounts", url.Values{"csrf": {csrf}, "op": {"remove"}, "id": {"mastodon:ministry"}}); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("remove without confirming: %d", resp.StatusCode)
 	}
@@ -493,7 +607,7 @@ func TestEnrolFlow(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("enrol: %d", resp.StatusCode)
 	}
-	_, body = e.get(t, c, e.base+"/enrol")
+	_, body = e.get(t, c, e.url("/enrol"))
 	for _, want := range []string{"FreeOTP", "Aegis", "Google Authenticator", "Microsoft Authenticator", "2FAS", "RFC 6238"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("enrol page does not mention %s", want)
@@ -600,5 +714,55 @@ func TestAccountFormPlatformsFromTable(t *testing.T) {
 				t.Error("the account was added")
 			}
 		})
+	}
+}
+
+// A flood of refused connections makes one report per OS user at first, then at most one per
+// ReportEvery with the count since the last.
+func TestRefusalsReportedOncePerInterval(t *testing.T) {
+	clock := &testClock{now: time.Now()}
+	var got []Refusal
+	s, err := New(newFake(), Options{Now: clock.Now, Logf: t.Logf, HandoffDir: t.TempDir(), OnRefused: func(r Refusal) { got = append(got, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		s.refuse(Refusal{UID: 1001, Remote: "127.0.0.1:1", Reason: "another user"})
+	}
+	s.refuse(Refusal{UID: 1002, Remote: "127.0.0.1:2", Reason: "another user"})
+	clock.Advance(DefaultReportEvery)
+	s.refuse(Refusal{UID: 1001, Remote: "127.0.0.1:3", Reason: "another user"})
+	want := []Refusal{
+		{UID: 1001, Remote: "127.0.0.1:1", Reason: "another user", Count: 1},
+		{UID: 1002, Remote: "127.0.0.1:2", Reason: "another user", Count: 1},
+		{UID: 1001, Remote: "127.0.0.1:3", Reason: "another user", Count: 3},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("reports %v, want %v", got, want)
+	}
+}
+
+// A handoff file nobody opens is removed when its token expires.
+func TestUnusedHandoffRemoved(t *testing.T) {
+	s, err := New(newFake(), Options{TokenTTL: time.Millisecond, Logf: t.Logf, HandoffDir: filepath.Join(t.TempDir(), "foureyes")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.Handoff("accounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := url.Parse(u)
+	// Waits for the removal; the bound only keeps a broken build from hanging.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(p.Path); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the unused handoff file is still there after its token expired")
+		}
 	}
 }

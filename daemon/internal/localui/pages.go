@@ -34,6 +34,7 @@ func platformChoices(selected string) (offered []platformChoice, planned []strin
 
 // enrolView is everything the enrolment page can show.
 type enrolView struct {
+	Base      string // the page's secret path prefix, "/s/<id>"
 	CSRF      string
 	Error     string
 	Approvers []api.Approver
@@ -81,7 +82,7 @@ func (s *Server) enrolPost(w http.ResponseWriter, r *http.Request, sess *session
 		s.mu.Lock()
 		sess.enrolment = &e
 		s.mu.Unlock()
-		http.Redirect(w, r, "/enrol", http.StatusSeeOther)
+		http.Redirect(w, r, sess.base+"/enrol", http.StatusSeeOther)
 	case "confirm":
 		s.mu.Lock()
 		pending := sess.enrolment
@@ -105,7 +106,7 @@ func (s *Server) enrolPost(w http.ResponseWriter, r *http.Request, sess *session
 		s.mu.Lock()
 		sess.enrolment = nil
 		s.mu.Unlock()
-		http.Redirect(w, r, "/enrol", http.StatusSeeOther)
+		http.Redirect(w, r, sess.base+"/enrol", http.StatusSeeOther)
 	default:
 		http.Error(w, "unknown action", http.StatusBadRequest)
 	}
@@ -122,6 +123,7 @@ func (s *Server) approverExists(r *http.Request, id string) bool {
 
 func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, sess *session, v enrolView, status int) {
 	var err error
+	v.Base = sess.base
 	if v.CSRF, err = s.csrfToken(sess, "enrol"); err != nil {
 		s.opts.Logf("%v", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -156,6 +158,7 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, sess *sessi
 
 // accountsView is everything the accounts page can show. It never holds a password.
 type accountsView struct {
+	Base      string // the page's secret path prefix, "/s/<id>"
 	CSRF      string
 	Error     string
 	Flash     string
@@ -231,11 +234,12 @@ func (s *Server) accountsPost(w http.ResponseWriter, r *http.Request, sess *sess
 		return
 	}
 	// Redirect after a change, so reloading the page does not send the form again.
-	http.Redirect(w, r, "/accounts", http.StatusSeeOther)
+	http.Redirect(w, r, sess.base+"/accounts", http.StatusSeeOther)
 }
 
 func (s *Server) renderAccounts(w http.ResponseWriter, r *http.Request, sess *session, v accountsView, status int) {
 	var err error
+	v.Base = sess.base
 	if v.CSRF, err = s.csrfToken(sess, "accounts"); err != nil {
 		s.opts.Logf("%v", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)

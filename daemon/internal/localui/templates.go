@@ -54,7 +54,7 @@ var templates = template.Must(template.New("").Parse(`
 <section>
 <p class="ok"><strong>Confirmed.</strong> {{.Confirmed.Name}} ({{.Confirmed.ID}}) can now approve posts with the codes from their phone.</p>
 <p>Nobody else needs the QR code or the secret key: close this page. To set up a new phone later, enrol the same ID again.</p>
-<form method="get" action="/enrol"><button class="plain">Enrol another approver</button></form>
+<form method="get" action="{{.Base}}/enrol"><button class="plain">Enrol another approver</button></form>
 </section>
 
 {{else if .Pending}}
@@ -74,7 +74,7 @@ var templates = template.Must(template.New("").Parse(`
 </section>
 <section>
 <h2>Step 3: type the code the app shows</h2>
-<form method="post" action="/enrol">
+<form method="post" action="{{.Base}}/enrol">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
 <input type="hidden" name="op" value="confirm">
 <input type="hidden" name="id" value="{{.Pending.Approver.ID}}">
@@ -83,7 +83,7 @@ var templates = template.Must(template.New("").Parse(`
 <p class="hint">This proves the phone has the key. Until then {{.Pending.Approver.Name}} cannot approve anything.</p>
 <button>Confirm</button>
 </form>
-<form method="post" action="/enrol">
+<form method="post" action="{{.Base}}/enrol">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
 <input type="hidden" name="op" value="cancel">
 <button class="plain">Start again</button>
@@ -93,7 +93,7 @@ var templates = template.Must(template.New("").Parse(`
 {{else if .Replace}}
 <section>
 <p class="warn"><strong>{{.ID}} is already enrolled.</strong> Enrolling again gives them a new secret key: the codes of the phone they use now stop working at once. Do this when a phone was lost, stolen or replaced. The change is recorded in the audit trail.</p>
-<form method="post" action="/enrol">
+<form method="post" action="{{.Base}}/enrol">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
 <input type="hidden" name="op" value="enrol">
 <input type="hidden" name="id" value="{{.ID}}">
@@ -102,14 +102,14 @@ var templates = template.Must(template.New("").Parse(`
 <input type="hidden" name="replace" value="yes">
 <button class="danger">Replace the secret key of {{.ID}}</button>
 </form>
-<form method="get" action="/enrol"><button class="plain">Cancel</button></form>
+<form method="get" action="{{.Base}}/enrol"><button class="plain">Cancel</button></form>
 </section>
 
 {{else}}
 <section>
 <h2>Step 1: who approves?</h2>
 <p>An approver is a press officer who may authorise posts. They need their phone with an authenticator app for the next step.</p>
-<form method="post" action="/enrol">
+<form method="post" action="{{.Base}}/enrol">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
 <input type="hidden" name="op" value="enrol">
 <label for="id">Approver ID <span class="hint">short, no spaces, e.g. press-mueller</span></label>
@@ -142,7 +142,7 @@ var templates = template.Must(template.New("").Parse(`
 {{range .Accounts}}<div class="acct">
 <div><strong>{{.ID}}</strong> <span class="hint">· signs in as {{.Username}} · platform 2FA {{if .Has2FA}}stored{{else}}none{{end}} · password {{if .PasswordChanged.IsZero}}never changed{{else}}changed {{.PasswordChanged.Format "2006-01-02 15:04"}}{{end}}</span></div>
 <details><summary>Change password</summary>
-<form method="post" action="/accounts">
+<form method="post" action="{{$.Base}}/accounts">
 <input type="hidden" name="csrf" value="{{$.CSRF}}">
 <input type="hidden" name="op" value="password">
 <input type="hidden" name="id" value="{{.ID}}">
@@ -151,7 +151,7 @@ var templates = template.Must(template.New("").Parse(`
 <button>Store new password</button>
 </form></details>
 <details><summary>Remove</summary>
-<form method="post" action="/accounts">
+<form method="post" action="{{$.Base}}/accounts">
 <input type="hidden" name="csrf" value="{{$.CSRF}}">
 <input type="hidden" name="op" value="remove">
 <input type="hidden" name="id" value="{{.ID}}">
@@ -165,7 +165,7 @@ var templates = template.Must(template.New("").Parse(`
 <section>
 <h2>Add an account</h2>
 <p>The password goes straight into this computer's keyring. It is never shown again, and staff never need to know it.</p>
-<form method="post" action="/accounts" autocomplete="off">
+<form method="post" action="{{$.Base}}/accounts" autocomplete="off">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
 <input type="hidden" name="op" value="add">
 <div class="row">

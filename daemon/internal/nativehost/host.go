@@ -27,7 +27,9 @@ import (
 // HostName is the native-messaging host's name, as the extension passes it to connectNative.
 const HostName = "org.foureyes.host"
 
-// unavailableMessage tells the user what to do when the daemon cannot be reached.
+// unavailableMessage tells the user what to do when the daemon cannot be reached. A daemon
+// that runs but whose bridge is down answers bridge_down instead, with the reason, and that
+// answer is passed on as it is.
 const unavailableMessage = "the foureyes daemon is not running: start it with `foureyes daemon`"
 
 // HelloSource gets a bridge hello from the daemon for an extension origin. The admin-socket

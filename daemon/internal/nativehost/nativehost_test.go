@@ -239,6 +239,9 @@ func TestRunDaemonErrors(t *testing.T) {
 			"daemon_unavailable", "the foureyes daemon is not running: start it with `foureyes daemon`"},
 		{"coded unavailable", api.Errorf(api.CodeDaemonUnavailable, "socket gone"),
 			"daemon_unavailable", "the foureyes daemon is not running: start it with `foureyes daemon`"},
+		// The daemon runs but another program holds the bridge port: say that, not "not running".
+		{"bridge down", api.Errorf(api.CodeBridgeDown, "the foureyes daemon runs, but the browser cannot reach it: port 127.0.0.1:47617 is held by another program (user mallory); foureyes keeps trying"),
+			"bridge_down", "the foureyes daemon runs, but the browser cannot reach it: port 127.0.0.1:47617 is held by another program (user mallory); foureyes keeps trying"},
 		{"refused by daemon", api.Errorf(api.CodeForbidden, "extension x is not pinned by policy"), "forbidden", "extension x is not pinned by policy"},
 		{"internal", &api.Error{Code: api.CodeInternal, Message: "at /secret"}, "internal", "internal error in the foureyes daemon: see its log"},
 	}

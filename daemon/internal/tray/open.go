@@ -34,22 +34,30 @@ func childEnv() []string {
 // application is launched; explorer.exe returns at once.
 const openTimeout = 10 * time.Second
 
+// openerArgv is the command line that opens target on goos: the opener and target, nothing
+// else. Whatever is on it any user of the computer can read (/proc/PID/cmdline), so target is
+// never a secret: the local pages are opened through a handoff file whose URL holds none.
+func openerArgv(goos, target string) []string {
+	switch goos {
+	case "darwin":
+		return []string{"open", target}
+	case "windows":
+		return []string{"explorer.exe", target}
+	}
+	return []string{"xdg-open", target}
+}
+
 // openWithDesktop opens a URL, file or folder with the desktop's default handler.
 func openWithDesktop(target string) error {
-	var argv []string
-	switch runtime.GOOS {
-	case "darwin":
-		argv = []string{"open", target}
-	case "windows":
+	argv := openerArgv(runtime.GOOS, target)
+	if runtime.GOOS == "windows" {
 		// explorer.exe exits with status 1 even on success, so its status is not checked.
-		cmd := exec.Command("explorer.exe", target)
+		cmd := exec.Command(argv[0], argv[1:]...)
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("opening %s with explorer: %w", target, err)
 		}
 		go func() { _ = cmd.Wait() }() // see above
 		return nil
-	default:
-		argv = []string{"xdg-open", target}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()

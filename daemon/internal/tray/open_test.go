@@ -20,3 +20,14 @@ func TestChildEnvDropsOnlyOurGDKGL(t *testing.T) {
 		t.Error("the GDK_GL the tray set leaks to programs it starts")
 	}
 }
+
+// The opener's command line is the opener and the target, nothing added, on every system.
+func TestOpenerArgvIsOnlyTheTarget(t *testing.T) {
+	const target = "file:///run/user/1000/foureyes/open-0011223344556677.html"
+	for _, goos := range []string{"linux", "freebsd", "darwin", "windows"} {
+		argv := openerArgv(goos, target)
+		if len(argv) != 2 || argv[1] != target {
+			t.Errorf("%s: opener argv %q", goos, argv)
+		}
+	}
+}

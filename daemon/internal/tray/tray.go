@@ -38,8 +38,9 @@ type Options struct {
 	// OpenURL opens a local page in the browser. Nil uses the desktop's opener (xdg-open, open,
 	// explorer).
 	OpenURL func(url string) error
-	// UIURL returns a fresh one-time URL of a local page: "enrol" or "accounts"
-	// (localui.Server.URL). Nil disables those menu items.
+	// UIURL returns what to open for a local page, "enrol" or "accounts": the file:// URL of a
+	// fresh handoff file (localui.Server.Handoff), which holds no secret in its URL. Nil
+	// disables those menu items.
 	UIURL func(page string) (string, error)
 	// Notifier shows desktop notifications. Nil uses notify-send on Linux, osascript on macOS,
 	// and nothing on Windows.

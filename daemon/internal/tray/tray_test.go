@@ -74,7 +74,7 @@ func start(t *testing.T) *harness {
 	}
 	c := newController(h.b, Options{
 		Notifier: h.notes,
-		UIURL:    func(page string) (string, error) { return "http://127.0.0.1:1/" + page + "?t=x", nil },
+		UIURL:    func(page string) (string, error) { return "file:///run/user/0/foureyes/open-" + page + ".html", nil },
 		OpenURL:  func(u string) error { h.opened <- u; return nil },
 		OnQuit:   func() { close(h.quitted) },
 		Logf:     t.Logf,
@@ -138,7 +138,7 @@ func TestControllerActions(t *testing.T) {
 	}
 	h.menu(t)
 	h.clicks <- slot{secEnrol, 0}
-	if u := <-h.opened; u != "http://127.0.0.1:1/enrol?t=x" {
+	if u := <-h.opened; u != "file:///run/user/0/foureyes/open-enrol.html" {
 		t.Errorf("opened %q", u)
 	}
 	h.menu(t)

@@ -4,6 +4,7 @@
 export const NOTICES = Object.freeze({
   "approval_needed": "This account needs approval from a press officer before posting.",
   "daemon_unavailable": "foureyes daemon is not running: start it with `foureyes daemon`.",
+  "bridge_down": "foureyes is running, but another program on this computer holds the port the browser talks to it on. Tell IT; foureyes keeps trying and connects by itself once the port is free.",
   "bad_code": "That code is wrong. Check the approver picked and their current code.",
   "replayed": "That code was already used. Wait for the next code on the phone (at most 30 seconds).",
   "throttled": "Too many wrong codes for this approver: try again later.",

@@ -13,7 +13,6 @@ import (
 	"io"
 	"log"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/signal"
@@ -203,7 +202,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ui, err := localui.New(b, localui.Options{})
+	// The handoff files go to a folder of the demo's own, removed when it ends.
+	handoffs, err := os.MkdirTemp("", "foureyes-demo-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = os.RemoveAll(handoffs) }()
+	ui, err := localui.New(b, localui.Options{HandoffDir: handoffs})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -221,7 +226,7 @@ func main() {
 	}
 	log.Printf("tray demo in state %q, pid %d", *state, os.Getpid())
 	err = tray.Run(ctx, b, tray.Options{
-		Version: "0.9.0-demo", OnQuit: stop, UIURL: ui.URL, Notifier: logNotifier{},
+		Version: "0.9.0-demo", OnQuit: stop, UIURL: ui.Handoff, Notifier: logNotifier{},
 		OpenURL: func(u string) error { log.Printf("would open %s", u); return nil },
 	})
 	if err != nil {
@@ -235,9 +240,12 @@ func savePages(ui *localui.Server, b *backend, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
-	base := "http://" + ui.Addr()
+	// Like a browser, no Origin on the GET that follows a redirect.
+	c := &http.Client{CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		req.Header.Del("Origin")
+		return nil
+	}}
+	origin := "http://" + ui.Addr()
 	fetch := func(req *http.Request) (string, error) {
 		resp, err := c.Do(req)
 		if err != nil {
@@ -247,9 +255,12 @@ func savePages(ui *localui.Server, b *backend, dir string) error {
 		body, err := io.ReadAll(resp.Body)
 		return string(body), err
 	}
+	// base is the page's secret address, learnt when the handoff's token is redeemed.
+	var base string
 	post := func(path string, form url.Values) (string, error) {
-		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
+		req, _ := http.NewRequest(http.MethodPost, origin+base+path, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", origin)
 		return fetch(req)
 	}
 	save := func(name, body string) error {
@@ -257,15 +268,37 @@ func savePages(ui *localui.Server, b *backend, dir string) error {
 	}
 	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-	u, err := ui.URL("enrol")
+	// Open the page as the browser does: read the handoff file, post its token.
+	u, err := ui.Handoff("enrol")
 	if err != nil {
 		return err
 	}
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	form, err := fetch(req)
+	fu, err := url.Parse(u)
 	if err != nil {
 		return err
 	}
+	handoff, err := os.ReadFile(fu.Path)
+	if err != nil {
+		return err
+	}
+	tm := regexp.MustCompile(`name="t" value="([^"]+)"`).FindSubmatch(handoff)
+	if tm == nil {
+		return fmt.Errorf("no token in the handoff file")
+	}
+	req, _ := http.NewRequest(http.MethodPost, origin+"/open", strings.NewReader(url.Values{"t": {string(tm[1])}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "null")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	form := string(body)
+	base = strings.TrimSuffix(resp.Request.URL.Path, "/enrol")
 	m := csrf.FindStringSubmatch(form)
 	if m == nil {
 		return fmt.Errorf("no csrf token on the enrol page")
@@ -300,7 +333,7 @@ func savePages(ui *localui.Server, b *backend, dir string) error {
 			return err
 		}
 	}
-	req, _ = http.NewRequest(http.MethodGet, base+"/accounts", nil)
+	req, _ = http.NewRequest(http.MethodGet, origin+base+"/accounts", nil)
 	accounts, err := fetch(req)
 	if err != nil {
 		return err

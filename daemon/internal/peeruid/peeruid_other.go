@@ -1,0 +1,9 @@
+//go:build !linux
+
+package peeruid
+
+import "net/netip"
+
+func lookup(local, remote netip.AddrPort) (int, error) { return -1, ErrUnsupported }
+
+func portHolder(port uint16) (Holder, error) { return Holder{}, ErrUnsupported }
