@@ -34,6 +34,7 @@ type fakeBackend struct {
 	accounts  map[string]api.Account
 	passwords map[string]string
 	enrolled  []string // every EnrollApprover id, to see replacements
+	by        []api.Authority
 }
 
 func newFake() *fakeBackend {
@@ -53,6 +54,7 @@ func (f *fakeBackend) EnrollApprover(_ context.Context, n api.NewApprover) (api.
 	a := api.Approver{ID: n.ID, Name: n.Name, OSUser: n.OSUser, Enrolled: time.Now()}
 	f.approvers[n.ID], f.secrets[n.ID] = a, key.Secret()
 	f.enrolled = append(f.enrolled, n.ID)
+	f.by = append(f.by, n.By)
 	return api.Enrollment{Approver: a, URI: key.URL(), Secret: key.Secret()}, nil
 }
 
@@ -764,5 +766,40 @@ func TestUnusedHandoffRemoved(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the unused handoff file is still there after its token expired")
 		}
+	}
+}
+
+// Once an approver is confirmed, the page asks for a second approver and their code, and hands
+// both to the daemon (which checks them); the code is never shown back.
+func TestEnrolAsksForASecondApprover(t *testing.T) {
+	e := newEnv(t)
+	c := browser(t)
+	body := e.open(t, c, "enrol")
+	if strings.Contains(body, "A second approver vouches") {
+		t.Fatal("the first enrolment asks for a voucher")
+	}
+	e.b.mu.Lock()
+	e.b.approvers["press-anna"] = api.Approver{ID: "press-anna", Name: "Anna Press", Confirmed: true}
+	e.b.approvers["ghost"] = api.Approver{ID: "ghost", Name: "Ghost", Confirmed: true, Unverified: true}
+	e.b.mu.Unlock()
+	_, body = e.get(t, c, e.url("/enrol"))
+	if !strings.Contains(body, "A second approver vouches") || !strings.Contains(body, `<option value="press-anna"`) {
+		t.Fatalf("no voucher field:\n%s", body)
+	}
+	if strings.Contains(body, `<option value="ghost"`) {
+		t.Fatal("an unverified approver is offered as a voucher")
+	}
+	if !strings.Contains(body, "unverified: not in the audit trail") {
+		t.Error("the list does not show the unverified approver as such")
+	}
+	resp, _ := e.post(t, c, "/enrol", url.Values{"csrf": {csrfOf(t, body)}, "op": {"enrol"}, "id": {"press-ben"}, "name": {"Ben Press"},
+		"by": {"press-anna"}, "by_code": {"123 456"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("enrol: %d", resp.StatusCode)
+	}
+	e.b.mu.Lock()
+	defer e.b.mu.Unlock()
+	if n := len(e.b.by); n != 1 || e.b.by[0] != (api.Authority{Approver: "press-anna", Code: "123456"}) {
+		t.Fatalf("the daemon was asked with %+v", e.b.by)
 	}
 }

@@ -50,6 +50,10 @@ type enrolView struct {
 	Period    string
 	Algorithm string
 	Confirmed *api.Approver
+	// Vouchers are the confirmed approvers who may vouch for an enrolment with their code; none
+	// before the first approver is confirmed (the bootstrap).
+	Vouchers []api.Approver
+	By       string
 }
 
 func (s *Server) enrolGet(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -60,7 +64,13 @@ func (s *Server) enrolPost(w http.ResponseWriter, r *http.Request, sess *session
 	f := r.PostForm
 	switch f.Get("op") {
 	case "enrol":
-		v := enrolView{ID: strings.TrimSpace(f.Get("id")), Name: strings.TrimSpace(f.Get("name")), OSUser: strings.TrimSpace(f.Get("os_user"))}
+		v := enrolView{ID: strings.TrimSpace(f.Get("id")), Name: strings.TrimSpace(f.Get("name")), OSUser: strings.TrimSpace(f.Get("os_user")),
+			By: strings.TrimSpace(f.Get("by"))}
+		// Another approver's current code vouches for the change (never echoed back: it counts once).
+		by := api.Authority{Approver: v.By, Code: strings.Join(strings.Fields(f.Get("by_code")), "")}
+		if by.Approver == "" {
+			by.Code = ""
+		}
 		if v.ID == "" || v.Name == "" {
 			v.Error = "Give the approver an ID and a name."
 			s.renderEnrol(w, r, sess, v, http.StatusBadRequest)
@@ -72,7 +82,7 @@ func (s *Server) enrolPost(w http.ResponseWriter, r *http.Request, sess *session
 			s.renderEnrol(w, r, sess, v, http.StatusOK)
 			return
 		}
-		e, err := s.b.EnrollApprover(r.Context(), api.NewApprover{ID: v.ID, Name: v.Name, OSUser: v.OSUser})
+		e, err := s.b.EnrollApprover(r.Context(), api.NewApprover{ID: v.ID, Name: v.Name, OSUser: v.OSUser, By: by})
 		if err != nil {
 			s.logInternal("enrolling an approver", err)
 			v.Error = userMessage(err)
@@ -152,6 +162,11 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, sess *sessi
 		}
 	} else if v.Confirmed == nil {
 		v.Approvers, _ = s.b.ListApprovers(r.Context())
+		for _, a := range v.Approvers {
+			if a.Confirmed && !a.Unverified && !a.Disabled && a.ID != v.ID {
+				v.Vouchers = append(v.Vouchers, a)
+			}
+		}
 	}
 	writePage(w, status, "enrol", v)
 }

@@ -100,6 +100,16 @@ var templates = template.Must(template.New("").Parse(`
 <input type="hidden" name="name" value="{{.Name}}">
 <input type="hidden" name="os_user" value="{{.OSUser}}">
 <input type="hidden" name="replace" value="yes">
+{{if .Vouchers}}
+<fieldset>
+<legend>A second approver vouches</legend>
+<p class="hint">Who may approve is itself four-eyes: another approver confirms this change with the current code from their phone.</p>
+<label for="by">Approver who vouches</label>
+<select id="by" name="by" required>{{range .Vouchers}}<option value="{{.ID}}"{{if eq .ID $.By}} selected{{end}}>{{.Name}} ({{.ID}})</option>{{end}}</select>
+<label for="by_code">Their current code</label>
+<input class="code" id="by_code" name="by_code" inputmode="numeric" autocomplete="off" pattern="[0-9 ]{6,10}" required>
+</fieldset>
+{{end}}
 <button class="danger">Replace the secret key of {{.ID}}</button>
 </form>
 <form method="get" action="{{.Base}}/enrol"><button class="plain">Cancel</button></form>
@@ -118,6 +128,16 @@ var templates = template.Must(template.New("").Parse(`
 <input id="name" name="name" value="{{.Name}}" required autocomplete="off">
 <label for="os_user">Computer login name <span class="hint">optional: links the approver to their own login, so they cannot approve their own posts</span></label>
 <input id="os_user" name="os_user" value="{{.OSUser}}" autocomplete="off">
+{{if .Vouchers}}
+<fieldset>
+<legend>A second approver vouches</legend>
+<p class="hint">Who may approve is itself four-eyes: another approver confirms this change with the current code from their phone.</p>
+<label for="by">Approver who vouches</label>
+<select id="by" name="by" required>{{range .Vouchers}}<option value="{{.ID}}"{{if eq .ID $.By}} selected{{end}}>{{.Name}} ({{.ID}})</option>{{end}}</select>
+<label for="by_code">Their current code</label>
+<input class="code" id="by_code" name="by_code" inputmode="numeric" autocomplete="off" pattern="[0-9 ]{6,10}" required>
+</fieldset>
+{{end}}
 <button>Next: show the QR code</button>
 </form>
 </section>
@@ -125,9 +145,9 @@ var templates = template.Must(template.New("").Parse(`
 <section>
 <h2>Enrolled approvers</h2>
 <table><tr><th>ID</th><th>Name</th><th>State</th></tr>
-{{range .Approvers}}<tr><td>{{.ID}}</td><td>{{.Name}}</td><td>{{if .Disabled}}disabled: needs unlocking{{else if .Confirmed}}confirmed{{else}}waiting for first code{{end}}</td></tr>
+{{range .Approvers}}<tr><td>{{.ID}}</td><td>{{.Name}}</td><td>{{if .Unverified}}unverified: not in the audit trail, IT must check it{{else if .Disabled}}disabled: needs unlocking{{else if .Confirmed}}confirmed{{else}}waiting for first code{{end}}</td></tr>
 {{end}}</table>
-<p class="hint">Lost phone? Enrol the same ID again: the old phone's codes stop working.</p>
+<p class="hint">Lost phone? Enrol the same ID again, with another approver vouching: the old phone's codes stop working.</p>
 </section>
 {{end}}
 {{end}}
