@@ -4,6 +4,9 @@
 #
 #   RSS, PSS   resident memory (VmRSS from /proc/PID/status; PSS from smaps_rollup, which
 #              splits shared libraries between the processes using them)
+#   USS        private memory: Private_Clean + Private_Dirty from smaps_rollup, the memory that
+#              would be given back if the process ended (its heap, stacks, and the pages of its
+#              binary and libraries no other process maps)
 #   wakeups    context switches per minute summed over all threads (voluntary_ctxt_switches
 #              and nonvoluntary_ctxt_switches of /proc/PID/task/*/status; the voluntary ones,
 #              a thread going to sleep to wait for a timer or an event, also on their own): how
@@ -12,10 +15,21 @@
 #
 # Processes measured:
 #   foureyes daemon  the real daemon (FOUREYES_HOME in a temporary folder, a private keyring),
-#                    with its tray and again with --headless
+#                    with its tray and again with --headless; each has a bridge port of its own
+#                    (BENCH_PORT and the one after, 47391 by default), so neither spends the run
+#                    retrying a port the other or another daemon on the machine holds, and a
+#                    copy of the binary of its own, so neither shares the binary's pages with
+#                    the other and both USS figures count them
 #   tray shell       the tray code alone over an in-memory backend (the tray demo): what the
 #                    icon and menu cost by themselves
+#   floor            a bare getlantern/systray program with one icon and one menu item
+#                    (daemon/internal/tray/internal/floor): what any Go tray app on this toolkit
+#                    pays before doing anything
 #   keepassxc        KeePassXC with a tray icon, minimised, no database open
+#
+# It ends with the ratios the targets are set in (the daemon's USS over the floor's, its
+# wake-ups over KeePassXC's) and the wake-ups of each thread of the two daemons, named by the
+# thread's name (Go's own threads are all called foureyes; GTK's are gmain, gdbus, ...).
 #
 # Usage: daemon/scripts/bench-idle.sh            (BENCH_SECONDS=60 by default, BENCH_SETTLE=10)
 # Needs: apt-get install xvfb trayer x11-utils dbus gnome-keyring libsecret-tools keepassxc
@@ -25,6 +39,7 @@ root=$PWD
 seconds=${BENCH_SECONDS:-60}
 settle=${BENCH_SETTLE:-10}
 display=:${BENCH_DISPLAY:-98}
+port=${BENCH_PORT:-47391}
 
 for tool in Xvfb trayer xwininfo dbus-run-session; do
 	command -v "$tool" >/dev/null || {
@@ -38,6 +53,11 @@ trap 'rm -rf "$tmp"' EXIT
 echo "bench-idle: building"
 CGO_ENABLED=1 go build -o "$tmp/tray-demo" ./daemon/internal/tray/internal/demo
 CGO_ENABLED=1 go build -o "$tmp/foureyes" ./daemon/cmd/foureyes
+mkdir "$tmp/headless"
+cp "$tmp/foureyes" "$tmp/headless/foureyes"
+printf '{"version": 1, "bridge_port": %d}\n' "$port" >"$tmp/policy-tray.json"
+printf '{"version": 1, "bridge_port": %d}\n' $((port + 1)) >"$tmp/policy-headless.json"
+CGO_ENABLED=1 go build -o "$tmp/floor" ./daemon/internal/tray/internal/floor
 
 cat >"$tmp/session.sh" <<'INNER'
 set -euo pipefail
@@ -84,7 +104,7 @@ names=() measured=()
 # The real daemon, inside a private keyring session (.ci/with-keyring.sh).
 home=$(mktemp -d "$tmp/home.XXXX")
 before=$(trayicons)
-FOUREYES_HOME=$home bash .ci/with-keyring.sh "$tmp/foureyes" daemon >"$tmp/daemon.log" 2>&1 &
+FOUREYES_HOME=$home FOUREYES_POLICY=$tmp/policy-tray.json bash .ci/with-keyring.sh "$tmp/foureyes" daemon >"$tmp/daemon.log" 2>&1 &
 pids+=($!)
 daemon=$(find_below $! foureyes) || { echo "bench-idle: the daemon did not start:" >&2; cat "$tmp/daemon.log" >&2; exit 1; }
 measured+=("$daemon")
@@ -93,7 +113,7 @@ if [ "$(trayicons)" -gt "$before" ]; then names+=("foureyes daemon (with tray)")
 
 # The same daemon without its tray, to tell the tray's cost from the rest of the daemon's.
 home2=$(mktemp -d "$tmp/home.XXXX")
-FOUREYES_HOME=$home2 bash .ci/with-keyring.sh "$tmp/foureyes" daemon --headless >"$tmp/daemon-headless.log" 2>&1 &
+FOUREYES_HOME=$home2 FOUREYES_POLICY=$tmp/policy-headless.json bash .ci/with-keyring.sh "$tmp/headless/foureyes" daemon --headless >"$tmp/daemon-headless.log" 2>&1 &
 pids+=($!)
 headless=$(find_below $! foureyes) || { echo "bench-idle: the headless daemon did not start:" >&2; cat "$tmp/daemon-headless.log" >&2; exit 1; }
 measured+=("$headless")
@@ -103,6 +123,12 @@ names+=("foureyes daemon --headless")
 pids+=($!)
 measured+=($!)
 names+=("tray shell alone (demo)")
+
+"$tmp/floor" >"$tmp/floor.log" 2>&1 &
+pids+=($!)
+floor=$!
+measured+=($!)
+names+=("floor: bare systray, 1 item")
 
 if command -v keepassxc >/dev/null; then
 	mkdir -p "$tmp/kpx/config/keepassxc" "$tmp/kpx/home"
@@ -120,6 +146,7 @@ INI
 	HOME=$tmp/kpx/home XDG_CONFIG_HOME=$tmp/kpx/config XDG_DATA_HOME=$tmp/kpx/data XDG_CACHE_HOME=$tmp/kpx/cache \
 		QT_QPA_PLATFORM=xcb keepassxc >"$tmp/keepassxc.log" 2>&1 &
 	pids+=($!)
+	kpx=$!
 	measured+=($!)
 	names+=("keepassxc (tray, no database)")
 else
@@ -130,6 +157,7 @@ sleep "$settle"
 
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 pss() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+uss() { awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s + 0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
 threads() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
 # ctxsnap PID: one line per thread: tid, all context switches, voluntary ones.
 ctxsnap() {
@@ -137,6 +165,13 @@ ctxsnap() {
 	for f in /proc/"$1"/task/*/status; do
 		awk -v tid="$(basename "$(dirname "$f")")" '/^voluntary_ctxt_switches:/ {v = $2} /^nonvoluntary_ctxt_switches:/ {n = $2}
 			END {print tid, v + n, v}' "$f" 2>/dev/null || true
+	done
+}
+# threadnames PID: one line per thread: tid, name.
+threadnames() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		echo "$(basename "$t") $(cat "$t/comm" 2>/dev/null || echo '?')"
 	done
 }
 # ctxdelta BEFORE AFTER: switches since BEFORE, per thread, so a thread that ended between the
@@ -156,7 +191,8 @@ done
 echo "bench-idle: measuring ${#measured[@]} idle processes for ${seconds} s"
 sleep "$seconds"
 
-printf '\n%-32s %9s %9s %8s %15s %13s %11s\n' "process" "RSS MiB" "PSS MiB" "threads" "wakeups/min" "(voluntary)" "CPU ms/min"
+printf '\n%-32s %9s %9s %9s %8s %15s %13s %11s\n' "process" "RSS MiB" "PSS MiB" "USS MiB" "threads" "wakeups/min" "(voluntary)" "CPU ms/min"
+declare -A ussof wakeof
 for i in "${!measured[@]}"; do
 	p=${measured[i]}
 	if [ ! -d "/proc/$p" ]; then
@@ -164,13 +200,58 @@ for i in "${!measured[@]}"; do
 		continue
 	fi
 	ctxsnap "$p" >"$tmp/ctx1.$i"
+	threadnames "$p" >"$tmp/names.$i"
 	read -r dc dv < <(ctxdelta "$tmp/ctx0.$i" "$tmp/ctx1.$i")
 	t=$(cputicks "$p")
-	awk -v n="${names[i]}" -v rss="$(rss "$p")" -v pss="$(pss "$p")" -v th="$(threads "$p")" \
+	u=$(uss "$p")
+	ussof[$p]=$u
+	wakeof[$p]=$(awk -v dc="$dc" -v s="$seconds" 'BEGIN {printf "%.1f", dc*60/s}')
+	awk -v n="${names[i]}" -v rss="$(rss "$p")" -v pss="$(pss "$p")" -v uss="$u" -v th="$(threads "$p")" \
 		-v dc="$dc" -v dv="$dv" -v dt=$((t - t0[i])) -v s="$seconds" -v hz="$hz" \
-		'BEGIN {printf "%-32s %9.1f %9.1f %8d %15.0f %13.0f %11.0f\n", n, rss/1024, pss/1024, th, dc*60/s, dv*60/s, dt*1000/hz*60/s}'
+		'BEGIN {printf "%-32s %9.1f %9.1f %9.1f %8d %15.0f %13.0f %11.0f\n", n, rss/1024, pss/1024, uss/1024, th, dc*60/s, dv*60/s, dt*1000/hz*60/s}'
 done
+
+# The ratios the targets are set in.
 echo
+if [ -n "${ussof[$daemon]:-}" ] && [ -n "${ussof[$floor]:-}" ]; then
+	awk -v d="${ussof[$daemon]}" -v h="${ussof[$headless]:-0}" -v f="${ussof[$floor]}" 'BEGIN {
+		printf "USS daemon with tray / floor:   %.2fx (%.1f / %.1f MiB)\n", d/f, d/1024, f/1024
+		if (h > 0) printf "USS daemon --headless / floor:  %.2fx (%.1f / %.1f MiB)\n", h/f, h/1024, f/1024 }'
+fi
+if [ -n "${kpx:-}" ] && [ -n "${wakeof[$kpx]:-}" ] && [ -n "${wakeof[$daemon]:-}" ]; then
+	awk -v d="${wakeof[$daemon]}" -v h="${wakeof[$headless]:-0}" -v k="${wakeof[$kpx]}" 'BEGIN {
+		printf "wake-ups/min daemon with tray:  %.0f, KeePassXC %.0f (%s)\n", d, k, (d <= k ? "no higher" : sprintf("%.0f more", d - k))
+		printf "wake-ups/min daemon --headless: %.0f, KeePassXC %.0f (%s)\n", h, k, (h <= k ? "no higher" : sprintf("%.0f more", h - k)) }'
+fi
+
+# Where the daemons' wake-ups come from: each thread's switches in the window.
+for i in 0 1; do
+	[ -f "$tmp/ctx1.$i" ] || continue
+	echo
+	echo "wake-ups/min by thread, ${names[i]}:"
+	awk -v s="$seconds" 'FILENAME == ARGV[1] {a[$1] = $2; next} FILENAME == ARGV[2] {n[$1] = substr($0, length($1) + 2); next}
+		{d = $2 - a[$1]; if (d > 0) printf "  %-8s %-18s %6.0f\n", $1, n[$1], d*60/s}' \
+		"$tmp/ctx0.$i" "$tmp/names.$i" "$tmp/ctx1.$i" | sort -k3 -n -r
+done
+# Where the private memory is, with BENCH_SMAPS=1: the largest mappings by USS, named by file
+# (anonymous memory, the Go heap and stacks among it, shows as "anon").
+if [ "${BENCH_SMAPS:-0}" = 1 ]; then
+	for i in "${!measured[@]}"; do
+		p=${measured[i]}
+		[ -r "/proc/$p/smaps" ] || continue
+		echo
+		echo "USS by mapping, ${names[i]}:"
+		awk '/^[0-9a-f]+-[0-9a-f]+ / {name = (NF >= 6 ? $6 : "anon")} /^Private_(Clean|Dirty):/ {u[name] += $2}
+			END {for (n in u) if (u[n] >= 256) printf "  %8.1f MiB  %s\n", u[n]/1024, n}' "/proc/$p/smaps" | sort -n -r | head -12
+	done
+fi
+
+echo
+for log in daemon daemon-headless; do
+	if grep -q 'CANNOT CONNECT' "$tmp/$log.log"; then
+		echo "bench-idle: $log: its bridge port was taken, so its figures include the retries (set BENCH_PORT)" >&2
+	fi
+done
 # Stop the daemons themselves: the keyring wrapper does not pass signals on.
 kill "$daemon" "$headless" 2>/dev/null || true
 INNER

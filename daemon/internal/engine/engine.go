@@ -99,8 +99,17 @@ type Engine struct {
 	// checkTrail): while there are any, no first approver can be enrolled without a code.
 	lost int
 
+	// keyringChecked is when keyringErr was last learnt (zero: never).
+	keyringChecked time.Time
+
 	watchMu  sync.Mutex
 	watchers map[chan api.Event]struct{}
+
+	// keyringCheckMu guards keyringCheck: the keyring check under way (nil: none), which
+	// every status caller waits for rather than starting another.
+	keyringCheckMu sync.Mutex
+	keyringCheck   chan struct{}
+	keyringWait    time.Duration // keyringStatusWait; tests lengthen it
 }
 
 type approverRec struct {
@@ -140,7 +149,7 @@ func New(opts Options) (*Engine, error) {
 		opts.LookupUser = func(name string) error { _, err := user.Lookup(name); return err }
 	}
 	e := &Engine{
-		opts: opts, clock: opts.Clock, started: opts.Clock.Now(),
+		opts: opts, clock: opts.Clock, started: opts.Clock.Now(), keyringWait: keyringStatusWait,
 		self:     api.Caller{OSUser: currentUser(), UID: os.Getuid(), Via: "daemon"},
 		wake:     make(chan struct{}, 1),
 		requests: map[string]*rules.Request{}, sessions: map[string]*rules.Session{},
@@ -342,7 +351,7 @@ func freshID[V any](taken map[string]V, prefix string, n int) string {
 // missing keyring for the status at once. Callers hold mu.
 func (e *Engine) keyringError(what string, err error) error {
 	if errors.Is(err, custody.ErrNoKeyring) || errors.Is(err, custody.ErrLocked) {
-		e.keyringErr = err
+		e.keyringErr, e.keyringChecked = err, e.clock.Now()
 	}
 	switch {
 	case errors.Is(err, custody.ErrNoKeyring):

@@ -15,9 +15,10 @@ import (
 	"foureyes/daemon/internal/rules"
 )
 
-// KeyringCheckEvery is how often the engine checks that the keyring is still reachable and
-// unlocked, for the status and the tray; an operation that needs a secret reports a keyring
-// problem in its own answer at once.
+// KeyringCheckEvery is how old the last word on the keyring may be when the status is asked for
+// (foureyes status, the tray, the extension): an older one is checked again first, with one read
+// over D-Bus. Nothing checks it on a timer, so an idle daemon never wakes for the keyring; an
+// operation that needs a secret reports a keyring problem in its own answer at once.
 const KeyringCheckEvery = time.Minute
 
 // forgetAfter is how long decided requests and spent sessions are kept, so memory stays small.
@@ -51,10 +52,11 @@ func (e *Engine) Start() error {
 	}); err != nil {
 		return err
 	}
-	if err := custody.Probe(e.opts.Store); err != nil {
+	err := custody.Probe(e.opts.Store)
+	if err != nil {
 		log.Printf("the OS keyring is not usable: %v", err)
-		e.SetKeyringError(err)
 	}
+	e.SetKeyringError(err)
 	return nil
 }
 
@@ -110,23 +112,20 @@ func (e *Engine) lastPolicy() *policy.Policy {
 }
 
 // Run does the engine's own work until ctx ends: it expires requests and sessions when their
-// time comes (so the trail and the watchers hear of it at once), forgets old ones, and checks
-// the keyring now and then. It sleeps until the next expiry instead of polling and wakes when
-// a change may have moved it, so an idle daemon costs next to nothing. When ctx ends, what is
-// still open is closed with its line, then the daemon_stopped line is written.
+// time comes (so the trail and the watchers hear of it at once) and forgets old ones. It sleeps
+// until the next of these is due, with no timer at all when nothing is, and wakes when a change
+// may have moved it, so an idle daemon costs nothing. When ctx ends, what is still open is
+// closed with its line, then the daemon_stopped line is written.
 func (e *Engine) Run(ctx context.Context) {
-	const idle = time.Hour
-	probe := time.NewTicker(KeyringCheckEvery)
-	defer probe.Stop()
-	timer := time.NewTimer(idle)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	defer timer.Stop()
 	arm := func() {
-		d := idle
-		if next := e.NextExpiry(); !next.IsZero() {
+		timer.Stop()
+		if next := e.nextWork(); !next.IsZero() {
 			// A little after the deadline, so the engine's clock agrees it has passed.
-			d = min(d, max(time.Until(next)+50*time.Millisecond, 0))
+			timer.Reset(max(time.Until(next)+50*time.Millisecond, 0))
 		}
-		timer.Reset(d)
 	}
 	arm()
 	for {
@@ -139,10 +138,27 @@ func (e *Engine) Run(ctx context.Context) {
 		case <-timer.C:
 			e.Tick()
 			arm()
-		case <-probe.C:
-			e.SetKeyringError(custody.Check(e.opts.Store))
 		}
 	}
+}
+
+// nextWork is when Tick next has something to do: the next expiry, or the moment the oldest
+// closed request or session is to be forgotten; the zero time when there is nothing.
+func (e *Engine) nextWork() time.Time {
+	next := e.NextExpiry()
+	e.locked(func() {
+		for _, r := range e.requests {
+			if at := r.Expires.Add(forgetAfter); r.State != rules.Pending && (next.IsZero() || at.Before(next)) {
+				next = at
+			}
+		}
+		for _, s := range e.sessions {
+			if at := s.Expires.Add(forgetAfter); s.State != rules.Active && (next.IsZero() || at.Before(next)) {
+				next = at
+			}
+		}
+	})
+	return next
 }
 
 // stop closes every pending request and active session (they do not survive a restart) with
@@ -244,15 +260,57 @@ func (v *ownerView) ReloadPolicy(ctx context.Context) (api.Status, error) {
 	return v.Status(ctx)
 }
 
-// SetKeyringError records the keyring's health as last checked (nil: usable).
+// SetKeyringError records the keyring's health as just checked (nil: usable).
 func (e *Engine) SetKeyringError(err error) {
 	var changed bool
 	e.locked(func() {
 		changed = (err == nil) != (e.keyringErr == nil)
 		e.keyringErr = err
+		e.keyringChecked = e.clock.Now()
 	})
 	if changed {
 		e.notify([]api.Event{{Kind: api.EventStatus, Time: e.clock.Now(), Message: "keyring state changed"}})
+	}
+}
+
+// keyringStatusWait bounds how long a status waits for the keyring check it started: a keyring
+// at its unlock prompt answers late or never, and the status must answer at once all the same.
+// A check that ends later still records its outcome and tells the watchers (the tray) when the
+// keyring's health changed.
+const keyringStatusWait = time.Second
+
+// checkKeyringIfStale checks the keyring again when the last word on it is older than
+// [KeyringCheckEvery], so the status tells the truth without a timer, and waits for the answer
+// at most e.keyringWait. Concurrent callers share one check. Callers do not hold mu.
+func (e *Engine) checkKeyringIfStale() {
+	e.keyringCheckMu.Lock()
+	done := e.keyringCheck
+	if done == nil {
+		var stale bool
+		e.locked(func() {
+			stale = e.keyringChecked.IsZero() || e.clock.Now().Sub(e.keyringChecked) >= KeyringCheckEvery
+		})
+		if stale {
+			done = make(chan struct{})
+			e.keyringCheck = done
+			go func() {
+				e.SetKeyringError(custody.Check(e.opts.Store))
+				e.keyringCheckMu.Lock()
+				e.keyringCheck = nil
+				e.keyringCheckMu.Unlock()
+				close(done)
+			}()
+		}
+	}
+	e.keyringCheckMu.Unlock()
+	if done == nil {
+		return
+	}
+	t := time.NewTimer(e.keyringWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
 	}
 }
 

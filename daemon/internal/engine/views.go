@@ -25,6 +25,7 @@ var (
 
 func (v *staffView) Status(ctx context.Context) (api.Status, error) {
 	e := v.e
+	e.checkKeyringIfStale()
 	var s api.Status
 	err := e.run(v.c, func(t *tx) error {
 		seq, head := e.opts.Audit.Head()
