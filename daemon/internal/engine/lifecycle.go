@@ -52,7 +52,7 @@ func (e *Engine) Start() error {
 	}); err != nil {
 		return err
 	}
-	err := custody.Probe(e.opts.Store)
+	err = custody.Probe(e.opts.Store)
 	if err != nil {
 		log.Printf("the OS keyring is not usable: %v", err)
 	}
