@@ -144,8 +144,11 @@ func cmdAuditCompare(e *env, args []string) int {
 	if e.json {
 		e.out(writeJSON(e.stdout, map[string]any{"ok": c.OK(), "file": p, "forwarded_from": from, "comparison": c}))
 	} else if c.OK() {
-		fmt.Fprintf(e.stdout, "audit log %s agrees with the copy in %s: %d of its %d lines were forwarded and match (%d never forwarded)\n",
-			p, from, c.Matched, c.LocalLines, c.NotForwarded)
+		fmt.Fprintf(e.stdout, "audit log %s agrees with the copy in %s: %d of its %d lines were forwarded and match (%d older than the copy, %d not forwarded)\n",
+			p, from, c.Matched, c.LocalLines, c.BeforeCopy, c.NotForwarded)
+		for _, g := range c.Gaps {
+			fmt.Fprintf(e.stdout, "  %s\n", g)
+		}
 	} else {
 		fmt.Fprintf(e.stderr, "foureyes: audit log %s does NOT agree with the copy in %s:\n", p, from)
 		for _, pr := range c.Problems {

@@ -22,9 +22,15 @@ type Comparison struct {
 	LocalLines     uint64 `json:"local_lines"`     // lines in the local trail
 	ForwardedLines int    `json:"forwarded_lines"` // distinct lines in the forwarded copy
 	Matched        int    `json:"matched"`         // forwarded lines the trail has unchanged
-	// NotForwarded counts local lines the copy lacks: forwarding off or failing for a while
-	// (the trail says when, with forwarding_failed lines), or a copy that starts later.
+	// BeforeCopy counts local lines older than the copy's first line (a copy kept for less
+	// time than the trail).
+	BeforeCopy uint64 `json:"before_copy"`
+	// NotForwarded counts the other local lines the copy lacks.
 	NotForwarded uint64 `json:"not_forwarded"`
+	// Gaps are the runs of lines the copy lacks, each with what the trail says about it. A gap
+	// the trail explains (forwarding failed, or was turned off) is listed here and not a
+	// problem; keep an eye on them all the same, since a line saying so could be forged too.
+	Gaps []string `json:"gaps,omitempty"`
 	// Problems are what shows the trail was changed: each names the line.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -37,11 +43,14 @@ const maxProblems = 20
 
 // Compare reads the local trail and the forwarded copy (a syslog file or journald's output:
 // any text with one forwarded message per line) and reports every forwarded line that the trail
-// lacks or has with another hash: a cut tail, or lines rewritten.
+// lacks or has with another hash (a cut tail, or lines rewritten), and every run of local lines
+// the copy lacks that the trail does not explain: lines the daemon wrote are forwarded as they
+// are written, unless forwarding failed or was turned off, and the trail says so; lines added to
+// the trail by hand were never forwarded.
 func Compare(local, forwarded io.Reader) (Comparison, error) {
 	var c Comparison
 	fw := map[uint64]string{}
-	var maxSeq uint64
+	var minSeq, maxSeq uint64
 	sc := bufio.NewScanner(forwarded)
 	sc.Buffer(make([]byte, 64<<10), maxForwarded+4096)
 	for sc.Scan() {
@@ -62,12 +71,35 @@ func Compare(local, forwarded io.Reader) (Comparison, error) {
 		}
 		fw[seq] = h
 		maxSeq = max(maxSeq, seq)
+		if minSeq == 0 || seq < minSeq {
+			minSeq = seq
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return c, fmt.Errorf("reading the forwarded copy: %w", err)
 	}
 	c.ForwardedLines = len(fw)
 
+	// gap is the current run of local lines the copy lacks; why is what the trail said about it.
+	var gap struct {
+		from, to uint64
+		why      string
+	}
+	closeGap := func() {
+		if gap.from == 0 {
+			return
+		}
+		span := fmt.Sprintf("line %d", gap.from)
+		if gap.to > gap.from {
+			span = fmt.Sprintf("lines %d to %d", gap.from, gap.to)
+		}
+		if gap.why != "" {
+			c.Gaps = append(c.Gaps, fmt.Sprintf("%s not forwarded: %s", span, gap.why))
+		} else {
+			c.problem("%s never forwarded, and the trail does not say that forwarding failed or was off: lines added to the trail by hand (or a copy that is not up to date)", span)
+		}
+		gap.from, gap.to, gap.why = 0, 0, ""
+	}
 	lr := newLineReader(local)
 	for {
 		line, _, _, err := lr.next()
@@ -77,24 +109,42 @@ func Compare(local, forwarded io.Reader) (Comparison, error) {
 		if err != nil {
 			return c, fmt.Errorf("reading the audit trail: %w", err)
 		}
+		c.LocalLines++
 		p, reason := parseLine(line)
 		if reason != "" {
-			c.problem("local line %d: %s (run foureyes audit verify)", c.LocalLines+1, reason)
-			c.LocalLines++
+			c.problem("local line %d: %s (run foureyes audit verify)", c.LocalLines, reason)
 			continue
 		}
-		c.LocalLines++
 		want, ok := fw[p.seq]
-		switch {
-		case !ok:
-			c.NotForwarded++
-		case want != string(p.hash):
-			c.problem("line %d: the trail's line differs from the copy forwarded when it was written (hash %s…, forwarded %s…): the trail was rewritten", p.seq, p.hash[:12], want[:12])
-		default:
-			c.Matched++
-		}
 		delete(fw, p.seq)
+		switch {
+		case ok && want != string(p.hash):
+			closeGap()
+			c.problem("line %d: the trail's line differs from the copy forwarded when it was written (hash %s…, forwarded %s…): the trail was rewritten", p.seq, p.hash[:12], want[:12])
+		case ok:
+			closeGap()
+			gap.why = "" // forwarding works again: an earlier word no longer explains anything
+			c.Matched++
+		case minSeq == 0 || p.seq < minSeq:
+			c.BeforeCopy++
+		default:
+			c.NotForwarded++
+			if gap.from == 0 {
+				gap.from = p.seq
+			}
+			gap.to = p.seq
+		}
+		// The trail's own word on why lines are missing from the copy: it writes
+		// forwarding_failed right after the line that failed, and audit_forwarding_off before
+		// it stops forwarding.
+		switch string(p.event) {
+		case "forwarding_failed":
+			gap.why = fmt.Sprintf("the trail says forwarding failed (line %d)", p.seq)
+		case "audit_forwarding_off":
+			gap.why = fmt.Sprintf("the trail says forwarding was turned off (line %d)", p.seq)
+		}
 	}
+	closeGap()
 	if len(fw) > 0 {
 		var lo uint64
 		for s := range fw {

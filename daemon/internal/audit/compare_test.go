@@ -4,6 +4,7 @@ package audit
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -71,10 +72,10 @@ func TestCompareAgreesWithItsOwnCopy(t *testing.T) {
 	if !c.OK() || c.Matched != 30 || c.LocalLines != 30 || c.NotForwarded != 0 {
 		t.Fatalf("%+v", c)
 	}
-	// Lines that were never forwarded (forwarding off for a while) are counted, not a problem.
+	// A copy kept for less time than the trail: the older lines are counted, not a problem.
 	half := bytes.SplitAfter(fw, []byte("\n"))
 	c = compareFiles(t, path, bytes.Join(half[10:], nil))
-	if !c.OK() || c.NotForwarded != 10 || c.Matched != 20 {
+	if !c.OK() || c.BeforeCopy != 10 || c.NotForwarded != 0 || c.Matched != 20 {
 		t.Fatalf("a copy that starts later: %+v", c)
 	}
 }
@@ -140,3 +141,62 @@ func TestCompareFindsOneChangedLineAndMixedCopies(t *testing.T) {
 		t.Fatalf("garbage line: %+v", c)
 	}
 }
+
+// Lines appended to the trail by hand (with hashes that chain on, as anyone can compute) were
+// never forwarded: a gap the trail does not explain is a problem. A gap after the trail's own
+// forwarding_failed line is listed, not a problem.
+func TestCompareFindsLinesAddedByHand(t *testing.T) {
+	path, fw := forwardedTrail(t, 10, "x")
+	// Lines 11 and 12 are written while nothing forwards them; then the daemon forwards again.
+	sock := filepath.Join(t.TempDir(), "log.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	fwd, err := dialSyslog("unixgram", sock, "foureyes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = fwd.Close() }()
+	l, err := Open(path, Options{Now: newStepClock().Now, Forwarders: []Forwarder{fwd}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetForwarding(false)
+	mustAppend(t, l, Event{User: "staff", Event: "approver_enrolled", Severity: SeverityHigh, Fields: map[string]any{"approver": "ghost"}})
+	mustAppend(t, l, Event{User: "staff", Event: "approver_confirmed", Fields: map[string]any{"approver": "ghost"}})
+	l.SetForwarding(true)
+	mustAppend(t, l, Event{User: "staff", Event: "daemon_started"})
+	buf := make([]byte, 64<<10)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = l.Close()
+	if _, err := VerifyFile(path); err != nil {
+		t.Fatalf("the trail with added lines verifies on its own: %v", err)
+	}
+	copyNow := append(append([]byte{}, fw...), append(bytes.TrimSuffix(buf[:n], []byte("\n")), '\n')...)
+	c := compareFiles(t, path, copyNow)
+	if c.OK() || c.NotForwarded != 2 || !strings.Contains(c.Problems[0], "lines 11 to 12 never forwarded, and the trail does not say") {
+		t.Fatalf("%+v", c)
+	}
+
+	// The same gap after the trail's own forwarding_failed line is explained.
+	path2, fw2 := forwardedTrail(t, 3, "y")
+	l2, err := Open(path2, Options{Now: newStepClock().Now, Forwarders: []Forwarder{failingForwarder{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l2, Event{User: "staff", Event: "request"}) // fails to forward: line 4, then forwarding_failed is line 5
+	_ = l2.Close()
+	c = compareFiles(t, path2, fw2)
+	if !c.OK() || len(c.Gaps) != 1 || !strings.Contains(c.Gaps[0], "lines 4 to 5 not forwarded: the trail says forwarding failed (line 5)") {
+		t.Fatalf("%+v", c)
+	}
+}
+
+type failingForwarder struct{}
+
+func (failingForwarder) Forward(Record) error { return errors.New("no system log") }
