@@ -93,6 +93,8 @@ func cmdAuditCompare(e *env, args []string) int {
 			"standard input). Exits 1 when the trail differs from the copy.")
 	var file, syslogFile string
 	var journal bool
+	uid := os.Getuid()
+	fs.IntVar(&uid, "uid", uid, "with --journal: whose daemon's lines to read (default: this user's; root comparing a user's trail names the user's uid)")
 	fs.StringVar(&file, "file", "", "audit log to compare (default: this user's)")
 	fs.StringVar(&syslogFile, "syslog", "", "a file holding the forwarded lines (- for standard input)")
 	fs.BoolVar(&journal, "journal", false, "read the forwarded lines from journald (journalctl)")
@@ -117,8 +119,11 @@ func cmdAuditCompare(e *env, args []string) int {
 	case journal:
 		// Only this user's daemon's lines: another user's trail has its own numbers.
 		from = "journald"
-		cmd := exec.Command("journalctl", "--no-pager", "-o", "cat", "SYSLOG_IDENTIFIER=foureyes", fmt.Sprintf("_UID=%d", os.Getuid()))
-		out, err := cmd.Output()
+		bin, err := journalctl()
+		if err != nil {
+			return e.fail(err)
+		}
+		out, err := exec.Command(bin, journalArgs(uid)...).Output()
 		if err != nil {
 			return e.fail(fmt.Errorf("reading the forwarded lines with journalctl (is journald running, and may this user read it? members of systemd-journal or adm may): %w", err))
 		}
@@ -159,6 +164,22 @@ func cmdAuditCompare(e *env, args []string) int {
 		return exitRefused
 	}
 	return exitOK
+}
+
+// journalctl finds journald's reader at its fixed place: not through PATH, which whoever runs
+// the command controls.
+func journalctl() (string, error) {
+	for _, p := range []string{"/usr/bin/journalctl", "/bin/journalctl"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	return "", errors.New("journalctl is not installed here (/usr/bin/journalctl): compare with --syslog FILE against the system log's file or a collector's export")
+}
+
+// journalArgs asks journald for the lines the daemon of user uid forwarded, and nothing else.
+func journalArgs(uid int) []string {
+	return []string{"--no-pager", "-o", "cat", "SYSLOG_IDENTIFIER=foureyes", fmt.Sprintf("_UID=%d", uid)}
 }
 
 func cmdAuditExport(e *env, args []string) int {
@@ -279,11 +300,10 @@ func cmdPolicyCheck(e *env, args []string) int {
 	if err != nil {
 		return e.fail(&api.Error{Code: api.CodeInvalidPolicy, Err: err, Message: fmt.Sprintf("policy %s is invalid: %v", pos[0], err)})
 	}
-	if merr := p.CheckManaged(); merr != nil {
-		if managed {
+	if managed {
+		if merr := p.CheckManaged(); merr != nil {
 			return e.fail(&api.Error{Code: api.CodeInvalidPolicy, Err: merr, Message: fmt.Sprintf("policy %s is invalid as a managed policy: %v", pos[0], merr)})
 		}
-		fmt.Fprintf(e.stderr, "warning: deployed to %s this would be refused: %v\n", policy.ManagedPath(), merr)
 	}
 	// Warnings do not fail the check: the policy is valid and would load as it is.
 	for _, w := range p.Warnings() {

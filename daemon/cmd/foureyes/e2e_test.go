@@ -192,7 +192,16 @@ func needKeyring(t *testing.T) {
 
 func enrol(t *testing.T, c *cli, id, osUser string) (secret string) {
 	t.Helper()
+	return enrolBy(t, c, id, osUser, "", "")
+}
+
+// enrolBy enrols id with approver by vouching with code (none for the first approver).
+func enrolBy(t *testing.T, c *cli, id, osUser, by, code string) (secret string) {
+	t.Helper()
 	args := []string{"approver", "enroll", id, "--name", "Approver " + id, "--json", "--qr", filepath.Join(c.home, id+".png")}
+	if by != "" {
+		args = append(args, "--by", by, "--code", code)
+	}
 	if osUser != "" {
 		args = append(args, "--os-user", osUser)
 	}
@@ -219,8 +228,9 @@ func TestCLIEndToEnd(t *testing.T) {
 
 	t0 := time.Now()
 	anna := enrol(t, c, "anna", "")
-	// Until a first approver confirms, every enrolment is part of the bootstrap.
-	self := enrol(t, c, "myself", me.Username)
+	if _, errs, code := c.run("", "approver", "enroll", "ben", "--name", "Ben"); code != exitRefused || !strings.Contains(errs, "none is confirmed yet") {
+		t.Fatalf("a second enrolment before the first approver confirmed: exit %d %s", code, errs)
+	}
 	// Not confirmed yet: cannot approve.
 	c.ok("pw-1\n", "account", "add", "--platform", "x", "--handle", "@ministry", "--username", "press@example.org", "--password-stdin")
 	rid := strings.TrimSpace(c.ok("Guten Morgen!\n", "request", "--account", "x:@ministry", "--text-file", "-"))
@@ -240,6 +250,13 @@ func TestCLIEndToEnd(t *testing.T) {
 	c.refused("bad_request", "approve", rid2, "--approver", "anna", "--code", "12345x") // not 6 digits: wrong usage
 
 	// Self-approval: an approver mapped to the OS user who asked.
+	// Anna vouches for a second approver with a code of a step she has not used yet: the
+	// approval above spent the next step's, so wait until that step has begun.
+	if wait := time.Until(t0.Truncate(30 * time.Second).Add(30 * time.Second)); wait > 0 {
+		time.Sleep(wait)
+	}
+	c.refused("second_approver", "approver", "enroll", "myself", "--name", "Me")
+	self := enrolBy(t, c, "myself", me.Username, "anna", oathtool(t, anna, time.Now().Add(30*time.Second)))
 	c.ok("", "approver", "confirm", "myself", oathtool(t, self, time.Now()))
 	c.refused("self_approval", "approve", rid2, "--approver", "myself", "--code", oathtool(t, self, time.Now().Add(30*time.Second)))
 
@@ -433,6 +450,15 @@ func TestCLIPolicyCheck(t *testing.T) {
 	if _, errs, _ := c.run("", "policy", "check", good); errs != "" {
 		t.Errorf("a clean policy warns: %q", errs)
 	}
+	// As the managed policy, it must name its approvers.
+	if _, errs, code := c.run("", "policy", "check", "--managed", good); code != exitRefused || !strings.Contains(errs, "must name its approvers") {
+		t.Errorf("--managed with the default approvers: exit %d %q", code, errs)
+	}
+	named := filepath.Join(c.home, "named.json")
+	if err := os.WriteFile(named, []byte(`{"version":1,"default_approvers":["anna.schmidt"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("", "policy", "check", "--managed", named)
 }
 
 func TestCLIInvalidPolicyRefusesApprovals(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // Verify proves that a trail is one unbroken chain, but a chain can be cut short or rewritten
@@ -133,6 +134,11 @@ func Compare(local, forwarded io.Reader) (Comparison, error) {
 				gap.from = p.seq
 			}
 			gap.to = p.seq
+			if trustLine(p.event) {
+				// Who may approve, or which accounts are in custody, changed without a copy
+				// outside the laptop: whatever the trail says about forwarding, IT must look.
+				c.problem("line %d (%s) changes who may approve or what is in custody, and is not in the copy: check it", p.seq, p.event)
+			}
 		}
 		// The trail's own word on why lines are missing from the copy: it writes
 		// forwarding_failed right after the line that failed, and audit_forwarding_off before
@@ -165,4 +171,11 @@ func (c *Comparison) problem(format string, args ...any) {
 		return
 	}
 	c.Problems = append(c.Problems, fmt.Sprintf(format, args...))
+}
+
+// trustLine reports whether event changes the trust root (approvers, accounts) or the rules.
+func trustLine(event []byte) bool {
+	e := string(event)
+	return strings.HasPrefix(e, "approver_") || strings.HasPrefix(e, "account_") || strings.HasPrefix(e, "policy_") ||
+		e == "extension_allowed" || e == "audit_forwarding_off"
 }

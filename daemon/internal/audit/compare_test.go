@@ -179,7 +179,7 @@ func TestCompareFindsLinesAddedByHand(t *testing.T) {
 	}
 	copyNow := append(append([]byte{}, fw...), append(bytes.TrimSuffix(buf[:n], []byte("\n")), '\n')...)
 	c := compareFiles(t, path, copyNow)
-	if c.OK() || c.NotForwarded != 2 || !strings.Contains(c.Problems[0], "lines 11 to 12 never forwarded, and the trail does not say") {
+	if c.OK() || c.NotForwarded != 2 || !strings.Contains(strings.Join(c.Problems, "\n"), "lines 11 to 12 never forwarded, and the trail does not say") {
 		t.Fatalf("%+v", c)
 	}
 
@@ -193,6 +193,17 @@ func TestCompareFindsLinesAddedByHand(t *testing.T) {
 	_ = l2.Close()
 	c = compareFiles(t, path2, fw2)
 	if !c.OK() || len(c.Gaps) != 1 || !strings.Contains(c.Gaps[0], "lines 4 to 5 not forwarded: the trail says forwarding failed (line 5)") {
+		t.Fatalf("%+v", c)
+	}
+	// But a change to who may approve that never left the laptop is a problem, explained or not.
+	l3, err := Open(path2, Options{Now: newStepClock().Now, Forwarders: []Forwarder{failingForwarder{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l3, Event{User: "staff", Event: "approver_enrolled", Severity: SeverityHigh, Fields: map[string]any{"approver": "ghost"}})
+	_ = l3.Close()
+	c = compareFiles(t, path2, fw2)
+	if c.OK() || !strings.Contains(c.Problems[0], "line 6 (approver_enrolled) changes who may approve or what is in custody, and is not in the copy") {
 		t.Fatalf("%+v", c)
 	}
 }

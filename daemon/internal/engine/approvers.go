@@ -108,6 +108,7 @@ func (v *ownerView) EnrollApprover(ctx context.Context, n api.NewApprover) (api.
 			}
 		})
 		e.st.Approvers[in.ID] = rec
+		put(t, e.inTrail, in.ID, true)
 		t.persist()
 		f := n.note(map[string]any{"approver": in.ID, "name": in.Name, "approver_os_user": rec.OSUser})
 		maps.Copy(f, vouched)
@@ -200,6 +201,7 @@ func (v *ownerView) RemoveApprover(ctx context.Context, id string, by api.Author
 		// sessions they approved close.
 		n := e.withdraw(t, nil, func(s *rules.Session) bool { return slices.Contains(s.ApprovedBy, id) }, id)
 		del(t, e.st.Approvers, id)
+		del(t, e.inTrail, id)
 		t.persist()
 		f := n.note(map[string]any{"approver": id, "name": rec.Name})
 		maps.Copy(f, vouched)

@@ -95,9 +95,10 @@ type Engine struct {
 	auditErr   error
 	hello      func(origin string) (api.BridgeHello, error)
 	bridgeErr  error
-	// lost counts the confirmed approvers the trail has and the state file lacks (see
-	// checkTrail): while there are any, no first approver can be enrolled without a code.
-	lost int
+	// inTrail holds the approvers the trail has enrolled and not removed (read at the start,
+	// see checkTrail, and kept as lines are written): while there are any, no first approver
+	// can be enrolled without a code, whatever the state file says.
+	inTrail map[string]bool
 
 	// keyringChecked is when keyringErr was last learnt (zero: never).
 	keyringChecked time.Time
@@ -154,6 +155,7 @@ func New(opts Options) (*Engine, error) {
 		wake:     make(chan struct{}, 1),
 		requests: map[string]*rules.Request{}, sessions: map[string]*rules.Session{},
 		watchers: map[chan api.Event]struct{}{},
+		inTrail:  map[string]bool{},
 	}
 	if _, err := state.Load(e.statePath(), &e.st); err != nil {
 		return nil, err

@@ -38,7 +38,7 @@ func (e *Engine) rulesApprovers() []rules.Approver {
 // recorded (self-vouching is an alarm) and a wrong code counts against by. Callers hold mu,
 // inside t.
 func (e *Engine) authorise(t *tx, kind rules.TrustKind, target string, by api.Authority, sec secretRead) (map[string]any, error) {
-	boot, d := rules.CheckTrustChange(rules.TrustChange{Kind: kind, Target: target, By: by.Approver, Caller: t.c.OSUser, Lost: e.lost}, e.rulesApprovers())
+	boot, d := rules.CheckTrustChange(rules.TrustChange{Kind: kind, Target: target, By: by.Approver, Caller: t.c.OSUser, InTrail: len(e.inTrail)}, e.rulesApprovers())
 	if !d.Allowed() {
 		t.decided(d, map[string]any{"target": target, "change": string(kind), "authorised_by": by.Approver, "reason": string(d.Refusal.Code)})
 		return nil, t.refuse(d.Refusal)
@@ -90,6 +90,7 @@ func (v *ownerView) AcceptApprover(ctx context.Context, id string, by api.Author
 			return err
 		}
 		set(t, &rec.Unverified, false)
+		put(t, e.inTrail, id, true)
 		t.persist()
 		f["approver"], f["name"], f["approver_os_user"], f["confirmed"] = id, rec.Name, rec.OSUser, rec.Confirmed
 		t.record("approver_accepted", rules.High, f)
@@ -130,10 +131,16 @@ func (v *ownerView) AcceptAccount(ctx context.Context, id string, by api.Authori
 }
 
 // trailFacts is what the audit trail says about the trust root: which approvers are enrolled
-// (and confirmed since their last enrolment) and which accounts are in custody.
+// (as whom, and whether confirmed since their last enrolment) and which accounts are in custody.
 type trailFacts struct {
-	approvers map[string]bool // id → confirmed
+	approvers map[string]trailApprover
 	accounts  map[string]bool
+	lines     uint64 // lines read, to tell an empty or missing trail
+}
+
+type trailApprover struct {
+	confirmed    bool
+	name, osUser string
 }
 
 // trustEvents are the lines that change the trust root; a line that names none of them is
@@ -142,10 +149,13 @@ var trustEvents = [][]byte{
 	[]byte(`"event":"approver_`), []byte(`"event":"account_`),
 }
 
+// maxTrailLine bounds one line read from the trail (the audit log's own limit).
+const maxTrailLine = 4 << 20
+
 // readTrail reads the trust root's history from the trail at path. Lines that do not parse are
 // skipped: proving the chain is audit verify's job, and a start must not hinge on it.
 func readTrail(path string) (trailFacts, error) {
-	tf := trailFacts{approvers: map[string]bool{}, accounts: map[string]bool{}}
+	tf := trailFacts{approvers: map[string]trailApprover{}, accounts: map[string]bool{}}
 	f, err := os.Open(path)
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -155,18 +165,26 @@ func readTrail(path string) (trailFacts, error) {
 	}
 	defer func() { _ = f.Close() }()
 	r := bufio.NewReaderSize(f, 64<<10)
+	var long []byte
 	for {
 		line, err := r.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
-			// A line longer than the buffer is a post's text, never a trust line: skip it.
+			// A long line (a long post, or a long name): read it whole, up to the log's limit.
+			long = append(long[:0], line...)
 			for err == bufio.ErrBufferFull {
-				_, err = r.ReadSlice('\n')
+				line, err = r.ReadSlice('\n')
+				if len(long) <= maxTrailLine {
+					long = append(long, line...)
+				}
 			}
-			continue
+			line = long
 		}
-		if len(line) > 0 && slices.ContainsFunc(trustEvents, func(k []byte) bool { return bytes.Contains(line, k) }) {
-			if rec, perr := audit.ParseRecord(bytes.TrimSuffix(line, []byte{'\n'})); perr == nil {
-				tf.apply(rec)
+		if len(line) > 0 {
+			tf.lines++
+			if slices.ContainsFunc(trustEvents, func(k []byte) bool { return bytes.Contains(line, k) }) {
+				if rec, perr := audit.ParseRecord(bytes.TrimSuffix(line, []byte{'\n'})); perr == nil {
+					tf.apply(rec)
+				}
 			}
 		}
 		if err == io.EOF {
@@ -180,17 +198,19 @@ func readTrail(path string) (trailFacts, error) {
 
 func (tf *trailFacts) apply(rec audit.Record) {
 	s := func(k string) string { v, _ := rec.Fields[k].(string); return v }
+	id := s("approver")
 	switch rec.Event {
 	case "approver_enrolled", "approver_reenrolled":
-		tf.approvers[s("approver")] = false
+		tf.approvers[id] = trailApprover{name: s("name"), osUser: s("approver_os_user")}
 	case "approver_confirmed":
-		if _, ok := tf.approvers[s("approver")]; ok {
-			tf.approvers[s("approver")] = true
+		if a, ok := tf.approvers[id]; ok {
+			a.confirmed = true
+			tf.approvers[id] = a
 		}
 	case "approver_accepted":
-		tf.approvers[s("approver")] = rec.Fields["confirmed"] == true
+		tf.approvers[id] = trailApprover{confirmed: rec.Fields["confirmed"] == true, name: s("name"), osUser: s("approver_os_user")}
 	case "approver_removed":
-		delete(tf.approvers, s("approver"))
+		delete(tf.approvers, id)
 	case "account_added", "account_accepted":
 		tf.accounts[s("account")] = true
 	case "account_removed":
@@ -202,15 +222,28 @@ func (tf *trailFacts) apply(rec audit.Record) {
 // records an alarm for each, and for each the trail has that the state file lost. Callers hold
 // mu, inside t.
 func (e *Engine) checkTrail(t *tx, tf trailFacts) {
+	empty := ""
+	if tf.lines == 0 {
+		empty = " (the audit trail is empty or missing)"
+	}
 	for _, id := range slices.Sorted(maps.Keys(e.st.Approvers)) {
 		rec := e.st.Approvers[id]
-		confirmed, inTrail := tf.approvers[id]
+		ta, inTrail := tf.approvers[id]
 		why := ""
 		switch {
+		case rec.ID != id:
+			why = fmt.Sprintf("the state file lists this approver under another id (%q)", rec.ID)
 		case !inTrail:
-			why = "the audit trail has no enrolment of this approver"
-		case rec.Confirmed && !confirmed:
+			why = "the audit trail has no enrolment of this approver" + empty
+		case rec.Confirmed && !ta.confirmed:
 			why = "the state file says confirmed, but the audit trail has no confirmation since the last enrolment"
+		case !rec.Confirmed && ta.confirmed:
+			why = "the state file says pending, but the audit trail has the confirmation"
+		case rec.OSUser != ta.osUser:
+			// The self-approval rule rests on this mapping.
+			why = fmt.Sprintf("the state file maps this approver to OS user %q, the audit trail to %q", rec.OSUser, ta.osUser)
+		case rec.Name != ta.name:
+			why = fmt.Sprintf("the state file names this approver %q, the audit trail %q", rec.Name, ta.name)
 		}
 		if why == "" {
 			if rec.Unverified {
@@ -226,31 +259,35 @@ func (e *Engine) checkTrail(t *tx, tf trailFacts) {
 		t.record("approver_unverified", rules.High, map[string]any{"approver": id, "name": rec.Name,
 			"approver_os_user": rec.OSUser, "confirmed": rec.Confirmed, "reason": why})
 	}
-	e.lost = 0
+	e.inTrail = map[string]bool{}
+	for id := range tf.approvers {
+		e.inTrail[id] = true
+	}
 	for _, id := range slices.Sorted(maps.Keys(tf.approvers)) {
 		if _, ok := e.st.Approvers[id]; !ok {
-			if tf.approvers[id] {
-				e.lost++
-			}
 			t.record("approver_missing", rules.High, map[string]any{"approver": id,
 				"reason": "the audit trail enrolled this approver, but the state file does not have them"})
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(e.st.Accounts)) {
 		acc := e.st.Accounts[id]
-		if tf.accounts[id] {
+		if tf.accounts[id] && acc.ID == id {
 			if acc.Unverified {
 				set(t, &acc.Unverified, false)
 				t.persist()
 			}
 			continue
 		}
+		why := "the audit trail has no account_added line for this account" + empty
+		if acc.ID != id {
+			why = fmt.Sprintf("the state file lists this account under another id (%q)", acc.ID)
+		}
 		if !acc.Unverified {
 			set(t, &acc.Unverified, true)
 			t.persist()
 		}
 		t.record("account_unverified", rules.High, map[string]any{"account": id, "platform": acc.Platform,
-			"username": acc.Username, "reason": "the audit trail has no account_added line for this account"})
+			"username": acc.Username, "reason": why})
 	}
 	for _, id := range slices.Sorted(maps.Keys(tf.accounts)) {
 		if _, ok := e.st.Accounts[id]; !ok {

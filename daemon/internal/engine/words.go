@@ -139,6 +139,8 @@ func badRequest(reason string, f rules.Facts) string {
 		return fmt.Sprintf("approver id %q must be lower-case letters, digits, dot, dash or underscore (e.g. anna.schmidt)", f.Value)
 	case "approver_name_missing":
 		return "the approver's name is missing (--name)"
+	case "approver_name_syntax":
+		return fmt.Sprintf("the approver's name must be at most %d characters of text, without control characters", rules.MaxApproverName)
 	case "unknown_action":
 		return fmt.Sprintf("unknown action %q: use one of %s", f.Value, strings.Join(api.Actions, ", "))
 	case "account_missing":
@@ -179,8 +181,10 @@ func secondApprover(reason string, f rules.Facts) string {
 		return fmt.Sprintf("approver %s cannot vouch for a change to themselves: another confirmed approver must give their code", f.Approver)
 	case "not_confirmed":
 		return fmt.Sprintf("approver %s cannot vouch: only a confirmed approver that the audit trail knows can", f.Approver)
+	case "none_confirmed":
+		return fmt.Sprintf("%s an approver needs the current code of a confirmed approver, and none is confirmed yet: confirm the first approver's enrolment first (foureyes approver confirm ID CODE)", what)
 	case "lost":
-		return "the audit trail has confirmed approvers that the state file no longer has (removed by hand?): no first approver can be enrolled without a code; restore state.json from a backup, or ask IT"
+		return "the audit trail has approvers that the state file no longer has (removed by hand?): no first approver can be enrolled without a code; restore state.json from a backup, or ask IT"
 	}
 	return fmt.Sprintf("%s an approver needs another confirmed approver's code", what)
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"foureyes/daemon/internal/rules"
 	"strings"
 	"testing"
 )
@@ -63,7 +64,8 @@ func TestParseErrors(t *testing.T) {
 		{"approver empty", `{"version":1,"default_approvers":[""]}`, `default_approvers[0]: "" is not an approver id`},
 		{"approver slash", `{"version":1,"default_approvers":["a/b"]}`, `default_approvers[0]: "a/b" is not an approver id`},
 		{"approver space", `{"version":1,"default_approvers":["anna b"]}`, `default_approvers[0]: "anna b" is not an approver id`},
-		{"approver too long", `{"version":1,"default_approvers":["` + strings.Repeat("a", 65) + `"]}`, "is not an approver id (1 to 64 characters)"},
+		{"approver too long", `{"version":1,"default_approvers":["` + strings.Repeat("a", 65) + `"]}`, "is not an approver id (lower-case letters"},
+		{"approver id enrolment would refuse", `{"version":1,"default_approvers":["Anna.Schmidt"]}`, `"Anna.Schmidt" is not an approver id`},
 
 		// Posting hours.
 		{"hours start not HH:MM", `{"version":1,"posting_hours":{"time_zone":"Europe/Berlin","start":"7am","end":"20:00"}}`, `posting_hours.start: "7am" is not HH:MM`},
@@ -232,5 +234,17 @@ func TestParseReportsShapeAndValueProblemsTogether(t *testing.T) {
 	}
 	if strings.Contains(got, "totp_skew_steps: 1") || strings.Count(got, "totp_skew_steps") != 1 {
 		t.Errorf("a value of the wrong type is reported once, not again by validation:\n%s", got)
+	}
+}
+
+// Policy and enrolment take the same approver ids.
+func TestApproverIDsAsEnrolmentTakesThem(t *testing.T) {
+	for _, id := range []string{"anna", "anna.schmidt", "a", "0-x_y", "Anna", "anna schmidt", "-anna", "ä", strings.Repeat("a", 64), strings.Repeat("a", 65), "a/b"} {
+		_, ref := rules.CheckApprover(rules.ApproverInput{ID: id, Name: "N"})
+		enrol := ref == nil
+		pol := checkApprovers("x", []string{id}) == nil
+		if enrol != pol {
+			t.Errorf("%q: enrolment takes it %v, the policy %v", id, enrol, pol)
+		}
 	}
 }

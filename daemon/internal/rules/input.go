@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"foureyes/daemon/internal/api"
 )
@@ -48,6 +50,9 @@ func CheckAccount(in AccountInput) (AccountInput, string, *Refusal) {
 	return in, in.Platform + ":" + in.Handle, nil
 }
 
+// MaxApproverName bounds an approver's name: a person's name, shown in lists and audit lines.
+const MaxApproverName = 200
+
 // ApproverInput is an approver to enrol, as typed.
 type ApproverInput struct {
 	ID, Name, OSUser string
@@ -63,6 +68,8 @@ func CheckApprover(in ApproverInput) (ApproverInput, *Refusal) {
 		return in, refuse(api.CodeBadRequest, "approver_id_syntax", Facts{Value: in.ID})
 	case in.Name == "":
 		return in, refuse(api.CodeBadRequest, "approver_name_missing", Facts{})
+	case utf8.RuneCountInString(in.Name) > MaxApproverName || !utf8.ValidString(in.Name) || strings.ContainsFunc(in.Name, unicode.IsControl):
+		return in, refuse(api.CodeBadRequest, "approver_name_syntax", Facts{})
 	}
 	return in, nil
 }

@@ -97,6 +97,8 @@ func TestCheckApprover(t *testing.T) {
 		{name: "id with a slash", in: ApproverInput{ID: "a/b", Name: "Anna"}, reason: "approver_id_syntax", value: "a/b"},
 		{name: "id with a space", in: ApproverInput{ID: "anna s", Name: "Anna"}, reason: "approver_id_syntax", value: "anna s"},
 		{name: "no name", in: ApproverInput{ID: "anna", Name: "  "}, reason: "approver_name_missing"},
+		{name: "name too long", in: ApproverInput{ID: "anna", Name: strings.Repeat("n", MaxApproverName+1)}, reason: "approver_name_syntax"},
+		{name: "name with a line break", in: ApproverInput{ID: "anna", Name: "Anna\nBen"}, reason: "approver_name_syntax"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, ref := CheckApprover(tt.in)

@@ -24,9 +24,9 @@ type TrustChange struct {
 	Target string // the approver the change is about
 	By     string // the approver whose code authorises it; "" when none was given
 	Caller string // the OS user asking (the staff member at the keyboard)
-	// Lost counts the confirmed approvers the audit trail has and the state file lacks (removed
-	// by hand): while there are any, there is no bootstrap.
-	Lost int
+	// InTrail counts the approvers the audit trail has enrolled and not removed: while there
+	// are any, there is no bootstrap, whatever the state file says (it can be edited).
+	InTrail int
 }
 
 // Counts reports whether a can vouch for others: confirmed and its enrolment in the trail.
@@ -35,7 +35,7 @@ type TrustChange struct {
 func (a Approver) counts() bool { return a.Confirmed && !a.Unverified }
 
 // CheckTrustChange decides whether ch may go ahead, given every enrolled approver. bootstrap is
-// true when no confirmed approver exists yet (then no code is needed, and the trail says so);
+// true for the very first enrolment (then no code is needed, and the trail says so);
 // otherwise, when the decision allows it, the caller must still check ch.By's code with
 // [CheckCode] before making the change. Changes that only take rights away from nobody
 // (removing an approver that never counted) need no code.
@@ -58,15 +58,16 @@ func CheckTrustChange(ch TrustChange, as []Approver) (bootstrap bool, d Decision
 	if ch.Kind == TrustRemove && (target == nil || !target.counts()) {
 		return false, Decision{} // it never approved anything: nothing to vouch for
 	}
-	if vouchers == 0 {
-		if ch.Kind == TrustRemove {
-			return false, Decision{}
-		}
-		if ch.Lost > 0 {
-			// Deleting the approvers from the state file must not open the bootstrap again.
+	// Only the very first enrolment is free: no approver of any kind in the state file, and
+	// none in the trail (editing the state file, or deleting the trail, must not reopen it).
+	if len(as) == 0 && ch.Kind == TrustEnrol {
+		if ch.InTrail > 0 {
 			return false, alarm("trust_change_refused", api.CodeSecondApprover, "lost", f)
 		}
 		return true, Decision{}
+	}
+	if vouchers == 0 && ch.By == "" {
+		return false, refused(api.CodeSecondApprover, "none_confirmed", f)
 	}
 	if ch.By == "" {
 		return false, refused(api.CodeSecondApprover, "missing", f)

@@ -27,9 +27,12 @@ func TestCheckTrustChange(t *testing.T) {
 		alarm     bool
 	}{
 		{"first approver", ch(TrustEnrol, "anna", ""), nil, true, "", "", false},
-		{"second while the first is pending", ch(TrustEnrol, "ben", ""), []Approver{pending}, true, "", "", false},
-		{"a ghost does not end the bootstrap", ch(TrustEnrol, "ben", "ghost"), []Approver{ghost}, true, "", "", false},
-		{"no bootstrap while the trail has approvers the state lost", TrustChange{Kind: TrustEnrol, Target: "x", Caller: "staff", Lost: 1}, nil, false, api.CodeSecondApprover, "lost", true},
+		{"only the first is free: not a second while the first is pending", ch(TrustEnrol, "ben", ""), []Approver{pending}, false, api.CodeSecondApprover, "none_confirmed", false},
+		{"a pending approver cannot vouch", ch(TrustEnrol, "ben", "cem"), []Approver{pending}, false, api.CodeSecondApprover, "not_confirmed", false},
+		{"a ghost ends the bootstrap and cannot vouch", ch(TrustEnrol, "ben", "ghost"), []Approver{ghost}, false, api.CodeSecondApprover, "not_confirmed", false},
+		{"re-enrol the pending first approver", ch(TrustReenrol, "cem", ""), []Approver{pending}, false, api.CodeSecondApprover, "none_confirmed", false},
+		{"no bootstrap while the trail has approvers the state lost", TrustChange{Kind: TrustEnrol, Target: "x", Caller: "staff", InTrail: 1}, nil, false, api.CodeSecondApprover, "lost", true},
+		{"no bootstrap with approvers all unconfirmed by hand", ch(TrustReenrol, "anna", ""), []Approver{{ID: "anna", OSUser: "anna"}, {ID: "ben"}}, false, api.CodeSecondApprover, "none_confirmed", false},
 		{"enrol without a code", ch(TrustEnrol, "carla", ""), []Approver{anna}, false, api.CodeSecondApprover, "missing", false},
 		{"enrol vouched by anna", ch(TrustEnrol, "carla", "anna"), []Approver{anna}, false, "", "", false},
 		{"vouched by an unknown id", ch(TrustEnrol, "carla", "zed"), []Approver{anna}, false, api.CodeSecondApprover, "unknown", false},
