@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -271,5 +272,97 @@ func TestRemovedByHandIsNoBootstrap(t *testing.T) {
 	as, _ := f.admin().ListApprovers(ctx)
 	if len(as) != 0 {
 		t.Fatalf("approvers: %+v", as)
+	}
+}
+
+// The ways round the bootstrap a review found, each with one edit of a file the staff member
+// owns while the daemon is stopped.
+func TestStateEditsDoNotReopenTheBootstrap(t *testing.T) {
+	ctx := context.Background()
+	t.Run("approvers set back to pending", func(t *testing.T) {
+		f := newFixture(t)
+		f.enrol("anna", "anna")
+		f.enrol("ben", "ben")
+		editState(t, f, func(st map[string]any) {
+			for _, a := range st["approvers"].(map[string]any) {
+				a.(map[string]any)["confirmed"] = false
+			}
+		})
+		f.start()
+		if err := f.eng.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if _, fields := auditLine(t, f, "approver_unverified"); !strings.Contains(fmt.Sprint(fields["reason"]), "the audit trail has the confirmation") {
+			t.Fatalf("no alarm: %v", fields)
+		}
+		_, err := f.admin().EnrollApprover(ctx, api.NewApprover{ID: "anna", Name: "Anna"})
+		wantCode(t, err, api.CodeSecondApprover)
+	})
+	t.Run("audit trail deleted", func(t *testing.T) {
+		f := newFixture(t)
+		f.enrol("anna", "anna")
+		f.ensureAccount("x:@ministry")
+		_ = f.log.Close()
+		if err := os.Remove(filepath.Join(f.home, "audit.jsonl")); err != nil {
+			t.Fatal(err)
+		}
+		f.start()
+		if err := f.eng.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if _, fields := auditLine(t, f, "approver_unverified"); !strings.Contains(fmt.Sprint(fields["reason"]), "empty or missing") {
+			t.Fatalf("no alarm: %v", fields)
+		}
+		_, err := f.admin().EnrollApprover(ctx, api.NewApprover{ID: "mine", Name: "Mine"})
+		wantCode(t, err, api.CodeSecondApprover)
+		_, err = f.admin().AcceptAccount(ctx, "x:@ministry", api.Authority{})
+		wantCode(t, err, api.CodeSecondApprover)
+	})
+	t.Run("own approver's OS user cleared", func(t *testing.T) {
+		f := newFixture(t)
+		f.enrol("anna", "anna")
+		f.enrol("staffer", "staff")
+		editState(t, f, func(st map[string]any) {
+			delete(st["approvers"].(map[string]any)["staffer"].(map[string]any), "os_user")
+		})
+		f.start()
+		if err := f.eng.Start(); err != nil {
+			t.Fatal(err)
+		}
+		r := f.request("selbst genehmigt")
+		_, err := f.staff().Approve(ctx, r.ID, "staffer", f.codeFor("staffer", f.clk.Now()))
+		wantCode(t, err, api.CodeUnverified)
+	})
+	t.Run("a record under another id", func(t *testing.T) {
+		f := newFixture(t)
+		f.enrol("anna", "anna")
+		editState(t, f, func(st map[string]any) {
+			as := st["approvers"].(map[string]any)
+			as["anna"].(map[string]any)["id"] = "ben"
+		})
+		f.start()
+		if err := f.eng.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if _, fields := auditLine(t, f, "approver_unverified"); !strings.Contains(fmt.Sprint(fields["reason"]), "under another id") {
+			t.Fatalf("no alarm: %v", fields)
+		}
+	})
+}
+
+// Lines after a long one are read: the trail's long lines are read whole.
+func TestLongTrailLinesAreRead(t *testing.T) {
+	f := newFixture(t)
+	f.enrol("anna", "anna")
+	// A post longer than the reader's buffer (20,000 four-byte characters), then an enrolment.
+	f.request(strings.Repeat("🙂", 20000))
+	f.enrol("ben", "ben")
+	f.start()
+	if err := f.eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	as, _ := f.admin().ListApprovers(context.Background())
+	if len(as) != 2 || as[0].Unverified || as[1].Unverified {
+		t.Fatalf("%+v", as)
 	}
 }
