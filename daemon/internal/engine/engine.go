@@ -94,6 +94,8 @@ type Engine struct {
 	auditErr   error
 	hello      func(origin string) (api.BridgeHello, error)
 	bridgeErr  error
+	// unrecognised rate-limits platform_unrecognised lines (unrecognised.go).
+	unrecognised rules.UnrecognisedLog
 
 	watchMu  sync.Mutex
 	watchers map[chan api.Event]struct{}
