@@ -24,7 +24,7 @@ export async function load() {
 // IT's settings, or stayed empty for CONFIG_GRACE_MS after the browser session's first worker
 // start, the configuration counts as not known, and the fail-closed ruleset holds (main.js).
 // The last value seen is kept in chrome.storage.session.
-export const CONFIG_GRACE_MS = 10000;
+export const CONFIG_GRACE_MS = 20000;
 const RETRY_MS = 500;
 let managedCache = null;
 let managedPromise = null;
@@ -50,7 +50,8 @@ export function managedFresh(reset = false) {
       .then(async (v) => {
         managedCache = v;
         await store.set('managed_cache', v);
-        if (Object.keys(v).length) await store.set('config_known', true);
+        // The first reason counts: settings arriving after the grace period ran out do not hide that.
+        if (Object.keys(v).length && !(await store.get('config_known', false))) await store.set('config_known', 'managed');
         else await retryWhileEmpty();
         return v;
       });
@@ -80,7 +81,7 @@ export async function configKnown() {
   const m = await managedFresh();
   if (Object.keys(m).length) return true;
   if (Date.now() - t0 < CONFIG_GRACE_MS) return false;
-  await store.set('config_known', true);
+  await store.set('config_known', 'grace'); // what says so: managed storage, or the grace period
   return true;
 }
 
