@@ -85,6 +85,15 @@ export async function configKnown() {
   return true;
 }
 
+/**
+ * configKnownNow is configKnown without reading managed storage, which can take seconds right
+ * after start: for answers that must not wait (a notice on the tab, a page's hello).
+ */
+export async function configKnownNow() {
+  if (await store.get('config_known', false)) return true;
+  return Date.now() - await since() >= CONFIG_GRACE_MS;
+}
+
 /** managed returns the IT-managed settings as last seen, {} when there are none (yet). */
 export async function managed() {
   if (managedCache) return managedCache;

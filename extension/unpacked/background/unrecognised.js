@@ -13,7 +13,7 @@ import { publishEndpoint } from '../lib/platforms.js';
 import { pendingMatch } from '../lib/rules.js';
 import * as store from './store.js';
 import * as conn from './connection.js';
-import { load, instances, configKnown } from './table.js';
+import { load, instances, configKnownNow } from './table.js';
 
 /** The error Chromium gives a request an extension's rule blocked. */
 export const BLOCKED_ERRORS = new Set(['net::ERR_BLOCKED_BY_CLIENT']);
@@ -49,7 +49,7 @@ export async function onBlocked(details) {
   const table = await load();
   const hit = publishEndpoint(table, details.method, details.url, await instances());
   if (!hit) {
-    if (!(await configKnown()) && pendingMatch(table, details.method, details.url)) await tellTab(details.tabId, 'config_pending');
+    if (!(await configKnownNow()) && pendingMatch(table, details.method, details.url)) await tellTab(details.tabId, 'config_pending');
     return;
   }
   await tellTab(details.tabId, 'platform_unrecognised');
