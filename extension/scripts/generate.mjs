@@ -6,6 +6,8 @@
 //   - data/platforms.json: shared/platforms.json as it is;
 //   - rules/publish.json: the static block rules of the fixed-host platforms (they hold from
 //     installation, before the worker first runs);
+//   - rules/pending.json: the instance platforms' (Mastodon) publishing endpoints on every host,
+//     the fail-closed ruleset that holds until IT's configuration is known;
 //   - manifest.json: the content-script matches, the fixed hosts of the supported platforms;
 //   - lib/notices.js and the NOTICES block of content/gate.js: shared/notices.json's texts, as an
 //     ES module for the extension's pages and as constants in the page gate, which is a classic
@@ -13,7 +15,7 @@
 
 import { readFileSync } from 'node:fs';
 import { checkTable, contentScriptMatches } from '../unpacked/lib/platforms.js';
-import { blockRules } from '../unpacked/lib/rules.js';
+import { blockRules, pendingRules } from '../unpacked/lib/rules.js';
 
 export const root = new URL('../../', import.meta.url);
 const read = (p) => readFileSync(new URL(p, root), 'utf8');
@@ -41,10 +43,15 @@ export function expectedFiles() {
   const out = {};
   out['extension/unpacked/data/platforms.json'] = src;
   out['extension/unpacked/rules/publish.json'] = JSON.stringify(blockRules(table, []), null, 2) + '\n';
+  out['extension/unpacked/rules/pending.json'] = JSON.stringify(pendingRules(table), null, 2) + '\n';
 
   const manifest = JSON.parse(read('extension/unpacked/manifest.json'));
   if (!Array.isArray(manifest.content_scripts) || manifest.content_scripts.length !== 1) throw new Error('manifest.json: want exactly one content script entry');
   manifest.content_scripts[0].matches = contentScriptMatches(table, []);
+  manifest.declarative_net_request = { rule_resources: [
+    { id: 'publish', enabled: true, path: 'rules/publish.json' },
+    { id: 'pending', enabled: true, path: 'rules/pending.json' },
+  ] };
   out['extension/unpacked/manifest.json'] = JSON.stringify(manifest, null, 2) + '\n';
 
   const n = notices();

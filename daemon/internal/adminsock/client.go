@@ -182,6 +182,10 @@ func (c *Client) ReportBlocked(ctx context.Context, b api.Blocked) error {
 	return c.Call(ctx, "blocked", b, nil)
 }
 
+func (c *Client) ReportUnrecognised(ctx context.Context, u api.Unrecognised) error {
+	return c.Call(ctx, "unrecognised", u, nil)
+}
+
 func (c *Client) Lock(ctx context.Context, reason string) (out api.LockResult, err error) {
 	err = c.Call(ctx, "lock", map[string]string{"reason": reason}, &out)
 	return

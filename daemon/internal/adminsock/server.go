@@ -352,6 +352,9 @@ var handlers = map[string]handler{
 	"blocked": with(func(ctx context.Context, b api.Backend, p api.Blocked) (any, error) {
 		return ok, b.ReportBlocked(ctx, p)
 	}),
+	"unrecognised": with(func(ctx context.Context, b api.Backend, p api.Unrecognised) (any, error) {
+		return ok, b.ReportUnrecognised(ctx, p)
+	}),
 	"lock": with(func(ctx context.Context, b api.Backend, p struct {
 		Reason string `json:"reason"`
 	}) (any, error) {

@@ -63,6 +63,10 @@ type Staff interface {
 	ReportPublished(ctx context.Context, sessionID, digest string) error
 	// ReportBlocked records that the extension held back an attempt to publish.
 	ReportBlocked(ctx context.Context, b Blocked) error
+	// ReportUnrecognised records that the network gate stopped a publishing request the page
+	// gate did not hold back: the platform table no longer describes that page. At most one
+	// line per tab, platform and host a minute; a refused line is no error.
+	ReportUnrecognised(ctx context.Context, u Unrecognised) error
 	// Lock revokes every open session and pending request at once.
 	Lock(ctx context.Context, reason string) (LockResult, error)
 
@@ -266,6 +270,15 @@ type Blocked struct {
 	Host    string `json:"host"`
 	Reason  string `json:"reason"`
 	Digest  string `json:"digest,omitempty"`
+}
+
+// Unrecognised describes a publishing request that only the network gate stopped.
+type Unrecognised struct {
+	Platform string `json:"platform"`       // platform id from the platform table
+	Host     string `json:"host"`           // the page's host
+	Method   string `json:"method"`         // of the stopped request
+	Path     string `json:"path,omitempty"` // of the stopped request, without query
+	Tab      string `json:"tab,omitempty"`  // the browser's tab id, for the rate limit
 }
 
 // LockResult counts what Lock revoked.

@@ -372,6 +372,12 @@ func (c *conn) handle(ctx context.Context, m Message) any {
 			return fail(err)
 		}
 		return simpleReply{V: Version, ID: m.ID, Type: TypeOK}
+	case TypeUnrecognised:
+		err := b.ReportUnrecognised(ctx, api.Unrecognised{Platform: m.Platform, Host: m.Host, Method: m.Method, Path: m.Path, Tab: m.Tab})
+		if err != nil {
+			return fail(err)
+		}
+		return simpleReply{V: Version, ID: m.ID, Type: TypeOK}
 	}
 	// Decode admits only the types above.
 	return fail(fmt.Errorf("bridge: no handler for message type %q", m.Type))

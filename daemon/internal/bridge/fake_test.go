@@ -149,6 +149,10 @@ func (f *fakeBackend) ReportBlocked(context.Context, api.Blocked) error {
 	f.record("ReportBlocked")
 	return nil
 }
+func (f *fakeBackend) ReportUnrecognised(_ context.Context, u api.Unrecognised) error {
+	f.record("ReportUnrecognised " + u.Platform + " " + u.Host + " " + u.Method + " " + u.Path + " " + u.Tab)
+	return nil
+}
 func (f *fakeBackend) Lock(context.Context, string) (api.LockResult, error) {
 	f.record("Lock")
 	return api.LockResult{}, api.E(api.CodeNotPermitted)

@@ -158,6 +158,7 @@ func TestMessages(t *testing.T) {
 		{"cancel", `{"v":1,"id":17,"type":"cancel","request_id":"r"}`, "request", "", `"state":"cancelled"`},
 		{"published", `{"v":1,"id":18,"type":"published","session_id":"s","digest":"` + testDigest + `","url":"https://x.com/p/1"}`, "ok", "", `"id":18`},
 		{"blocked", `{"v":1,"id":19,"type":"blocked","host":"x.com","reason":"no session"}`, "ok", "", `"id":19`},
+		{"unrecognised", `{"v":1,"id":20,"type":"unrecognised","platform":"mastodon","host":"social.example","method":"POST","path":"/api/v1/statuses","tab":"7"}`, "ok", "", `"id":20`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,6 +184,10 @@ func TestMessages(t *testing.T) {
 				t.Errorf("reply leaks internal detail: %s", b)
 			}
 		})
+	}
+	// The unrecognised report reaches the backend with every member in its place.
+	if !slices.Contains(h.fb.Calls(), "ReportUnrecognised mastodon social.example POST /api/v1/statuses 7") {
+		t.Errorf("backend calls = %v, want the unrecognised report", h.fb.Calls())
 	}
 }
 

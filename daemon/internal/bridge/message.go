@@ -39,6 +39,8 @@ const (
 	TypeOpen      = "open"
 	TypePublished = "published"
 	TypeBlocked   = "blocked"
+	// TypeUnrecognised reports a publishing request only the network gate stopped.
+	TypeUnrecognised = "unrecognised"
 )
 
 // Message types only the daemon sends.
@@ -108,6 +110,13 @@ var messageFields = map[string][]fieldSpec{
 		{name: "account", max: 256},
 		{name: "digest", max: 128, digest: true},
 	},
+	TypeUnrecognised: {
+		{name: "platform", required: true, max: 64},
+		{name: "host", required: true, max: 253},
+		{name: "method", required: true, max: 16, enum: []string{"POST", "PUT", "PATCH", "DELETE"}},
+		{name: "path", max: 2048},
+		{name: "tab", max: 16},
+	},
 }
 
 // Message is one decoded message from the extension. Only the fields of its Type are set.
@@ -127,8 +136,12 @@ type Message struct {
 	Code      string // approve, deny
 	SessionID string // open, published
 	URL       string // published
-	Host      string // blocked
+	Host      string // blocked, unrecognised
 	Reason    string // blocked
+	Platform  string // unrecognised
+	Method    string // unrecognised
+	Path      string // unrecognised
+	Tab       string // unrecognised
 }
 
 // field returns where the string field called name is kept.
@@ -160,6 +173,14 @@ func (m *Message) field(name string) *string {
 		return &m.Host
 	case "reason":
 		return &m.Reason
+	case "platform":
+		return &m.Platform
+	case "method":
+		return &m.Method
+	case "path":
+		return &m.Path
+	case "tab":
+		return &m.Tab
 	}
 	return nil
 }

@@ -103,6 +103,9 @@ type Engine struct {
 	// keyringChecked is when keyringErr was last learnt (zero: never).
 	keyringChecked time.Time
 
+	// unrecognised rate-limits platform_unrecognised lines (unrecognised.go).
+	unrecognised rules.UnrecognisedLog
+
 	watchMu  sync.Mutex
 	watchers map[chan api.Event]struct{}
 

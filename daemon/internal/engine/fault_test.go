@@ -99,7 +99,7 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 		"publish_repeated", "published", "request_denied", "request_cancelled",
 		"approver_throttled", "approver_unlocked", "approver_reenrolled", "approver_removed",
 		"lock", "account_removed", "trust_change_refused", "request_refused", "account_accepted",
-		"approver_accepted", "local_page_refused",
+		"approver_accepted", "local_page_refused", "platform_unrecognised",
 	}
 	for _, ev := range events {
 		t.Run(ev, func(t *testing.T) {
@@ -215,6 +215,9 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 			})
 			next()
 			okStep("allow extension", func() error { return admin.ExtensionAllowed(ctx, "chromium", "abc", "/tmp/m.json") })
+			okStep("unrecognised publish", func() error {
+				return staff.ReportUnrecognised(ctx, api.Unrecognised{Platform: "x", Host: "x.com", Method: "POST", Path: "/i/api/graphql/q/CreateTweet", Tab: "3"})
+			})
 			newReq := func(out *api.Request, text string) {
 				okStep("request "+text, func() error {
 					r, err := staff.CreateRequest(ctx, api.NewRequest{Account: "x:@ministry", Action: "post", Text: text})

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { checkTable } from '../../unpacked/lib/platforms.js';
-import { blockRules, allowRules, endpointFits, ruleUpdate, BLOCK_PRIORITY, ALLOW_PRIORITY, ALLOW_ID_BASE, isAllowRule } from '../../unpacked/lib/rules.js';
+import { blockRules, pendingRules, pendingMatch, allowRules, endpointFits, ruleUpdate, BLOCK_PRIORITY, ALLOW_PRIORITY, ALLOW_ID_BASE, isAllowRule } from '../../unpacked/lib/rules.js';
 
 const table = checkTable(JSON.parse(readFileSync(new URL('../../../shared/platforms.json', import.meta.url), 'utf8')));
 const inst = ['social.example', 'mastodon.example'];
@@ -69,7 +69,7 @@ test('the static ruleset in the manifest is the block rules of the fixed-host pl
   const shipped = JSON.parse(readFileSync(new URL('../../unpacked/rules/publish.json', import.meta.url), 'utf8'));
   assert.deepEqual(shipped, blockRules(table, []), 'run: node extension/scripts/sync-shared.mjs');
   const manifest = JSON.parse(readFileSync(new URL('../../unpacked/manifest.json', import.meta.url), 'utf8'));
-  assert.deepEqual(manifest.declarative_net_request.rule_resources, [{ id: 'publish', enabled: true, path: 'rules/publish.json' }]);
+  assert.deepEqual(manifest.declarative_net_request.rule_resources, [{ id: 'publish', enabled: true, path: 'rules/publish.json' }, { id: 'pending', enabled: true, path: 'rules/pending.json' }]);
 });
 
 test('an approval opens only the endpoints of its kind of action', () => {
@@ -86,4 +86,21 @@ test('an approval opens only the endpoints of its kind of action', () => {
   assert.deepEqual(re(forReply), re(forPost), 'replies go through the post endpoints');
   assert.equal(endpointFits({ action: 'repost' }, 'quote'), false);
   assert.equal(endpointFits({ action: 'post' }, 'quote'), true);
+});
+
+test('until IT\'s configuration is known, Mastodon\'s publishing shapes are blocked on every host, and nothing else', () => {
+  const shipped = JSON.parse(readFileSync(new URL('../../unpacked/rules/pending.json', import.meta.url), 'utf8'));
+  assert.deepEqual(shipped, pendingRules(table), 'run: node extension/scripts/sync-shared.mjs');
+  const hit = (method, url) => shipped.some((r) => matches(r, method, url));
+  for (const host of ['social.example', 'mastodon.bund.de', 'any.host.example:8443']) {
+    assert.ok(hit('POST', `https://${host}/api/v1/statuses`), host);
+    assert.ok(hit('PUT', `https://${host}/api/v1/statuses/123`), host);
+    assert.ok(hit('POST', `https://${host}/api/v1/statuses/123/reblog`), host);
+    assert.ok(pendingMatch(table, 'post', `https://${host}/api/v1/statuses?x=1`), host);
+  }
+  assert.ok(!hit('GET', 'https://social.example/api/v1/statuses'), 'reading is not publishing');
+  assert.ok(!hit('POST', 'https://social.example/api/v1/statuses/123/favourite'));
+  assert.ok(!hit('POST', 'https://social.example/x/api/v1/statuses'), 'anchored at the path');
+  assert.ok(!hit('POST', 'http://social.example/api/v1/statuses'), 'https only, as the gate');
+  assert.ok(shipped.every((r) => r.priority === BLOCK_PRIORITY && r.action.type === 'block' && r.id < ALLOW_ID_BASE));
 });

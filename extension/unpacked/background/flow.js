@@ -15,7 +15,7 @@ import * as store from './store.js';
 import * as conn from './connection.js';
 import * as gate from './gate.js';
 import * as grants from './grants.js';
-import { load, instances } from './table.js';
+import { load, instances, configKnownNow } from './table.js';
 
 const MAX_TEXT = 40000;
 const APPROVAL_PAGE = 'ui/approve.html';
@@ -41,7 +41,10 @@ function reportBlocked(fields) {
  * current state for this tab.
  */
 export async function hello(sender) {
-  const p = await platformOf(sender.url);
+  let p = await platformOf(sender.url);
+  // Until IT's configuration is known, any page may be a governed instance: hold its
+  // Mastodon-shaped composer too (submit answers config_pending).
+  if (!p && !(await configKnownNow())) p = (await load()).platforms.find((x) => x.instances_from_policy && x.status === 'supported');
   if (!p) return { ok: false };
   conn.connect().catch(() => {});
   const c = await conn.state();
@@ -61,7 +64,7 @@ export async function hello(sender) {
 export async function submit(sender, msg) {
   const tabId = sender.tab.id;
   const p = await platformOf(sender.url);
-  if (!p) return { allow: false, code: 'page_not_understood' };
+  if (!p) return { allow: false, code: (await configKnownNow()) ? 'page_not_understood' : 'config_pending' };
   const host = normalizeHost(new URL(sender.url).host);
   const text = typeof msg.text === 'string' ? msg.text : null;
   if (text === null || text.length > MAX_TEXT) {

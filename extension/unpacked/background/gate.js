@@ -3,17 +3,56 @@
 // grant. The allow rule is removed as soon as the request is seen (webRequest, observational),
 // when the daemon revokes sessions, when the worker starts, and after ALLOW_MS at the latest.
 
-import { blockRules, allowRules, endpointFits, ruleUpdate, isAllowRule, ALLOW_ID_BASE } from '../lib/rules.js';
+import { blockRules, allowRules, endpointFits, ruleUpdate, isAllowRule, ALLOW_ID_BASE, PENDING_RULESET } from '../lib/rules.js';
 import { publishEndpoint, contentScriptMatches, bodyText } from '../lib/platforms.js';
 import * as store from './store.js';
 
 /** How long an opened gate waits for the page's request. */
 export const ALLOW_MS = 5000;
 const INSTANCE_SCRIPT_ID = 'foureyes-gate-instances';
+/** Wakes a stopped worker to close a gate it left open (the timer died with it). */
+export const CLOSE_ALARM = 'foureyes-close-gate';
+
+/** Every id an allow rule may have: openOnce never uses more. */
+const ALLOW_IDS = Array.from({ length: 64 }, (_, i) => ALLOW_ID_BASE + i);
 
 let closeTimer = null;
 /** The open allow (mirrors storage 'allow'), read synchronously by the request observer. */
 let current = null;
+/**
+ * An allow a stopped worker left open: its rule let the one request through that woke this
+ * worker; that request is still the session's publish, to be reported. Taken once.
+ */
+let leftover = null;
+let startup = null;
+
+/**
+ * start runs once per worker start, before anything opens the gate: it notes an allow the
+ * previous worker left, then removes every allow rule.
+ */
+export function start() {
+  if (!startup) {
+    // First of all, before any await: the removal reaches the browser even if this worker is
+    // stopped again at once, so an allow rule never outlives two workers.
+    chrome.declarativeNetRequest.updateSessionRules({ removeRuleIds: ALLOW_IDS }).catch(() => {});
+    startup = (async () => {
+      const left = await store.get('allow', null);
+      if (left && left.deadline > Date.now()) leftover = left;
+      await closeAll();
+    })();
+  }
+  return startup;
+}
+
+/**
+ * setPending turns the fail-closed ruleset (every host's Mastodon publishing shapes) on while
+ * IT's configuration is not known, and off once the governed set is in place.
+ */
+export async function setPending(on) {
+  const enabled = await chrome.declarativeNetRequest.getEnabledRulesets();
+  if (enabled.includes(PENDING_RULESET) === on) return;
+  await chrome.declarativeNetRequest.updateEnabledRulesets(on ? { enableRulesetIds: [PENDING_RULESET] } : { disableRulesetIds: [PENDING_RULESET] });
+}
 const seenListeners = new Set();
 
 /** onSeen registers fn({allow, url, requestId}) for the request that went through an open gate. */
@@ -64,6 +103,7 @@ export async function injectIntoOpenTabs(matches) {
 export async function closeAll() {
   clearTimeout(closeTimer);
   current = null;
+  chrome.alarms.clear(CLOSE_ALARM).catch(() => {});
   const rules = await chrome.declarativeNetRequest.getSessionRules();
   const ids = rules.filter((r) => isAllowRule(r.id)).map((r) => r.id);
   if (ids.length) await chrome.declarativeNetRequest.updateSessionRules({ removeRuleIds: ids });
@@ -85,14 +125,18 @@ export async function closeFor(sessionId) {
  * @param {{sessionId: string, digest: string, account?: string, action: string}} session
  */
 export async function openOnce(p, tabId, host, instances, session) {
+  await start(); // a freshly started worker clears what its predecessor left first
   await closeAll();
   // Only the endpoints of the approved kind of action: a text's approval never lets a repost out.
   const rules = allowRules(p, tabId, ALLOW_ID_BASE, instances, host, session.action);
+  if (rules.length > ALLOW_IDS.length) throw new Error('too many allow rules');
   const allow = { tabId, platformId: p.id, host, ruleIds: rules.map((r) => r.id), deadline: Date.now() + ALLOW_MS, ...session };
   current = allow;
   await store.set('allow', allow);
   await chrome.declarativeNetRequest.updateSessionRules({ addRules: rules });
   closeTimer = setTimeout(() => { closeAll().catch(console.error); }, ALLOW_MS);
+  // If this worker is stopped before the timer fires, the alarm wakes the next one to close.
+  chrome.alarms.create(CLOSE_ALARM, { when: allow.deadline });
   return allow;
 }
 
@@ -101,12 +145,18 @@ export async function openOnce(p, tabId, host, instances, session) {
  * at once and tell the listeners.
  */
 export async function observe(details, table, instances) {
-  const allow = current;
+  let allow = current;
+  if (!allow) {
+    // A worker woken by this very request: the allow its predecessor left let it through.
+    await start();
+    allow = leftover && leftover.tabId === details.tabId ? leftover : null;
+  }
   if (!allow || details.tabId !== allow.tabId) return;
   const hit = publishEndpoint(table, details.method, details.url, instances);
   if (!hit || hit.platform.id !== allow.platformId) return;
   if (allow.action && !endpointFits(hit.endpoint, allow.action)) return; // blocked by the rules anyway
-  current = null; // synchronously: a second request in the same tick finds the gate closed
+  // Synchronously: a second request in the same tick finds the gate closed.
+  if (allow === current) current = null; else leftover = null;
   const text = bodyText(hit.endpoint, details.requestBody);
   for (const fn of seenListeners) { try { fn({ allow, url: details.url, requestId: details.requestId, text }); } catch (e) { console.error(e); } }
   await closeAll();

@@ -45,7 +45,9 @@
     "timeout": "The daemon did not answer in time. Try again.",
     "approved": "Approved. Press Post again to publish this exact text.",
     "published": "Published with approval.",
-    "published_mismatch": "The page sent a text other than the approved one. The press office has been alerted."
+    "published_mismatch": "The page sent a text other than the approved one. The press office has been alerted.",
+    "platform_unrecognised": "foureyes stopped a post this page sent in a way foureyes does not recognise yet. Nothing was published; IT has been told so they can update foureyes.",
+    "config_pending": "foureyes is still reading this computer's settings, so nothing can be posted on this site yet. Nothing was published; try again in a few seconds."
   };
   // END notices
   const WITH_REQUEST = new Set(['approval_needed', 'digest_mismatch', 'scope_mismatch', 'expired', 'already_used', 'locked', 'grant_invalid']);
@@ -80,6 +82,9 @@
     else if (msg.state === 'published') show('published', false, 4000);
     else if (msg.state === 'published_mismatch') show('published_mismatch', false);
     else if (msg.state === 'revoked') show(msg.code || 'locked', true);
+    // The network gate stopped a request this gate did not hold (or the settings are not read
+    // yet): nothing went out, and the page must say so.
+    else if (msg.state === 'notice' && Object.hasOwn(NOTICES, msg.code)) show(msg.code, false);
     else if (msg.daemon === 'down' && host && host.dataset.reason === 'approval_needed') show('daemon_unavailable', true);
   });
 

@@ -34,5 +34,7 @@ export const NOTICES = Object.freeze({
   "timeout": "The daemon did not answer in time. Try again.",
   "approved": "Approved. Press Post again to publish this exact text.",
   "published": "Published with approval.",
-  "published_mismatch": "The page sent a text other than the approved one. The press office has been alerted."
+  "published_mismatch": "The page sent a text other than the approved one. The press office has been alerted.",
+  "platform_unrecognised": "foureyes stopped a post this page sent in a way foureyes does not recognise yet. Nothing was published; IT has been told so they can update foureyes.",
+  "config_pending": "foureyes is still reading this computer's settings, so nothing can be posted on this site yet. Nothing was published; try again in a few seconds."
 });

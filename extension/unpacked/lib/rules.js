@@ -48,6 +48,40 @@ export function blockRules(table, instances = []) {
   return rules;
 }
 
+/** The static ruleset that holds while IT's configuration is not known yet (see pendingRules). */
+export const PENDING_RULESET = 'pending';
+
+/**
+ * pendingRules builds the fail-closed rules of the platforms whose hosts come from
+ * configuration (Mastodon): their publishing endpoints on every https host. They ship as a
+ * static ruleset enabled from installation, so a fresh profile is governed from its first
+ * request, and the worker turns them off only once managed storage has answered and the
+ * governed set is in place.
+ * @param {any} table
+ * @returns {any[]} declarativeNetRequest rules
+ */
+export function pendingRules(table) {
+  const rules = [];
+  let id = 1;
+  for (const p of supported(table)) {
+    if (!p.instances_from_policy) continue;
+    for (const e of p.publish) {
+      if (!e.path_regex) continue;
+      const re = `^https://[^/?#]+${e.path_regex.replace(/^\^/, '')}`;
+      rules.push({ id: id++, priority: BLOCK_PRIORITY, action: { type: 'block' }, condition: condition(re, e.method) });
+    }
+  }
+  return rules;
+}
+
+/**
+ * pendingMatch reports whether method+url is one of the pendingRules' shapes.
+ */
+export function pendingMatch(table, method, url) {
+  const m = String(method || '').toUpperCase();
+  return pendingRules(table).some((r) => r.condition.requestMethods.includes(m.toLowerCase()) && new RegExp(r.condition.regexFilter, 'i').test(url));
+}
+
 /**
  * allowRules builds the rules that let one tab send one publishing request to platform p.
  * The caller removes them when the request is seen or after a short timeout.

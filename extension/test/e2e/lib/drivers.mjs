@@ -17,7 +17,7 @@ export function fakeDriver() {
   let cfg = null;
   let d = null;
   let port = 0;
-  const history = { published: [], blocked: [] };
+  const history = { published: [], blocked: [], unrecognised: [] };
   return {
     name: 'fake',
     env: {},
@@ -31,11 +31,12 @@ export function fakeDriver() {
     async code() { return '123456'; },
     async lock() { d.lock(); },
     async expire() { d.expireAll(); return true; },
-    async stop() { history.published.push(...d.log.published); history.blocked.push(...d.log.blocked); await d.close(); d = null; },
+    async stop() { history.published.push(...d.log.published); history.blocked.push(...d.log.blocked); history.unrecognised.push(...d.log.unrecognised); await d.close(); d = null; },
     async start() { d = await startFakeDaemon({ hostConfig: cfg, port }); },
     async connections() { return d ? d.connected() : 0; },
     async published() { return [...history.published, ...(d ? d.log.published : [])].map((m) => ({ digest: m.digest, session: m.session_id })); },
     async blocked() { return [...history.blocked, ...(d ? d.log.blocked : [])].map((m) => ({ reason: m.reason, digest: m.digest })); },
+    async unrecognised() { return [...history.unrecognised, ...(d ? d.log.unrecognised : [])].map((m) => ({ platform: m.platform, host: m.host, method: m.method, path: m.path, severity: 'high' })); },
     wsPort: () => port,
     async teardown() { if (d) await d.close(); },
   };
@@ -162,6 +163,10 @@ export function realDriver(bin, { firefoxId = null } = {}) {
     },
     async blocked() {
       return (await driver.audit()).filter((e) => e.event === 'blocked').map((e) => ({ reason: e.fields.reason, digest: e.fields.digest }));
+    },
+    async unrecognised() {
+      return (await driver.audit()).filter((e) => e.event === 'platform_unrecognised')
+        .map((e) => ({ platform: e.fields.platform, host: e.fields.host, method: e.fields.method, path: e.fields.path, severity: e.severity }));
     },
     wsPort: () => port,
     async teardown() { await driver.stop(); },

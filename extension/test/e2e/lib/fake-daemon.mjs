@@ -42,7 +42,7 @@ export async function startFakeDaemon({ port = 0, hostConfig, squatter = false, 
   const signing = squatter ? await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']) : kp;
 
   const tokens = new Set();
-  const log = { messages: [], published: [], blocked: [], conns: 0, refused: [] };
+  const log = { messages: [], published: [], blocked: [], unrecognised: [], conns: 0, refused: [] };
   const requests = new Map();
   const sessions = new Map();
   let seq = 0;
@@ -131,6 +131,7 @@ export async function startFakeDaemon({ port = 0, hostConfig, squatter = false, 
         }
         case 'published': log.published.push(m); return reply({ type: 'ok' });
         case 'blocked': log.blocked.push(m); return reply({ type: 'ok' });
+        case 'unrecognised': log.unrecognised.push(m); return reply({ type: 'ok' });
         default: return fail('unsupported');
       }
     });
