@@ -67,7 +67,8 @@ start=$(date +%s)
 
 # Sign a file in place. The key's password comes from a file, never from the command line.
 sign() {
-  local f=$1 desc=$2 args=(-certs "$FOUREYES_SIGN_CERT" -key "$FOUREYES_SIGN_KEY" -h sha256 -n "$desc" -i https://foureyes.eu/)
+  local f=$1 desc=$2
+  local args=(-certs "$FOUREYES_SIGN_CERT" -key "$FOUREYES_SIGN_KEY" -h sha256 -n "$desc" -i https://foureyes.eu/)
   [ -z "${FOUREYES_SIGN_PASS_FILE:-}" ] || args+=(-readpass "$FOUREYES_SIGN_PASS_FILE")
   [ -z "${FOUREYES_SIGN_TIMESTAMP:-}" ] || args+=(-ts "$FOUREYES_SIGN_TIMESTAMP")
   osslsigncode sign "${args[@]}" -in "$f" -out "$f.signed" >/dev/null || die "signing $(basename "$f") failed"
