@@ -118,6 +118,8 @@ if [ "$signing" = yes ]; then
 fi
 
 mkdir -p "$out/windows"
+# One MSI per output folder: an older build's would be ambiguous to the checks and to IT.
+rm -f "$out"/foureyes-*-x64.msi
 msi="$out/foureyes-$version-x64.msi"
 mv "$stage/foureyes.msi" "$msi"
 
@@ -130,6 +132,8 @@ for tmpl in "$here"/gpo/*.reg.in; do
       | sed 's/$/\r/' | iconv -f ASCII -t UTF-16LE
   } > "$out/windows/$name" || die "writing $name"
 done
-cp "$here/gpo/README.txt" "$out/windows/README.txt"
+sed 's/$/\r/' "$here/gpo/README.txt" > "$out/windows/README.txt"
+# The silent-install wrapper for Intune and ConfigMgr, with the CRLF line ends cmd.exe expects.
+sed 's/$/\r/' "$here/install.cmd" > "$out/windows/install.cmd"
 
 echo "windows: $msi ($(stat -c %s "$msi") bytes, signed: $signing) in $(( $(date +%s) - start )) s"

@@ -83,6 +83,7 @@ reg = table("Registry")
 def regval(key, name=""):
     rows = [r for r in reg if r["Root"] == "2" and r["Key"] == key and r["Name"] == name]
     return rows[0]["Value"] if len(rows) == 1 else None
+want(regval(r"Software\foureyes", "Version") == "[ProductVersion]", "no HKLM\\Software\\foureyes Version value for detection rules")
 want(regval(r"Software\Microsoft\Windows\CurrentVersion\Run", "foureyes") == '"[INSTALLDIR]foureyesw.exe" daemon',
      "HKLM Run value foureyes is not \"[INSTALLDIR]foureyesw.exe\" daemon")
 for key, manifest in [(r"Software\Google\Chrome", "chromium"), (r"Software\Microsoft\Edge", "chromium"),
@@ -277,5 +278,17 @@ want(k, F + r"\3rdparty\Extensions" + "\\" + firefox_id, "daemon_port", 47321, "
 if errors:
     print("\n".join(errors), file=sys.stderr); sys.exit(1)
 PY
+cmd=$out/windows/install.cmd
+[ -f "$cmd" ] || fail "no $cmd"
+python3 - "$cmd" <<'PY' || fail "install.cmd (above)"
+import sys
+raw = open(sys.argv[1], "rb").read()
+text = raw.decode("ascii")
+lines = text.split("\r\n")
+assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", ""), "install.cmd lines do not all end with CRLF"
+run = [l for l in lines if l.startswith("msiexec ")]
+assert len(run) == 1 and "/qn" in run[0] and 'POLICYFILE="%~dp0policy.json"' in run[0], f"install.cmd does not run a silent install with the policy beside it: {run}"
+PY
+ok "install.cmd: CRLF, silent msiexec with POLICYFILE beside it"
 ok ".reg files: UTF-16LE with BOM and CRLF, regedit syntax, force-install of $chrome_id, private windows and guest closed, managed storage"
 echo "windows: all checks passed ($(basename "$msi"), $(stat -c %s "$msi") bytes)"
