@@ -7,7 +7,7 @@
 #
 # Environment, besides those of build.sh:
 #   FOUREYES_POLICY              a foureyes policy to install as /Library/Application
-#                                Support/foureyes/policy.json (checked with `foureyes policy check`)
+#                                Support/foureyes/policy.json (checked with `foureyes policy check --managed`)
 #   FOUREYES_MAC_APP_IDENTITY    "Developer ID Application: ..." to sign the app (hardened runtime)
 #   FOUREYES_MAC_PKG_IDENTITY    "Developer ID Installer: ..." to sign the pkg
 #   FOUREYES_NOTARY_PROFILE      a notarytool keychain profile: notarise and staple the pkg
@@ -53,7 +53,7 @@ done <<'DIRS'
 DIRS
 
 if [ -n "${FOUREYES_POLICY:-}" ]; then
-  "$app/Contents/MacOS/foureyes" policy check "$FOUREYES_POLICY" || die "FOUREYES_POLICY $FOUREYES_POLICY is not a valid policy"
+  "$app/Contents/MacOS/foureyes" policy check --managed "$FOUREYES_POLICY" || die "FOUREYES_POLICY $FOUREYES_POLICY is not a valid policy"
   install -d -m 755 "$root/Library/Application Support/foureyes"
   install -m 644 "$FOUREYES_POLICY" "$root/Library/Application Support/foureyes/policy.json"
 fi

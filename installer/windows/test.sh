@@ -114,8 +114,8 @@ for name in ("CheckPolicy", "LockPolicyDir", "CopyPolicy"):
     s = seq.get(name)
     want(s is not None and int(seq["InstallFiles"]["Sequence"]) < int(s["Sequence"]) < int(seq["InstallFinalize"]["Sequence"]),
          f"{name} is not between InstallFiles and InstallFinalize")
-want(cas["CheckPolicy"]["Source"] == "FoureyesExe" and cas["CheckPolicy"]["Target"] == 'policy check "[POLICYFILE]"',
-     "CheckPolicy does not run foureyes.exe policy check on POLICYFILE")
+want(cas["CheckPolicy"]["Source"] == "FoureyesExe" and cas["CheckPolicy"]["Target"] == 'policy check --managed "[POLICYFILE]"',
+     "CheckPolicy does not run foureyes.exe policy check --managed on POLICYFILE")
 want('copy /y "[POLICYFILE]" "[POLICYDIR]policy.json"' in cas["CopyPolicy"]["Target"], "CopyPolicy does not copy POLICYFILE to POLICYDIR\\policy.json")
 want(int(seq["CheckPolicy"]["Sequence"]) < int(seq["LockPolicyDir"]["Sequence"]) < int(seq["CopyPolicy"]["Sequence"]),
      "the policy is not checked, then its folder locked, then copied")
