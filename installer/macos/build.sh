@@ -101,4 +101,5 @@ mkdir -p "$out"
 for f in eu.foureyes.daemon.plist foureyes.mobileconfig Info.plist org.foureyes.host.chromium.json org.foureyes.host.firefox.json; do
   cp "$stage/$f" "$out/$f"
 done
+install -m 755 "$here/uninstall.sh" "$out/uninstall.sh"
 echo "macos: $out (LaunchAgent, profile, Info.plist, host manifests; version $version)"

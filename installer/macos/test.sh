@@ -99,16 +99,25 @@ if errors:
 PY
 ok "LaunchAgent, Info.plist, host manifests and profile parse and carry the pinned IDs, managed storage and closed private windows"
 
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# The policy in the README's MDM script must pass the check that script runs.
+CGO_ENABLED=0 go build -tags headless -o "$tmp/foureyes" ./daemon/cmd/foureyes || fail "go build"
+sed -n "/<<'JSON'/,/^ *JSON\$/p" "$here/README.md" | sed '1d;$d' > "$tmp/readme-policy.json"
+[ -s "$tmp/readme-policy.json" ] || fail "no policy found in README.md's MDM script"
+FOUREYES_HOME="$tmp/home" "$tmp/foureyes" policy check --managed "$tmp/readme-policy.json" >/dev/null \
+  || fail "the README's example policy fails foureyes policy check --managed"
+ok "the README's example policy passes policy check --managed"
+
 for s in "$here/build-pkg.sh"; do bash -n "$s" || fail "$s does not parse"; done
 for s in "$here/scripts/preinstall" "$here/scripts/postinstall" "$here/uninstall.sh"; do
   sh -n "$s" || fail "$s does not parse"
   [ -x "$s" ] || fail "$s is not executable (pkgbuild keeps the mode)"
 done
 grep -qF 'app=$root/Applications/foureyes.app' "$here/build-pkg.sh" || fail "build-pkg.sh no longer installs /Applications/foureyes.app, which the LaunchAgent starts"
+[ -x "$out/uninstall.sh" ] || fail "uninstall.sh is not in $out"
 ok "pkg scripts parse (pkgbuild itself runs only on macOS)"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 refuses() {
   local want=$1; shift
   if env "$@" FOUREYES_PACKAGES_DIR="$tmp/never" bash "$here/build.sh" >"$tmp/refusal" 2>&1; then fail "build.sh accepted $*"; fi

@@ -136,6 +136,25 @@ if errors:
 PY
 ok "MSI tables: files, Run key, Chrome/Edge/Chromium/Firefox host keys, POLICYFILE actions, upgrade code"
 
+# --- the MSI's policy check, run with this machine's build of the same program ---
+# The custom action's own command line, with POLICYFILE filled in: it must refuse a missing file
+# and a policy that would let anyone enrolled approve, and accept the README's Windows policy.
+CGO_ENABLED=0 go build -tags headless -o "$tmp/foureyes" ./daemon/cmd/foureyes || fail "go build"
+check_cmd=$(awk -F'\t' '$1 == "CheckPolicy" {print $4}' "$tmp/CustomAction.idt")
+policy_check() { # $1 policy file; runs CheckPolicy's command line as msiexec would
+  local args
+  args=${check_cmd//\[POLICYFILE\]/$1}
+  eval "set -- $args"
+  FOUREYES_HOME="$tmp/home" "$tmp/foureyes" "$@" >"$tmp/check.out" 2>&1
+}
+if policy_check "$tmp/absent.json"; then fail "CheckPolicy accepts a missing POLICYFILE"; fi
+echo '{"version": 1}' > "$tmp/lax.json"
+if policy_check "$tmp/lax.json"; then fail "CheckPolicy accepts a policy without named approvers"; fi
+grep -q "default_approvers" "$tmp/check.out" || fail "CheckPolicy's refusal does not name default_approvers: $(cat "$tmp/check.out")"
+echo '{"version": 1, "default_approvers": ["anna.schmidt", "ben.meier"], "audit": {"syslog": false}}' > "$tmp/win.json"
+policy_check "$tmp/win.json" || fail "CheckPolicy refuses a valid Windows policy: $(cat "$tmp/check.out")"
+ok "the MSI's policy check refuses a missing file and a policy without named approvers, accepts a valid one"
+
 # --- extracted files ---
 mkdir "$tmp/x"
 msiextract -C "$tmp/x" "$msi" >/dev/null || fail "msiextract"
