@@ -14,6 +14,11 @@ if [ "$want" = test ]; then
   # with a tray host for screenshots, openssl for test certificates.
   pkgs+=(oathtool zbar-tools chromium firefox-esr xvfb trayer imagemagick x11-utils xauth xdotool openssl ca-certificates keepassxc fonts-dejavu-core)
 fi
+if [ "$want" = test ]; then
+  # The Windows installer built and read back on Linux (wixl, msiinfo, msiextract, msibuild),
+  # Authenticode signing, and python3 for the package checks (plists, manifests, .reg files).
+  pkgs+=(msitools wixl osslsigncode python3)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Checks the macOS pieces build.sh wrote to artifacts/packages/macos/, reading them as launchd
+# and the profile installer would (python3 plistlib):
+#   - the LaunchAgent: Label, the installed program with `daemon`, RunAtLoad, restarted after a
+#     crash, only in the user's GUI session;
+#   - the configuration profile: a System-scope profile whose payloads force-install the pinned
+#     extension in Chrome, Chromium and Edge, close Incognito/InPrivate and Guest windows, set the
+#     extension's managed storage (daemon_port) in <browser>.extensions.<ID>, and install, lock
+#     and configure the Firefox add-on; UUIDs and identifiers unique;
+#   - the host manifests name the program the LaunchAgent starts and allow only the pinned IDs;
+#   - the app's Info.plist hides the Dock icon; the pkg scripts parse (they run only on a Mac);
+#   - build.sh refuses a wrong extension ID or URL.
+# Run build.sh first. Exits non-zero on the first failure; with CI=true a missing tool fails.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cd "$repo"
+out=${FOUREYES_PACKAGES_DIR:-$repo/artifacts/packages}/macos
+chrome_id=${FOUREYES_EXTENSION_ID:-khjidfhbpkegedbcgmbanfcppfhpdnkp}
+firefox_id=${FOUREYES_FIREFOX_ID:-foureyes@foureyes.eu}
+
+fail() { echo "FAIL macos: $*" >&2; exit 1; }
+ok() { echo "ok   macos: $*"; }
+missing=()
+for t in python3 go; do command -v "$t" >/dev/null || missing+=("$t"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "${CI:-}" = true ] && fail "missing tools: ${missing[*]}"
+  echo "SKIP macos: missing tools: ${missing[*]}"
+  exit 0
+fi
+[ -f "$out/foureyes.mobileconfig" ] || fail "no $out/foureyes.mobileconfig: run installer/macos/build.sh"
+
+python3 - "$out" "$chrome_id" "$firefox_id" <<'PY' || fail "macOS files (above)"
+import json, os, plistlib, re, sys
+out, chrome_id, firefox_id = sys.argv[1:4]
+errors = []
+def want(cond, msg):
+    if not cond:
+        errors.append(msg)
+def load(name):
+    with open(os.path.join(out, name), "rb") as f:
+        return plistlib.load(f)
+
+agent = load("eu.foureyes.daemon.plist")
+prog = "/Applications/foureyes.app/Contents/MacOS/foureyes"
+want(agent.get("Label") == "eu.foureyes.daemon", f"LaunchAgent Label {agent.get('Label')!r}")
+want(agent.get("ProgramArguments") == [prog, "daemon"], f"LaunchAgent ProgramArguments {agent.get('ProgramArguments')!r}")
+want(agent.get("RunAtLoad") is True, "LaunchAgent does not run at login (RunAtLoad)")
+want(agent.get("KeepAlive") == {"SuccessfulExit": False}, "LaunchAgent is not restarted after a crash (KeepAlive SuccessfulExit false)")
+want(agent.get("LimitLoadToSessionType") == "Aqua", "LaunchAgent is not limited to the GUI session")
+
+info = load("Info.plist")
+want(info.get("LSUIElement") is True, "foureyes.app would show a Dock icon")
+want(info.get("CFBundleExecutable") == "foureyes" and re.fullmatch(r"\d+\.\d+\.\d+", str(info.get("CFBundleVersion"))), "Info.plist executable or version")
+
+for kind in ("chromium", "firefox"):
+    with open(os.path.join(out, f"org.foureyes.host.{kind}.json"), encoding="utf-8") as f:
+        m = json.load(f)
+    want(m.get("name") == "org.foureyes.host" and m.get("type") == "stdio", f"{kind} manifest name/type")
+    want(m.get("path") == prog, f"{kind} manifest path {m.get('path')!r} is not the program the LaunchAgent starts")
+    if kind == "chromium":
+        want(m.get("allowed_origins") == [f"chrome-extension://{chrome_id}/"] and "allowed_extensions" not in m, f"chromium manifest allows {m}")
+    else:
+        want(m.get("allowed_extensions") == [firefox_id] and "allowed_origins" not in m, f"firefox manifest allows {m}")
+
+p = load("foureyes.mobileconfig")
+want(p.get("PayloadType") == "Configuration" and p.get("PayloadScope") == "System", "profile is not a System-scope configuration profile")
+content = p.get("PayloadContent", [])
+uuid_re = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")
+uuids = [p.get("PayloadUUID")] + [c.get("PayloadUUID") for c in content]
+ids = [p.get("PayloadIdentifier")] + [c.get("PayloadIdentifier") for c in content]
+want(all(isinstance(u, str) and uuid_re.fullmatch(u) for u in uuids) and len(set(uuids)) == len(uuids), "PayloadUUIDs missing, malformed or repeated")
+want(all(ids) and len(set(ids)) == len(ids), "PayloadIdentifiers missing or repeated")
+want(all(c.get("PayloadVersion") == 1 for c in content), "a payload lacks PayloadVersion 1")
+by_type = {c.get("PayloadType"): c for c in content}
+for domain, private in [("com.google.Chrome", "IncognitoModeAvailability"), ("org.chromium.Chromium", "IncognitoModeAvailability"),
+                        ("com.microsoft.Edge", "InPrivateModeAvailability")]:
+    c = by_type.get(domain)
+    want(c is not None, f"no {domain} payload")
+    if not c:
+        continue
+    fl = c.get("ExtensionInstallForcelist", [])
+    want(len(fl) == 1 and re.fullmatch(re.escape(chrome_id) + r";https://\S+", fl[0]), f"{domain} forcelist {fl!r} does not name {chrome_id} with an https update URL")
+    want(c.get(private) == 1, f"{domain} {private} is not 1 (private windows closed)")
+    want(c.get("BrowserGuestModeEnabled") is False, f"{domain} allows Guest windows")
+    want(c.get("DeveloperToolsAvailability") == 0, f"{domain} DeveloperToolsAvailability is not 0")
+    want(c.get("BlockExternalExtensions") is True, f"{domain} does not block external extensions")
+    ms = by_type.get(f"{domain}.extensions.{chrome_id}")
+    want(ms is not None and ms.get("daemon_port") == 47321, f"{domain}.extensions.{chrome_id} lacks daemon_port 47321 (managed storage)")
+ff = by_type.get("org.mozilla.firefox", {})
+want(ff.get("EnterprisePoliciesEnabled") is True, "Firefox payload lacks EnterprisePoliciesEnabled")
+want(ff.get("Extensions", {}).get("Locked") == [firefox_id], "Firefox payload does not lock the add-on")
+inst = ff.get("Extensions", {}).get("Install", [])
+want(len(inst) == 1 and inst[0].startswith("https://"), "Firefox payload has no https install URL")
+want(ff.get("DisablePrivateBrowsing") is True, "Firefox private windows stay open")
+want(ff.get("3rdparty", {}).get("Extensions", {}).get(firefox_id, {}).get("daemon_port") == 47321, "Firefox managed storage lacks daemon_port")
+if errors:
+    print("\n".join(errors), file=sys.stderr); sys.exit(1)
+PY
+ok "LaunchAgent, Info.plist, host manifests and profile parse and carry the pinned IDs, managed storage and closed private windows"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# The policy in the README's MDM script must pass the check that script runs.
+CGO_ENABLED=0 go build -tags headless -o "$tmp/foureyes" ./daemon/cmd/foureyes || fail "go build"
+sed -n "/<<'JSON'/,/^ *JSON\$/p" "$here/README.md" | sed '1d;$d' > "$tmp/readme-policy.json"
+[ -s "$tmp/readme-policy.json" ] || fail "no policy found in README.md's MDM script"
+FOUREYES_HOME="$tmp/home" "$tmp/foureyes" policy check --managed "$tmp/readme-policy.json" >/dev/null \
+  || fail "the README's example policy fails foureyes policy check --managed"
+ok "the README's example policy passes policy check --managed"
+
+for s in "$here/build-pkg.sh"; do bash -n "$s" || fail "$s does not parse"; done
+for s in "$here/scripts/preinstall" "$here/scripts/postinstall" "$here/uninstall.sh"; do
+  sh -n "$s" || fail "$s does not parse"
+  [ -x "$s" ] || fail "$s is not executable (pkgbuild keeps the mode)"
+done
+grep -qF 'app=$root/Applications/foureyes.app' "$here/build-pkg.sh" || fail "build-pkg.sh no longer installs /Applications/foureyes.app, which the LaunchAgent starts"
+[ -x "$out/uninstall.sh" ] || fail "uninstall.sh is not in $out"
+ok "pkg scripts parse (pkgbuild itself runs only on macOS)"
+
+refuses() {
+  local want=$1; shift
+  if env "$@" FOUREYES_PACKAGES_DIR="$tmp/never" bash "$here/build.sh" >"$tmp/refusal" 2>&1; then fail "build.sh accepted $*"; fi
+  grep -qF -- "$want" "$tmp/refusal" || fail "build.sh refused $* without naming it: $(cat "$tmp/refusal")"
+  [ ! -e "$tmp/never" ] || fail "build.sh wrote output although it refused $*"
+}
+refuses FOUREYES_EXTENSION_ID FOUREYES_EXTENSION_ID=KHJIDFHBPKEGEDBCGMBANFCPPFHPDNKP
+refuses FOUREYES_UPDATE_URL 'FOUREYES_UPDATE_URL=https://example.org/u.xml</string>'
+refuses FOUREYES_FIREFOX_ID 'FOUREYES_FIREFOX_ID=a b'
+ok "build.sh refuses a wrong extension ID, add-on ID or URL"
+echo "macos: all checks passed"
