@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -26,6 +27,7 @@ import (
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/audit"
 	"foureyes/daemon/internal/rules"
+	"foureyes/daemon/internal/testenv"
 )
 
 // faultCLI is a cli whose policy has a bridge port of its own (so a restarted daemon, or
@@ -458,5 +460,264 @@ func TestFaultVerifyTellsTornFromTampered(t *testing.T) {
 	}
 	if _, errs, _ := c.run("", "audit", "verify", "--file", tamperedPath); !strings.Contains(errs, "does NOT verify") {
 		t.Fatalf("changed line, in words: %q", errs)
+	}
+}
+
+// needRoot stops a test that must mount file systems (a small tmpfs, a read-only bind mount).
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		testenv.Need(t, "root (to mount a small tmpfs and a read-only bind mount)", "run the tests as root, as CI does")
+	}
+}
+
+func mount(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("mount", args...).CombinedOutput(); err != nil {
+		t.Fatalf("mount %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func umount(t *testing.T, dir string) {
+	t.Helper()
+	if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+		t.Errorf("umount %s: %v\n%s", dir, err, out)
+	}
+}
+
+// faultSetup gives the daemon an account and one confirmed approver, and returns the
+// approver's keys and a pending request.
+func faultSetup(t *testing.T, cl *adminsock.Client) (*approverKeys, api.Request) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := cl.AddAccount(ctx, api.NewAccount{Platform: "x", Handle: "@ministry", Username: "press@example.org", Password: "pw-1"}); err != nil {
+		t.Fatal(err)
+	}
+	en, err := cl.EnrollApprover(ctx, api.NewApprover{ID: "anna", Name: "Anna"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &approverKeys{id: "anna", secret: en.Secret}
+	s, _ := a.next(time.Now())
+	code, _ := rules.CodeAt(a.secret, s)
+	if _, err := cl.ConfirmApprover(ctx, a.id, code); err != nil {
+		t.Fatal(err)
+	}
+	a.spent = s
+	r, err := cl.CreateRequest(ctx, api.NewRequest{Account: "x:@ministry", Action: "post", Text: "Guten Morgen!"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, r
+}
+
+// approve approves r with a's next code. A refused approval does not spend the step: the
+// daemon undoes everything it changed, the spent step included.
+func (a *approverKeys) approve(t *testing.T, cl *adminsock.Client, r api.Request) (api.Approval, error) {
+	t.Helper()
+	s, ok := a.next(time.Now())
+	if !ok {
+		// Both steps spent: the next one comes within 30 seconds.
+		time.Sleep(time.Until(time.Unix(int64(rules.Step(time.Now())+1)*rules.StepSeconds, 0)))
+		s, _ = a.next(time.Now())
+	}
+	code, _ := rules.CodeAt(a.secret, s)
+	res, err := cl.Approve(context.Background(), r.ID, a.id, code)
+	if err == nil {
+		a.spent = s
+	}
+	return res, err
+}
+
+// noSessionAnywhere checks that the daemon holds no session and the trail shows none.
+func noSessionAnywhere(t *testing.T, c *cli, cl *adminsock.Client) {
+	t.Helper()
+	if ss, err := cl.ListSessions(context.Background()); err != nil || len(ss) != 0 {
+		t.Fatalf("sessions: %v %+v", err, ss)
+	}
+	for _, l := range readTrail(t, filepath.Join(c.home, auditName)) {
+		if l.Event == "session_issued" {
+			t.Fatalf("the trail shows a session: %+v", l)
+		}
+	}
+}
+
+// wholeState checks that state.json parses and no temporary state file is left.
+func wholeState(t *testing.T, home string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(home, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("state.json is not whole: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(home, "state.json.tmp-*")); len(left) > 0 {
+		t.Fatalf("half-written state files left: %v", left)
+	}
+	return raw
+}
+
+// errorSays checks that err has code and that its message contains every one of want.
+func errorSays(t *testing.T, err error, code api.Code, want ...string) {
+	t.Helper()
+	if api.CodeOf(err) != code {
+		t.Fatalf("error %v: code %s, want %s", err, api.CodeOf(err), code)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+}
+
+// The disk holding FOUREYES_HOME fills up while the daemon runs: an approval (whose state
+// cannot be saved) and a request (whose audit line cannot be written) are refused with errors
+// that name the file and say to free disk space; no session is issued, nothing is half-written;
+// once space is free again the same daemon approves without a restart.
+func TestFaultDiskFull(t *testing.T) {
+	needKeyring(t)
+	needRoot(t)
+	c := faultCLI(t)
+	pol, err := os.ReadFile(filepath.Join(c.home, "no-policy.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mount(t, "-t", "tmpfs", "-o", "size=1m,mode=0700", "foureyes-fault", c.home)
+	t.Cleanup(func() { umount(t, c.home) })
+	if err := os.WriteFile(filepath.Join(c.home, "no-policy.json"), pol, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, cl := c.launch()
+	a, r := faultSetup(t, cl)
+	before := wholeState(t, c.home)
+
+	// Fill the disk to the last byte.
+	filler := filepath.Join(c.home, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := make([]byte, 4096)
+	for {
+		if _, err := f.Write(block); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	for _, n := range []int{512, 64, 1} {
+		for {
+			if _, err := f.Write(block[:n]); err != nil {
+				break
+			}
+		}
+	}
+	if err := f.Close(); err != nil && !errors.Is(err, syscall.ENOSPC) {
+		t.Fatal(err)
+	}
+
+	ctx := context.Background()
+	_, err = a.approve(t, cl, r)
+	errorSays(t, err, api.CodeInternal, filepath.Join(c.home, "state.json"), "free disk space", "nothing was done")
+	// Lines still fit into the audit log's last block for a while; every answered one must be
+	// in the trail, and the first that does not fit is refused.
+	answeredIDs := map[string]bool{}
+	for i := 0; ; i++ {
+		if i == 200 {
+			t.Fatal("200 requests and cancellations on a full disk, and no audit line failed")
+		}
+		r2, err := cl.CreateRequest(ctx, api.NewRequest{Account: "x:@ministry", Action: "post", Text: fmt.Sprintf("Beitrag %d", i)})
+		if err == nil {
+			answeredIDs[r2.ID] = true
+			_, err = cl.Cancel(ctx, r2.ID)
+		}
+		if err != nil {
+			errorSays(t, err, api.CodeAuditUnavailable, filepath.Join(c.home, auditName), "free disk space", "nothing was done")
+			break
+		}
+	}
+	for _, l := range readTrail(t, filepath.Join(c.home, auditName)) {
+		if l.Event == "request" {
+			delete(answeredIDs, fmt.Sprint(l.Fields["request_id"]))
+		}
+	}
+	if len(answeredIDs) > 0 {
+		t.Fatalf("requests answered on a full disk but missing from the trail: %v", answeredIDs)
+	}
+	noSessionAnywhere(t, c, cl)
+	if got := wholeState(t, c.home); !bytes.Equal(got, before) {
+		t.Fatalf("state.json changed although nothing was done:\n%s\nwas\n%s", got, before)
+	}
+	out := c.status(exitRefused)
+	if !strings.Contains(out, "audit_error") {
+		t.Fatalf("status with a full disk: %s", out)
+	}
+	if v, _ := c.verify(); !v.OK {
+		t.Fatalf("audit verify with a full disk: %+v", v)
+	}
+
+	// Space returns: the same daemon approves, and status is healthy after the next line.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.approve(t, cl, r)
+	if err != nil || res.Session == nil {
+		t.Fatalf("approval once space is back: %v %+v", err, res)
+	}
+	c.status(exitOK)
+	d.stop()
+	if v, _ := c.verify(); !v.OK {
+		t.Fatalf("audit verify after the disk was full: %+v", v)
+	}
+}
+
+// The state directory turns read-only while the daemon runs (a read-only bind mount as root,
+// chmod 0500 otherwise): an approval is refused with an error that names state.json and says
+// to make its folder writable; no session is issued; once writable again the same daemon
+// approves without a restart.
+func TestFaultReadOnlyStateDirectory(t *testing.T) {
+	needKeyring(t)
+	c := faultCLI(t)
+	d, cl := c.launch()
+	a, r := faultSetup(t, cl)
+	before := wholeState(t, c.home)
+	var writable func()
+	if os.Geteuid() == 0 {
+		// Root writes through a mode of 0500; a read-only mount stops it. The daemon's audit
+		// log, opened before, stays writable: only the state folder is read-only.
+		mount(t, "--bind", c.home, c.home)
+		mount(t, "-o", "remount,bind,ro", c.home)
+		done := false
+		writable = func() {
+			if !done {
+				done = true
+				umount(t, c.home)
+			}
+		}
+		t.Cleanup(writable)
+	} else {
+		if err := os.Chmod(c.home, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		writable = func() { _ = os.Chmod(c.home, 0o700) }
+		t.Cleanup(writable)
+	}
+	_, err := a.approve(t, cl, r)
+	errorSays(t, err, api.CodeInternal, filepath.Join(c.home, "state.json"), "writable", "nothing was done")
+	noSessionAnywhere(t, c, cl)
+	if got := wholeState(t, c.home); !bytes.Equal(got, before) {
+		t.Fatalf("state.json changed although nothing was done")
+	}
+	writable()
+	res, err := a.approve(t, cl, r)
+	if err != nil || res.Session == nil {
+		t.Fatalf("approval once the folder is writable again: %v %+v", err, res)
+	}
+	d.stop()
+	if v, _ := c.verify(); !v.OK {
+		t.Fatalf("audit verify: %+v", v)
 	}
 }

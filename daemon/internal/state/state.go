@@ -20,8 +20,30 @@ import (
 var ErrNotDurable = errors.New("state written, but not yet durable")
 
 // Save writes v as JSON to path atomically: a temporary file in the same directory, fsync,
-// rename over the old file, fsync of the directory.
+// rename over the old file, fsync of the directory. A failed Save leaves the old file and no
+// temporary one; its error names path and says what to do (free disk space, make the folder
+// writable).
 func Save(path string, v any) error {
+	err := save(path, v)
+	if err == nil || errors.Is(err, ErrNotDurable) {
+		return err
+	}
+	return fmt.Errorf("saving %s: %w (%s)", path, err, remedy(err, filepath.Dir(path)))
+}
+
+// remedy says what a person can do about a failed write in dir.
+func remedy(err error, dir string) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return "the disk is full: free disk space where " + dir + " is, then try again"
+	case errors.Is(err, syscall.EROFS), errors.Is(err, fs.ErrPermission):
+		return "the folder is read-only: make " + dir + " writable for this user, then try again"
+	default:
+		return "free disk space or make " + dir + " writable for this user, then try again"
+	}
+}
+
+func save(path string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding state: %w", err)
