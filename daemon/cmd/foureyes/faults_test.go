@@ -721,3 +721,173 @@ func TestFaultReadOnlyStateDirectory(t *testing.T) {
 		t.Fatalf("audit verify: %+v", v)
 	}
 }
+
+// privateKeyring is a D-Bus session bus and a gnome-keyring-daemon this test starts (and so may
+// lock, kill and start again). The bus has no service files: a keyring that is gone stays gone
+// instead of being started again, locked, by D-Bus activation.
+type privateKeyring struct {
+	t       *testing.T
+	dir     string
+	addr    string
+	keyring *exec.Cmd
+	env     []string
+}
+
+const privateKeyringPassword = "foureyes-fault"
+
+func newPrivateKeyring(t *testing.T) *privateKeyring {
+	t.Helper()
+	busd := testenv.Program(t, "", "dbus", "dbus-daemon")
+	testenv.Program(t, "", "gnome-keyring", "gnome-keyring-daemon")
+	testenv.Program(t, "", "dbus", "dbus-send")
+	dir := t.TempDir()
+	for _, d := range []string{"home", "run"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := filepath.Join(dir, "bus.conf")
+	if err := os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=`+dir+`</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bus := exec.Command(busd, "--config-file="+conf, "--nofork", "--print-address=1")
+	out, err := bus.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus.Process.Kill(); _ = bus.Wait() })
+	var line []byte
+	b := make([]byte, 1)
+	for {
+		if _, err := out.Read(b); err != nil {
+			t.Fatalf("dbus-daemon printed no address: %v", err)
+		}
+		if b[0] == '\n' {
+			break
+		}
+		line = append(line, b[0])
+	}
+	k := &privateKeyring{t: t, dir: dir, addr: string(line)}
+	k.env = []string{"DBUS_SESSION_BUS_ADDRESS=" + k.addr, "HOME=" + filepath.Join(dir, "home"), "XDG_RUNTIME_DIR=" + filepath.Join(dir, "run")}
+	k.start()
+	t.Cleanup(k.kill)
+	return k
+}
+
+// start runs gnome-keyring-daemon, unlocked with the login keyring's password (the same each
+// time, so the secrets stored before are there again), and waits until it is on the bus.
+func (k *privateKeyring) start() {
+	k.t.Helper()
+	cmd := exec.Command("gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets")
+	cmd.Env = append(os.Environ(), k.env...)
+	cmd.Stdin = strings.NewReader(privateKeyringPassword)
+	if err := cmd.Start(); err != nil {
+		k.t.Fatal(err)
+	}
+	k.keyring = cmd
+	for i := 0; !k.onBus(); i++ {
+		if i == 200 {
+			k.t.Fatal("gnome-keyring-daemon did not appear on the bus")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func (k *privateKeyring) dbusSend(args ...string) (string, error) {
+	cmd := exec.Command("dbus-send", append([]string{"--bus=" + k.addr, "--print-reply"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (k *privateKeyring) onBus() bool {
+	out, err := k.dbusSend("--dest=org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.secrets")
+	return err == nil && strings.Contains(out, "boolean true")
+}
+
+// lock locks the login collection, as a screen lock or `Lock` in Seahorse does.
+func (k *privateKeyring) lock() {
+	k.t.Helper()
+	if out, err := k.dbusSend("--dest=org.freedesktop.secrets", "/org/freedesktop/secrets", "org.freedesktop.Secret.Service.Lock",
+		"array:objpath:/org/freedesktop/secrets/collection/login"); err != nil {
+		k.t.Fatalf("locking the keyring: %v\n%s", err, out)
+	}
+}
+
+// kill ends the keyring daemon (SIGKILL): the Secret Service is gone from the bus.
+func (k *privateKeyring) kill() {
+	if k.keyring == nil {
+		return
+	}
+	_ = k.keyring.Process.Kill()
+	_ = k.keyring.Wait()
+	k.keyring = nil
+	for i := 0; k.onBus() && i < 200; i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// The keyring is locked, then the Secret Service disappears, while the daemon runs: approvals
+// fail closed with keyring_locked and then no_keyring, `foureyes status` says so and exits 1,
+// no session is issued, nothing is recorded as approved; when the keyring is back the same
+// daemon approves again and status is healthy.
+func TestFaultKeyringGoneMidRun(t *testing.T) {
+	k := newPrivateKeyring(t)
+	c := faultCLI(t)
+	c.env = append(c.env, "DBUS_SESSION_BUS_ADDRESS="+k.addr)
+	d, cl := c.launch()
+	a, r := faultSetup(t, cl)
+	ctx := context.Background()
+
+	check := func(code api.Code, what string) {
+		t.Helper()
+		_, err := a.approve(t, cl, r)
+		errorSays(t, err, code, "approver anna", "keyring")
+		// Staff asking for a new approval still may (no secret is needed for that), but no
+		// code is checked, so nothing is approved.
+		noSessionAnywhere(t, c, cl)
+		out, errs, exit := c.run("", "status")
+		if exit != exitRefused || !strings.Contains(out, "keyring unavailable: ") {
+			t.Fatalf("status with the keyring %s: exit %d\n%s%s", what, exit, out, errs)
+		}
+		var st api.Status
+		if err := json.Unmarshal([]byte(c.status(exitRefused)), &st); err != nil || st.KeyringError == "" {
+			t.Fatalf("status --json with the keyring %s: %v %+v", what, err, st)
+		}
+	}
+	k.lock()
+	check(api.CodeKeyringLocked, "locked")
+	k.kill()
+	check(api.CodeNoKeyring, "gone")
+	for _, l := range readTrail(t, filepath.Join(c.home, auditName)) {
+		if l.Event == "approval" {
+			t.Fatalf("an approval was recorded without the keyring: %+v", l)
+		}
+	}
+
+	// Back, unlocked: the same daemon approves, and status is healthy at once.
+	k.start()
+	res, err := a.approve(t, cl, r)
+	if err != nil || res.Session == nil {
+		t.Fatalf("approval with the keyring back: %v %+v", err, res)
+	}
+	c.status(exitOK)
+	if ss, err := cl.ListSessions(ctx); err != nil || len(ss) != 1 {
+		t.Fatalf("sessions: %v %+v", err, ss)
+	}
+	d.stop()
+}
