@@ -142,6 +142,9 @@ func New(opts Options) (*Engine, error) {
 	if _, err := state.Load(e.statePath(), &e.st); err != nil {
 		return nil, err
 	}
+	if err := e.checkState(); err != nil {
+		return nil, err
+	}
 	if e.st.Approvers == nil {
 		e.st.Approvers = map[string]*approverRec{}
 	}
