@@ -145,6 +145,11 @@ func New(opts Options) (*Engine, error) {
 	if err := e.checkState(); err != nil {
 		return nil, err
 	}
+	// The daemon owns its home (the audit log's lock says so): a save a crash interrupted
+	// left a temporary file that nothing reads.
+	if err := state.RemoveTemp(e.statePath()); err != nil {
+		log.Printf("%v", err)
+	}
 	if e.st.Approvers == nil {
 		e.st.Approvers = map[string]*approverRec{}
 	}

@@ -112,3 +112,19 @@ func Load(path string, v any) (bool, error) {
 	}
 	return true, nil
 }
+
+// RemoveTemp removes temporary files a Save interrupted by a crash left next to path (the old
+// or the new state is in place either way; the temporary file is never read). Only the one
+// process that owns path may call it, before it saves.
+func RemoveTemp(path string) error {
+	left, err := filepath.Glob(filepath.Join(filepath.Dir(path), filepath.Base(path)+".tmp-*"))
+	if err != nil {
+		return fmt.Errorf("looking for temporary state files: %w", err)
+	}
+	for _, f := range left {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing %s, left by a crash while saving the state: %w", f, err)
+		}
+	}
+	return nil
+}
