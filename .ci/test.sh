@@ -70,6 +70,8 @@ step "staticcheck" "$GOBIN_DIR/staticcheck" ./daemon/... ./shared/...
 step "errcheck" "$GOBIN_DIR/errcheck" -exclude .ci/errcheck-excludes.txt ./daemon/... ./shared/...
 # FOUREYES_KEYRING_TEST: the real Secret Service (.ci/with-keyring.sh gives it a private one);
 # FOUREYES_BROWSER_TESTS: the native host's chain through real Chromium and Firefox ESR.
+# The fault suite (daemon/docs/faults.md: kill -9 a hundred times, a full tmpfs, a read-only
+# mount, the keyring locked and killed) runs here too; it mounts file systems, so it needs root.
 step "go test -race (real keyring, real browsers)" bash .ci/with-keyring.sh env FOUREYES_KEYRING_TEST=1 FOUREYES_BROWSER_TESTS=1 \
   bash -c 'set -o pipefail; go test -json -race -count=1 ./daemon/... ./shared/... | tee artifacts/go-test.json | node .ci/gotest-report.mjs'
 step "benchmarks (one iteration each)" bash -c 'set -o pipefail; go test -json -run "^$" -bench . -benchtime 1x ./daemon/... ./shared/... | tee artifacts/go-bench.json | node .ci/gotest-report.mjs --bench'

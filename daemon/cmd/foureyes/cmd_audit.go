@@ -67,9 +67,17 @@ func cmdAuditVerify(e *env, args []string) int {
 	if err != nil {
 		var ve *audit.VerifyError
 		if errors.As(err, &ve) {
-			if e.json {
-				e.out(writeJSON(e.stdout, map[string]any{"ok": false, "file": p, "line": ve.Line, "reason": ve.Reason}))
-			} else {
+			// A torn last line is what a crash mid-write leaves, not a sign of tampering: say
+			// so, and that every line before it is proven.
+			torn := errors.Is(err, audit.ErrTorn)
+			switch {
+			case e.json:
+				e.out(writeJSON(e.stdout, map[string]any{"ok": false, "file": p, "line": ve.Line, "reason": ve.Reason,
+					"torn": torn, "lines": res.Lines, "head": res.Head}))
+			case torn:
+				fmt.Fprintf(e.stderr, "foureyes: audit log %s: its last line (%d) is torn, left by a crash while writing it; the %d lines before it verify (head %s). Stop the daemon and run `foureyes audit repair` to move the torn bytes aside.\n",
+					p, ve.Line, res.Lines, res.Head)
+			default:
 				fmt.Fprintf(e.stderr, "foureyes: audit log %s does NOT verify: line %d: %s\n", p, ve.Line, ve.Reason)
 			}
 			return exitRefused

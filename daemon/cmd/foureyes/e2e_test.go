@@ -122,6 +122,8 @@ func (c *cli) refused(wantCode string, args ...string) {
 type daemonProc struct {
 	cmd  *exec.Cmd
 	logs *bytes.Buffer
+	// exited has the process's end once it ended (launch's processes; nil for startDaemon's).
+	exited chan error
 }
 
 func (c *cli) startDaemon() *daemonProc {
@@ -150,6 +152,18 @@ func (c *cli) startDaemon() *daemonProc {
 }
 
 func (d *daemonProc) stop() {
+	if d.exited != nil {
+		_ = d.cmd.Process.Signal(os.Interrupt)
+		var err error
+		select {
+		case err = <-d.exited:
+		case <-time.After(10 * time.Second):
+			_ = d.cmd.Process.Kill()
+			err = <-d.exited
+		}
+		d.exited <- err
+		return
+	}
 	if d.cmd.ProcessState != nil {
 		return
 	}

@@ -289,6 +289,12 @@ func (e *Engine) checkCode(t *tx, rec *approverRec, sec secretRead, code string,
 	if err != nil {
 		return e.keyringError(fmt.Sprintf("reading approver %s's secret", rec.ID), err)
 	}
+	if e.keyringErr != nil {
+		// The secret was read, so the keyring is back: status says so now, not at the next
+		// check a minute later.
+		e.keyringErr = nil
+		t.notify(api.Event{Kind: api.EventStatus, Message: "keyring state changed"})
+	}
 	na, out, ref, err := rules.CheckCode(e.cfg, rec.rules(), secret, code, t.now)
 	if err != nil {
 		return fmt.Errorf("computing codes for approver %s: %w", rec.ID, err)

@@ -163,6 +163,14 @@ func New(opts Options) (*Engine, error) {
 	if _, err := state.Load(e.statePath(), &e.st); err != nil {
 		return nil, err
 	}
+	if err := e.checkState(); err != nil {
+		return nil, err
+	}
+	// The daemon owns its home (the audit log's lock says so): a save a crash interrupted
+	// left a temporary file that nothing reads.
+	if err := state.RemoveTemp(e.statePath()); err != nil {
+		log.Printf("%v", err)
+	}
 	if e.st.Approvers == nil {
 		e.st.Approvers = map[string]*approverRec{}
 	}

@@ -84,14 +84,17 @@ func (a *failingAudit) Record(user, event, severity string, fields map[string]an
 }
 
 type fixture struct {
-	t     *testing.T
-	home  string
-	clk   *clock.Fake
-	store *memStore
-	audit *failingAudit
-	log   *audit.Log
-	eng   *Engine
-	pol   *policy.Policy
+	t    *testing.T
+	home string
+	clk  *clock.Fake
+	// engineClock, when set, is the engine's clock instead of clk (clk still moves the wall
+	// time under it).
+	engineClock clock.Clock
+	store       *memStore
+	audit       *failingAudit
+	log         *audit.Log
+	eng         *Engine
+	pol         *policy.Policy
 	// reload is what a policy reload reads (nil: pol again).
 	reload func() (*policy.Policy, string, error)
 }
@@ -118,7 +121,11 @@ func (f *fixture) start() {
 	f.t.Cleanup(func() { _ = l.Close() })
 	f.log = l
 	f.audit = &failingAudit{Auditor: l}
-	e, err := New(Options{Home: f.home, Store: f.store, Audit: f.audit, Policy: f.pol, PolicySource: "test", Clock: f.clk,
+	var clk clock.Clock = f.clk
+	if f.engineClock != nil {
+		clk = f.engineClock
+	}
+	e, err := New(Options{Home: f.home, Store: f.store, Audit: f.audit, Policy: f.pol, PolicySource: "test", Clock: clk,
 		LookupUser: testUsers,
 		LoadPolicy: func() (*policy.Policy, string, error) {
 			if f.reload != nil {

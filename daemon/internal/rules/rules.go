@@ -171,7 +171,7 @@ type RequestInput struct {
 func CountOpen(rs iter.Seq[*Request], requester string, now time.Time) int {
 	n := 0
 	for r := range rs {
-		if r.State == Pending && now.Before(r.Expires) && r.Requester == requester {
+		if r.State == Pending && !Passed(now, r.Expires) && r.Requester == requester {
 			n++
 		}
 	}
@@ -241,9 +241,20 @@ func Blank(text string) bool {
 	return true
 }
 
+// Passed reports whether deadline has come by now, by either of the clock's two readings. Times
+// from the system clock carry a monotonic reading besides the wall time, and Go compares
+// those by the monotonic one alone: a wall clock set back (by hand, or by NTP) cannot extend a
+// session. But the monotonic clock stands still while the laptop sleeps, so a session issued
+// before the lid was closed would outlive its TTL by the length of the sleep; the wall time
+// (Round(0) drops the monotonic reading) catches that. A wall clock set forward ends a
+// session early: that fails closed.
+func Passed(now, deadline time.Time) bool {
+	return !now.Before(deadline) || !now.Round(0).Before(deadline.Round(0))
+}
+
 // Expire moves a pending request past its time to expired and reports whether it did.
 func Expire(r Request, now time.Time) (Request, bool) {
-	if r.State == Pending && !now.Before(r.Expires) {
+	if r.State == Pending && Passed(now, r.Expires) {
 		r.State = Expired
 		return r, true
 	}
@@ -366,7 +377,7 @@ func NewSession(c Config, id string, r Request, now time.Time) (Session, Decisio
 
 // ExpireSession moves an active session past its time to expired and reports whether it did.
 func ExpireSession(s Session, now time.Time) (Session, bool) {
-	if s.State == Active && !now.Before(s.Expires) {
+	if s.State == Active && Passed(now, s.Expires) {
 		s.State = Expired
 		return s, true
 	}

@@ -20,8 +20,30 @@ import (
 var ErrNotDurable = errors.New("state written, but not yet durable")
 
 // Save writes v as JSON to path atomically: a temporary file in the same directory, fsync,
-// rename over the old file, fsync of the directory.
+// rename over the old file, fsync of the directory. A failed Save leaves the old file and no
+// temporary one; its error names path and says what to do (free disk space, make the folder
+// writable).
 func Save(path string, v any) error {
+	err := save(path, v)
+	if err == nil || errors.Is(err, ErrNotDurable) {
+		return err
+	}
+	return fmt.Errorf("saving %s: %w (%s)", path, err, remedy(err, filepath.Dir(path)))
+}
+
+// remedy says what a person can do about a failed write in dir.
+func remedy(err error, dir string) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return "the disk is full: free disk space where " + dir + " is, then try again"
+	case errors.Is(err, syscall.EROFS), errors.Is(err, fs.ErrPermission):
+		return "the folder is read-only: make " + dir + " writable for this user, then try again"
+	default:
+		return "free disk space or make " + dir + " writable for this user, then try again"
+	}
+}
+
+func save(path string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding state: %w", err)
@@ -89,4 +111,20 @@ func Load(path string, v any) (bool, error) {
 		return false, fmt.Errorf("state file %s is damaged (%v): restore it from a backup or move it aside to start afresh (approvers must then re-enrol)", path, err)
 	}
 	return true, nil
+}
+
+// RemoveTemp removes temporary files a Save interrupted by a crash left next to path (the old
+// or the new state is in place either way; the temporary file is never read). Only the one
+// process that owns path may call it, before it saves.
+func RemoveTemp(path string) error {
+	left, err := filepath.Glob(filepath.Join(filepath.Dir(path), filepath.Base(path)+".tmp-*"))
+	if err != nil {
+		return fmt.Errorf("looking for temporary state files: %w", err)
+	}
+	for _, f := range left {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing %s, left by a crash while saving the state: %w", f, err)
+		}
+	}
+	return nil
 }

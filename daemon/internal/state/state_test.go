@@ -72,3 +72,20 @@ func TestSaveFailsLeavesOld(t *testing.T) {
 		t.Fatalf("old state lost: %+v", r)
 	}
 }
+
+func TestRemoveTemp(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	for _, name := range []string{"state.json", "state.json.tmp-123", "state.json.tmp-456", "other.tmp-1"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RemoveTemp(path); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(left) != 2 || left[0] != filepath.Join(dir, "other.tmp-1") || left[1] != path {
+		t.Fatalf("left: %v, want other.tmp-1 and state.json", left)
+	}
+}
