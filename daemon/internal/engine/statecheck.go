@@ -12,7 +12,7 @@ import (
 // damaged; guessing what it meant would fail open.
 func (e *Engine) checkState() error {
 	damaged := func(what string) error {
-		return fmt.Errorf("state file %s is damaged (%s): restore it from a backup or move it aside to start afresh (approvers must then re-enrol)", e.statePath(), what)
+		return fmt.Errorf("state file %s is damaged (%s): restore it from a backup (moved aside, every approver and account is lost, and the audit trail still lists them, so no approver can be enrolled without IT)", e.statePath(), what)
 	}
 	for _, id := range slices.Sorted(maps.Keys(e.st.Approvers)) {
 		switch rec := e.st.Approvers[id]; {

@@ -108,7 +108,7 @@ func Load(path string, v any) (bool, error) {
 		return false, fmt.Errorf("reading state %s: %w", path, err)
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return false, fmt.Errorf("state file %s is damaged (%v): restore it from a backup or move it aside to start afresh (approvers must then re-enrol)", path, err)
+		return false, fmt.Errorf("state file %s is damaged (%v): restore it from a backup (moved aside, every approver and account is lost, and the audit trail still lists them, so no approver can be enrolled without IT)", path, err)
 	}
 	return true, nil
 }
