@@ -89,7 +89,7 @@ type statusOut struct {
 func cmdAccount(e *env, args []string) int {
 	return subcommand(e, "account", args, map[string]func(*env, []string) int{
 		"add": cmdAccountAdd, "list": cmdAccountList, "remove": cmdAccountRemove, "passwd": cmdAccountPasswd,
-		"accept": cmdAccountAccept,
+		"accept": cmdAccountAccept, "rotate": cmdAccountRotate,
 	}, "Official accounts whose passwords the daemon keeps in the OS keyring.")
 }
 
@@ -179,6 +179,9 @@ func cmdAccountList(e *env, args []string) int {
 			if a.Unverified {
 				id += " (UNVERIFIED: not in the audit trail, see foureyes account accept)"
 			}
+			if a.RotationPending {
+				id += " (password rotation under way or unconfirmed)"
+			}
 			fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", id, a.Username, a.Has2FA, a.PasswordChanged.Local().Format(time.DateTime))
 		}
 		e.out(w.Flush())
@@ -194,6 +197,25 @@ func cmdAccountRemove(e *env, args []string) int {
 	return call(e, func(ctx context.Context, b api.Backend) (map[string]string, error) {
 		return map[string]string{"removed": pos[0]}, b.RemoveAccount(ctx, pos[0])
 	}, func(map[string]string) { fmt.Fprintf(e.stdout, "account %s removed\n", pos[0]) })
+}
+
+func cmdAccountRotate(e *env, args []string) int {
+	fs := e.flagSet("account rotate", "ACCOUNT",
+		"Change the account's password on the platform to one foureyes generates, so that no person\n"+
+			"knows it. This asks for approval like a post (foureyes approve, or the extension's approval\n"+
+			"window); then the browser extension changes the password on the platform's own form. The new\n"+
+			"password waits in the keyring beside the current one until the platform confirms it.")
+	pos, st := e.parseN(fs, args, 1, "name one account, e.g. x:@ministry")
+	if st >= 0 {
+		return st
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (api.Request, error) {
+		return b.RotateAccount(ctx, pos[0])
+	}, func(r api.Request) {
+		fmt.Fprintf(e.stdout, "%s\n", r.ID)
+		fmt.Fprintf(e.stderr, "rotation of %s waits for approval until %s: foureyes approve %s --approver ID --code CODE\n",
+			r.Account, r.Expires.Local().Format("15:04"), r.ID)
+	})
 }
 
 func cmdAccountAccept(e *env, args []string) int {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"foureyes/daemon/internal/audit"
 )
@@ -85,5 +86,35 @@ func TestCLIAuditCompare(t *testing.T) {
 	}
 	if _, errs, code := c.run("", "audit", "compare", "--syslog", filepath.Join(c.home, "nope.log")); code == exitOK || !strings.Contains(errs, "opening the forwarded copy") {
 		t.Fatalf("missing copy: exit %d %s", code, errs)
+	}
+}
+
+func TestCLIAccountRotate(t *testing.T) {
+	needKeyring(t)
+	c := newCLI(t)
+	c.startDaemon()
+	t0 := time.Now()
+	anna := enrol(t, c, "anna", "")
+	c.ok("", "approver", "confirm", "anna", oathtool(t, anna, t0))
+	c.ok("pw-1\n", "account", "add", "--platform", "x", "--handle", "@ministry", "--username", "press", "--password-stdin")
+	rid := strings.TrimSpace(c.ok("", "account", "rotate", "x:@ministry"))
+	if !strings.HasPrefix(rid, "r") {
+		t.Fatalf("account rotate printed %q, want a request id", rid)
+	}
+	if out := c.ok("", "account", "list"); !strings.Contains(out, "password rotation under way") {
+		t.Fatalf("account list: %s", out)
+	}
+	c.refused("exists", "account", "rotate", "x:@ministry")
+	c.refused("not_found", "account", "rotate", "x:@nobody")
+	if _, errs, code := c.run("", "account", "rotate"); code != exitUsage || !strings.Contains(errs, "name one account") {
+		t.Fatalf("no account: exit %d %s", code, errs)
+	}
+	sid := strings.TrimSpace(c.ok("", "approve", rid, "--approver", "anna", "--code", oathtool(t, anna, t0.Add(30*time.Second))))
+	if !strings.HasPrefix(sid, "s") {
+		t.Fatalf("approve printed %q, want a session id", sid)
+	}
+	raw, _ := os.ReadFile(filepath.Join(c.home, "audit.jsonl"))
+	if !bytes.Contains(raw, []byte(`"action":"rotate"`)) || bytes.Contains(raw, []byte("pw-1")) {
+		t.Fatal("the trail lacks the rotation request, or holds a password")
 	}
 }

@@ -264,3 +264,8 @@ func (c *Client) Watch(ctx context.Context) (<-chan api.Event, error) {
 	}()
 	return out, nil
 }
+
+func (c *Client) RotateAccount(ctx context.Context, id string) (out api.Request, err error) {
+	err = c.Call(ctx, "account.rotate", idParams{ID: id}, &out)
+	return
+}

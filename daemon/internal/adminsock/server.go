@@ -323,6 +323,9 @@ var handlers = map[string]handler{
 	"approver.accept": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {
 		return b.AcceptApprover(ctx, p.ID, p.By)
 	}),
+	"account.rotate": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {
+		return b.RotateAccount(ctx, p.ID)
+	}),
 	"account.accept": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {
 		return b.AcceptAccount(ctx, p.ID, p.By)
 	}),

@@ -21,6 +21,11 @@ const (
 	ActionRepost = "repost"
 )
 
+// ActionRotate is a session that changes an account's password on the platform to one the
+// daemon generated. Only the owner starts one (foureyes account rotate); it publishes nothing,
+// so it is not among [Actions].
+const ActionRotate = "rotate"
+
 // Actions lists every action the daemon knows, in display order.
 var Actions = []string{ActionPost, ActionReply, ActionQuote, ActionRepost}
 
@@ -93,6 +98,9 @@ type Admin interface {
 	// file without its line in the audit trail (Unverified), on another approver's code.
 	AcceptApprover(ctx context.Context, id string, by Authority) (Approver, error)
 	AcceptAccount(ctx context.Context, id string, by Authority) (Account, error)
+	// RotateAccount asks for approval to change account id's password on the platform to one
+	// the daemon generates; nobody ever sees it.
+	RotateAccount(ctx context.Context, id string) (Request, error)
 	// UnlockApprover clears an approver's throttle (an administrator's act, audited).
 	UnlockApprover(ctx context.Context, id string) error
 
@@ -145,6 +153,9 @@ type Account struct {
 	// Unverified: in the state file without its account_added line in the audit trail (added
 	// by hand); no request is taken for it until accepted (AcceptAccount).
 	Unverified bool `json:"unverified,omitempty"`
+	// RotationPending: a new password waits in the keyring beside the current one until the
+	// platform confirms the change (or it fails, or IT settles it).
+	RotationPending bool `json:"rotation_pending,omitempty"`
 }
 
 // NewApprover asks to enrol (or re-enrol) an approver.
@@ -278,6 +289,27 @@ type Blocked struct {
 type SignIn interface {
 	ReleaseCredentials(ctx context.Context, ask CredentialAsk) (Credentials, error)
 	ReportSignedOut(ctx context.Context, r SignOut) error
+	// ReleaseRotation hands out, once per rotate session, the current and the new password for
+	// the platform's change-password form; ReportRotated says how it went.
+	ReleaseRotation(ctx context.Context, ask CredentialAsk) (Rotation, error)
+	ReportRotated(ctx context.Context, r Rotated) error
+}
+
+// Rotation is what the extension needs to change an account's password on the platform.
+type Rotation struct {
+	Username    string `json:"username"`
+	Password    string `json:"password"`
+	NewPassword string `json:"new_password"`
+}
+
+// Rotated reports the outcome of a password change on the platform. OK means the platform
+// confirmed the new password; anything else keeps the old one.
+type Rotated struct {
+	SessionID string `json:"session_id"`
+	Account   string `json:"account"`
+	Host      string `json:"host"`
+	OK        bool   `json:"ok"`
+	Error     string `json:"error,omitempty"`
 }
 
 // CredentialAsk asks for a session's account credentials, for the sign-in page on Host.

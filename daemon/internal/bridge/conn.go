@@ -392,6 +392,26 @@ func (c *conn) handle(ctx context.Context, m Message) any {
 			return fail(err)
 		}
 		return simpleReply{V: Version, ID: m.ID, Type: TypeOK}
+	case TypeRotation:
+		si, ok := b.(api.SignIn)
+		if !ok {
+			return fail(api.Errorf(api.CodeNotPermitted, "this connection cannot sign in"))
+		}
+		ro, err := si.ReleaseRotation(ctx, api.CredentialAsk{SessionID: m.SessionID, Account: m.Account, Host: m.Host})
+		if err != nil {
+			return fail(err)
+		}
+		return rotationReply{V: Version, ID: m.ID, Type: TypeRotation, Username: ro.Username, Password: ro.Password, NewPassword: ro.NewPassword}
+	case TypeRotated:
+		si, ok := b.(api.SignIn)
+		if !ok {
+			return fail(api.Errorf(api.CodeNotPermitted, "this connection cannot sign in"))
+		}
+		if err := si.ReportRotated(ctx, api.Rotated{SessionID: m.SessionID, Account: m.Account, Host: m.Host,
+			OK: m.Result == "ok", Error: m.Error}); err != nil {
+			return fail(err)
+		}
+		return simpleReply{V: Version, ID: m.ID, Type: TypeOK}
 	case TypeUnrecognised:
 		err := b.ReportUnrecognised(ctx, api.Unrecognised{Platform: m.Platform, Host: m.Host, Method: m.Method, Path: m.Path, Tab: m.Tab})
 		if err != nil {

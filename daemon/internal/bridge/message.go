@@ -46,6 +46,11 @@ const (
 	TypeCredentials = "credentials"
 	// TypeSignedOut reports that the browser was signed out after a session.
 	TypeSignedOut = "signed_out"
+	// TypeRotation asks for a rotate session's current and new password; the reply has the
+	// same type.
+	TypeRotation = "rotation"
+	// TypeRotated reports how the password change went on the platform.
+	TypeRotated = "rotated"
 )
 
 // Message types only the daemon sends.
@@ -121,6 +126,18 @@ var messageFields = map[string][]fieldSpec{
 		{name: "host", required: true, max: 253},
 	},
 	TypeSignedOut: {
+		{name: "session_id", required: true, max: 128},
+		{name: "account", required: true, max: 256},
+		{name: "host", required: true, max: 253},
+		{name: "result", required: true, max: 16, enum: []string{"ok", "failed"}},
+		{name: "error", max: 1024},
+	},
+	TypeRotation: {
+		{name: "session_id", required: true, max: 128},
+		{name: "account", required: true, max: 256},
+		{name: "host", required: true, max: 253},
+	},
+	TypeRotated: {
 		{name: "session_id", required: true, max: 128},
 		{name: "account", required: true, max: 256},
 		{name: "host", required: true, max: 253},
@@ -527,4 +544,14 @@ type credentialsReply struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	Code     string `json:"code,omitempty"`
+}
+
+// rotationReply carries a rotate session's passwords to the extension. It is never logged.
+type rotationReply struct {
+	V           int    `json:"v"`
+	ID          int64  `json:"id"`
+	Type        string `json:"type"`
+	Username    string `json:"username"`
+	Password    string `json:"password"`
+	NewPassword string `json:"new_password"`
 }

@@ -58,6 +58,12 @@ func ApproverKey(id string) string { return "approver/" + id + "/totp" }
 // AccountPasswordKey is the key of an official account's password.
 func AccountPasswordKey(accountID string) string { return "account/" + accountID + "/password" }
 
+// AccountNextPasswordKey is the key of the new password a rotation keeps beside the current
+// one until the platform confirms it.
+func AccountNextPasswordKey(accountID string) string {
+	return "account/" + accountID + "/password-next"
+}
+
 // AccountTOTPKey is the key of an official account's own 2FA seed on the platform.
 func AccountTOTPKey(accountID string) string { return "account/" + accountID + "/totp" }
 

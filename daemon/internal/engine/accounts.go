@@ -81,8 +81,20 @@ func (v *ownerView) SetAccountPassword(ctx context.Context, id, password string)
 			return e.keyringError("storing the new password in the OS keyring", err)
 		}
 		set(t, &acc.PasswordChanged, t.now)
+		f := map[string]any{"account": id, "change": "password"}
+		if acc.RotationPending {
+			// Setting the password by hand settles an unconfirmed rotation: the spare goes.
+			set(t, &acc.RotationPending, false)
+			f["rotation_settled"] = true
+			t.afterCommit(func() error {
+				if err := store.Delete(custody.AccountNextPasswordKey(id)); err != nil && !errors.Is(err, custody.ErrNotFound) {
+					return e.keyringError("the password is stored, but the spare one of the unconfirmed rotation could not be removed from the OS keyring (it is not used)", err)
+				}
+				return nil
+			})
+		}
 		t.persist()
-		t.record("account_changed", rules.Info, map[string]any{"account": id, "change": "password"})
+		t.record("account_changed", rules.Info, f)
 		return nil
 	})
 }

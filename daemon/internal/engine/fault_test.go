@@ -100,7 +100,8 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 		"approver_throttled", "approver_unlocked", "approver_reenrolled", "approver_removed",
 		"lock", "account_removed", "trust_change_refused", "request_refused", "account_accepted",
 		"approver_accepted", "local_page_refused", "platform_unrecognised", "credential_release_refused",
-		"credential_release", "signed_out", "sign_out_failed",
+		"credential_release", "signed_out", "sign_out_failed", "rotation_release", "rotation_failed",
+		"password_rotated",
 	}
 	for _, ev := range events {
 		t.Run(ev, func(t *testing.T) {
@@ -291,6 +292,24 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 			okStep("remove approver", func() error {
 				return admin.RemoveApprover(ctx, "ben", api.Authority{Approver: "anna", Code: code("anna")})
 			})
+			for _, ok := range []bool{false, true} {
+				next()
+				var rot api.Request
+				var rs *api.Session
+				okStep("rotate", func() error { r, err := admin.RotateAccount(ctx, "x:@ministry"); rot = r; return err })
+				okStep("approve the rotation", func() error {
+					ap, err := staff.Approve(ctx, rot.ID, "anna", code("anna"))
+					rs = ap.Session
+					return err
+				})
+				okStep("rotation passwords", func() error {
+					_, err := si.ReleaseRotation(ctx, api.CredentialAsk{SessionID: rs.ID, Account: "x:@ministry", Host: "x.com"})
+					return err
+				})
+				okStep("rotated", func() error {
+					return si.ReportRotated(ctx, api.Rotated{SessionID: rs.ID, Account: "x:@ministry", Host: "x.com", OK: ok, Error: map[bool]string{false: "refused"}[ok]})
+				})
+			}
 			okStep("lock", func() error { _, err := staff.Lock(ctx, "test"); return err })
 			okStep("remove account", func() error { return admin.RemoveAccount(ctx, "x:@ministry") })
 			// An alarm alone: without its line the caller hears of it, and nothing else changes.

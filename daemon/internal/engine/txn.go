@@ -213,7 +213,13 @@ func (e *Engine) expireDue(now time.Time) []api.Event {
 	for _, s := range e.sessions {
 		if ns, ok := rules.ExpireSession(*s, now); ok {
 			*s = ns
-			if err := e.record(s.Requester, "session_expired", string(rules.Info), map[string]any{"session_id": s.ID, "account": s.Account}); err != nil {
+			sev, f := rules.Info, map[string]any{"session_id": s.ID, "account": s.Account}
+			if s.RotationReleased && !s.RotationReported {
+				// The platform may have either password now: both stay in the keyring until
+				// IT settles it (foureyes account passwd).
+				sev, f["rotation_unconfirmed"] = rules.High, true
+			}
+			if err := e.record(s.Requester, "session_expired", string(sev), f); err != nil {
 				log.Printf("session %s expired, but its audit line could not be written: %v", s.ID, err)
 			}
 			events = append(events, api.Event{Kind: api.EventSession, Time: now, Session: sessionOut(s)})

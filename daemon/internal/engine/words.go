@@ -101,6 +101,8 @@ func (e *Engine) explain(ref *rules.Refusal) *api.Error {
 		switch ref.Reason {
 		case "release_host":
 			msg = fmt.Sprintf("the credentials of %s go only to that platform's own sign-in page, not to %s: recorded as an alarm", f.Account, orNone(f.Value))
+		case "not_rotation":
+			msg = fmt.Sprintf("the posting session is a %s on %s, not a password change: a rotation needs its own approval (foureyes account rotate %s)", f.Action, f.Account, f.Account)
 		case "release_account", "signout_account":
 			msg = fmt.Sprintf("the posting session is for %s, not %s: recorded as an alarm", f.Account, orNone(f.UsedAccount))
 		}
@@ -148,6 +150,8 @@ func badRequest(reason string, f rules.Facts) string {
 		return "the platform's 2FA seed is not valid base32 (as shown under \"can't scan the code?\")"
 	case "approver_id_syntax":
 		return fmt.Sprintf("approver id %q must be lower-case letters, digits, dot, dash or underscore (e.g. anna.schmidt)", f.Value)
+	case "rotation_not_released":
+		return "no passwords went out for this rotation: there is nothing to report"
 	case "approver_name_missing":
 		return "the approver's name is missing (--name)"
 	case "approver_name_syntax":

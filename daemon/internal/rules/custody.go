@@ -52,3 +52,44 @@ func SignedOut(s Session, account string, ok bool) Decision {
 	}
 	return allowed("signed_out")
 }
+
+// CanReleaseRotation decides whether the current and the new password of s's account may go to
+// the extension for the platform's change-password form: a rotate session, its account, the
+// platform's own host, once. Refusals for another account, host or a second time are alarms.
+func CanReleaseRotation(s Session, account, host string, hosts []string, now time.Time) (Session, Decision) {
+	if s.Action != api.ActionRotate {
+		return s, refused(api.CodeScopeMismatch, "not_rotation", Facts{Account: s.Account, Action: s.Action, UsedAction: api.ActionRotate})
+	}
+	was := s.Released
+	s.Released = s.RotationReleased
+	ns, d := CanRelease(s, account, host, hosts, now)
+	ns.Released, ns.RotationReleased = was, ns.Released
+	if d.Event == "credential_release" {
+		d.Event = "rotation_release"
+	}
+	return ns, d
+}
+
+// Rotated records the outcome of a rotation: once, for a rotate session whose passwords went
+// out. A failure is an alarm (the old password stays); success spends the session.
+func Rotated(s Session, account string, ok bool) (Session, Decision) {
+	f := Facts{Account: s.Account, UsedAccount: account, Action: s.Action, State: s.State}
+	switch {
+	case s.Action != api.ActionRotate:
+		return s, refused(api.CodeScopeMismatch, "not_rotation", f)
+	case account != s.Account:
+		return s, alarm("rotation_failed", api.CodeScopeMismatch, "release_account", f)
+	case !s.RotationReleased:
+		return s, refused(api.CodeBadRequest, "rotation_not_released", f)
+	case s.RotationReported:
+		return s, alarm("rotation_failed", api.CodeAlreadyUsed, "reported_twice", f)
+	}
+	s.RotationReported = true
+	if s.State == Active {
+		s.State = Consumed
+	}
+	if !ok {
+		return s, Decision{Event: "rotation_failed", Severity: High}
+	}
+	return s, allowed("password_rotated")
+}

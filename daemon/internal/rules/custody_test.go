@@ -62,3 +62,44 @@ func TestSignedOut(t *testing.T) {
 		t.Fatalf("%+v", d)
 	}
 }
+
+func TestRotationRules(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	rot := Session{ID: "s1", Account: "x:@m", Action: api.ActionRotate, State: Active, Expires: now.Add(time.Minute)}
+	hosts := []string{"x.com"}
+	// A sign-in before the rotation does not spend the rotation's release, nor the other way.
+	rs, d := CanRelease(rot, "x:@m", "x.com", hosts, now)
+	if !d.Allowed() {
+		t.Fatal(d.Refusal)
+	}
+	rs, d = CanReleaseRotation(rs, "x:@m", "x.com", hosts, now)
+	if !d.Allowed() || d.Event != "rotation_release" || !rs.RotationReleased || !rs.Released {
+		t.Fatalf("%+v %+v", d, rs)
+	}
+	if _, d := CanReleaseRotation(rs, "x:@m", "x.com", hosts, now); d.Allowed() || d.Refusal.Code != api.CodeAlreadyUsed || d.Severity != High {
+		t.Fatalf("second release: %+v", d)
+	}
+	post := rot
+	post.Action = "post"
+	if _, d := CanReleaseRotation(post, "x:@m", "x.com", hosts, now); d.Allowed() || d.Refusal.Reason != "not_rotation" {
+		t.Fatalf("a post session: %+v", d)
+	}
+	if _, d := Rotated(rot, "x:@m", true); d.Allowed() || d.Refusal.Reason != "rotation_not_released" {
+		t.Fatalf("a report before the release: %+v", d)
+	}
+	done, d := Rotated(rs, "x:@m", true)
+	if !d.Allowed() || d.Event != "password_rotated" || done.State != Consumed || !done.RotationReported {
+		t.Fatalf("%+v %+v", d, done)
+	}
+	if _, d := Rotated(done, "x:@m", true); d.Allowed() || d.Refusal.Code != api.CodeAlreadyUsed {
+		t.Fatalf("a second report: %+v", d)
+	}
+	if _, d := Rotated(rs, "x:@m", false); !d.Allowed() || d.Event != "rotation_failed" || d.Severity != High {
+		t.Fatalf("a failure: %+v", d)
+	}
+	late := rs
+	late.State = Expired
+	if _, d := Rotated(late, "x:@m", true); !d.Allowed() {
+		t.Fatalf("a late report still settles the rotation: %+v", d)
+	}
+}

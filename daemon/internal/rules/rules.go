@@ -97,6 +97,9 @@ type Session struct {
 	Published  bool // what went out under it was reported
 	// Released: the account's credentials went to the extension to sign in (once per session).
 	Released bool
+	// RotationReleased: the current and new password went out for a rotate session;
+	// RotationReported: the outcome came back.
+	RotationReleased, RotationReported bool
 }
 
 // Use is what a session is about to be spent on.
@@ -188,6 +191,19 @@ func NewRequest(c Config, id, requester string, in RequestInput, digest, canonic
 	if ref := CheckAction(in.Action); ref != nil {
 		return Request{}, Decision{Refusal: ref}
 	}
+	return newRequest(c, id, requester, in, digest, canonical, open, now)
+}
+
+// NewRotation makes the pending request to change in.Account's password (in.Action is
+// ignored): the same rules as a post, except that its text is the daemon's own description, so
+// neither a length limit nor an author mark applies.
+func NewRotation(c Config, id, requester string, in RequestInput, digest, canonical string, open int, now time.Time) (Request, Decision) {
+	in.Action = api.ActionRotate
+	c.MaxLength, c.AuthorMark = nil, nil
+	return newRequest(c, id, requester, in, digest, canonical, open, now)
+}
+
+func newRequest(c Config, id, requester string, in RequestInput, digest, canonical string, open int, now time.Time) (Request, Decision) {
 	if in.Account == "" {
 		return Request{}, refused(api.CodeBadRequest, "account_missing", Facts{})
 	}

@@ -1,0 +1,236 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"maps"
+
+	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/custody"
+	"foureyes/daemon/internal/digest"
+	"foureyes/daemon/internal/rules"
+	"foureyes/daemon/internal/textclip"
+)
+
+// A rotation changes an account's password on the platform to one the daemon generated, so no
+// person ever knows it. The new password waits in the keyring beside the current one until the
+// platform confirms the change; a rotation never loses the only working password.
+
+// passwordAlphabet avoids characters some platforms refuse or that look alike.
+const passwordAlphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789-_.!"
+
+// NewPasswordLength gives 24 × log2(61) ≈ 142 bits, within every platform's limits (X and
+// Mastodon take 8 to 72 or more characters).
+const NewPasswordLength = 24
+
+// newPassword returns a fresh random password with a lower-case and an upper-case letter, a
+// digit and a symbol, which every platform's rules accept.
+func newPassword() (string, error) {
+	for {
+		b := make([]byte, NewPasswordLength)
+		if _, err := rand.Read(b); err != nil {
+			return "", fmt.Errorf("generating a password: %w", err)
+		}
+		out := make([]byte, len(b))
+		var lower, upper, digit, symbol bool
+		for i, c := range b {
+			// Rejection sampling keeps every character equally likely.
+			for int(c) >= 256/len(passwordAlphabet)*len(passwordAlphabet) {
+				var one [1]byte
+				if _, err := rand.Read(one[:]); err != nil {
+					return "", fmt.Errorf("generating a password: %w", err)
+				}
+				c = one[0]
+			}
+			ch := passwordAlphabet[int(c)%len(passwordAlphabet)]
+			out[i] = ch
+			switch {
+			case ch >= 'a' && ch <= 'z':
+				lower = true
+			case ch >= 'A' && ch <= 'Z':
+				upper = true
+			case ch >= '0' && ch <= '9':
+				digit = true
+			default:
+				symbol = true
+			}
+		}
+		if lower && upper && digit && symbol {
+			return string(out), nil
+		}
+	}
+}
+
+func (v *ownerView) RotateAccount(ctx context.Context, id string) (api.Request, error) {
+	e := v.e
+	pw, err := newPassword()
+	if err != nil {
+		return api.Request{}, err
+	}
+	var out api.Request
+	err = e.run(v.c, func(t *tx) error {
+		if err := e.policyOK(); err != nil {
+			return err
+		}
+		acc, err := e.account(id)
+		if err != nil {
+			return err
+		}
+		if d := rules.AccountUsable(acc.ID, acc.Unverified); !d.Allowed() {
+			t.decided(d, map[string]any{"account": acc.ID, "requester": v.c.OSUser, "reason": string(d.Refusal.Code)})
+			return t.refuse(d.Refusal)
+		}
+		if acc.RotationPending {
+			return api.Errorf(api.CodeExists, "a rotation of %s is under way or unconfirmed: wait for it, or settle it with foureyes account passwd %s --password-stdin", id, id)
+		}
+		text := fmt.Sprintf("Change the password of %s on %s to a new one foureyes generated (nobody will see it).", id, acc.Platform)
+		in := rules.RequestInput{Account: id, Text: text}
+		open := rules.CountOpen(maps.Values(e.requests), v.c.OSUser, t.now)
+		r, d := rules.NewRotation(e.cfg, freshID(e.requests, "r", 6), v.c.OSUser, in, digest.Sum(text), digest.Canonical(text), open, t.now)
+		if !d.Allowed() {
+			return e.explain(d.Refusal)
+		}
+		store := e.opts.Store
+		t.onUndo(func() { custody.DeleteLater(store, custody.AccountNextPasswordKey(id)) })
+		if err := store.Set(custody.AccountNextPasswordKey(id), pw); err != nil {
+			return e.keyringError("storing the new password in the OS keyring", err)
+		}
+		set(t, &acc.RotationPending, true)
+		put(t, e.requests, r.ID, &r)
+		t.persist()
+		t.decided(d, map[string]any{"request_id": r.ID, "account": r.Account, "action": r.Action, "digest": r.Digest,
+			"requester": r.Requester, "text": r.Text, "transport": v.c.Via})
+		out = *requestOut(&r)
+		t.notify(api.Event{Kind: api.EventRequest, Request: requestOut(&r)})
+		return nil
+	})
+	return out, err
+}
+
+func (v *staffView) ReleaseRotation(ctx context.Context, ask api.CredentialAsk) (api.Rotation, error) {
+	e := v.e
+	decide := func(t *tx) (*rules.Session, rules.Session, rules.Decision, error) {
+		s, err := e.session(ask.SessionID)
+		if err != nil {
+			return nil, rules.Session{}, rules.Decision{}, err
+		}
+		acc, ok := e.st.Accounts[s.Account]
+		if !ok {
+			return nil, rules.Session{}, rules.Decision{}, api.Errorf(api.CodeNotFound, "account %s left custody: there is nothing to rotate", s.Account)
+		}
+		ns, d := rules.CanReleaseRotation(*s, ask.Account, ask.Host, signInHosts(acc), t.now)
+		return s, ns, d, nil
+	}
+	fields := func(s *rules.Session) map[string]any {
+		return map[string]any{"session_id": ask.SessionID, "account": s.Account, "asked_account": ask.Account,
+			"host": textclip.Clip(ask.Host, 253), "requester": s.Requester}
+	}
+	var username string
+	err := e.run(v.c, func(t *tx) error {
+		s, _, d, err := decide(t)
+		if err != nil {
+			return err
+		}
+		if !d.Allowed() {
+			f := fields(s)
+			f["reason"] = d.Refusal.Reason
+			t.decided(d, f)
+			return t.refuse(d.Refusal)
+		}
+		username = e.st.Accounts[s.Account].Username
+		return nil
+	})
+	if err != nil {
+		return api.Rotation{}, err
+	}
+	cur, err := e.opts.Store.Get(custody.AccountPasswordKey(ask.Account))
+	if err != nil {
+		return api.Rotation{}, e.lockedKeyringError("reading the account's password from the OS keyring", err)
+	}
+	next, err := e.opts.Store.Get(custody.AccountNextPasswordKey(ask.Account))
+	if err != nil {
+		return api.Rotation{}, e.lockedKeyringError("reading the new password from the OS keyring", err)
+	}
+	var out api.Rotation
+	err = e.run(v.c, func(t *tx) error {
+		s, ns, d, err := decide(t)
+		if err != nil {
+			return err
+		}
+		if !d.Allowed() {
+			f := fields(s)
+			f["reason"] = d.Refusal.Reason
+			t.decided(d, f)
+			return t.refuse(d.Refusal)
+		}
+		set(t, s, ns)
+		t.decided(d, fields(s))
+		out = api.Rotation{Username: username, Password: cur, NewPassword: next}
+		return nil
+	})
+	if err != nil {
+		return api.Rotation{}, err
+	}
+	return out, nil
+}
+
+func (v *staffView) ReportRotated(ctx context.Context, r api.Rotated) error {
+	e := v.e
+	var next string
+	var nextErr error
+	if r.OK {
+		// Read before the lock; the rules decide under it.
+		next, nextErr = e.opts.Store.Get(custody.AccountNextPasswordKey(r.Account))
+	}
+	return e.run(v.c, func(t *tx) error {
+		s, err := e.session(r.SessionID)
+		if err != nil {
+			return err
+		}
+		ns, d := rules.Rotated(*s, r.Account, r.OK)
+		f := map[string]any{"session_id": s.ID, "account": s.Account, "host": textclip.Clip(r.Host, 253), "requester": s.Requester}
+		if r.Error != "" {
+			f["error"] = textclip.Clip(r.Error, 1024)
+		}
+		if !d.Allowed() {
+			f["reason"] = d.Refusal.Reason
+			t.decided(d, f)
+			return t.refuse(d.Refusal)
+		}
+		acc, err := e.account(s.Account)
+		if err != nil {
+			return err
+		}
+		store := e.opts.Store
+		set(t, s, ns)
+		set(t, &acc.RotationPending, false)
+		if r.OK {
+			if nextErr != nil {
+				return e.keyringError("reading the new password from the OS keyring (the platform has it now: the old one stays stored until this is settled)", nextErr)
+			}
+			old, err := store.Get(custody.AccountPasswordKey(s.Account))
+			if err != nil && !errors.Is(err, custody.ErrNotFound) {
+				return e.keyringError("reading the current password from the OS keyring", err)
+			}
+			t.onUndo(func() { custody.SetLater(store, custody.AccountPasswordKey(s.Account), old) })
+			if err := store.Set(custody.AccountPasswordKey(s.Account), next); err != nil {
+				return e.keyringError("storing the new password in the OS keyring", err)
+			}
+			set(t, &acc.PasswordChanged, t.now)
+		}
+		// The spare goes once the change is recorded: after a success it is the current
+		// password, after a failure the platform never took it.
+		t.afterCommit(func() error {
+			if err := store.Delete(custody.AccountNextPasswordKey(s.Account)); err != nil && !errors.Is(err, custody.ErrNotFound) {
+				return e.keyringError("the rotation is recorded, but the spare password could not be removed from the OS keyring (it is not used)", err)
+			}
+			return nil
+		})
+		t.persist()
+		t.decided(d, f)
+		t.notify(api.Event{Kind: api.EventSession, Session: sessionOut(s)})
+		return nil
+	})
+}
