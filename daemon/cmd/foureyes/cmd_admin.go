@@ -112,6 +112,8 @@ func cmdAccountAdd(e *env, args []string) int {
 	fs.StringVar(&n.Username, "username", "", "the login user name or e-mail")
 	fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from standard input (required)")
 	fs.BoolVar(&seedStdin, "totp-seed-stdin", false, "read the platform's 2FA seed from the next line of standard input")
+	var generate bool
+	fs.BoolVar(&generate, "generate", false, "then ask at once for approval to change the password to one foureyes generates (see foureyes account rotate), so the password typed here stops working")
 	pos, st := parse(fs, args)
 	if st >= 0 {
 		return st
@@ -135,8 +137,25 @@ func cmdAccountAdd(e *env, args []string) int {
 		s, _ := br.ReadString('\n')
 		n.TOTPSeed = strings.TrimSpace(s)
 	}
-	return call(e, func(ctx context.Context, b api.Backend) (api.Account, error) { return b.AddAccount(ctx, n) }, func(a api.Account) {
+	type added struct {
+		api.Account
+		Rotation *api.Request `json:"rotation,omitempty"`
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (added, error) {
+		a, err := b.AddAccount(ctx, n)
+		if err != nil || !generate {
+			return added{Account: a}, err
+		}
+		r, err := b.RotateAccount(ctx, a.ID)
+		if err != nil {
+			return added{Account: a}, fmt.Errorf("account %s is in custody, but asking for the rotation failed (run foureyes account rotate %s): %w", a.ID, a.ID, err)
+		}
+		return added{Account: a, Rotation: &r}, nil
+	}, func(a added) {
 		fmt.Fprintf(e.stdout, "account %s is in custody (password in the OS keyring)\n", a.ID)
+		if a.Rotation != nil {
+			fmt.Fprintf(e.stdout, "password rotation %s waits for approval: foureyes approve %s --approver ID --code CODE\n", a.Rotation.ID, a.Rotation.ID)
+		}
 	})
 }
 

@@ -113,8 +113,12 @@ func TestCLIAccountRotate(t *testing.T) {
 	if !strings.HasPrefix(sid, "s") {
 		t.Fatalf("approve printed %q, want a session id", sid)
 	}
+	// --generate asks for the rotation right after taking the account into custody.
+	if out := c.ok("pw-2\n", "account", "add", "--platform", "x", "--handle", "@second", "--username", "press2", "--password-stdin", "--generate"); !strings.Contains(out, "password rotation r") {
+		t.Fatalf("account add --generate: %s", out)
+	}
 	raw, _ := os.ReadFile(filepath.Join(c.home, "audit.jsonl"))
-	if !bytes.Contains(raw, []byte(`"action":"rotate"`)) || bytes.Contains(raw, []byte("pw-1")) {
+	if !bytes.Contains(raw, []byte(`"action":"rotate"`)) || bytes.Contains(raw, []byte("pw-1")) || bytes.Contains(raw, []byte("pw-2")) {
 		t.Fatal("the trail lacks the rotation request, or holds a password")
 	}
 }
