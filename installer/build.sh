@@ -21,6 +21,8 @@
 #   FOUREYES_VERSION     package version (default: the extension's manifest version);
 #   FOUREYES_RELEASE     package release (default 1): raise it for a rebuild of one version.
 #   FOUREYES_CHROMIUM    the Chromium that packs the CRX (default /usr/bin/chromium).
+#   FOUREYES_DAEMON_PORT the daemon's port in the browser policies' managed configuration
+#                        (default 47321, the policy's bridge_port default).
 #   FOUREYES_MASTODON    space-separated Mastodon hosts for the browser policies' managed
 #                        configuration (default none: IT edits the files).
 set -euo pipefail
@@ -128,7 +130,7 @@ sed "s/EXTENSION-ID/$id/" installer/linux/policy.json >"$stage/policy.json"
 # --- browser policies --------------------------------------------------------------------------
 mastodon_args=()
 for h in ${FOUREYES_MASTODON:-}; do mastodon_args+=(--mastodon "$h"); done
-node installer/browser-policies/generate.mjs --out "$stage/policies" --id "$id" --firefox-id "$firefox_id" \
+node installer/browser-policies/generate.mjs --out "$stage/policies" --id "$id" --firefox-id "$firefox_id" --port "${FOUREYES_DAEMON_PORT:-47321}" \
 	--update-url "${update_url}update.xml" "${mastodon_args[@]}" >/dev/null
 cp -r "$stage/policies" "$out/browser-policies"
 cp "$out/foureyes.xpi" "$stage/foureyes.xpi"

@@ -1,0 +1,172 @@
+// A forced install end to end, as a managed laptop gets it. Run by installer/test/packages.sh
+// after it installed the foureyes and foureyes-browser-policies packages, inside a private
+// keyring session (.ci/with-keyring.sh), as root on a test machine:
+//
+//   node installer/test/forced-install.mjs --dir ARTIFACTS --id EXTENSION_ID --update-port N
+//
+// - serves update.xml and foureyes.crx from ARTIFACTS over http on 127.0.0.1:N (the URL the
+//   installed policy /etc/chromium/policies/managed/foureyes.json names);
+// - starts the installed /usr/bin/foureyes daemon --headless (its policy: /etc/foureyes/policy.json);
+// - starts Debian's Chromium with a fresh profile and no extension flags: the browser installs
+//   the extension by itself, receives its managed configuration (social.example is a Mastodon
+//   instance named only in the browser policy), reaches the daemon through the system-wide
+//   native-messaging manifest, and blocks a post on the social.example fixture page;
+// - Firefox ESR: the same with /etc/firefox-esr/policies/policies.json and the XPI.
+//
+// Prints "N passed, N failed" last; exits 1 on any failure.
+
+import http from 'node:http';
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import assert from 'node:assert/strict';
+
+const ROOT = resolve(new URL('../..', import.meta.url).pathname);
+const require = createRequire(join(ROOT, 'extension', 'package.json'));
+const { chromium } = require('playwright-core');
+const puppeteer = require('puppeteer-core');
+const { makeCert } = await import(join(ROOT, 'extension/test/e2e/lib/certs.mjs'));
+const { startServer } = await import(join(ROOT, 'extension/test/e2e/lib/server.mjs'));
+const { tempDirs, HOSTS } = await import(join(ROOT, 'extension/test/e2e/lib/browser.mjs'));
+const { until } = await import(join(ROOT, 'extension/test/e2e/lib/wait.mjs'));
+
+const argv = process.argv.slice(2);
+const arg = (name) => { const i = argv.indexOf(name); if (i < 0 || i + 1 >= argv.length) throw new Error(`${name} is missing`); return argv[i + 1]; };
+const DIR = arg('--dir');
+const ID = arg('--id');
+const UPDATE_PORT = Number(arg('--update-port'));
+const CHROMIUM = process.env.FOUREYES_CHROMIUM || '/usr/bin/chromium';
+const FIREFOX = process.env.FOUREYES_FIREFOX || '/usr/bin/firefox-esr';
+const BIN = '/usr/bin/foureyes';
+const FIREFOX_POLICIES = '/etc/firefox-esr/policies/policies.json';
+
+// ---- the update server: what IT hosts at FOUREYES_UPDATE_URL --------------------------------
+const fetched = [];
+const updates = http.createServer((req, res) => {
+  fetched.push(req.url.split('?')[0]);
+  const file = { '/update.xml': 'update.xml', '/foureyes.crx': 'foureyes.crx' }[req.url.split('?')[0]];
+  if (!file) { res.writeHead(404); res.end(); return; }
+  res.writeHead(200, { 'content-type': file.endsWith('.xml') ? 'text/xml' : 'application/x-chrome-extension' });
+  res.end(readFileSync(join(DIR, file)));
+});
+await new Promise((r, j) => { updates.once('error', j); updates.listen(UPDATE_PORT, '127.0.0.1', r); });
+
+// ---- fixture sites at their real host names --------------------------------------------------
+const certDir = tempDirs('foureyes-pkg-cert-').base;
+const { key, cert } = makeCert(certDir, HOSTS);
+const site = await startServer({ port: 0, key, cert });
+
+// ---- the installed daemon, this (test) user's -----------------------------------------------
+const run = (...args) => execFileSync(BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20000 });
+const status = () => {
+  try { return JSON.parse(run('status', '--json')); } catch (e) { if (e.status === 1 && e.stdout) return JSON.parse(e.stdout); throw e; }
+};
+const daemon = spawn(BIN, ['daemon', '--headless'], { stdio: ['ignore', 'inherit', 'inherit'] });
+const daemonExit = new Promise((r) => daemon.once('exit', r));
+await until('the installed daemon to answer `foureyes status`', () => status(), { timeout: 15000 });
+const st0 = status();
+assert.equal(st0.policy_source, '/etc/foureyes/policy.json', 'the daemon runs under the managed policy');
+assert.ok(!st0.policy_error, `the managed policy is in force: ${st0.policy_error}`);
+const connections = () => { try { return status().extensions_connected || 0; } catch { return 0; } };
+
+const results = [];
+async function scenario(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push(true);
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    results.push(false);
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+  }
+}
+
+async function blockedOnMastodon(page) {
+  // social.example is governed only because the browser policy's managed configuration names it.
+  await page.waitForSelector('html[data-foureyes=on]', { timeout: 20000 });
+  site.reset();
+  await page.fill('.compose-form textarea', 'Unapproved post from a managed laptop');
+  await page.click('.compose-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('foureyes-notice')?.dataset.reason === 'approval_needed', { timeout: 15000 });
+  await page.waitForFunction(() => window.__results.length === window.__attempts, { timeout: 15000 });
+  assert.deepEqual(site.received, [], 'nothing reached the platform');
+}
+
+await scenario('Chromium: the policy force-installs the CRX, configures it, and it blocks a post through the packaged daemon', async () => {
+  const dirs = tempDirs('foureyes-pkg-chromium-');
+  const map = HOSTS.map((h) => `MAP ${h} 127.0.0.1:${site.port}`).join(', ');
+  const context = await chromium.launchPersistentContext(dirs.userDataDir, {
+    executablePath: CHROMIUM, headless: true, ignoreHTTPSErrors: true,
+    env: { ...process.env, HOME: dirs.home },
+    // Playwright's defaults turn off extensions and the background networking that fetches the
+    // update manifest: without ignoring both, no policy install happens.
+    ignoreDefaultArgs: ['--disable-extensions', '--disable-background-networking'],
+    args: ['--no-sandbox', '--disable-gpu', `--host-resolver-rules=${map}, EXCLUDE 127.0.0.1`, '--ignore-certificate-errors',
+      '--no-first-run', '--disable-sync', '--disable-quic', '--no-default-browser-check'],
+  });
+  try {
+    // No --load-extension: the extension can only come from the policy's update URL.
+    await until('Chromium to fetch update.xml and the CRX named by the policy', () => fetched.includes('/update.xml') && fetched.includes('/foureyes.crx'), { timeout: 30000 });
+    const ui = await context.newPage();
+    await until(`the extension ${ID} to be installed`, async () => {
+      await ui.goto(`chrome-extension://${ID}/ui/popup.html`);
+      return ui.evaluate(() => typeof chrome !== 'undefined' && !!chrome.runtime?.id);
+    }, { timeout: 30000, every: 500 });
+    const managed = await until('the managed configuration to reach chrome.storage.managed', async () => {
+      const m = await ui.evaluate(() => chrome.storage.managed.get(null));
+      return Array.isArray(m.mastodon_instances) && m.mastodon_instances.includes('social.example') && m;
+    }, { timeout: 30000, every: 500 });
+    console.log(`     managed storage: ${JSON.stringify(managed)}`);
+    const installType = await ui.evaluate(() => new Promise((r) => chrome.management.getSelf((s) => r(s.installType))));
+    assert.equal(installType, 'admin', 'installed by policy');
+    await until('the extension to connect to the installed daemon', () => connections() >= 1, { timeout: 30000, every: 250 });
+    const page = await context.newPage();
+    await page.goto('https://social.example/home');
+    await blockedOnMastodon(page);
+  } finally {
+    await context.close().catch(() => {});
+    rmSync(dirs.base, { recursive: true, force: true });
+  }
+});
+
+await scenario('Firefox ESR: policies.json force-installs the XPI, configures it, and it blocks a post through the packaged daemon', async () => {
+  if (!existsSync(FIREFOX)) throw new Error(`no Firefox ESR at ${FIREFOX} (apt-get install firefox-esr)`);
+  if (!existsSync(FIREFOX_POLICIES)) throw new Error(`${FIREFOX_POLICIES} is not installed (the foureyes-browser-policies package puts it there)`);
+  const dirs = tempDirs('foureyes-pkg-firefox-');
+  const before = connections();
+  // Firefox has no host-resolver rules: every name resolves to 127.0.0.1, and the fixture
+  // server must listen on 443.
+  const ffSite = await startServer({ port: 443, key, cert });
+  const browser = await puppeteer.launch({
+    browser: 'firefox', executablePath: FIREFOX, headless: true, acceptInsecureCerts: true,
+    userDataDir: dirs.userDataDir, env: { ...process.env, HOME: dirs.home },
+    extraPrefsFirefox: { 'network.dns.forceResolve': '127.0.0.1' },
+  });
+  try {
+    await until('the force-installed add-on to connect to the installed daemon', () => connections() > before, { timeout: 30000, every: 250 });
+    const page = await browser.newPage();
+    await page.goto('https://social.example/home');
+    await page.waitForSelector('html[data-foureyes=on]', { timeout: 20000 });
+    ffSite.reset();
+    await page.type('.compose-form textarea', 'Unapproved post from a managed laptop');
+    await page.click('.compose-form button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('foureyes-notice')?.dataset.reason === 'approval_needed', { timeout: 15000 });
+    await page.waitForFunction(() => window.__results.length === window.__attempts, { timeout: 15000 });
+    assert.deepEqual(ffSite.received, [], 'nothing reached the platform');
+  } finally {
+    await browser.close().catch(() => {});
+    await ffSite.close();
+    rmSync(dirs.base, { recursive: true, force: true });
+  }
+});
+
+daemon.kill('SIGTERM');
+await daemonExit;
+await site.close();
+updates.close();
+rmSync(certDir, { recursive: true, force: true });
+const passed = results.filter(Boolean).length;
+console.log(`${passed} passed, ${results.length - passed} failed`);
+process.exit(results.every(Boolean) ? 0 : 1);
