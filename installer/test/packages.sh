@@ -117,8 +117,8 @@ want_main="/etc/chromium/native-messaging-hosts/org.foureyes.host.json
 /usr/share/doc/foureyes/policy.schema.json"
 got=$(rpm -qlp "$b2"/foureyes-[0-9]*.rpm 2>/dev/null | sort)
 [ "$got" = "$want_main" ] || { diff <(echo "$want_main") <(echo "$got"); fail "rpm -qlp foureyes lists other files"; }
-rpm -qp --configfiles "$b2"/foureyes-[0-9]*.rpm 2>/dev/null | grep -qx /etc/foureyes/policy.json || fail "the rpm does not mark /etc/foureyes/policy.json as a config file"
-rpm -qlp "$b2"/foureyes-browser-policies-*.rpm 2>/dev/null | grep -qx /etc/chromium/policies/managed/foureyes.json || fail "rpm -qlp foureyes-browser-policies has no Chromium policy"
+rpm -qp --configfiles "$b2"/foureyes-[0-9]*.rpm 2>/dev/null | grep -x /etc/foureyes/policy.json >/dev/null || fail "the rpm does not mark /etc/foureyes/policy.json as a config file"
+rpm -qlp "$b2"/foureyes-browser-policies-*.rpm 2>/dev/null | grep -x /etc/chromium/policies/managed/foureyes.json >/dev/null || fail "rpm -qlp foureyes-browser-policies has no Chromium policy"
 got_deb=$(dpkg-deb -c "$main2" | awk '$1 !~ /^d/ {sub(/^\./, "", $6); print $6}' | sort)
 [ "$got_deb" = "$want_main" ] || { diff <(echo "$want_main") <(echo "$got_deb"); fail "the .deb holds other files"; }
 echo "packages: rpm -qlp and dpkg-deb -c list the same $(echo "$want_main" | wc -l) files"
