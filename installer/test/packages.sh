@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Proof that the Linux packages do what installer/README.md says, on this machine, as root (CI):
 #
-#   1. builds twice from a clean clone of HEAD (release 1 and 2), with the update URL on loopback;
+#   1. builds twice from a clean clone of HEAD (release 1 and 2) with one signing key, the update
+#      URL on loopback; a signing key other users can read is refused;
 #   2. checks the artefacts: rpm -qlp lists the files, the CRX's signed ID is the ID the browser
 #      policies, update.xml and the native-messaging manifests pin, every JSON parses, and the
 #      committed drop-in policies are the generator's output;
 #   3. installs release 1 with dpkg, edits /etc/foureyes/policy.json as IT would, upgrades to
-#      release 2 (the edit stays, the manifests follow the new build), runs the forced install
+#      release 2 (the edit stays, without a question), runs the forced install
 #      end to end (installer/test/forced-install.mjs) against the installed files, and purges:
 #      the file lists of /etc, /usr and /opt before and after must be the same.
 #
@@ -53,8 +54,17 @@ bridge_port=$(free_port)
 # --- 1. build twice from a clean checkout -----------------------------------------------------
 git clone -q --no-hardlinks "$root" "$tmp/src"
 echo "packages: building $(git -C "$tmp/src" rev-parse --short HEAD) from a clean clone (uncommitted changes are not in it)"
+# The organisation signs every release with its own key (FOUREYES_CRX_KEY): a test key here.
+key=$tmp/signing-key.pem
+openssl genrsa -out "$key" 2048 2>/dev/null
+chmod 644 "$key"
+if (cd "$tmp/src" && FOUREYES_CRX_KEY=$key bash installer/build.sh >"$tmp/build0.log" 2>&1); then
+	fail "installer/build.sh accepted a signing key other users can read"
+fi
+grep -q "other users can read the signing key" "$tmp/build0.log" || { cat "$tmp/build0.log"; fail "installer/build.sh did not say why it refused a readable key"; }
+chmod 600 "$key"
 for rel in 1 2; do
-	(cd "$tmp/src" && FOUREYES_RELEASE=$rel FOUREYES_UPDATE_URL="http://127.0.0.1:$update_port/" \
+	(cd "$tmp/src" && FOUREYES_CRX_KEY=$key FOUREYES_RELEASE=$rel FOUREYES_UPDATE_URL="http://127.0.0.1:$update_port/" \
 		FOUREYES_MASTODON=social.example FOUREYES_DAEMON_PORT=$bridge_port bash installer/build.sh >"$tmp/build$rel.log" 2>&1) ||
 		{ cat "$tmp/build$rel.log"; fail "installer/build.sh (release $rel) failed"; }
 	mv "$tmp/src/artifacts/packages" "$tmp/b$rel"
@@ -63,7 +73,9 @@ b1=$tmp/b1 b2=$tmp/b2
 main1=$(ls "$b1"/foureyes_*.deb) main2=$(ls "$b2"/foureyes_*.deb)
 pol1=$(ls "$b1"/foureyes-browser-policies_*.deb) pol2=$(ls "$b2"/foureyes-browser-policies_*.deb)
 id1=$(node installer/crx.mjs id "$b1/foureyes.crx") id2=$(node installer/crx.mjs id "$b2/foureyes.crx")
-echo "packages: release 1 signed for $id1, release 2 for $id2 (throwaway keys)"
+key_id=$(node installer/crx.mjs key-id "$(openssl pkey -in "$key" -pubout -outform DER | base64 -w0)")
+[ "$id1" = "$key_id" ] && [ "$id2" = "$key_id" ] || fail "the CRXs are signed for $id1 and $id2, the key gives $key_id"
+echo "packages: both releases signed for $id2, the ID of FOUREYES_CRX_KEY"
 
 # --- 2. the artefacts ---------------------------------------------------------------------------
 for b in "$b1" "$b2"; do
@@ -136,7 +148,7 @@ echo "packages: dpkg -i foureyes (release 1) took $(( (t1 - t0) / 1000000 )) ms"
 grep -q '"REPLACE-WITH-APPROVER-IDS"' /etc/foureyes/policy.json || fail "the installed policy names an approver: it must name none until IT edits it"
 grep -q "chrome-extension://$id1/" /etc/chromium/native-messaging-hosts/org.foureyes.host.json || fail "the Chromium host manifest does not allow $id1"
 grep -q '"foureyes@foureyes.eu"' /usr/lib/mozilla/native-messaging-hosts/org.foureyes.host.json || fail "the Firefox host manifest does not allow foureyes@foureyes.eu"
-# IT's edit: the approver, this test's ports, the organisation's extension ID (release 2's).
+# IT's edit: the approver, this test's ports, the organisation's extension ID.
 cat >/etc/foureyes/policy.json <<JSON
 {"version":1,"description":"edited by IT","default_approvers":["anna"],"extension_ids":["$id2"],
  "bridge_port":$bridge_port,"mastodon_instances":["social.example"],"audit":{"syslog":false}}
@@ -145,8 +157,8 @@ cp /etc/foureyes/policy.json "$tmp/edited.json"
 DEBIAN_FRONTEND=noninteractive dpkg -i "$main2" "$pol2" </dev/null >"$tmp/dpkg2.log" 2>&1 || { cat "$tmp/dpkg2.log"; fail "dpkg -i release 2 (upgrade)"; }
 [ "$(dpkg-query -W -f='${Version}' foureyes)" = 0.1.0-2 ] || fail "after the upgrade foureyes is $(dpkg-query -W -f='${Version}' foureyes), want 0.1.0-2"
 cmp -s /etc/foureyes/policy.json "$tmp/edited.json" || fail "the upgrade replaced IT's /etc/foureyes/policy.json"
-grep -q "chrome-extension://$id2/" /etc/chromium/native-messaging-hosts/org.foureyes.host.json || fail "after the upgrade the host manifest does not allow release 2's $id2"
-echo "packages: upgraded to 0.1.0-2; IT's /etc/foureyes/policy.json kept; host manifests now allow $id2"
+/usr/bin/foureyes version | grep -q -- '-2' || fail "after the upgrade /usr/bin/foureyes says $(/usr/bin/foureyes version), want release 2"
+echo "packages: upgraded to 0.1.0-2 without a question; IT's /etc/foureyes/policy.json kept"
 
 echo "packages: forced install end to end"
 bash .ci/with-keyring.sh node installer/test/forced-install.mjs --dir "$b2" --id "$id2" --update-port "$update_port" 2>&1 |
