@@ -57,6 +57,9 @@ const { key, cert } = makeCert(certDir, HOSTS);
 const site = await startServer({ port: 0, key, cert });
 
 // ---- the installed daemon, this (test) user's -----------------------------------------------
+// The daemon and the browsers share the user's HOME (a temporary one from .ci/with-keyring.sh),
+// as on a laptop: the native-messaging host the browser starts finds the daemon under it.
+if (!process.env.HOME || !process.env.HOME.startsWith(require('node:os').tmpdir())) throw new Error('run under .ci/with-keyring.sh: HOME must be a temporary one');
 const run = (...args) => execFileSync(BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20000 });
 const status = () => {
   try { return JSON.parse(run('status', '--json')); } catch (e) { if (e.status === 1 && e.stdout) return JSON.parse(e.stdout); throw e; }
@@ -98,7 +101,7 @@ await scenario('Chromium: the policy force-installs the CRX, configures it, and 
   const map = HOSTS.map((h) => `MAP ${h} 127.0.0.1:${site.port}`).join(', ');
   const context = await chromium.launchPersistentContext(dirs.userDataDir, {
     executablePath: CHROMIUM, headless: true, ignoreHTTPSErrors: true,
-    env: { ...process.env, HOME: dirs.home },
+    env: process.env,
     // Playwright's defaults turn off extensions and the background networking that fetches the
     // update manifest: without ignoring both, no policy install happens.
     ignoreDefaultArgs: ['--disable-extensions', '--disable-background-networking'],
@@ -133,7 +136,7 @@ await scenario('Firefox ESR: policies.json force-installs the XPI, which reaches
   const dirs = tempDirs('foureyes-pkg-firefox-');
   const before = connections();
   const ff = spawn(FIREFOX, ['--headless', '--no-remote', '--profile', dirs.userDataDir, 'about:blank'],
-    { env: { ...process.env, HOME: dirs.home }, stdio: ['ignore', 'ignore', 'pipe'] });
+    { env: process.env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   ff.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((r) => ff.once('exit', r));
