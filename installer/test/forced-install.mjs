@@ -17,8 +17,9 @@
 
 import http from 'node:http';
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
 
@@ -59,7 +60,7 @@ const site = await startServer({ port: 0, key, cert });
 // ---- the installed daemon, this (test) user's -----------------------------------------------
 // The daemon and the browsers share the user's HOME (a temporary one from .ci/with-keyring.sh),
 // as on a laptop: the native-messaging host the browser starts finds the daemon under it.
-if (!process.env.HOME || !process.env.HOME.startsWith(require('node:os').tmpdir())) throw new Error('run under .ci/with-keyring.sh: HOME must be a temporary one');
+if (!process.env.HOME || !process.env.HOME.startsWith(tmpdir())) throw new Error('run under .ci/with-keyring.sh: HOME must be a temporary one');
 const run = (...args) => execFileSync(BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20000 });
 const status = () => {
   try { return JSON.parse(run('status', '--json')); } catch (e) { if (e.status === 1 && e.stdout) return JSON.parse(e.stdout); throw e; }
@@ -96,32 +97,63 @@ async function blockedOnMastodon(page) {
   assert.deepEqual(site.received, [], 'nothing reached the platform');
 }
 
-await scenario('Chromium: the policy force-installs the CRX, configures it, and it blocks a post through the packaged daemon', async () => {
+/** chromiumProfile starts Chromium with a fresh profile and no extension of its own. */
+async function chromiumProfile() {
   const dirs = tempDirs('foureyes-pkg-chromium-');
   const map = HOSTS.map((h) => `MAP ${h} 127.0.0.1:${site.port}`).join(', ');
+  fetched.length = 0;
   const context = await chromium.launchPersistentContext(dirs.userDataDir, {
-    executablePath: CHROMIUM, headless: true, ignoreHTTPSErrors: true,
-    env: process.env,
+    executablePath: CHROMIUM, headless: true, ignoreHTTPSErrors: true, env: process.env,
     // Playwright's defaults turn off extensions and the background networking that fetches the
     // update manifest: without ignoring both, no policy install happens.
     ignoreDefaultArgs: ['--disable-extensions', '--disable-background-networking'],
     args: ['--no-sandbox', '--disable-gpu', `--host-resolver-rules=${map}, EXCLUDE 127.0.0.1`, '--ignore-certificate-errors',
       '--no-first-run', '--disable-sync', '--disable-quic', '--no-default-browser-check'],
   });
+  return {
+    context,
+    async close() { await context.close().catch(() => {}); rmSync(dirs.base, { recursive: true, force: true }); },
+  };
+}
+
+// No --load-extension anywhere: the extension can only come from the policy's update URL. Its
+// own pages cannot be inspected (DeveloperToolsAvailability 0 keeps DevTools, and so this test's
+// CDP, off extensions installed by policy); what it does is observable at the daemon and on pages.
+await scenario('Chromium, the installed policy: the CRX is force-installed from update.xml and reaches the daemon; DevTools (and CDP) are refused on a governed site', async () => {
+  const before = connections();
+  const b = await chromiumProfile();
   try {
-    // No --load-extension: the extension can only come from the policy's update URL.
     await until('Chromium to fetch update.xml and the CRX named by the policy', () => fetched.includes('/update.xml') && fetched.includes('/foureyes.crx'), { timeout: 30000 });
-    // The extension's own pages cannot be inspected: DeveloperToolsAvailability 0 keeps DevTools
-    // (and so this test's CDP) off extensions installed by policy. What it does is observable:
-    // it connects to the daemon, and it governs social.example, which only its managed
-    // configuration names.
-    await until('the force-installed extension to connect to the installed daemon', () => connections() >= 1, { timeout: 30000, every: 250 });
-    const page = await context.newPage();
+    await until('the force-installed extension to connect to the installed daemon', () => connections() > before, { timeout: 30000, every: 250 });
+    const page = await b.context.newPage();
+    // social.example is in DeveloperToolsAvailabilityBlocklist because the policy names it as a
+    // Mastodon instance: Chromium refuses to let DevTools or CDP at it.
+    const err = await page.goto('https://social.example/home').then(() => null, (e) => e);
+    assert.ok(err && /closed/.test(err.message), `CDP on a governed site must be refused, got ${err ? err.message : 'the page'}`);
+  } finally {
+    await b.close();
+  }
+});
+
+await scenario('Chromium, the installed policy without its DevTools blocklist: the managed configuration arrives and a post on social.example is blocked', async () => {
+  // The blocklist also refuses the CDP this test drives pages with (the scenario above shows it),
+  // so it is taken out of the installed file for this one scenario, and put back after.
+  const file = '/etc/chromium/policies/managed/foureyes.json';
+  const original = readFileSync(file, 'utf8');
+  const p = JSON.parse(original);
+  assert.ok(p.DeveloperToolsAvailabilityBlocklist?.includes('social.example'), 'the installed policy blocks DevTools on the Mastodon instance');
+  delete p.DeveloperToolsAvailabilityBlocklist;
+  writeFileSync(file, JSON.stringify(p, null, 2));
+  const before = connections();
+  const b = await chromiumProfile();
+  try {
+    await until('the force-installed extension to connect to the installed daemon', () => connections() > before, { timeout: 30000, every: 250 });
+    const page = await b.context.newPage();
     await page.goto('https://social.example/home');
     await blockedOnMastodon(page);
   } finally {
-    await context.close().catch(() => {});
-    rmSync(dirs.base, { recursive: true, force: true });
+    await b.close();
+    writeFileSync(file, original);
   }
 });
 
