@@ -72,6 +72,8 @@ const st0 = status();
 assert.equal(st0.policy_source, '/etc/foureyes/policy.json', 'the daemon runs under the managed policy');
 assert.ok(!st0.policy_error, `the managed policy is in force: ${st0.policy_error}`);
 const connections = () => { try { return status().extensions_connected || 0; } catch { return 0; } };
+// Each scenario starts when no browser is connected any more, so a connection is its browser's.
+const noConnections = () => until('the previous browser to be disconnected from the daemon', () => connections() === 0, { timeout: 15000, every: 100 });
 
 const results = [];
 async function scenario(name, fn) {
@@ -87,7 +89,8 @@ async function scenario(name, fn) {
 }
 
 async function blockedOnMastodon(page) {
-  // social.example is governed only because the browser policy's managed configuration names it.
+  // social.example is governed only because the browser policy's managed configuration names it
+  // (the daemon's policy names no Mastodon instance, so the daemon's hello does not add it).
   await page.waitForSelector('html[data-foureyes=on]', { timeout: 20000 });
   site.reset();
   await page.fill('.compose-form textarea', 'Unapproved post from a managed laptop');
@@ -120,11 +123,11 @@ async function chromiumProfile() {
 // own pages cannot be inspected (DeveloperToolsAvailability 0 keeps DevTools, and so this test's
 // CDP, off extensions installed by policy); what it does is observable at the daemon and on pages.
 await scenario('Chromium, the installed policy: the CRX is force-installed from update.xml and reaches the daemon; DevTools (and CDP) are refused on a governed site', async () => {
-  const before = connections();
+  await noConnections();
   const b = await chromiumProfile();
   try {
     await until('Chromium to fetch update.xml and the CRX named by the policy', () => fetched.includes('/update.xml') && fetched.includes('/foureyes.crx'), { timeout: 30000 });
-    await until('the force-installed extension to connect to the installed daemon', () => connections() > before, { timeout: 30000, every: 250 });
+    await until('the force-installed extension to connect to the installed daemon', () => connections() >= 1, { timeout: 30000, every: 250 });
     const page = await b.context.newPage();
     // social.example is in DeveloperToolsAvailabilityBlocklist because the policy names it as a
     // Mastodon instance: Chromium refuses to let DevTools or CDP at it.
@@ -144,10 +147,10 @@ await scenario('Chromium, the installed policy without its DevTools blocklist: t
   assert.ok(p.DeveloperToolsAvailabilityBlocklist?.includes('social.example'), 'the installed policy blocks DevTools on the Mastodon instance');
   delete p.DeveloperToolsAvailabilityBlocklist;
   writeFileSync(file, JSON.stringify(p, null, 2));
-  const before = connections();
+  await noConnections();
   const b = await chromiumProfile();
   try {
-    await until('the force-installed extension to connect to the installed daemon', () => connections() > before, { timeout: 30000, every: 250 });
+    await until('the force-installed extension to connect to the installed daemon', () => connections() >= 1, { timeout: 30000, every: 250 });
     const page = await b.context.newPage();
     await page.goto('https://social.example/home');
     await blockedOnMastodon(page);
@@ -166,14 +169,14 @@ await scenario('Firefox ESR: policies.json force-installs the XPI, which reaches
   // reaches the daemon through /usr/lib/mozilla/native-messaging-hosts.
   console.log('     Firefox: checked that the policy installs the XPI and it connects to the daemon; the post is not driven (DisableDeveloperTools turns off remote control)');
   const dirs = tempDirs('foureyes-pkg-firefox-');
-  const before = connections();
+  await noConnections();
   const ff = spawn(FIREFOX, ['--headless', '--no-remote', '--profile', dirs.userDataDir, 'about:blank'],
     { env: process.env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   ff.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((r) => ff.once('exit', r));
   try {
-    await until(() => `the force-installed add-on to connect to the installed daemon (Firefox said: ${stderr.slice(-500)})`, () => connections() > before, { timeout: 45000, every: 250 });
+    await until(() => `the force-installed add-on to connect to the installed daemon (Firefox said: ${stderr.slice(-500)})`, () => connections() >= 1, { timeout: 45000, every: 250 });
   } finally {
     ff.kill('SIGTERM');
     await exited;

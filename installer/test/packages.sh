@@ -151,7 +151,7 @@ grep -q '"foureyes@foureyes.eu"' /usr/lib/mozilla/native-messaging-hosts/org.fou
 # IT's edit: the approver, this test's ports, the organisation's extension ID.
 cat >/etc/foureyes/policy.json <<JSON
 {"version":1,"description":"edited by IT","default_approvers":["anna"],"extension_ids":["$id2"],
- "bridge_port":$bridge_port,"mastodon_instances":["social.example"],"audit":{"syslog":false}}
+ "bridge_port":$bridge_port,"audit":{"syslog":false}}
 JSON
 cp /etc/foureyes/policy.json "$tmp/edited.json"
 DEBIAN_FRONTEND=noninteractive dpkg -i "$main2" "$pol2" </dev/null >"$tmp/dpkg2.log" 2>&1 || { cat "$tmp/dpkg2.log"; fail "dpkg -i release 2 (upgrade)"; }
