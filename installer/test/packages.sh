@@ -20,7 +20,14 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
 fail() { echo "packages: FAIL: $*" >&2; exit 1; }
-[ "$(id -u)" -eq 0 ] || fail "must run as root (it installs the packages with dpkg): CI runs it as root"
+if [ "$(id -u)" -ne 0 ]; then
+	# Without root nothing can be installed: a skip on a developer's machine, a failure in CI.
+	why="installer/test/packages.sh needs root (it installs the packages with dpkg)"
+	if [ "${CI:-}" = true ] || [ "${CI:-}" = 1 ]; then fail "$why; with CI=true that fails the run"; fi
+	echo "SKIP $why"
+	[ -z "${FOUREYES_SKIPS:-}" ] || echo "packages: $why" >>"$FOUREYES_SKIPS"
+	exit 0
+fi
 for tool in dpkg rpm git node go flock; do
 	command -v "$tool" >/dev/null || fail "$tool is missing (bash .ci/deps.sh test)"
 done
