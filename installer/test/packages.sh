@@ -167,6 +167,18 @@ cmp -s /etc/foureyes/policy.json "$tmp/edited.json" || fail "the upgrade replace
 /usr/bin/foureyes version | grep -q -- '-2' || fail "after the upgrade /usr/bin/foureyes says $(/usr/bin/foureyes version), want release 2"
 echo "packages: upgraded to 0.1.0-2 without a question; IT's /etc/foureyes/policy.json kept"
 
+# The autostart entry becomes a unit on systemd desktops, and Hidden=true (installer/README.md,
+# for sites that enable the systemd unit instead) turns it off.
+gen=/usr/lib/systemd/user-generators/systemd-xdg-autostart-generator
+[ -x "$gen" ] || fail "$gen is missing (systemd)"
+mkdir -p "$tmp/gen1" "$tmp/gen2" "$tmp/xdg/autostart"
+XDG_CONFIG_DIRS=/etc/xdg XDG_CONFIG_HOME=$tmp/none "$gen" "$tmp/gen1" "$tmp/gen1" "$tmp/gen1" 2>/dev/null
+grep -rlx 'ExecStart=:/usr/bin/foureyes daemon' "$tmp/gen1" >/dev/null || { grep -r . "$tmp/gen1" | head; fail "systemd makes no unit that starts the daemon from /etc/xdg/autostart/foureyes-autostart.desktop"; }
+{ cat /etc/xdg/autostart/foureyes-autostart.desktop; echo Hidden=true; } >"$tmp/xdg/autostart/foureyes-autostart.desktop"
+XDG_CONFIG_DIRS=$tmp/xdg XDG_CONFIG_HOME=$tmp/none "$gen" "$tmp/gen2" "$tmp/gen2" "$tmp/gen2" 2>/dev/null
+if grep -rl foureyes "$tmp/gen2" >/dev/null; then fail "Hidden=true did not turn the autostart entry off"; fi
+echo "packages: the autostart entry starts the daemon on systemd desktops; Hidden=true turns it off"
+
 echo "packages: forced install end to end"
 bash .ci/with-keyring.sh node installer/test/forced-install.mjs --dir "$b2" --id "$id2" --update-port "$update_port" 2>&1 |
 	grep --line-buffered -vE '^dbus-daemon\[' || fail "the forced install end to end"
