@@ -9,6 +9,7 @@ import (
 
 	"foureyes/daemon/internal/nativehost"
 	"foureyes/daemon/internal/policy"
+	"foureyes/daemon/internal/rules"
 )
 
 // The packages ship the manifest `extension manifest` prints; it must be the file `extension
@@ -69,6 +70,37 @@ func TestExtensionManifestRefusesBadInput(t *testing.T) {
 		out, errs, code := c.run("", append([]string{"extension", "manifest"}, tc.args...)...)
 		if code != exitUsage || out != "" || !strings.Contains(errs, tc.want) {
 			t.Errorf("extension manifest %v: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.args, code, out, errs, tc.want)
+		}
+	}
+}
+
+// The packages ship /etc/foureyes/policy.json naming a placeholder approver. It must be a valid
+// managed policy (or the daemon would report the install broken) whose approvers nobody can
+// ever enrol as (or a staff member could enrol the placeholder and approve their own posts).
+func TestShippedManagedPolicyNamesNoEnrollableApprover(t *testing.T) {
+	for _, file := range []string{"../../../installer/linux/policy.json", "../../../installer/linux/policy.example.json"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = []byte(strings.ReplaceAll(string(data), "EXTENSION-ID", policy.DefaultExtensionID))
+		p, err := policy.Parse(data)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if err := p.CheckManaged(); err != nil {
+			t.Fatalf("%s: not a valid managed policy: %v", file, err)
+		}
+		if !strings.HasSuffix(file, "/policy.json") {
+			continue
+		}
+		if len(p.DefaultApprovers) == 0 || len(p.Accounts) != 0 {
+			t.Fatalf("%s: want default approvers only, got %v and accounts %v", file, p.DefaultApprovers, p.Accounts)
+		}
+		for _, id := range p.DefaultApprovers {
+			if _, refusal := rules.CheckApprover(rules.ApproverInput{ID: id, Name: "Someone"}); refusal == nil {
+				t.Errorf("%s names %q, which an approver can be enrolled as", file, id)
+			}
 		}
 	}
 }
