@@ -84,6 +84,17 @@ key_id=$(node installer/crx.mjs key-id "$(openssl pkey -in "$key" -pubout -outfo
 [ "$id1" = "$key_id" ] && [ "$id2" = "$key_id" ] || fail "the CRXs are signed for $id1 and $id2, the key gives $key_id"
 echo "packages: both releases signed for $id2, the ID of FOUREYES_CRX_KEY"
 
+# Without FOUREYES_CRX_KEY (a plain `make packages`) the build signs with a throwaway key: the ID
+# is then that key's, and still one ID everywhere.
+(cd "$tmp/src" && bash installer/build.sh >"$tmp/build-t.log" 2>&1) || { cat "$tmp/build-t.log"; fail "installer/build.sh without FOUREYES_CRX_KEY failed"; }
+bt=$tmp/src/artifacts/packages
+idt=$(node installer/crx.mjs id "$bt/foureyes.crx") || fail "the throwaway build's CRX: signed ID and manifest key disagree"
+grep -q "extension ID (Chromium, Chrome, Edge): $idt (signed with a THROWAWAY key" "$bt/BUILD-INFO.txt" || fail "BUILD-INFO.txt of a build without FOUREYES_CRX_KEY does not say the key was a throwaway one"
+grep -q "appid='$idt'" "$bt/update.xml" || fail "the throwaway build's update.xml does not name $idt"
+node -e 'const p = JSON.parse(require("fs").readFileSync(process.argv[1])); if (Object.keys(p.ExtensionSettings).join() !== process.argv[2]) process.exit(1)' \
+	"$bt/browser-policies/chromium/foureyes.json" "$idt" || fail "the throwaway build's Chromium policy does not pin $idt"
+echo "packages: without FOUREYES_CRX_KEY the build signs with a throwaway key; its CRX, update.xml and policies pin that key's ID $idt"
+
 # --- 2. the artefacts ---------------------------------------------------------------------------
 for b in "$b1" "$b2"; do
 	id=$(node installer/crx.mjs id "$b/foureyes.crx")
