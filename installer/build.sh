@@ -23,6 +23,8 @@
 #   FOUREYES_CHROMIUM    the Chromium that packs the CRX (default /usr/bin/chromium).
 #   FOUREYES_DAEMON_PORT the daemon's port in the browser policies' managed configuration
 #                        (default 47321, the policy's bridge_port default).
+#   FOUREYES_PLATFORMS   which platforms to build (default "linux windows macos"; linux is always
+#                        built): the other two run their build.sh when it exists.
 #   FOUREYES_MASTODON    space-separated Mastodon hosts for the browser policies' managed
 #                        configuration (default none: IT edits the files).
 set -euo pipefail
@@ -160,8 +162,9 @@ update manifest: ${update_url}update.xml (serve update.xml and foureyes.crx ther
 INFO
 
 # --- the other platforms -----------------------------------------------------------------------
-for other in installer/windows/build.sh installer/macos/build.sh; do
-	if [ -f "$other" ]; then
+for platform in windows macos; do
+	other=installer/$platform/build.sh
+	if [[ " ${FOUREYES_PLATFORMS:-linux windows macos} " == *" $platform "* ]] && [ -f "$other" ]; then
 		echo "build: $other"
 		bash "$other"
 	fi

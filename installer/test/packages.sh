@@ -2,7 +2,8 @@
 # Proof that the Linux packages do what installer/README.md says, on this machine, as root (CI):
 #
 #   1. builds twice from a clean clone of HEAD (release 1 and 2) with one signing key, the update
-#      URL on loopback; a signing key other users can read is refused;
+#      URL on loopback, and once without a key (a throwaway one); a signing key other users can
+#      read is refused; the Linux packages only (FOUREYES_PLATFORMS=linux);
 #   2. checks the artefacts: rpm -qlp lists the files, the CRX's signed ID is the ID the browser
 #      policies, update.xml and the native-messaging manifests pin, every JSON parses, and the
 #      committed drop-in policies are the generator's output;
@@ -65,13 +66,13 @@ echo "packages: building $(git -C "$tmp/src" rev-parse --short HEAD) from a clea
 key=$tmp/signing-key.pem
 openssl genrsa -out "$key" 2048 2>/dev/null
 chmod 644 "$key"
-if (cd "$tmp/src" && FOUREYES_CRX_KEY=$key bash installer/build.sh >"$tmp/build0.log" 2>&1); then
+if (cd "$tmp/src" && FOUREYES_PLATFORMS=linux FOUREYES_CRX_KEY=$key bash installer/build.sh >"$tmp/build0.log" 2>&1); then
 	fail "installer/build.sh accepted a signing key other users can read"
 fi
 grep -q "other users can read the signing key" "$tmp/build0.log" || { cat "$tmp/build0.log"; fail "installer/build.sh did not say why it refused a readable key"; }
 chmod 600 "$key"
 for rel in 1 2; do
-	(cd "$tmp/src" && FOUREYES_CRX_KEY=$key FOUREYES_RELEASE=$rel FOUREYES_UPDATE_URL="http://127.0.0.1:$update_port/" \
+	(cd "$tmp/src" && FOUREYES_PLATFORMS=linux FOUREYES_CRX_KEY=$key FOUREYES_RELEASE=$rel FOUREYES_UPDATE_URL="http://127.0.0.1:$update_port/" \
 		FOUREYES_MASTODON=social.example FOUREYES_DAEMON_PORT=$bridge_port bash installer/build.sh >"$tmp/build$rel.log" 2>&1) ||
 		{ cat "$tmp/build$rel.log"; fail "installer/build.sh (release $rel) failed"; }
 	mv "$tmp/src/artifacts/packages" "$tmp/b$rel"
@@ -86,7 +87,7 @@ echo "packages: both releases signed for $id2, the ID of FOUREYES_CRX_KEY"
 
 # Without FOUREYES_CRX_KEY (a plain `make packages`) the build signs with a throwaway key: the ID
 # is then that key's, and still one ID everywhere.
-(cd "$tmp/src" && bash installer/build.sh >"$tmp/build-t.log" 2>&1) || { cat "$tmp/build-t.log"; fail "installer/build.sh without FOUREYES_CRX_KEY failed"; }
+(cd "$tmp/src" && FOUREYES_PLATFORMS=linux bash installer/build.sh >"$tmp/build-t.log" 2>&1) || { cat "$tmp/build-t.log"; fail "installer/build.sh without FOUREYES_CRX_KEY failed"; }
 bt=$tmp/src/artifacts/packages
 idt=$(node installer/crx.mjs id "$bt/foureyes.crx") || fail "the throwaway build's CRX: signed ID and manifest key disagree"
 grep -q "extension ID (Chromium, Chrome, Edge): $idt (signed with a THROWAWAY key" "$bt/BUILD-INFO.txt" || fail "BUILD-INFO.txt of a build without FOUREYES_CRX_KEY does not say the key was a throwaway one"
