@@ -104,6 +104,20 @@ fi
 if [ -f extension/scripts/e2e.sh ]; then
   step "browser end-to-end (Chromium, Firefox ESR)" bash extension/scripts/e2e.sh
 fi
+# The Linux packages as IT deploys them: build twice, install, upgrade, the forced install of the
+# extension in Chromium and Firefox ESR by browser policy, purge (installs for the whole machine:
+# runs as root, under the browser-test lock).
+if [ -f installer/test/packages.sh ]; then
+  step "packages (.deb/.rpm, install, upgrade, forced install, purge)" bash installer/test/packages.sh
+fi
+# Windows and macOS packages, built here and read back (msiinfo/msiextract, osslsigncode,
+# plistlib): they cannot be installed on this machine.
+if [ -f installer/windows/test.sh ]; then
+  step "Windows MSI (build, read back, sign)" bash -c 'bash installer/windows/build.sh && bash installer/windows/test.sh'
+fi
+if [ -f installer/macos/test.sh ]; then
+  step "macOS LaunchAgent and profile (build, parse)" bash -c 'bash installer/macos/build.sh && bash installer/macos/test.sh'
+fi
 if [ -f daemon/scripts/tray-screenshots.sh ]; then
   step "tray under Xvfb (screenshots)" bash daemon/scripts/tray-screenshots.sh
 fi

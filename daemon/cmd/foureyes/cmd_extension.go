@@ -54,7 +54,8 @@ func cmdNativeHost(e *env, args []string) int {
 
 func cmdExtension(e *env, args []string) int {
 	return subcommand(e, "extension", args, map[string]func(*env, []string) int{
-		"allow": cmdExtensionAllow,
+		"allow":    cmdExtensionAllow,
+		"manifest": cmdExtensionManifest,
 	}, "The browser extension reaches the daemon through the native-messaging host, which the browser\nstarts only for extension IDs its host manifest allows.")
 }
 
@@ -128,6 +129,52 @@ func cmdExtensionAllow(e *env, args []string) int {
 	}
 	if !recorded {
 		fmt.Fprintln(e.stdout, "(the daemon is not running, so this is not in the audit trail yet; the daemon records the allowed extensions when it starts)")
+	}
+	return exitOK
+}
+
+// cmdExtensionManifest prints one native-messaging host manifest, so installers ship the same
+// file `extension allow` writes instead of a copy of its format.
+func cmdExtensionManifest(e *env, args []string) int {
+	fs := e.flagSet("extension manifest", "--browser chromium|firefox [--binary PATH] [ID...]",
+		"Print the native-messaging host manifest for one browser family, for packages and installers\n"+
+			"that put it in the system-wide locations (Chromium browsers: allowed extension IDs; Firefox:\n"+
+			"allowed add-on IDs). Without IDs it allows the extension in this repository\n"+
+			"("+policy.DefaultExtensionID+", "+policy.DefaultFirefoxExtensionID+"). Writes nothing.")
+	var browser, binary string
+	fs.StringVar(&browser, "browser", "", "chromium (also Chrome and Edge) or firefox")
+	fs.StringVar(&binary, "binary", "/usr/bin/foureyes", "the absolute path of the foureyes binary the browser starts")
+	ids, st := parse(fs, args)
+	if st >= 0 {
+		return st
+	}
+	var b nativehost.Browser
+	switch browser {
+	case "chromium", "chrome", "edge":
+		b = nativehost.Chromium
+		if len(ids) == 0 {
+			ids = []string{policy.DefaultExtensionID}
+		}
+	case "firefox":
+		b = nativehost.Firefox
+		if len(ids) == 0 {
+			ids = []string{policy.DefaultFirefoxExtensionID}
+		}
+	case "":
+		return e.usageErr(fs, "--browser is missing: chromium or firefox")
+	default:
+		return e.usageErr(fs, "--browser %q: want chromium (also for Chrome and Edge) or firefox", browser)
+	}
+	m, err := nativehost.ManifestFor(b, binary, ids)
+	if err != nil {
+		return e.usageErr(fs, "%v", err)
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return e.fail(fmt.Errorf("encoding the host manifest: %w", err))
+	}
+	if _, err := fmt.Fprintf(e.stdout, "%s\n", data); err != nil {
+		return e.fail(fmt.Errorf("printing the host manifest: %w", err))
 	}
 	return exitOK
 }
