@@ -45,6 +45,12 @@ func (e *Engine) Start() error {
 		return err
 	}
 	if err := e.run(e.self, func(t *tx) error {
+		if tf.lines > 0 && tf.lastEvent != "daemon_stopped" && tf.lastEvent != "audit_repaired" {
+			// The last run ended without its closing lines (killed, a crash, power lost): its
+			// open requests and sessions ended with it, unrecorded.
+			f["unclean_stop"] = true
+			f["last_event"] = tf.lastEvent
+		}
 		t.record("daemon_started", rules.Info, f)
 		e.recordPolicy(t, prev)
 		e.checkTrail(t, tf)

@@ -136,6 +136,7 @@ type trailFacts struct {
 	approvers map[string]trailApprover
 	accounts  map[string]bool
 	lines     uint64 // lines read, to tell an empty or missing trail
+	lastEvent string // the last line's event: daemon_stopped after a clean stop
 }
 
 type trailApprover struct {
@@ -165,7 +166,7 @@ func readTrail(path string) (trailFacts, error) {
 	}
 	defer func() { _ = f.Close() }()
 	r := bufio.NewReaderSize(f, 64<<10)
-	var long []byte
+	var long, last []byte
 	for {
 		line, err := r.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -181,6 +182,7 @@ func readTrail(path string) (trailFacts, error) {
 		}
 		if len(line) > 0 {
 			tf.lines++
+			last = append(last[:0], line...)
 			if slices.ContainsFunc(trustEvents, func(k []byte) bool { return bytes.Contains(line, k) }) {
 				if rec, perr := audit.ParseRecord(bytes.TrimSuffix(line, []byte{'\n'})); perr == nil {
 					tf.apply(rec)
@@ -188,6 +190,9 @@ func readTrail(path string) (trailFacts, error) {
 			}
 		}
 		if err == io.EOF {
+			if rec, perr := audit.ParseRecord(bytes.TrimSuffix(last, []byte{'\n'})); perr == nil {
+				tf.lastEvent = rec.Event
+			}
 			return tf, nil
 		}
 		if err != nil {

@@ -364,3 +364,28 @@ func TestLongTrailLinesAreRead(t *testing.T) {
 		t.Fatalf("%+v", as)
 	}
 }
+
+// A start after a run that ended without its closing lines says so; after a clean stop it does
+// not.
+func TestUncleanStopIsNoted(t *testing.T) {
+	f := newFixture(t)
+	if err := f.eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.enrol("anna", "anna")
+	f.start() // killed: no daemon_stopped line
+	if err := f.eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(readAudit(t, f), `"last_event":"approver_confirmed"`) || !strings.Contains(readAudit(t, f), `"unclean_stop":true`) {
+		t.Fatalf("no note of the unclean stop:\n%s", readAudit(t, f))
+	}
+	f.eng.stop()
+	f.start()
+	if err := f.eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(readAudit(t, f), `"unclean_stop":true`); n != 1 {
+		t.Fatalf("%d unclean stops noted, want 1 (the second start followed a clean stop)", n)
+	}
+}
