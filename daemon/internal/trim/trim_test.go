@@ -1,6 +1,7 @@
 package trim
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -117,12 +118,12 @@ func TestIdleRealTimer(t *testing.T) {
 // The heap is returned whatever the system: the call never fails for it, and a result that
 // did not handle the program's pages says why.
 func TestNowReportsWhatItDid(t *testing.T) {
-	garbage := make([][]byte, 0, 256)
-	for range 256 {
-		garbage = append(garbage, make([]byte, 64<<10))
+	garbage := make([][]byte, 256)
+	for i := range garbage {
+		garbage[i] = make([]byte, 64<<10)
 	}
+	runtime.KeepAlive(garbage)
 	garbage = nil
-	_ = garbage
 	r, err := Now()
 	if err != nil {
 		t.Fatalf("trim: %v", err)
