@@ -26,6 +26,7 @@ import (
 	"foureyes/daemon/internal/peeruid"
 	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/tray"
+	"foureyes/daemon/internal/trim"
 )
 
 // keyringService names the keyring entries. A non-default FOUREYES_HOME gets entries of its
@@ -104,6 +105,15 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	// Every keyring call goes through one queue that answers within seconds: a locked keyring
 	// waiting at an unlock prompt must not freeze the daemon.
 	store := custody.NewQueue(custody.NewKeyring(keyringService(home, e.getenv("FOUREYES_HOME") != "")), 0)
+	// Once start-up has settled, and again after each burst of activity, the daemon gives back
+	// what idling does not use: freed heap, and its program's pages start-up touched. Once per
+	// burst, never on a timer while idle.
+	idle := trim.NewIdle(trim.After, func() {
+		if _, err := trim.Now(); err != nil {
+			logger.Printf("giving idle memory back: %v", err)
+		}
+	})
+	defer idle.Stop()
 	var br *bridge.Server
 	port := policy.DefaultBridgePort
 	if pol != nil {
@@ -121,6 +131,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 		},
 		BridgeAddr:  fmt.Sprintf("127.0.0.1:%d", port),
 		StartFields: map[string]any{"native_host_manifests": allowedExtensions()},
+		Activity:    idle.Poke,
 	})
 	if err != nil {
 		return err
@@ -173,6 +184,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	go reloadOnHUP(ctx, eng)
 
 	logger.Printf("ready: admin socket %s, audit log %s, policy %s", sock.Path(), auditPath, polSource)
+	idle.Poke() // start-up is activity: trim once it has settled
 
 	// A failing server stops the daemon; its error is the daemon's.
 	var serveErr atomic.Pointer[error]
@@ -205,7 +217,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 			if uerr == nil {
 				uerr = ui.Start(ctx)
 			}
-			topts := tray.Options{Version: version, OnQuit: stop, Logf: logger.Printf}
+			topts := tray.Options{Version: version, OnQuit: stop, Logf: logger.Printf, OnAction: idle.Poke}
 			if uerr != nil {
 				logger.Printf("the local enrolment and account pages are not available: %v", uerr)
 			} else {

@@ -64,6 +64,9 @@ type Options struct {
 	StartFields map[string]any
 	// LookupUser reports whether an OS user of that login name exists (nil: os/user).
 	LookupUser func(name string) error
+	// Activity is called on every request from any transport and every timer the engine
+	// handles (nil: nothing); the daemon gives memory back once it stops (trim.Idle).
+	Activity func()
 }
 
 // Forwarder is an Auditor that also copies lines elsewhere (the system log) and can say why

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,4 +94,36 @@ func TestNextWork(t *testing.T) {
 	if rs, _ := f.admin().ListRequests(ctx); len(rs) != 0 {
 		t.Fatalf("the cancelled request was not forgotten: %+v", rs)
 	}
+}
+
+// Every request from any transport and every timer the engine handles is activity (the daemon
+// gives memory back once they stop); watching for events is not.
+func TestActivityOnEveryRequest(t *testing.T) {
+	f := newFixture(t)
+	var n atomic.Int32
+	f.eng.opts.Activity = func() { n.Add(1) }
+	ctx := context.Background()
+	want := int32(0)
+	step := func(what string, call func() error) {
+		t.Helper()
+		_ = call() // refusals count too: someone asked
+		want++
+		if got := n.Load(); got != want {
+			t.Fatalf("after %s: %d activities, want %d", what, got, want)
+		}
+	}
+	if _, err := f.admin().Watch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n.Load() != 0 {
+		t.Fatal("watching for events counted as activity")
+	}
+	step("status", func() error { _, err := f.admin().Status(ctx); return err })
+	step("list accounts", func() error { _, err := f.admin().ListAccounts(ctx); return err })
+	step("a staff request", func() error {
+		_, err := f.eng.Staff(api.Caller{OSUser: "staff", Via: "bridge"}).CreateRequest(ctx, api.NewRequest{Account: "x:@none", Action: "post", Text: "t"})
+		return err
+	})
+	step("a bridge hello", func() error { _, err := f.admin().BridgeHello(ctx, "chrome-extension://x"); return err })
+	step("the engine's timer", func() error { f.eng.Tick(); return nil })
 }

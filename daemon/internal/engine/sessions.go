@@ -147,6 +147,7 @@ func (v *ownerView) ExtensionAllowed(ctx context.Context, browser, id, manifest 
 
 func (v *ownerView) BridgeHello(ctx context.Context, origin string) (api.BridgeHello, error) {
 	e := v.e
+	e.active()
 	var hello func(origin string) (api.BridgeHello, error)
 	var down error
 	e.locked(func() { hello, down = e.hello, e.bridgeErr })

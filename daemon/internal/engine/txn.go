@@ -109,6 +109,7 @@ func del[K comparable, V any](t *tx, m map[K]V, k K) {
 // line fails, release the lock, then tell the watchers. f returns the operation's answer; an
 // error from f undoes its changes unless it came from [tx.refuse].
 func (e *Engine) run(c api.Caller, f func(t *tx) error) error {
+	e.active()
 	var err error
 	var events []api.Event
 	e.locked(func() {
@@ -141,6 +142,13 @@ func (e *Engine) run(c api.Caller, f func(t *tx) error) error {
 	})
 	e.notify(events)
 	return err
+}
+
+// active tells Options.Activity that something happened.
+func (e *Engine) active() {
+	if e.opts.Activity != nil {
+		e.opts.Activity()
+	}
 }
 
 // locked runs f holding mu: the engine's one place that takes and releases its lock.

@@ -49,6 +49,9 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Now tells the time; nil is time.Now. Tests set it.
 	Now func() time.Time
+	// OnAction is called on every click of a menu item (nil: nothing): activity, after which
+	// the daemon gives memory back once it is idle again.
+	OnAction func()
 }
 
 // Desktop quirks and timings, named so they are not scattered through the code.
@@ -194,6 +197,9 @@ func (c *controller) run(ctx context.Context, clicks <-chan slot) error {
 			c.refresh(ctx)
 		case <-tickC:
 		case s := <-clicks:
+			if c.opts.OnAction != nil {
+				c.opts.OnAction()
+			}
 			item, ok := c.menu.item(s)
 			if !ok || !item.Enabled {
 				continue

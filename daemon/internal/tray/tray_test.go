@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,6 +63,7 @@ type harness struct {
 	opened  chan string
 	done    chan error
 	quitted chan struct{}
+	actions atomic.Int32
 }
 
 func start(t *testing.T) *harness {
@@ -77,6 +79,7 @@ func start(t *testing.T) *harness {
 		UIURL:    func(page string) (string, error) { return "file:///run/user/0/foureyes/open-" + page + ".html", nil },
 		OpenURL:  func(u string) error { h.opened <- u; return nil },
 		OnQuit:   func() { close(h.quitted) },
+		OnAction: func() { h.actions.Add(1) },
 		Logf:     t.Logf,
 		Now:      func() time.Time { return t0 },
 	}, func(m Menu) { h.menus <- m })
@@ -153,6 +156,10 @@ func TestControllerActions(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Quit did not end the loop")
+	}
+	// Every click is activity for the daemon's idle trim, a disabled line's too.
+	if n := h.actions.Load(); n != 4 {
+		t.Errorf("OnAction called %d times for 4 clicks", n)
 	}
 	select {
 	case <-h.quitted:
