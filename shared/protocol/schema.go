@@ -18,7 +18,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"foureyes/shared"
+	"foureyes/shared/schemacheck"
 )
 
 // Directions: which side sends a message, and so which definition of the schema applies.
@@ -56,7 +56,7 @@ func ErrorCodes() (map[string]string, error) {
 var compiled = sync.OnceValues(func() (map[string]*jsonschema.Schema, error) {
 	out := map[string]*jsonschema.Schema{}
 	for _, d := range Directions {
-		s, err := shared.CompileSchemaPart("messages.schema.json", schemaJSON, "/$defs/"+d)
+		s, err := schemacheck.CompileSchemaPart("messages.schema.json", schemaJSON, "/$defs/"+d)
 		if err != nil {
 			return nil, err
 		}
@@ -85,7 +85,7 @@ func Validate(direction string, msg []byte) error {
 	if where := plainIntegers(v, ""); where != "" {
 		return fmt.Errorf("at %s: numbers are written as plain integers, without fraction or exponent", where)
 	}
-	return shared.Validate(s, v)
+	return schemacheck.Validate(s, v)
 }
 
 // plainIntegers returns the location of the first number written with a fraction or exponent,

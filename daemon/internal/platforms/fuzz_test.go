@@ -13,7 +13,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"version":1,"platforms":[]}`))
 	f.Add([]byte(`{"version":1,"platforms":[{"id":"x","name":"X","tier":1,"status":"supported","hosts":["x.com"],"publish":[{"action":"post","method":"POST","url_regex":"^https://x.com/("}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ps, err := parse(data, shared.PlatformsSchemaJSON)
+		ps, err := parseChecked(data, shared.PlatformsSchemaJSON)
 		if err != nil {
 			return
 		}

@@ -16,6 +16,10 @@ func TestEmbeddedTable(t *testing.T) {
 	if _, err := load(); err != nil {
 		t.Fatalf("shared/platforms.json: %v", err)
 	}
+	// The daemon does not check the schema at start: this test does, for the table it embeds.
+	if _, err := parseChecked(shared.PlatformsJSON, shared.PlatformsSchemaJSON); err != nil {
+		t.Fatalf("shared/platforms.json against its schema: %v", err)
+	}
 	// The embedded bytes are the repo's file, not a stale copy.
 	disk, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "platforms.json"))
 	if err != nil {
@@ -120,7 +124,7 @@ func TestParseRefusesBadTables(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parse([]byte(tt.table), shared.PlatformsSchemaJSON)
+			_, err := parseChecked([]byte(tt.table), shared.PlatformsSchemaJSON)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -130,7 +134,7 @@ func TestParseRefusesBadTables(t *testing.T) {
 		})
 	}
 	// The fixture itself is good, so each case above fails for its own reason.
-	if _, err := parse([]byte(`{"version":1,"platforms":[`+ok+`]}`), shared.PlatformsSchemaJSON); err != nil {
+	if _, err := parseChecked([]byte(`{"version":1,"platforms":[`+ok+`]}`), shared.PlatformsSchemaJSON); err != nil {
 		t.Fatalf("good fixture refused: %v", err)
 	}
 }

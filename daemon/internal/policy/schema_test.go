@@ -16,11 +16,12 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"foureyes/shared"
+	"foureyes/shared/schemacheck"
 )
 
 func policySchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	s, err := shared.CompileSchema("policy.schema.json", shared.PolicySchemaJSON)
+	s, err := schemacheck.CompileSchema("policy.schema.json", shared.PolicySchemaJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestExamplesFitSchema(t *testing.T) {
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
-			if err := shared.ValidateJSON(s, b); err != nil {
+			if err := schemacheck.ValidateJSON(s, b); err != nil {
 				t.Error(err)
 			}
 		})
@@ -114,7 +115,7 @@ func TestSchemaAgreesWithParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			schemaErr := shared.ValidateJSON(s, []byte(tt.in))
+			schemaErr := schemacheck.ValidateJSON(s, []byte(tt.in))
 			_, parseErr := Parse([]byte(tt.in))
 			switch {
 			case strings.HasPrefix(tt.differs, "parse stricter"):

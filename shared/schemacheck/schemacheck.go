@@ -1,4 +1,7 @@
-package shared
+// Package schemacheck validates JSON against the JSON Schemas in shared/ (draft 2020-12) with the
+// same verdicts as the extension's ajv. Tests and the command-line checks use it; the daemon
+// itself does not link it (the embedded tables are checked against their schemas by tests).
+package schemacheck
 
 import (
 	"bytes"
