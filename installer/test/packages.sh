@@ -164,7 +164,7 @@ t1=$(date +%s%N)
 dpkg -i "$pol1" </dev/null >>"$tmp/dpkg1.log" 2>&1 || { cat "$tmp/dpkg1.log"; fail "dpkg -i foureyes-browser-policies release 1"; }
 echo "packages: dpkg -i foureyes (release 1) took $(( (t1 - t0) / 1000000 )) ms"
 /usr/bin/foureyes policy check --managed /etc/foureyes/policy.json >/dev/null || fail "the installed /etc/foureyes/policy.json is not a valid managed policy"
-grep -q '"REPLACE-WITH-APPROVER-IDS"' /etc/foureyes/policy.json || fail "the installed policy names an approver: it must name none until IT edits it"
+grep -q '"default_approvers": \[\]' /etc/foureyes/policy.json || fail "the installed policy names an approver: it must name none until IT edits it"
 grep -q "chrome-extension://$id1/" /etc/chromium/native-messaging-hosts/org.foureyes.host.json || fail "the Chromium host manifest does not allow $id1"
 grep -q '"foureyes@foureyes.eu"' /usr/lib/mozilla/native-messaging-hosts/org.foureyes.host.json || fail "the Firefox host manifest does not allow foureyes@foureyes.eu"
 # IT's edit: the approver, this test's ports, the organisation's extension ID.

@@ -188,7 +188,22 @@ func TestFaultKillDuringAuditAppends(t *testing.T) {
 	}
 	var approvers []*approverKeys
 	for i := range 8 {
-		en, err := cl.EnrollApprover(ctx, api.NewApprover{ID: fmt.Sprintf("approver%d", i), Name: fmt.Sprintf("Approver %d", i)})
+		// The first is the bootstrap; each later one is vouched for by the one before, with
+		// that approver's next code.
+		var by api.Authority
+		if i > 0 {
+			v := approvers[i-1]
+			s, ok := v.next(time.Now())
+			if !ok {
+				t.Fatalf("approver %s has no fresh code to vouch with", v.id)
+			}
+			code, err := rules.CodeAt(v.secret, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			by, v.spent = api.Authority{Approver: v.id, Code: code}, s
+		}
+		en, err := cl.EnrollApprover(ctx, api.NewApprover{ID: fmt.Sprintf("approver%d", i), Name: fmt.Sprintf("Approver %d", i), By: by})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -164,3 +164,21 @@ func TestLoadUsesEnvironment(t *testing.T) {
 		t.Errorf("Load() = %v, %q, %v", p, source, err)
 	}
 }
+
+// A policy may name nobody yet (what a package installs before IT names the press officers):
+// valid, managed, and nobody may approve.
+func TestNobodyMayApproveYet(t *testing.T) {
+	p, err := Parse([]byte(`{"version":1,"default_approvers":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CheckManaged(); err != nil {
+		t.Fatalf("as a managed policy: %v", err)
+	}
+	if p.MayApprove("x:@m", "anna") || p.MayApprove("x:@m", "*") {
+		t.Fatal("somebody may approve under a policy that names nobody")
+	}
+	if w := p.Warnings(); len(w) != 1 || !strings.Contains(w[0], "nobody may approve") {
+		t.Fatalf("warnings %v", w)
+	}
+}

@@ -70,6 +70,9 @@ func (p *Policy) Warnings() []string {
 	for _, k := range p.ignored {
 		out = append(out, fmt.Sprintf("%s is not built yet and is ignored (it asked for %s)", k, NotBuilt[k]))
 	}
+	if len(p.DefaultApprovers) == 0 {
+		out = append(out, "default_approvers is empty: nobody may approve posts on accounts the policy does not list with approvers of their own")
+	}
 	keys := make([]string, 0, len(p.Accounts))
 	for k := range p.Accounts {
 		keys = append(keys, k)

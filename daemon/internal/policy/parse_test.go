@@ -60,7 +60,6 @@ func TestParseErrors(t *testing.T) {
 		{"account empty approvers", `{"version":1,"accounts":{"x:@a":{"approvers":[]}}}`, `accounts["x:@a"].approvers: must name at least one approver`},
 		{"account approver duplicate", `{"version":1,"accounts":{"x:@a":{"approvers":["anna","anna"]}}}`, `accounts["x:@a"].approvers[1]: "anna" is listed twice`},
 		{"star mixed", `{"version":1,"default_approvers":["*","anna"]}`, `default_approvers: "*" (any approver) cannot be combined`},
-		{"default approvers empty", `{"version":1,"default_approvers":[]}`, "default_approvers: must name at least one approver"},
 		{"approver empty", `{"version":1,"default_approvers":[""]}`, `default_approvers[0]: "" is not an approver id`},
 		{"approver slash", `{"version":1,"default_approvers":["a/b"]}`, `default_approvers[0]: "a/b" is not an approver id`},
 		{"approver space", `{"version":1,"default_approvers":["anna b"]}`, `default_approvers[0]: "anna b" is not an approver id`},
