@@ -159,7 +159,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 			if p == nil {
 				return bridge.ClientPolicy{}
 			}
-			return bridge.ClientPolicy{MastodonInstances: p.MastodonInstances}
+			return bridge.ClientPolicy{MastodonInstances: p.MastodonInstances, PrivateAccounts: p.PrivateAccounts}
 		},
 		Logf:    logger.Printf,
 		Version: version,

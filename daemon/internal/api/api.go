@@ -156,6 +156,9 @@ type Account struct {
 	// RotationPending: a new password waits in the keyring beside the current one until the
 	// platform confirms the change (or it fails, or IT settles it).
 	RotationPending bool `json:"rotation_pending,omitempty"`
+	// Custody is how the browser holds this account's sign-in, from the policy in force
+	// (strict or gated); not stored.
+	Custody string `json:"custody,omitempty"`
 }
 
 // NewApprover asks to enrol (or re-enrol) an approver.
@@ -293,6 +296,17 @@ type SignIn interface {
 	// the platform's change-password form; ReportRotated says how it went.
 	ReleaseRotation(ctx context.Context, ask CredentialAsk) (Rotation, error)
 	ReportRotated(ctx context.Context, r Rotated) error
+	// AllowPrivatePost decides, by the policy's private_accounts, whether a post from a private
+	// account may go out without approval; nil means yes.
+	AllowPrivatePost(ctx context.Context, p PrivatePost) error
+}
+
+// PrivatePost asks whether a post may go out from a private account the browser is signed in
+// to on a governed platform (not an account in custody).
+type PrivatePost struct {
+	Platform string `json:"platform"`
+	Host     string `json:"host"`
+	Handle   string `json:"handle"` // as the page shows it, e.g. @someone
 }
 
 // Rotation is what the extension needs to change an account's password on the platform.

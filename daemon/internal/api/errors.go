@@ -42,6 +42,7 @@ const (
 	CodeSecondApprover    Code = "second_approver"    // a change to who may approve needs another approver's code
 	CodeUnverified        Code = "unverified"         // in the state file but not in the audit trail: IT must accept it
 	CodeBridgeDown        Code = "bridge_down"        // the daemon runs, but its browser bridge is not listening (port held by another program)
+	CodePrivateAccount    Code = "private_account"    // the policy holds back posts from private accounts on governed platforms
 	CodeInternal          Code = "internal"           // a bug: please report it
 )
 

@@ -157,6 +157,9 @@ func (c *conn) policy() ClientPolicy {
 	p := c.s.cfg.Policy()
 	p.Platforms = nonNil(p.Platforms)
 	p.MastodonInstances = nonNil(p.MastodonInstances)
+	if p.PrivateAccounts == "" {
+		p.PrivateAccounts = "block"
+	}
 	return p
 }
 
@@ -316,7 +319,11 @@ func (c *conn) handle(ctx context.Context, m Message) any {
 		}
 		out := make([]AccountInfo, 0, len(list))
 		for _, a := range list {
-			out = append(out, AccountInfo{ID: a.ID, Platform: a.Platform, Handle: a.Handle})
+			custody := a.Custody
+			if custody == "" {
+				custody = "strict" // fail closed: signed in only inside a session
+			}
+			out = append(out, AccountInfo{ID: a.ID, Platform: a.Platform, Handle: a.Handle, Custody: custody})
 		}
 		return accountsReply{V: Version, ID: m.ID, Type: TypeAccounts, Accounts: out}
 	case TypeRequest:
@@ -389,6 +396,15 @@ func (c *conn) handle(ctx context.Context, m Message) any {
 		}
 		if err := si.ReportSignedOut(ctx, api.SignOut{SessionID: m.SessionID, Account: m.Account, Host: m.Host,
 			OK: m.Result == "ok", Error: m.Error}); err != nil {
+			return fail(err)
+		}
+		return simpleReply{V: Version, ID: m.ID, Type: TypeOK}
+	case TypePrivatePost:
+		si, ok := b.(api.SignIn)
+		if !ok {
+			return fail(api.Errorf(api.CodeNotPermitted, "this connection cannot ask that"))
+		}
+		if err := si.AllowPrivatePost(ctx, api.PrivatePost{Platform: m.Platform, Host: m.Host, Handle: m.Handle}); err != nil {
 			return fail(err)
 		}
 		return simpleReply{V: Version, ID: m.ID, Type: TypeOK}

@@ -153,7 +153,7 @@ func TestMessages(t *testing.T) {
 		{"approvers: the offered ones, id and name only", `{"v":1,"id":14,"type":"approvers"}`, "approvers", "",
 			`"approvers":[{"id":"anna","name":"Anna Press"}]`},
 		{"accounts without username", `{"v":1,"id":15,"type":"accounts"}`, "accounts", "",
-			`"accounts":[{"id":"mastodon:@press@social.example","platform":"mastodon","handle":"@press@social.example"}]`},
+			`"accounts":[{"id":"mastodon:@press@social.example","platform":"mastodon","handle":"@press@social.example","custody":"strict"}]`},
 		{"deny", `{"v":1,"id":16,"type":"deny","request_id":"r","approver":"anna","code":"123456"}`, "request", "", `"state":"denied"`},
 		{"cancel", `{"v":1,"id":17,"type":"cancel","request_id":"r"}`, "request", "", `"state":"cancelled"`},
 		{"published", `{"v":1,"id":18,"type":"published","session_id":"s","digest":"` + testDigest + `","url":"https://x.com/p/1"}`, "ok", "", `"id":18`},

@@ -51,6 +51,8 @@ const (
 	TypeRotation = "rotation"
 	// TypeRotated reports how the password change went on the platform.
 	TypeRotated = "rotated"
+	// TypePrivatePost asks whether a post from a private account may go out.
+	TypePrivatePost = "private_post"
 )
 
 // Message types only the daemon sends.
@@ -132,6 +134,11 @@ var messageFields = map[string][]fieldSpec{
 		{name: "result", required: true, max: 16, enum: []string{"ok", "failed"}},
 		{name: "error", max: 1024},
 	},
+	TypePrivatePost: {
+		{name: "platform", required: true, max: 64},
+		{name: "host", required: true, max: 253},
+		{name: "handle", required: true, max: 256},
+	},
 	TypeRotation: {
 		{name: "session_id", required: true, max: 128},
 		{name: "account", required: true, max: 256},
@@ -176,8 +183,9 @@ type Message struct {
 	Method    string // unrecognised
 	Path      string // unrecognised
 	Tab       string // unrecognised
-	Result    string // signed_out
-	Error     string // signed_out
+	Result    string // signed_out, rotated
+	Error     string // signed_out, rotated
+	Handle    string // private_post
 }
 
 // field returns where the string field called name is kept.
@@ -217,6 +225,8 @@ func (m *Message) field(name string) *string {
 		return &m.Path
 	case "tab":
 		return &m.Tab
+	case "handle":
+		return &m.Handle
 	case "result":
 		return &m.Result
 	case "error":
@@ -431,6 +441,9 @@ type ClientPolicy struct {
 	Platforms []string `json:"platforms"`
 	// MastodonInstances lists the hosts of the Mastodon instances the organisation posts on.
 	MastodonInstances []string `json:"mastodon_instances"`
+	// PrivateAccounts is the policy for private accounts on governed platforms: block,
+	// allow or allow_outside_hours (the extension asks with private_post each time).
+	PrivateAccounts string `json:"private_accounts"`
 }
 
 func nonNil(s []string) []string {
@@ -453,6 +466,8 @@ type AccountInfo struct {
 	ID       string `json:"id"`
 	Platform string `json:"platform"`
 	Handle   string `json:"handle"`
+	// Custody is strict (signed in only inside a posting session) or gated.
+	Custody string `json:"custody"`
 }
 
 // ApproverInfo is what the extension learns about an approver.

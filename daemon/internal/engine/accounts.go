@@ -10,6 +10,7 @@ import (
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/custody"
 	"foureyes/daemon/internal/platforms"
+	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/rules"
 )
 
@@ -104,7 +105,9 @@ func (v *staffView) ListAccounts(ctx context.Context) ([]api.Account, error) {
 	var out []api.Account
 	err := e.run(v.c, func(t *tx) error {
 		for _, a := range slices.SortedFunc(maps.Values(e.st.Accounts), func(a, b *api.Account) int { return strings.Compare(a.ID, b.ID) }) {
-			out = append(out, *a)
+			acc := *a
+			acc.Custody = e.custodyFor(a.ID)
+			out = append(out, acc)
 		}
 		return nil
 	})
@@ -196,4 +199,13 @@ func (e *Engine) withdraw(t *tx, req func(*rules.Request) bool, sess func(*rules
 		}
 	}
 	return n
+}
+
+// custodyFor is account's custody mode under the policy in force; strict when the policy is
+// invalid (fail closed: signed out outside sessions). Callers hold mu.
+func (e *Engine) custodyFor(account string) string {
+	if e.pol == nil {
+		return policy.CustodyStrict
+	}
+	return e.pol.CustodyFor(account)
 }

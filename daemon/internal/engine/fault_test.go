@@ -101,7 +101,7 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 		"lock", "account_removed", "trust_change_refused", "request_refused", "account_accepted",
 		"approver_accepted", "local_page_refused", "platform_unrecognised", "credential_release_refused",
 		"credential_release", "signed_out", "sign_out_failed", "rotation_release", "rotation_failed",
-		"password_rotated",
+		"password_rotated", "private_post_allowed", "private_post_blocked",
 	}
 	for _, ev := range events {
 		t.Run(ev, func(t *testing.T) {
@@ -292,6 +292,17 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 			okStep("remove approver", func() error {
 				return admin.RemoveApprover(ctx, "ben", api.Authority{Approver: "anna", Code: code("anna")})
 			})
+			for _, mode := range []string{"allow", "block"} {
+				f.eng.locked(func() { f.eng.pol.PrivateAccounts = mode })
+				want := map[string]api.Code{"allow": "", "block": api.CodePrivateAccount}[mode]
+				step("private post under "+mode, func() error {
+					err := si.AllowPrivatePost(ctx, api.PrivatePost{Platform: "x", Host: "x.com", Handle: "@privat"})
+					if c := api.CodeOf(err); c != want && c != api.CodeAuditUnavailable {
+						t.Fatalf("private post under %s: %v", mode, err)
+					}
+					return err
+				})
+			}
 			for _, ok := range []bool{false, true} {
 				next()
 				var rot api.Request

@@ -12,6 +12,7 @@ import (
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/custody"
 	"foureyes/daemon/internal/platforms"
+	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/rules"
 	"foureyes/daemon/internal/textclip"
 )
@@ -152,6 +153,23 @@ func (v *staffView) ReportSignedOut(ctx context.Context, r api.SignOut) error {
 			f["error"] = textclip.Clip(r.Error, 1024)
 		}
 		t.decided(d, f)
+		return nil
+	})
+}
+
+func (v *staffView) AllowPrivatePost(ctx context.Context, p api.PrivatePost) error {
+	e := v.e
+	return e.run(v.c, func(t *tx) error {
+		mode := policy.PrivateBlock // an invalid policy allows nothing
+		if e.pol != nil {
+			mode = e.pol.PrivateAccounts
+		}
+		d := rules.PrivatePost(e.cfg, mode, textclip.Clip(p.Platform, 64), textclip.Clip(p.Handle, 256), t.now)
+		t.decided(d, map[string]any{"platform": textclip.Clip(p.Platform, 64), "host": textclip.Clip(p.Host, 253),
+			"handle": textclip.Clip(p.Handle, 256), "requester": v.c.OSUser, "private_accounts": mode})
+		if !d.Allowed() {
+			return t.refuse(d.Refusal)
+		}
 		return nil
 	})
 }

@@ -55,6 +55,12 @@ func (e *Engine) explain(ref *rules.Refusal) *api.Error {
 		if ref.Reason == "trust" {
 			msg = fmt.Sprintf("approver %s is you (OS user %s): another approver must vouch for changes to who may approve", f.Approver, f.Requester)
 		}
+	case api.CodePrivateAccount:
+		if ref.Reason == "inside_hours" {
+			msg = fmt.Sprintf("the browser is signed in to the private account %s: the policy lets private posts through only outside posting hours", f.Account)
+		} else {
+			msg = fmt.Sprintf("the browser is signed in to the private account %s: the policy holds back posts from private accounts on this platform (sign in to it elsewhere, or sign out here)", f.Account)
+		}
 	case api.CodeSecondApprover:
 		msg = secondApprover(ref.Reason, f)
 	case api.CodeUnverified:

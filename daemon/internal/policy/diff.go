@@ -94,6 +94,13 @@ func Diff(old, new *Policy) []Change {
 	add("firefox_extension_ids", strings.Join(old.FirefoxExtensionIDs, ","), strings.Join(new.FirefoxExtensionIDs, ","), added(old.FirefoxExtensionIDs, new.FirefoxExtensionIDs))
 	add("mastodon_instances", strings.Join(old.MastodonInstances, ","), strings.Join(new.MastodonInstances, ","), added(new.MastodonInstances, old.MastodonInstances))
 	add("bridge_port", old.BridgePort, new.BridgePort, false)
+	add("custody", old.Custody, new.Custody, old.Custody == CustodyStrict && new.Custody != CustodyStrict)
+	privRank := map[string]int{PrivateBlock: 0, PrivateAllowOutsideHours: 1, PrivateAllow: 2}
+	add("private_accounts", old.PrivateAccounts, new.PrivateAccounts, privRank[new.PrivateAccounts] > privRank[old.PrivateAccounts])
+	for _, acc := range accountUnion(old, new) {
+		o, n := old.CustodyFor(acc), new.CustodyFor(acc)
+		add("accounts."+acc+".custody", o, n, o == CustodyStrict && n != CustodyStrict)
+	}
 	add("audit.syslog", old.Audit.Syslog, new.Audit.Syslog, old.Audit.Syslog && !new.Audit.Syslog)
 	add("description", old.Description, new.Description, false)
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Key < cs[j].Key })
@@ -160,5 +167,19 @@ func sortedKeys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// accountUnion lists the account ids either policy names, sorted.
+func accountUnion(old, new *Policy) []string {
+	var out []string
+	for _, p := range []*Policy{old, new} {
+		for k := range p.Accounts {
+			if !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+	}
+	slices.Sort(out)
 	return out
 }

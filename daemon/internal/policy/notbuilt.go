@@ -16,7 +16,6 @@ import (
 // offers them. A key goes back into Policy, the schema and the docs only with the code that
 // reads it.
 var NotBuilt = map[string]string{
-	"custody":                    "logging the browser out of the platform after each post",
 	"editorial_sites":            "trusting an editorial system's own approval flow",
 	"actions_requiring_approval": "exempting some actions from approval (every post, reply, quote and repost needs one)",
 }

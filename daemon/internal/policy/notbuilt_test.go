@@ -15,12 +15,11 @@ func TestNotBuiltKeysAreIgnored(t *testing.T) {
 		wantIgnored []string
 		wantWarning string
 	}{
-		{"custody", `{"version":1,"custody":"strict"}`, []string{"custody"}, "custody is not built yet and is ignored"},
 		{"editorial sites", `{"version":1,"editorial_sites":["cms.example.org"]}`, []string{"editorial_sites"}, "editorial_sites is not built yet and is ignored"},
 		{"actions requiring approval", `{"version":1,"actions_requiring_approval":["post"]}`, []string{"actions_requiring_approval"}, "actions_requiring_approval is not built yet and is ignored"},
-		{"any value is ignored", `{"version":1,"custody":{"mode":["x"]}}`, []string{"custody"}, "custody is not built yet"},
-		{"all three, in file order", `{"editorial_sites":[],"version":1,"custody":"standard","actions_requiring_approval":[]}`,
-			[]string{"editorial_sites", "custody", "actions_requiring_approval"}, "editorial_sites is not built yet"},
+		{"any value is ignored", `{"version":1,"editorial_sites":{"mode":["x"]}}`, []string{"editorial_sites"}, "editorial_sites is not built yet"},
+		{"both, in file order", `{"editorial_sites":[],"version":1,"actions_requiring_approval":[]}`,
+			[]string{"editorial_sites", "actions_requiring_approval"}, "editorial_sites is not built yet"},
 		{"none", `{"version":1}`, nil, ""},
 	}
 	for _, tt := range tests {
@@ -52,11 +51,11 @@ func TestNotBuiltKeysAreStillChecked(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"null", `{"version":1,"custody":null}`, "custody: null is not allowed"},
-		{"duplicate", `{"version":1,"custody":"a","custody":"b"}`, "custody: duplicate key"},
-		{"duplicate inside", `{"version":1,"custody":{"a":1,"a":2}}`, "custody.a: duplicate key"},
-		{"only at the top level", `{"version":1,"throttle":{"custody":"strict"}}`, "throttle.custody: unknown key"},
-		{"other keys still checked", `{"version":1,"custody":"strict","bridge_port":1}`, "bridge_port: 1 is under the minimum"},
+		{"null", `{"version":1,"editorial_sites":null}`, "editorial_sites: null is not allowed"},
+		{"duplicate", `{"version":1,"editorial_sites":"a","editorial_sites":"b"}`, "editorial_sites: duplicate key"},
+		{"duplicate inside", `{"version":1,"editorial_sites":{"a":1,"a":2}}`, "editorial_sites.a: duplicate key"},
+		{"only at the top level", `{"version":1,"throttle":{"editorial_sites":"x"}}`, "throttle.editorial_sites: unknown key"},
+		{"other keys still checked", `{"version":1,"editorial_sites":"x","bridge_port":1}`, "bridge_port: 1 is under the minimum"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -76,6 +76,13 @@ type Policy struct {
 
 	MastodonInstances []string `json:"mastodon_instances"`
 
+	// Custody is how the browser holds an account's sign-in, for accounts that do not set
+	// their own: CustodyStrict or CustodyGated.
+	Custody string `json:"custody"`
+	// PrivateAccounts says what happens when the browser is signed in to someone's private
+	// account on a governed platform: PrivateBlock, PrivateAllow or PrivateAllowOutsideHours.
+	PrivateAccounts string `json:"private_accounts"`
+
 	Audit Audit `json:"audit"`
 
 	// ignored lists the keys of NotBuilt the file had, in file order. Set by Parse.
@@ -90,6 +97,33 @@ type Policy struct {
 type Account struct {
 	// Approvers who may approve this account; nil falls back to DefaultApprovers.
 	Approvers []string `json:"approvers,omitempty"`
+	// Custody overrides the policy's custody for this account; "" uses it.
+	Custody string `json:"custody,omitempty"`
+}
+
+// Custody modes: how the browser holds an account's sign-in.
+const (
+	// CustodyStrict: the browser is signed in to the account only inside a posting session
+	// (foureyes signs it in with the password from the keyring) and signed out after it.
+	CustodyStrict = "strict"
+	// CustodyGated: the browser stays signed in; the gates alone hold posts back. For
+	// platforms that punish frequent sign-ins.
+	CustodyGated = "gated"
+)
+
+// What a post from a private account on a governed platform meets.
+const (
+	PrivateBlock             = "block"
+	PrivateAllow             = "allow"
+	PrivateAllowOutsideHours = "allow_outside_hours"
+)
+
+// CustodyFor returns the custody mode of account.
+func (p *Policy) CustodyFor(account string) string {
+	if a, ok := p.account(account); ok && a.Custody != "" {
+		return a.Custody
+	}
+	return p.Custody
 }
 
 // Throttle limits failed approval codes per approver.
@@ -142,6 +176,8 @@ func Default() *Policy {
 		FirefoxExtensionIDs: []string{DefaultFirefoxExtensionID},
 		BridgePort:          DefaultBridgePort,
 		MastodonInstances:   []string{},
+		Custody:             CustodyStrict,
+		PrivateAccounts:     PrivateBlock,
 		Audit:               Audit{Syslog: true},
 	}
 	if err := p.Validate(); err != nil {

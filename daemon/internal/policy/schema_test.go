@@ -109,9 +109,8 @@ func TestSchemaAgreesWithParse(t *testing.T) {
 		{"audit", `{"version":1,"audit":{"syslog":false}}`, ""},
 		{"audit unknown", `{"version":1,"audit":{"file":"/tmp/x"}}`, ""},
 		{"long description", `{"version":1,"description":"` + strings.Repeat("x", 2001) + `"}`, ""},
-		{"custody, not built", `{"version":1,"custody":"strict"}`, "schema stricter: Parse ignores keys of features not built yet so that old files keep loading; the schema no longer offers them"},
-		{"editorial sites, not built", `{"version":1,"editorial_sites":["cms.example"]}`, "schema stricter: as custody"},
-		{"actions requiring approval, not built", `{"version":1,"actions_requiring_approval":["post"]}`, "schema stricter: as custody"},
+		{"editorial sites, not built", `{"version":1,"editorial_sites":["cms.example"]}`, "schema stricter: Parse ignores keys of features not built yet so that old files keep loading; the schema no longer offers them"},
+		{"actions requiring approval, not built", `{"version":1,"actions_requiring_approval":["post"]}`, "schema stricter: as editorial_sites"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -68,8 +68,12 @@ func (p *Policy) Validate() error {
 			continue
 		}
 		p.accountKeys[lower] = k
-		if a := p.Accounts[k]; a.Approvers != nil {
+		a := p.Accounts[k]
+		if a.Approvers != nil {
 			add(checkApprovers(path+".approvers", a.Approvers))
+		}
+		if a.Custody != "" {
+			add(oneOf(path+".custody", a.Custody, CustodyStrict, CustodyGated))
 		}
 	}
 	// An empty default list is allowed on purpose: nobody may approve yet (the policy a package
@@ -131,6 +135,9 @@ func (p *Policy) Validate() error {
 		return ""
 	}))
 	add(inRange("bridge_port", p.BridgePort, 1024, 65535, ""))
+
+	add(oneOf("custody", p.Custody, CustodyStrict, CustodyGated))
+	add(oneOf("private_accounts", p.PrivateAccounts, PrivateBlock, PrivateAllow, PrivateAllowOutsideHours))
 
 	lowerAll(p.MastodonInstances)
 	add(eachUnique("mastodon_instances", p.MastodonInstances, checkHost))
@@ -271,4 +278,12 @@ func checkHost(h string) string {
 		return fmt.Sprintf("%q is an IP address, not a host name", h)
 	}
 	return ""
+}
+
+// oneOf refuses a value that is not one of the allowed words.
+func oneOf(path, v string, allowed ...string) *fieldError {
+	if slices.Contains(allowed, v) {
+		return nil
+	}
+	return fe(path, fmt.Sprintf("%q is not one of %s", v, strings.Join(allowed, ", ")))
 }

@@ -93,3 +93,29 @@ func Rotated(s Session, account string, ok bool) (Session, Decision) {
 	}
 	return s, allowed("password_rotated")
 }
+
+// Private-account policies (policy.PrivateBlock and the others).
+const (
+	privateBlock             = "block"
+	privateAllow             = "allow"
+	privateAllowOutsideHours = "allow_outside_hours"
+)
+
+// PrivatePost decides whether a post from a private account (not one in custody) may go out
+// on a governed platform without approval, by the policy's private_accounts mode. Outside
+// posting hours means Within says no; without posting hours there is no "outside", so
+// allow_outside_hours allows nothing. Every decision is recorded; a block is not an alarm (it is
+// the rule doing its job).
+func PrivatePost(c Config, mode, platform, handle string, now time.Time) Decision {
+	f := Facts{Account: platform + ":" + handle, Value: mode}
+	switch mode {
+	case privateAllow:
+		return allowed("private_post_allowed")
+	case privateAllowOutsideHours:
+		if c.Within != nil && !c.Within(now) {
+			return allowed("private_post_allowed")
+		}
+		return Decision{Event: "private_post_blocked", Severity: Info, Refusal: refuse(api.CodePrivateAccount, "inside_hours", f)}
+	}
+	return Decision{Event: "private_post_blocked", Severity: Info, Refusal: refuse(api.CodePrivateAccount, "blocked", f)}
+}

@@ -103,3 +103,36 @@ func TestRotationRules(t *testing.T) {
 		t.Fatalf("a late report still settles the rotation: %+v", d)
 	}
 }
+
+func TestPrivatePost(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	in := Config{Within: func(time.Time) bool { return true }}
+	out := Config{Within: func(time.Time) bool { return false }}
+	cases := []struct {
+		name  string
+		c     Config
+		mode  string
+		allow bool
+	}{
+		{"block", out, "block", false},
+		{"an unknown mode blocks", out, "whatever", false},
+		{"allow", in, "allow", true},
+		{"allow outside hours, outside", out, "allow_outside_hours", true},
+		{"allow outside hours, inside", in, "allow_outside_hours", false},
+		{"allow outside hours, no posting hours", Config{}, "allow_outside_hours", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := PrivatePost(c.c, c.mode, "x", "@someone", now)
+			if d.Allowed() != c.allow {
+				t.Fatalf("%+v", d)
+			}
+			if !c.allow && (d.Refusal.Code != api.CodePrivateAccount || d.Event != "private_post_blocked") {
+				t.Fatalf("%+v", d)
+			}
+			if c.allow && d.Event != "private_post_allowed" {
+				t.Fatalf("%+v", d)
+			}
+		})
+	}
+}

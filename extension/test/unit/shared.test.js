@@ -63,7 +63,7 @@ test('every example policy fits the policy schema', () => {
 test('the policy schema refuses bad policies and the keys not built yet', () => {
   const v = compile('shared/policy.schema.json');
   for (const bad of [{}, { version: 2 }, { version: 1, colour: 'red' }, { version: 1, totp_skew_steps: 4 },
-    { version: 1, custody: 'strict' }, { version: 1, editorial_sites: [] }, { version: 1, actions_requiring_approval: ['post'] },
+    { version: 1, custody: 'loose' }, { version: 1, private_accounts: 'sometimes' }, { version: 1, editorial_sites: [] }, { version: 1, actions_requiring_approval: ['post'] },
     { version: 1, accounts: { '@m': {} } }, { version: 1, mastodon_instances: ['https://social.example'] }]) {
     assert.equal(v(bad), false, JSON.stringify(bad));
   }
@@ -71,7 +71,7 @@ test('the policy schema refuses bad policies and the keys not built yet', () => 
 
 test('the managed-storage schema offers no policy key that is not built', () => {
   const managed = json('extension/unpacked/managed_schema.json');
-  for (const k of ['custody', 'editorial_sites', 'actions_requiring_approval', 'approval_actions']) {
+  for (const k of ['editorial_sites', 'actions_requiring_approval', 'approval_actions']) {
     assert.ok(!JSON.stringify(managed).includes(`"${k}"`), k);
   }
 });

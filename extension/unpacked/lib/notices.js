@@ -25,6 +25,7 @@ export const NOTICES = Object.freeze({
   "invalid_policy": "The foureyes policy on this computer is invalid, so nothing can be approved. Ask IT.",
   "not_found": "The daemon does not know this request or account any more. Request a new approval.",
   "not_confirmed": "This approver has not finished enrolment yet.",
+  "private_account": "This browser is signed in to a private account here, and your organisation holds back posts from private accounts on this platform. Sign out of it, or post from elsewhere.",
   "unverified": "IT has not yet checked this account or approver, so nothing can be approved for it. Ask IT.",
   "too_many_requests": "You have too many open requests. Cancel some first.",
   "forbidden": "The daemon refused this browser. Ask IT to allow the extension (`foureyes extension allow`).",
