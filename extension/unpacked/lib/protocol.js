@@ -9,9 +9,9 @@ export const NATIVE_HOST = 'org.foureyes.host';
 export const PING_INTERVAL_MS = 20000;
 
 /** Message types the extension may send to the daemon. */
-export const OUTGOING = ['hello', 'ping', 'status', 'approvers', 'accounts', 'request', 'approve', 'deny', 'cancel', 'open', 'published', 'blocked', 'unrecognised'];
+export const OUTGOING = ['hello', 'ping', 'status', 'approvers', 'accounts', 'request', 'approve', 'deny', 'cancel', 'open', 'published', 'blocked', 'unrecognised', 'credentials', 'signed_out'];
 /** Message types the daemon may send. */
-export const INCOMING = ['hello', 'pong', 'status', 'approvers', 'accounts', 'request', 'approval', 'grant', 'ok', 'error', 'event'];
+export const INCOMING = ['hello', 'pong', 'status', 'approvers', 'accounts', 'request', 'approval', 'grant', 'credentials', 'ok', 'error', 'event'];
 
 /** makeNonce returns a fresh base64url nonce of 16 random bytes. */
 export function makeNonce() {
