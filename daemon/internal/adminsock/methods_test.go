@@ -5,6 +5,7 @@ import (
 	"os/user"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -185,5 +186,23 @@ func TestApproverOfferedReachesBackend(t *testing.T) {
 	}
 	if len(origins) != 0 {
 		t.Errorf("BridgeHello called: %q", origins)
+	}
+}
+
+// TestNoSignInOverTheAdminSocket: an account's credentials go only to the extension over the
+// browser bridge; the admin socket (the foureyes command, the tray) has no method for them.
+func TestNoSignInOverTheAdminSocket(t *testing.T) {
+	s := startWith(t, nil, policy.Default(), nil)
+	c := Dial(s.sock)
+	for _, m := range []string{"credentials", "signin.credentials", "signed_out"} {
+		err := c.Call(context.Background(), m, map[string]string{"session_id": "s1", "account": "x:@m", "host": "x.com"}, nil)
+		if api.CodeOf(err) != api.CodeUnsupported {
+			t.Errorf("method %q over the admin socket: %v, want unsupported", m, err)
+		}
+	}
+	for name := range handlers {
+		if strings.Contains(name, "credential") || strings.Contains(name, "sign") {
+			t.Errorf("the admin socket has a handler %q", name)
+		}
 	}
 }

@@ -272,6 +272,39 @@ type Blocked struct {
 	Digest  string `json:"digest,omitempty"`
 }
 
+// SignIn is what only the browser bridge offers the extension: the account's credentials for
+// signing the browser in to a posting session's account, and the report that it signed out
+// afterwards. The admin socket and the tray never serve it.
+type SignIn interface {
+	ReleaseCredentials(ctx context.Context, ask CredentialAsk) (Credentials, error)
+	ReportSignedOut(ctx context.Context, r SignOut) error
+}
+
+// CredentialAsk asks for a session's account credentials, for the sign-in page on Host.
+type CredentialAsk struct {
+	SessionID string `json:"session_id"`
+	Account   string `json:"account"`
+	Host      string `json:"host"`
+}
+
+// Credentials sign the browser in: the user name and password from the keyring, and the
+// platform's own current two-factor code (empty when the account has no seed). They are never
+// logged, stored or shown.
+type Credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Code     string `json:"code,omitempty"`
+}
+
+// SignOut reports the extension's sign-out after a session.
+type SignOut struct {
+	SessionID string `json:"session_id"`
+	Account   string `json:"account"`
+	Host      string `json:"host"`
+	OK        bool   `json:"ok"`
+	Error     string `json:"error,omitempty"`
+}
+
 // Unrecognised describes a publishing request that only the network gate stopped.
 type Unrecognised struct {
 	Platform string `json:"platform"`       // platform id from the platform table

@@ -372,6 +372,26 @@ func (c *conn) handle(ctx context.Context, m Message) any {
 			return fail(err)
 		}
 		return simpleReply{V: Version, ID: m.ID, Type: TypeOK}
+	case TypeCredentials:
+		si, ok := b.(api.SignIn)
+		if !ok {
+			return fail(api.Errorf(api.CodeNotPermitted, "this connection cannot sign in"))
+		}
+		cr, err := si.ReleaseCredentials(ctx, api.CredentialAsk{SessionID: m.SessionID, Account: m.Account, Host: m.Host})
+		if err != nil {
+			return fail(err)
+		}
+		return credentialsReply{V: Version, ID: m.ID, Type: TypeCredentials, Username: cr.Username, Password: cr.Password, Code: cr.Code}
+	case TypeSignedOut:
+		si, ok := b.(api.SignIn)
+		if !ok {
+			return fail(api.Errorf(api.CodeNotPermitted, "this connection cannot sign in"))
+		}
+		if err := si.ReportSignedOut(ctx, api.SignOut{SessionID: m.SessionID, Account: m.Account, Host: m.Host,
+			OK: m.Result == "ok", Error: m.Error}); err != nil {
+			return fail(err)
+		}
+		return simpleReply{V: Version, ID: m.ID, Type: TypeOK}
 	case TypeUnrecognised:
 		err := b.ReportUnrecognised(ctx, api.Unrecognised{Platform: m.Platform, Host: m.Host, Method: m.Method, Path: m.Path, Tab: m.Tab})
 		if err != nil {

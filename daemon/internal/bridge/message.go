@@ -41,6 +41,11 @@ const (
 	TypeBlocked   = "blocked"
 	// TypeUnrecognised reports a publishing request only the network gate stopped.
 	TypeUnrecognised = "unrecognised"
+	// TypeCredentials asks for a session's account credentials to sign the browser in; the
+	// reply has the same type.
+	TypeCredentials = "credentials"
+	// TypeSignedOut reports that the browser was signed out after a session.
+	TypeSignedOut = "signed_out"
 )
 
 // Message types only the daemon sends.
@@ -110,6 +115,18 @@ var messageFields = map[string][]fieldSpec{
 		{name: "account", max: 256},
 		{name: "digest", max: 128, digest: true},
 	},
+	TypeCredentials: {
+		{name: "session_id", required: true, max: 128},
+		{name: "account", required: true, max: 256},
+		{name: "host", required: true, max: 253},
+	},
+	TypeSignedOut: {
+		{name: "session_id", required: true, max: 128},
+		{name: "account", required: true, max: 256},
+		{name: "host", required: true, max: 253},
+		{name: "result", required: true, max: 16, enum: []string{"ok", "failed"}},
+		{name: "error", max: 1024},
+	},
 	TypeUnrecognised: {
 		{name: "platform", required: true, max: 64},
 		{name: "host", required: true, max: 253},
@@ -127,21 +144,23 @@ type Message struct {
 
 	Token     string // hello
 	Nonce     string // hello
-	Account   string // request, open, blocked
+	Account   string // request, open, blocked, credentials, signed_out
 	Action    string // request, open
 	Text      string // request
 	Digest    string // request, open, published, blocked
 	RequestID string // approve, deny, cancel
 	Approver  string // approve, deny
 	Code      string // approve, deny
-	SessionID string // open, published
+	SessionID string // open, published, credentials, signed_out
 	URL       string // published
-	Host      string // blocked, unrecognised
+	Host      string // blocked, unrecognised, credentials, signed_out
 	Reason    string // blocked
 	Platform  string // unrecognised
 	Method    string // unrecognised
 	Path      string // unrecognised
 	Tab       string // unrecognised
+	Result    string // signed_out
+	Error     string // signed_out
 }
 
 // field returns where the string field called name is kept.
@@ -181,6 +200,10 @@ func (m *Message) field(name string) *string {
 		return &m.Path
 	case "tab":
 		return &m.Tab
+	case "result":
+		return &m.Result
+	case "error":
+		return &m.Error
 	}
 	return nil
 }
@@ -493,4 +516,15 @@ func encode(v any) []byte {
 		panic(fmt.Sprintf("bridge: encoding %T: %v", v, err))
 	}
 	return b
+}
+
+// credentialsReply carries a session's account credentials to the extension (§2.5). It is
+// never logged.
+type credentialsReply struct {
+	V        int    `json:"v"`
+	ID       int64  `json:"id"`
+	Type     string `json:"type"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Code     string `json:"code,omitempty"`
 }

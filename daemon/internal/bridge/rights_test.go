@@ -3,9 +3,11 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"foureyes/daemon/internal/testenv"
 	"github.com/gorilla/websocket"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"reflect"
@@ -274,5 +276,73 @@ func TestBridgeCapsConnections(t *testing.T) {
 			t.Fatal("no slot freed after a connection closed")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSignInOverTheBridge: over a live bridge on a real engine, a session's credentials come
+// once, with the platform's own code computed in the daemon (checked with oathtool, an
+// independent TOTP implementation); a second ask is refused.
+func TestSignInOverTheBridge(t *testing.T) {
+	oath := testenv.Program(t, "", "oathtool", "oathtool")
+	eng, clk := realEngine(t)
+	h := newHarnessWith(t, func(c api.Caller) api.Staff { return eng.Staff(c) }, nil)
+	ctx := context.Background()
+	owner := eng.Owner(api.Caller{OSUser: "nobody-here", Via: "admin"})
+	en, err := owner.EnrollApprover(ctx, api.NewApprover{ID: "anna", Name: "Anna"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := rules.CodeAt(en.Secret, rules.Step(clk.Now()))
+	if _, err := owner.ConfirmApprover(ctx, "anna", code); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(30 * time.Second)
+	const seed = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+	if _, err := owner.AddAccount(ctx, api.NewAccount{Platform: "x", Handle: "@ministry", Username: "press@example.org", Password: "s3cret pw", TOTPSeed: seed}); err != nil {
+		t.Fatal(err)
+	}
+	ws, _ := h.connect(t, chromeA)
+	send(t, ws, map[string]any{"v": 1, "id": 2, "type": "request", "account": "x:@ministry", "action": "post", "text": "Hallo"})
+	rq := reply(t, ws)
+	req, ok := rq["request"].(map[string]any)
+	if !ok {
+		t.Fatalf("request reply: %v", rq)
+	}
+	rid := req["id"].(string)
+	code, _ = rules.CodeAt(en.Secret, rules.Step(clk.Now()))
+	send(t, ws, map[string]any{"v": 1, "id": 3, "type": "approve", "request_id": rid, "approver": "anna", "code": code})
+	ap := reply(t, ws)
+	sess, ok := ap["session"].(map[string]any)
+	if !ok {
+		t.Fatalf("approval reply: %v", ap)
+	}
+	sid := sess["id"].(string)
+
+	send(t, ws, map[string]any{"v": 1, "id": 4, "type": "credentials", "session_id": sid, "account": "x:@ministry", "host": "x.com"})
+	cr := reply(t, ws)
+	out, err := exec.Command(oath, "--totp", "-b", "--now", clk.Now().UTC().Format("2006-01-02 15:04:05 UTC"), seed).Output()
+	if err != nil {
+		t.Fatalf("oathtool: %v", err)
+	}
+	if cr["type"] != "credentials" || cr["username"] != "press@example.org" || cr["password"] != "s3cret pw" || cr["code"] != strings.TrimSpace(string(out)) {
+		t.Fatalf("credentials reply %v, want the stored ones and oathtool's code %s", cr, out)
+	}
+	send(t, ws, map[string]any{"v": 1, "id": 5, "type": "credentials", "session_id": sid, "account": "x:@ministry", "host": "x.com"})
+	if e := reply(t, ws); e["type"] != "error" || e["error"].(map[string]any)["code"] != "already_used" {
+		t.Fatalf("second ask: %v", e)
+	}
+	send(t, ws, map[string]any{"v": 1, "id": 6, "type": "signed_out", "session_id": sid, "account": "x:@ministry", "host": "x.com", "result": "ok"})
+	if ok := reply(t, ws); ok["type"] != "ok" {
+		t.Fatalf("signed_out: %v", ok)
+	}
+}
+
+// reply reads the next message that is not a pushed event.
+func reply(t *testing.T, ws *websocket.Conn) map[string]any {
+	t.Helper()
+	for {
+		if m := recv(t, ws); m["type"] != "event" {
+			return m
+		}
 	}
 }

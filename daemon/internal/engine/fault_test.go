@@ -99,7 +99,8 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 		"publish_repeated", "published", "request_denied", "request_cancelled",
 		"approver_throttled", "approver_unlocked", "approver_reenrolled", "approver_removed",
 		"lock", "account_removed", "trust_change_refused", "request_refused", "account_accepted",
-		"approver_accepted", "local_page_refused", "platform_unrecognised",
+		"approver_accepted", "local_page_refused", "platform_unrecognised", "credential_release_refused",
+		"credential_release", "signed_out", "sign_out_failed",
 	}
 	for _, ev := range events {
 		t.Run(ev, func(t *testing.T) {
@@ -235,6 +236,15 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 				s1 = ap.Session
 				return err
 			})
+			si := staff.(api.SignIn)
+			refused("credentials for another host", api.CodeScopeMismatch, func() error {
+				_, err := si.ReleaseCredentials(ctx, api.CredentialAsk{SessionID: s1.ID, Account: "x:@ministry", Host: "evil.example"})
+				return err
+			})
+			okStep("credentials", func() error {
+				_, err := si.ReleaseCredentials(ctx, api.CredentialAsk{SessionID: s1.ID, Account: "x:@ministry", Host: "x.com"})
+				return err
+			})
 			newReq(&r2, "zwei")
 			refused("replayed code", api.CodeReplayed, func() error { _, err := staff.Approve(ctx, r2.ID, "anna", annaCode); return err })
 			refused("consume other text", api.CodeDigestMismatch, func() error {
@@ -245,6 +255,12 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 			refused("report other text", api.CodeDigestMismatch, func() error { return staff.ReportPublished(ctx, s1.ID, digest.Sum("anders")) })
 			okStep("report after a wrong report", func() error { return staff.ReportPublished(ctx, s1.ID, r1.Digest) })
 			refused("report twice", api.CodeAlreadyUsed, func() error { return staff.ReportPublished(ctx, s1.ID, r1.Digest) })
+			okStep("signed out", func() error {
+				return si.ReportSignedOut(ctx, api.SignOut{SessionID: s1.ID, Account: "x:@ministry", Host: "x.com", OK: true})
+			})
+			okStep("sign-out failed", func() error {
+				return si.ReportSignedOut(ctx, api.SignOut{SessionID: s1.ID, Account: "x:@ministry", Host: "x.com", Error: "500"})
+			})
 			okStep("approve second", func() error {
 				ap, err := staff.Approve(ctx, r2.ID, "ben", code("ben"))
 				s2 = ap.Session

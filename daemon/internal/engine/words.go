@@ -92,10 +92,21 @@ func (e *Engine) explain(ref *rules.Refusal) *api.Error {
 			msg = "the posting session was already used: each approval allows one post"
 		case "reported_twice":
 			msg = "what went out under this session was already reported (one session, one publish): this second report is recorded as an alarm"
+		case "released":
+			msg = "the account's credentials were already handed out for this posting session (once per session): this second ask is recorded as an alarm; ask for a new approval to sign in again"
 		default:
 			msg = fmt.Sprintf("request %s is already %s", f.Request, f.State)
 		}
 	case api.CodeScopeMismatch:
+		switch ref.Reason {
+		case "release_host":
+			msg = fmt.Sprintf("the credentials of %s go only to that platform's own sign-in page, not to %s: recorded as an alarm", f.Account, orNone(f.Value))
+		case "release_account", "signout_account":
+			msg = fmt.Sprintf("the posting session is for %s, not %s: recorded as an alarm", f.Account, orNone(f.UsedAccount))
+		}
+		if msg != "" {
+			break
+		}
 		msg = fmt.Sprintf("the posting session was approved for a %s on %s, not a %s on %s: ask for approval of this one",
 			f.Action, f.Account, orNone(f.UsedAction), orNone(f.UsedAccount))
 	case api.CodeDigestMismatch:

@@ -95,6 +95,8 @@ type Session struct {
 	Expires    time.Time
 	State      string
 	Published  bool // what went out under it was reported
+	// Released: the account's credentials went to the extension to sign in (once per session).
+	Released bool
 }
 
 // Use is what a session is about to be spent on.

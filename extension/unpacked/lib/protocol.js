@@ -11,7 +11,7 @@ export const PING_INTERVAL_MS = 20000;
 /** Message types the extension may send to the daemon. */
 export const OUTGOING = ['hello', 'ping', 'status', 'approvers', 'accounts', 'request', 'approve', 'deny', 'cancel', 'open', 'published', 'blocked', 'unrecognised', 'credentials', 'signed_out'];
 /** Message types the daemon may send. */
-export const INCOMING = ['hello', 'pong', 'status', 'approvers', 'accounts', 'request', 'approval', 'grant', 'credentials', 'ok', 'error', 'event'];
+export const INCOMING = ['hello', 'pong', 'status', 'approvers', 'accounts', 'request', 'approval', 'grant', 'ok', 'error', 'event', 'credentials'];
 
 /** makeNonce returns a fresh base64url nonce of 16 random bytes. */
 export function makeNonce() {
