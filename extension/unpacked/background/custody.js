@@ -61,6 +61,7 @@ async function isSignedIn(p, host) {
  * custody data.
  */
 export async function track({ sessionId, account, expires, tabId = null }) {
+  await start();
   const p = await platformOf(accountPlatform(account));
   const host = p && signInHost(p, account);
   if (!p || !host) return null;
@@ -94,6 +95,7 @@ function liveFor(all, host) {
 
 /** onTabUpdated fills a sign-in page of a platform with a live session (tabs.onUpdated). */
 export async function onTabUpdated(tabId, info, tab) {
+  await start();
   if (info.status !== 'complete' || !tab || typeof tab.url !== 'string' || !tab.url.startsWith('https://')) return;
   const host = new URL(tab.url).host.toLowerCase();
   const all = await entries();
@@ -120,6 +122,7 @@ async function sessionForPage(url) {
 
 /** hello gives content/signin.js the form's steps (selectors only) on a live session's sign-in page. */
 export async function hello(sender) {
+  await start();
   const found = await sessionForPage(sender.url);
   return found ? { ok: true, steps: found.p.login.steps } : { ok: false };
 }
@@ -130,6 +133,7 @@ export async function hello(sender) {
  * tab over https); here its page must be the sign-in page of a live session's sign-in host.
  */
 export async function step(sender, fields) {
+  await start();
   const found = await sessionForPage(sender.url);
   if (!found) return { ok: false, code: 'approval_needed' };
   const { sessionId, e, host } = found;
@@ -173,6 +177,7 @@ async function fail(sessionId, e, code, why) {
 
 /** onCookieChanged notes a sign-in that succeeded (the session cookie appeared on the host). */
 export async function onCookieChanged({ removed, cookie }) {
+  await start();
   if (removed || !cookie) return;
   const all = await entries();
   const done = [];
@@ -229,6 +234,7 @@ async function endOne(sessionId, why) {
   const others = Object.values(await entries()).filter((o) => o.host === e.host && o.state === 'active' && o.expires > Date.now());
   const p = await platformOf(e.platformId);
   if (others.length || !p) return; // another live session still needs this sign-in
+  console.info(`foureyes: signing out of ${e.host} (session ${why})`);
   const r = await signOut(p, e.host);
   await report({ session_id: sessionId, account: e.account, host: e.host, result: r.ok ? 'ok' : 'failed', ...(r.ok ? {} : { error: r.error }) });
   notifyTab(e.tabId, r.ok ? 'signed_out' : 'sign_out_failed');
@@ -316,6 +322,7 @@ export function flush() {
 
 /** onDaemonEvent ends sessions on lock, expiry, revocation; notes sessions issued elsewhere. */
 export async function onDaemonEvent(ev) {
+  await start();
   if (!ev || typeof ev !== 'object') return;
   if (ev.kind === 'lock') {
     for (const id of Object.keys(await entries())) await end(id, 'locked');
@@ -331,6 +338,7 @@ export async function onDaemonEvent(ev) {
 
 /** sweep ends sessions past their time: expired, or spent and their gate long closed. */
 export async function sweep() {
+  await start();
   const now = Date.now();
   for (const [id, e] of Object.entries(await entries())) {
     if (e.expires <= now) await end(id, 'expired');
@@ -346,14 +354,21 @@ async function armAlarm() {
 }
 
 /**
- * start runs on every worker start. A new browser run (chrome.storage.session is empty then)
- * signs out every session of the previous run: its approvals died with the browser.
+ * start runs once per worker start, before anything else here. A new browser run
+ * (chrome.storage.session is empty then) signs out every session of the previous run: its
+ * approvals died with the browser.
  */
-export async function start() {
-  const boot = (await chrome.storage.session.get('custody_boot')).custody_boot;
-  if (!boot) {
-    await chrome.storage.session.set({ custody_boot: Date.now() });
-    for (const id of Object.keys(await entries())) await end(id, 'restart');
+let booting = null;
+export function start() {
+  if (!booting) {
+    booting = (async () => {
+      const boot = (await chrome.storage.session.get('custody_boot')).custody_boot;
+      if (!boot) {
+        await chrome.storage.session.set({ custody_boot: Date.now() });
+        for (const id of Object.keys(await entries())) await endOne(id, 'restart');
+      }
+    })();
+    booting.then(() => sweep()).catch(console.error);
   }
-  await sweep();
+  return booting;
 }

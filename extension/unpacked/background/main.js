@@ -40,12 +40,13 @@ async function refreshOnce() {
 const ready = (async () => {
   await gate.start();
   await refreshGate();
-  // Sessions of a previous browser run are signed out; a session past its time too.
-  await custody.start().catch((e) => console.error('foureyes: custody start', e));
 })().catch((e) => {
   console.error('foureyes: gate setup failed', e);
   chrome.storage.session.set({ setup_error: String(e && e.stack || e) }).catch(() => {});
 });
+
+// Sessions of a previous browser run are signed out; a session past its time too.
+custody.start().catch((e) => console.error('foureyes: custody start', e));
 
 chrome.runtime.onInstalled.addListener(() => {
   ready.then(refreshGate).then(() => gate.injectIntoOpenTabs(chrome.runtime.getManifest().content_scripts.flatMap((c) => c.matches))).catch(console.error);

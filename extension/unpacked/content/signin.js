@@ -44,7 +44,9 @@
   const FIELDS = ['username', 'password', 'totp'];
 
   async function tick() {
-    if (busy || !steps) return;
+    // The page gate holds every button click until it has its configuration: wait for it, or
+    // the gate swallows the form's submit.
+    if (busy || !steps || !document.documentElement.hasAttribute('data-foureyes')) return;
     for (let i = 0; i < steps.length; i++) {
       if (done.has(i)) continue;
       const s = steps[i];

@@ -87,7 +87,9 @@ export async function startServer({ port, key, cert }) {
     return s && s.valid ? { id: c._mastodon_session, ...s, ref: s } : null;
   };
   const newMSession = (fields) => { const id = rand(); mSessions.set(id, { csrf: rand(), valid: true, ...fields }); return id; };
-  const mCookie = (id) => `_mastodon_session=${id}; Path=/; Secure; HttpOnly; SameSite=Lax`;
+  // Signed-in cookies outlive the browser, as the platforms' do (X's for years): a browser closed
+  // mid-session still holds them at its next start.
+  const mCookie = (id, keep) => `_mastodon_session=${id}; Path=/;${keep ? ' Max-Age=31536000;' : ''} Secure; HttpOnly; SameSite=Lax`;
 
   function html(res, body, headers = {}) {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...headers });
@@ -130,8 +132,8 @@ export async function startServer({ port, key, cert }) {
       const token = rand(); const ct0 = rand();
       xSessions.set(token, { ct0, user: flow.user, valid: true });
       return json(res, 200, { done: true }, { ...xCors(req), 'set-cookie': [
-        `auth_token=${token}; Domain=x.com; Path=/; Secure; HttpOnly; SameSite=None`,
-        `ct0=${ct0}; Domain=x.com; Path=/; Secure; SameSite=Lax`,
+        `auth_token=${token}; Domain=x.com; Path=/; Max-Age=31536000; Secure; HttpOnly; SameSite=None`,
+        `ct0=${ct0}; Domain=x.com; Path=/; Max-Age=31536000; Secure; SameSite=Lax`,
       ] });
     }
     if (req.method === 'POST' && url.pathname === '/1.1/account/logout.json') {
@@ -178,7 +180,7 @@ export async function startServer({ port, key, cert }) {
       }
       s.ref.valid = false; // Rails rotates the session on sign-in
       const id = newMSession({ user });
-      res.writeHead(302, { location: '/home', 'set-cookie': [mCookie(id), `_session_id=${rand()}; Path=/; Secure; HttpOnly; SameSite=Lax`] });
+      res.writeHead(302, { location: '/home', 'set-cookie': [mCookie(id, true), `_session_id=${rand()}; Path=/; Max-Age=31536000; Secure; HttpOnly; SameSite=Lax`] });
       res.end();
       return;
     }
@@ -215,7 +217,8 @@ export async function startServer({ port, key, cert }) {
       const s = mSession(req);
       if (!s || !s.user) status = 401;
     }
-    received.push({ host, method: req.method, path: url.pathname, text, status, at: Date.now() });
+    // A test's replay of a copied cookie is not the browser's publishing: logged, not counted.
+    if (!req.headers['x-fixture-replay']) received.push({ host, method: req.method, path: url.pathname, text, status, at: Date.now() });
     res.writeHead(status, { 'content-type': 'application/json', 'access-control-allow-origin': '*' });
     res.end(JSON.stringify(status === 200 ? { ok: true, id: String(received.length) } : { error: 'not signed in' }));
   }
@@ -253,7 +256,7 @@ export async function startServer({ port, key, cert }) {
     return new Promise((resolve, reject) => {
       const cookie = Object.entries(cookies).map(([k, v]) => `${k}=${v}`).join('; ');
       const req = https.request({ host: '127.0.0.1', port: actualPort, servername: host, method, path, rejectUnauthorized: false,
-        headers: { host, cookie, 'content-type': 'application/json', ...headers } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+        headers: { host, cookie, 'content-type': 'application/json', 'x-fixture-replay': '1', ...headers } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
       req.on('error', reject);
       req.end(body);
     });
