@@ -96,13 +96,18 @@ function liveFor(all, host) {
 /** onTabUpdated fills a sign-in page of a platform with a live session (tabs.onUpdated). */
 export async function onTabUpdated(tabId, info, tab) {
   await start();
-  if (info.status !== 'complete' || !tab || typeof tab.url !== 'string' || !tab.url.startsWith('https://')) return;
-  const host = new URL(tab.url).host.toLowerCase();
+  if (info.status !== 'complete' || !tab) return;
+  await injectIfSignIn(tabId, tab.url);
+}
+
+async function injectIfSignIn(tabId, url) {
+  if (typeof url !== 'string' || !url.startsWith('https://')) return;
+  const host = new URL(url).host.toLowerCase();
   const all = await entries();
   const live = liveFor(all, host);
   if (!live.length) return;
   const p = await platformOf(live[0][1].platformId);
-  if (!p || !isLoginPage(p, host, tab.url)) return;
+  if (!p || !isLoginPage(p, host, url)) return;
   await chrome.scripting.executeScript({ target: { tabId, frameIds: [0] }, files: ['content/signin.js'] }).catch(() => {});
 }
 
@@ -200,7 +205,7 @@ export async function onCookieChanged({ removed, cookie }) {
  * ready waits (at most ms) while the session's sign-in is under way, so that Post pressed
  * meanwhile publishes signed in. Resolves with the entry (or null).
  */
-export async function ready(sessionId, ms = 20000) {
+export async function ready(sessionId, ms = 10000) {
   const end = Date.now() + ms;
   for (;;) {
     const e = (await entries())[sessionId];
@@ -354,6 +359,19 @@ async function armAlarm() {
 }
 
 /**
+ * resume picks up sign-ins a stopped worker left: credentials released to it are gone with it
+ * (and never released twice), so that sign-in failed; a sign-in page not filled yet is filled.
+ */
+async function resume() {
+  for (const [id, e] of Object.entries(await entries())) {
+    if (e.state !== 'active' || e.signedIn || e.failed || e.signInTab === null) continue;
+    if (e.asked) { await fail(id, e, 'sign_in_failed', 'the worker stopped during the sign-in'); continue; }
+    const tab = await chrome.tabs.get(e.signInTab).catch(() => null);
+    if (tab && tab.status === 'complete') await injectIfSignIn(tab.id, tab.url);
+  }
+}
+
+/**
  * start runs once per worker start, before anything else here. A new browser run
  * (chrome.storage.session is empty then) signs out every session of the previous run: its
  * approvals died with the browser.
@@ -366,6 +384,8 @@ export function start() {
       if (!boot) {
         await chrome.storage.session.set({ custody_boot: Date.now() });
         for (const id of Object.keys(await entries())) await endOne(id, 'restart');
+      } else {
+        await resume();
       }
     })();
     booting.then(() => sweep()).catch(console.error);

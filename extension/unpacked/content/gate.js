@@ -88,7 +88,11 @@
     else if (msg.state === 'revoked') show(msg.code || 'locked', true);
     // The network gate stopped a request this gate did not hold (or the settings are not read
     // yet): nothing went out, and the page must say so.
-    else if (msg.state === 'notice' && Object.hasOwn(NOTICES, msg.code)) show(msg.code, false);
+    else if (msg.state === 'notice' && Object.hasOwn(NOTICES, msg.code)) {
+      // Signed in or out (custody) is news, not a reason: it never hides a held post's notice.
+      if ((msg.code === 'signed_in' || msg.code === 'signed_out') && host && host.isConnected && WITH_REQUEST.has(host.dataset.reason)) return;
+      show(msg.code, false);
+    }
     else if (msg.daemon === 'down' && host && host.dataset.reason === 'approval_needed') show('daemon_unavailable', true);
   });
 
