@@ -15,6 +15,7 @@ import * as store from './store.js';
 import * as conn from './connection.js';
 import * as gate from './gate.js';
 import * as grants from './grants.js';
+import * as custody from './custody.js';
 import { load, instances, configKnownNow } from './table.js';
 
 const MAX_TEXT = 40000;
@@ -86,6 +87,8 @@ export async function submit(sender, msg) {
       await saveDraft(tabId, p, host, action, text, d);
       return { allow: false, code: 'digest_mismatch' };
     }
+    // Custody: a sign-in under way for this session finishes first, so the post goes out signed in.
+    await custody.ready(a.sessionId);
     let reply;
     try {
       // The daemon checks the account and action too: an approval for a reply never opens a new post.
@@ -96,6 +99,7 @@ export async function submit(sender, msg) {
       return { allow: false, ...err };
     }
     await dropApproved(tabId); // spent at the daemon, whatever happens next
+    await custody.spent(a.sessionId); // signed out after its one publish
     const g = reply.grant || reply;
     const v = await grants.check(g, { sessionId: a.sessionId, digest: d, account: a.account, action: a.action });
     if (!v.ok) {
@@ -201,6 +205,8 @@ export async function approve(tabId, { account, approver, code }) {
       approvedBy: (res.session && res.session.approved_by) || req.approved_by || [approver], platformId: d.platformId, host: d.host,
     } }), {});
     notifyTab(tabId, { state: 'approved' });
+    // Custody: sign the browser in to the account for this session (not awaited: the approval page answers now).
+    custody.begin(tabId, { sessionId, account, expires }).catch((e) => console.warn('foureyes: sign-in', e && e.message));
     return { ok: true, done: true, expires };
   } catch (e) {
     const err = errOf(e);
@@ -275,4 +281,6 @@ export async function published(allow, bodyText) {
   const d = typeof bodyText === 'string' ? await digest(bodyText) : allow.digest;
   conn.call('published', { session_id: allow.sessionId, digest: d }).catch((e) => console.warn('foureyes: could not report publish', e));
   notifyTab(allow.tabId, { state: d === allow.digest ? 'published' : 'published_mismatch' });
+  // The session's one publish is done: sign the browser out.
+  await custody.end(allow.sessionId, 'published');
 }

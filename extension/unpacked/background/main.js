@@ -5,6 +5,7 @@ import * as conn from './connection.js';
 import * as gate from './gate.js';
 import * as flow from './flow.js';
 import * as unrecognised from './unrecognised.js';
+import * as custody from './custody.js';
 import { onMessage } from './messages.js';
 import { load, instances, managedFresh, configKnown, onRetry } from './table.js';
 
@@ -43,6 +44,9 @@ const ready = (async () => {
   console.error('foureyes: gate setup failed', e);
   chrome.storage.session.set({ setup_error: String(e && e.stack || e) }).catch(() => {});
 });
+
+// Sessions of a previous browser run are signed out; a session past its time too.
+custody.start().catch((e) => console.error('foureyes: custody start', e));
 
 chrome.runtime.onInstalled.addListener(() => {
   ready.then(refreshGate).then(() => gate.injectIntoOpenTabs(chrome.runtime.getManifest().content_scripts.flatMap((c) => c.matches))).catch(console.error);
@@ -91,11 +95,13 @@ chrome.webRequest.onErrorOccurred.addListener((details) => {
 
 chrome.tabs.onRemoved.addListener((tabId) => { flow.forgetTab(tabId).catch(() => {}); });
 
-conn.onEvent((ev) => { flow.onDaemonEvent(ev).catch(console.error); });
+conn.onEvent((ev) => { flow.onDaemonEvent(ev).catch(console.error); custody.onDaemonEvent(ev).catch(console.error); });
+chrome.tabs.onUpdated.addListener((tabId, info, tab) => { custody.onTabUpdated(tabId, info, tab).catch(console.error); });
+chrome.cookies.onChanged.addListener((change) => { custody.onCookieChanged(change).catch(console.error); });
 conn.onState((s) => {
   flow.onConnectionState(s).catch(() => {});
   if (s.state === 'down') gate.closeAll().catch(() => {});
-  if (s.state === 'up') unrecognised.flush().catch(console.error);
+  if (s.state === 'up') { unrecognised.flush().catch(console.error); custody.flush().catch(console.error); }
 });
 
 chrome.alarms.create(RECONNECT_ALARM, { periodInMinutes: 1 });
@@ -105,6 +111,7 @@ chrome.alarms.onAlarm.addListener((a) => {
     ready.then(refreshGate).catch(console.error); // ends a grace period a stopped worker left
   }
   if (a.name === gate.CLOSE_ALARM) ready.then(() => gate.closeAll()).catch(console.error);
+  if (a.name === custody.ALARM) ready.then(() => custody.sweep()).catch(console.error);
 });
 
 ready.then(() => conn.connect()).catch(() => {});

@@ -9,8 +9,9 @@
 
 import * as flow from './flow.js';
 import * as conn from './connection.js';
+import * as custody from './custody.js';
 
-export const CONTENT_MESSAGES = new Set(['cs:hello', 'cs:submit', 'cs:open-approval']);
+export const CONTENT_MESSAGES = new Set(['cs:hello', 'cs:submit', 'cs:open-approval', 'cs:signin-hello', 'cs:signin-step']);
 export const UI_MESSAGES = new Set(['ui:draft', 'ui:lists', 'ui:approve', 'ui:cancel', 'ui:status', 'ui:reconnect']);
 
 function extensionOrigin() {
@@ -42,6 +43,9 @@ export function onMessage(msg, sender, sendResponse) {
       case 'cs:hello': work = flow.hello(sender); break;
       case 'cs:submit': work = flow.submit(sender, { text: msg.text, action: msg.action }); break;
       case 'cs:open-approval': work = flow.openApproval(sender.tab.id); break;
+      // custody.js answers only the sign-in page of a live session's sign-in host.
+      case 'cs:signin-hello': work = custody.hello(sender); break;
+      case 'cs:signin-step': work = custody.step(sender, msg.fields); break;
     }
   } else if (UI_MESSAGES.has(msg.type)) {
     if (!fromExtensionPage(sender)) return false;

@@ -48,6 +48,10 @@
     "published": "Published with approval.",
     "published_mismatch": "The page sent a text other than the approved one. The press office has been alerted.",
     "platform_unrecognised": "foureyes stopped a post this page sent in a way foureyes does not recognise yet. Nothing was published; IT has been told so they can update foureyes.",
+    "signed_in": "Signed in to the official account for this approved post. Press Post to publish the approved text.",
+    "sign_in_failed": "foureyes could not sign this browser in to the official account, so the post cannot go out signed in. Request a new approval; if it happens again, tell IT.",
+    "signed_out": "The approved post is done: this browser is signed out of the official account again.",
+    "sign_out_failed": "foureyes could not sign this browser out of the official account completely. The press office has been alerted; close the browser and tell IT.",
     "config_pending": "foureyes is still reading this computer's settings, so nothing can be posted on this site yet. Nothing was published; try again in a few seconds."
   };
   // END notices
@@ -85,7 +89,11 @@
     else if (msg.state === 'revoked') show(msg.code || 'locked', true);
     // The network gate stopped a request this gate did not hold (or the settings are not read
     // yet): nothing went out, and the page must say so.
-    else if (msg.state === 'notice' && Object.hasOwn(NOTICES, msg.code)) show(msg.code, false);
+    else if (msg.state === 'notice' && Object.hasOwn(NOTICES, msg.code)) {
+      // Signed in or out (custody) is news, not a reason: it never hides a held post's notice.
+      if ((msg.code === 'signed_in' || msg.code === 'signed_out') && host && host.isConnected && WITH_REQUEST.has(host.dataset.reason)) return;
+      show(msg.code, false);
+    }
     else if (msg.daemon === 'down' && host && host.dataset.reason === 'approval_needed') show('daemon_unavailable', true);
   });
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { installNativeHost, startFakeDaemon, EXTENSION_ID } from './fake-daemon.mjs';
 import { until } from './wait.mjs';
+import { ACCOUNTS } from './server.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -37,6 +38,10 @@ export function fakeDriver() {
     async published() { return [...history.published, ...(d ? d.log.published : [])].map((m) => ({ digest: m.digest, session: m.session_id })); },
     async blocked() { return [...history.blocked, ...(d ? d.log.blocked : [])].map((m) => ({ reason: m.reason, digest: m.digest })); },
     async unrecognised() { return [...history.unrecognised, ...(d ? d.log.unrecognised : [])].map((m) => ({ platform: m.platform, host: m.host, method: m.method, path: m.path, severity: 'high' })); },
+    // Custody: credentials released (and refused), and the extension's sign-out reports.
+    async released() { return d ? d.log.released.map((r) => ({ session: r.session_id, account: r.account, host: r.host })) : []; },
+    async releaseRefused() { return d ? d.log.releaseRefused.length : 0; },
+    async signedOut() { return d ? d.log.signedOut.map((r) => ({ session: r.session_id, account: r.account, host: r.host, result: r.result, error: r.error })) : []; },
     wsPort: () => port,
     async teardown() { if (d) await d.close(); },
   };
@@ -121,8 +126,9 @@ export function realDriver(bin, { firefoxId = null } = {}) {
       const enr = JSON.parse(run(['approver', 'enroll', 'anna', '--name', 'Anna Press', '--json']));
       secret = enr.secret;
       run(['approver', 'confirm', 'anna', await freshCode()]);
-      run(['account', 'add', '--platform', 'x', '--handle', '@ministry', '--username', 'ministry', '--password-stdin'], 'correct horse\n');
-      run(['account', 'add', '--platform', 'mastodon', '--handle', '@press@social.example', '--username', 'press@social.example', '--password-stdin'], 'battery staple\n');
+      // The fixture platforms' accounts, with their own 2FA seeds: the daemon computes the code.
+      run(['account', 'add', '--platform', 'x', '--handle', '@ministry', '--username', ACCOUNTS.x.username, '--password-stdin', '--totp-seed-stdin'], `${ACCOUNTS.x.password}\n${ACCOUNTS.x.seed}\n`);
+      run(['account', 'add', '--platform', 'mastodon', '--handle', '@press@social.example', '--username', ACCOUNTS.mastodon.username, '--password-stdin', '--totp-seed-stdin'], `${ACCOUNTS.mastodon.password}\n${ACCOUNTS.mastodon.seed}\n`);
     },
     accountFor: (platform) => (platform === 'x' ? 'x:@ministry' : 'mastodon:@press@social.example'),
     approver: 'anna',
@@ -167,6 +173,14 @@ export function realDriver(bin, { firefoxId = null } = {}) {
     async unrecognised() {
       return (await driver.audit()).filter((e) => e.event === 'platform_unrecognised')
         .map((e) => ({ platform: e.fields.platform, host: e.fields.host, method: e.fields.method, path: e.fields.path, severity: e.severity }));
+    },
+    async released() {
+      return (await driver.audit()).filter((e) => e.event === 'credential_release').map((e) => ({ session: e.fields.session_id, account: e.fields.account, host: e.fields.host }));
+    },
+    async releaseRefused() { return (await driver.audit()).filter((e) => e.event === 'credential_release_refused').length; },
+    async signedOut() {
+      return (await driver.audit()).filter((e) => e.event === 'signed_out' || e.event === 'sign_out_failed')
+        .map((e) => ({ session: e.fields.session_id, account: e.fields.account, host: e.fields.host, result: e.event === 'signed_out' ? 'ok' : 'failed', error: e.fields.error }));
     },
     wsPort: () => port,
     async teardown() { await driver.stop(); },

@@ -11,6 +11,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { grantString, toBase64 } from '../../../unpacked/lib/grant.js';
 import { digest } from '../../../unpacked/lib/digest.js';
+import { ACCOUNTS } from './server.mjs';
+import { totp } from './totp.mjs';
+
+// What the keyring holds per account, and the platform's own hosts (PROTOCOL.md §2.5: the
+// credentials go only to a host of the session's platform; for Mastodon, the account's instance).
+const KEYRING = { 'x:@ministry': ACCOUNTS.x, 'mastodon:@press@social.example': ACCOUNTS.mastodon };
+const hostsOf = (account) => (account.startsWith('x:') ? ['x.com', 'twitter.com', 'mobile.x.com', 'mobile.twitter.com'] : [account.slice(account.lastIndexOf('@') + 1)]);
 
 export const EXTENSION_ID = 'khjidfhbpkegedbcgmbanfcppfhpdnkp';
 const HOST_SCRIPT = fileURLToPath(new URL('./native-host.mjs', import.meta.url));
@@ -42,7 +49,7 @@ export async function startFakeDaemon({ port = 0, hostConfig, squatter = false, 
   const signing = squatter ? await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']) : kp;
 
   const tokens = new Set();
-  const log = { messages: [], published: [], blocked: [], unrecognised: [], conns: 0, refused: [] };
+  const log = { messages: [], published: [], blocked: [], unrecognised: [], conns: 0, refused: [], released: [], releaseRefused: [], signedOut: [] };
   const requests = new Map();
   const sessions = new Map();
   let seq = 0;
@@ -128,6 +135,27 @@ export async function startFakeDaemon({ port = 0, hostConfig, squatter = false, 
           if (s.digest !== m.digest) return fail('digest_mismatch');
           s.state = 'consumed';
           return reply({ type: 'grant', grant: await sign(s, nonce) });
+        }
+        case 'credentials': {
+          // Once per session, active sessions only, the session's own account, a host of its platform.
+          const s = sessions.get(m.session_id);
+          if (!s) return fail('not_found');
+          const refuse = (code, why) => { log.releaseRefused.push({ session_id: m.session_id, account: m.account, host: m.host, why }); return fail(code, why); };
+          if (s.state !== 'active') return refuse(s.state === 'revoked' ? 'locked' : s.state === 'expired' ? 'expired' : 'already_used', `session ${s.state}`);
+          if (m.account !== s.account) return refuse('scope_mismatch', 'another account');
+          if (!hostsOf(s.account).includes(String(m.host).toLowerCase())) return refuse('scope_mismatch', 'another host');
+          if (s.released) return refuse('already_used', 'released before');
+          s.released = true;
+          const k = KEYRING[s.account];
+          log.released.push({ session_id: s.id, account: s.account, host: m.host });
+          return reply({ type: 'credentials', username: k.username, password: k.password, ...(k.seed ? { code: totp(k.seed) } : {}) });
+        }
+        case 'signed_out': {
+          const s = sessions.get(m.session_id);
+          if (!s) return fail('not_found');
+          if (m.account !== s.account) return fail('scope_mismatch');
+          log.signedOut.push({ session_id: m.session_id, account: m.account, host: m.host, result: m.result, error: m.error });
+          return reply({ type: 'ok' });
         }
         case 'published': log.published.push(m); return reply({ type: 'ok' });
         case 'blocked': log.blocked.push(m); return reply({ type: 'ok' });

@@ -1,22 +1,46 @@
-// HTTPS fixture server for the platform sites: serves imitation composer pages for x.com and a
-// Mastodon instance, and records every publishing request that reaches it. If a request is in
-// `received`, it got past the extension.
+// HTTPS fixture server for the platform sites, at their real host names (the browser maps them to
+// 127.0.0.1). It serves imitation composer pages for x.com and a Mastodon instance, and behaves
+// like the platforms' own sign-in and sign-out:
+//
+//   X: x.com/i/flow/login is a multi-step page (user name, password, two-factor code) posting to
+//   api.x.com/1.1/onboarding/task.json; success creates a server-side session and sets the
+//   auth_token and ct0 cookies (Domain=x.com). Publishing needs that session (and ct0 in the
+//   x-csrf-token header), else 401. POST api.x.com/1.1/account/logout.json ends the session on
+//   the server: a replay of the old cookie then gets 401.
+//   Mastodon: /auth/sign_in is a Rails form (authenticity_token, user[email], user[password],
+//   then user[otp_attempt] on a second page); success rotates _mastodon_session to a signed-in
+//   session and sets _session_id; /auth/sign_out with _method=delete ends it on the server.
+//
+// Every request is logged (`log`: host, method, URL path with query, body), so tests can check
+// where a password went. Publishing requests are also in `received`: if one is there, it got
+// past the extension.
 
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { until } from './wait.mjs';
+import { totpValid } from './totp.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(here, '..', 'fixtures');
 
 const SITES = {
   'x.com': 'x',
+  'api.x.com': 'x-api',
   'twitter.com': 'x',
   'social.example': 'mastodon',
   'other.example': 'other',
 };
+
+/** The fixture accounts: what the keyring holds for them in the tests, and their 2FA seeds. */
+export const ACCOUNTS = {
+  x: { username: 'ministry', password: 'correct horse', seed: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' },
+  mastodon: { username: 'press@social.example', password: 'battery staple', seed: 'KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU' },
+};
+
+const PUBLISH = /\/(CreateTweet|CreateNoteTweet|CreateScheduledTweet|CreateRetweet)$|^\/api\/v1\/statuses(\/|$)|^\/(1\.1\/statuses\/update\.json|2\/tweets)$/;
 
 function readBody(req) {
   return new Promise((resolve) => {
@@ -26,54 +50,230 @@ function readBody(req) {
   });
 }
 
+function cookiesOf(req) {
+  const out = {};
+  for (const part of String(req.headers.cookie || '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0) out[part.slice(0, i).trim()] = decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return out;
+}
+
+const rand = () => randomBytes(20).toString('hex');
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
 /**
  * startServer listens on 127.0.0.1:port with the given certificate.
- * @returns {Promise<{port: number, received: any[], reset: () => void, close: () => Promise<void>, extraPages: Map<string,string>}>}
  */
 export async function startServer({ port, key, cert }) {
   const received = [];
+  const log = [];
   const extraPages = new Map(); // "host/path" -> html, for pages a scenario makes up
+  // Server-side sessions. X: auth_token -> {ct0, user, valid}; flows: flow_token -> state.
+  const xSessions = new Map();
+  const xFlows = new Map();
+  // Mastodon: _mastodon_session -> {csrf, user (signed in) | pending (awaiting the code), valid}.
+  const mSessions = new Map();
+  const accounts = JSON.parse(JSON.stringify(ACCOUNTS));
+
+  const xSession = (req) => {
+    const c = cookiesOf(req);
+    const s = c.auth_token && xSessions.get(c.auth_token);
+    return s && s.valid ? s : null;
+  };
+  const mSession = (req) => {
+    const c = cookiesOf(req);
+    const s = c._mastodon_session && mSessions.get(c._mastodon_session);
+    return s && s.valid ? { id: c._mastodon_session, ...s, ref: s } : null;
+  };
+  const newMSession = (fields) => { const id = rand(); mSessions.set(id, { csrf: rand(), valid: true, ...fields }); return id; };
+  // Signed-in cookies outlive the browser, as the platforms' do (X's for years): a browser closed
+  // mid-session still holds them at its next start.
+  const mCookie = (id, keep) => `_mastodon_session=${id}; Path=/;${keep ? ' Max-Age=31536000;' : ''} Secure; HttpOnly; SameSite=Lax`;
+
+  function html(res, body, headers = {}) {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...headers });
+    res.end(body);
+  }
+  function json(res, status, obj, headers = {}) {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(obj));
+  }
+  function fixture(site, file) {
+    try { return readFileSync(join(FIXTURES, site, `${file}.html`), 'utf8'); } catch { return null; }
+  }
+
+  // ---- X ----------------------------------------------------------------------------------
+  const xCors = (req) => ({ 'access-control-allow-origin': 'https://x.com', 'access-control-allow-credentials': 'true', 'access-control-allow-headers': 'content-type, x-csrf-token', 'access-control-allow-methods': 'POST' });
+  function xApi(req, res, url, body) {
+    if (req.method === 'OPTIONS') { res.writeHead(204, xCors(req)); res.end(); return; }
+    if (req.method === 'POST' && url.pathname === '/1.1/onboarding/task.json') {
+      let m = {};
+      try { m = JSON.parse(body); } catch { return json(res, 400, { error: 'bad json' }, xCors(req)); }
+      const acc = accounts.x;
+      const flow = m.flow_token ? xFlows.get(m.flow_token) : null;
+      if (m.subtask === 'username') {
+        if (m.username !== acc.username) return json(res, 400, { error: 'unknown user' }, xCors(req));
+        const t = rand(); xFlows.set(t, { user: m.username, step: 'password' });
+        return json(res, 200, { flow_token: t, next: 'password' }, xCors(req));
+      }
+      if (!flow) return json(res, 400, { error: 'no flow' }, xCors(req));
+      if (m.subtask === 'password' && flow.step === 'password') {
+        if (m.password !== acc.password) { xFlows.delete(m.flow_token); return json(res, 401, { error: 'wrong password' }, xCors(req)); }
+        flow.step = acc.seed ? 'totp' : 'done';
+      } else if (m.subtask === 'totp' && flow.step === 'totp') {
+        if (!totpValid(acc.seed, String(m.code || ''))) { xFlows.delete(m.flow_token); return json(res, 401, { error: 'wrong code' }, xCors(req)); }
+        flow.step = 'done';
+      } else {
+        return json(res, 400, { error: 'out of order' }, xCors(req));
+      }
+      if (flow.step !== 'done') return json(res, 200, { flow_token: m.flow_token, next: flow.step }, xCors(req));
+      xFlows.delete(m.flow_token);
+      const token = rand(); const ct0 = rand();
+      xSessions.set(token, { ct0, user: flow.user, valid: true });
+      return json(res, 200, { done: true }, { ...xCors(req), 'set-cookie': [
+        `auth_token=${token}; Domain=x.com; Path=/; Max-Age=31536000; Secure; HttpOnly; SameSite=None`,
+        `ct0=${ct0}; Domain=x.com; Path=/; Max-Age=31536000; Secure; SameSite=Lax`,
+      ] });
+    }
+    if (req.method === 'POST' && url.pathname === '/1.1/account/logout.json') {
+      const s = xSession(req);
+      if (!s || req.headers['x-csrf-token'] !== s.ct0) return json(res, 401, { errors: [{ message: 'Could not authenticate you' }] });
+      s.valid = false; // the session dies on the server: the old cookie is worthless now
+      return json(res, 200, { status: 'ok' }, { 'set-cookie': ['auth_token=; Domain=x.com; Path=/; Max-Age=0; Secure', 'ct0=; Domain=x.com; Path=/; Max-Age=0; Secure'] });
+    }
+    return publishOrOther(req, res, url, body, 'x');
+  }
+
+  // ---- Mastodon ---------------------------------------------------------------------------
+  function mastodonForm(s, otp, error) {
+    const fields = otp
+      ? '<div class="fields-group"><label for="user_otp_attempt">Two-factor code</label><input id="user_otp_attempt" name="user[otp_attempt]" type="text" autocomplete="one-time-code" inputmode="numeric"></div>'
+      : '<div class="fields-group"><label for="user_email">E-mail address</label><input id="user_email" name="user[email]" type="email" autocomplete="username"></div>' +
+        '<div class="fields-group"><label for="user_password">Password</label><input id="user_password" name="user[password]" type="password" autocomplete="current-password"></div>';
+    return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="csrf-token" content="${esc(s.csrf)}"><title>Log in - social.example</title></head><body>
+<div class="container">${error ? `<p class="flash-message alert">${esc(error)}</p>` : ''}
+<form class="simple_form new_user" id="new_user" novalidate action="/auth/sign_in" accept-charset="UTF-8" method="post">
+<input type="hidden" name="authenticity_token" value="${esc(s.csrf)}" autocomplete="off">${fields}
+<div class="actions"><button name="button" type="submit" class="btn">${otp ? 'Enter' : 'Log in'}</button></div></form></div></body></html>`;
+  }
+
+  function mastodon(req, res, url, body) {
+    const s = mSession(req);
+    if (url.pathname === '/auth/sign_in' && req.method === 'GET') {
+      if (s && s.user) { res.writeHead(302, { location: '/home' }); res.end(); return; }
+      const id = newMSession({});
+      return html(res, mastodonForm(mSessions.get(id), false), { 'set-cookie': mCookie(id) });
+    }
+    if (url.pathname === '/auth/sign_in' && req.method === 'POST') {
+      const f = new URLSearchParams(body);
+      if (!s || f.get('authenticity_token') !== s.csrf) { res.writeHead(422); res.end('InvalidAuthenticityToken'); return; }
+      const acc = accounts.mastodon;
+      let user = null;
+      if (f.has('user[otp_attempt]')) {
+        if (!s.pending || !totpValid(acc.seed, f.get('user[otp_attempt]'))) return html(res, mastodonForm(s, !!s.pending, 'Invalid two-factor authentication code.'));
+        user = s.pending;
+      } else {
+        if (f.get('user[email]') !== acc.username || f.get('user[password]') !== acc.password) return html(res, mastodonForm(s, false, 'Invalid E-mail address or password.'));
+        if (acc.seed) { s.ref.pending = acc.username; return html(res, mastodonForm(s, true)); }
+        user = acc.username;
+      }
+      s.ref.valid = false; // Rails rotates the session on sign-in
+      const id = newMSession({ user });
+      res.writeHead(302, { location: '/home', 'set-cookie': [mCookie(id, true), `_session_id=${rand()}; Path=/; Max-Age=31536000; Secure; HttpOnly; SameSite=Lax`] });
+      res.end();
+      return;
+    }
+    if (url.pathname === '/auth/edit' && req.method === 'GET') {
+      if (!s || !s.user) { res.writeHead(302, { location: '/auth/sign_in' }); res.end(); return; }
+      return html(res, `<!doctype html><html><head><meta charset="utf-8"><meta name="csrf-param" content="authenticity_token"><meta name="csrf-token" content="${esc(s.csrf)}"><title>Account</title></head><body><h1>Account settings</h1></body></html>`);
+    }
+    if (url.pathname === '/auth/sign_out' && req.method === 'POST') {
+      const f = new URLSearchParams(body);
+      if (!s || !s.user || f.get('_method') !== 'delete' || f.get('authenticity_token') !== s.csrf) { res.writeHead(422); res.end('InvalidAuthenticityToken'); return; }
+      s.ref.valid = false;
+      res.writeHead(302, { location: '/auth/sign_in', 'set-cookie': ['_mastodon_session=; Path=/; Max-Age=0; Secure', '_session_id=; Path=/; Max-Age=0; Secure'] });
+      res.end();
+      return;
+    }
+    return null;
+  }
+
+  function publishOrOther(req, res, url, body, site) {
+    let text = null;
+    try {
+      const j = JSON.parse(body);
+      text = j.status ?? j.variables?.tweet_text ?? null;
+    } catch {
+      text = new URLSearchParams(body).get('status');
+    }
+    let status = 200;
+    const host = String(req.headers.host || '').replace(/:\d+$/, '');
+    // A platform's publishing endpoint needs a signed-in session on the server.
+    if (PUBLISH.test(url.pathname) && site === 'x') {
+      const s = xSession(req);
+      if (!s || req.headers['x-csrf-token'] !== s.ct0) status = 401;
+    } else if (PUBLISH.test(url.pathname) && site === 'mastodon') {
+      const s = mSession(req);
+      if (!s || !s.user) status = 401;
+    }
+    // A test's replay of a copied cookie is not the browser's publishing: logged, not counted.
+    if (!req.headers['x-fixture-replay']) received.push({ host, method: req.method, path: url.pathname, text, status, at: Date.now() });
+    res.writeHead(status, { 'content-type': 'application/json', 'access-control-allow-origin': '*' });
+    res.end(JSON.stringify(status === 200 ? { ok: true, id: String(received.length) } : { error: 'not signed in' }));
+  }
+
   const server = https.createServer({ key, cert }, async (req, res) => {
     const host = String(req.headers.host || '').replace(/:\d+$/, '');
     const url = new URL(req.url, `https://${host}`);
     const site = SITES[host];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      const body = await readBody(req);
-      let text = null;
-      try {
-        const j = JSON.parse(body);
-        text = j.status ?? j.variables?.tweet_text ?? null;
-      } catch {
-        text = new URLSearchParams(body).get('status');
-      }
-      received.push({ host, method: req.method, path: url.pathname, text, at: Date.now() });
-      res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' });
-      res.end(JSON.stringify({ ok: true, id: String(received.length) }));
-      return;
+    const body = req.method === 'GET' || req.method === 'HEAD' ? '' : await readBody(req);
+    log.push({ host, method: req.method, url: req.url, body, at: Date.now() });
+    if (site === 'x-api') return xApi(req, res, url, body);
+    if (site === 'mastodon' && url.pathname.startsWith('/auth/')) {
+      if (mastodon(req, res, url, body) !== null) return;
     }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return publishOrOther(req, res, url, body, site);
     const extra = extraPages.get(`${host}${url.pathname}`);
-    if (extra) {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(extra);
-      return;
-    }
+    if (extra) return html(res, extra);
     if (!site) { res.writeHead(404); res.end('no such site'); return; }
     let file = url.pathname === '/' ? 'home' : url.pathname.slice(1).replace(/[^a-z0-9_-]/gi, '_');
     if (site === 'x' && /^\/[^/]+\/status\/\d+/.test(url.pathname)) file = 'home';
+    if (site === 'x' && url.pathname === '/i/flow/login') file = 'login';
     if (site === 'mastodon' && url.pathname.startsWith('/@')) file = 'home';
-    try {
-      const html = readFileSync(join(FIXTURES, site, `${file}.html`));
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(html);
-    } catch {
-      res.writeHead(404); res.end('not found');
-    }
+    const page = fixture(site, file);
+    if (page === null) { res.writeHead(404); res.end('not found'); return; }
+    html(res, page);
   });
   await new Promise((resolve, reject) => { server.once('error', reject); server.listen(port, '127.0.0.1', resolve); });
+  const actualPort = server.address().port;
+
+  /**
+   * replay sends a request the way a copied cookie would be used elsewhere: straight to the
+   * server with the given cookies (and headers), no browser. Resolves with the status code.
+   */
+  function replay(host, method, path, cookies, headers = {}, body = '') {
+    return new Promise((resolve, reject) => {
+      const cookie = Object.entries(cookies).map(([k, v]) => `${k}=${v}`).join('; ');
+      const req = https.request({ host: '127.0.0.1', port: actualPort, servername: host, method, path, rejectUnauthorized: false,
+        headers: { host, cookie, 'content-type': 'application/json', 'x-fixture-replay': '1', ...headers } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
   return {
-    port: server.address().port,
+    port: actualPort,
     received,
+    log,
     extraPages,
+    accounts,
+    replay,
+    /** liveSessions counts the signed-in sessions the server holds for a site. */
+    liveSessions(site) {
+      if (site === 'x') return [...xSessions.values()].filter((s) => s.valid).length;
+      return [...mSessions.values()].filter((s) => s.valid && s.user).length;
+    },
     reset() { received.length = 0; },
     /** waitFor returns once at least n publishing requests have reached the server. */
     waitFor(n, timeout = 15000) { return until(() => `${n} publishing request(s) at the server (got ${received.length})`, () => received.length >= n, { timeout }); },
