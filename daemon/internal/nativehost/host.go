@@ -59,10 +59,17 @@ type Caller struct {
 }
 
 // addonIDPattern matches Firefox add-on IDs: an email-like ID or a braced UUID.
-var addonIDPattern = regexp.MustCompile(`^([A-Za-z0-9._+-]{1,80}@[A-Za-z0-9.-]{1,80}|\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\})$`)
+// (Each side's length of at most 80 is checked apart: a bounded repetition compiles into a
+// program as long as its bound.)
+var addonIDPattern = regexp.MustCompile(`^([A-Za-z0-9._+-]+@[A-Za-z0-9.-]+|\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\})$`)
 
 // IsFirefoxID reports whether id has the form of a Firefox add-on ID.
-func IsFirefoxID(id string) bool { return addonIDPattern.MatchString(id) }
+func IsFirefoxID(id string) bool {
+	if local, domain, ok := strings.Cut(id, "@"); ok && (len(local) > 80 || len(domain) > 80) {
+		return false
+	}
+	return addonIDPattern.MatchString(id)
+}
 
 // ParseArgs reads the command line the browser started the host with (os.Args[1:]):
 //

@@ -453,3 +453,19 @@ func TestVouchRefusalQuotesOriginShort(t *testing.T) {
 		})
 	}
 }
+
+func TestFirefoxIDBounds(t *testing.T) {
+	for id, want := range map[string]bool{
+		"foureyes@foureyes.eu":                   true,
+		strings.Repeat("a", 80) + "@" + "b.eu":   true,
+		strings.Repeat("a", 81) + "@" + "b.eu":   false,
+		"a@" + strings.Repeat("b", 81):           false,
+		"{12345678-1234-1234-1234-123456789abc}": true,
+		"{12345678-1234-1234-1234-123456789abc":  false,
+		"no-at-sign":                             false,
+	} {
+		if got := IsFirefoxID(id); got != want {
+			t.Errorf("IsFirefoxID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}

@@ -247,3 +247,17 @@ func TestApproverIDsAsEnrolmentTakesThem(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyLengthBounds(t *testing.T) {
+	for in, bad := range map[string]bool{
+		`{"version":1,"extension_ids":["` + strings.Repeat("a", 32) + `"]}`:              false,
+		`{"version":1,"extension_ids":["` + strings.Repeat("a", 31) + `"]}`:              true,
+		`{"version":1,"extension_ids":["` + strings.Repeat("a", 33) + `"]}`:              true,
+		`{"version":1,"mastodon_instances":["` + strings.Repeat("a", 63) + `.example"]}`: false,
+		`{"version":1,"mastodon_instances":["` + strings.Repeat("a", 64) + `.example"]}`: true,
+	} {
+		if _, err := Parse([]byte(in)); (err != nil) != bad {
+			t.Errorf("%s: %v", in, err)
+		}
+	}
+}

@@ -162,3 +162,21 @@ func TestCheckPassword(t *testing.T) {
 		})
 	}
 }
+
+// The length bounds hold although the patterns no longer carry them.
+func TestInputLengthBounds(t *testing.T) {
+	ok := func(p, h string) bool {
+		_, _, ref := CheckAccount(AccountInput{Platform: p, Handle: h, Username: "u", Password: "pw"})
+		return ref == nil
+	}
+	if !ok(strings.Repeat("a", 32), "@m") || ok(strings.Repeat("a", 33), "@m") {
+		t.Error("platform id bound: 32")
+	}
+	if !ok("x", strings.Repeat("ä", 200)) || ok("x", strings.Repeat("ä", 201)) {
+		t.Error("handle bound: 200 characters")
+	}
+	id := func(s string) bool { _, ref := CheckApprover(ApproverInput{ID: s, Name: "N"}); return ref == nil }
+	if !id(strings.Repeat("a", 64)) || id(strings.Repeat("a", 65)) {
+		t.Error("approver id bound: 64")
+	}
+}
