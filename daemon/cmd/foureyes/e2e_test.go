@@ -447,13 +447,13 @@ func TestCLIPolicyCheck(t *testing.T) {
 	// An old file with a key of a feature not built yet, and accounts on platforms foureyes
 	// does not govern: valid, with a warning for each.
 	old := filepath.Join(c.home, "old.json")
-	_ = os.WriteFile(old, []byte(`{"version":1,"custody":"strict","accounts":{"x:@m":{},"instagram:@m":{},"myspace:@m":{}}}`), 0o600)
+	_ = os.WriteFile(old, []byte(`{"version":1,"editorial_sites":["cms.example"],"accounts":{"x:@m":{},"instagram:@m":{},"myspace:@m":{}}}`), 0o600)
 	out, errs, code := c.run("", "policy", "check", old)
 	if code != 0 || !strings.Contains(out, "valid") {
 		t.Fatalf("exit %d: %s %s", code, out, errs)
 	}
 	for _, want := range []string{
-		"warning: custody is not built yet and is ignored",
+		"warning: editorial_sites is not built yet and is ignored",
 		`warning: accounts["instagram:@m"]: Instagram is not governed yet: foureyes supports X, Mastodon`,
 		`warning: accounts["myspace:@m"]: unknown platform "myspace"`,
 	} {
