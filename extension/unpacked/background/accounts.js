@@ -17,6 +17,8 @@ let cached = { at: 0, list: null };
 /** list returns the daemon's accounts in custody ({id, platform, handle, custody}), or null. */
 export async function list() {
   if (cached.list && Date.now() - cached.at < TTL_MS) return cached.list;
+  // Not connected: no waiting here (the caller's own call says why); unknown means strict and official.
+  if (!conn.isUp()) return null;
   try {
     const r = await conn.call('accounts');
     cached = { at: Date.now(), list: Array.isArray(r.accounts) ? r.accounts : [] };
