@@ -125,6 +125,8 @@ const results = [];
 const scenarios = [];
 const scenario = (name, fn) => scenarios.push({ name, fn, flow: false });
 const flow = (name, fn) => scenarios.push({ name, fn, flow: true });
+// Scenarios of the daemon's policy (custody modes, private accounts): against the real daemon only.
+const realFlow = (name, fn) => scenarios.push({ name, fn, flow: true, realOnly: true });
 
 async function withBrowser(driver, fn) {
   const dirs = tempDirs();
@@ -735,6 +737,112 @@ flow('x: custody: browser closed while signed in -> signed out on the server at 
   }
 });
 
+// ---- custody modes and private accounts (policy keys custody, private_accounts) -------------
+const LOGOUT = (e) => (e.host === 'api.x.com' && e.url === '/1.1/account/logout.json') || (e.host === 'social.example' && e.url === '/auth/sign_out');
+/** custodyEntries reads the sessions the extension would sign out (none: nothing will be). */
+const custodyEntries = async (context) => (await (await currentWorker(context)).evaluate(() => chrome.storage.local.get('custody'))).custody || {};
+
+realFlow('x: gated custody: the approved post goes out once from the account left signed in, which stays signed in', async (driver) => {
+  driver.policy = { accounts: { 'x:@ministry': { custody: 'gated' } } };
+  return withBrowser(driver, async ({ context }) => {
+    const jar = server.signInAs('x', 'ministry'); // signed in by a person earlier, as gated custody expects
+    await context.addCookies(jar);
+    const page = await openPlatform(context, 'x');
+    await connected(driver);
+    server.reset();
+    const from = server.log.length;
+    const text = 'Gated custody: posted from the account left signed in';
+    await typePost(page, 'x', text);
+    await pressPost(page, 'x');
+    assert.equal(await noticeReason(page), 'approval_needed', 'gated: the gates still hold the post');
+    assert.ok(await received(page, 0));
+    const { ui } = await approveInUi(context, page, driver, 'x');
+    await ui.close();
+    assert.equal(await waitReason(page, 'approved'), 'approved');
+    await pressPost(page, 'x');
+    assert.ok(await received(page, 1), JSON.stringify(server.received));
+    assert.deepEqual(server.received.map((r) => [r.text, r.status]), [[text, 200]]);
+    await published(driver);
+    await pressPost(page, 'x');
+    assert.equal(await waitReason(page, 'approval_needed'), 'approval_needed', 'the session is spent');
+    assert.ok(await received(page, 1));
+    // Still signed in: the fixture's session alive, the cookie in the browser, no sign-in or
+    // sign-out request, nothing released or signed out at the daemon, nothing left to sign out.
+    assert.ok(server.sessionLive('x', jar), 'the session on the server ended');
+    assert.ok((await siteCookies(context, 'x')).some((c) => c.name === 'auth_token' && c.value === jar[0].value), 'the browser lost its sign-in');
+    assert.deepEqual(server.log.slice(from).filter((e) => LOGOUT(e) || SITE.x.signIn(e)).map((e) => e.url), []);
+    assert.deepEqual(await driver.released(), []);
+    assert.deepEqual(await driver.signedOut(), []);
+    assert.deepEqual(await custodyEntries(context), {});
+  });
+});
+
+realFlow('x: a tab signed in to another official account than the session\'s -> wrong_account, nothing published', async (driver) => {
+  driver.extraAccounts = { '@spokesperson': 'another password' };
+  return withBrowser(driver, async ({ context }) => {
+    await context.addCookies(server.signInAs('x', 'spokesperson'));
+    const page = await openPlatform(context, 'x');
+    await connected(driver);
+    server.reset();
+    await typePost(page, 'x', 'Approved for @ministry, sent from @spokesperson');
+    await pressPost(page, 'x');
+    assert.equal(await noticeReason(page), 'approval_needed', 'another official account needs approval too');
+    const { ui } = await approveInUi(context, page, driver, 'x'); // for x:@ministry
+    await ui.close();
+    await waitReason(page, ['approved', 'signed_in']);
+    await pressPost(page, 'x');
+    assert.equal(await waitReason(page, 'wrong_account'), 'wrong_account');
+    await shot(page, 'x-wrong-account');
+    await page.evaluate(() => window.__publishDirect('straight from the page, wrong account'));
+    assert.ok(await received(page, 0), JSON.stringify(server.received));
+    assert.deepEqual(await driver.published(), []);
+    const blocked = await until('the daemon to record the wrong_account block', async () => { const b = await driver.blocked(); return b.some((x) => x.reason === 'wrong_account') && b; });
+    assert.ok(blocked.some((b) => b.reason === 'wrong_account'));
+  });
+});
+
+realFlow('x: private account under private_accounts block -> held with the private_account notice, nothing published', async (driver) => {
+  driver.policy = { private_accounts: 'block' };
+  return withBrowser(driver, async ({ context }) => {
+    await context.addCookies(server.signInAs('x', 'jemand'));
+    const page = await openPlatform(context, 'x');
+    await connected(driver);
+    server.reset();
+    await typePost(page, 'x', 'A private opinion');
+    await pressPost(page, 'x');
+    assert.equal(await noticeReason(page), 'private_account');
+    await shot(page, 'x-private-account-blocked');
+    await page.evaluate(() => window.__publishDirect('straight from the page, private account'));
+    assert.ok(await received(page, 0), JSON.stringify(server.received));
+    const ev = await until('the daemon to record private_post_blocked', async () => { const e = await driver.events('private_post_blocked'); return e.length >= 1 && e; });
+    assert.deepEqual(ev.map((e) => [e.platform, e.handle]), [['x', '@jemand']]);
+    assert.deepEqual(await driver.events('private_post_allowed'), []);
+  });
+});
+
+realFlow('mastodon: private account under private_accounts allow -> one post goes out without approval', async (driver) => {
+  driver.policy = { private_accounts: 'allow' };
+  return withBrowser(driver, async ({ context }) => {
+    await context.addCookies(server.signInAs('mastodon', 'bob@social.example'));
+    const page = await openPlatform(context, 'mastodon');
+    await connected(driver);
+    server.reset();
+    const text = 'Bob, privately, on his own account';
+    await typePost(page, 'mastodon', text);
+    await pressPost(page, 'mastodon');
+    assert.ok(await received(page, 1), JSON.stringify(server.received));
+    assert.deepEqual(server.received.map((r) => [r.text, r.status]), [[text, 200]]);
+    assert.equal(await waitReason(page, 'published_private'), 'published_private');
+    // The allow was for that one request: a direct publish from the page after it is blocked.
+    await page.evaluate(() => window.__publishDirect('straight from the page afterwards'));
+    assert.ok(await received(page, 1), JSON.stringify(server.received));
+    const ev = await until('the daemon to record private_post_allowed', async () => { const e = await driver.events('private_post_allowed'); return e.length >= 1 && e; });
+    assert.deepEqual(ev.map((e) => [e.platform, e.handle]), [['mastodon', '@bob@social.example']]);
+    assert.deepEqual(await driver.published(), [], 'no posting session was used');
+    assert.deepEqual(await driver.released(), []);
+  });
+});
+
 // ---- run ------------------------------------------------------------------------------------
 const drivers = [];
 if (which === 'fake' || which === 'all') drivers.push(fakeDriver);
@@ -766,6 +874,7 @@ for (const s of scenarios) {
   if (!s.flow) { await runOne(s.name, s.fn); continue; }
   for (const mk of drivers) {
     const driver = mk();
+    if (s.realOnly && driver.name !== 'real') continue;
     await runOne(`[${driver.name}] ${s.name}`, () => s.fn(driver));
   }
   if (realWhyNot) await runOne(`[real] ${s.name}`, () => { throw new Skip(realWhyNot); });

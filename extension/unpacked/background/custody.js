@@ -17,6 +17,7 @@ import { accountPlatform, signInHost, loginUrl, isLoginPage, clearOrigins, logou
 import { expiryMs } from '../lib/grant.js';
 import * as conn from './connection.js';
 import { load } from './table.js';
+import { isGated } from './accounts.js';
 
 export const ALARM = 'foureyes-custody';
 const KEY = 'custody';          // chrome.storage.local: sessionId -> entry (no secret)
@@ -62,6 +63,8 @@ async function isSignedIn(p, host) {
  */
 export async function track({ sessionId, account, expires, tabId = null }) {
   await start();
+  // Gated custody: the browser stays signed in as a person left it; the gates alone hold posts.
+  if (await isGated(account)) return null;
   const p = await platformOf(accountPlatform(account));
   const host = p && signInHost(p, account);
   if (!p || !host) return null;

@@ -16,6 +16,7 @@ import * as conn from './connection.js';
 import * as gate from './gate.js';
 import * as grants from './grants.js';
 import * as custody from './custody.js';
+import * as accounts from './accounts.js';
 import { load, instances, configKnownNow } from './table.js';
 
 const MAX_TEXT = 40000;
@@ -89,6 +90,11 @@ export async function submit(sender, msg) {
     }
     // Custody: a sign-in under way for this session finishes first, so the post goes out signed in.
     await custody.ready(a.sessionId);
+    // The session's one publish goes out only from a tab signed in to the session's account.
+    if (await accounts.wrongAccount(tabId, p, host, a.account)) {
+      reportBlocked({ host, reason: 'wrong_account', account: a.account, digest: d });
+      return { allow: false, code: 'wrong_account' };
+    }
     let reply;
     try {
       // The daemon checks the account and action too: an approval for a reply never opens a new post.
@@ -107,6 +113,14 @@ export async function submit(sender, msg) {
       return { allow: false, code: 'grant_invalid', message: v.reason };
     }
     await gate.openOnce(p, tabId, host, await instances(), { sessionId: a.sessionId, digest: d, account: a.account, action });
+    return { allow: true };
+  }
+  // A private account (not in custody): the daemon decides by the policy's private_accounts.
+  const w = await accounts.who(tabId, p, host);
+  if (w.kind === 'private') {
+    const r = await accounts.privatePost(p, host, w);
+    if (!r.ok) return { allow: false, code: r.code };
+    await gate.openOnce(p, tabId, host, await instances(), { sessionId: null, private: true, digest: d, account: w.account, action });
     return { allow: true };
   }
   return held(tabId, p, host, action, text, d, null);
@@ -278,6 +292,8 @@ export async function status() {
  * gate opened. A body that differs from the approved text is the daemon's alarm to raise.
  */
 export async function published(allow, bodyText) {
+  // A private account's post: no session to report (the daemon recorded private_post_allowed).
+  if (allow.private) { notifyTab(allow.tabId, { state: 'notice', code: 'published_private' }); return; }
   const d = typeof bodyText === 'string' ? await digest(bodyText) : allow.digest;
   conn.call('published', { session_id: allow.sessionId, digest: d }).catch((e) => console.warn('foureyes: could not report publish', e));
   notifyTab(allow.tabId, { state: d === allow.digest ? 'published' : 'published_mismatch' });

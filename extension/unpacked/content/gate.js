@@ -52,6 +52,8 @@
     "sign_in_failed": "foureyes could not sign this browser in to the official account, so the post cannot go out signed in. Request a new approval; if it happens again, tell IT.",
     "signed_out": "The approved post is done: this browser is signed out of the official account again.",
     "sign_out_failed": "foureyes could not sign this browser out of the official account completely. The press office has been alerted; close the browser and tell IT.",
+    "wrong_account": "This browser is signed in here to another account than the one this post was approved for, so nothing was published. Switch to the approved account, or request approval for this one.",
+    "published_private": "Published from your private account: your organisation lets private accounts post without approval here.",
     "config_pending": "foureyes is still reading this computer's settings, so nothing can be posted on this site yet. Nothing was published; try again in a few seconds."
   };
   // END notices

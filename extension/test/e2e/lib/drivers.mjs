@@ -93,14 +93,20 @@ export function realDriver(bin, { firefoxId = null } = {}) {
     name: 'real',
     env: {},
     sessionTtl: 600,
+    // A scenario's policy keys on top of the base (custody, private_accounts; `accounts` entries
+    // are merged), and further X accounts to take into custody (handle -> password).
+    policy: {},
+    extraAccounts: {},
     async setup(dirs) {
       const home = join(dirs.base, 'foureyes-home');
       mkdirSync(home, { recursive: true });
       port = await freePort();
       const policy = join(dirs.base, 'policy.json');
+      const extra = Object.fromEntries(Object.keys(driver.extraAccounts).map((h) => [`x:${h}`, {}]));
       writeFileSync(policy, JSON.stringify({
+        ...driver.policy,
         version: 1,
-        accounts: { 'x:@ministry': {}, 'mastodon:@press@social.example': {} },
+        accounts: { 'x:@ministry': {}, 'mastodon:@press@social.example': {}, ...extra, ...(driver.policy.accounts || {}) },
         default_approvers: ['anna'],
         extension_ids: [EXTENSION_ID],
         bridge_port: port,
@@ -128,6 +134,7 @@ export function realDriver(bin, { firefoxId = null } = {}) {
       run(['approver', 'confirm', 'anna', await freshCode()]);
       // The fixture platforms' accounts, with their own 2FA seeds: the daemon computes the code.
       run(['account', 'add', '--platform', 'x', '--handle', '@ministry', '--username', ACCOUNTS.x.username, '--password-stdin', '--totp-seed-stdin'], `${ACCOUNTS.x.password}\n${ACCOUNTS.x.seed}\n`);
+      for (const [h, pw] of Object.entries(driver.extraAccounts)) run(['account', 'add', '--platform', 'x', '--handle', h, '--username', h.slice(1), '--password-stdin'], `${pw}\n`);
       run(['account', 'add', '--platform', 'mastodon', '--handle', '@press@social.example', '--username', ACCOUNTS.mastodon.username, '--password-stdin', '--totp-seed-stdin'], `${ACCOUNTS.mastodon.password}\n${ACCOUNTS.mastodon.seed}\n`);
     },
     accountFor: (platform) => (platform === 'x' ? 'x:@ministry' : 'mastodon:@press@social.example'),
@@ -177,6 +184,8 @@ export function realDriver(bin, { firefoxId = null } = {}) {
     async released() {
       return (await driver.audit()).filter((e) => e.event === 'credential_release').map((e) => ({ session: e.fields.session_id, account: e.fields.account, host: e.fields.host }));
     },
+    /** events returns the audit trail's lines of one event, with their fields. */
+    async events(name) { return (await driver.audit()).filter((e) => e.event === name).map((e) => e.fields); },
     async releaseRefused() { return (await driver.audit()).filter((e) => e.event === 'credential_release_refused').length; },
     async signedOut() {
       return (await driver.audit()).filter((e) => e.event === 'signed_out' || e.event === 'sign_out_failed')

@@ -223,6 +223,21 @@ export async function startServer({ port, key, cert }) {
     res.end(JSON.stringify(status === 200 ? { ok: true, id: String(received.length) } : { error: 'not signed in' }));
   }
 
+  // Which account the page is signed in to, where the platforms show it: X's account switcher
+  // (@handle), Mastodon's initial state (meta.me and accounts[id].acct; acct is the local name).
+  function signedInMarkup(site, req) {
+    if (site === 'x') {
+      const sx = xSession(req);
+      return sx ? `<nav><div role="button" data-testid="SideNav_AccountSwitcher_Button"><span>${esc(sx.user)}</span><span>@${esc(sx.user)}</span></div></nav>` : '';
+    }
+    if (site === 'mastodon') {
+      const sm = mSession(req);
+      const state = sm && sm.user ? { meta: { me: '109', domain: 'social.example' }, accounts: { 109: { id: '109', acct: sm.user.split('@')[0] } } } : { meta: { domain: 'social.example' }, accounts: {} };
+      return `<script id="initial-state" type="application/json">${JSON.stringify(state).replace(/</g, '\\u003c')}</script>`;
+    }
+    return '';
+  }
+
   const server = https.createServer({ key, cert }, async (req, res) => {
     const host = String(req.headers.host || '').replace(/:\d+$/, '');
     const url = new URL(req.url, `https://${host}`);
@@ -243,7 +258,7 @@ export async function startServer({ port, key, cert }) {
     if (site === 'mastodon' && url.pathname.startsWith('/@')) file = 'home';
     const page = fixture(site, file);
     if (page === null) { res.writeHead(404); res.end('not found'); return; }
-    html(res, page);
+    html(res, page.replace(/<!--signed-in:[^>]*-->/, () => signedInMarkup(site, req)));
   });
   await new Promise((resolve, reject) => { server.once('error', reject); server.listen(port, '127.0.0.1', resolve); });
   const actualPort = server.address().port;
@@ -273,6 +288,27 @@ export async function startServer({ port, key, cert }) {
     liveSessions(site) {
       if (site === 'x') return [...xSessions.values()].filter((s) => s.valid).length;
       return [...mSessions.values()].filter((s) => s.valid && s.user).length;
+    },
+    /**
+     * signInAs makes a signed-in session on the fixture platform for user, as if a person had
+     * signed in by hand earlier, and returns its cookies for the browser (Playwright's form).
+     */
+    signInAs(site, user) {
+      if (site === 'x') {
+        const token = rand(); const ct0 = rand();
+        xSessions.set(token, { ct0, user, valid: true });
+        return [{ name: 'auth_token', value: token, domain: '.x.com', path: '/', secure: true, httpOnly: true, sameSite: 'None', expires: Math.floor(Date.now() / 1000) + 86400 },
+          { name: 'ct0', value: ct0, domain: '.x.com', path: '/', secure: true, sameSite: 'Lax', expires: Math.floor(Date.now() / 1000) + 86400 }];
+      }
+      const id = newMSession({ user });
+      return [{ name: '_mastodon_session', value: id, domain: 'social.example', path: '/', secure: true, httpOnly: true, sameSite: 'Lax', expires: Math.floor(Date.now() / 1000) + 86400 },
+        { name: '_session_id', value: rand(), domain: 'social.example', path: '/', secure: true, httpOnly: true, sameSite: 'Lax', expires: Math.floor(Date.now() / 1000) + 86400 }];
+    },
+    /** sessionLive says whether the server still holds the session behind cookies signInAs gave. */
+    sessionLive(site, cookies) {
+      const c = Object.fromEntries(cookies.map((k) => [k.name, k.value]));
+      const s = site === 'x' ? xSessions.get(c.auth_token) : mSessions.get(c._mastodon_session);
+      return !!(s && s.valid);
     },
     reset() { received.length = 0; },
     /** waitFor returns once at least n publishing requests have reached the server. */
