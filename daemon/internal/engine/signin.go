@@ -164,7 +164,13 @@ func (v *staffView) AllowPrivatePost(ctx context.Context, p api.PrivatePost) err
 		if e.pol != nil {
 			mode = e.pol.PrivateAccounts
 		}
-		d := rules.PrivatePost(e.cfg, mode, textclip.Clip(p.Platform, 64), textclip.Clip(p.Handle, 256), t.now)
+		gated := false
+		for id, acc := range e.st.Accounts {
+			if strings.EqualFold(acc.Platform, p.Platform) && e.custodyFor(id) == policy.CustodyGated {
+				gated = true
+			}
+		}
+		d := rules.PrivatePost(e.cfg, mode, textclip.Clip(p.Platform, 64), textclip.Clip(p.Handle, 256), gated, t.now)
 		t.decided(d, map[string]any{"platform": textclip.Clip(p.Platform, 64), "host": textclip.Clip(p.Host, 253),
 			"handle": textclip.Clip(p.Handle, 256), "requester": v.c.OSUser, "private_accounts": mode})
 		if !d.Allowed() {

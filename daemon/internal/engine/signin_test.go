@@ -8,6 +8,7 @@ import (
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/custody"
+	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/rules"
 )
 
@@ -170,5 +171,42 @@ func TestBridgeValueSignsIn(t *testing.T) {
 	f := newFixture(t)
 	if _, ok := any(f.eng.Staff(api.Caller{OSUser: "staff", Via: "bridge"})).(api.SignIn); !ok {
 		t.Fatal("the bridge's value cannot sign in")
+	}
+}
+
+func TestPrivatePostsByPolicy(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, policy string
+		want         api.Code
+	}{
+		{"block (the default)", `{"version":1}`, api.CodePrivateAccount},
+		{"allow", `{"version":1,"private_accounts":"allow"}`, ""},
+		{"allow, but an official account there stays signed in", `{"version":1,"private_accounts":"allow","accounts":{"x:@ministry":{"custody":"gated"}}}`, api.CodePrivateAccount},
+		{"allow, a gated account on another platform", `{"version":1,"private_accounts":"allow","accounts":{"mastodon:@p@social.example":{"custody":"gated"}}}`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			p, err := policy.Parse([]byte(c.policy))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.pol = p
+			f.start()
+			f.ensureAccount("x:@ministry")
+			err = signIn(f).AllowPrivatePost(ctx, api.PrivatePost{Platform: "x", Host: "x.com", Handle: "@jemand"})
+			wantCode(t, err, c.want)
+			event := "private_post_allowed"
+			if c.want != "" {
+				event = "private_post_blocked"
+			}
+			if !strings.Contains(readAudit(t, f), `"event":"`+event+`"`) {
+				t.Fatalf("no %s line", event)
+			}
+			accs, _ := f.admin().ListAccounts(ctx)
+			if want := p.CustodyFor("x:@ministry"); accs[0].Custody != want {
+				t.Fatalf("custody %q, want %q", accs[0].Custody, want)
+			}
+		})
 	}
 }

@@ -56,7 +56,9 @@ func (e *Engine) explain(ref *rules.Refusal) *api.Error {
 			msg = fmt.Sprintf("approver %s is you (OS user %s): another approver must vouch for changes to who may approve", f.Approver, f.Requester)
 		}
 	case api.CodePrivateAccount:
-		if ref.Reason == "inside_hours" {
+		if ref.Reason == "gated_platform" {
+			msg = fmt.Sprintf("the browser says it is signed in to the private account %s, but an official account on this platform stays signed in (gated custody), so every post here needs approval", f.Account)
+		} else if ref.Reason == "inside_hours" {
 			msg = fmt.Sprintf("the browser is signed in to the private account %s: the policy lets private posts through only outside posting hours", f.Account)
 		} else {
 			msg = fmt.Sprintf("the browser is signed in to the private account %s: the policy holds back posts from private accounts on this platform (sign in to it elsewhere, or sign out here)", f.Account)

@@ -45,17 +45,16 @@ func TestPolicyReference(t *testing.T) {
 }
 
 type refNode struct {
-	Description          string                 `json:"description"`
-	Type                 any                    `json:"type"`
-	Enum                 []any                  `json:"enum"`
-	Default              json.RawMessage        `json:"default"`
+	Description          string              `json:"description"`
+	Type                 any                 `json:"type"`
+	Enum                 []any               `json:"enum"`
+	Default              json.RawMessage     `json:"default"`
 	Properties           map[string]*refNode `json:"properties"`
-	AdditionalProperties json.RawMessage        `json:"additionalProperties"`
+	AdditionalProperties json.RawMessage     `json:"additionalProperties"`
 	Items                *refNode            `json:"items"`
-	Minimum              *float64               `json:"minimum"`
-	Maximum              *float64               `json:"maximum"`
+	Minimum              *float64            `json:"minimum"`
+	Maximum              *float64            `json:"maximum"`
 }
-
 
 func (n *refNode) typeText() string {
 	if len(n.Enum) > 0 {

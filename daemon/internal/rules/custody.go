@@ -106,8 +106,15 @@ const (
 // posting hours means Within says no; without posting hours there is no "outside", so
 // allow_outside_hours allows nothing. Every decision is recorded; a block is not an alarm (it is
 // the rule doing its job).
-func PrivatePost(c Config, mode, platform, handle string, now time.Time) Decision {
+//
+// gated says an official account on that platform stays signed in (gated custody): then the
+// browser may well be signed in to it, and the page's word for which account is signed in is
+// not enough to let a post through without approval, so every post there needs one.
+func PrivatePost(c Config, mode, platform, handle string, gated bool, now time.Time) Decision {
 	f := Facts{Account: platform + ":" + handle, Value: mode}
+	if gated && mode != privateBlock {
+		return Decision{Event: "private_post_blocked", Severity: Info, Refusal: refuse(api.CodePrivateAccount, "gated_platform", f)}
+	}
 	switch mode {
 	case privateAllow:
 		return allowed("private_post_allowed")

@@ -123,7 +123,7 @@ func TestPrivatePost(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := PrivatePost(c.c, c.mode, "x", "@someone", now)
+			d := PrivatePost(c.c, c.mode, "x", "@someone", false, now)
 			if d.Allowed() != c.allow {
 				t.Fatalf("%+v", d)
 			}
@@ -134,5 +134,15 @@ func TestPrivatePost(t *testing.T) {
 				t.Fatalf("%+v", d)
 			}
 		})
+	}
+}
+
+// Where an official account stays signed in (gated custody), the page's word for which account
+// is signed in cannot let a post through without approval.
+func TestPrivatePostOnAGatedPlatform(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	d := PrivatePost(Config{}, "allow", "x", "@someone", true, now)
+	if d.Allowed() || d.Refusal.Code != api.CodePrivateAccount || d.Refusal.Reason != "gated_platform" {
+		t.Fatalf("%+v", d)
 	}
 }
