@@ -160,7 +160,7 @@ snapshot >"$tmp/before.txt"
 # dpkg takes ownership of an existing empty directory a package installs into, and removes it at
 # the purge when it is empty again (standard dpkg behaviour, e.g. /etc/chromium/policies/managed
 # left empty by an earlier test): such directories are not counted as left behind or removed.
-emptydirs() { while read -r d; do [ -d "$d" ] && [ -z "$(ls -A "$d" 2>/dev/null)" ] && echo "$d"; done <"$1"; }
+emptydirs() { while read -r d; do if [ -d "$d" ] && [ -z "$(ls -A "$d" 2>/dev/null)" ]; then echo "$d"; fi; done <"$1"; }
 emptydirs "$tmp/before.txt" >"$tmp/empty-before.txt"
 installed=1
 t0=$(date +%s%N)
