@@ -663,6 +663,7 @@ async function signedOutEverywhere(context, driver, platform, jar, base) {
 
 for (const platform of ['x', 'mastodon']) {
   flow(`${platform}: custody: signed in from the keyring inside the session only, one post, then signed out on the server`, (driver) => withBrowser(driver, async ({ context }) => {
+    const watch = driver.name === 'real' ? cmdlineWatch() : null;
     const page = await openPlatform(context, platform);
     await connected(driver);
     server.reset();
@@ -679,6 +680,8 @@ for (const platform of ['x', 'mastodon']) {
     assert.ok(await received(page, 1));
     await noSecretLeft(context, platform, from, codes);
     assert.equal(await driver.releaseRefused(), 0);
+    // The real daemon: its files, its output and every command line too.
+    if (watch) await passwordsNowhere(context, driver, [ACCOUNTS[platform].password], from, watch.stop());
     await shot(page, `${platform}-custody-signed-out`);
   }));
 }
