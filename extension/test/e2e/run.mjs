@@ -758,6 +758,7 @@ function changeSeen(platform, from) {
   });
 }
 
+const watches = [];
 /** cmdlineWatch samples every process's command line (/proc/PID/cmdline) until stop(). */
 function cmdlineWatch() {
   const seen = new Set();
@@ -768,7 +769,9 @@ function cmdlineWatch() {
   };
   tick();
   const t = setInterval(tick, 100);
-  return { stop() { clearInterval(t); tick(); return [...seen]; } };
+  const w = { stop() { clearInterval(t); tick(); return [...seen]; } };
+  watches.push(w); // stopped when the scenario ends, also when it failed first
+  return w;
 }
 
 function filesUnder(dir) {
@@ -919,6 +922,8 @@ async function runOne(name, fn) {
     failed++;
     const why = e instanceof Skip ? `${e.message}; with CI=true a missing prerequisite fails the run` : String(e && e.stack || e).split('\n').slice(0, 6).join('\n     ');
     console.log(`FAIL ${name} (${Date.now() - t0} ms)\n     ${why}`);
+  } finally {
+    for (const w of watches.splice(0)) w.stop();
   }
   results.push(name);
 }
