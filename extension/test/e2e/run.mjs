@@ -836,6 +836,7 @@ for (const platform of ['x', 'mastodon']) {
     try {
       const page = await openPlatform(context, platform);
       await connected(driver);
+      server.reset();
       const from = server.log.length;
       const old = server.accounts[platform].password;
       const base = server.liveSessions(platform);
@@ -878,6 +879,7 @@ for (const [platform, step, why] of FAILURES) {
     try {
       const page = await openPlatform(context, platform);
       await connected(driver);
+      server.reset();
       const from = server.log.length;
       const old = server.accounts[platform].password;
       server.failRotation[platform] = step;
