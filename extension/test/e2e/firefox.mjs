@@ -192,7 +192,7 @@ async function custodyScenario(browser, driver) {
   const { ui } = await approveInUi(browser, page, driver);
   await ui.close();
   await until(() => `the x fixture to hold a signed-in session (it saw: ${server.log.slice(from).map((e) => `${e.method} ${e.host}${e.url}`).join(', ')})`, () => server.liveSessions('x') === base + 1, { timeout: 30000 });
-  const pw = server.log.slice(from).filter((e) => e.host === 'api.x.com' && e.url === '/1.1/onboarding/task.json').map((e) => JSON.parse(e.body)).filter((m) => 'password' in m).map((m) => m.password);
+  const pw = server.log.slice(from).filter((e) => e.method === 'POST' && e.host === 'api.x.com' && e.url === '/1.1/onboarding/task.json').map((e) => JSON.parse(e.body)).filter((m) => 'password' in m).map((m) => m.password);
   assert.deepEqual(pw, [server.accounts.x.password], 'the password from the keyring went to the sign-in once');
   await pressPost(page);
   assert.ok(await received(page, 1), JSON.stringify(server.received));
