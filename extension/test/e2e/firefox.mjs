@@ -1,6 +1,7 @@
 // The extension in Firefox ESR: puppeteer-core drives /usr/bin/firefox-esr over WebDriver BiDi and
 // installs the extension. Scenarios on the x.com fixture:
 //   - without approval nothing is published;
+//   - [real] custody: signed in from the keyring, one post, signed out on the server;
 //   - [real] approve once: against the foureyes daemon (FOUREYES_BIN), which Firefox reaches through
 //     the native-messaging host manifest under its HOME; skipped when FOUREYES_BIN is not built
 //     or oathtool is missing, and then failed instead under CI=true.
@@ -167,6 +168,42 @@ async function approveOnceScenario(browser, driver) {
   assert.ok(await received(page, 1), 'direct fetch after the publish blocked');
 }
 
+/**
+ * custodyScenario: custody of the sign-in in Firefox. Approved, the extension signs in from the
+ * keyring (the fixture sees the account's password once, at its sign-in), one post goes out
+ * signed in, and the sign-out ends the session on the server and leaves no cookie (the
+ * extension's signed_out report is ok only then). Firefox's browsingData takes host names, not
+ * origins: background/sitedata.js.
+ */
+async function custodyScenario(browser, driver) {
+  const page = await openX(browser);
+  await until('the extension to connect to the daemon', async () => await driver.connections() >= 1, { timeout: 15000 });
+  // Whatever an earlier scenario left: count from here.
+  await until('earlier sessions to be signed out', async () => server.liveSessions('x') === 0 || (await driver.signedOut()).length >= 1, { timeout: 20000 }).catch(() => {});
+  const base = server.liveSessions('x');
+  const outBefore = (await driver.signedOut()).length;
+  const from = server.log.length;
+  server.reset();
+  const text = 'Custody post from Firefox';
+  await typePost(page, text);
+  await pressPost(page);
+  assert.equal(await noticeReason(page), 'approval_needed');
+  assert.equal(server.liveSessions('x'), base, 'signed in before any approval');
+  const { ui } = await approveInUi(browser, page, driver);
+  await ui.close();
+  await until(() => `the x fixture to hold a signed-in session (it saw: ${server.log.slice(from).map((e) => `${e.method} ${e.host}${e.url}`).join(', ')})`, () => server.liveSessions('x') === base + 1, { timeout: 30000 });
+  const pw = server.log.slice(from).filter((e) => e.method === 'POST' && e.host === 'api.x.com' && e.url === '/1.1/onboarding/task.json').map((e) => JSON.parse(e.body)).filter((m) => 'password' in m).map((m) => m.password);
+  assert.deepEqual(pw, [server.accounts.x.password], 'the password from the keyring went to the sign-in once');
+  await pressPost(page);
+  assert.ok(await received(page, 1), JSON.stringify(server.received));
+  assert.deepEqual(server.received.map((r) => [r.text, r.status]), [[text, 200]], 'one publish, signed in');
+  const so = await until('the extension to report signed_out', async () => { const r = (await driver.signedOut()).slice(outBefore); return r.length >= 1 && r; }, { timeout: 30000 });
+  assert.equal(so[0].result, 'ok', JSON.stringify(so));
+  assert.equal(server.liveSessions('x'), base, 'the session still lives on the server');
+  for (const e of server.log.slice(from)) assert.ok(!e.url.includes(server.accounts.x.password) && !e.url.includes(encodeURIComponent(server.accounts.x.password)), `the password in the URL ${e.url}`);
+  await page.screenshot({ path: join(ARTIFACTS, 'firefox-x-custody-signed-out.png') });
+}
+
 // ---- run --------------------------------------------------------------------------------------
 let passed = 0, failed = 0, skipped = 0;
 async function runOne(name, fn) {
@@ -182,6 +219,7 @@ async function runOne(name, fn) {
 }
 
 const APPROVE = 'firefox: [real] approve with a code -> exactly one request with the approved text; a second post is blocked';
+const CUSTODY = 'firefox: [real] custody: signed in from the keyring inside the session only, one post, then signed out on the server';
 const realWhyNot = realMissing(BIN);
 const driver = realWhyNot ? null : realDriver(BIN, { firefoxId: ADDON_ID });
 let browser;
@@ -206,12 +244,15 @@ try {
       if (setupError) throw setupError;
       await approveOnceScenario(browser, driver);
     });
-  } else if (CI) {
-    failed++;
-    console.log(`FAIL ${APPROVE}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`);
+    await runOne(CUSTODY, async () => {
+      if (setupError) throw setupError;
+      await custodyScenario(browser, driver);
+    });
   } else {
-    skipped++;
-    console.log(`SKIP ${APPROVE} (missing: ${realWhyNot})`);
+    for (const name of [APPROVE, CUSTODY]) {
+      if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
+      else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
+    }
   }
 } catch (e) {
   failed++;

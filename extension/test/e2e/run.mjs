@@ -6,7 +6,7 @@
 // always, and against the real daemon ("real") when FOUREYES_BIN names a built foureyes binary.
 // Screenshots go to artifacts/. Prints "N passed, N failed" last; exits 1 on any failure.
 
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
@@ -125,7 +125,8 @@ const results = [];
 const scenarios = [];
 const scenario = (name, fn) => scenarios.push({ name, fn, flow: false });
 const flow = (name, fn) => scenarios.push({ name, fn, flow: true });
-// Scenarios of the daemon's policy (custody modes, private accounts): against the real daemon only.
+// Against the real daemon only: what the protocol stand-in does not implement (the policy's custody
+// modes and private accounts, rotation).
 const realFlow = (name, fn) => scenarios.push({ name, fn, flow: true, realOnly: true });
 
 async function withBrowser(driver, fn) {
@@ -619,6 +620,7 @@ async function approveAndSignIn(context, page, driver, platform, text) {
   const from = server.log.length;
   // Sessions other scenarios' browsers left on the fixture (closed while signed in) stay: count from here.
   const base = server.liveSessions(platform);
+  const relFrom = (await driver.released()).length;
   await typePost(page, platform, text);
   await pressPost(page, platform);
   assert.equal(await noticeReason(page), 'approval_needed');
@@ -634,12 +636,13 @@ async function approveAndSignIn(context, page, driver, platform, text) {
   if (process.env.E2E_DEBUG) setTimeout(async () => console.log('     custody:', JSON.stringify(await (await currentWorker(context)).evaluate(() => chrome.storage.local.get(null))), JSON.stringify(await driver.released()), await Promise.all(context.pages().map((p) => p.evaluate(() => [location.href, document.querySelector('#step')?.innerHTML, document.querySelector('input')?.value]).catch((e) => String(e))))), 5000);
   await until(() => `the ${platform} fixture to hold a signed-in session (it saw: ${server.log.slice(from).map((e) => `${e.method} ${e.host}${e.url}`).join(', ')}; tabs: ${context.pages().map((p) => p.url()).join(', ')})`, () => server.liveSessions(platform) === base + 1, { timeout: 20000 });
   const seen = signInSeen(platform, from);
-  const acc = ACCOUNTS[platform];
+  // The server's password: after a rotation, the new one.
+  const acc = server.accounts[platform];
   assert.deepEqual(seen.username, [acc.username], JSON.stringify(seen));
   assert.deepEqual(seen.password, [acc.password]);
   assert.equal(seen.code.length, 1);
   assert.match(seen.code[0], /^[0-9]{6}$/);
-  const rel = await until('the daemon to record one credential release', async () => { const r = await driver.released(); return r.length >= 1 && r; });
+  const rel = await until('the daemon to record one credential release', async () => { const r = (await driver.released()).slice(relFrom); return r.length >= 1 && r; });
   assert.deepEqual(rel.map((r) => r.host), [SITE[platform].host]);
   const jar = Object.fromEntries((await siteCookies(context, platform)).filter((c) => SITE[platform].session.includes(c.name)).map((c) => [c.name, c.value]));
   assert.deepEqual(Object.keys(jar).sort(), [...SITE[platform].session].sort(), 'the platform\'s session cookies are in the browser');
@@ -661,6 +664,7 @@ async function signedOutEverywhere(context, driver, platform, jar, base) {
 
 for (const platform of ['x', 'mastodon']) {
   flow(`${platform}: custody: signed in from the keyring inside the session only, one post, then signed out on the server`, (driver) => withBrowser(driver, async ({ context }) => {
+    const watch = driver.name === 'real' ? cmdlineWatch() : null;
     const page = await openPlatform(context, platform);
     await connected(driver);
     server.reset();
@@ -677,6 +681,8 @@ for (const platform of ['x', 'mastodon']) {
     assert.ok(await received(page, 1));
     await noSecretLeft(context, platform, from, codes);
     assert.equal(await driver.releaseRefused(), 0);
+    // The real daemon: its files, its output and every command line too.
+    if (watch) await passwordsNowhere(context, driver, [ACCOUNTS[platform].password], from, watch.stop());
     await shot(page, `${platform}-custody-signed-out`);
   }));
 }
@@ -843,6 +849,165 @@ realFlow('mastodon: private account under private_accounts allow -> one post goe
   });
 });
 
+// ---- rotation: the daemon's generated password replaces the current one on the platform -----
+const CHANGE = {
+  x: (e) => e.method === 'POST' && e.host === 'x.com' && e.url === '/i/api/1.1/account/change_password.json',
+  mastodon: (e) => e.method === 'POST' && e.host === 'social.example' && e.url === '/auth',
+};
+
+/** changeSeen reads the change-password requests the fixture received since from: [{current, next, confirm}]. */
+function changeSeen(platform, from) {
+  return server.log.slice(from).filter(CHANGE[platform]).map((e) => {
+    const f = new URLSearchParams(e.body);
+    return platform === 'x'
+      ? { current: f.get('current_password'), next: f.get('password'), confirm: f.get('password_confirmation') }
+      : { current: f.get('user[current_password]'), next: f.get('user[password]'), confirm: f.get('user[password_confirmation]') };
+  });
+}
+
+const watches = [];
+/** cmdlineWatch samples every process's command line (/proc/PID/cmdline) until stop(). */
+function cmdlineWatch() {
+  const seen = new Set();
+  const tick = () => {
+    for (const pid of readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d))) {
+      try { seen.add(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')); } catch { /* gone meanwhile */ }
+    }
+  };
+  tick();
+  const t = setInterval(tick, 100);
+  const w = { stop() { clearInterval(t); tick(); return [...seen]; } };
+  watches.push(w); // stopped when the scenario ends, also when it failed first
+  return w;
+}
+
+function filesUnder(dir) {
+  const out = [];
+  for (const n of readdirSync(dir)) {
+    const p = join(dir, n);
+    const st = statSync(p);
+    if (st.isDirectory()) out.push(...filesUnder(p));
+    else if (st.isFile()) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * passwordsNowhere checks that none of the passwords is in the daemon's files (audit trail and
+ * state, FOUREYES_HOME), its stdout/stderr, the extension's storage, a URL the fixture saw since
+ * from, or a command line seen while the scenario ran.
+ */
+async function passwordsNowhere(context, driver, passwords, from, cmdlines) {
+  const forms = passwords.flatMap((p) => [p, encodeURIComponent(p), new URLSearchParams({ p }).toString().slice(2)]);
+  const hit = (text) => forms.find((f) => text.includes(f));
+  for (const e of server.log.slice(from)) assert.ok(!hit(e.url), `a password in the URL ${e.host}${e.url.slice(0, 40)}…`);
+  const home = driver.env.FOUREYES_HOME;
+  const files = filesUnder(home);
+  assert.ok(files.some((f) => /audit/i.test(f)), `no audit file under FOUREYES_HOME (${files.map((f) => f.slice(home.length)).join(', ')})`);
+  for (const f of files) assert.ok(!hit(readFileSync(f, 'latin1')), `a password in ${f.slice(home.length)}`);
+  assert.ok(!hit(driver.auditText()), 'a password in the exported audit trail');
+  assert.ok(driver.output.length > 0, 'the daemon\'s output was captured');
+  assert.ok(!hit(driver.output.join('')), 'a password in the daemon\'s stdout/stderr');
+  const w = await currentWorker(context);
+  const dump = await w.evaluate(async () => JSON.stringify(await Promise.all([chrome.storage.local.get(null), chrome.storage.session.get(null), chrome.storage.sync.get(null)])));
+  assert.ok(!hit(dump), 'a password in chrome.storage');
+  assert.ok(cmdlines.length > 10, 'command lines were sampled');
+  for (const c of cmdlines) assert.ok(!hit(c), `a password on a command line: ${c.slice(0, 60)}…`);
+}
+
+/** rotateOnce runs `foureyes account rotate` and `foureyes approve`, and waits for the report. */
+async function rotateOnce(driver, platform) {
+  const rid = driver.rotate(driver.accountFor(platform));
+  assert.match(rid, /^r/, `account rotate printed ${rid}`);
+  const sid = await driver.approveCli(rid);
+  const rot = await until('the daemon to record the rotation\'s outcome', async () => {
+    const r = (await driver.rotations()).filter((x) => x.session === sid && x.event !== 'rotation_release');
+    return r.length && r;
+  }, { timeout: 90000 });
+  const so = await until('the extension to report signed_out after the rotation', async () => (await driver.signedOut()).find((x) => x.session === sid), { timeout: 20000 });
+  return { sid, rot, so };
+}
+
+/** postAfter checks that the next approved post session signs in (with the server's current password) and publishes. */
+async function postAfter(context, page, driver, platform, text) {
+  await approveAndSignIn(context, page, driver, platform, text);
+  server.reset();
+  await pressPost(page, platform);
+  assert.ok(await received(page, 1), JSON.stringify(server.received));
+  assert.deepEqual(server.received.map((r) => [r.text, r.status]), [[text, 200]], 'published signed in');
+}
+
+for (const platform of ['x', 'mastodon']) {
+  realFlow(`${platform}: rotation: the daemon's new password replaces the old one on the platform; the old one is refused, the next sign-in uses the new one; no password in audit, log, storage, URL or command line`, (driver) => withBrowser(driver, async ({ context }) => {
+    const watch = cmdlineWatch();
+    try {
+      const page = await openPlatform(context, platform);
+      await connected(driver);
+      server.reset();
+      const from = server.log.length;
+      const old = server.accounts[platform].password;
+      const base = server.liveSessions(platform);
+      const { sid, rot, so } = await rotateOnce(driver, platform);
+      assert.deepEqual(rot.map((r) => r.event), ['password_rotated'], JSON.stringify(rot));
+      const change = changeSeen(platform, from);
+      assert.equal(change.length, 1, 'one change-password request');
+      assert.equal(change[0].current, old);
+      assert.equal(change[0].confirm, change[0].next);
+      const next = server.accounts[platform].password;
+      assert.equal(next, change[0].next, 'the server\'s password is the one the form sent');
+      assert.notEqual(next, old);
+      assert.ok(next.length >= 20, 'a generated password');
+      assert.equal(await server.signInWorks(platform, old), false, 'the old password still signs in');
+      assert.equal(await server.signInWorks(platform, next), true, 'the new password does not sign in');
+      assert.equal(so.result, 'ok', JSON.stringify(so));
+      assert.equal(server.liveSessions(platform), base, 'signed in on the server after the rotation');
+      assert.deepEqual(await siteCookies(context, platform), [], 'cookies left after the rotation');
+      assert.ok(!context.pages().some((p) => /settings\/password|auth\/edit/.test(p.url())), 'the change-password tab is still open');
+      await postAfter(context, page, driver, platform, `First post after the rotation on ${platform}`);
+      await passwordsNowhere(context, driver, [old, next], from, watch.stop());
+      assert.equal(await driver.releaseRefused(), 0);
+      void sid;
+    } finally {
+      watch.stop();
+      server.restoreAccounts();
+    }
+  }));
+}
+
+const FAILURES = [
+  ['x', 'current', /refused the change: The password you entered was incorrect/],
+  ['mastodon', 'server', /confirms nothing/],
+  ['x', 'silent', /no confirmation/],
+  ['mastodon', 'current', /refused the change: The password you entered was incorrect/],
+];
+for (const [platform, step, why] of FAILURES) {
+  realFlow(`${platform}: rotation: the platform fails the change (${step}) -> rotation_failed, the old password stays and still signs in; no password in audit, log, storage, URL or command line`, (driver) => withBrowser(driver, async ({ context }) => {
+    const watch = cmdlineWatch();
+    try {
+      const page = await openPlatform(context, platform);
+      await connected(driver);
+      server.reset();
+      const from = server.log.length;
+      const old = server.accounts[platform].password;
+      server.failRotation[platform] = step;
+      const { rot, so } = await rotateOnce(driver, platform);
+      assert.deepEqual(rot.map((r) => r.event), ['rotation_failed'], JSON.stringify(rot));
+      assert.match(String(rot[0].error), why);
+      const change = changeSeen(platform, from);
+      assert.equal(change.length, 1, 'one change-password request');
+      assert.equal(server.accounts[platform].password, old, 'the server\'s password changed');
+      assert.equal(await server.signInWorks(platform, old), true, 'the old password no longer signs in');
+      assert.equal(so.result, 'ok', JSON.stringify(so));
+      server.failRotation[platform] = null;
+      await postAfter(context, page, driver, platform, `Still posting after a failed rotation on ${platform}`);
+      await passwordsNowhere(context, driver, [old, change[0].next], from, watch.stop());
+    } finally {
+      watch.stop();
+      server.restoreAccounts();
+    }
+  }));
+}
+
 // ---- run ------------------------------------------------------------------------------------
 const drivers = [];
 if (which === 'fake' || which === 'all') drivers.push(fakeDriver);
@@ -866,6 +1031,8 @@ async function runOne(name, fn) {
     failed++;
     const why = e instanceof Skip ? `${e.message}; with CI=true a missing prerequisite fails the run` : String(e && e.stack || e).split('\n').slice(0, 6).join('\n     ');
     console.log(`FAIL ${name} (${Date.now() - t0} ms)\n     ${why}`);
+  } finally {
+    for (const w of watches.splice(0)) w.stop();
   }
   results.push(name);
 }

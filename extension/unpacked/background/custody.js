@@ -18,6 +18,7 @@ import { expiryMs } from '../lib/grant.js';
 import * as conn from './connection.js';
 import { load } from './table.js';
 import { isGated } from './accounts.js';
+import { removeSiteData } from './sitedata.js';
 
 export const ALARM = 'foureyes-custody';
 const KEY = 'custody';          // chrome.storage.local: sessionId -> entry (no secret)
@@ -277,14 +278,7 @@ export async function signOut(p, host) {
   }
   const origins = clearOrigins(p, host);
   const clear = new Set(p.logout.clear || []);
-  try {
-    await chrome.browsingData.remove({ origins }, {
-      cookies: clear.has('cookies'), localStorage: clear.has('localStorage'), indexedDB: clear.has('indexedDB'),
-      cacheStorage: clear.has('cacheStorage'), serviceWorkers: clear.has('serviceWorkers'),
-    });
-  } catch (err) {
-    problems.push(`removing site data failed: ${err && err.message || err}`);
-  }
+  problems.push(...await removeSiteData(origins, p.logout.clear));
   // Cookies set for a parent domain, or set again meanwhile: remove them one by one.
   for (const o of origins) {
     const h = new URL(o).host;

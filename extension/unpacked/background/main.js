@@ -6,6 +6,7 @@ import * as gate from './gate.js';
 import * as flow from './flow.js';
 import * as unrecognised from './unrecognised.js';
 import * as custody from './custody.js';
+import * as rotation from './rotation.js';
 import { onMessage } from './messages.js';
 import { load, instances, managedFresh, configKnown, onRetry } from './table.js';
 
@@ -95,8 +96,8 @@ chrome.webRequest.onErrorOccurred.addListener((details) => {
 
 chrome.tabs.onRemoved.addListener((tabId) => { flow.forgetTab(tabId).catch(() => {}); });
 
-conn.onEvent((ev) => { flow.onDaemonEvent(ev).catch(console.error); custody.onDaemonEvent(ev).catch(console.error); });
-chrome.tabs.onUpdated.addListener((tabId, info, tab) => { custody.onTabUpdated(tabId, info, tab).catch(console.error); });
+conn.onEvent((ev) => { flow.onDaemonEvent(ev).catch(console.error); custody.onDaemonEvent(ev).catch(console.error); rotation.onDaemonEvent(ev).catch(console.error); });
+chrome.tabs.onUpdated.addListener((tabId, info, tab) => { custody.onTabUpdated(tabId, info, tab).catch(console.error); rotation.onTabUpdated(tabId, info, tab).catch(console.error); });
 chrome.cookies.onChanged.addListener((change) => { custody.onCookieChanged(change).catch(console.error); });
 conn.onState((s) => {
   flow.onConnectionState(s).catch(() => {});

@@ -97,6 +97,18 @@ export function realDriver(bin, { firefoxId = null } = {}) {
     // are merged), and further X accounts to take into custody (handle -> password).
     policy: {},
     extraAccounts: {},
+    /** Everything the daemon wrote to stdout and stderr. */
+    output: [],
+    /** auditFile is the raw audit trail as the daemon keeps it (FOUREYES_HOME). */
+    auditText() { return run(['audit', 'export', '--format', 'json']); },
+    /** rotate asks for a password rotation of account from the CLI; returns the request id. */
+    rotate(account) { return run(['account', 'rotate', account]).trim(); },
+    /** approveCli approves a request from the CLI with a fresh code; returns the session id. */
+    async approveCli(requestId) { return run(['approve', requestId, '--approver', 'anna', '--code', await freshCode()]).trim(); },
+    async rotations() {
+      return (await driver.audit()).filter((e) => ['password_rotated', 'rotation_failed', 'rotation_release'].includes(e.event))
+        .map((e) => ({ event: e.event, session: e.fields.session_id, account: e.fields.account, error: e.fields.error }));
+    },
     async setup(dirs) {
       const home = join(dirs.base, 'foureyes-home');
       mkdirSync(home, { recursive: true });
@@ -152,7 +164,10 @@ export function realDriver(bin, { firefoxId = null } = {}) {
       return true;
     },
     async start() {
-      proc = spawn(bin, ['daemon', '--headless'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+      // Its output is kept (and passed on) so scenarios can check that no secret is in the log.
+      proc = spawn(bin, ['daemon', '--headless'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      proc.stdout.on('data', (c) => { driver.output.push(c.toString('utf8')); process.stdout.write(c); });
+      proc.stderr.on('data', (c) => { driver.output.push(c.toString('utf8')); process.stderr.write(c); });
       await waitUp();
     },
     async stop() {

@@ -11,6 +11,15 @@
 //   then user[otp_attempt] on a second page); success rotates _mastodon_session to a signed-in
 //   session and sets _session_id; /auth/sign_out with _method=delete ends it on the server.
 //
+// Changing the password (rotation): x.com/settings/password posts to
+//   x.com/i/api/1.1/account/change_password.json (current_password, password,
+//   password_confirmation, ct0 in x-csrf-token) and shows a toast; Mastodon's /auth/edit form
+//   posts to /auth (_method=put, user[current_password], user[password],
+//   user[password_confirmation]) and redirects back with a flash notice. A success really changes
+//   the server's password: the old one then fails at sign-in. `failRotation[site]` makes a step
+//   fail: 'current' (the current password is refused), 'server' (500 on submit), 'silent' (the
+//   change is dropped and nothing is shown).
+//
 // Every request is logged (`log`: host, method, URL path with query, body), so tests can check
 // where a password went. Publishing requests are also in `received`: if one is there, it got
 // past the extension.
@@ -75,6 +84,18 @@ export async function startServer({ port, key, cert }) {
   // Mastodon: _mastodon_session -> {csrf, user (signed in) | pending (awaiting the code), valid}.
   const mSessions = new Map();
   const accounts = JSON.parse(JSON.stringify(ACCOUNTS));
+  const failRotation = { x: null, mastodon: null };
+  /** changePassword checks and applies a change; returns {status, error?} (error text shown). */
+  function changePassword(site, current, next, confirm) {
+    const acc = accounts[site];
+    const mode = failRotation[site];
+    if (mode === 'server') return { status: 500 };
+    if (mode === 'current' || current !== acc.password) return { status: 403, error: 'The password you entered was incorrect.' };
+    if (!next || next.length < 8 || next !== confirm) return { status: 400, error: 'The new passwords do not match or are too short.' };
+    if (mode === 'silent') return { status: 200, silent: true };
+    acc.password = next;
+    return { status: 200 };
+  }
 
   const xSession = (req) => {
     const c = cookiesOf(req);
@@ -158,6 +179,18 @@ export async function startServer({ port, key, cert }) {
 <div class="actions"><button name="button" type="submit" class="btn">${otp ? 'Enter' : 'Log in'}</button></div></form></div></body></html>`;
   }
 
+  function mastodonEdit(s, flash, error) {
+    return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="csrf-param" content="authenticity_token"><meta name="csrf-token" content="${esc(s.csrf)}"><title>Account - social.example</title></head><body>
+<div class="container">${flash ? `<div class="flash-message notice"><strong>${esc(flash)}</strong></div>` : ''}<h1>Account settings</h1>
+<form class="simple_form edit_user" id="edit_user" novalidate action="/auth" accept-charset="UTF-8" method="post">
+<input type="hidden" name="_method" value="put" autocomplete="off"><input type="hidden" name="authenticity_token" value="${esc(s.csrf)}" autocomplete="off">
+${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
+<div class="fields-group"><label for="user_current_password">Current password</label><input id="user_current_password" name="user[current_password]" type="password" autocomplete="current-password"></div>
+<div class="fields-group"><label for="user_password">New password</label><input id="user_password" name="user[password]" type="password" autocomplete="new-password"></div>
+<div class="fields-group"><label for="user_password_confirmation">Confirm new password</label><input id="user_password_confirmation" name="user[password_confirmation]" type="password" autocomplete="new-password"></div>
+<div class="actions"><button name="button" type="submit" class="btn">Save changes</button></div></form></div></body></html>`;
+  }
+
   function mastodon(req, res, url, body) {
     const s = mSession(req);
     if (url.pathname === '/auth/sign_in' && req.method === 'GET') {
@@ -186,7 +219,19 @@ export async function startServer({ port, key, cert }) {
     }
     if (url.pathname === '/auth/edit' && req.method === 'GET') {
       if (!s || !s.user) { res.writeHead(302, { location: '/auth/sign_in' }); res.end(); return; }
-      return html(res, `<!doctype html><html><head><meta charset="utf-8"><meta name="csrf-param" content="authenticity_token"><meta name="csrf-token" content="${esc(s.csrf)}"><title>Account</title></head><body><h1>Account settings</h1></body></html>`);
+      const flash = s.ref.flash; s.ref.flash = null;
+      return html(res, mastodonEdit(s, flash));
+    }
+    if (url.pathname === '/auth' && req.method === 'POST') {
+      const f = new URLSearchParams(body);
+      if (!s || !s.user || f.get('_method') !== 'put' || f.get('authenticity_token') !== s.csrf) { res.writeHead(422); res.end('InvalidAuthenticityToken'); return; }
+      const r = changePassword('mastodon', f.get('user[current_password]'), f.get('user[password]'), f.get('user[password_confirmation]'));
+      if (r.status === 500) { res.writeHead(500, { 'content-type': 'text/html' }); res.end('<!doctype html><title>We are sorry, but something went wrong (500)</title><h1>We are sorry, but something went wrong.</h1>'); return; }
+      if (r.error) return html(res, mastodonEdit(s, null, r.error));
+      if (!r.silent) s.ref.flash = 'Your account has been updated successfully.';
+      res.writeHead(302, { location: '/auth/edit' });
+      res.end();
+      return;
     }
     if (url.pathname === '/auth/sign_out' && req.method === 'POST') {
       const f = new URLSearchParams(body);
@@ -245,7 +290,16 @@ export async function startServer({ port, key, cert }) {
     const body = req.method === 'GET' || req.method === 'HEAD' ? '' : await readBody(req);
     log.push({ host, method: req.method, url: req.url, body, at: Date.now() });
     if (site === 'x-api') return xApi(req, res, url, body);
-    if (site === 'mastodon' && url.pathname.startsWith('/auth/')) {
+    if (site === 'x' && req.method === 'POST' && url.pathname === '/i/api/1.1/account/change_password.json') {
+      const sx = xSession(req);
+      if (!sx || req.headers['x-csrf-token'] !== sx.ct0) return json(res, 401, { errors: [{ message: 'Could not authenticate you' }] });
+      const f = new URLSearchParams(body);
+      const r = changePassword('x', f.get('current_password'), f.get('password'), f.get('password_confirmation'));
+      if (r.status === 500) return json(res, 500, { errors: [{ message: 'Internal error' }] });
+      if (r.error) return json(res, r.status, { errors: [{ message: r.error }] });
+      return json(res, 200, r.silent ? {} : { status: 'ok' });
+    }
+    if (site === 'mastodon' && (url.pathname.startsWith('/auth/') || url.pathname === '/auth')) {
       if (mastodon(req, res, url, body) !== null) return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return publishOrOther(req, res, url, body, site);
@@ -277,12 +331,45 @@ export async function startServer({ port, key, cert }) {
     });
   }
 
+  /** request sends one HTTPS request to the fixture; resolves {status, headers, body}. */
+  function request(host, method, path, headers = {}, body = '') {
+    return new Promise((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port: actualPort, servername: host, method, path, rejectUnauthorized: false, headers: { host, 'x-fixture-replay': '1', ...headers } }, (res) => {
+        const chunks = []; res.on('data', (c) => chunks.push(c)); res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+  async function signInWorks(site, password) {
+    const acc = accounts[site];
+    if (site === 'x') {
+      const h = { 'content-type': 'application/json' };
+      const a = await request('api.x.com', 'POST', '/1.1/onboarding/task.json', h, JSON.stringify({ subtask: 'username', username: acc.username }));
+      const t = JSON.parse(a.body).flow_token;
+      const b = await request('api.x.com', 'POST', '/1.1/onboarding/task.json', h, JSON.stringify({ subtask: 'password', flow_token: t, password }));
+      return b.status === 200;
+    }
+    const page = await request('social.example', 'GET', '/auth/sign_in');
+    const cookie = String(page.headers['set-cookie']).split(';')[0];
+    const token = /name="authenticity_token" value="([^"]+)"/.exec(page.body)[1];
+    const form = new URLSearchParams({ authenticity_token: token, 'user[email]': acc.username, 'user[password]': password }).toString();
+    const r = await request('social.example', 'POST', '/auth/sign_in', { cookie, 'content-type': 'application/x-www-form-urlencoded' }, form);
+    // With two-factor on, an accepted password leads to the code page.
+    return r.status === 302 || r.body.includes('user_otp_attempt');
+  }
+
   return {
     port: actualPort,
     received,
     log,
     extraPages,
     accounts,
+    failRotation,
+    /** restoreAccounts puts the fixture passwords back and clears the failure switches. */
+    restoreAccounts() { for (const k of Object.keys(ACCOUNTS)) accounts[k].password = ACCOUNTS[k].password; failRotation.x = failRotation.mastodon = null; },
+    /** signInWorks tries a password at the platform's own sign-in over HTTPS, as a browser would: true when accepted. */
+    signInWorks,
     replay,
     /** liveSessions counts the signed-in sessions the server holds for a site. */
     liveSessions(site) {

@@ -1,0 +1,171 @@
+// Rotation of an account's password inside a rotate session (PROTOCOL.md §2.5 "Rotation").
+//
+// A rotate session is approved like a post (from the CLI: `foureyes account rotate`, then
+// `foureyes approve`), so the extension learns of it from the daemon's `session` event. Then:
+// sign in with custody's own sign-in (`credentials`), open the platform's change-password page
+// (the platform table's `password`) in a background tab, and content/rotate.js fills it: it
+// asks for the values once, the worker asks the daemon `rotation` once and hands the current and
+// the new password to that page only. The worker then reads the page until the platform's
+// confirmation (ok) or its error (failed) shows, reports `rotated`, and signs the browser out.
+//
+// The passwords live only in this worker's memory between `rotation` and the report (to keep
+// them out of an error text a page might echo): never in storage, a URL or the console.
+// chrome.storage.local keeps only the session id, account, host, tab and phase.
+
+import { accountPlatform, signInHost } from '../lib/custody.js';
+import { passwordUrl, isPasswordPage, verdict, pageState } from '../lib/rotation.js';
+import * as conn from './connection.js';
+import * as custody from './custody.js';
+import { load } from './table.js';
+
+const KEY = 'rotation';        // chrome.storage.local: sessionId -> {account, platformId, host, tabId, phase}
+const SIGN_IN_MS = 45000;      // the sign-in before the form
+const RESULT_MS = 15000;       // the platform's answer after the submit
+const POLL_MS = 300;
+
+/** The passwords of a rotation under way, by session id: {current, next}. Memory only. */
+const secrets = new Map();
+
+const local = () => chrome.storage.local;
+async function entries() { return (await local().get(KEY))[KEY] || {}; }
+let chain = Promise.resolve();
+function update(fn) {
+  const run = chain.then(async () => { const next = fn({ ...(await entries()) }); await local().set({ [KEY]: next }); return next; });
+  chain = run.catch(() => {});
+  return run;
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function platformOf(id) {
+  return (await load()).platforms.find((p) => p.id === id && p.status === 'supported' && p.login && p.logout && p.password) || null;
+}
+
+/** onDaemonEvent starts a rotation for a new active rotate session. */
+export async function onDaemonEvent(ev) {
+  const s = ev && ev.kind === 'session' && ev.session;
+  if (!s || s.action !== 'rotate' || s.state !== 'active' || typeof s.id !== 'string' || typeof s.account !== 'string') return;
+  if ((await entries())[s.id]) return; // already under way (the event came again)
+  await run(s);
+}
+
+async function run(s) {
+  const p = await platformOf(accountPlatform(s.account));
+  const host = p && signInHost(p, s.account);
+  await update((a) => { a[s.id] = { account: s.account, platformId: p ? p.id : null, host, tabId: null, phase: 'signing_in' }; return a; });
+  if (!p || !host) return finish(s.id, false, `the platform table has no change-password form for ${s.account}`);
+  console.info(`foureyes: rotating the password of ${s.account}`);
+  await custody.begin(null, { sessionId: s.id, account: s.account, expires: s.expires });
+  // custody.ready returns at once while its sign-in tab is not recorded yet: wait for a verdict.
+  const end = Date.now() + SIGN_IN_MS;
+  let e = null;
+  while (Date.now() < end) {
+    e = await custody.ready(s.id, 2000);
+    if (!e || e.signedIn || e.failed) break;
+    await sleep(POLL_MS);
+  }
+  if (!e || !e.signedIn) return finish(s.id, false, `not signed in for the change: ${(e && e.failed) || 'the sign-in did not complete'}`);
+  const tab = await chrome.tabs.create({ url: passwordUrl(p, host), active: false });
+  await update((a) => { if (a[s.id]) { a[s.id].tabId = tab.id; a[s.id].phase = 'form'; } return a; });
+  // The content script asks for the values; the timeout covers a form that never shows.
+  setTimeout(() => { entries().then((a) => { if (a[s.id] && a[s.id].phase === 'form') finish(s.id, false, 'the change-password form did not show its fields'); }); }, SIGN_IN_MS);
+}
+
+/** onTabUpdated puts content/rotate.js into a rotation's tab on its change-password page. */
+export async function onTabUpdated(tabId, info, tab) {
+  if (info.status !== 'complete' || !tab) return;
+  const found = await forTab(tabId, tab.url);
+  if (!found || found.e.phase !== 'form') return;
+  await chrome.scripting.executeScript({ target: { tabId, frameIds: [0] }, files: ['content/rotate.js'] }).catch(() => {});
+}
+
+async function forTab(tabId, url) {
+  for (const [sessionId, e] of Object.entries(await entries())) {
+    if (e.tabId !== tabId) continue;
+    const p = await platformOf(e.platformId);
+    if (p && isPasswordPage(p, e.host, url)) return { sessionId, e, p };
+  }
+  return null;
+}
+
+/** hello gives content/rotate.js the form's selectors, on a rotation's change-password page. */
+export async function hello(sender) {
+  const found = await forTab(sender.tab.id, sender.url);
+  if (!found || found.e.phase !== 'form') return { ok: false };
+  const pw = found.p.password;
+  return { ok: true, form: { current: pw.current, new: pw.new, confirm: pw.confirm, submit: pw.submit } };
+}
+
+/**
+ * fill answers content/rotate.js once per rotation with the current and the new password: the
+ * daemon's `rotation` is asked here, once, and its values go to that page only. Then the worker
+ * reads the page for the platform's answer.
+ */
+export async function fill(sender) {
+  const found = await forTab(sender.tab.id, sender.url);
+  if (!found || found.e.phase !== 'form') return { ok: false };
+  const { sessionId, e, p } = found;
+  await update((a) => { if (a[sessionId]) a[sessionId].phase = 'asked'; return a; });
+  let r;
+  try {
+    r = await conn.call('rotation', { session_id: sessionId, account: e.account, host: e.host });
+  } catch (err) {
+    finish(sessionId, false, `the daemon refused the passwords: ${err && err.code || 'error'}`);
+    return { ok: false };
+  }
+  if (typeof r.password !== 'string' || typeof r.new_password !== 'string' || !r.new_password) {
+    finish(sessionId, false, 'the daemon sent no passwords');
+    return { ok: false };
+  }
+  secrets.set(sessionId, { current: r.password, next: r.new_password });
+  await update((a) => { if (a[sessionId]) a[sessionId].phase = 'submitted'; return a; });
+  watch(sessionId, e, p).catch((err) => finish(sessionId, false, `reading the platform's answer failed: ${err && err.message || err}`));
+  return { ok: true, current: r.password, new: r.new_password };
+}
+
+/** watch reads the change-password tab until the platform confirms or refuses the change. */
+async function watch(sessionId, e, p) {
+  const pw = p.password;
+  const end = Date.now() + RESULT_MS;
+  while (Date.now() < end) {
+    await sleep(POLL_MS);
+    const tab = await chrome.tabs.get(e.tabId).catch(() => null);
+    if (!tab) return finish(sessionId, false, 'the change-password tab was closed before the platform answered');
+    if (tab.status !== 'complete') continue;
+    const [res] = await chrome.scripting.executeScript({ target: { tabId: e.tabId, frameIds: [0] }, func: pageState, args: [pw.success, pw.error, pw.current] }).catch(() => []);
+    const v = verdict(p, e.host, res && res.result);
+    if (v.done) return finish(sessionId, v.ok, v.error);
+  }
+  return finish(sessionId, false, 'the platform showed no confirmation of the change');
+}
+
+const finishing = new Set();
+/** finish reports `rotated` (once), closes the tab and signs the browser out. */
+async function finish(sessionId, ok, error) {
+  if (finishing.has(sessionId)) return;
+  finishing.add(sessionId);
+  try {
+    const e = (await entries())[sessionId];
+    if (!e) return;
+    const s = secrets.get(sessionId);
+    secrets.delete(sessionId);
+    let why = error || '';
+    // A page that echoes a password into its error text must not carry it into the audit.
+    if (s && why && (why.includes(s.current) || why.includes(s.next))) why = 'the platform refused the change (its message repeated a password, so it is withheld)';
+    // Only a rotation whose passwords went out is reported: the daemon accepts no other.
+    if (e.phase === 'submitted' || e.phase === 'asked') {
+      try {
+        await conn.call('rotated', { session_id: sessionId, account: e.account, host: e.host, result: ok ? 'ok' : 'failed', ...(ok ? {} : { error: why.slice(0, 1000) }) });
+      } catch (err) {
+        console.warn(`foureyes: reporting the rotation of ${e.account} failed: ${err && err.code || err}`);
+      }
+    }
+    if (ok) console.info(`foureyes: the password of ${e.account} was changed`);
+    else console.warn(`foureyes: the password change of ${e.account} failed: ${why}`);
+    await update((a) => { delete a[sessionId]; return a; });
+    if (e.tabId !== null) await chrome.tabs.remove(e.tabId).catch(() => {});
+    // Strict custody: the browser signs out after the change either way.
+    await custody.end(sessionId, ok ? 'rotated' : 'rotation failed');
+  } finally {
+    finishing.delete(sessionId);
+  }
+}
