@@ -275,7 +275,7 @@ func TestRemovedByHandIsNoBootstrap(t *testing.T) {
 	}
 }
 
-// The ways round the bootstrap a review found, each with one edit of a file the staff member
+// Ways round the bootstrap, each with one edit of a file the staff member
 // owns while the daemon is stopped.
 func TestStateEditsDoNotReopenTheBootstrap(t *testing.T) {
 	ctx := context.Background()
