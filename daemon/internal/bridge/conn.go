@@ -379,55 +379,16 @@ func (c *conn) handle(ctx context.Context, m Message) any {
 			return fail(err)
 		}
 		return simpleReply{V: Version, ID: m.ID, Type: TypeOK}
-	case TypeCredentials:
+	case TypeCredentials, TypeSignedOut, TypePrivatePost, TypeRotation, TypeRotated:
 		si, ok := b.(api.SignIn)
 		if !ok {
 			return fail(api.Errorf(api.CodeNotPermitted, "this connection cannot sign in"))
 		}
-		cr, err := si.ReleaseCredentials(ctx, api.CredentialAsk{SessionID: m.SessionID, Account: m.Account, Host: m.Host})
+		r, err := signInReply(ctx, si, m)
 		if err != nil {
 			return fail(err)
 		}
-		return credentialsReply{V: Version, ID: m.ID, Type: TypeCredentials, Username: cr.Username, Password: cr.Password, Code: cr.Code}
-	case TypeSignedOut:
-		si, ok := b.(api.SignIn)
-		if !ok {
-			return fail(api.Errorf(api.CodeNotPermitted, "this connection cannot sign in"))
-		}
-		if err := si.ReportSignedOut(ctx, api.SignOut{SessionID: m.SessionID, Account: m.Account, Host: m.Host,
-			OK: m.Result == "ok", Error: m.Error}); err != nil {
-			return fail(err)
-		}
-		return simpleReply{V: Version, ID: m.ID, Type: TypeOK}
-	case TypePrivatePost:
-		si, ok := b.(api.SignIn)
-		if !ok {
-			return fail(api.Errorf(api.CodeNotPermitted, "this connection cannot ask that"))
-		}
-		if err := si.AllowPrivatePost(ctx, api.PrivatePost{Platform: m.Platform, Host: m.Host, Handle: m.Handle}); err != nil {
-			return fail(err)
-		}
-		return simpleReply{V: Version, ID: m.ID, Type: TypeOK}
-	case TypeRotation:
-		si, ok := b.(api.SignIn)
-		if !ok {
-			return fail(api.Errorf(api.CodeNotPermitted, "this connection cannot sign in"))
-		}
-		ro, err := si.ReleaseRotation(ctx, api.CredentialAsk{SessionID: m.SessionID, Account: m.Account, Host: m.Host})
-		if err != nil {
-			return fail(err)
-		}
-		return rotationReply{V: Version, ID: m.ID, Type: TypeRotation, Username: ro.Username, Password: ro.Password, NewPassword: ro.NewPassword}
-	case TypeRotated:
-		si, ok := b.(api.SignIn)
-		if !ok {
-			return fail(api.Errorf(api.CodeNotPermitted, "this connection cannot sign in"))
-		}
-		if err := si.ReportRotated(ctx, api.Rotated{SessionID: m.SessionID, Account: m.Account, Host: m.Host,
-			OK: m.Result == "ok", Error: m.Error}); err != nil {
-			return fail(err)
-		}
-		return simpleReply{V: Version, ID: m.ID, Type: TypeOK}
+		return r
 	case TypeUnrecognised:
 		err := b.ReportUnrecognised(ctx, api.Unrecognised{Platform: m.Platform, Host: m.Host, Method: m.Method, Path: m.Path, Tab: m.Tab})
 		if err != nil {
@@ -437,4 +398,26 @@ func (c *conn) handle(ctx context.Context, m Message) any {
 	}
 	// Decode admits only the types above.
 	return fail(fmt.Errorf("bridge: no handler for message type %q", m.Type))
+}
+
+// signInReply answers the custody messages (PROTOCOL.md §2.5), which only the bridge's value of
+// the engine serves (api.SignIn).
+func signInReply(ctx context.Context, si api.SignIn, m Message) (any, error) {
+	ask := api.CredentialAsk{SessionID: m.SessionID, Account: m.Account, Host: m.Host}
+	ok := simpleReply{V: Version, ID: m.ID, Type: TypeOK}
+	switch m.Type {
+	case TypeCredentials:
+		cr, err := si.ReleaseCredentials(ctx, ask)
+		return credentialsReply{V: Version, ID: m.ID, Type: TypeCredentials, Username: cr.Username, Password: cr.Password, Code: cr.Code}, err
+	case TypeRotation:
+		ro, err := si.ReleaseRotation(ctx, ask)
+		return rotationReply{V: Version, ID: m.ID, Type: TypeRotation, Username: ro.Username, Password: ro.Password, NewPassword: ro.NewPassword}, err
+	case TypeSignedOut:
+		return ok, si.ReportSignedOut(ctx, api.SignOut{SessionID: m.SessionID, Account: m.Account, Host: m.Host, OK: m.Result == "ok", Error: m.Error})
+	case TypeRotated:
+		return ok, si.ReportRotated(ctx, api.Rotated{SessionID: m.SessionID, Account: m.Account, Host: m.Host, OK: m.Result == "ok", Error: m.Error})
+	case TypePrivatePost:
+		return ok, si.AllowPrivatePost(ctx, api.PrivatePost{Platform: m.Platform, Host: m.Host, Handle: m.Handle})
+	}
+	return nil, fmt.Errorf("bridge: no sign-in handler for message type %q", m.Type)
 }

@@ -111,62 +111,20 @@ func (v *ownerView) RotateAccount(ctx context.Context, id string) (api.Request, 
 
 func (v *staffView) ReleaseRotation(ctx context.Context, ask api.CredentialAsk) (api.Rotation, error) {
 	e := v.e
-	decide := func(t *tx) (*rules.Session, rules.Session, rules.Decision, error) {
-		s, err := e.session(ask.SessionID)
-		if err != nil {
-			return nil, rules.Session{}, rules.Decision{}, err
-		}
-		acc, ok := e.st.Accounts[s.Account]
-		if !ok {
-			return nil, rules.Session{}, rules.Decision{}, api.Errorf(api.CodeNotFound, "account %s left custody: there is nothing to rotate", s.Account)
-		}
-		ns, d := rules.CanReleaseRotation(*s, ask.Account, ask.Host, signInHosts(acc), t.now)
-		return s, ns, d, nil
-	}
-	fields := func(s *rules.Session) map[string]any {
-		return map[string]any{"session_id": ask.SessionID, "account": s.Account, "asked_account": ask.Account,
-			"host": textclip.Clip(ask.Host, 253), "requester": s.Requester}
-	}
-	var username string
-	err := e.run(v.c, func(t *tx) error {
-		s, _, d, err := decide(t)
-		if err != nil {
-			return err
-		}
-		if !d.Allowed() {
-			f := fields(s)
-			f["reason"] = d.Refusal.Reason
-			t.decided(d, f)
-			return t.refuse(d.Refusal)
-		}
-		username = e.st.Accounts[s.Account].Username
-		return nil
-	})
-	if err != nil {
-		return api.Rotation{}, err
-	}
-	cur, err := e.opts.Store.Get(custody.AccountPasswordKey(ask.Account))
-	if err != nil {
-		return api.Rotation{}, e.lockedKeyringError("reading the account's password from the OS keyring", err)
-	}
-	next, err := e.opts.Store.Get(custody.AccountNextPasswordKey(ask.Account))
-	if err != nil {
-		return api.Rotation{}, e.lockedKeyringError("reading the new password from the OS keyring", err)
-	}
+	store := e.opts.Store
+	var cur, next, username string
 	var out api.Rotation
-	err = e.run(v.c, func(t *tx) error {
-		s, ns, d, err := decide(t)
-		if err != nil {
-			return err
+	err := e.release(v.c, ask, "rotate", rules.CanReleaseRotation, func(acc api.Account) error {
+		username = acc.Username
+		var err error
+		if cur, err = store.Get(custody.AccountPasswordKey(ask.Account)); err != nil {
+			return e.lockedKeyringError("reading the account's password from the OS keyring", err)
 		}
-		if !d.Allowed() {
-			f := fields(s)
-			f["reason"] = d.Refusal.Reason
-			t.decided(d, f)
-			return t.refuse(d.Refusal)
+		if next, err = store.Get(custody.AccountNextPasswordKey(ask.Account)); err != nil {
+			return e.lockedKeyringError("reading the new password from the OS keyring", err)
 		}
-		set(t, s, ns)
-		t.decided(d, fields(s))
+		return nil
+	}, func(t *tx, f map[string]any) error {
 		out = api.Rotation{Username: username, Password: cur, NewPassword: next}
 		return nil
 	})

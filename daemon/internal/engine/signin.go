@@ -34,79 +34,89 @@ func signInHosts(acc *api.Account) []string {
 	return hosts
 }
 
-func (v *staffView) ReleaseCredentials(ctx context.Context, ask api.CredentialAsk) (api.Credentials, error) {
-	e := v.e
-	// The rules decide first, without a secret; the secrets are read outside the lock; then the
-	// release is decided again and recorded, so a session spent meanwhile releases nothing.
-	check := func(t *tx) (*rules.Session, *api.Account, rules.Decision, error) {
+// releaseRule decides whether a session's secrets may go out for account on host.
+type releaseRule func(s rules.Session, account, host string, hosts []string, now time.Time) (rules.Session, rules.Decision)
+
+// release hands out a session's secrets in two passes. The rule decides first, before any secret
+// is read (a refused ask reaches no keyring); read then reads the secrets outside the lock (a
+// keyring call can take a while); then the rule decides again under the lock and give records the
+// release, so a session spent meanwhile releases nothing, and secrets whose release was not
+// recorded are never handed out. Refusals are recorded in either pass (the alarms). what says
+// what the secrets are for, in errors.
+func (e *Engine) release(c api.Caller, ask api.CredentialAsk, what string, rule releaseRule,
+	read func(acc api.Account) error, give func(t *tx, f map[string]any) error) error {
+	pass := func(t *tx) (*rules.Session, *api.Account, rules.Session, rules.Decision, map[string]any, error) {
 		s, err := e.session(ask.SessionID)
 		if err != nil {
-			return nil, nil, rules.Decision{}, err
+			return nil, nil, rules.Session{}, rules.Decision{}, nil, err
 		}
 		acc, ok := e.st.Accounts[s.Account]
 		if !ok {
-			return nil, nil, rules.Decision{}, api.Errorf(api.CodeNotFound, "account %s left custody: there is nothing to sign in with", s.Account)
+			return nil, nil, rules.Session{}, rules.Decision{}, nil, api.Errorf(api.CodeNotFound, "account %s left custody: there is nothing to %s", s.Account, what)
 		}
-		// Decided on a copy: only the second pass marks the session released.
-		_, d := rules.CanRelease(*s, ask.Account, ask.Host, signInHosts(acc), t.now)
-		return s, acc, d, nil
-	}
-	fields := func(s *rules.Session) map[string]any {
-		return map[string]any{"session_id": ask.SessionID, "account": s.Account, "asked_account": ask.Account,
+		ns, d := rule(*s, ask.Account, ask.Host, signInHosts(acc), t.now)
+		f := map[string]any{"session_id": ask.SessionID, "account": s.Account, "asked_account": ask.Account,
 			"host": textclip.Clip(ask.Host, 253), "requester": s.Requester}
+		if !d.Allowed() {
+			f["reason"] = d.Refusal.Reason
+			t.decided(d, f)
+			return nil, nil, rules.Session{}, rules.Decision{}, nil, t.refuse(d.Refusal)
+		}
+		return s, acc, ns, d, f, nil
 	}
-	var username string
-	var has2FA bool
-	err := e.run(v.c, func(t *tx) error {
-		s, acc, d, err := check(t)
+	var acc api.Account
+	if err := e.run(c, func(t *tx) error {
+		_, a, _, _, _, err := pass(t)
+		if err == nil {
+			acc = *a
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := read(acc); err != nil {
+		return err
+	}
+	return e.run(c, func(t *tx) error {
+		s, _, ns, d, f, err := pass(t)
 		if err != nil {
 			return err
 		}
-		if !d.Allowed() {
-			f := fields(s)
-			f["reason"] = d.Refusal.Reason
-			t.decided(d, f)
-			return t.refuse(d.Refusal)
+		if err := give(t, f); err != nil {
+			return err
 		}
-		username, has2FA = acc.Username, acc.Has2FA
+		set(t, s, ns)
+		t.decided(d, f)
 		return nil
 	})
-	if err != nil {
-		return api.Credentials{}, err
-	}
+}
+
+func (v *staffView) ReleaseCredentials(ctx context.Context, ask api.CredentialAsk) (api.Credentials, error) {
+	e := v.e
 	store := e.opts.Store
-	password, err := store.Get(custody.AccountPasswordKey(ask.Account))
-	if err != nil {
-		return api.Credentials{}, e.lockedKeyringError("reading the account's password from the OS keyring", err)
-	}
-	var seed string
-	if has2FA {
-		if seed, err = store.Get(custody.AccountTOTPKey(ask.Account)); err != nil {
-			return api.Credentials{}, e.lockedKeyringError("reading the account's two-factor seed from the OS keyring", err)
-		}
-	}
+	var password, seed, username string
 	var out api.Credentials
-	err = e.run(v.c, func(t *tx) error {
-		s, _, d, err := check(t)
-		if err != nil {
-			return err
+	err := e.release(v.c, ask, "sign in with", rules.CanRelease, func(acc api.Account) error {
+		username = acc.Username
+		var err error
+		if password, err = store.Get(custody.AccountPasswordKey(ask.Account)); err != nil {
+			return e.lockedKeyringError("reading the account's password from the OS keyring", err)
 		}
-		if !d.Allowed() {
-			f := fields(s)
-			f["reason"] = d.Refusal.Reason
-			t.decided(d, f)
-			return t.refuse(d.Refusal)
+		if acc.Has2FA {
+			if seed, err = store.Get(custody.AccountTOTPKey(ask.Account)); err != nil {
+				return e.lockedKeyringError("reading the account's two-factor seed from the OS keyring", err)
+			}
 		}
+		return nil
+	}, func(t *tx, f map[string]any) error {
 		code := ""
 		if seed != "" {
+			var err error
 			if code, err = platformCode(seed, t.now); err != nil {
 				return err
 			}
 		}
-		set(t, &s.Released, true)
-		f := fields(s)
 		f["has_code"] = code != ""
-		t.decided(d, f)
 		out = api.Credentials{Username: username, Password: password, Code: code}
 		return nil
 	})

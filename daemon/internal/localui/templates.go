@@ -47,6 +47,17 @@ var templates = template.Must(template.New("").Parse(`
 <section><p class="error">{{.Message}}</p></section>
 {{template "foot"}}{{end}}
 
+{{define "vouch"}}{{if .Vouchers}}
+<fieldset>
+<legend>A second approver vouches</legend>
+<p class="hint">Who may approve is itself four-eyes: another approver confirms this change with the current code from their phone.</p>
+<label for="by">Approver who vouches</label>
+<select id="by" name="by" required>{{range .Vouchers}}<option value="{{.ID}}"{{if eq .ID $.By}} selected{{end}}>{{.Name}} ({{.ID}})</option>{{end}}</select>
+<label for="by_code">Their current code</label>
+<input class="code" id="by_code" name="by_code" inputmode="numeric" autocomplete="off" pattern="[0-9 ]{6,10}" required>
+</fieldset>
+{{end}}{{end}}
+
 {{define "enrol"}}{{template "head" "Enrol an approver"}}
 {{with .Error}}<p class="error">{{.}}</p>{{end}}
 
@@ -100,16 +111,7 @@ var templates = template.Must(template.New("").Parse(`
 <input type="hidden" name="name" value="{{.Name}}">
 <input type="hidden" name="os_user" value="{{.OSUser}}">
 <input type="hidden" name="replace" value="yes">
-{{if .Vouchers}}
-<fieldset>
-<legend>A second approver vouches</legend>
-<p class="hint">Who may approve is itself four-eyes: another approver confirms this change with the current code from their phone.</p>
-<label for="by">Approver who vouches</label>
-<select id="by" name="by" required>{{range .Vouchers}}<option value="{{.ID}}"{{if eq .ID $.By}} selected{{end}}>{{.Name}} ({{.ID}})</option>{{end}}</select>
-<label for="by_code">Their current code</label>
-<input class="code" id="by_code" name="by_code" inputmode="numeric" autocomplete="off" pattern="[0-9 ]{6,10}" required>
-</fieldset>
-{{end}}
+{{template "vouch" .}}
 <button class="danger">Replace the secret key of {{.ID}}</button>
 </form>
 <form method="get" action="{{.Base}}/enrol"><button class="plain">Cancel</button></form>
@@ -128,16 +130,7 @@ var templates = template.Must(template.New("").Parse(`
 <input id="name" name="name" value="{{.Name}}" required autocomplete="off">
 <label for="os_user">Computer login name <span class="hint">optional: links the approver to their own login, so they cannot approve their own posts</span></label>
 <input id="os_user" name="os_user" value="{{.OSUser}}" autocomplete="off">
-{{if .Vouchers}}
-<fieldset>
-<legend>A second approver vouches</legend>
-<p class="hint">Who may approve is itself four-eyes: another approver confirms this change with the current code from their phone.</p>
-<label for="by">Approver who vouches</label>
-<select id="by" name="by" required>{{range .Vouchers}}<option value="{{.ID}}"{{if eq .ID $.By}} selected{{end}}>{{.Name}} ({{.ID}})</option>{{end}}</select>
-<label for="by_code">Their current code</label>
-<input class="code" id="by_code" name="by_code" inputmode="numeric" autocomplete="off" pattern="[0-9 ]{6,10}" required>
-</fieldset>
-{{end}}
+{{template "vouch" .}}
 <button>Next: show the QR code</button>
 </form>
 </section>
