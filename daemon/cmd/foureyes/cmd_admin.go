@@ -154,7 +154,7 @@ func cmdAccountAdd(e *env, args []string) int {
 	}, func(a added) {
 		fmt.Fprintf(e.stdout, "account %s is in custody (password in the OS keyring)\n", a.ID)
 		if a.Rotation != nil {
-			fmt.Fprintf(e.stdout, "password rotation %s waits for approval: foureyes approve %s --approver ID --code CODE\n", a.Rotation.ID, a.Rotation.ID)
+			fmt.Fprintf(e.stdout, "password rotation %s waits for approval: foureyes approve %s --approver ID (the code is asked for)\n", a.Rotation.ID, a.Rotation.ID)
 		}
 	})
 }
@@ -232,13 +232,13 @@ func cmdAccountRotate(e *env, args []string) int {
 		return b.RotateAccount(ctx, pos[0])
 	}, func(r api.Request) {
 		fmt.Fprintf(e.stdout, "%s\n", r.ID)
-		fmt.Fprintf(e.stderr, "rotation of %s waits for approval until %s: foureyes approve %s --approver ID --code CODE\n",
+		fmt.Fprintf(e.stderr, "rotation of %s waits for approval until %s: foureyes approve %s --approver ID (the code is asked for)\n",
 			r.Account, r.Expires.Local().Format("15:04"), r.ID)
 	})
 }
 
 func cmdAccountAccept(e *env, args []string) int {
-	fs := e.flagSet("account accept", "ACCOUNT --by APPROVER --code CODE",
+	fs := e.flagSet("account accept", "ACCOUNT --by APPROVER (then the code is asked for)",
 		"Accept an account marked unverified: one the state file holds although the audit trail never\n"+
 			"saw it added (put there by hand while the daemon was stopped). No request is taken for it\n"+
 			"until then; a confirmed approver vouches with their current code.")
@@ -247,7 +247,7 @@ func cmdAccountAccept(e *env, args []string) int {
 	if st >= 0 {
 		return st
 	}
-	if msg := by.check(); msg != "" {
+	if msg := by.check(e); msg != "" {
 		return e.usageErr(fs, "%s", msg)
 	}
 	return call(e, func(ctx context.Context, b api.Backend) (api.Account, error) {
@@ -263,17 +263,17 @@ func cmdApprover(e *env, args []string) int {
 		"remove": cmdApproverRemove, "unlock": cmdApproverUnlock, "accept": cmdApproverAccept,
 	}, "Approvers are the people (press officers) whose phone codes approve posts. Enrolling,\n"+
 		"re-enrolling and removing one needs the current code of another confirmed approver\n"+
-		"(--by ID --code CODE); only the very first approver is enrolled without one.")
+		"(--by ID, then the code at the prompt); only the very first approver is enrolled without one.")
 }
 
 func cmdApproverEnroll(e *env, args []string) int {
-	fs := e.flagSet("approver enroll", "ID --name NAME [--os-user USER] [--qr FILE.png] --by APPROVER --code CODE",
+	fs := e.flagSet("approver enroll", "ID --name NAME [--os-user USER] [--qr FILE.png] --by APPROVER (then the code is asked for)",
 		"Enrol an approver: creates a TOTP secret in the OS keyring and shows it as a QR code for the\n"+
 			"approver's authenticator app (any RFC 6238 app: FreeOTP, Aegis, 2FAS, Google or Microsoft\n"+
 			"Authenticator). The approver stays pending until confirmed with a first code:\n"+
 			"  foureyes approver confirm ID CODE\n"+
 			"Enrolling an existing ID again (lost phone) replaces the secret.\n"+
-			"Another confirmed approver vouches with their current code (--by, --code); only the first\n"+
+			"Another confirmed approver vouches with their current code (--by, then at the prompt); only the first\n"+
 			"approver of this computer is enrolled without one, and the audit trail marks it as such.")
 	var n api.NewApprover
 	var qrFile string
@@ -289,7 +289,7 @@ func cmdApproverEnroll(e *env, args []string) int {
 	if n.Name == "" {
 		return e.usageErr(fs, "--name is required")
 	}
-	if msg := by.check(); msg != "" {
+	if msg := by.check(e); msg != "" {
 		return e.usageErr(fs, "%s", msg)
 	}
 	n.By = by.Authority
@@ -321,16 +321,24 @@ func cmdApproverEnroll(e *env, args []string) int {
 }
 
 func cmdApproverConfirm(e *env, args []string) int {
-	fs := e.flagSet("approver confirm", "ID CODE", "Confirm an enrolment with the first code the approver's app shows.")
-	pos, st := e.parseN(fs, args, 2, "give the approver ID and the 6-digit code")
+	fs := e.flagSet("approver confirm", "ID", "Confirm an enrolment with the first code the approver's app shows, read from standard\ninput (typed at the prompt, or piped in).")
+	pos, st := parse(fs, args)
 	if st >= 0 {
 		return st
 	}
-	if !rules.WellFormedCode(pos[1]) {
-		return e.usageErr(fs, "the code must be the 6 digits the approver's app shows, not %q", pos[1])
+	if len(pos) < 1 || len(pos) > 2 {
+		return e.usageErr(fs, "give the approver ID; the code is read from standard input")
+	}
+	given := ""
+	if len(pos) == 2 {
+		given = pos[1]
+	}
+	code, msg := e.readCode(given, pos[0])
+	if msg != "" {
+		return e.usageErr(fs, "%s", msg)
 	}
 	return call(e, func(ctx context.Context, b api.Backend) (api.Approver, error) {
-		return b.ConfirmApprover(ctx, pos[0], pos[1])
+		return b.ConfirmApprover(ctx, pos[0], code)
 	},
 		func(a api.Approver) {
 			fmt.Fprintf(e.stdout, "approver %s (%s) is confirmed and may approve posts\n", a.ID, a.Name)
@@ -368,15 +376,15 @@ func cmdApproverList(e *env, args []string) int {
 }
 
 func cmdApproverRemove(e *env, args []string) int {
-	fs := e.flagSet("approver remove", "ID --by APPROVER --code CODE", "Remove an approver: their secret leaves the keyring and their pending approvals no longer count.\n"+
-		"Removing a confirmed approver needs another confirmed approver's current code (--by, --code);\n"+
+	fs := e.flagSet("approver remove", "ID --by APPROVER (then the code is asked for)", "Remove an approver: their secret leaves the keyring and their pending approvals no longer count.\n"+
+		"Removing a confirmed approver needs another confirmed approver's current code (--by, then at the prompt);\n"+
 		"the last one may remove themselves with their own.")
 	by := authorityFlags(fs)
 	pos, st := e.parseN(fs, args, 1, "name one approver ID")
 	if st >= 0 {
 		return st
 	}
-	if msg := by.check(); msg != "" {
+	if msg := by.check(e); msg != "" {
 		return e.usageErr(fs, "%s", msg)
 	}
 	return call(e, func(ctx context.Context, b api.Backend) (map[string]string, error) {
@@ -385,7 +393,7 @@ func cmdApproverRemove(e *env, args []string) int {
 }
 
 func cmdApproverAccept(e *env, args []string) int {
-	fs := e.flagSet("approver accept", "ID --by APPROVER --code CODE",
+	fs := e.flagSet("approver accept", "ID --by APPROVER (then the code is asked for)",
 		"Accept an approver marked unverified: one the state file holds although the audit trail never\n"+
 			"saw them enrolled (added by hand while the daemon was stopped). Check first who they are and\n"+
 			"why the trail lacks them; another confirmed approver vouches with their current code.")
@@ -394,7 +402,7 @@ func cmdApproverAccept(e *env, args []string) int {
 	if st >= 0 {
 		return st
 	}
-	if msg := by.check(); msg != "" {
+	if msg := by.check(e); msg != "" {
 		return e.usageErr(fs, "%s", msg)
 	}
 	return call(e, func(ctx context.Context, b api.Backend) (api.Approver, error) {
@@ -408,21 +416,61 @@ type authority struct{ api.Authority }
 func authorityFlags(fs *flag.FlagSet) *authority {
 	a := &authority{}
 	fs.StringVar(&a.Approver, "by", "", "another confirmed approver, who vouches for this change")
-	fs.StringVar(&a.Code, "code", "", "the current 6-digit code from that approver's app")
+	fs.StringVar(&a.Code, "code", "", codeFlagHelp)
 	return a
 }
 
-// check returns what is wrong with the pair, or "".
-func (a *authority) check() string {
+// check completes the pair (the code from standard input when --by came without --code) and
+// returns what is wrong with it, or "".
+func (a *authority) check(e *env) string {
 	switch {
 	case a.Code != "" && a.Approver == "":
 		return "--code goes with --by: name the approver whose code it is"
-	case a.Approver != "" && a.Code == "":
-		return "--by needs --code: the current code from that approver's app"
-	case a.Code != "" && !rules.WellFormedCode(a.Code):
-		return fmt.Sprintf("--code must be the 6 digits the approver's app shows, not %q", a.Code)
+	case a.Approver == "":
+		return ""
 	}
-	return ""
+	code, msg := e.readCode(a.Code, a.Approver)
+	a.Code = code
+	return msg
+}
+
+// codeFlagHelp describes --code: a code typed at the prompt or piped in is the safe way.
+const codeFlagHelp = "the current 6-digit code from that approver's app; better left out: then it is read from\n" +
+	"standard input (typed at the prompt, or piped in), where other users of this computer\ncannot see it"
+
+// readCode returns the approver's code: the one given on the command line (with a warning, as
+// other OS users can read a running command's arguments) or one line from standard input,
+// with a prompt when that is a terminal. The second result says what is wrong, or "".
+func (e *env) readCode(given, approver string) (string, string) {
+	if given != "" {
+		fmt.Fprintln(e.stderr, "foureyes: warning: a code on the command line can be read by other users of this computer while the command runs; leave --code out and type it at the prompt, or pipe it in")
+	} else {
+		if isTerminal(e.stdin) {
+			fmt.Fprintf(e.stderr, "Current code from %s's app: ", approver)
+		}
+		line, err := readSecret(e.stdin)
+		if err != nil {
+			return "", err.Error()
+		}
+		given = strings.TrimSpace(line)
+		if given == "" {
+			return "", fmt.Sprintf("no code for %s: type the 6 digits their app shows at the prompt, or pipe them in", approver)
+		}
+	}
+	if !rules.WellFormedCode(given) {
+		return "", fmt.Sprintf("the code must be the 6 digits the approver's app shows, not %q", given)
+	}
+	return given, ""
+}
+
+// isTerminal reports whether r is a character device (a terminal the user types into).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func cmdApproverUnlock(e *env, args []string) int {
@@ -483,7 +531,7 @@ func cmdRequest(e *env, args []string) int {
 	n.Text = string(data)
 	return call(e, func(ctx context.Context, b api.Backend) (api.Request, error) { return b.CreateRequest(ctx, n) }, func(r api.Request) {
 		fmt.Fprintln(e.stdout, r.ID)
-		fmt.Fprintf(e.stderr, "request %s waits for approval until %s: foureyes approve %s --approver ID --code CODE\n",
+		fmt.Fprintf(e.stderr, "request %s waits for approval until %s: foureyes approve %s --approver ID (the code is asked for)\n",
 			r.ID, r.Expires.Local().Format("15:04"), r.ID)
 		if r.ApprovalsNeeded > 1 {
 			fmt.Fprintf(e.stderr, "outside posting hours: %d different approvers must approve it\n", r.ApprovalsNeeded)
@@ -516,20 +564,22 @@ func cmdRequests(e *env, args []string) int {
 
 func approverFlags(e *env, name, help string) (*approverArgs, func([]string) ([]string, int)) {
 	a := &approverArgs{}
-	fs := e.flagSet(name, "REQUEST_ID --approver ID --code CODE", help)
+	fs := e.flagSet(name, "REQUEST_ID --approver ID", help+"\nThe code is read from standard input: typed at the prompt, or piped in.")
 	fs.StringVar(&a.approver, "approver", "", "the approver's ID (required)")
-	fs.StringVar(&a.code, "code", "", "the 6-digit code from the approver's app (required)")
+	fs.StringVar(&a.code, "code", "", codeFlagHelp)
 	return a, func(args []string) ([]string, int) {
 		pos, st := e.parseN(fs, args, 1, "name one request id")
 		if st >= 0 {
 			return nil, st
 		}
-		if a.approver == "" || a.code == "" {
-			return nil, e.usageErr(fs, "--approver and --code are required")
+		if a.approver == "" {
+			return nil, e.usageErr(fs, "--approver is required: the ID of the approver whose code it is")
 		}
-		if !rules.WellFormedCode(a.code) {
-			return nil, e.usageErr(fs, "--code must be the 6 digits the approver's app shows, not %q", a.code)
+		code, msg := e.readCode(a.code, a.approver)
+		if msg != "" {
+			return nil, e.usageErr(fs, "%s", msg)
 		}
+		a.code = code
 		return pos, -1
 	}
 }

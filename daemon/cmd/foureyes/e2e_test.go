@@ -104,7 +104,13 @@ func (c *cli) ok(stdin string, args ...string) string {
 // refused runs a command that must fail with the given error code in its JSON output.
 func (c *cli) refused(wantCode string, args ...string) {
 	c.t.Helper()
-	out, errs, code := c.run("", append(args, "--json")...)
+	c.refusedIn("", wantCode, args...)
+}
+
+// refusedIn is refused with stdin as standard input (an approver's code, typed or piped in).
+func (c *cli) refusedIn(stdin, wantCode string, args ...string) {
+	c.t.Helper()
+	out, errs, code := c.run(stdin, append(args, "--json")...)
 	if code == 0 {
 		c.t.Fatalf("foureyes %s succeeded, want %s\n%s", strings.Join(args, " "), wantCode, out)
 	}
@@ -214,7 +220,7 @@ func enrolBy(t *testing.T, c *cli, id, osUser, by, code string) (secret string) 
 	t.Helper()
 	args := []string{"approver", "enroll", id, "--name", "Approver " + id, "--json", "--qr", filepath.Join(c.home, id+".png")}
 	if by != "" {
-		args = append(args, "--by", by, "--code", code)
+		args = append(args, "--by", by)
 	}
 	if osUser != "" {
 		args = append(args, "--os-user", osUser)
@@ -222,7 +228,7 @@ func enrolBy(t *testing.T, c *cli, id, osUser, by, code string) (secret string) 
 	var en struct {
 		URI, Secret string
 	}
-	if err := json.Unmarshal([]byte(c.ok("", args...)), &en); err != nil {
+	if err := json.Unmarshal([]byte(c.ok(code+"\n", args...)), &en); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(en.URI, "otpauth://totp/") || !strings.Contains(en.URI, "secret="+en.Secret) || len(en.Secret) != 32 {
@@ -248,20 +254,20 @@ func TestCLIEndToEnd(t *testing.T) {
 	// Not confirmed yet: cannot approve.
 	c.ok("pw-1\n", "account", "add", "--platform", "x", "--handle", "@ministry", "--username", "press@example.org", "--password-stdin")
 	rid := strings.TrimSpace(c.ok("Guten Morgen!\n", "request", "--account", "x:@ministry", "--text-file", "-"))
-	c.refused("not_confirmed", "approve", rid, "--approver", "anna", "--code", oathtool(t, anna, t0))
+	c.refusedIn(oathtool(t, anna, t0)+"\n", "not_confirmed", "approve", rid, "--approver", "anna")
 	c.ok("", "approver", "confirm", "anna", oathtool(t, anna, t0))
 
 	// The confirming code is spent; the next step's code (inside the skew window) approves.
-	c.refused("replayed", "approve", rid, "--approver", "anna", "--code", oathtool(t, anna, t0))
+	c.refusedIn(oathtool(t, anna, t0)+"\n", "replayed", "approve", rid, "--approver", "anna")
 	code := oathtool(t, anna, t0.Add(30*time.Second))
-	sid := strings.TrimSpace(c.ok("", "approve", rid, "--approver", "anna", "--code", code))
+	sid := strings.TrimSpace(c.ok(code+"\n", "approve", rid, "--approver", "anna"))
 	if !strings.HasPrefix(sid, "s") {
 		t.Fatalf("approve printed %q, want a session id", sid)
 	}
 	// Replay on a new request.
 	rid2 := strings.TrimSpace(c.ok("Zweiter Beitrag\n", "request", "--account", "x:@ministry", "--text-file", "-"))
-	c.refused("replayed", "approve", rid2, "--approver", "anna", "--code", code)
-	c.refused("bad_request", "approve", rid2, "--approver", "anna", "--code", "12345x") // not 6 digits: wrong usage
+	c.refusedIn(code+"\n", "replayed", "approve", rid2, "--approver", "anna")
+	c.refusedIn("12345x"+"\n", "bad_request", "approve", rid2, "--approver", "anna") // not 6 digits: wrong usage
 
 	// Self-approval: an approver mapped to the OS user who asked.
 	// Anna vouches for a second approver with a code of a step she has not used yet: the
@@ -272,7 +278,7 @@ func TestCLIEndToEnd(t *testing.T) {
 	c.refused("second_approver", "approver", "enroll", "myself", "--name", "Me")
 	self := enrolBy(t, c, "myself", me.Username, "anna", oathtool(t, anna, time.Now().Add(30*time.Second)))
 	c.ok("", "approver", "confirm", "myself", oathtool(t, self, time.Now()))
-	c.refused("self_approval", "approve", rid2, "--approver", "myself", "--code", oathtool(t, self, time.Now().Add(30*time.Second)))
+	c.refusedIn(oathtool(t, self, time.Now().Add(30*time.Second))+"\n", "self_approval", "approve", rid2, "--approver", "myself")
 
 	// Lock revokes the open session and the pending request.
 	out := c.ok("", "lock", "account", "hijacked", "--json") // words after lock are its reason
@@ -298,7 +304,7 @@ func TestCLIEndToEnd(t *testing.T) {
 	d.stop()
 	c.startDaemon()
 	rid3 := strings.TrimSpace(c.ok("Nach dem Neustart\n", "request", "--account", "x:@ministry", "--text-file", "-"))
-	c.refused("replayed", "approve", rid3, "--approver", "anna", "--code", code)
+	c.refusedIn(code+"\n", "replayed", "approve", rid3, "--approver", "anna")
 	checkLifecycleLines(t, filepath.Join(c.home, "audit.jsonl"), ridOpen)
 
 	// Status JSON names the audit log; the chain verifies.
@@ -386,7 +392,8 @@ func TestCLIUsage(t *testing.T) {
 	}{
 		{[]string{"bogus"}, exitUsage, "unknown command"},
 		{[]string{"approve"}, exitUsage, "name one request id"},
-		{[]string{"approve", "r1"}, exitUsage, "--approver and --code are required"},
+		{[]string{"approve", "r1"}, exitUsage, "--approver is required"},
+		{[]string{"approve", "r1", "--approver", "anna"}, exitUsage, "no code for anna: type the 6 digits"},
 		{[]string{"account", "add", "--platform", "x", "--handle", "@m", "--username", "u"}, exitUsage, "--password-stdin"},
 		{[]string{"audit", "export", "--format", "xml"}, exitUsage, "csv or json"},
 		{[]string{"account", "frobnicate"}, exitUsage, "unknown subcommand"},
@@ -394,7 +401,8 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"account", "remove", "x:@a", "x:@b"}, exitUsage, "name one account, e.g. x:@ministry"},
 		{[]string{"account", "passwd", "--password-stdin"}, exitUsage, "name one account, e.g. x:@ministry"},
 		{[]string{"approver", "enroll", "--name", "Anna"}, exitUsage, "name one approver ID, e.g. anna.schmidt"},
-		{[]string{"approver", "confirm", "anna"}, exitUsage, "give the approver ID and the 6-digit code"},
+		{[]string{"approver", "confirm", "anna"}, exitUsage, "no code for anna"},
+		{[]string{"approver", "confirm"}, exitUsage, "give the approver ID"},
 		{[]string{"approver", "remove"}, exitUsage, "name one approver ID"},
 		{[]string{"approver", "unlock", "anna", "ben"}, exitUsage, "name one approver ID"},
 		{[]string{"cancel"}, exitUsage, "name one request id"},
@@ -403,7 +411,7 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"policy", "check"}, exitUsage, "name one policy file"},
 		{[]string{"approver", "remove", "--help"}, exitOK, ""},
 		{[]string{"request", "--account", "x:@m", "--action", "tweet", "--text-file", "/dev/null"}, exitUsage, `--action "tweet" is not one of post, reply, quote, repost`},
-		{[]string{"approve", "r1", "--approver", "anna", "--code", "12345"}, exitUsage, "--code must be the 6 digits"},
+		{[]string{"approve", "r1", "--approver", "anna", "--code", "12345"}, exitUsage, "the code must be the 6 digits"},
 		{[]string{"approver", "confirm", "anna", "1234567"}, exitUsage, "the code must be the 6 digits"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -418,6 +426,14 @@ func TestCLIUsage(t *testing.T) {
 		if out, errs, code := c.run("", args...); code != 0 || !strings.Contains(out, "Usage") || errs != "" {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errs)
 		}
+	}
+	// A code on the command line still works but is warned about: other OS users can read a
+	// running command's arguments. Typed or piped in, there is no warning.
+	if _, errs, _ := c.run("", "approve", "r1", "--approver", "anna", "--code", "123456"); !strings.Contains(errs, "warning: a code on the command line can be read by other users") {
+		t.Errorf("--code on the command line: no warning in %q", errs)
+	}
+	if _, errs, _ := c.run("123456\n", "approve", "r1", "--approver", "anna"); strings.Contains(errs, "warning") || !strings.Contains(errs, "daemon") {
+		t.Errorf("code on standard input: stderr %q", errs)
 	}
 	// Wrong usage with --json is a JSON error too, still exit 2.
 	out, _, code := c.run("", "approve", "r1", "--approver", "anna", "--code", "abc", "--json")

@@ -54,7 +54,12 @@ func TestCLIBridgePortSquattedByOtherUser(t *testing.T) {
 	}
 	c.startDaemon()
 	held := fmt.Sprintf("port 127.0.0.1:%d is held by another program (PID %d ", port, sq.Process.Pid)
+	// The bridge is bound after the admin socket answers: wait until the daemon has tried.
 	st, _, code := c.run("", "status")
+	for deadline := time.Now().Add(10 * time.Second); code == 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		st, _, code = c.run("", "status")
+	}
 	if code != exitRefused || !strings.Contains(st, "browser bridge down: "+held) || !strings.Contains(st, "user "+u.Name+")") {
 		t.Fatalf("status with the port taken by %s: exit %d\n%s", u.Name, code, st)
 	}

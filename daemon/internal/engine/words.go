@@ -67,9 +67,9 @@ func (e *Engine) explain(ref *rules.Refusal) *api.Error {
 		msg = secondApprover(ref.Reason, f)
 	case api.CodeUnverified:
 		if ref.Reason == "account" {
-			msg = fmt.Sprintf("account %s is in the state file but the audit trail never saw it added: no request is taken for it until IT checks it and accepts it (foureyes account accept %s --by APPROVER --code CODE)", f.Account, f.Account)
+			msg = fmt.Sprintf("account %s is in the state file but the audit trail never saw it added: no request is taken for it until IT checks it and accepts it (foureyes account accept %s --by APPROVER, then that approver's code at the prompt)", f.Account, f.Account)
 		} else {
-			msg = fmt.Sprintf("approver %s is in the state file but the audit trail never saw them enrolled and confirmed: they approve nothing until IT checks and accepts them (foureyes approver accept %s --by APPROVER --code CODE)", f.Approver, f.Approver)
+			msg = fmt.Sprintf("approver %s is in the state file but the audit trail never saw them enrolled and confirmed: they approve nothing until IT checks and accepts them (foureyes approver accept %s --by APPROVER, then that approver's code at the prompt)", f.Approver, f.Approver)
 		}
 	case api.CodeAlreadyApproved:
 		msg = fmt.Sprintf("approver %s has already approved this request: a second, different approver is needed", f.Approver)
@@ -197,7 +197,7 @@ func secondApprover(reason string, f rules.Facts) string {
 	}
 	switch reason {
 	case "missing":
-		return fmt.Sprintf("%s an approver needs the current code of another confirmed approver: add --by APPROVER --code CODE (only the very first approver is enrolled without one)", what)
+		return fmt.Sprintf("%s an approver needs the current code of another confirmed approver: add --by APPROVER and give their code at the prompt (only the very first approver is enrolled without one)", what)
 	case "unknown":
 		return fmt.Sprintf("there is no approver %s to vouch for this (foureyes approver list shows them)", f.Approver)
 	case "same":

@@ -104,7 +104,7 @@ export function realDriver(bin, { firefoxId = null } = {}) {
     /** rotate asks for a password rotation of account from the CLI; returns the request id. */
     rotate(account) { return run(['account', 'rotate', account]).trim(); },
     /** approveCli approves a request from the CLI with a fresh code; returns the session id. */
-    async approveCli(requestId) { return run(['approve', requestId, '--approver', 'anna', '--code', await freshCode()]).trim(); },
+    async approveCli(requestId) { return run(['approve', requestId, '--approver', 'anna'], `${await freshCode()}\n`).trim(); },
     async rotations() {
       return (await driver.audit()).filter((e) => ['password_rotated', 'rotation_failed', 'rotation_release'].includes(e.event))
         .map((e) => ({ event: e.event, session: e.fields.session_id, account: e.fields.account, error: e.fields.error }));
