@@ -72,6 +72,7 @@ type Collector struct {
 	conn     net.Conn
 	running  bool
 	stopping bool
+	aborted  bool // Close gave up draining: no new connection
 	kick     chan struct{} // new records, a new config or stopping
 	done     chan struct{}
 }
@@ -210,6 +211,7 @@ func (c *Collector) Close(drain time.Duration) error {
 		case <-done:
 		case <-t.C:
 			c.mu.Lock()
+			c.aborted = true
 			if c.conn != nil {
 				_ = c.conn.Close()
 			}
@@ -232,10 +234,10 @@ func (c *Collector) run() {
 	backoff := c.t.backoffMin
 	for {
 		c.mu.Lock()
-		cfg, gen, stopping := c.sendCfg, c.gen, c.stopping
+		cfg, gen, stopping, aborted := c.sendCfg, c.gen, c.stopping, c.aborted
 		c.mu.Unlock()
 		_, _, waiting := c.q.state()
-		if stopping && (waiting == 0 || c.lastFailed()) {
+		if aborted || stopping && (waiting == 0 || c.lastFailed()) {
 			return
 		}
 		if waiting == 0 {
@@ -248,6 +250,12 @@ func (c *Collector) run() {
 		if err == nil {
 			backoff = c.t.backoffMin
 			continue
+		}
+		c.mu.Lock()
+		aborted = c.aborted
+		c.mu.Unlock()
+		if aborted {
+			return // Close cut the connection: not a failure of the collector
 		}
 		c.fail(cfg, err)
 		if time.Since(started) > c.t.backoffMax {
