@@ -48,6 +48,10 @@ type queue struct {
 	head    int64 // logical offset of the first unconfirmed record
 	end     int64 // logical offset past the last record
 	count   int   // records in [head, end)
+	// full is set when a record did not fit, and cleared once the records take at most three
+	// quarters of the bound: one overflow is one stretch of events not queued, not a flapping
+	// between small events that fit and large ones that do not.
+	full    bool
 	counts  []recMark
 	scratch []byte
 }
@@ -205,14 +209,16 @@ func (q *queue) push(msg []byte) error {
 		return fmt.Errorf("the collector's queue %s is closed", q.path)
 	}
 	size := int64(recHdrSize + len(msg) + 1)
-	if q.end-q.shift-queueHdrSize+size > q.max {
+	if q.full && (q.end-q.head)*4 > q.max*3 || q.end-q.shift-queueHdrSize+size > q.max {
 		if err := q.compactLocked(); err != nil {
 			return err
 		}
-		if q.end-q.shift-queueHdrSize+size > q.max {
-			return fmt.Errorf("%w (%d events, %d MiB, in %s): the event is not queued", ErrQueueFull, q.count, q.max>>20, q.path)
+		if q.full && (q.end-q.head)*4 > q.max*3 || q.end-q.shift-queueHdrSize+size > q.max {
+			q.full = true
+			return fmt.Errorf("%w (%d events, %d KiB, in %s): the event is not queued", ErrQueueFull, q.count, q.max>>10, q.path)
 		}
 	}
+	q.full = false
 	b := q.scratch[:0]
 	b = fmt.Appendf(b, "%08x %08x ", len(msg), crc32.Checksum(msg, crcTable))
 	b = append(b, msg...)
