@@ -72,7 +72,7 @@ type Collector struct {
 	conn     net.Conn
 	running  bool
 	stopping bool
-	aborted  bool // Close gave up draining: no new connection
+	aborted  bool          // Close gave up draining: no new connection
 	kick     chan struct{} // new records, a new config or stopping
 	done     chan struct{}
 }

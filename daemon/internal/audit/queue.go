@@ -42,12 +42,12 @@ type queue struct {
 	path string
 	max  int64 // bound of the records' bytes
 
-	mu      sync.Mutex
-	f       *os.File
-	shift   int64 // logical offset = file offset + shift
-	head    int64 // logical offset of the first unconfirmed record
-	end     int64 // logical offset past the last record
-	count   int   // records in [head, end)
+	mu    sync.Mutex
+	f     *os.File
+	shift int64 // logical offset = file offset + shift
+	head  int64 // logical offset of the first unconfirmed record
+	end   int64 // logical offset past the last record
+	count int   // records in [head, end)
 	// full is set when a record did not fit, and cleared once the records take at most three
 	// quarters of the bound: one overflow is one stretch of events not queued, not a flapping
 	// between small events that fit and large ones that do not.
