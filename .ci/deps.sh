@@ -14,6 +14,8 @@ if [ "$want" = test ]; then
   # with a tray host for screenshots, openssl for test certificates; zip for the XPI and rpm to
   # read the .rpm back (make packages, installer/test/packages.sh).
   pkgs+=(oathtool zbar-tools chromium firefox-esr xvfb trayer imagemagick x11-utils xauth xdotool openssl ca-certificates keepassxc fonts-dejavu-core zip rpm)
+  # A real syslog collector with its TLS input, for the audit collector's tests.
+  pkgs+=(rsyslog rsyslog-gnutls)
 fi
 if [ "$want" = test ]; then
   # The Windows installer built and read back on Linux (wixl, msiinfo, msiextract, msibuild),

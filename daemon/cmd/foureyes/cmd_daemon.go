@@ -91,6 +91,15 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	if fw != nil {
 		forwarders = append(forwarders, fw)
 	}
+	// The organisation's collector, when the policy names one. Its queue in the state directory
+	// keeps what it has not confirmed across restarts; closed after the trail, so the last lines
+	// are queued, and given a few seconds to send them.
+	coll := audit.NewCollector(filepath.Join(home, collectorQueueName), logger.Printf)
+	if err := coll.Configure(collectorConfig(pol)); err != nil {
+		logger.Printf("audit events are not queued for the collector: %v", err)
+	}
+	defer func() { _ = coll.Close(5 * time.Second) }()
+	forwarders = append(forwarders, coll)
 	auditPath := filepath.Join(home, auditName)
 	alog, err := audit.Open(auditPath, audit.Options{Forwarders: forwarders})
 	if err != nil {
@@ -132,6 +141,12 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 		BridgeAddr:  fmt.Sprintf("127.0.0.1:%d", port),
 		StartFields: map[string]any{"native_host_manifests": allowedExtensions()},
 		Activity:    idle.Poke,
+		PolicyInForce: func(p *policy.Policy) {
+			if err := coll.Configure(collectorConfig(p)); err != nil {
+				logger.Printf("audit events are not queued for the collector: %v", err)
+			}
+			recordCollectorNotes(alog, coll, logger)
+		},
 	})
 	if err != nil {
 		return err
@@ -140,6 +155,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	if err := eng.Start(); err != nil {
 		return err
 	}
+	recordCollectorNotes(alog, coll, logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -314,6 +330,29 @@ func reloadOnHUP(ctx context.Context, eng *engine.Engine) {
 			if err := eng.ReloadPolicy(); err != nil {
 				log.Printf("reloading the policy: %v", err)
 			}
+		}
+	}
+}
+
+// collectorQueueName is the collector's queue in the state directory.
+const collectorQueueName = "collector.queue"
+
+// collectorConfig is the policy's audit.collector for the forwarder (nil: none).
+func collectorConfig(p *policy.Policy) *audit.CollectorConfig {
+	if p == nil || p.Audit.Collector == nil {
+		return nil
+	}
+	c := p.Audit.Collector
+	return &audit.CollectorConfig{Address: c.Address, CAFile: c.CAFile, ClientCertFile: c.ClientCertFile,
+		ClientKeyFile: c.ClientKeyFile, ServerName: c.VerifyName(), QueueMaxBytes: int64(c.QueueMaxMiB) << 20}
+}
+
+// recordCollectorNotes puts what opening the collector's queue found (a torn last record cut
+// off after a crash) into the trail, as an alarm: those events are missing from the copy.
+func recordCollectorNotes(alog *audit.Log, coll *audit.Collector, logger *log.Logger) {
+	for _, n := range coll.Notes() {
+		if err := alog.Record("foureyes", "forwarding_queue_repaired", audit.SeverityHigh, map[string]any{"note": n}); err != nil {
+			logger.Printf("recording %q: %v", n, err)
 		}
 	}
 }

@@ -67,38 +67,39 @@ const (
 // Events lists the event names the daemon writes, so that every part of it (and the people
 // who query the log) use the same words. The engine owns when each is written.
 var Events = []string{
-	"request",             // a staff member asked for approval of one exact text
-	"request_expired",     // a request ran out of time unanswered
-	"request_denied",      // an approver denied a request
-	"request_cancelled",   // the requester withdrew a request
-	"code_failed",         // an approver's TOTP code was wrong
-	"code_replayed",       // an approver's TOTP code had been used before
-	"approver_throttled",  // an approver hit the failed-code throttle
-	"approval",            // an approver accepted a request with a valid code
-	"approval_refused",    // self-approval, an approver not authorised, or outside posting hours (an alarm)
-	"session_issued",      // a one-time posting session was opened
-	"session_consumed",    // a session was spent on one publish
-	"session_expired",     // a session ran out of time unused
-	"credential_release",  // an account's credentials went into a login form
-	"published",           // the extension reported what actually went out
-	"publish_mismatch",    // what went out is not what was approved (an alarm)
-	"publish_repeated",    // a second report for one session (an alarm)
-	"blocked",             // the extension held back an attempt to publish
-	"lock",                // "Lock now": every session and request revoked
-	"policy_loaded",       // a policy came into force
-	"policy_invalid",      // a policy was refused
-	"approver_enrolled",   // an approver was given a new TOTP secret
-	"approver_confirmed",  // an approver confirmed enrolment with a first code
-	"approver_reenrolled", // an approver's secret was replaced
-	"approver_removed",    // an approver was removed
-	"approver_unlocked",   // an administrator cleared an approver's throttle
-	"account_added",       // an official account was taken into custody
-	"account_changed",     // an account's credentials or metadata changed
-	"account_removed",     // an account left custody
-	"extension_allowed",   // an extension id was pinned as a permitted client
-	"daemon_started",      // the daemon started
-	"daemon_stopped",      // the daemon stopped cleanly
-	"audit_repaired",      // a torn tail was moved aside (see Repair)
+	"request",                   // a staff member asked for approval of one exact text
+	"request_expired",           // a request ran out of time unanswered
+	"request_denied",            // an approver denied a request
+	"request_cancelled",         // the requester withdrew a request
+	"code_failed",               // an approver's TOTP code was wrong
+	"code_replayed",             // an approver's TOTP code had been used before
+	"approver_throttled",        // an approver hit the failed-code throttle
+	"approval",                  // an approver accepted a request with a valid code
+	"approval_refused",          // self-approval, an approver not authorised, or outside posting hours (an alarm)
+	"session_issued",            // a one-time posting session was opened
+	"session_consumed",          // a session was spent on one publish
+	"session_expired",           // a session ran out of time unused
+	"credential_release",        // an account's credentials went into a login form
+	"published",                 // the extension reported what actually went out
+	"publish_mismatch",          // what went out is not what was approved (an alarm)
+	"publish_repeated",          // a second report for one session (an alarm)
+	"blocked",                   // the extension held back an attempt to publish
+	"lock",                      // "Lock now": every session and request revoked
+	"policy_loaded",             // a policy came into force
+	"policy_invalid",            // a policy was refused
+	"approver_enrolled",         // an approver was given a new TOTP secret
+	"approver_confirmed",        // an approver confirmed enrolment with a first code
+	"approver_reenrolled",       // an approver's secret was replaced
+	"approver_removed",          // an approver was removed
+	"approver_unlocked",         // an administrator cleared an approver's throttle
+	"account_added",             // an official account was taken into custody
+	"account_changed",           // an account's credentials or metadata changed
+	"account_removed",           // an account left custody
+	"extension_allowed",         // an extension id was pinned as a permitted client
+	"daemon_started",            // the daemon started
+	"daemon_stopped",            // the daemon stopped cleanly
+	"audit_repaired",            // a torn tail was moved aside (see Repair)
+	"forwarding_queue_repaired", // the collector's queue ended in a torn record, cut off (an alarm)
 }
 
 // Known reports whether name is one of [Events].

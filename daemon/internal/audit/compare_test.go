@@ -211,3 +211,23 @@ func TestCompareFindsLinesAddedByHand(t *testing.T) {
 type failingForwarder struct{}
 
 func (failingForwarder) Forward(Record) error { return errors.New("no system log") }
+
+// A collector holds a message twice when the daemon sent it again after a reconnect (RFC 5425
+// has no acknowledgement): the same seq with the same hash is one line, and still agrees; the
+// same seq with another hash is a problem.
+func TestCompareToleratesResentLines(t *testing.T) {
+	path, fw := forwardedTrail(t, 10, "resent")
+	lines := strings.Split(strings.TrimSuffix(string(fw), "\n"), "\n")
+	// Lines 1 to 7 arrived, the connection broke, lines 5 to 10 were sent again.
+	resent := strings.Join(append(append([]string{}, lines[:7]...), lines[4:]...), "\n") + "\n"
+	c := compareFiles(t, path, []byte(resent))
+	if !c.OK() || c.Matched != 10 || c.ForwardedLines != 10 {
+		t.Fatalf("a copy with resent lines: %+v", c)
+	}
+	other := strings.Replace(lines[5], "hash=", "hash=0", 1)
+	other = other[:strings.Index(other, "hash=")+5+64] + other[strings.Index(other, "hash=")+5+65:]
+	c = compareFiles(t, path, []byte(resent+other+"\n"))
+	if c.OK() || !strings.Contains(strings.Join(c.Problems, "\n"), "two different lines with this number") {
+		t.Fatalf("a resent line with another hash: %+v", c)
+	}
+}

@@ -270,11 +270,11 @@ func (l *Log) undo(seq uint64, cause error) error {
 // trail itself says so in a line of its own (forwarding_failed is an alarm: from then on the
 // copy outside the laptop is missing lines). Callers hold mu.
 func (l *Log) forward(rec Record) {
-	if l.fwd.off {
-		return
-	}
 	wasFailing := errors.Join(l.fwd.last...) != nil
 	for i, f := range l.opts.Forwarders {
+		if _, own := f.(ungatedForwarder); l.fwd.off && !own {
+			continue
+		}
 		err := f.Forward(rec)
 		if err != nil {
 			l.fwd.failures++
@@ -304,8 +304,8 @@ func (l *Log) note(event, sev string, f map[string]any) {
 	l.forward(rec)
 }
 
-// SetForwarding turns forwarding to the forwarders on or off (the policy's audit.syslog). While
-// it is off, no forward fails.
+// SetForwarding turns forwarding to the system log on or off (the policy's audit.syslog). While
+// it is off, no forward to it fails. The collector follows its own key in the policy.
 func (l *Log) SetForwarding(on bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -323,8 +323,20 @@ func (l *Log) ForwardErr() error {
 	if err := errors.Join(l.fwd.last...); err != nil {
 		return fmt.Errorf("forwarding audit events (%d failures since open): %w", l.fwd.failures, err)
 	}
-	return nil
+	// Forwarders that queue (the collector) accept every record and say apart that the queue
+	// is not draining.
+	var errs []error
+	for _, f := range l.opts.Forwarders {
+		if p, ok := f.(interface{ Problem() error }); ok {
+			errs = append(errs, p.Problem())
+		}
+	}
+	return errors.Join(errs...)
 }
+
+// ungatedForwarder is a forwarder the policy's audit.syslog does not turn off: the collector
+// has its own key in the policy.
+type ungatedForwarder interface{ ungated() }
 
 // Record appends an event like [Log.Append] and returns only its error: it is the audit trail as
 // the engine writes it (engine.Auditor), so a *Log serves the engine without an adapter.

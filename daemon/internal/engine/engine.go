@@ -67,6 +67,9 @@ type Options struct {
 	// Activity is called on every request from any transport and every timer the engine
 	// handles (nil: nothing); the daemon gives memory back once it stops (trim.Idle).
 	Activity func()
+	// PolicyInForce is called with each policy that comes into force, once its lines are
+	// written (nil: nothing); the daemon points the audit collector at it.
+	PolicyInForce func(*policy.Policy)
 }
 
 // Forwarder is an Auditor that also copies lines elsewhere (the system log) and can say why

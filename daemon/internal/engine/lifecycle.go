@@ -97,6 +97,10 @@ func (e *Engine) recordPolicy(t *tx, prev *policy.Policy) {
 		on := e.pol.Audit.Syslog
 		t.afterCommit(func() error { fw.SetForwarding(on); return nil })
 	}
+	if f := e.opts.PolicyInForce; f != nil {
+		p := e.pol
+		t.afterCommit(func() error { f(p); return nil })
+	}
 	// Remember the policy in force, so the next start can say what changed while it was off.
 	if raw, err := e.pol.Marshal(); err == nil && string(raw) != string(e.st.Policy) {
 		set(t, &e.st.Policy, json.RawMessage(raw))

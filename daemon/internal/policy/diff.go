@@ -102,6 +102,9 @@ func Diff(old, new *Policy) []Change {
 		add("accounts."+acc+".custody", o, n, o == CustodyStrict && n != CustodyStrict)
 	}
 	add("audit.syslog", old.Audit.Syslog, new.Audit.Syslog, old.Audit.Syslog && !new.Audit.Syslog)
+	oc, nc := collectorText(old.Audit.Collector), collectorText(new.Audit.Collector)
+	// Sending the copy elsewhere, or nowhere, is an alarm; so is trusting another CA file.
+	add("audit.collector", oc, nc, old.Audit.Collector != nil && collectorMoved(old.Audit.Collector, new.Audit.Collector))
 	add("description", old.Description, new.Description, false)
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Key < cs[j].Key })
 	return cs
@@ -182,4 +185,17 @@ func accountUnion(old, new *Policy) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// collectorText is the collector's settings in one line ("" for none).
+func collectorText(c *Collector) string {
+	if c == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s ca=%s cert=%s name=%s queue=%dMiB", c.Address, c.CAFile, c.ClientCertFile, c.VerifyName(), c.QueueMaxMiB)
+}
+
+// collectorMoved reports whether n sends the copy somewhere else than o, or nowhere.
+func collectorMoved(o, n *Collector) bool {
+	return n == nil || o.Address != n.Address || o.CAFile != n.CAFile || o.VerifyName() != n.VerifyName()
 }

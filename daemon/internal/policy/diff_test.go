@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -72,5 +73,42 @@ func TestDiff(t *testing.T) {
 	}
 	if cs := Diff(nil, old); len(cs) != 1 || cs[0].Key != "policy" {
 		t.Errorf("from no policy: %+v", cs)
+	}
+}
+
+// The collector: its default queue bound, the name its certificate must carry, and which
+// changes are an alarm (the copy sent elsewhere, or nowhere, or another CA trusted).
+func TestCollectorPolicy(t *testing.T) {
+	parse := func(t *testing.T, s string) *Policy {
+		t.Helper()
+		p, err := Parse([]byte(s))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, s)
+		}
+		return p
+	}
+	base := `{"version":1,"audit":{"collector":{"address":"logs.example.org:6514","ca_file":"/etc/foureyes/ca.pem"%s}}}`
+	p := parse(t, fmt.Sprintf(base, ""))
+	c := p.Audit.Collector
+	if c == nil || c.QueueMaxMiB != DefaultCollectorQueueMiB || c.VerifyName() != "logs.example.org" {
+		t.Fatalf("collector %+v", c)
+	}
+	for _, tt := range []struct {
+		name, extra string
+		weakens     bool
+	}{
+		{"queue bound", `,"queue_max_mib":8`, false},
+		{"client certificate", `,"client_cert_file":"/c.pem","client_key_file":"/k.pem"`, false},
+		{"other name", `,"server_name":"collector.example.org"`, true},
+	} {
+		cs := Diff(p, parse(t, fmt.Sprintf(base, tt.extra)))
+		if len(cs) != 1 || cs[0].Key != "audit.collector" || cs[0].Weakens != tt.weakens {
+			t.Errorf("%s: %+v", tt.name, cs)
+		}
+	}
+	moved := parse(t, `{"version":1,"audit":{"collector":{"address":"logs.other.example:6514","ca_file":"/etc/foureyes/ca.pem"}}}`)
+	none := parse(t, `{"version":1}`)
+	if !Weakened(Diff(p, moved)) || !Weakened(Diff(p, none)) || Weakened(Diff(none, p)) {
+		t.Fatalf("moving or removing the collector is an alarm, adding one is not: %+v %+v %+v", Diff(p, moved), Diff(p, none), Diff(none, p))
 	}
 }

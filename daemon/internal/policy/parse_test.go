@@ -50,6 +50,14 @@ func TestParseErrors(t *testing.T) {
 		{"number in list", `{"version":1,"default_approvers":[1]}`, "default_approvers[0]: expected a string, got the number 1"},
 		{"bool for object", `{"version":1,"throttle":true}`, "throttle: expected an object, got true"},
 		{"string for bool", `{"version":1,"audit":{"syslog":"yes"}}`, "audit.syslog: expected true or false, got a string"},
+		{"collector without CA", `{"version":1,"audit":{"collector":{"address":"logs.example.org:6514"}}}`, "audit.collector.ca_file: missing: the absolute path of a PEM file"},
+		{"collector without port", `{"version":1,"audit":{"collector":{"address":"logs.example.org","ca_file":"/etc/ca.pem"}}}`, `audit.collector.address: "logs.example.org" is not host:port`},
+		{"collector bad port", `{"version":1,"audit":{"collector":{"address":"logs.example.org:0","ca_file":"/etc/ca.pem"}}}`, `audit.collector.address: port "0" is not a number from 1 to 65535`},
+		{"collector relative CA", `{"version":1,"audit":{"collector":{"address":"l.example:6514","ca_file":"ca.pem"}}}`, `audit.collector.ca_file: "ca.pem" is not an absolute path`},
+		{"collector key without cert", `{"version":1,"audit":{"collector":{"address":"l.example:6514","ca_file":"/ca.pem","client_key_file":"/k.pem"}}}`, "audit.collector.client_key_file: client_cert_file and client_key_file go together"},
+		{"collector queue", `{"version":1,"audit":{"collector":{"address":"l.example:6514","ca_file":"/ca.pem","queue_max_mib":0}}}`, "audit.collector.queue_max_mib: 0 is"},
+		{"collector no insecure option", `{"version":1,"audit":{"collector":{"address":"l.example:6514","ca_file":"/ca.pem","insecure_skip_verify":true}}}`, "insecure_skip_verify"},
+		{"collector bad server name", `{"version":1,"audit":{"collector":{"address":"l.example:6514","ca_file":"/ca.pem","server_name":"a b"}}}`, "audit.collector.server_name:"},
 
 		// Accounts and approvers.
 		{"account no platform", `{"version":1,"accounts":{"x":{}}}`, `accounts["x"]: account id must be platform:handle`},

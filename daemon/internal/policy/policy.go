@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net"
 	"regexp"
 	"slices"
 	"time"
@@ -153,6 +154,53 @@ type AuthorMark struct {
 // Audit says where audit events are forwarded besides the local log.
 type Audit struct {
 	Syslog bool `json:"syslog"`
+	// Collector, when set, is the organisation's log collector that gets every event as RFC 5424
+	// syslog over TLS (RFC 5425), through a queue on disk; nil means none.
+	Collector *Collector `json:"collector,omitempty"`
+}
+
+// DefaultCollectorQueueMiB bounds the collector's queue on disk unless the policy says otherwise.
+const DefaultCollectorQueueMiB = 64
+
+// Collector is the organisation's syslog collector that audit events are sent to over TLS.
+type Collector struct {
+	// Address is host:port of the collector's TLS input (6514 is syslog over TLS's port).
+	Address string `json:"address"`
+	// CAFile is a PEM file of the certificates that may sign the collector's certificate: only
+	// these are trusted, never the system's store.
+	CAFile string `json:"ca_file"`
+	// ClientCertFile and ClientKeyFile, both or neither, are the certificate and key (PEM) the
+	// daemon shows for mutual TLS.
+	ClientCertFile string `json:"client_cert_file,omitempty"`
+	ClientKeyFile  string `json:"client_key_file,omitempty"`
+	// ServerName is the name the collector's certificate must carry; "" means the host of
+	// Address.
+	ServerName string `json:"server_name,omitempty"`
+	// QueueMaxMiB bounds the queue on disk of events not yet sent.
+	QueueMaxMiB int `json:"queue_max_mib"`
+}
+
+// UnmarshalJSON fills in the defaults of keys the file leaves out.
+func (c *Collector) UnmarshalJSON(b []byte) error {
+	type plain Collector
+	v := plain{QueueMaxMiB: DefaultCollectorQueueMiB}
+	if err := decodeStrict(b, &v); err != nil {
+		return err
+	}
+	*c = Collector(v)
+	return nil
+}
+
+// VerifyName is the name the collector's certificate must carry.
+func (c *Collector) VerifyName() string {
+	if c.ServerName != "" {
+		return c.ServerName
+	}
+	host, _, err := net.SplitHostPort(c.Address)
+	if err != nil {
+		return c.Address
+	}
+	return host
 }
 
 // Default returns the embedded default policy. Each call returns a fresh copy.

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"fmt"
+	"net"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -141,6 +143,12 @@ func (p *Policy) Validate() error {
 
 	lowerAll(p.MastodonInstances)
 	add(eachUnique("mastodon_instances", p.MastodonInstances, checkHost))
+
+	if c := p.Audit.Collector; c != nil {
+		for _, e := range c.check() {
+			add(e.under("audit.collector"))
+		}
+	}
 
 	if len(errs) > 0 {
 		problems := make([]string, len(errs))
@@ -288,4 +296,52 @@ func oneOf(path, v string, allowed ...string) *fieldError {
 		return nil
 	}
 	return fe(path, fmt.Sprintf("%q is not one of %s", v, strings.Join(allowed, ", ")))
+}
+
+// Limits of the collector's queue on disk, in MiB.
+const (
+	minCollectorQueueMiB = 1
+	maxCollectorQueueMiB = 4096
+)
+
+// check validates the collector: an address with a port, absolute paths (the daemon's working
+// directory is nobody's business), both halves of a client certificate or neither.
+func (c *Collector) check() []*fieldError {
+	var errs []*fieldError
+	host, port, err := net.SplitHostPort(c.Address)
+	switch {
+	case c.Address == "":
+		errs = append(errs, fe("address", "missing: host:port of the collector's TLS input, e.g. \"logs.example.org:6514\""))
+	case err != nil || host == "" || strings.ContainsAny(host, " /"):
+		errs = append(errs, fe("address", fmt.Sprintf("%q is not host:port (e.g. \"logs.example.org:6514\", \"[2001:db8::1]:6514\")", c.Address)))
+	default:
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			errs = append(errs, fe("address", fmt.Sprintf("port %q is not a number from 1 to 65535", port)))
+		}
+	}
+	file := func(path, v string, required bool) {
+		switch {
+		case v == "" && required:
+			errs = append(errs, fe(path, "missing: the absolute path of a PEM file"))
+		case v != "" && !filepath.IsAbs(v):
+			errs = append(errs, fe(path, fmt.Sprintf("%q is not an absolute path", v)))
+		case len(v) > maxTextLen:
+			errs = append(errs, fe(path, fmt.Sprintf("is %d bytes, over the limit of %d", len(v), maxTextLen)))
+		}
+	}
+	file("ca_file", c.CAFile, true)
+	file("client_cert_file", c.ClientCertFile, false)
+	file("client_key_file", c.ClientKeyFile, false)
+	if (c.ClientCertFile == "") != (c.ClientKeyFile == "") {
+		errs = append(errs, fe("client_key_file", "client_cert_file and client_key_file go together: give both for mutual TLS, or neither"))
+	}
+	if c.ServerName != "" {
+		if msg := checkHost(asciiLower(c.ServerName)); msg != "" && net.ParseIP(c.ServerName) == nil {
+			errs = append(errs, fe("server_name", msg))
+		}
+	}
+	if e := inRange("queue_max_mib", c.QueueMaxMiB, minCollectorQueueMiB, maxCollectorQueueMiB, ""); e != nil {
+		errs = append(errs, e)
+	}
+	return errs
 }
