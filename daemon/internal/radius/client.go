@@ -24,10 +24,6 @@ type Config struct {
 	// Retries is how many times a request is sent again to the same server after a try
 	// without answer, before the next server.
 	Retries int
-	// AllowNoMessageAuth believes answers without a Message-Authenticator (only the Response
-	// Authenticator then protects them). Off by default: RFC 3579 and the Blast-RADIUS advice
-	// want it on every answer.
-	AllowNoMessageAuth bool
 }
 
 var (
@@ -147,7 +143,7 @@ func ask(ctx context.Context, c Config, addr string, req *request) (a Answer, wh
 				}
 				return Answer{}, "receiving failed: " + err.Error(), false, nil
 			}
-			ans, perr := parseAnswer(buf[:n], req, c.Secret, !c.AllowNoMessageAuth)
+			ans, perr := parseAnswer(buf[:n], req, c.Secret, true)
 			if perr != nil {
 				// Anyone can send a datagram to our port: discard it and keep listening for
 				// the real answer (RFC 2865 §3 says to discard invalid answers silently).
