@@ -253,4 +253,3 @@ func (v *ownerView) enrollRemote(in rules.ApproverInput, n api.NewApprover) (api
 	}
 	return out, nil
 }
-

@@ -117,7 +117,7 @@ func (e *Engine) run(c api.Caller, f func(t *tx) error) error {
 	e.active()
 	var answers map[remoteKey]remoteAnswer
 	for round := 1; ; round++ {
-		err, ask := e.attempt(c, f, answers)
+		ask, err := e.attempt(c, f, answers)
 		if ask == nil {
 			return err
 		}
@@ -135,7 +135,7 @@ func (e *Engine) run(c api.Caller, f func(t *tx) error) error {
 // attempt is one run of f under the lock. It returns the OTP server question f stopped at, if
 // any: then nothing of the attempt stands (the expiries it did aside) and run asks, then runs f
 // again.
-func (e *Engine) attempt(c api.Caller, f func(t *tx) error, answers map[remoteKey]remoteAnswer) (error, *remoteAsk) {
+func (e *Engine) attempt(c api.Caller, f func(t *tx) error, answers map[remoteKey]remoteAnswer) (*remoteAsk, error) {
 	var err error
 	var ask *remoteAsk
 	var events []api.Event
@@ -173,7 +173,7 @@ func (e *Engine) attempt(c api.Caller, f func(t *tx) error, answers map[remoteKe
 		events = append(events, t.events...)
 	})
 	e.notify(events)
-	return err, ask
+	return ask, err
 }
 
 // active tells Options.Activity that something happened.
