@@ -10,10 +10,10 @@ want=${1:-test}
 # notify-send for the tray's notifications.
 pkgs=(gcc pkg-config libayatana-appindicator3-dev libgtk-3-dev gnome-keyring dbus dbus-x11 libsecret-tools libnotify-bin)
 if [ "$want" = test ]; then
-  # Tests: an independent TOTP implementation, a QR decoder, the real browsers, a virtual display
+  # Tests: an independent TOTP implementation, FreeRADIUS (an OTP server over RADIUS), a QR decoder, the real browsers, a virtual display
   # with a tray host for screenshots, openssl for test certificates; zip for the XPI and rpm to
   # read the .rpm back (make packages, installer/test/packages.sh).
-  pkgs+=(oathtool zbar-tools chromium firefox-esr xvfb trayer imagemagick x11-utils xauth xdotool openssl ca-certificates keepassxc fonts-dejavu-core zip rpm)
+  pkgs+=(oathtool freeradius zbar-tools chromium firefox-esr xvfb trayer imagemagick x11-utils xauth xdotool openssl ca-certificates keepassxc fonts-dejavu-core zip rpm)
   # A real syslog collector with its TLS input, for the audit collector's tests.
   pkgs+=(rsyslog rsyslog-gnutls)
 fi

@@ -255,6 +255,31 @@ func cmdAccountAccept(e *env, args []string) int {
 	}, func(a api.Account) { fmt.Fprintf(e.stdout, "account %s accepted\n", a.ID) })
 }
 
+// ---- RADIUS
+
+func cmdRadius(e *env, args []string) int {
+	return subcommand(e, "radius", args, map[string]func(*env, []string) int{"secret": cmdRadiusSecret},
+		"The organisation's OTP server checks approvers' codes over RADIUS when the policy says\n"+
+			`approver_codes "radius"; the policy's radius section says where it is.`)
+}
+
+func cmdRadiusSecret(e *env, args []string) int {
+	fs := e.flagSet("radius secret", "< FILE", "Store the shared secret with the OTP server in the OS keyring, read from standard input\n"+
+		"(never from the command line, never in the policy file), e.g.\n  foureyes radius secret < /run/secrets/radius")
+	if _, st := e.parseN(fs, args, 0, "takes no arguments: pipe the secret in on standard input"); st >= 0 {
+		return st
+	}
+	secret, err := readSecret(e.stdin)
+	if err != nil {
+		return e.fail(err)
+	}
+	return call(e, func(ctx context.Context, b api.Backend) (map[string]string, error) {
+		return map[string]string{"changed": "radius shared secret"}, b.SetRadiusSecret(ctx, secret)
+	}, func(map[string]string) {
+		fmt.Fprintln(e.stdout, "shared secret with the OTP server stored in the OS keyring")
+	})
+}
+
 // ---- approvers
 
 func cmdApprover(e *env, args []string) int {
@@ -280,6 +305,7 @@ func cmdApproverEnroll(e *env, args []string) int {
 	by := authorityFlags(fs)
 	fs.StringVar(&n.Name, "name", "", "the approver's full name (required)")
 	fs.StringVar(&n.OSUser, "os-user", "", "the OS login of this person, so they can never approve their own requests")
+	fs.StringVar(&n.RadiusUser, "radius-user", "", `the approver's user name on the organisation's OTP server (policy approver_codes "radius"): their codes are checked there, and no seed is created`)
 	fs.StringVar(&qrFile, "qr", "", "also write the QR code as a PNG image to this file")
 	pos, st := e.parseN(fs, args, 1, "name one approver ID, e.g. anna.schmidt")
 	if st >= 0 {
@@ -295,6 +321,9 @@ func cmdApproverEnroll(e *env, args []string) int {
 	n.By = by.Authority
 	return call(e, func(ctx context.Context, b api.Backend) (api.Enrollment, error) {
 		en, err := b.EnrollApprover(ctx, n)
+		if err == nil && qrFile != "" && en.URI == "" {
+			return en, fmt.Errorf("the approver is enrolled, but has no seed to show as a QR code: the OTP server checks their codes")
+		}
 		if err == nil && qrFile != "" {
 			png, perr := qr.PNG(en.URI, 384)
 			if perr == nil {
@@ -306,6 +335,11 @@ func cmdApproverEnroll(e *env, args []string) int {
 		}
 		return en, err
 	}, func(en api.Enrollment) {
+		if en.Approver.RadiusUser != "" {
+			fmt.Fprintf(e.stdout, "Approver %s (%s) enrolled, pending confirmation. Their codes are checked by the OTP server as user %s; no seed is on this computer.\n", en.Approver.ID, en.Approver.Name, en.Approver.RadiusUser)
+			fmt.Fprintf(e.stdout, "\nConfirm with a code from the token the OTP server knows:\n  foureyes approver confirm %s CODE\n", en.Approver.ID)
+			return
+		}
 		fmt.Fprintf(e.stdout, "Approver %s (%s) enrolled, pending confirmation.\n\n", en.Approver.ID, en.Approver.Name)
 		fmt.Fprintln(e.stdout, "Scan this code with the authenticator app on the approver's phone:")
 		if t, err := qr.Terminal(en.URI); err == nil {

@@ -348,6 +348,22 @@ func TestCLIEndToEnd(t *testing.T) {
 	}
 }
 
+// The shared secret with the OTP server goes from standard input to the keyring; --radius-user
+// needs a policy that has the OTP server check codes.
+func TestCLIRadius(t *testing.T) {
+	needKeyring(t)
+	c := newCLI(t)
+	c.startDaemon()
+	if out := c.ok("s3cret-shared\n", "radius", "secret"); !strings.Contains(out, "stored in the OS keyring") {
+		t.Fatalf("radius secret: %q", out)
+	}
+	c.refused("bad_request", "radius", "secret")
+	_, errs, code := c.run("", "approver", "enroll", "anna", "--name", "Anna", "--radius-user", "anna")
+	if code != exitRefused || !strings.Contains(errs, `approver_codes is "radius"`) {
+		t.Fatalf("--radius-user under a local policy: exit %d %s", code, errs)
+	}
+}
+
 func TestCLINoKeyring(t *testing.T) {
 	// No session bus at all: the daemon runs, but anything needing a secret says no_keyring.
 	var env []string
@@ -406,6 +422,8 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"approver", "remove"}, exitUsage, "name one approver ID"},
 		{[]string{"approver", "unlock", "anna", "ben"}, exitUsage, "name one approver ID"},
 		{[]string{"cancel"}, exitUsage, "name one request id"},
+		{[]string{"radius", "secret", "s3cret"}, exitUsage, "pipe the secret in on standard input"},
+		{[]string{"radius", "frobnicate"}, exitUsage, "unknown subcommand"},
 		{[]string{"status", "now"}, exitUsage, "takes no arguments besides its options"},
 		{[]string{"sessions", "all"}, exitUsage, "takes no arguments besides its options"},
 		{[]string{"policy", "check"}, exitUsage, "name one policy file"},

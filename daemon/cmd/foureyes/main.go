@@ -66,6 +66,7 @@ func init() {
 		{"status", "show the daemon's health, policy and audit log", cmdStatus},
 		{"account", "official accounts in custody: add, list, passwd, remove", cmdAccount},
 		{"approver", "approvers: enroll, confirm, list, remove, unlock", cmdApprover},
+		{"radius", "the OTP server that checks approvers' codes: secret", cmdRadius},
 		{"request", "ask for approval of a text", cmdRequest},
 		{"requests", "list requests", cmdRequests},
 		{"approve", "approve a request with an approver's code", cmdApprove},

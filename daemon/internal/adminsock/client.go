@@ -97,6 +97,10 @@ func (c *Client) SetAccountPassword(ctx context.Context, id, password string) er
 	return c.Call(ctx, "account.passwd", idParams{ID: id, Password: password}, nil)
 }
 
+func (c *Client) SetRadiusSecret(ctx context.Context, secret string) error {
+	return c.Call(ctx, "radius.secret", radiusSecretParams{Secret: secret}, nil)
+}
+
 func (c *Client) ListAccounts(ctx context.Context) (out []api.Account, err error) {
 	err = c.Call(ctx, "account.list", nil, &out)
 	return

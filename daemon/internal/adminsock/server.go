@@ -296,6 +296,10 @@ func with[P any](f func(ctx context.Context, b api.Backend, p P) (any, error)) h
 
 type empty struct{}
 
+type radiusSecretParams struct {
+	Secret string `json:"secret"`
+}
+
 var ok = map[string]bool{"ok": true}
 
 var handlers = map[string]handler{
@@ -305,6 +309,9 @@ var handlers = map[string]handler{
 	}),
 	"account.passwd": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {
 		return ok, b.SetAccountPassword(ctx, p.ID, p.Password)
+	}),
+	"radius.secret": with(func(ctx context.Context, b api.Backend, p radiusSecretParams) (any, error) {
+		return ok, b.SetRadiusSecret(ctx, p.Secret)
 	}),
 	"account.list": with(func(ctx context.Context, b api.Backend, _ empty) (any, error) { return b.ListAccounts(ctx) }),
 	"account.remove": with(func(ctx context.Context, b api.Backend, p idParams) (any, error) {

@@ -85,6 +85,8 @@ type Staff interface {
 type Admin interface {
 	AddAccount(ctx context.Context, a NewAccount) (Account, error)
 	SetAccountPassword(ctx context.Context, id, password string) error
+	// SetRadiusSecret stores the shared secret with the OTP server in the OS keyring.
+	SetRadiusSecret(ctx context.Context, secret string) error
 	RemoveAccount(ctx context.Context, id string) error
 
 	// EnrollApprover creates (or, for an existing id, replaces) an approver's TOTP secret. The
@@ -166,6 +168,9 @@ type NewApprover struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
 	OSUser string `json:"os_user,omitempty"`
+	// RadiusUser, when set, is the approver's user name on the organisation's OTP server: their
+	// codes are checked there (approver_codes "radius") and no seed is created.
+	RadiusUser string `json:"radius_user,omitempty"`
 	// By vouches for the change: the current code of another confirmed approver. Only the
 	// very first approver (the bootstrap) is enrolled without one.
 	By Authority `json:"by,omitzero"`
@@ -192,6 +197,7 @@ type Approver struct {
 	ID          string    `json:"id"`
 	Name        string    `json:"name"`
 	OSUser      string    `json:"os_user,omitempty"`
+	RadiusUser  string    `json:"radius_user,omitempty"` // codes checked by the OTP server under this name
 	Confirmed   bool      `json:"confirmed"`
 	Enrolled    time.Time `json:"enrolled"`
 	LockedUntil time.Time `json:"locked_until,omitzero"`

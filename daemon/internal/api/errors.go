@@ -12,38 +12,39 @@ type Code string
 
 // The stable error codes. Never rename one: scripts and the extension match on them.
 const (
-	CodeBadCode           Code = "bad_code"           // the TOTP code is wrong
-	CodeReplayed          Code = "replayed"           // the code was already used by this approver
-	CodeSelfApproval      Code = "self_approval"      // approver is the requester
-	CodeAlreadyApproved   Code = "already_approved"   // this approver has already approved this request
-	CodeNotAuthorised     Code = "not_authorised"     // approver may not approve this account
-	CodeThrottled         Code = "throttled"          // too many failed codes: wait
-	CodeExpired           Code = "expired"            // request or session ran out of time
-	CodeOutsideHours      Code = "outside_hours"      // policy refuses outside posting hours
-	CodeAlreadyUsed       Code = "already_used"       // session already spent, or request already decided
-	CodeLocked            Code = "locked"             // revoked by "Lock now"
-	CodeDenied            Code = "denied"             // an approver denied the request
-	CodeDigestMismatch    Code = "digest_mismatch"    // the text is not the approved text
-	CodeScopeMismatch     Code = "scope_mismatch"     // the session was approved for another account or action
-	CodeNoKeyring         Code = "no_keyring"         // no OS keyring reachable
-	CodeKeyringLocked     Code = "keyring_locked"     // keyring present but locked
-	CodeAuditUnavailable  Code = "audit_unavailable"  // the audit log cannot be written
-	CodeInvalidPolicy     Code = "invalid_policy"     // the policy in force is invalid
-	CodeNotFound          Code = "not_found"          // no such request, session, approver, account
-	CodeExists            Code = "exists"             // already there
-	CodeNotConfirmed      Code = "not_confirmed"      // approver has not confirmed enrolment
-	CodeTooManyRequests   Code = "too_many_requests"  // requester has too many open requests
-	CodeBadRequest        Code = "bad_request"        // malformed or missing input
-	CodeNotPermitted      Code = "not_permitted"      // caller may not do this over this transport
-	CodeForbidden         Code = "forbidden"          // transport refused the caller (origin, token)
-	CodeTooLarge          Code = "too_large"          // message over the size limit
-	CodeUnsupported       Code = "unsupported"        // unknown message type or protocol version
-	CodeDaemonUnavailable Code = "daemon_unavailable" // the daemon is not running or not reachable
-	CodeSecondApprover    Code = "second_approver"    // a change to who may approve needs another approver's code
-	CodeUnverified        Code = "unverified"         // in the state file but not in the audit trail: IT must accept it
-	CodeBridgeDown        Code = "bridge_down"        // the daemon runs, but its browser bridge is not listening (port held by another program)
-	CodePrivateAccount    Code = "private_account"    // the policy holds back posts from private accounts on governed platforms
-	CodeInternal          Code = "internal"           // a bug: please report it
+	CodeBadCode              Code = "bad_code"               // the TOTP code is wrong
+	CodeReplayed             Code = "replayed"               // the code was already used by this approver
+	CodeSelfApproval         Code = "self_approval"          // approver is the requester
+	CodeAlreadyApproved      Code = "already_approved"       // this approver has already approved this request
+	CodeNotAuthorised        Code = "not_authorised"         // approver may not approve this account
+	CodeThrottled            Code = "throttled"              // too many failed codes: wait
+	CodeExpired              Code = "expired"                // request or session ran out of time
+	CodeOutsideHours         Code = "outside_hours"          // policy refuses outside posting hours
+	CodeAlreadyUsed          Code = "already_used"           // session already spent, or request already decided
+	CodeLocked               Code = "locked"                 // revoked by "Lock now"
+	CodeDenied               Code = "denied"                 // an approver denied the request
+	CodeDigestMismatch       Code = "digest_mismatch"        // the text is not the approved text
+	CodeScopeMismatch        Code = "scope_mismatch"         // the session was approved for another account or action
+	CodeNoKeyring            Code = "no_keyring"             // no OS keyring reachable
+	CodeKeyringLocked        Code = "keyring_locked"         // keyring present but locked
+	CodeAuditUnavailable     Code = "audit_unavailable"      // the audit log cannot be written
+	CodeInvalidPolicy        Code = "invalid_policy"         // the policy in force is invalid
+	CodeNotFound             Code = "not_found"              // no such request, session, approver, account
+	CodeExists               Code = "exists"                 // already there
+	CodeNotConfirmed         Code = "not_confirmed"          // approver has not confirmed enrolment
+	CodeTooManyRequests      Code = "too_many_requests"      // requester has too many open requests
+	CodeBadRequest           Code = "bad_request"            // malformed or missing input
+	CodeNotPermitted         Code = "not_permitted"          // caller may not do this over this transport
+	CodeForbidden            Code = "forbidden"              // transport refused the caller (origin, token)
+	CodeTooLarge             Code = "too_large"              // message over the size limit
+	CodeUnsupported          Code = "unsupported"            // unknown message type or protocol version
+	CodeDaemonUnavailable    Code = "daemon_unavailable"     // the daemon is not running or not reachable
+	CodeSecondApprover       Code = "second_approver"        // a change to who may approve needs another approver's code
+	CodeUnverified           Code = "unverified"             // in the state file but not in the audit trail: IT must accept it
+	CodeBridgeDown           Code = "bridge_down"            // the daemon runs, but its browser bridge is not listening (port held by another program)
+	CodePrivateAccount       Code = "private_account"        // the policy holds back posts from private accounts on governed platforms
+	CodeCodeCheckUnavailable Code = "code_check_unavailable" // the OTP server (RADIUS) gave no answer that counts
+	CodeInternal             Code = "internal"               // a bug: please report it
 )
 
 // Error is an error with a stable code and a message meant for people.

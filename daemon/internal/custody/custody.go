@@ -67,6 +67,9 @@ func AccountNextPasswordKey(accountID string) string {
 // AccountTOTPKey is the key of an official account's own 2FA seed on the platform.
 func AccountTOTPKey(accountID string) string { return "account/" + accountID + "/totp" }
 
+// RadiusSecretKey is the key of the shared secret with the organisation's OTP server (RADIUS).
+const RadiusSecretKey = "radius/shared-secret"
+
 // probeKey is the canary Probe writes; no real key has this form.
 const probeKey = "probe/canary"
 

@@ -14,18 +14,19 @@ import (
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/custody"
+	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/rules"
 )
 
 func (r *approverRec) public() api.Approver {
 	return api.Approver{ID: r.ID, Name: r.Name, OSUser: r.OSUser, Confirmed: r.Confirmed,
 		Enrolled: r.Enrolled, LockedUntil: r.Throttle.LockedUntil, Disabled: r.Throttle.Disabled,
-		Failures: r.Throttle.Consecutive, Unverified: r.Unverified}
+		Failures: r.Throttle.Consecutive, Unverified: r.Unverified, RadiusUser: r.RadiusUser}
 }
 
 func (r *approverRec) rules() rules.Approver {
 	return rules.Approver{ID: r.ID, OSUser: r.OSUser, Confirmed: r.Confirmed, Unverified: r.Unverified,
-		LastStep: r.LastStep, Throttle: r.Throttle}
+		LastStep: r.LastStep, Throttle: r.Throttle, Used: r.RadiusUsed}
 }
 
 func (v *ownerView) EnrollApprover(ctx context.Context, n api.NewApprover) (api.Enrollment, error) {
@@ -39,6 +40,9 @@ func (v *ownerView) EnrollApprover(ctx context.Context, n api.NewApprover) (api.
 		if err := e.opts.LookupUser(in.OSUser); err != nil {
 			return api.Enrollment{}, api.Errorf(api.CodeBadRequest, "there is no OS user %q on this computer: --os-user takes the login name the approver uses here (or leave it out if they have none)", in.OSUser)
 		}
+	}
+	if n.RadiusUser != "" || e.policyCodes() == policy.ApproverCodesRadius {
+		return v.enrollRemote(in, n)
 	}
 	key, err := totp.Generate(totp.GenerateOpts{
 		Issuer: "foureyes", AccountName: in.ID, SecretSize: 20, // 160 bits, RFC 4226's recommendation
@@ -264,6 +268,8 @@ func (e *Engine) readSecret(id string) secretRead {
 	e.locked(func() {
 		rec = e.st.Approvers[id]
 		throttled = rec != nil && rec.Throttle.Check(e.clock.Now()) != nil
+		// The OTP server checks this approver's codes: there is no seed to read.
+		throttled = throttled || (rec != nil && e.usesRemote(rec))
 	})
 	if rec == nil || throttled {
 		return secretRead{}
@@ -277,6 +283,9 @@ func (e *Engine) readSecret(id string) secretRead {
 // alarms). A refused code answers through t.refuse, so those changes are committed. Callers
 // hold mu.
 func (e *Engine) checkCode(t *tx, rec *approverRec, sec secretRead, code string, fields map[string]any) error {
+	if e.usesRemote(rec) {
+		return e.checkRemoteCode(t, rec, code, fields)
+	}
 	secret, err := sec.secret, sec.err
 	if ref := rec.Throttle.Check(t.now); ref != nil {
 		ref.Facts.Approver = rec.ID
@@ -299,23 +308,5 @@ func (e *Engine) checkCode(t *tx, rec *approverRec, sec secretRead, code string,
 	if err != nil {
 		return fmt.Errorf("computing codes for approver %s: %w", rec.ID, err)
 	}
-	set(t, &rec.LastStep, na.LastStep)
-	set(t, &rec.Throttle, na.Throttle)
-	t.persist()
-	for _, d := range out.Decisions() {
-		f := maps.Clone(fields)
-		if d.Event == "approver_throttled" {
-			f["locked_until"] = na.Throttle.LockedUntil
-			f["disabled"] = na.Throttle.Disabled
-			t.notify(api.Event{Kind: api.EventThrottled, Approver: rec.ID,
-				Message: fmt.Sprintf("approver %s is locked out after too many wrong codes", rec.ID)})
-		} else {
-			f["consecutive_failures"] = na.Throttle.Consecutive
-		}
-		t.decided(d, f)
-	}
-	if ref != nil {
-		return t.refuse(ref)
-	}
-	return nil
+	return e.codeOutcome(t, rec, na, out, ref, fields)
 }

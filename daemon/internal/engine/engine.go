@@ -133,6 +133,10 @@ type approverRec struct {
 	Enrolled   time.Time      `json:"enrolled"`
 	LastStep   uint64         `json:"last_step"`
 	Throttle   rules.Throttle `json:"throttle"`
+	// RadiusUser: the approver's codes are checked by the organisation's OTP server under this
+	// user name, and no seed is in the keyring. RadiusUsed are the codes it accepted lately.
+	RadiusUser string           `json:"radius_user,omitempty"`
+	RadiusUsed []rules.UsedCode `json:"radius_used,omitempty"`
 }
 
 // persisted is what survives a restart. No secret is ever in it.
@@ -276,6 +280,9 @@ func configFor(p *policy.Policy) (rules.Config, *time.Location) {
 		},
 		MayApprove: p.MayApprove,
 		MaxLength:  maxLength,
+	}
+	if p.Radius != nil {
+		c.RemoteWindow = p.Radius.ReplayWindow()
 	}
 	if m := p.AuthorMark; m != nil && m.Required {
 		c.AuthorMark = m.Matches

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"log"
 	"time"
 
@@ -29,6 +30,10 @@ type tx struct {
 	// sticky: the change only takes rights away (Lock now, an expiry), so it stands even when
 	// its audit line cannot be written; the caller still hears of the audit failure.
 	sticky bool
+	// remote holds the OTP server's verdicts from earlier attempts of this operation; ask is
+	// the question this attempt stopped at (radius.go).
+	remote map[remoteKey]remoteAnswer
+	ask    *remoteAsk
 }
 
 type line struct {
@@ -110,12 +115,39 @@ func del[K comparable, V any](t *tx, m map[K]V, k K) {
 // error from f undoes its changes unless it came from [tx.refuse].
 func (e *Engine) run(c api.Caller, f func(t *tx) error) error {
 	e.active()
+	var answers map[remoteKey]remoteAnswer
+	for round := 1; ; round++ {
+		ask, err := e.attempt(c, f, answers)
+		if ask == nil {
+			return err
+		}
+		if round == maxRemoteRounds {
+			return api.Errorf(api.CodeInternal, "the OTP server was asked %d times for one operation", round)
+		}
+		if answers == nil {
+			answers = map[remoteKey]remoteAnswer{}
+		}
+		// Outside the lock: the network may take seconds.
+		answers[ask.key] = e.askRemote(ask)
+	}
+}
+
+// attempt is one run of f under the lock. It returns the OTP server question f stopped at, if
+// any: then nothing of the attempt stands (the expiries it did aside) and run asks, then runs f
+// again.
+func (e *Engine) attempt(c api.Caller, f func(t *tx) error, answers map[remoteKey]remoteAnswer) (*remoteAsk, error) {
 	var err error
+	var ask *remoteAsk
 	var events []api.Event
 	e.locked(func() {
-		t := &tx{e: e, c: c, now: e.clock.Now()}
+		t := &tx{e: e, c: c, now: e.clock.Now(), remote: answers}
 		events = e.expireDue(t.now)
 		err = f(t)
+		if t.ask != nil && errors.Is(err, errAskRemote) {
+			t.rollback()
+			ask, err = t.ask, nil
+			return
+		}
 		var after error
 		if err == nil || t.keep {
 			if cerr := t.commit(); cerr != nil {
@@ -141,7 +173,7 @@ func (e *Engine) run(c api.Caller, f func(t *tx) error) error {
 		events = append(events, t.events...)
 	})
 	e.notify(events)
-	return err
+	return ask, err
 }
 
 // active tells Options.Activity that something happened.

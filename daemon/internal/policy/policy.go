@@ -86,6 +86,12 @@ type Policy struct {
 
 	Audit Audit `json:"audit"`
 
+	// ApproverCodes is who checks approvers' codes: ApproverCodesLocal (the daemon, with the
+	// seed in the OS keyring) or ApproverCodesRadius (the organisation's OTP server).
+	ApproverCodes string `json:"approver_codes"`
+	// Radius says how to reach the OTP server; nil: not configured.
+	Radius *Radius `json:"radius,omitempty"`
+
 	// ignored lists the keys of NotBuilt the file had, in file order. Set by Parse.
 	ignored []string
 
@@ -203,6 +209,45 @@ func (c *Collector) VerifyName() string {
 	return host
 }
 
+// Who checks approvers' codes.
+const (
+	ApproverCodesLocal  = "local"
+	ApproverCodesRadius = "radius"
+)
+
+// Radius is how the daemon asks the organisation's OTP server about a code. The shared secret
+// is not here: it lives in the OS keyring (foureyes radius secret).
+type Radius struct {
+	// Servers are host:port, tried in order (fail-over).
+	Servers []string `json:"servers"`
+	// TimeoutSeconds is how long one try waits for an answer.
+	TimeoutSeconds int `json:"timeout_seconds"`
+	// Retries is how often a request is sent again to a server that did not answer.
+	Retries int `json:"retries"`
+	// NASIdentifier names the daemon to the server.
+	NASIdentifier string `json:"nas_identifier"`
+	// ReplayWindowSeconds is how long the daemon remembers a code the server accepted, and
+	// refuses it again.
+	ReplayWindowSeconds int `json:"replay_window_seconds"`
+}
+
+// UnmarshalJSON fills in the defaults of the keys the file leaves out.
+func (r *Radius) UnmarshalJSON(b []byte) error {
+	type plain Radius
+	v := plain{TimeoutSeconds: 3, Retries: 1, NASIdentifier: "foureyes", ReplayWindowSeconds: 300}
+	if err := decodeStrict(b, &v); err != nil {
+		return err
+	}
+	*r = Radius(v)
+	return nil
+}
+
+// Timeout is how long one try waits for an answer.
+func (r *Radius) Timeout() time.Duration { return seconds(r.TimeoutSeconds) }
+
+// ReplayWindow is how long an accepted code is remembered.
+func (r *Radius) ReplayWindow() time.Duration { return seconds(r.ReplayWindowSeconds) }
+
 // Default returns the embedded default policy. Each call returns a fresh copy.
 func Default() *Policy {
 	p := &Policy{
@@ -227,6 +272,7 @@ func Default() *Policy {
 		Custody:             CustodyStrict,
 		PrivateAccounts:     PrivateBlock,
 		Audit:               Audit{Syslog: true},
+		ApproverCodes:       ApproverCodesLocal,
 	}
 	if err := p.Validate(); err != nil {
 		panic("policy: embedded default is invalid: " + err.Error())

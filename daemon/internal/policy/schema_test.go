@@ -181,18 +181,20 @@ func TestEveryKeyIsRead(t *testing.T) {
 	// Methods of this package that read a field count as reading it when they are called
 	// outside: ApproversFor reads Accounts and DefaultApprovers, and so on.
 	readers := map[string][]string{
-		"Accounts":          {"MayApprove", "ApproversFor", "Governs"},
-		"DefaultApprovers":  {"MayApprove", "ApproversFor"},
-		"SessionTTLSeconds": {"SessionTTL"},
-		"RequestTTLSeconds": {"RequestTTL"},
-		"WindowSeconds":     {"Window"},
-		"LockoutSeconds":    {"Lockout"},
-		"MaxLockoutSeconds": {"MaxLockout"},
-		"Pattern":           {"Matches"},
-		"TimeZone":          {"Within", "Check", "Outside"},
-		"Days":              {"Within", "Check", "Outside"},
-		"Start":             {"Within", "Check", "Outside"},
-		"End":               {"Within", "Check", "Outside"},
+		"Accounts":            {"MayApprove", "ApproversFor", "Governs"},
+		"DefaultApprovers":    {"MayApprove", "ApproversFor"},
+		"SessionTTLSeconds":   {"SessionTTL"},
+		"RequestTTLSeconds":   {"RequestTTL"},
+		"WindowSeconds":       {"Window"},
+		"LockoutSeconds":      {"Lockout"},
+		"MaxLockoutSeconds":   {"MaxLockout"},
+		"Pattern":             {"Matches"},
+		"TimeZone":            {"Within", "Check", "Outside"},
+		"Days":                {"Within", "Check", "Outside"},
+		"Start":               {"Within", "Check", "Outside"},
+		"End":                 {"Within", "Check", "Outside"},
+		"TimeoutSeconds":      {"Timeout"},
+		"ReplayWindowSeconds": {"ReplayWindow"},
 	}
 	var paths []string
 	for k, p := range schema.Properties {

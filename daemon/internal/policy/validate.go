@@ -141,6 +141,13 @@ func (p *Policy) Validate() error {
 	add(oneOf("custody", p.Custody, CustodyStrict, CustodyGated))
 	add(oneOf("private_accounts", p.PrivateAccounts, PrivateBlock, PrivateAllow, PrivateAllowOutsideHours))
 
+	add(oneOf("approver_codes", p.ApproverCodes, ApproverCodesLocal, ApproverCodesRadius))
+	if r := p.Radius; r != nil {
+		add(checkRadius(r))
+	} else if p.ApproverCodes == ApproverCodesRadius {
+		add(fe("radius", `missing: approver_codes "radius" needs the OTP server's address, e.g. "radius": {"servers": ["otp.example:1812"]}`))
+	}
+
 	lowerAll(p.MastodonInstances)
 	add(eachUnique("mastodon_instances", p.MastodonInstances, checkHost))
 
@@ -286,6 +293,47 @@ func checkHost(h string) string {
 	}
 	if tld := labels[len(labels)-1]; strings.Trim(tld, "0123456789") == "" {
 		return fmt.Sprintf("%q is an IP address, not a host name", h)
+	}
+	return ""
+}
+
+func checkRadius(r *Radius) *fieldError {
+	if len(r.Servers) == 0 {
+		return fe("radius.servers", `must name at least one server, e.g. ["otp1.example:1812","otp2.example:1812"]`)
+	}
+	if len(r.Servers) > 8 {
+		return fe("radius.servers", fmt.Sprintf("%d servers is over the limit of 8", len(r.Servers)))
+	}
+	if e := eachUnique("radius.servers", r.Servers, checkHostPort); e != nil {
+		return e
+	}
+	if e := inRange("radius.timeout_seconds", r.TimeoutSeconds, 1, 30, ""); e != nil {
+		return e
+	}
+	if e := inRange("radius.retries", r.Retries, 0, 5, ""); e != nil {
+		return e
+	}
+	if r.NASIdentifier == "" || len(r.NASIdentifier) > 253 || !printableNoSpace(r.NASIdentifier) {
+		return fe("radius.nas_identifier", fmt.Sprintf("%q is not a NAS-Identifier (1 to 253 printable characters without spaces)", r.NASIdentifier))
+	}
+	return inRange("radius.replay_window_seconds", r.ReplayWindowSeconds, 30, 3600, "")
+}
+
+// checkHostPort accepts host:port with a host name or an IP address ([v6]:port) and a port.
+func checkHostPort(s string) string {
+	bad := fmt.Sprintf("%q is not host:port (e.g. \"otp.example:1812\" or \"10.0.0.5:1812\")", s)
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return bad
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return bad
+	}
+	if net.ParseIP(host) != nil {
+		return ""
+	}
+	if msg := checkHost(asciiLower(host)); msg != "" && !strings.Contains(msg, "IP address") {
+		return bad
 	}
 	return ""
 }

@@ -36,6 +36,8 @@ type Config struct {
 	MayApprove func(account, approver string) bool
 	// AuthorMark reports whether a text carries the required author mark; nil: none required.
 	AuthorMark func(text string) bool
+	// RemoteWindow is how long a code the OTP server accepted is refused again.
+	RemoteWindow time.Duration
 }
 
 // Approver is an enrolled approver as the rules see it.
@@ -48,6 +50,8 @@ type Approver struct {
 	Unverified bool
 	LastStep   uint64 // last accepted TOTP step: a code at or before it is a replay
 	Throttle   Throttle
+	// Used are the codes the OTP server accepted lately (approvers checked over RADIUS).
+	Used []UsedCode
 }
 
 // Request states.

@@ -54,7 +54,8 @@
     "sign_out_failed": "foureyes could not sign this browser out of the official account completely. The press office has been alerted; close the browser and tell IT.",
     "wrong_account": "This browser is signed in here to another account than the one this post was approved for, so nothing was published. Switch to the approved account, or request approval for this one.",
     "published_private": "Published from your private account: your organisation lets private accounts post without approval here.",
-    "config_pending": "foureyes is still reading this computer's settings, so nothing can be posted on this site yet. Nothing was published; try again in a few seconds."
+    "config_pending": "foureyes is still reading this computer's settings, so nothing can be posted on this site yet. Nothing was published; try again in a few seconds.",
+    "code_check_unavailable": "Not approved: the organisation's code server cannot check the approver's code right now. Try again in a minute; if it persists, tell IT."
   };
   // END notices
   const WITH_REQUEST = new Set(['approval_needed', 'digest_mismatch', 'scope_mismatch', 'expired', 'already_used', 'locked', 'grant_invalid']);
