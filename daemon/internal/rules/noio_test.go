@@ -52,9 +52,10 @@ var reachableViaStd = map[string][]string{
 	"github.com/boombuler/barcode/qr": {"fmt"},
 }
 
-// pureOurs are the packages of ours the rules may use: the wire types, and the pure functions
-// that say what an approval binds.
-var pureOurs = []string{"foureyes/daemon/internal/api", "foureyes/daemon/internal/manifest", "foureyes/daemon/internal/digest"}
+// pureOurs are the packages of ours the rules may use: the wire types, the pure functions that
+// say what an approval binds, and textclip, with which manifest words a post for people.
+var pureOurs = []string{"foureyes/daemon/internal/api", "foureyes/daemon/internal/manifest", "foureyes/daemon/internal/digest",
+	"foureyes/daemon/internal/textclip"}
 
 // alwaysForbidden may not be reached at all, not even inside the standard library.
 var alwaysForbidden = []string{"os/exec", "net", "net/http", "database/sql", "path/filepath"}
