@@ -82,7 +82,7 @@ func TestAuditExportShowsWholePost(t *testing.T) {
 // attachments and the post it answers, so the approver reads everything the approval covers.
 func TestRequestsShowWholePost(t *testing.T) {
 	r := api.Request{ID: "r1", Account: "x:@ministry", Action: "reply", Text: "See page 12.", State: "pending", Requester: "staff",
-		Media: []manifest.Media{{SHA256: "e1bffab6c69f6107ab33c30cea9fd36d2f710586eb49c270ae63031a5af406bf", Size: 48213, Type: "image/png", Name: "chart.png"}},
+		Media:  []manifest.Media{{SHA256: "e1bffab6c69f6107ab33c30cea9fd36d2f710586eb49c270ae63031a5af406bf", Size: 48213, Type: "image/png", Name: "chart.png"}},
 		Target: &manifest.Target{URL: "https://x.com/i/status/1234567890", Author: "@someone"}}
 	plain := api.Request{ID: "r2", Account: "x:@ministry", Action: "post", Text: "Nur Text", State: "pending", Requester: "staff"}
 	var out bytes.Buffer
