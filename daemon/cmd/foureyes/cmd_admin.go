@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/manifest"
 	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/qr"
 	"foureyes/daemon/internal/rules"
@@ -584,7 +585,16 @@ func printRequests(w io.Writer, rs []api.Request) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Account, r.Action, r.State, r.Requester,
 			r.Expires.Local().Format("15:04"), textclip.Line(r.Text, 40))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// What an approval covers besides the text, below the table so its columns stay aligned.
+	for _, r := range rs {
+		for _, line := range manifest.Describe(r.Action, r.Media, r.Target) {
+			fmt.Fprintf(w, "%s: %s\n", r.ID, line)
+		}
+	}
+	return nil
 }
 
 func cmdRequests(e *env, args []string) int {
@@ -633,6 +643,9 @@ func cmdApprove(e *env, args []string) int {
 			if ap.Session != nil {
 				fmt.Fprintln(e.stdout, ap.Session.ID)
 				fmt.Fprintf(e.stderr, "approved: one post to %s until %s\n", ap.Session.Account, ap.Session.Expires.Local().Format("15:04:05"))
+				for _, line := range manifest.Describe(ap.Session.Action, ap.Session.Media, ap.Session.Target) {
+					fmt.Fprintf(e.stderr, "  %s\n", line)
+				}
 				return
 			}
 			fmt.Fprintf(e.stdout, "approval %d of %d recorded: a second approver is needed outside posting hours\n",

@@ -178,8 +178,8 @@ func (c *Client) Consume(ctx context.Context, u api.Use) (out api.Session, err e
 	return
 }
 
-func (c *Client) ReportPublished(ctx context.Context, sessionID, digest string) error {
-	return c.Call(ctx, "session.published", digestParams{SessionID: sessionID, Digest: digest}, nil)
+func (c *Client) ReportPublished(ctx context.Context, sessionID, digest, manifestDigest string) error {
+	return c.Call(ctx, "session.published", digestParams{SessionID: sessionID, Digest: digest, ManifestDigest: manifestDigest}, nil)
 }
 
 func (c *Client) ReportBlocked(ctx context.Context, b api.Blocked) error {

@@ -275,6 +275,8 @@ type approveParams struct {
 type digestParams struct {
 	SessionID string `json:"session_id"`
 	Digest    string `json:"digest"`
+	// ManifestDigest is the whole post's (attachments, answered post).
+	ManifestDigest string `json:"manifest_digest"`
 }
 
 type extParams struct {
@@ -357,7 +359,7 @@ var handlers = map[string]handler{
 		return b.Consume(ctx, p)
 	}),
 	"session.published": with(func(ctx context.Context, b api.Backend, p digestParams) (any, error) {
-		return ok, b.ReportPublished(ctx, p.SessionID, p.Digest)
+		return ok, b.ReportPublished(ctx, p.SessionID, p.Digest, p.ManifestDigest)
 	}),
 	"blocked": with(func(ctx context.Context, b api.Backend, p api.Blocked) (any, error) {
 		return ok, b.ReportBlocked(ctx, p)

@@ -11,6 +11,8 @@ package api
 import (
 	"context"
 	"time"
+
+	"foureyes/daemon/internal/manifest"
 )
 
 // Actions a request may name. Policy decides which of them need approval.
@@ -57,15 +59,16 @@ type Staff interface {
 	Cancel(ctx context.Context, requestID string) (Request, error)
 
 	ListSessions(ctx context.Context) ([]Session, error)
-	// Consume spends a session for one publish: u names the account and action being used and
-	// the digest of the text. Exactly one caller wins. Another account or action
-	// (scope_mismatch) or another text (digest_mismatch) is refused and leaves the session
-	// unspent.
+	// Consume spends a session for one publish: u names the account and action being used, the
+	// digest of the text and the manifest digest of the whole post. Exactly one caller wins.
+	// Another account or action (scope_mismatch) or another text or post (digest_mismatch) is
+	// refused and leaves the session unspent.
 	Consume(ctx context.Context, u Use) (Session, error)
 	// ReportPublished records what actually went out under a consumed session. A digest other
 	// than the approved one is recorded as a high-severity alarm and answered with
-	// digest_mismatch.
-	ReportPublished(ctx context.Context, sessionID, digest string) error
+	// digest_mismatch. The manifest digest (the whole post: attachments and answered post too)
+	// must be the session's as well, or it is the same alarm.
+	ReportPublished(ctx context.Context, sessionID, digest, manifestDigest string) error
 	// ReportBlocked records that the extension held back an attempt to publish.
 	ReportBlocked(ctx context.Context, b Blocked) error
 	// ReportUnrecognised records that the network gate stopped a publishing request the page
@@ -216,6 +219,12 @@ type NewRequest struct {
 	// Digest, when set, must equal the digest the daemon computes of Text (a check that both
 	// sides canonicalised alike).
 	Digest string `json:"digest,omitempty"`
+	// Media and Target complete the post manifest (see package manifest): the attached files
+	// in order and the post a reply, quote or repost answers. Both may be absent.
+	Media  []manifest.Media `json:"media,omitempty"`
+	Target *manifest.Target `json:"target,omitempty"`
+	// ManifestDigest, when set, must equal the manifest digest the daemon computes.
+	ManifestDigest string `json:"manifest_digest,omitempty"`
 }
 
 // Request states.
@@ -230,15 +239,19 @@ const (
 
 // Request is a request for approval.
 type Request struct {
-	ID        string    `json:"id"`
-	Account   string    `json:"account"`
-	Action    string    `json:"action"`
-	Text      string    `json:"text"`
-	Digest    string    `json:"digest"`
-	Requester string    `json:"requester"`
-	Created   time.Time `json:"created"`
-	Expires   time.Time `json:"expires"`
-	State     string    `json:"state"`
+	ID      string `json:"id"`
+	Account string `json:"account"`
+	Action  string `json:"action"`
+	Text    string `json:"text"`
+	Digest  string `json:"digest"`
+	// ManifestDigest binds the whole post (manifest.Manifest.Digest): what the approver approves.
+	ManifestDigest string           `json:"manifest_digest"`
+	Media          []manifest.Media `json:"media,omitempty"`
+	Target         *manifest.Target `json:"target,omitempty"`
+	Requester      string           `json:"requester"`
+	Created        time.Time        `json:"created"`
+	Expires        time.Time        `json:"expires"`
+	State          string           `json:"state"`
 	// ApprovalsNeeded is 2 outside posting hours under the two-approver rule, else 1.
 	ApprovalsNeeded int      `json:"approvals_needed"`
 	ApprovedBy      []string `json:"approved_by,omitempty"`
@@ -255,16 +268,21 @@ const (
 
 // Session is a one-time posting session.
 type Session struct {
-	ID         string    `json:"id"`
-	RequestID  string    `json:"request_id"`
-	Account    string    `json:"account"`
-	Action     string    `json:"action"`
-	Digest     string    `json:"digest"`
-	Requester  string    `json:"requester"`
-	ApprovedBy []string  `json:"approved_by"`
-	Issued     time.Time `json:"issued"`
-	Expires    time.Time `json:"expires"`
-	State      string    `json:"state"`
+	ID        string `json:"id"`
+	RequestID string `json:"request_id"`
+	Account   string `json:"account"`
+	Action    string `json:"action"`
+	Digest    string `json:"digest"`
+	// ManifestDigest is the approved whole post; Media and Target are what it holds, for
+	// display (from the request).
+	ManifestDigest string           `json:"manifest_digest"`
+	Media          []manifest.Media `json:"media,omitempty"`
+	Target         *manifest.Target `json:"target,omitempty"`
+	Requester      string           `json:"requester"`
+	ApprovedBy     []string         `json:"approved_by"`
+	Issued         time.Time        `json:"issued"`
+	Expires        time.Time        `json:"expires"`
+	State          string           `json:"state"`
 	// Published is set once what went out under the consumed session was reported.
 	Published bool `json:"published,omitempty"`
 }
@@ -275,6 +293,8 @@ type Use struct {
 	Account   string `json:"account"`
 	Action    string `json:"action"`
 	Digest    string `json:"digest"`
+	// ManifestDigest is the digest of the whole post about to go out; it must be the session's.
+	ManifestDigest string `json:"manifest_digest"`
 }
 
 // Approval is the answer to Approve: either a session, or a request still waiting for a second

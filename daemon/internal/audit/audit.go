@@ -62,6 +62,11 @@ const (
 	FieldSessionID = "session_id"
 	FieldDigest    = "digest"
 	FieldText      = "text" // the approved or published text, kept because it is public by intent
+	// The rest of the post manifest: what an approval covers besides the text.
+	FieldManifestDigest = "manifest_digest"
+	FieldMedia          = "media"         // a list of {name, size, type, sha256, alt_sha256}, never bytes
+	FieldTargetURL      = "target_url"    // the post a reply, quote or repost answers
+	FieldTargetAuthor   = "target_author" // its author as the page showed it
 )
 
 // Events lists the event names the daemon writes, so that every part of it (and the people

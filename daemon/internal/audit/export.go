@@ -28,7 +28,8 @@ type ExportOptions struct {
 var CSVColumns = []string{
 	"seq", "time", "user", "event", "severity",
 	FieldAccount, FieldAction, FieldApprover, FieldRequester, FieldRequestID, FieldSessionID,
-	FieldDigest, FieldText, "fields_json", "hash",
+	FieldDigest, FieldText, FieldManifestDigest, FieldMedia, FieldTargetURL, FieldTargetAuthor,
+	"fields_json", "hash",
 }
 
 // Export writes the log read from r to w as "csv" or "json", verifying the chain as it goes:
@@ -134,7 +135,11 @@ func newCSVExporter(w io.Writer) *csvExporter {
 func (e *csvExporter) write(rec Record, fields []byte) error {
 	row := append(e.row[:0],
 		strconv.FormatUint(rec.Seq, 10), rec.Time.Format(time.RFC3339Nano), rec.User, rec.Event, rec.Severity)
-	for _, k := range CSVColumns[5:13] {
+	for _, k := range CSVColumns[5 : len(CSVColumns)-2] {
+		if k == FieldMedia {
+			row = append(row, mediaText(rec.Fields[k]))
+			continue
+		}
 		row = append(row, fieldText(rec.Fields[k]))
 	}
 	row = append(row, string(fields), rec.Hash)
@@ -173,6 +178,26 @@ func fieldText(v any) string {
 	}
 	b, _ := marshal(v)
 	return string(b)
+}
+
+// mediaText renders the attachments of a post one per line, "name (type, size bytes) sha256
+// HEX alt HEX", so that a reviewer can match a file to its digest without reading JSON. A value
+// of another shape (a line written by hand) is shown as JSON.
+func mediaText(v any) string {
+	list, ok := v.([]any)
+	if !ok {
+		return fieldText(v)
+	}
+	lines := make([]string, 0, len(list))
+	for _, x := range list {
+		m, ok := x.(map[string]any)
+		if !ok {
+			return fieldText(v)
+		}
+		lines = append(lines, fmt.Sprintf("%s (%s, %s bytes) sha256 %s alt %s",
+			fieldText(m["name"]), fieldText(m["type"]), fieldText(m["size"]), fieldText(m["sha256"]), fieldText(m["alt_sha256"])))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // defuse keeps a spreadsheet from running a cell as a formula.

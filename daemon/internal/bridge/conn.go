@@ -327,7 +327,8 @@ func (c *conn) handle(ctx context.Context, m Message) any {
 		}
 		return accountsReply{V: Version, ID: m.ID, Type: TypeAccounts, Accounts: out}
 	case TypeRequest:
-		r, err := b.CreateRequest(ctx, api.NewRequest{Account: m.Account, Action: m.Action, Text: m.Text, Digest: m.Digest})
+		r, err := b.CreateRequest(ctx, api.NewRequest{Account: m.Account, Action: m.Action, Text: m.Text, Digest: m.Digest,
+			Media: m.Media, Target: m.Target, ManifestDigest: m.ManifestDigest})
 		if err != nil {
 			return fail(err)
 		}
@@ -359,7 +360,7 @@ func (c *conn) handle(ctx context.Context, m Message) any {
 		}
 		return requestReply{V: Version, ID: m.ID, Type: TypeRequest, Request: r}
 	case TypeOpen:
-		sess, err := b.Consume(ctx, api.Use{SessionID: m.SessionID, Account: m.Account, Action: m.Action, Digest: m.Digest})
+		sess, err := b.Consume(ctx, api.Use{SessionID: m.SessionID, Account: m.Account, Action: m.Action, Digest: m.Digest, ManifestDigest: m.ManifestDigest})
 		if err != nil {
 			return fail(err)
 		}
@@ -369,7 +370,7 @@ func (c *conn) handle(ctx context.Context, m Message) any {
 		}
 		return grantReply{V: Version, ID: m.ID, Type: TypeGrant, Grant: g}
 	case TypePublished:
-		if err := b.ReportPublished(ctx, m.SessionID, m.Digest); err != nil {
+		if err := b.ReportPublished(ctx, m.SessionID, m.Digest, m.ManifestDigest); err != nil {
 			return fail(err)
 		}
 		return simpleReply{V: Version, ID: m.ID, Type: TypeOK}

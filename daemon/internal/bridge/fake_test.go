@@ -36,6 +36,11 @@ type fakeBackend struct {
 	offered    []api.Approver
 	offeredErr error
 	offeredFor []string // the account of every OfferedApprovers call
+	// What the bridge passed on last: a request, a use, a publish report (session, digest,
+	// manifest digest).
+	lastRequest   api.NewRequest
+	lastUse       api.Use
+	lastPublished [3]string
 }
 
 func (f *fakeBackend) record(name string) {
@@ -107,14 +112,18 @@ func (f *fakeBackend) OfferedFor() []string {
 // fakeRequest is a complete request, as the engine would return it.
 func fakeRequest(id, state string) api.Request {
 	return api.Request{ID: id, Account: "mastodon:@press@social.example", Action: api.ActionPost, Text: "Hello, world",
-		Digest: testDigest, Requester: "staff", Created: fakeTime, Expires: fakeTime.Add(10 * time.Minute),
+		Digest: testDigest, ManifestDigest: testDigest, Requester: "staff", Created: fakeTime, Expires: fakeTime.Add(10 * time.Minute),
 		State: state, ApprovalsNeeded: 1}
 }
 
 func (f *fakeBackend) CreateRequest(_ context.Context, r api.NewRequest) (api.Request, error) {
 	f.record("CreateRequest")
+	f.mu.Lock()
+	f.lastRequest = r
+	f.mu.Unlock()
 	req := fakeRequest("req-1", api.RequestPending)
 	req.Account, req.Action, req.Text = r.Account, r.Action, r.Text
+	req.Media, req.Target = r.Media, r.Target
 	return req, nil
 }
 func (f *fakeBackend) ListRequests(context.Context) ([]api.Request, error) {
@@ -137,12 +146,18 @@ func (f *fakeBackend) ListSessions(context.Context) ([]api.Session, error) {
 	f.record("ListSessions")
 	return nil, nil
 }
-func (f *fakeBackend) Consume(context.Context, api.Use) (api.Session, error) {
+func (f *fakeBackend) Consume(_ context.Context, u api.Use) (api.Session, error) {
 	f.record("Consume")
+	f.mu.Lock()
+	f.lastUse = u
+	f.mu.Unlock()
 	return f.session, f.consumeErr
 }
-func (f *fakeBackend) ReportPublished(context.Context, string, string) error {
+func (f *fakeBackend) ReportPublished(_ context.Context, id, dg, mdg string) error {
 	f.record("ReportPublished")
+	f.mu.Lock()
+	f.lastPublished = [3]string{id, dg, mdg}
+	f.mu.Unlock()
 	return nil
 }
 func (f *fakeBackend) ReportBlocked(context.Context, api.Blocked) error {

@@ -4,6 +4,8 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"foureyes/daemon/internal/manifest"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -19,7 +21,7 @@ import (
 func TestValidFlow(t *testing.T) {
 	h := newHarness(t, nil)
 	sess := api.Session{ID: "sess-1", RequestID: "req-1", Account: "mastodon:@press@social.example", Action: api.ActionPost,
-		Digest: testDigest, Issued: fakeTime, Expires: fakeTime.Add(10 * time.Minute), State: api.SessionActive}
+		Digest: testDigest, ManifestDigest: testManifestDigest, Issued: fakeTime, Expires: fakeTime.Add(10 * time.Minute), State: api.SessionActive}
 	h.fb.approval = api.Approval{Request: api.Request{ID: "req-1", State: api.RequestApproved, SessionID: sess.ID}, Session: &sess}
 	h.fb.session = sess
 
@@ -53,7 +55,7 @@ func TestValidFlow(t *testing.T) {
 	}
 	checkGrant(t, h.s.PublicKey(), *ar.Grant, nonce, sess)
 
-	send(t, ws, map[string]any{"v": 1, "id": 5, "type": "open", "session_id": sess.ID, "account": sess.Account, "action": sess.Action, "digest": sess.Digest})
+	send(t, ws, map[string]any{"v": 1, "id": 5, "type": "open", "session_id": sess.ID, "account": sess.Account, "action": sess.Action, "digest": sess.Digest, "manifest_digest": sess.ManifestDigest})
 	var gr grantReply
 	recvInto(t, ws, &gr)
 	if gr.Type != "grant" || gr.ID != 5 {
@@ -100,6 +102,62 @@ func checkGrant(t *testing.T, pub ed25519.PublicKey, g Grant, nonce string, s ap
 
 // testDigest has the form of a content digest; the bridge checks only the form.
 const testDigest = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+
+// testManifestDigest stands for a manifest digest: the bridge passes it on, the engine checks it.
+const testManifestDigest = "6ac58868cd10187d15a011251df61f8443310ab7707a6e18b43f6750068b8a82"
+
+// TestManifestPassedOn: the attachments, the answered post and the manifest digests reach the
+// engine as the extension sent them, in a request, in the open that spends a session and in
+// the publish report; and the reply shows the approver what the request holds.
+func TestManifestPassedOn(t *testing.T) {
+	h := newHarness(t, nil)
+	h.fb.session = api.Session{ID: "sess-1", Account: "x:@m", Action: api.ActionReply, Digest: testDigest,
+		ManifestDigest: testManifestDigest, Issued: fakeTime, Expires: fakeTime.Add(10 * time.Minute), State: api.SessionConsumed}
+	ws, _ := h.connect(t, chromeA)
+	chart := map[string]any{"sha256": testDigest, "size": 48213, "type": "image/png", "name": "chart.png", "alt": "Chart"}
+	target := map[string]any{"url": "https://x.com/i/status/1234567890", "author": "@someone", "excerpt": "Why?"}
+	send(t, ws, map[string]any{"v": 1, "id": 3, "type": "request", "account": "x:@m", "action": "reply", "text": "See page 12.",
+		"media": []any{chart}, "target": target, "manifest_digest": testManifestDigest})
+	var rr requestReply
+	recvInto(t, ws, &rr)
+	wantMedia := []manifest.Media{{SHA256: testDigest, Size: 48213, Type: "image/png", Name: "chart.png", Alt: "Chart"}}
+	wantTarget := &manifest.Target{URL: "https://x.com/i/status/1234567890", Author: "@someone", Excerpt: "Why?"}
+	got := h.fb.lastRequest
+	if !reflect.DeepEqual(got.Media, wantMedia) || !reflect.DeepEqual(got.Target, wantTarget) || got.ManifestDigest != testManifestDigest {
+		t.Errorf("request passed on as %+v", got)
+	}
+	if !reflect.DeepEqual(rr.Request.Media, wantMedia) || !reflect.DeepEqual(rr.Request.Target, wantTarget) {
+		t.Errorf("request reply = %+v", rr.Request)
+	}
+
+	send(t, ws, map[string]any{"v": 1, "id": 5, "type": "open", "session_id": "sess-1", "account": "x:@m", "action": "reply",
+		"digest": testDigest, "manifest_digest": testManifestDigest})
+	var gr grantReply
+	recvInto(t, ws, &gr)
+	if u := h.fb.lastUse; u.ManifestDigest != testManifestDigest || u.Digest != testDigest {
+		t.Errorf("use passed on as %+v", u)
+	}
+
+	send(t, ws, map[string]any{"v": 1, "id": 6, "type": "published", "session_id": "sess-1", "digest": testDigest, "manifest_digest": testManifestDigest})
+	var ok simpleReply
+	recvInto(t, ws, &ok)
+	if p := h.fb.lastPublished; p != [3]string{"sess-1", testDigest, testManifestDigest} || ok.Type != TypeOK {
+		t.Errorf("publish report passed on as %q, reply %+v", p, ok)
+	}
+
+	// Without the manifest digest, neither spends nor reports: the decoder names the field.
+	for _, m := range []map[string]any{
+		{"v": 1, "id": 7, "type": "open", "session_id": "sess-1", "account": "x:@m", "action": "reply", "digest": testDigest},
+		{"v": 1, "id": 8, "type": "published", "session_id": "sess-1", "digest": testDigest},
+	} {
+		send(t, ws, m)
+		var er errorReply
+		recvInto(t, ws, &er)
+		if er.Type != TypeError || er.Error.Code != api.CodeBadRequest || !strings.Contains(er.Error.Message, "manifest_digest") {
+			t.Errorf("%s without manifest_digest: %+v", m["type"], er)
+		}
+	}
+}
 
 func with(g Grant, f func(*Grant)) Grant { f(&g); return g }
 
@@ -149,14 +207,14 @@ func TestMessages(t *testing.T) {
 		{"binary-looking garbage", "\x00\x01\x02", "error", "bad_request", "JSON object"},
 		{"throttled carries until", `{"v":1,"id":12,"type":"approve","request_id":"r","approver":"anna","code":"000000"}`,
 			"error", "throttled", `"until":"` + until.Format(time.RFC3339) + `"`},
-		{"internal error hides detail", `{"v":1,"id":13,"type":"open","session_id":"s","account":"x:@m","action":"post","digest":"` + testDigest + `"}`, "error", "internal", "see its log"},
+		{"internal error hides detail", `{"v":1,"id":13,"type":"open","session_id":"s","account":"x:@m","action":"post","digest":"` + testDigest + `","manifest_digest":"` + testDigest + `"}`, "error", "internal", "see its log"},
 		{"approvers: the offered ones, id and name only", `{"v":1,"id":14,"type":"approvers"}`, "approvers", "",
 			`"approvers":[{"id":"anna","name":"Anna Press"}]`},
 		{"accounts without username", `{"v":1,"id":15,"type":"accounts"}`, "accounts", "",
 			`"accounts":[{"id":"mastodon:@press@social.example","platform":"mastodon","handle":"@press@social.example","custody":"strict"}]`},
 		{"deny", `{"v":1,"id":16,"type":"deny","request_id":"r","approver":"anna","code":"123456"}`, "request", "", `"state":"denied"`},
 		{"cancel", `{"v":1,"id":17,"type":"cancel","request_id":"r"}`, "request", "", `"state":"cancelled"`},
-		{"published", `{"v":1,"id":18,"type":"published","session_id":"s","digest":"` + testDigest + `","url":"https://x.com/p/1"}`, "ok", "", `"id":18`},
+		{"published", `{"v":1,"id":18,"type":"published","session_id":"s","digest":"` + testDigest + `","manifest_digest":"` + testDigest + `","url":"https://x.com/p/1"}`, "ok", "", `"id":18`},
 		{"blocked", `{"v":1,"id":19,"type":"blocked","host":"x.com","reason":"no session"}`, "ok", "", `"id":19`},
 		{"unrecognised", `{"v":1,"id":20,"type":"unrecognised","platform":"mastodon","host":"social.example","method":"POST","path":"/api/v1/statuses","tab":"7"}`, "ok", "", `"id":20`},
 	}
@@ -349,7 +407,7 @@ func TestDecodeTable(t *testing.T) {
 				}
 				return
 			}
-			if m != tt.want {
+			if !reflect.DeepEqual(m, tt.want) {
 				t.Errorf("Decode = %+v, want %+v", m, tt.want)
 			}
 		})
@@ -361,6 +419,7 @@ func FuzzDecode(f *testing.F) {
 		`{"v":1,"id":1,"type":"hello","token":"t","nonce":"n"}`,
 		`{"v":1,"id":2,"type":"request","account":"a","action":"post","text":"t\u00e9","digest":"d"}`,
 		`{"v":1,"id":3,"type":"blocked","host":"h","reason":"r","account":"a"}`,
+		`{"v":1,"id":2,"type":"request","account":"a","action":"reply","text":"t","media":[{"sha256":"` + testDigest + `","size":1,"type":"image/png","name":"n","alt":"a"}],"target":{"url":"https://x.com/1"}}`,
 		`{"v":2,"id":3,"type":"ping"}`,
 		`{"v":1,"id":1.0,"type":"ping"}`,
 		`{"v":1,"id":1,"type":"ping"}{}`,
@@ -383,7 +442,16 @@ func FuzzDecode(f *testing.F) {
 		if !ok || m.V != Version || m.ID < 0 || m.ID > maxSafeInteger {
 			t.Fatalf("accepted %q as %+v", data, m)
 		}
+		if len(m.Media) > 0 || m.Target != nil {
+			// Attachments and target are accepted only as the manifest's rules allow.
+			if err := (manifest.Manifest{Account: "-", Action: "-", Media: m.Media, Target: m.Target}).Validate(); err != nil {
+				t.Fatalf("accepted %q with a bad manifest: %v", data, err)
+			}
+		}
 		for _, f := range specs {
+			if f.structured {
+				continue
+			}
 			v := *m.field(f.name)
 			if f.required && v == "" || len(v) > f.max || v != "" && f.enum != nil && !slices.Contains(f.enum, v) ||
 				v != "" && f.digest && !digest.Valid(v) {
@@ -392,7 +460,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		// Whatever is accepted must survive a round trip through the protocol's own encoding.
 		again, err := Decode(reencode(m))
-		if err != nil || again != m {
+		if err != nil || !reflect.DeepEqual(again, m) {
 			t.Fatalf("round trip of %+v: %+v, %v", m, again, err)
 		}
 	})
@@ -407,6 +475,18 @@ func reencode(m Message) []byte {
 	}
 	sort.Strings(names)
 	for _, n := range names {
+		switch n {
+		case "media":
+			if m.Media != nil {
+				obj[n] = m.Media
+			}
+			continue
+		case "target":
+			if m.Target != nil {
+				obj[n] = m.Target
+			}
+			continue
+		}
 		if v := *m.field(n); v != "" {
 			obj[n] = v
 		}

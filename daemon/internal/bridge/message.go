@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/digest"
+	"foureyes/daemon/internal/manifest"
 	"foureyes/daemon/internal/textclip"
 )
 
@@ -72,6 +74,9 @@ type fieldSpec struct {
 	max      int      // longest value in bytes
 	enum     []string // when set, the only values allowed
 	digest   bool     // a content digest: 64 lower-case hex digits
+	// structured: not a string but the manifest's media list or target object, decoded
+	// strictly (unknown members refused); the rules check the values and name the member.
+	structured bool
 }
 
 // messageFields lists, per type, every field besides the envelope ("v", "id", "type"). A field
@@ -91,6 +96,9 @@ var messageFields = map[string][]fieldSpec{
 		{name: "action", required: true, max: 32, enum: api.Actions},
 		{name: "text", required: true, max: MaxMessageSize},
 		{name: "digest", max: 128, digest: true},
+		{name: "manifest_digest", max: 128, digest: true},
+		{name: "media", structured: true},
+		{name: "target", structured: true},
 	},
 	TypeApprove: {
 		{name: "request_id", required: true, max: 128},
@@ -110,10 +118,12 @@ var messageFields = map[string][]fieldSpec{
 		{name: "account", required: true, max: 256},
 		{name: "action", required: true, max: 32, enum: api.Actions},
 		{name: "digest", required: true, max: 128, digest: true},
+		{name: "manifest_digest", required: true, max: 128, digest: true},
 	},
 	TypePublished: {
 		{name: "session_id", required: true, max: 128},
 		{name: "digest", required: true, max: 128, digest: true},
+		{name: "manifest_digest", required: true, max: 128, digest: true},
 		{name: "url", max: 2048},
 	},
 	TypeBlocked: {
@@ -166,26 +176,30 @@ type Message struct {
 	ID   int64
 	Type string
 
-	Token     string // hello
-	Nonce     string // hello
-	Account   string // request, open, blocked, credentials, signed_out
-	Action    string // request, open
-	Text      string // request
-	Digest    string // request, open, published, blocked
-	RequestID string // approve, deny, cancel
-	Approver  string // approve, deny
-	Code      string // approve, deny
-	SessionID string // open, published, credentials, signed_out
-	URL       string // published
-	Host      string // blocked, unrecognised, credentials, signed_out
-	Reason    string // blocked
-	Platform  string // unrecognised
-	Method    string // unrecognised
-	Path      string // unrecognised
-	Tab       string // unrecognised
-	Result    string // signed_out, rotated
-	Error     string // signed_out, rotated
-	Handle    string // private_post
+	Token   string // hello
+	Nonce   string // hello
+	Account string // request, open, blocked, credentials, signed_out
+	Action  string // request, open
+	Text    string // request
+	Digest  string // request, open, published, blocked
+	// ManifestDigest is the whole post's digest (request: optional; open, published: required).
+	ManifestDigest string           // request, open, published
+	Media          []manifest.Media // request
+	Target         *manifest.Target // request
+	RequestID      string           // approve, deny, cancel
+	Approver       string           // approve, deny
+	Code           string           // approve, deny
+	SessionID      string           // open, published, credentials, signed_out
+	URL            string           // published
+	Host           string           // blocked, unrecognised, credentials, signed_out
+	Reason         string           // blocked
+	Platform       string           // unrecognised
+	Method         string           // unrecognised
+	Path           string           // unrecognised
+	Tab            string           // unrecognised
+	Result         string           // signed_out, rotated
+	Error          string           // signed_out, rotated
+	Handle         string           // private_post
 }
 
 // field returns where the string field called name is kept.
@@ -203,6 +217,8 @@ func (m *Message) field(name string) *string {
 		return &m.Text
 	case "digest":
 		return &m.Digest
+	case "manifest_digest":
+		return &m.ManifestDigest
 	case "request_id":
 		return &m.RequestID
 	case "approver":
@@ -313,6 +329,12 @@ func Decode(data []byte) (Message, error) {
 		if !ok {
 			return m, api.Errorf(api.CodeBadRequest, "field %s: not allowed in a %s message", textclip.Clip(name, 40), m.Type)
 		}
+		if f.structured {
+			if err := m.decodeStructured(name, raw[name]); err != nil {
+				return m, err
+			}
+			continue
+		}
 		var s string
 		if err := json.Unmarshal(raw[name], &s); err != nil {
 			return m, api.Errorf(api.CodeBadRequest, "field %s: must be a string", name)
@@ -338,11 +360,76 @@ func Decode(data []byte) (Message, error) {
 		if _, ok := raw[f.name]; !ok {
 			return m, api.Errorf(api.CodeBadRequest, "field %s: missing", f.name)
 		}
+		if f.structured {
+			continue
+		}
 		if *m.field(f.name) == "" {
 			return m, api.Errorf(api.CodeBadRequest, "field %s: must not be empty", f.name)
 		}
 	}
 	return m, nil
+}
+
+// wireMedia is one attachment as it arrives: size is a pointer so that a missing size is told
+// from a file of 0 bytes.
+type wireMedia struct {
+	SHA256 string `json:"sha256"`
+	Size   *int64 `json:"size"`
+	Type   string `json:"type"`
+	Name   string `json:"name"`
+	Alt    string `json:"alt"`
+}
+
+// decodeStructured reads the request's media list or target object strictly (unknown members
+// refused, size a whole number) and checks their values by the manifest's rules, so that a bad
+// attachment is refused naming it ("field media[1].sha256: ...") before anything is asked.
+func (m *Message) decodeStructured(name string, r json.RawMessage) error {
+	what := "a list of {sha256, size, type, name, alt} objects"
+	if name == "target" {
+		what = "an object {url, author, excerpt}"
+	}
+	// A string inside must be UTF-8 as every string field must; JSON decoding would otherwise
+	// replace bad bytes quietly and the approver would see another name.
+	if !utf8.Valid(r) {
+		return api.Errorf(api.CodeBadRequest, "field %s: must be valid UTF-8", name)
+	}
+	if string(bytes.TrimSpace(r)) == "null" {
+		// As for every other field: absent is absent, null is a mistake.
+		return api.Errorf(api.CodeBadRequest, "field %s: must be %s, not null", name, what)
+	}
+	dec := json.NewDecoder(bytes.NewReader(r))
+	dec.DisallowUnknownFields()
+	var err error
+	switch name {
+	case "media":
+		var list []wireMedia
+		if err = dec.Decode(&list); err == nil {
+			m.Media = make([]manifest.Media, 0, len(list))
+			for i, f := range list {
+				if f.Size == nil {
+					return api.Errorf(api.CodeBadRequest, "field media[%d].size: missing", i)
+				}
+				m.Media = append(m.Media, manifest.Media{SHA256: f.SHA256, Size: *f.Size, Type: f.Type, Name: f.Name, Alt: f.Alt})
+			}
+		}
+	case "target":
+		err = dec.Decode(&m.Target)
+	default:
+		err = fmt.Errorf("no such structured field")
+	}
+	if err != nil {
+		return api.Errorf(api.CodeBadRequest, "field %s: must be %s (%s)", name, what, textclip.Clip(err.Error(), 120))
+	}
+	// The values, by the manifest's rules (account and action are checked as fields of their
+	// own, so stand-ins are given here).
+	var fe *manifest.FieldError
+	check := manifest.Manifest{Account: "-", Action: "-", Media: m.Media, Target: m.Target}
+	if err := check.Validate(); errors.As(err, &fe) {
+		return api.Errorf(api.CodeBadRequest, "field %s: %s", fe.Field, fe.Reason)
+	} else if err != nil {
+		return api.Errorf(api.CodeBadRequest, "field %s: %v", name, err)
+	}
+	return nil
 }
 
 // duplicateKey returns a key that appears twice in one object of data (at any depth), or "".

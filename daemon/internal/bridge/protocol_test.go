@@ -68,7 +68,7 @@ func TestDecodeAgreesWithExamples(t *testing.T) {
 func TestRepliesFitSchema(t *testing.T) {
 	h := newHarness(t, nil)
 	sess := api.Session{ID: "sess-1", RequestID: "req-1", Account: "mastodon:@press@social.example", Action: api.ActionPost,
-		Digest: testDigest, Requester: "staff", ApprovedBy: []string{"anna"}, Issued: fakeTime, Expires: fakeTime.Add(10 * time.Minute), State: api.SessionActive}
+		Digest: testDigest, ManifestDigest: testManifestDigest, Requester: "staff", ApprovedBy: []string{"anna"}, Issued: fakeTime, Expires: fakeTime.Add(10 * time.Minute), State: api.SessionActive}
 	approved := fakeRequest("req-1", api.RequestApproved)
 	approved.SessionID, approved.ApprovedBy = sess.ID, []string{"anna"}
 	h.fb.approval = api.Approval{Request: approved, Session: &sess}
@@ -90,8 +90,8 @@ func TestRepliesFitSchema(t *testing.T) {
 		`{"v":1,"id":7,"type":"approve","request_id":"req-1","approver":"anna","code":"123456"}`,
 		`{"v":1,"id":8,"type":"deny","request_id":"req-1","approver":"anna","code":"123456"}`,
 		`{"v":1,"id":9,"type":"cancel","request_id":"req-1"}`,
-		`{"v":1,"id":10,"type":"open","session_id":"sess-1","account":"x:@m","action":"post","digest":"` + testDigest + `"}`,
-		`{"v":1,"id":11,"type":"published","session_id":"sess-1","digest":"` + testDigest + `"}`,
+		`{"v":1,"id":10,"type":"open","session_id":"sess-1","account":"x:@m","action":"post","digest":"` + testDigest + `","manifest_digest":"` + testDigest + `"}`,
+		`{"v":1,"id":11,"type":"published","session_id":"sess-1","digest":"` + testDigest + `","manifest_digest":"` + testDigest + `"}`,
 		`{"v":1,"id":12,"type":"blocked","host":"x.com","reason":"no session"}`,
 		`{"v":1,"id":13,"type":"teleport"}`,
 		`not json`,
@@ -187,6 +187,7 @@ func TestDecodeAgreesWithSchema(t *testing.T) {
 		}
 	}
 	digest := strings.Repeat("ab", 32)
+	media := func(members string) string { return "{" + members + "}" }
 	nonce := strings.Repeat("A", 22)
 	tests = append(tests, []tc{
 		{"ping", `{"v":1,"id":0,"type":"ping"}`},
@@ -228,10 +229,31 @@ func TestDecodeAgreesWithSchema(t *testing.T) {
 		{"deny", `{"v":1,"id":3,"type":"deny","request_id":"r","approver":"anna","code":"123456"}`},
 		{"cancel", `{"v":1,"id":4,"type":"cancel","request_id":"r"}`},
 		{"cancel with empty id", `{"v":1,"id":4,"type":"cancel","request_id":""}`},
-		{"open", `{"v":1,"id":5,"type":"open","session_id":"s","account":"x:@m","action":"repost","digest":"` + digest + `"}`},
-		{"open without digest", `{"v":1,"id":5,"type":"open","session_id":"s","account":"x:@m","action":"post"}`},
-		{"published", `{"v":1,"id":6,"type":"published","session_id":"s","digest":"` + digest + `","url":"https://x.com/m/status/1"}`},
-		{"published with short digest", `{"v":1,"id":6,"type":"published","session_id":"s","digest":"abc"}`},
+		{"open", `{"v":1,"id":5,"type":"open","session_id":"s","account":"x:@m","action":"repost","digest":"` + digest + `","manifest_digest":"` + digest + `"}`},
+		{"open without digest", `{"v":1,"id":5,"type":"open","session_id":"s","account":"x:@m","action":"post","manifest_digest":"` + digest + `"}`},
+		{"open without manifest digest", `{"v":1,"id":5,"type":"open","session_id":"s","account":"x:@m","action":"post","digest":"` + digest + `"}`},
+		{"published", `{"v":1,"id":6,"type":"published","session_id":"s","digest":"` + digest + `","manifest_digest":"` + digest + `","url":"https://x.com/m/status/1"}`},
+		{"published with short digest", `{"v":1,"id":6,"type":"published","session_id":"s","digest":"abc","manifest_digest":"` + digest + `"}`},
+		{"published without manifest digest", `{"v":1,"id":6,"type":"published","session_id":"s","digest":"` + digest + `"}`},
+		{"published with a short manifest digest", `{"v":1,"id":6,"type":"published","session_id":"s","digest":"` + digest + `","manifest_digest":"abc"}`},
+		{"request with media and target", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"reply","text":"Hello","media":[` + media(`"sha256":"`+digest+`","size":5,"type":"image/png","name":"a.png","alt":"A"`) + `],"target":{"url":"https://x.com/i/status/1","author":"@a","excerpt":"e"},"manifest_digest":"` + digest + `"}`},
+		{"request with media null", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"reply","text":"Hello","media":null}`},
+		{"request with target null", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"reply","text":"Hello","target":null}`},
+		{"request with ten attachments", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello","media":[` + strings.Repeat(media(`"sha256":"`+digest+`","size":5,"type":"image/png"`)+`,`, 9) + media(`"sha256":"`+digest+`","size":5,"type":"image/png"`) + `]}`},
+		{"request with eleven attachments", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello","media":[` + strings.Repeat(media(`"sha256":"`+digest+`","size":5,"type":"image/png"`)+`,`, 10) + media(`"sha256":"`+digest+`","size":5,"type":"image/png"`) + `]}`},
+		{"request with an upper-case file digest", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello","media":[` + media(`"sha256":"`+strings.ToUpper(digest)+`","size":5,"type":"image/png"`) + `]}`},
+		{"request with a file without size", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello","media":[` + media(`"sha256":"`+digest+`","type":"image/png"`) + `]}`},
+		{"request with a fractional size", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello","media":[` + media(`"sha256":"`+digest+`","size":1.5,"type":"image/png"`) + `]}`},
+		{"request with a negative size", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello","media":[` + media(`"sha256":"`+digest+`","size":-1,"type":"image/png"`) + `]}`},
+		{"request with an upper-case type", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello","media":[` + media(`"sha256":"`+digest+`","size":1,"type":"image/PNG"`) + `]}`},
+		{"request with a file name holding an escape", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello","media":[` + media(`"sha256":"`+digest+`","size":1,"type":"image/png","name":"a\u001b[2J.png"`) + `]}`},
+		{"request with the file's bytes", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello","media":[` + media(`"sha256":"`+digest+`","size":1,"type":"image/png","bytes":"AA=="`) + `]}`},
+		{"request with media not a list", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello","media":{"sha256":"` + digest + `"}}`},
+		{"request with a target over http", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"reply","text":"Hello","target":{"url":"http://x.com/i/status/1"}}`},
+		{"request with a target url holding a space", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"reply","text":"Hello","target":{"url":"https://x.com/i/status/1 2"}}`},
+		{"request with a target without url", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"reply","text":"Hello","target":{"author":"@a"}}`},
+		{"request with a long author", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"reply","text":"Hello","target":{"url":"https://x.com/i/status/1","author":"` + strings.Repeat("a", 101) + `"}}`},
+		{"request with a short manifest digest", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello","manifest_digest":"abc"}`},
 		{"blocked", `{"v":1,"id":7,"type":"blocked","host":"x.com","reason":"no session"}`},
 		{"unrecognised", `{"v":1,"id":8,"type":"unrecognised","platform":"mastodon","host":"social.example","method":"POST","path":"/api/v1/statuses","tab":"12"}`},
 		{"unrecognised without path and tab", `{"v":1,"id":8,"type":"unrecognised","platform":"x","host":"x.com","method":"POST"}`},
@@ -239,7 +261,8 @@ func TestDecodeAgreesWithSchema(t *testing.T) {
 		{"unrecognised without platform", `{"v":1,"id":8,"type":"unrecognised","host":"x.com","method":"POST"}`},
 		{"unrecognised with a reason", `{"v":1,"id":8,"type":"unrecognised","platform":"x","host":"x.com","method":"POST","reason":"r"}`},
 		{"blocked with long host", `{"v":1,"id":7,"type":"blocked","host":"` + strings.Repeat("a", 254) + `","reason":"r"}`},
-		{"a key given twice", `{"v":1,"id":5,"type":"open","session_id":"s","account":"x:@m","action":"post","action":"repost","digest":"` + digest + `"}`},
+		{"a key given twice", `{"v":1,"id":5,"type":"open","session_id":"s","account":"x:@m","action":"post","action":"repost","digest":"` + digest + `","manifest_digest":"` + digest + `"}`},
+		{"a member of an attachment given twice", `{"v":1,"id":2,"type":"request","account":"x:@m","action":"post","text":"Hello","media":[` + media(`"sha256":"`+digest+`","size":5,"size":6,"type":"image/png"`) + `]}`},
 		{"a key of a nested object given twice", `{"v":1,"id":7,"type":"blocked","host":"x.com","reason":"r","reason":"s"}`},
 	}...)
 	// Where the two may differ, and why. The schema's pattern cannot say that a base64url text
@@ -247,9 +270,10 @@ func TestDecodeAgreesWithSchema(t *testing.T) {
 	// JSON Schema reads an object with a key given twice as if it had only the last value; the
 	// decoder refuses the ambiguity.
 	stricter := map[string]bool{
-		"hello with a nonce of 25 characters":  true,
-		"a key given twice":                    true,
-		"a key of a nested object given twice": true,
+		"hello with a nonce of 25 characters":   true,
+		"a key given twice":                     true,
+		"a key of a nested object given twice":  true,
+		"a member of an attachment given twice": true,
 	}
 	// decode is what the bridge does with a message before acting on it: Decode, and for hello
 	// the nonce check of the connection.

@@ -236,9 +236,10 @@ func (f *fixture) ensureAccount(id string) {
 	}
 }
 
-// use is what the extension names when it spends a session on the approved post.
+// use is what the extension names when it spends a session on the approved post (with the
+// given text digest; the whole post's manifest digest as approved).
 func use(s *api.Session, digest string) api.Use {
-	return api.Use{SessionID: s.ID, Account: s.Account, Action: s.Action, Digest: digest}
+	return api.Use{SessionID: s.ID, Account: s.Account, Action: s.Action, Digest: digest, ManifestDigest: s.ManifestDigest}
 }
 
 func wantCode(t *testing.T, err error, want api.Code) {
@@ -393,15 +394,15 @@ func TestDigestMismatchHeldBackAndAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A publish report of something else is an alarm.
-	err = f.staff().ReportPublished(ctx, ap.Session.ID, digest.Sum("Edited text"))
+	err = f.staff().ReportPublished(ctx, ap.Session.ID, digest.Sum("Edited text"), r.ManifestDigest)
 	wantCode(t, err, api.CodeDigestMismatch)
 	// A report of another text does not use up the report: the genuine one still counts.
-	if err := f.staff().ReportPublished(ctx, ap.Session.ID, r.Digest); err != nil {
+	if err := f.staff().ReportPublished(ctx, ap.Session.ID, r.Digest, r.ManifestDigest); err != nil {
 		t.Fatalf("the genuine report after a wrong one: %v", err)
 	}
 	// One session, one report: a second one, which could pass for the real one, is refused
 	// and is itself an alarm; the first stays in the trail.
-	err = f.staff().ReportPublished(ctx, ap.Session.ID, r.Digest)
+	err = f.staff().ReportPublished(ctx, ap.Session.ID, r.Digest, r.ManifestDigest)
 	wantCode(t, err, api.CodeAlreadyUsed)
 	trail := readAudit(t, f)
 	for _, want := range []string{`"event":"publish_mismatch","severity":"high"`, `"event":"publish_repeated","severity":"high"`} {

@@ -253,9 +253,9 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 				return err
 			})
 			okStep("consume", func() error { _, err := staff.Consume(ctx, use(s1, r1.Digest)); return err })
-			refused("report other text", api.CodeDigestMismatch, func() error { return staff.ReportPublished(ctx, s1.ID, digest.Sum("anders")) })
-			okStep("report after a wrong report", func() error { return staff.ReportPublished(ctx, s1.ID, r1.Digest) })
-			refused("report twice", api.CodeAlreadyUsed, func() error { return staff.ReportPublished(ctx, s1.ID, r1.Digest) })
+			refused("report other text", api.CodeDigestMismatch, func() error { return staff.ReportPublished(ctx, s1.ID, digest.Sum("anders"), r1.ManifestDigest) })
+			okStep("report after a wrong report", func() error { return staff.ReportPublished(ctx, s1.ID, r1.Digest, r1.ManifestDigest) })
+			refused("report twice", api.CodeAlreadyUsed, func() error { return staff.ReportPublished(ctx, s1.ID, r1.Digest, r1.ManifestDigest) })
 			okStep("signed out", func() error {
 				return si.ReportSignedOut(ctx, api.SignOut{SessionID: s1.ID, Account: "x:@ministry", Host: "x.com", OK: true})
 			})
@@ -268,7 +268,7 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 				return err
 			})
 			okStep("consume second", func() error { _, err := staff.Consume(ctx, use(s2, r2.Digest)); return err })
-			okStep("report", func() error { return staff.ReportPublished(ctx, s2.ID, r2.Digest) })
+			okStep("report", func() error { return staff.ReportPublished(ctx, s2.ID, r2.Digest, r2.ManifestDigest) })
 			next()
 			newReq(&r3, "drei")
 			okStep("deny", func() error { _, err := staff.Deny(ctx, r3.ID, "ben", code("ben")); return err })

@@ -32,15 +32,18 @@ func (v *staffView) CreateRequest(ctx context.Context, n api.NewRequest) (api.Re
 			}
 		}
 		open := rules.CountOpen(maps.Values(e.requests), v.c.OSUser, t.now)
-		in := rules.RequestInput{Account: n.Account, Action: n.Action, Text: n.Text, Digest: n.Digest}
+		in := rules.RequestInput{Account: n.Account, Action: n.Action, Text: n.Text, Digest: n.Digest,
+			Media: n.Media, Target: n.Target, ManifestDigest: n.ManifestDigest}
 		r, d := rules.NewRequest(e.cfg, freshID(e.requests, "r", 6), v.c.OSUser, in, digest.Sum(n.Text), digest.Canonical(n.Text), open, t.now)
 		if !d.Allowed() {
 			return e.explain(d.Refusal)
 		}
 		put(t, e.requests, r.ID, &r)
-		t.decided(d, map[string]any{
+		f := map[string]any{
 			"request_id": r.ID, "account": r.Account, "action": r.Action, "digest": r.Digest,
-			"requester": r.Requester, "text": r.Text, "transport": v.c.Via})
+			"requester": r.Requester, "text": r.Text, "transport": v.c.Via}
+		addManifest(f, r.ManifestDigest, r.Media, r.Target)
+		t.decided(d, f)
 		out = *requestOut(&r)
 		t.notify(api.Event{Kind: api.EventRequest, Request: requestOut(&r)})
 		return nil
@@ -115,6 +118,7 @@ func (v *staffView) Approve(ctx context.Context, requestID, approverID, code str
 		f := maps.Clone(fields)
 		f["action"], f["digest"], f["text"] = r.Action, r.Digest, r.Text
 		f["approver_name"], f["approvals"], f["approvals_needed"] = rec.Name, len(r.ApprovedBy), needed
+		addManifest(f, r.ManifestDigest, r.Media, r.Target)
 		t.decided(d, f)
 		if done {
 			s, sd := rules.NewSession(e.cfg, freshID(e.sessions, "s", 16), *r, t.now)
@@ -122,7 +126,8 @@ func (v *staffView) Approve(ctx context.Context, requestID, approverID, code str
 			set(t, &r.SessionID, s.ID)
 			t.decided(sd, map[string]any{
 				"session_id": s.ID, "request_id": r.ID, "account": s.Account, "action": s.Action,
-				"digest": s.Digest, "approved_by": strings.Join(s.ApprovedBy, ","), "expires": s.Expires,
+				"digest": s.Digest, "manifest_digest": s.ManifestDigest,
+				"approved_by": strings.Join(s.ApprovedBy, ","), "expires": s.Expires,
 				"requester": s.Requester})
 			out.Session = sessionOut(&s)
 		}

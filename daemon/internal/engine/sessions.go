@@ -44,13 +44,13 @@ func (v *staffView) Consume(ctx context.Context, u api.Use) (api.Session, error)
 		if err != nil {
 			return err
 		}
-		ns, d := rules.Consume(*s, rules.Use{Account: u.Account, Action: u.Action, Digest: u.Digest}, t.now)
-		f := map[string]any{"session_id": s.ID, "account": s.Account, "digest": u.Digest}
+		ns, d := rules.Consume(*s, rules.Use{Account: u.Account, Action: u.Action, Digest: u.Digest, ManifestDigest: u.ManifestDigest}, t.now)
+		f := map[string]any{"session_id": s.ID, "account": s.Account, "digest": u.Digest, "manifest_digest": u.ManifestDigest}
 		if !d.Allowed() {
 			f["reason"] = d.Refusal.Reason
 			switch d.Refusal.Code {
 			case api.CodeDigestMismatch:
-				f["approved_digest"] = s.Digest
+				f["approved_digest"], f["approved_manifest_digest"] = s.Digest, s.ManifestDigest
 			case api.CodeScopeMismatch:
 				f["action"] = s.Action
 				f["used_account"] = textclip.Line(u.Account, 256)
@@ -68,14 +68,14 @@ func (v *staffView) Consume(ctx context.Context, u api.Use) (api.Session, error)
 	return out, err
 }
 
-func (v *staffView) ReportPublished(ctx context.Context, sessionID, dg string) error {
+func (v *staffView) ReportPublished(ctx context.Context, sessionID, dg, mdg string) error {
 	e := v.e
 	return e.run(v.c, func(t *tx) error {
 		s, err := e.session(sessionID)
 		if err != nil {
 			return err
 		}
-		ns, d := rules.Published(*s, dg)
+		ns, d := rules.Published(*s, dg, mdg)
 		if d.Event == "" {
 			d.Refusal.Facts.Request = s.ID
 			return e.explain(d.Refusal)
@@ -83,6 +83,7 @@ func (v *staffView) ReportPublished(ctx context.Context, sessionID, dg string) e
 		set(t, s, ns)
 		fields := map[string]any{"session_id": s.ID, "account": s.Account, "action": s.Action,
 			"digest": dg, "approved_digest": s.Digest, "approved_by": strings.Join(s.ApprovedBy, ","),
+			"manifest_digest": mdg, "approved_manifest_digest": s.ManifestDigest,
 			"transport": v.c.Via}
 		if r, ok := e.requests[s.RequestID]; ok {
 			fields["text"] = r.Text

@@ -99,6 +99,7 @@ func (v *staffView) Watch(ctx context.Context) (<-chan api.Event, error) {
 // requestOut is the wire form of a request (a copy: the caller may keep it).
 func requestOut(r *rules.Request) *api.Request {
 	return &api.Request{ID: r.ID, Account: r.Account, Action: r.Action, Text: r.Text, Digest: r.Digest,
+		ManifestDigest: r.ManifestDigest, Media: slices.Clone(r.Media), Target: cloneTarget(r.Target),
 		Requester: r.Requester, Created: r.Created, Expires: r.Expires, State: r.State,
 		ApprovalsNeeded: r.ApprovalsNeeded, ApprovedBy: slices.Clone(r.ApprovedBy), SessionID: r.SessionID}
 }
@@ -106,6 +107,7 @@ func requestOut(r *rules.Request) *api.Request {
 // sessionOut is the wire form of a session (a copy).
 func sessionOut(s *rules.Session) *api.Session {
 	return &api.Session{ID: s.ID, RequestID: s.RequestID, Account: s.Account, Action: s.Action,
-		Digest: s.Digest, Requester: s.Requester, ApprovedBy: slices.Clone(s.ApprovedBy),
+		Digest: s.Digest, ManifestDigest: s.ManifestDigest, Media: slices.Clone(s.Media), Target: cloneTarget(s.Target),
+		Requester: s.Requester, ApprovedBy: slices.Clone(s.ApprovedBy),
 		Issued: s.Issued, Expires: s.Expires, State: s.State, Published: s.Published}
 }

@@ -125,6 +125,12 @@ func (e *Engine) explain(ref *rules.Refusal) *api.Error {
 			msg = "the text's digest does not match the digest sent with it: the two sides canonicalised the text differently"
 		case "published_other":
 			msg = "what was published is not the approved text: this is recorded as an alarm"
+		case "manifest":
+			msg = "the post's manifest digest does not match the one sent with it: the two sides described the attachments or the answered post differently"
+		case "manifest_mismatch":
+			msg = "the attachments or the post being answered are not the approved ones: this post needs a new approval"
+		case "published_other_manifest":
+			msg = "what was published is not the approved post (other attachments, or under another post): this is recorded as an alarm"
 		default:
 			msg = "the text is not the approved text: it was changed after approval, so it needs a new approval"
 		}
@@ -176,6 +182,8 @@ func badRequest(reason string, f rules.Facts) string {
 		return fmt.Sprintf("the text has %d characters, more than the %d that %s takes: shorten it", f.Open, f.Limit, f.Account)
 	case "author_mark":
 		return "the text lacks the required author mark (see the policy's author_mark)"
+	case "manifest":
+		return "the post's attachments or the post it answers cannot be checked (" + f.Value + "): nothing was asked"
 	case "not_consumed":
 		return fmt.Sprintf("the session was not opened for a publish (it is %s)", f.State)
 	}

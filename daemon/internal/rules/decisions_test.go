@@ -180,28 +180,36 @@ func TestPublished(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	session := func(state string, published bool) Session {
 		return Session{ID: "s1", Account: testAccount, Action: api.ActionPost, Digest: testDigest,
-			Issued: now, Expires: now.Add(10 * time.Minute), State: state, Published: published}
+			ManifestDigest: testManifest, Issued: now, Expires: now.Add(10 * time.Minute), State: state, Published: published}
 	}
 	for _, tt := range []struct {
 		name          string
 		s             Session
 		digest        string
+		manifest      string // "": testManifest
 		event         string
 		sev           Severity
 		code          api.Code
 		reason        string
 		wantPublished bool
 	}{
-		{"the approved text went out", session(Consumed, false), testDigest, "published", Info, "", "", true},
-		{"another text went out: not marked, so the genuine report is no repeat", session(Consumed, false), "other", "publish_mismatch", High, api.CodeDigestMismatch, "published_other", false},
-		{"reported twice", session(Consumed, true), testDigest, "publish_repeated", High, api.CodeAlreadyUsed, "reported_twice", true},
-		{"reported twice with another text: the mismatch wins", session(Consumed, true), "other", "publish_mismatch", High, api.CodeDigestMismatch, "published_other", true},
-		{"not consumed: active", session(Active, false), testDigest, "", "", api.CodeBadRequest, "not_consumed", false},
-		{"not consumed: expired", session(Expired, false), testDigest, "", "", api.CodeBadRequest, "not_consumed", false},
-		{"not consumed: revoked", session(Revoked, false), testDigest, "", "", api.CodeBadRequest, "not_consumed", false},
+		{"the approved text went out", session(Consumed, false), testDigest, "", "published", Info, "", "", true},
+		{"another text went out: not marked, so the genuine report is no repeat", session(Consumed, false), "other", "", "publish_mismatch", High, api.CodeDigestMismatch, "published_other", false},
+		{"the approved text with other attachments or under another post", session(Consumed, false), testDigest, "other", "publish_mismatch", High, api.CodeDigestMismatch, "published_other_manifest", false},
+		{"another text and another manifest: the text is named", session(Consumed, false), "other", "other", "publish_mismatch", High, api.CodeDigestMismatch, "published_other", false},
+		{"reported twice", session(Consumed, true), testDigest, "", "publish_repeated", High, api.CodeAlreadyUsed, "reported_twice", true},
+		{"reported twice with another text: the mismatch wins", session(Consumed, true), "other", "", "publish_mismatch", High, api.CodeDigestMismatch, "published_other", true},
+		{"reported twice with another manifest: the mismatch wins", session(Consumed, true), testDigest, "other", "publish_mismatch", High, api.CodeDigestMismatch, "published_other_manifest", true},
+		{"not consumed: active", session(Active, false), testDigest, "", "", "", api.CodeBadRequest, "not_consumed", false},
+		{"not consumed: expired", session(Expired, false), testDigest, "", "", "", api.CodeBadRequest, "not_consumed", false},
+		{"not consumed: revoked", session(Revoked, false), testDigest, "", "", "", api.CodeBadRequest, "not_consumed", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, d := Published(tt.s, tt.digest)
+			md := tt.manifest
+			if md == "" {
+				md = testManifest
+			}
+			got, d := Published(tt.s, tt.digest, md)
 			wantDecision(t, d, tt.event, tt.sev, tt.code, tt.reason)
 			if got.Published != tt.wantPublished || got.State != tt.s.State {
 				t.Errorf("session after the report: %+v", got)

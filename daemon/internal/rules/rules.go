@@ -7,6 +7,7 @@
 package rules
 
 import (
+	"errors"
 	"iter"
 	"slices"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/manifest"
 )
 
 // Config is the part of the policy the rules need, already validated.
@@ -77,6 +79,9 @@ type Request struct {
 	Action          string
 	Text            string
 	Digest          string
+	ManifestDigest  string // the whole post: text, attachments, answered post
+	Media           []manifest.Media
+	Target          *manifest.Target
 	Requester       string
 	Created         time.Time
 	Expires         time.Time
@@ -88,17 +93,21 @@ type Request struct {
 
 // Session is a one-time posting session.
 type Session struct {
-	ID         string
-	RequestID  string
-	Account    string
-	Action     string
-	Digest     string
-	Requester  string
-	ApprovedBy []string
-	Issued     time.Time
-	Expires    time.Time
-	State      string
-	Published  bool // what went out under it was reported
+	ID        string
+	RequestID string
+	Account   string
+	Action    string
+	Digest    string
+	// ManifestDigest is the approved whole post; a publish of anything else is an alarm.
+	ManifestDigest string
+	Media          []manifest.Media // for display, from the request
+	Target         *manifest.Target
+	Requester      string
+	ApprovedBy     []string
+	Issued         time.Time
+	Expires        time.Time
+	State          string
+	Published      bool // what went out under it was reported
 	// Released: the account's credentials went to the extension to sign in (once per session).
 	Released bool
 	// RotationReleased: the current and new password went out for a rotate session;
@@ -109,6 +118,7 @@ type Session struct {
 // Use is what a session is about to be spent on.
 type Use struct {
 	Account, Action, Digest string
+	ManifestDigest          string
 }
 
 // CodeOutcome says what a code check did to the approver's record.
@@ -174,6 +184,11 @@ type RequestInput struct {
 	// Digest, when set, must equal the digest the daemon computed (both sides canonicalised
 	// alike).
 	Digest string
+	// Media and Target complete the post manifest; none for the CLI and rotations.
+	Media  []manifest.Media
+	Target *manifest.Target
+	// ManifestDigest, when set, must equal the manifest digest the daemon computes.
+	ManifestDigest string
 }
 
 // CountOpen counts requester's pending requests that have not run out by now.
@@ -223,6 +238,19 @@ func newRequest(c Config, id, requester string, in RequestInput, digest, canonic
 	if in.Digest != "" && in.Digest != digest {
 		return Request{}, refused(api.CodeDigestMismatch, "canonical_form", Facts{})
 	}
+	m := manifest.Manifest{Account: in.Account, Action: in.Action, Text: in.Text, Media: in.Media, Target: in.Target}
+	md, err := m.Digest()
+	if err != nil {
+		// Refused, never hashed: the approver would be shown a post that cannot be checked.
+		f := Facts{Value: err.Error()}
+		if fe := (*manifest.FieldError)(nil); errors.As(err, &fe) {
+			f.Value = fe.Field + ": " + fe.Reason
+		}
+		return Request{}, refused(api.CodeBadRequest, "manifest", f)
+	}
+	if in.ManifestDigest != "" && in.ManifestDigest != md {
+		return Request{}, refused(api.CodeDigestMismatch, "manifest", Facts{})
+	}
 	if c.MaxLength != nil {
 		if limit, n := c.MaxLength(in.Account), utf8.RuneCountInString(canonical); limit > 0 && n > limit {
 			return Request{}, refused(api.CodeBadRequest, "too_long", Facts{Account: in.Account, Open: n, Limit: limit})
@@ -247,9 +275,18 @@ func newRequest(c Config, id, requester string, in RequestInput, digest, canonic
 	}
 	return Request{
 		ID: id, Account: in.Account, Action: in.Action, Text: in.Text, Digest: digest,
+		ManifestDigest: md, Media: slices.Clone(in.Media), Target: cloneTarget(in.Target),
 		Requester: requester, Created: now, Expires: now.Add(c.RequestTTL),
 		State: Pending, ApprovalsNeeded: needed,
 	}, allowed("request")
+}
+
+func cloneTarget(t *manifest.Target) *manifest.Target {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
 }
 
 // Blank reports whether text has nothing an approver could read: only white space, control
@@ -392,6 +429,7 @@ func Cancel(r Request, requester string, now time.Time) (Request, Decision) {
 func NewSession(c Config, id string, r Request, now time.Time) (Session, Decision) {
 	return Session{
 		ID: id, RequestID: r.ID, Account: r.Account, Action: r.Action, Digest: r.Digest,
+		ManifestDigest: r.ManifestDigest, Media: slices.Clone(r.Media), Target: cloneTarget(r.Target),
 		Requester: r.Requester, ApprovedBy: slices.Clone(r.ApprovedBy),
 		Issued: now, Expires: now.Add(c.SessionTTL), State: Active,
 	}, allowed("session_issued")
@@ -406,8 +444,9 @@ func ExpireSession(s Session, now time.Time) (Session, bool) {
 	return s, false
 }
 
-// Consume spends s for the publish u describes. Another account, action or digest is refused
-// as an alarm and leaves the session unspent, so the approved post can still go out.
+// Consume spends s for the publish u describes. Another account, action, text digest or
+// manifest digest (another attachment, another answered post) is refused as an alarm and leaves
+// the session unspent, so the approved post can still go out.
 func Consume(s Session, u Use, now time.Time) (Session, Decision) {
 	s, _ = ExpireSession(s, now)
 	f := Facts{Account: s.Account, Action: s.Action, At: s.Expires, State: s.State}
@@ -427,15 +466,19 @@ func Consume(s Session, u Use, now time.Time) (Session, Decision) {
 	if u.Digest != s.Digest {
 		return s, alarm("blocked", api.CodeDigestMismatch, "digest_mismatch", f)
 	}
+	if u.ManifestDigest != s.ManifestDigest {
+		return s, alarm("blocked", api.CodeDigestMismatch, "manifest_mismatch", f)
+	}
 	s.State = Consumed
 	return s, allowed("session_consumed")
 }
 
 // Published records the report of what went out under s. Every report of a consumed session is
-// recorded: a digest other than the approved one is a publish_mismatch alarm, a second report
+// recorded: a text digest or manifest digest other than the approved one is a publish_mismatch
+// alarm, a second report
 // of the approved text a publish_repeated alarm (refusing it silently would let a quick "all is well" report drown
 // the real one). Both alarms are also refusals, so the reporter hears of them.
-func Published(s Session, dg string) (Session, Decision) {
+func Published(s Session, dg, mdg string) (Session, Decision) {
 	if s.State != Consumed {
 		return s, refused(api.CodeBadRequest, "not_consumed", Facts{State: s.State})
 	}
@@ -444,6 +487,9 @@ func Published(s Session, dg string) (Session, Decision) {
 		// Only the approved text marks the session reported: a report of another text (a
 		// wrong or a forged one) must not turn the genuine report into a "repeat".
 		return s, alarm("publish_mismatch", api.CodeDigestMismatch, "published_other", Facts{})
+	case mdg != s.ManifestDigest:
+		// The text went out as approved, but with other attachments or under another post.
+		return s, alarm("publish_mismatch", api.CodeDigestMismatch, "published_other_manifest", Facts{})
 	case s.Published:
 		return s, alarm("publish_repeated", api.CodeAlreadyUsed, "reported_twice", Facts{})
 	}

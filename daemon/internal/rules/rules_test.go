@@ -450,11 +450,14 @@ func TestThrottleUnlock(t *testing.T) {
 const (
 	testAccount = "x:@ministry"
 	testDigest  = "d"
+	// testManifest stands for a manifest digest: the rules compare it, the manifest package
+	// computes it.
+	testManifest = "m"
 )
 
 func testRequest(now time.Time) Request {
 	return Request{ID: "r1", Account: testAccount, Action: api.ActionPost, Text: "Hallo",
-		Digest: testDigest, Requester: "staff", Created: now, Expires: now.Add(10 * time.Minute),
+		Digest: testDigest, ManifestDigest: testManifest, Requester: "staff", Created: now, Expires: now.Add(10 * time.Minute),
 		State: Pending, ApprovalsNeeded: 1}
 }
 
@@ -837,7 +840,7 @@ func TestConsume(t *testing.T) {
 		s, _ := NewSession(DefaultConfig(), "s1", r, now)
 		return s
 	}
-	ok := Use{Account: testAccount, Action: api.ActionPost, Digest: testDigest}
+	ok := Use{Account: testAccount, Action: api.ActionPost, Digest: testDigest, ManifestDigest: testManifest}
 	with := func(f func(*Use)) Use { u := ok; f(&u); return u }
 	for _, tt := range []struct {
 		name   string
@@ -861,6 +864,11 @@ func TestConsume(t *testing.T) {
 		{"other account and text: scope first", nil, Use{Account: "x:@other", Action: api.ActionPost, Digest: "other"}, now, "blocked", High, api.CodeScopeMismatch, "scope_mismatch", Active},
 		{"no account named", nil, with(func(u *Use) { u.Account = "" }), now, "blocked", High, api.CodeScopeMismatch, "scope_mismatch", Active},
 		{"no digest", nil, with(func(u *Use) { u.Digest = "" }), now, "blocked", High, api.CodeDigestMismatch, "digest_mismatch", Active},
+		// The approved text with another image, or under another post: not the approved post.
+		{"same text, other attachments or answered post", nil, with(func(u *Use) { u.ManifestDigest = "other" }), now, "blocked", High, api.CodeDigestMismatch, "manifest_mismatch", Active},
+		{"no manifest digest", nil, with(func(u *Use) { u.ManifestDigest = "" }), now, "blocked", High, api.CodeDigestMismatch, "manifest_mismatch", Active},
+		{"other text and manifest: the text is named", nil, with(func(u *Use) { u.Digest, u.ManifestDigest = "other", "other" }), now, "blocked", High, api.CodeDigestMismatch, "digest_mismatch", Active},
+		{"manifest digest of an expired session: expiry first", nil, with(func(u *Use) { u.ManifestDigest = "other" }), now.Add(10 * time.Minute), "", "", api.CodeExpired, "session", Expired},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := mk()

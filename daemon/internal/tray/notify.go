@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/manifest"
 	"foureyes/daemon/internal/textclip"
 )
 
@@ -45,6 +46,10 @@ func NotificationsFor(ev api.Event) []Notification {
 			return nil
 		}
 		what := fmt.Sprintf("%s on %s: %s", r.Action, r.Account, quote(textclip.Words(r.Text, 80)))
+		// The attachments and the answered post are part of what is approved: say so.
+		for _, line := range manifest.Describe(r.Action, r.Media, r.Target) {
+			what += "; " + line
+		}
 		switch {
 		case r.State == api.RequestPending && len(r.ApprovedBy) == 0:
 			return []Notification{{

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/manifest"
 )
 
 func TestNotificationsFor(t *testing.T) {
@@ -19,6 +20,11 @@ func TestNotificationsFor(t *testing.T) {
 	sess := active("s1", "r1", 10*time.Minute)
 	consumed := sess
 	consumed.State = api.SessionConsumed
+	withImages := pending("r2", "See page 12.", 10*time.Minute)
+	withImages.Action = api.ActionReply
+	withImages.Media = []manifest.Media{{SHA256: "e1bffab6c69f6107ab33c30cea9fd36d2f710586eb49c270ae63031a5af406bf", Size: 48213, Type: "image/png", Name: "chart.png"},
+		{SHA256: "6e312f5d45f48a974de81caafb68aa33b81b0452f5be368570387828995e950c", Size: 1048576, Type: "image/jpeg", Name: "photo.jpg"}}
+	withImages.Target = &manifest.Target{URL: "https://x.com/i/status/1234567890", Author: "@someone"}
 
 	tests := []struct {
 		name    string
@@ -29,6 +35,9 @@ func TestNotificationsFor(t *testing.T) {
 	}{
 		{"request waiting", api.Event{Kind: api.EventRequest, Time: t0, Request: &req},
 			"Approval requested", []string{"anna asks to post on mastodon:ministry", "“Today the minister opens the new school in Nordstadt”", "Expires in 10 min"}, UrgencyNormal},
+		{"request with images answering a post", api.Event{Kind: api.EventRequest, Time: t0, Request: &withImages},
+			"Approval requested", []string{"anna asks to reply on mastodon:ministry", "with 2 images: chart.png 48 KB sha256 e1bffab6c69f…, photo.jpg 1.0 MB sha256 6e312f5d45f4…",
+				"reply to @someone: https://x.com/i/status/1234567890", "Expires in 10 min"}, UrgencyNormal},
 		{"second approver needed", api.Event{Kind: api.EventRequest, Time: t0, Request: &second},
 			"Second approval needed", []string{"press-ben approved", "One more approver"}, UrgencyNormal},
 		{"request denied", api.Event{Kind: api.EventRequest, Time: t0, Request: &denied},

@@ -104,8 +104,8 @@ test('every message the extension builds fits the schema', () => {
     encode('ping', {}, 2),
     encode('request', { account: 'x:@m', action: 'post', text: 'Hallo', digest }, 3),
     encode('approve', { request_id: 'r', approver: 'anna', code: '123456' }, 4),
-    encode('open', { session_id: 's', account: 'x:@m', action: 'repost', digest }, 5),
-    encode('published', { session_id: 's', digest }, 6),
+    encode('open', { session_id: 's', account: 'x:@m', action: 'repost', digest, manifest_digest: digest }, 5),
+    encode('published', { session_id: 's', digest, manifest_digest: digest }, 6),
     encode('blocked', { host: 'x.com', reason: 'no session' }, 7),
   ];
   for (const m of built) assert.ok(fits('to_daemon', JSON.parse(m)), m);

@@ -9,6 +9,7 @@
 // Per-tab state lives in chrome.storage.session: drafts[tabId], approved[tabId].
 
 import { digest } from '../lib/digest.js';
+import { manifestDigest } from '../lib/manifest.js';
 import { platformForUrl, normalizeHost } from '../lib/platforms.js';
 import { ACTIONS, expiryMs } from '../lib/grant.js';
 import * as store from './store.js';
@@ -95,10 +96,12 @@ export async function submit(sender, msg) {
       reportBlocked({ host, reason: 'wrong_account', account: a.account, digest: d });
       return { allow: false, code: 'wrong_account' };
     }
+    // The whole post's digest (lib/manifest.js): the text alone here, no attachments or answered post.
+    const md = await manifestDigest({ account: a.account, action, text });
     let reply;
     try {
       // The daemon checks the account and action too: an approval for a reply never opens a new post.
-      reply = await conn.call('open', { session_id: a.sessionId, account: a.account, action, digest: d });
+      reply = await conn.call('open', { session_id: a.sessionId, account: a.account, action, digest: d, manifest_digest: md });
     } catch (e) {
       const err = errOf(e);
       if (['expired', 'already_used', 'locked', 'not_found'].includes(err.code)) await dropApproved(tabId);
@@ -112,7 +115,7 @@ export async function submit(sender, msg) {
       reportBlocked({ host, reason: 'grant_invalid', account: a.account, digest: d });
       return { allow: false, code: 'grant_invalid', message: v.reason };
     }
-    await gate.openOnce(p, tabId, host, await instances(), { sessionId: a.sessionId, digest: d, account: a.account, action });
+    await gate.openOnce(p, tabId, host, await instances(), { sessionId: a.sessionId, digest: d, manifestDigest: md, account: a.account, action });
     return { allow: true };
   }
   // A private account (not in custody): the daemon decides by the policy's private_accounts.
@@ -295,7 +298,8 @@ export async function published(allow, bodyText) {
   // A private account's post: no session to report (the daemon recorded private_post_allowed).
   if (allow.private) { notifyTab(allow.tabId, { state: 'notice', code: 'published_private' }); return; }
   const d = typeof bodyText === 'string' ? await digest(bodyText) : allow.digest;
-  conn.call('published', { session_id: allow.sessionId, digest: d }).catch((e) => console.warn('foureyes: could not report publish', e));
+  const md = typeof bodyText === 'string' ? await manifestDigest({ account: allow.account, action: allow.action, text: bodyText }) : allow.manifestDigest;
+  conn.call('published', { session_id: allow.sessionId, digest: d, manifest_digest: md }).catch((e) => console.warn('foureyes: could not report publish', e));
   notifyTab(allow.tabId, { state: d === allow.digest ? 'published' : 'published_mismatch' });
   // The session's one publish is done: sign the browser out.
   await custody.end(allow.sessionId, 'published');
