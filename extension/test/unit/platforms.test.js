@@ -201,3 +201,16 @@ test('Bluesky body keys: a post, with its threadgate and postgate, is the post e
   assert.equal(bodyText(m, { formData: { status: ['toot'] } }), 'toot');
   assert.equal(bodyText(m, raw('status=toot+2')), 'toot 2');
 });
+
+test('what went through an open gate: the approved post, or a mismatch the daemon is told about', async () => {
+  const { throughGate } = await import('../../unpacked/lib/platforms.js');
+  const [post, repost] = bsky.publish;
+  assert.deepEqual(throughGate([post], raw({ writes: [create('app.bsky.feed.post', { text: 'ok' })] })), { text: 'ok' });
+  assert.match(throughGate([repost], raw({ collection: 'app.bsky.feed.like', record: {} })).mismatch, /fits no endpoint/);
+  assert.match(throughGate([repost], raw({ collection: 'app.bsky.graph.follow', record: {} })).mismatch, /fits no endpoint/);
+  assert.deepEqual(throughGate([repost], raw({ collection: 'app.bsky.feed.repost', record: {} })), { text: null });
+  assert.match(throughGate([post], raw({ writes: [create('app.bsky.feed.post', { text: 'a' }), create('app.bsky.feed.post', { text: 'b' })] })).mismatch, /2 texts/);
+  assert.match(throughGate([post], undefined).mismatch, /fits no endpoint/, 'a body the browser did not report is no proof');
+  const x = table.platforms.find((p) => p.id === 'x').publish[0];
+  assert.deepEqual(throughGate([x], undefined), { text: null }, 'X as before: no body, the checked text stands');
+});

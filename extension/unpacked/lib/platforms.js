@@ -325,3 +325,21 @@ export function bodyText(endpoint, requestBody) {
   const r = textOf(endpoint, parseBody(requestBody));
   return r && typeof r.text === 'string' ? r.text : null;
 }
+
+/**
+ * throughGate reads what went through an open gate: {text} (the text found in the body, or none
+ * to check), or {mismatch} when the body fits no endpoint of the opened action (a like sent
+ * through a repost's createRecord) or does not hold exactly one text where the table says it
+ * sits (a thread of several posts). A mismatch is reported to the daemon as another text.
+ */
+export function throughGate(opened, requestBody) {
+  const parsed = parseBody(requestBody);
+  const e = opened.find((x) => bodyMatches(x, parsed));
+  if (!e) {
+    const kinds = opened.filter((x) => x.body_match).map((x) => x.body_match.path);
+    return { text: null, mismatch: `the request's body fits no endpoint of the approved action (${kinds.join(', ') || 'body'})` };
+  }
+  const r = textOf(e, parsed);
+  if (r && r.mismatch) return { text: null, mismatch: r.mismatch };
+  return { text: r ? r.text : null };
+}
