@@ -73,7 +73,10 @@ export async function onBlocked(details) {
     if (!(await configKnownNow()) && pendingMatch(table, details.method, details.url)) await tellTab(details.tabId, 'config_pending');
     return;
   }
-  if (interactions.delete(details.requestId)) { await tellTab(details.tabId, 'interaction_blocked'); return; }
+  // Chromium does not show a request its rules block to onBeforeRequest: a URL whose endpoints
+  // are all told apart by the body (Bluesky's createRecord) is then taken as an interaction.
+  const keyed = urlEndpoints(hit.platform, details.method, details.url, await instances());
+  if (interactions.delete(details.requestId) || (keyed.length && keyed.every((e) => e.body_match))) { await tellTab(details.tabId, 'interaction_blocked'); return; }
   await tellTab(details.tabId, 'platform_unrecognised');
   const key = `${details.tabId}|${hit.platform.id}`;
   const now = Date.now();
