@@ -14,7 +14,9 @@ import (
 	"unicode/utf8"
 
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/engine"
 	"foureyes/daemon/internal/manifest"
+	"foureyes/daemon/internal/platforms"
 	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/qr"
 	"foureyes/daemon/internal/rules"
@@ -127,6 +129,11 @@ func cmdAccountAdd(e *env, args []string) int {
 	}
 	if !pwStdin {
 		return e.usageErr(fs, "pass the password on standard input with --password-stdin")
+	}
+	// Before the account is taken into custody: --generate on a platform foureyes cannot change
+	// passwords on would leave it in custody with the password typed here.
+	if err := engine.Rotatable(n.Platform); generate && platforms.Governed(n.Platform) == nil && err != nil {
+		return e.usageErr(fs, "--generate: %v", err)
 	}
 	br := bufio.NewReader(e.stdin)
 	pw, err := br.ReadString('\n')

@@ -10,6 +10,7 @@ import (
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/custody"
 	"foureyes/daemon/internal/digest"
+	"foureyes/daemon/internal/platforms"
 	"foureyes/daemon/internal/rules"
 	"foureyes/daemon/internal/textclip"
 )
@@ -81,6 +82,9 @@ func (v *ownerView) RotateAccount(ctx context.Context, id string) (api.Request, 
 		if d := rules.AccountUsable(acc.ID, acc.Unverified); !d.Allowed() {
 			t.decided(d, map[string]any{"account": acc.ID, "requester": v.c.OSUser, "reason": string(d.Refusal.Code)})
 			return t.refuse(d.Refusal)
+		}
+		if err := rotatable(acc.Platform); err != nil {
+			return err
 		}
 		if acc.RotationPending {
 			return api.Errorf(api.CodeExists, "a rotation of %s is under way or unconfirmed: wait for it, or settle it with foureyes account passwd %s --password-stdin", id, id)
@@ -192,3 +196,22 @@ func (v *staffView) ReportRotated(ctx context.Context, r api.Rotated) error {
 		return nil
 	})
 }
+
+// rotatable refuses a rotation on a platform whose change-password form the platform table does
+// not describe (no "password" entry): the extension would have no form to fill. Bluesky, for
+// one, changes a password only with a code it e-mails to the account's address.
+func rotatable(platform string) error {
+	p, ok := platforms.Get(platform)
+	if ok && p.Rotatable {
+		return nil
+	}
+	name := platform
+	if ok {
+		name = p.Name
+	}
+	return api.Errorf(api.CodeBadRequest, "foureyes cannot change passwords on %s: the platform table describes no change-password form for it (Bluesky asks for a code it e-mails to the account). Change the password on the platform by hand, then store it with foureyes account passwd ACCOUNT --password-stdin", name)
+}
+
+// Rotatable is rotatable for the CLI, which checks before it takes an account into custody
+// with --generate.
+func Rotatable(platform string) error { return rotatable(platform) }

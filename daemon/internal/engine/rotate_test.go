@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -158,4 +159,29 @@ func TestRotationOnlyForRotateSessions(t *testing.T) {
 	r, s2 := rotation(t, f2)
 	_, err = f2.staff().Consume(ctx, api.Use{SessionID: s2.ID, Account: "x:@ministry", Action: api.ActionPost, Digest: r.Digest})
 	wantCode(t, err, api.CodeScopeMismatch)
+}
+
+// Bluesky changes a password only with a code it e-mails to the account: the table has no
+// change-password form for it, and a rotation is refused at once, naming why, with no new
+// password generated into the keyring and no request to approve.
+func TestRotationRefusedWithoutAChangePasswordForm(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.admin().AddAccount(ctx, api.NewAccount{Platform: "bluesky", Handle: "@ministry.bsky.social", Username: "press@example.org", Password: "pw"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.admin().RotateAccount(ctx, "bluesky:@ministry.bsky.social")
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Code != api.CodeBadRequest || !strings.Contains(err.Error(), "cannot change passwords on Bluesky") || !strings.Contains(err.Error(), "e-mails") {
+		t.Fatalf("RotateAccount on Bluesky = %v, want bad_request naming why", err)
+	}
+	if v := f.secret(custody.AccountNextPasswordKey("bluesky:@ministry.bsky.social")); v != "" {
+		t.Error("a new password was stored for a rotation that was refused")
+	}
+	if got := len(f.eng.requests); got != 0 {
+		t.Errorf("%d requests were opened", got)
+	}
+	if err := Rotatable("x"); err != nil {
+		t.Errorf("x: %v", err)
+	}
 }

@@ -38,8 +38,14 @@ type Platform struct {
 	InstancesFromPolicy bool `json:"instances_from_policy,omitempty"`
 	// MaxLength is the most characters one post may have on the platform (0: not known).
 	MaxLength int `json:"max_length,omitempty"`
+	// APIHosts are where the platform's pages send their API calls (Bluesky's PDS hosts): host
+	// names, or "*." and a host name (any host under it). Publishing paths apply to these.
+	APIHosts []string `json:"api_hosts,omitempty"`
 	// Publish lists the requests that publish, which the extension's network gate blocks.
 	Publish []Endpoint `json:"publish,omitempty"`
+	// Rotatable is set when the table describes the platform's change-password form (its
+	// "password" entry): only then can foureyes change the account's password itself.
+	Rotatable bool `json:"-"`
 }
 
 // Endpoint is one publishing request of a platform.
@@ -50,6 +56,50 @@ type Endpoint struct {
 	URLRegex  string `json:"url_regex,omitempty"`
 	PathRegex string `json:"path_regex,omitempty"`
 	BodyText  string `json:"body_text,omitempty"`
+	// BodyMatch, when set, makes the request this endpoint only when its JSON body has Equals
+	// at Path (a "*" segment: any element of an array).
+	BodyMatch *BodyMatch `json:"body_match,omitempty"`
+}
+
+// BodyMatch keys an endpoint by its request body.
+type BodyMatch struct {
+	Path   string   `json:"path"`
+	Equals string   `json:"equals"`
+	Also   []string `json:"also,omitempty"`
+}
+
+// bodyPath is a dotted path into a JSON body; "*" stands for any element of an array.
+var bodyPath = regexp.MustCompile(`^([A-Za-z0-9_$]+|\*)(\.([A-Za-z0-9_$]+|\*))*$`)
+
+// hostLabel is one DNS label, lower case.
+var hostLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// CheckHostPattern accepts an API host of the table: a lower-case host name of two labels or
+// more, optionally preceded by "*." (any host under it). Nothing else is a wildcard.
+func CheckHostPattern(h string) error {
+	rest := strings.TrimPrefix(h, "*.")
+	labels := strings.Split(rest, ".")
+	if len(rest) > 253 || len(labels) < 2 {
+		return fmt.Errorf("api host %q: want a host name of two labels or more, optionally after a leading *. wildcard", h)
+	}
+	for _, l := range labels {
+		if !hostLabel.MatchString(l) {
+			return fmt.Errorf("api host %q: %q is not a lower-case host label (the only wildcard is a leading *.)", h, l)
+		}
+	}
+	return nil
+}
+
+// MatchHost reports whether host is pattern: the same name, or for "*.suffix" a host under suffix.
+func MatchHost(pattern, host string) bool {
+	host = asciiLower(strings.TrimSuffix(host, "."))
+	if CheckHostPattern(pattern) != nil {
+		return false
+	}
+	if suffix, ok := strings.CutPrefix(pattern, "*"); ok {
+		return strings.HasSuffix(host, suffix) && len(host) > len(suffix)
+	}
+	return host == pattern
 }
 
 // Supported reports whether the platform is governed.
@@ -129,6 +179,7 @@ func names(keep func(Platform) bool) []string {
 func (p Platform) clone() Platform {
 	p.Hosts = slices.Clone(p.Hosts)
 	p.Publish = slices.Clone(p.Publish)
+	p.APIHosts = slices.Clone(p.APIHosts)
 	return p
 }
 
@@ -142,6 +193,7 @@ func parse(data []byte) ([]Platform, error) {
 			Actions []struct {
 				URLRegex string `json:"url_regex"`
 			} `json:"actions"`
+			Password json.RawMessage `json:"password"`
 		} `json:"platforms"`
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
@@ -152,12 +204,22 @@ func parse(data []byte) ([]Platform, error) {
 	seenHost := map[string]string{}
 	for i, e := range f.Platforms {
 		p := e.Platform
+		p.Rotatable = len(e.Password) > 0 && string(e.Password) != "null"
 		where := fmt.Sprintf("platform table: platforms[%d] (%s)", i, p.ID)
 		if seenID[p.ID] {
 			return nil, fmt.Errorf("%s: id %q is used twice", where, p.ID)
 		}
 		seenID[p.ID] = true
 		for _, h := range p.Hosts {
+			if other, dup := seenHost[h]; dup {
+				return nil, fmt.Errorf("%s: host %q is also listed for %s", where, h, other)
+			}
+			seenHost[h] = p.ID
+		}
+		for _, h := range p.APIHosts {
+			if err := CheckHostPattern(h); err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
 			if other, dup := seenHost[h]; dup {
 				return nil, fmt.Errorf("%s: host %q is also listed for %s", where, h, other)
 			}
@@ -177,6 +239,15 @@ func parse(data []byte) ([]Platform, error) {
 				if err := checkRegex(re, true); err != nil {
 					return nil, fmt.Errorf("%s: publish[%d]: %w", where, j, err)
 				}
+			}
+			if ep.PathRegex != "" && !p.InstancesFromPolicy && len(p.APIHosts) == 0 {
+				return nil, fmt.Errorf("%s: publish[%d]: a path_regex needs api_hosts or instances_from_policy (on which hosts does it publish?)", where, j)
+			}
+			if m := ep.BodyMatch; m != nil && (!bodyPath.MatchString(m.Path) || m.Equals == "" || slices.Contains(m.Also, "")) {
+				return nil, fmt.Errorf("%s: publish[%d]: body_match needs a dotted path (segments or *) and a non-empty text to equal", where, j)
+			}
+			if ep.BodyText != "" && !bodyPath.MatchString(ep.BodyText) && strings.Contains(ep.BodyText, "*") {
+				return nil, fmt.Errorf("%s: publish[%d]: body_text %q: * must be a whole segment", where, j, ep.BodyText)
 			}
 		}
 		for j, a := range e.Actions {

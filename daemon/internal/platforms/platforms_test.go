@@ -72,9 +72,9 @@ func TestGoverned(t *testing.T) {
 	}{
 		{"supported", "x", nil},
 		{"supported, other case", "Mastodon", nil},
-		{"planned", "facebook", []string{"Facebook is not governed yet: foureyes supports X, Mastodon"}},
+		{"planned", "facebook", []string{"Facebook is not governed yet: foureyes supports X, Mastodon, Bluesky"}},
 		{"planned tier 2", "pinterest", []string{"Pinterest is not governed yet"}},
-		{"unknown", "myspace", []string{`unknown platform "myspace"`, "x, mastodon, facebook"}},
+		{"unknown", "myspace", []string{`unknown platform "myspace"`, "x, mastodon, bluesky, facebook"}},
 		{"empty", "", []string{`unknown platform ""`}},
 	}
 	for _, tt := range tests {
@@ -99,6 +99,22 @@ func TestGoverned(t *testing.T) {
 	}
 }
 
+// okEntry is a good supported entry the table tests below break one way at a time.
+const okEntry = `{"id":"x","name":"X","tier":1,"status":"supported","hosts":["x.com"],
+		"publish":[{"action":"post","method":"POST","url_regex":"^https://x\\.com/post"}],
+		"composer":{"text":["t"],"submit":["s"]},"actions":[{"action":"post"}]}`
+
+// withAPI is okEntry publishing on a path of the API hosts given (a JSON list's items).
+func withAPI(hosts string) string {
+	e := strings.Replace(okEntry, `"url_regex":"^https://x\\.com/post"`, `"path_regex":"^/post"`, 1)
+	return strings.Replace(e, `"hosts":["x.com"]`, `"hosts":["x.com"],"api_hosts":[`+hosts+`]`, 1)
+}
+
+// withBody is withAPI("*.b.example") with the endpoint keyed by body_match m.
+func withBody(m string) string {
+	return strings.Replace(withAPI(`"*.b.example"`), `"path_regex":"^/post"`, `"path_regex":"^/post","body_match":`+m, 1)
+}
+
 func TestParseRefusesBadTables(t *testing.T) {
 	const ok = `{"id":"x","name":"X","tier":1,"status":"supported","hosts":["x.com"],
 		"publish":[{"action":"post","method":"POST","url_regex":"^https://x\\.com/post"}],
@@ -120,6 +136,15 @@ func TestParseRefusesBadTables(t *testing.T) {
 		{"back-reference is not RE2", `{"version":1,"platforms":[` + strings.Replace(ok, `/post`, `/(a)\\1`, 1) + `]}`, "not a valid RE2"},
 		{"unanchored endpoint", `{"version":1,"platforms":[` + strings.Replace(ok, `^https`, `https`, 1) + `]}`, "must start with ^"},
 		{"bad action url_regex", `{"version":1,"platforms":[` + strings.Replace(ok, `{"action":"post"}]`, `{"action":"reply","url_regex":"(?<=a)b"}]`, 1) + `]}`, "actions[0]"},
+		{"api host with a wildcard inside", `{"version":1,"platforms":[` + withAPI(`"a.*.example"`) + `]}`, "api_hosts/0"},
+		{"api host bare wildcard", `{"version":1,"platforms":[` + withAPI(`"*"`) + `]}`, "api_hosts/0"},
+		{"api host one label", `{"version":1,"platforms":[` + withAPI(`"*.com"`) + `]}`, "api_hosts/0"},
+		{"api host on two platforms", `{"version":1,"platforms":[` + withAPI(`"*.b.example"`) + `,{"id":"y","name":"Y","tier":1,"status":"planned","hosts":[],"api_hosts":["*.b.example"]}]}`, `host "*.b.example" is also listed for x`},
+		{"path_regex without hosts for it", `{"version":1,"platforms":[` + strings.Replace(ok, `"url_regex":"^https://x\\.com/post"`, `"path_regex":"^/post"`, 1) + `]}`, "needs api_hosts or instances_from_policy"},
+		{"body_match bad path", `{"version":1,"platforms":[` + withBody(`{"path":"writes..collection","equals":"a"}`) + `]}`, "body_match"},
+		{"body_match nothing to equal", `{"version":1,"platforms":[` + withBody(`{"path":"collection","equals":""}`) + `]}`, "body_match"},
+		{"body_match without equals", `{"version":1,"platforms":[` + withBody(`{"path":"collection"}`) + `]}`, "equals"},
+		{"body_match unknown key", `{"version":1,"platforms":[` + withBody(`{"path":"collection","equals":"a","regex":".*"}`) + `]}`, "regex"},
 		{"empty publish list", `{"version":1,"platforms":[` + strings.Replace(ok, `[{"action":"post","method":"POST","url_regex":"^https://x\\.com/post"}]`, `[]`, 1) + `]}`, "at least one publish endpoint"},
 	}
 	for _, tt := range tests {
@@ -151,5 +176,64 @@ func TestEveryExpressionIsRE2(t *testing.T) {
 	}
 	if n < 5 || !slices.ContainsFunc(All(), func(p Platform) bool { return p.Status == StatusPlanned }) {
 		t.Errorf("table looks truncated: %d endpoints", n)
+	}
+}
+
+// The daemon checks the table without the schema at run time: parse alone refuses what the
+// schema would, for the keys it reads.
+func TestParseAloneRefusesBadAPIHostsAndBodyKeys(t *testing.T) {
+	for _, tt := range []struct{ name, entry, want string }{
+		{"wildcard inside", withAPI(`"a.*.example"`), "not a lower-case host label"},
+		{"upper case", withAPI(`"*.B.example"`), "not a lower-case host label"},
+		{"one label", withAPI(`"*.com"`), "two labels"},
+		{"port", withAPI(`"b.example:443"`), "not a lower-case host label"},
+		{"bad body path", withBody(`{"path":"a.*x","equals":"a"}`), "body_match"},
+		{"empty also", withBody(`{"path":"a","equals":"a","also":[""]}`), "body_match"},
+		{"path_regex without hosts", strings.Replace(okEntry, `"url_regex":"^https://x\\.com/post"`, `"path_regex":"^/post"`, 1), "needs api_hosts"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse([]byte(`{"version":1,"platforms":[` + tt.entry + `]}`))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("parse = %v, want an error mentioning %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := parse([]byte(`{"version":1,"platforms":[` + withBody(`{"path":"writes.*.collection","equals":"a","also":["b"]}`) + `]}`)); err != nil {
+		t.Fatalf("good entry refused: %v", err)
+	}
+}
+
+func TestMatchHost(t *testing.T) {
+	for _, tt := range []struct {
+		pattern, host string
+		want          bool
+	}{
+		{"*.bsky.network", "morel.us-east.host.bsky.network", true},
+		{"*.bsky.network", "PDS.bsky.network.", true},
+		{"*.bsky.network", "bsky.network", false},
+		{"*.bsky.network", "evilbsky.network", false},
+		{"*.bsky.network", "bsky.network.evil.example", false},
+		{"bsky.social", "bsky.social", true},
+		{"bsky.social", "a.bsky.social", false},
+		{"a.*.example", "a.b.example", false},
+	} {
+		if got := MatchHost(tt.pattern, tt.host); got != tt.want {
+			t.Errorf("MatchHost(%q, %q) = %v, want %v", tt.pattern, tt.host, got, tt.want)
+		}
+	}
+}
+
+func TestBlueskyEntry(t *testing.T) {
+	b, ok := Get("bluesky")
+	if !ok || !b.Supported() || b.Rotatable || len(b.APIHosts) == 0 {
+		t.Fatalf("bluesky entry: %+v", b)
+	}
+	if x, _ := Get("x"); !x.Rotatable {
+		t.Error("x has a change-password form in the table, but Rotatable is false")
+	}
+	for _, e := range b.Publish {
+		if e.BodyMatch == nil {
+			t.Errorf("bluesky %s endpoint is not keyed by its body: a like would pass for it", e.Action)
+		}
 	}
 }

@@ -1008,6 +1008,180 @@ for (const [platform, step, why] of FAILURES) {
   }));
 }
 
+// ---- Bluesky custody: a session kept in localStorage, ended with deleteSession --------------
+const BSKY = 'https://bsky.app/';
+const bskyStored = (page) => page.evaluate(() => localStorage.getItem('BSKY_STORAGE'));
+const CREATE_SESSION = (e) => e.method === 'POST' && e.url === '/xrpc/com.atproto.server.createSession';
+const DELETE_SESSION = (e) => e.method === 'POST' && e.url === '/xrpc/com.atproto.server.deleteSession';
+
+async function openBsky(context) {
+  const page = await context.newPage();
+  await page.goto(BSKY);
+  await page.waitForSelector('html[data-foureyes=on]', { timeout: 10000 });
+  return page;
+}
+
+async function typeBsky(page, text) {
+  await page.click('[data-testid=composerTextInput] [contenteditable]');
+  await page.keyboard.type(text);
+}
+const pressBsky = (page) => page.click('[data-testid=composerPublishBtn]');
+
+/** bskySignIn approves text for the official account and waits for the keyring's sign-in. */
+async function bskySignIn(context, page, driver, text) {
+  const from = server.log.length;
+  const base = server.liveSessions('bluesky');
+  const relFrom = (await driver.released()).length;
+  await typeBsky(page, text);
+  await pressBsky(page);
+  assert.equal(await noticeReason(page), 'approval_needed');
+  // Before approval: not signed in, nothing reaches the PDS, a like is held with its notice.
+  assert.equal(await bskyStored(page), null, 'a session stored before any approval');
+  await page.evaluate(() => window.__publishDirect('straight from the page before approval'));
+  await page.evaluate(() => window.__like());
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  assert.equal(await waitReason(page, 'interaction_blocked'), 'interaction_blocked');
+  await pressBsky(page);
+  assert.equal(await waitReason(page, 'approval_needed'), 'approval_needed');
+  const { ui } = await approveInUi(context, page, driver, 'bluesky');
+  await ui.close();
+  await until(() => `the Bluesky PDS to hold a signed-in session (it saw: ${server.log.slice(from).map((e) => `${e.method} ${e.host}${e.url}`).join(', ')})`, () => server.liveSessions('bluesky') === base + 1, { timeout: 20000 });
+  const sent = server.log.slice(from).filter(CREATE_SESSION).map((e) => JSON.parse(e.body));
+  assert.deepEqual(sent.map((b) => [b.identifier, b.password]), [[server.accounts.bluesky.username, server.accounts.bluesky.password]], 'one sign-in, with the keyring\'s password');
+  const rel = await until('the daemon to record one credential release', async () => { const r = (await driver.released()).slice(relFrom); return r.length >= 1 && r; });
+  assert.deepEqual(rel.map((r) => r.host), ['bsky.app']);
+  // The staff member's tab follows the sign-in made in the background tab.
+  const raw = await until('the session to be stored in the browser', () => bskyStored(page));
+  const acc = JSON.parse(raw).session.accounts[0];
+  assert.equal(acc.handle, 'ministry.bsky.social');
+  await until('the sign-in tab to close', () => context.pages().filter((p) => p.url().startsWith(BSKY)).length === 1);
+  return { from, base, tokens: { access: acc.accessJwt, refresh: acc.refreshJwt } };
+}
+
+/** bskySignedOut waits for the sign-out report and checks the PDS, the replay and the browser. */
+async function bskySignedOut(context, driver, { from, base, tokens }) {
+  const so = await until('the extension to report signed_out', async () => { const r = await driver.signedOut(); return r.length >= 1 && r; }, { timeout: 20000 });
+  assert.deepEqual(so.map((r) => [r.result, r.host]), [['ok', 'bsky.app']], JSON.stringify(so));
+  const del = server.log.slice(from).filter(DELETE_SESSION);
+  assert.equal(del.length, 1, 'one deleteSession');
+  assert.equal(del[0].host, 'pds1.us-east.host.bsky.network', 'sent to the session\'s own PDS');
+  assert.equal(server.liveSessions('bluesky'), base, 'the session still lives on the PDS');
+  const replay = await server.request('bsky.social', 'POST', '/xrpc/com.atproto.server.refreshSession', { authorization: `Bearer ${tokens.refresh}` });
+  assert.equal(replay.status, 401, 'a copied refresh token still works');
+  // Not stopped (installer/threat-model.md): an access JWT already issued lives until it expires.
+  assert.equal(server.bsky.accessWorks(tokens.access), true);
+  const fresh = await context.newPage();
+  await fresh.goto(BSKY);
+  assert.equal(await bskyStored(fresh), null, 'a session is still stored in the browser');
+  await fresh.close();
+  for (const p of context.pages().filter((x) => x.url().startsWith(BSKY))) assert.equal(await bskyStored(p), null, `a session is still stored in ${p.url()}`);
+  for (const e of server.log.slice(from)) {
+    for (const t of [server.accounts.bluesky.password, tokens.refresh]) assert.ok(!e.url.includes(t) && !e.url.includes(encodeURIComponent(t)), `a secret in the URL ${e.host}${e.url.slice(0, 40)}`);
+  }
+  const w = await currentWorker(context);
+  const dump = await w.evaluate(async () => JSON.stringify(await Promise.all([chrome.storage.local.get(null), chrome.storage.session.get(null), chrome.storage.sync.get(null)])));
+  assert.ok(!dump.includes(tokens.refresh) && !dump.includes(tokens.access), 'a Bluesky token in chrome.storage');
+}
+
+realFlow('bluesky: custody: signed in from the keyring inside the session only, one applyWrites with the approved text, then deleteSession on the PDS; refresh token dead, no stored session; no password in audit, log, storage, URL or command line', (driver) => withBrowser(driver, async ({ context }) => {
+  const watch = cmdlineWatch();
+  const page = await openBsky(context);
+  await connected(driver);
+  server.reset();
+  const text = 'Custody post on Bluesky';
+  const s = await bskySignIn(context, page, driver, text);
+  server.reset();
+  await pressBsky(page);
+  assert.ok(await received(page, 1), JSON.stringify(server.received));
+  assert.deepEqual(server.received.map((r) => [r.path, r.text, r.status]), [['/xrpc/com.atproto.repo.applyWrites', text, 200]], 'one applyWrites, signed in, with the approved text');
+  const pub = await published(driver);
+  assert.equal(pub[0].digest, await digest(text));
+  await bskySignedOut(context, driver, s);
+  await passwordsNowhere(context, driver, [ACCOUNTS.bluesky.password], s.from, watch.stop());
+  assert.equal(await driver.releaseRefused(), 0);
+  await shot(page, 'bluesky-custody-signed-out');
+}));
+
+realFlow('bluesky: custody: "Lock now" while signed in -> deleteSession, no stored session, nothing published', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await openBsky(context);
+  await connected(driver);
+  server.reset();
+  const s = await bskySignIn(context, page, driver, 'Locked before posting on Bluesky');
+  await driver.lock();
+  await bskySignedOut(context, driver, s);
+  await pressBsky(page);
+  const r = await waitReason(page, ['approval_needed', 'locked']);
+  assert.ok(['approval_needed', 'locked'].includes(r), r);
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+}));
+
+realFlow('bluesky: custody: browser closed while signed in -> deleteSession and no stored session at the next start', async (driver) => {
+  const dirs = tempDirs();
+  await driver.setup(dirs);
+  try {
+    let s;
+    let b = await launch({ ...dirs, serverPort: server.port, extraEnv: driver.env });
+    try {
+      const page = await openBsky(b.context);
+      await connected(driver);
+      server.reset();
+      s = await bskySignIn(b.context, page, driver, 'Never posted: the browser closes');
+    } finally {
+      await b.context.close();
+    }
+    assert.equal(server.liveSessions('bluesky'), s.base + 1, 'closing the browser alone leaves the session alive on the PDS');
+    b = await launch({ ...dirs, serverPort: server.port, extraEnv: driver.env });
+    try {
+      await bskySignedOut(b.context, driver, s);
+    } finally {
+      await b.context.close();
+    }
+  } finally {
+    await driver.teardown().catch(() => {});
+    rmSync(dirs.base, { recursive: true, force: true });
+  }
+});
+
+realFlow('bluesky: the account has e-mailed sign-in codes on -> the sign-in stops with the notice that says what to do, nothing published', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await openBsky(context);
+  await connected(driver);
+  server.reset();
+  server.bsky.setEmailAuth(true);
+  try {
+    await typeBsky(page, 'Needs an e-mailed code');
+    await pressBsky(page);
+    assert.equal(await noticeReason(page), 'approval_needed');
+    const { ui } = await approveInUi(context, page, driver, 'bluesky');
+    await ui.close();
+    assert.equal(await waitReason(page, 'sign_in_email_code', 20000), 'sign_in_email_code');
+    await shot(page, 'bluesky-email-code');
+    assert.equal(await bskyStored(page), null);
+    await pressBsky(page);
+    assert.ok(await received(page, 0), JSON.stringify(server.received));
+  } finally {
+    server.bsky.setEmailAuth(false);
+  }
+}));
+
+realFlow('bluesky: private account under private_accounts block -> held with the private_account notice, nothing published', async (driver) => {
+  driver.policy = { private_accounts: 'block' };
+  return withBrowser(driver, async ({ context }) => {
+    const page = await openBsky(context);
+    await page.evaluate((v) => localStorage.setItem('BSKY_STORAGE', JSON.stringify(v)), server.bsky.storedFor('jemand.bsky.social'));
+    await page.reload();
+    await page.waitForSelector('html[data-foureyes=on]', { timeout: 10000 });
+    await connected(driver);
+    server.reset();
+    await typeBsky(page, 'A private opinion on Bluesky');
+    await pressBsky(page);
+    assert.equal(await noticeReason(page), 'private_account');
+    await page.evaluate(() => window.__publishDirect('straight from the page, private account'));
+    assert.ok(await received(page, 0), JSON.stringify(server.received));
+    const ev = await until('the daemon to record private_post_blocked', async () => { const e = await driver.events('private_post_blocked'); return e.length >= 1 && e; });
+    assert.deepEqual(ev.map((e) => [e.platform, e.handle]), [['bluesky', '@jemand.bsky.social']]);
+  });
+});
+
 // ---- run ------------------------------------------------------------------------------------
 const drivers = [];
 if (which === 'fake' || which === 'all') drivers.push(fakeDriver);

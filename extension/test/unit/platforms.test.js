@@ -126,3 +126,91 @@ test('bodyText finds the post in JSON and form bodies', async () => {
   const b = new TextEncoder().encode(s);
   assert.equal(bodyText(xEp, { raw: [{ bytes: b.slice(0, 10).buffer }, { bytes: b.slice(10).buffer }] }), 'zwei Teile');
 });
+
+// ---- Bluesky: API hosts as patterns, endpoints keyed by the request body --------------------
+import { isHostPattern, hostMatches, apiHostOf, urlEndpoints, parseBody, valuesAt, bodyMatches, textOf, bodyText } from '../../unpacked/lib/platforms.js';
+
+const bsky = table.platforms.find((p) => p.id === 'bluesky');
+const raw = (obj) => ({ raw: [{ bytes: new TextEncoder().encode(typeof obj === 'string' ? obj : JSON.stringify(obj)).buffer }] });
+const create = (collection, value) => ({ $type: 'com.atproto.repo.applyWrites#create', collection, rkey: '3l', value });
+
+test('API host patterns: a host, or *. and a host; nothing else', () => {
+  for (const ok of ['bsky.social', '*.bsky.network', '*.host.bsky.network']) assert.ok(isHostPattern(ok), ok);
+  for (const bad of ['*', '*.com', 'bsky', '*bsky.network', 'a.*.bsky.network', '**.bsky.network', '*.', 'BSKY.social', 'bsky.social:443', ' bsky.social', '*.bsky.network.', 'https://bsky.social']) assert.ok(!isHostPattern(bad), bad);
+  assert.ok(hostMatches('*.bsky.network', 'morel.us-east.host.bsky.network'));
+  assert.ok(hostMatches('*.bsky.network', 'PDS.bsky.network:443'));
+  assert.ok(!hostMatches('*.bsky.network', 'bsky.network'));
+  assert.ok(!hostMatches('*.bsky.network', 'evilbsky.network'));
+  assert.ok(!hostMatches('*.bsky.network', 'bsky.network.evil.example'));
+  assert.ok(hostMatches('bsky.social', 'bsky.social') && !hostMatches('bsky.social', 'x.bsky.social'));
+  assert.ok(apiHostOf(bsky, 'a.host.bsky.network') && apiHostOf(bsky, 'bsky.social') && !apiHostOf(bsky, 'bsky.app'));
+  assert.throws(() => checkTable({ version: 1, platforms: [{ ...bsky, api_hosts: ['*.*.bsky.network'] }] }), /api host/);
+  assert.throws(() => checkTable({ version: 1, platforms: [{ ...bsky, api_hosts: [] }] }), /path_regex needs api_hosts/);
+  assert.throws(() => checkTable({ version: 1, platforms: [{ ...bsky, publish: [{ ...bsky.publish[0], body_match: { path: 'writes..collection', equals: 'x' } }] }] }), /body_match/);
+  assert.throws(() => checkTable({ version: 1, platforms: [{ ...bsky, publish: [{ ...bsky.publish[0], body_match: { path: 'collection' } }] }] }), /body_match/);
+});
+
+test('Bluesky pages are bsky.app; its publishing requests go to its PDS hosts', () => {
+  assert.equal(platformForUrl(table, 'https://bsky.app/', inst)?.id, 'bluesky');
+  assert.equal(platformForUrl(table, 'https://bsky.social/', inst), null, 'the PDS is no page of the platform');
+  assert.ok(contentScriptMatches(table, []).includes('https://bsky.app/*'));
+  const pds = 'https://morel.us-east.host.bsky.network/xrpc/com.atproto.repo.';
+  assert.deepEqual(urlEndpoints(bsky, 'POST', `${pds}applyWrites`).map((e) => e.action), ['post']);
+  assert.deepEqual(urlEndpoints(bsky, 'POST', `${pds}createRecord`).map((e) => e.action), ['repost']);
+  assert.deepEqual(urlEndpoints(bsky, 'POST', 'https://bsky.network/xrpc/com.atproto.repo.createRecord'), []);
+  assert.equal(publishEndpoint(table, 'POST', `${pds}createRecord`, inst)?.platform.id, 'bluesky');
+});
+
+test('valuesAt: * is any element of an array and nothing else', () => {
+  const v = { writes: [{ collection: 'a' }, { collection: 'b' }, { other: 1 }], collection: 'top' };
+  assert.deepEqual(valuesAt(v, 'writes.*.collection'), ['a', 'b']);
+  assert.deepEqual(valuesAt(v, 'collection'), ['top']);
+  assert.deepEqual(valuesAt(v, '*.collection'), [], 'an object is no array');
+  assert.deepEqual(valuesAt({ writes: { 0: { collection: 'a' } } }, 'writes.*.collection'), []);
+  assert.deepEqual(valuesAt(v, 'writes.0.collection'), [], 'no indexing into arrays by name');
+  assert.deepEqual(valuesAt({ a: { __proto__: null } }, 'a.constructor'), []);
+});
+
+test('Bluesky body keys: a post, with its threadgate and postgate, is the post endpoint; likes, follows and mixed writes are not', () => {
+  const [post, repost] = bsky.publish;
+  const text = 'Approved post';
+  const one = parseBody(raw({ repo: 'did:plc:x', writes: [create('app.bsky.feed.post', { $type: 'app.bsky.feed.post', text, createdAt: 'now' }), create('app.bsky.feed.threadgate', { allow: [] }), create('app.bsky.feed.postgate', {})] }));
+  assert.ok(bodyMatches(post, one) && !bodyMatches(repost, one));
+  assert.deepEqual(textOf(post, one), { text });
+  assert.equal(bodyText(post, raw({ writes: [create('app.bsky.feed.post', { text })] })), text);
+  // A thread of two posts in one request is not the approved post.
+  const thread = parseBody(raw({ writes: [create('app.bsky.feed.post', { text }), create('app.bsky.feed.post', { text: 'and a second one' })] }));
+  assert.ok(bodyMatches(post, thread));
+  assert.deepEqual(textOf(post, thread), { mismatch: '2 texts in one request' });
+  assert.equal(bodyText(post, raw({ writes: [create('app.bsky.feed.post', { text }), create('app.bsky.feed.post', { text: 'b' })] })), null);
+  // No text at all (a delete of a post) does not pass for the approved text either.
+  assert.deepEqual(textOf(post, parseBody(raw({ writes: [{ $type: 'com.atproto.repo.applyWrites#delete', collection: 'app.bsky.feed.post', rkey: '1' }] }))), { mismatch: '0 texts in one request' });
+  // A like riding along with the post, or a like on its own, fits no endpoint.
+  assert.ok(!bodyMatches(post, parseBody(raw({ writes: [create('app.bsky.feed.post', { text }), create('app.bsky.feed.like', { subject: {} })] }))));
+  assert.ok(!bodyMatches(post, parseBody(raw({ writes: [create('app.bsky.feed.like', {})] }))));
+  const like = parseBody(raw({ repo: 'did:plc:x', collection: 'app.bsky.feed.like', record: { subject: { uri: 'at://x' } } }));
+  const follow = parseBody(raw({ repo: 'did:plc:x', collection: 'app.bsky.graph.follow', record: { subject: 'did:plc:y' } }));
+  const rp = parseBody(raw({ repo: 'did:plc:x', collection: 'app.bsky.feed.repost', record: { subject: { uri: 'at://x' } } }));
+  assert.ok(!bodyMatches(repost, like) && !bodyMatches(repost, follow) && bodyMatches(repost, rp));
+  assert.ok(!bodyMatches(repost, parseBody(raw('not json'))) && !bodyMatches(repost, null));
+  // X and Mastodon endpoints have no body keys: any body fits, and their texts read as before.
+  const x = table.platforms.find((p) => p.id === 'x').publish[0];
+  assert.ok(bodyMatches(x, null));
+  assert.equal(bodyText(x, raw({ variables: { tweet_text: 'hi' } })), 'hi');
+  const m = table.platforms.find((p) => p.id === 'mastodon').publish[0];
+  assert.equal(bodyText(m, { formData: { status: ['toot'] } }), 'toot');
+  assert.equal(bodyText(m, raw('status=toot+2')), 'toot 2');
+});
+
+test('what went through an open gate: the approved post, or a mismatch the daemon is told about', async () => {
+  const { throughGate } = await import('../../unpacked/lib/platforms.js');
+  const [post, repost] = bsky.publish;
+  assert.deepEqual(throughGate([post], raw({ writes: [create('app.bsky.feed.post', { text: 'ok' })] })), { text: 'ok' });
+  assert.match(throughGate([repost], raw({ collection: 'app.bsky.feed.like', record: {} })).mismatch, /fits no endpoint/);
+  assert.match(throughGate([repost], raw({ collection: 'app.bsky.graph.follow', record: {} })).mismatch, /fits no endpoint/);
+  assert.deepEqual(throughGate([repost], raw({ collection: 'app.bsky.feed.repost', record: {} })), { text: null });
+  assert.match(throughGate([post], raw({ writes: [create('app.bsky.feed.post', { text: 'a' }), create('app.bsky.feed.post', { text: 'b' })] })).mismatch, /2 texts/);
+  assert.match(throughGate([post], undefined).mismatch, /fits no endpoint/, 'a body the browser did not report is no proof');
+  const x = table.platforms.find((p) => p.id === 'x').publish[0];
+  assert.deepEqual(throughGate([x], undefined), { text: null }, 'X as before: no body, the checked text stands');
+});

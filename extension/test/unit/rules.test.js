@@ -23,7 +23,8 @@ test('block rules: one per endpoint and host, unique ids, block priority', () =>
   }
   const x = table.platforms.find((p) => p.id === 'x');
   const m = table.platforms.find((p) => p.id === 'mastodon');
-  assert.equal(rules.length, x.publish.length + m.publish.length * inst.length);
+  const b = table.platforms.find((p) => p.id === 'bluesky');
+  assert.equal(rules.length, x.publish.length + m.publish.length * inst.length + b.publish.length * b.api_hosts.length);
 });
 
 test('block rules catch what they must and nothing else', () => {
@@ -103,4 +104,38 @@ test('until IT\'s configuration is known, Mastodon\'s publishing shapes are bloc
   assert.ok(!hit('POST', 'https://social.example/x/api/v1/statuses'), 'anchored at the path');
   assert.ok(!hit('POST', 'http://social.example/api/v1/statuses'), 'https only, as the gate');
   assert.ok(shipped.every((r) => r.priority === BLOCK_PRIORITY && r.action.type === 'block' && r.id < ALLOW_ID_BASE));
+});
+
+test('Bluesky: every createRecord and applyWrites on its PDS hosts is blocked, likes and follows included; other hosts and calls are not', () => {
+  const rules = blockRules(table, inst);
+  const blocked = (m, u) => rules.some((r) => matches(r, m, u));
+  for (const u of [
+    'https://bsky.social/xrpc/com.atproto.repo.applyWrites',
+    'https://morel.us-east.host.bsky.network/xrpc/com.atproto.repo.applyWrites',
+    'https://morel.us-east.host.bsky.network/xrpc/com.atproto.repo.createRecord',
+    'https://pds.bsky.network/xrpc/com.atproto.repo.createRecord?x=1',
+    'https://BSKY.SOCIAL:443/xrpc/com.atproto.repo.createRecord',
+  ]) assert.ok(blocked('POST', u), u);
+  for (const u of [
+    'https://bsky.network/xrpc/com.atproto.repo.createRecord', // *. needs a label more
+    'https://evilbsky.network/xrpc/com.atproto.repo.createRecord',
+    'https://bsky.network.evil.example/xrpc/com.atproto.repo.createRecord',
+    'https://bsky.social/xrpc/com.atproto.server.createSession',
+    'https://bsky.social/xrpc/com.atproto.repo.createRecordX',
+    'https://bsky.app/xrpc/com.atproto.repo.createRecord',
+  ]) assert.ok(!blocked('POST', u), u);
+  assert.ok(!blocked('GET', 'https://bsky.social/xrpc/com.atproto.repo.applyWrites'));
+});
+
+test('Bluesky: a post session opens only applyWrites, a repost session only createRecord, on the PDS hosts, for the one tab', () => {
+  const b = table.platforms.find((p) => p.id === 'bluesky');
+  const post = allowRules(b, 3, ALLOW_ID_BASE, [], 'bsky.app', 'post');
+  const repost = allowRules(b, 3, ALLOW_ID_BASE, [], 'bsky.app', 'repost');
+  const hit = (rs, u) => rs.some((r) => matches(r, 'POST', u));
+  const pds = 'https://morel.us-east.host.bsky.network/xrpc/com.atproto.repo.';
+  assert.ok(hit(post, `${pds}applyWrites`) && hit(post, 'https://bsky.social/xrpc/com.atproto.repo.applyWrites'));
+  assert.ok(!hit(post, `${pds}createRecord`));
+  assert.ok(hit(repost, `${pds}createRecord`));
+  assert.ok(!hit(repost, `${pds}applyWrites`));
+  for (const r of [...post, ...repost]) assert.deepEqual(r.condition.tabIds, [3]);
 });

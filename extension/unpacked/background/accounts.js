@@ -45,7 +45,8 @@ export async function who(tabId, p, host) {
   if (!p.signed_in) return { kind: 'unknown' };
   let handle = null;
   try {
-    const [r] = await chrome.scripting.executeScript({ target: { tabId, frameIds: [0] }, func: readSignedIn, args: [p.signed_in] });
+    const spec = p.signed_in.session_storage ? { ...p.signed_in, storage: p.login && p.login.session_storage } : p.signed_in;
+    const [r] = await chrome.scripting.executeScript({ target: { tabId, frameIds: [0] }, func: readSignedIn, args: [spec] });
     handle = r && typeof r.result === 'string' ? r.result : null;
   } catch {
     handle = null;

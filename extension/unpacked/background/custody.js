@@ -13,7 +13,8 @@
 // "Sessions to sign out" are kept in chrome.storage.local (session id, account, host; no secret),
 // so a browser closed mid-session is signed out at its next start.
 
-import { accountPlatform, signInHost, loginUrl, isLoginPage, clearOrigins, logoutUrl, logoutInit, csrfFromHtml, cookieOnHost, FIELDS } from '../lib/custody.js';
+import { accountPlatform, signInHost, loginUrl, isLoginPage, clearOrigins, logoutUrl, logoutInit, csrfFromHtml, cookieOnHost, FIELDS, readStoredSession, storedSignedIn, bearerLogoutUrl, bearerLogoutInit } from '../lib/custody.js';
+import { normalizeHost } from '../lib/platforms.js';
 import { expiryMs } from '../lib/grant.js';
 import * as conn from './connection.js';
 import { load } from './table.js';
@@ -52,9 +53,55 @@ async function platformOf(id) {
   return (await load()).platforms.find((p) => p.id === id && p.status === 'supported' && p.login && p.logout) || null;
 }
 
-async function isSignedIn(p, host) {
+/** stored says whether platform p keeps its session in localStorage (Bluesky), not in a cookie. */
+const stored = (p) => !!(p && p.login && p.login.session_storage);
+
+/**
+ * readSession reads the session stored in tab's top frame (login.session_storage): the current
+ * account, or null; undefined when the tab cannot be read. The refresh token in it stays in
+ * this worker's memory for the call that needs it, never in storage or a log.
+ */
+async function readSession(p, tabId) {
+  try {
+    const [r] = await chrome.scripting.executeScript({ target: { tabId, frameIds: [0] }, func: readStoredSession, args: [p.login.session_storage] });
+    return r ? r.result : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** tabOnHost says whether tab tabId shows a page of host. */
+async function tabOnHost(tabId, host) {
+  if (!Number.isInteger(tabId)) return false;
+  const t = await chrome.tabs.get(tabId).catch(() => null);
+  try { return !!t && normalizeHost(new URL(t.url || t.pendingUrl || '').host) === host; } catch { return false; }
+}
+
+async function isSignedIn(p, host, tabId = null) {
+  if (stored(p)) return (await tabOnHost(tabId, host)) && storedSignedIn(await readSession(p, tabId));
   const c = await chrome.cookies.get({ url: `https://${host}/`, name: p.login.session_cookie }).catch(() => null);
   return !!c;
+}
+
+/**
+ * watchStored notes a sign-in that succeeded on a platform without a session cookie: the
+ * sign-in tab's localStorage holds a session. Polls while the sign-in is under way.
+ */
+async function watchStored(sessionId) {
+  const end = Date.now() + SIGN_IN_MS;
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 400));
+    const e = (await entries())[sessionId];
+    if (!e || e.signedIn || e.failed || e.state !== 'active' || e.signInTab === null) return;
+    const p = await platformOf(e.platformId);
+    if (!p || !(await tabOnHost(e.signInTab, e.host))) continue;
+    if (!storedSignedIn(await readSession(p, e.signInTab))) continue;
+    await update((a) => { if (a[sessionId]) a[sessionId].signedIn = true; return a; });
+    forget(sessionId);
+    setTimeout(() => chrome.tabs.remove(e.signInTab).catch(() => {}), 500);
+    notifyTab(e.tabId, 'signed_in');
+    return;
+  }
 }
 
 /**
@@ -87,9 +134,10 @@ export async function begin(tabId, { sessionId, account, expires }) {
   const e = await track({ sessionId, account, expires, tabId });
   if (!e) return;
   const p = await platformOf(e.platformId);
-  if (await isSignedIn(p, e.host)) { await update((all) => { if (all[sessionId]) all[sessionId].signedIn = true; return all; }); return; }
+  if (await isSignedIn(p, e.host, tabId)) { await update((all) => { if (all[sessionId]) all[sessionId].signedIn = true; return all; }); return; }
   const tab = await chrome.tabs.create({ url: loginUrl(p, e.host), active: false });
   await update((all) => { if (all[sessionId]) all[sessionId].signInTab = tab.id; return all; });
+  if (stored(p)) watchStored(sessionId).catch(console.error);
 }
 
 /** live lists the entries whose session can still sign in, for host. */
@@ -112,6 +160,8 @@ async function injectIfSignIn(tabId, url) {
   if (!live.length) return;
   const p = await platformOf(live[0][1].platformId);
   if (!p || !isLoginPage(p, host, url)) return;
+  // A sign-in page that is the site's start page (Bluesky): only the tab opened for the sign-in.
+  if (stored(p) && !live.some(([, e]) => e.signInTab === tabId)) return;
   await chrome.scripting.executeScript({ target: { tabId, frameIds: [0] }, files: ['content/signin.js'] }).catch(() => {});
 }
 
@@ -129,11 +179,32 @@ async function sessionForPage(url) {
   return { sessionId, e, p, host };
 }
 
+/** pageFor finds the live session whose sign-in tab sender is (any tab, for a cookie platform). */
+async function pageFor(sender) {
+  const found = await sessionForPage(sender.url);
+  if (found && stored(found.p) && (!sender.tab || sender.tab.id !== found.e.signInTab)) return null;
+  return found;
+}
+
+/**
+ * stopSignIn ends a sign-in the page asks something of that the extension cannot give
+ * (login.stop: Bluesky's e-mailed code): the sign-in failed, the tab gets the table's notice.
+ */
+export async function stopSignIn(sender, notice) {
+  await start();
+  const found = await pageFor(sender);
+  if (!found) return { ok: false };
+  const hit = (found.p.login.stop || []).find((x) => x.notice === notice);
+  if (!hit) return { ok: false };
+  await fail(found.sessionId, found.e, hit.notice, `the page asks for something foureyes cannot fill (${hit.selector})`);
+  return { ok: true };
+}
+
 /** hello gives content/signin.js the form's steps (selectors only) on a live session's sign-in page. */
 export async function hello(sender) {
   await start();
-  const found = await sessionForPage(sender.url);
-  return found ? { ok: true, steps: found.p.login.steps } : { ok: false };
+  const found = await pageFor(sender);
+  return found ? { ok: true, steps: found.p.login.steps, stop: found.p.login.stop || [] } : { ok: false };
 }
 
 /**
@@ -143,7 +214,7 @@ export async function hello(sender) {
  */
 export async function step(sender, fields) {
   await start();
-  const found = await sessionForPage(sender.url);
+  const found = await pageFor(sender);
   if (!found) return { ok: false, code: 'approval_needed' };
   const { sessionId, e, host } = found;
   const want = (Array.isArray(fields) ? fields : []).filter((f) => FIELDS.includes(f));
@@ -255,6 +326,7 @@ async function endOne(sessionId, why) {
  * origins, and checks that no cookie is left. {ok, error?}.
  */
 export async function signOut(p, host) {
+  if (p.logout.request.bearer) return signOutStored(p, host);
   const problems = [];
   const url = logoutUrl(p, host);
   try {
@@ -293,6 +365,69 @@ export async function signOut(p, host) {
   const left = [];
   for (const o of origins) left.push(...(await chrome.cookies.getAll({ url: `${o}/` }).catch(() => [])).map((c) => c.name));
   if (left.length) problems.push(`cookies left: ${[...new Set(left)].join(', ')}`);
+  return problems.length ? { ok: false, error: problems.join('; ') } : { ok: true };
+}
+
+/** waitLoaded waits (at most ms) until tab tabId has loaded; false if it did not. */
+async function waitLoaded(tabId, ms = 15000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const t = await chrome.tabs.get(tabId).catch(() => null);
+    if (!t) return false;
+    if (t.status === 'complete') return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+/**
+ * signOutStored signs out of a platform that keeps its session in localStorage and whose web
+ * app ends no session on the server when signing out (Bluesky): in a background tab of the
+ * site (a page that runs none of its code), read the stored session; send the table's sign-out
+ * request to the session's own API host, which must be one of api_hosts (else the token goes
+ * nowhere and that is the failure), with the refresh token as bearer; remove the item; remove
+ * the site data; reload the site's open tabs, so no running app writes its session back; and
+ * check that no session is stored any more. {ok, error?}.
+ */
+async function signOutStored(p, host) {
+  const problems = [];
+  const spec = p.login.session_storage;
+  let tab = null;
+  try {
+    tab = await chrome.tabs.create({ url: `https://${host}${spec.page || '/'}`, active: false });
+    if (!(await waitLoaded(tab.id))) problems.push(`the page to read the stored session from did not load`);
+    const s = await readSession(p, tab.id);
+    if (s === undefined) problems.push('the stored session could not be read');
+    else if (storedSignedIn(s)) {
+      const url = bearerLogoutUrl(p, s);
+      if (!url) problems.push('the stored session names an API host that is not the platform\'s: its token was not sent there');
+      else {
+        try {
+          const res = await fetch(url, bearerLogoutInit(p, s.refresh));
+          if (!res.ok) problems.push(`the sign-out request was answered ${res.status}`);
+        } catch (err) {
+          problems.push(`the sign-out request failed: ${err && err.message || err}`);
+        }
+      }
+    }
+    await chrome.scripting.executeScript({ target: { tabId: tab.id, frameIds: [0] }, func: (k) => { localStorage.removeItem(k); }, args: [spec.key] }).catch(() => {});
+  } catch (err) {
+    problems.push(`signing out failed: ${err && err.message || err}`);
+  }
+  const origins = clearOrigins(p, host);
+  problems.push(...await removeSiteData(origins, p.logout.clear));
+  for (const o of origins) {
+    for (const c of await chrome.cookies.getAll({ domain: new URL(o).host }).catch(() => [])) {
+      await chrome.cookies.remove({ url: `https://${c.domain.replace(/^\./, '')}${c.path}`, name: c.name, storeId: c.storeId }).catch(() => {});
+    }
+  }
+  const open = (await chrome.tabs.query({ url: origins.map((o) => `${o}/*`) }).catch(() => [])).filter((t) => !tab || t.id !== tab.id);
+  await Promise.all(open.map((t) => chrome.tabs.reload(t.id).catch(() => {})));
+  if (tab) {
+    const left = await readSession(p, tab.id);
+    if (left) problems.push('a session is still stored in the browser');
+    await chrome.tabs.remove(tab.id).catch(() => {});
+  }
   return problems.length ? { ok: false, error: problems.join('; ') } : { ok: true };
 }
 
@@ -363,6 +498,7 @@ async function resume() {
   for (const [id, e] of Object.entries(await entries())) {
     if (e.state !== 'active' || e.signedIn || e.failed || e.signInTab === null) continue;
     if (e.asked) { await fail(id, e, 'sign_in_failed', 'the worker stopped during the sign-in'); continue; }
+    if (stored(await platformOf(e.platformId))) watchStored(id).catch(console.error);
     const tab = await chrome.tabs.get(e.signInTab).catch(() => null);
     if (tab && tab.status === 'complete') await injectIfSignIn(tab.id, tab.url);
   }

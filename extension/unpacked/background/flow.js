@@ -294,11 +294,14 @@ export async function status() {
  * request body when the table says where it is, else the digest that was checked before the
  * gate opened. A body that differs from the approved text is the daemon's alarm to raise.
  */
-export async function published(allow, bodyText) {
+export async function published(allow, bodyText, mismatch) {
   // A private account's post: no session to report (the daemon recorded private_post_allowed).
   if (allow.private) { notifyTab(allow.tabId, { state: 'notice', code: 'published_private' }); return; }
-  const d = typeof bodyText === 'string' ? await digest(bodyText) : allow.digest;
-  const md = typeof bodyText === 'string' ? await manifestDigest({ account: allow.account, action: allow.action, text: bodyText }) : allow.manifestDigest;
+  // What went out is not the approved post (a like through a repost's allow, a thread): the
+  // digest of a description of it, which never equals an approved text's, raises the alarm.
+  const d = mismatch ? await digest(`foureyes: not the approved request: ${mismatch}`) : typeof bodyText === 'string' ? await digest(bodyText) : allow.digest;
+  const md = mismatch ? d : typeof bodyText === 'string' ? await manifestDigest({ account: allow.account, action: allow.action, text: bodyText }) : allow.manifestDigest;
+  if (mismatch) console.warn(`foureyes: ${mismatch}`);
   conn.call('published', { session_id: allow.sessionId, digest: d, manifest_digest: md }).catch((e) => console.warn('foureyes: could not report publish', e));
   notifyTab(allow.tabId, { state: d === allow.digest ? 'published' : 'published_mismatch' });
   // The session's one publish is done: sign the browser out.

@@ -4,7 +4,7 @@
 // when the daemon revokes sessions, when the worker starts, and after ALLOW_MS at the latest.
 
 import { blockRules, allowRules, endpointFits, ruleUpdate, isAllowRule, ALLOW_ID_BASE, PENDING_RULESET } from '../lib/rules.js';
-import { publishEndpoint, contentScriptMatches, bodyText } from '../lib/platforms.js';
+import { contentScriptMatches, urlEndpoints, throughGate } from '../lib/platforms.js';
 import * as store from './store.js';
 
 /** How long an opened gate waits for the page's request. */
@@ -152,12 +152,14 @@ export async function observe(details, table, instances) {
     allow = leftover && leftover.tabId === details.tabId ? leftover : null;
   }
   if (!allow || details.tabId !== allow.tabId) return;
-  const hit = publishEndpoint(table, details.method, details.url, instances);
-  if (!hit || hit.platform.id !== allow.platformId) return;
-  if (allow.action && !endpointFits(hit.endpoint, allow.action)) return; // blocked by the rules anyway
+  const p = table.platforms.find((x) => x.id === allow.platformId && x.status === 'supported');
+  if (!p) return;
+  // The endpoints the allow rules opened for this URL (others were blocked by the rules anyway).
+  const opened = urlEndpoints(p, details.method, details.url, instances).filter((e) => !allow.action || endpointFits(e, allow.action));
+  if (!opened.length) return;
   // Synchronously: a second request in the same tick finds the gate closed.
   if (allow === current) current = null; else leftover = null;
-  const text = bodyText(hit.endpoint, details.requestBody);
-  for (const fn of seenListeners) { try { fn({ allow, url: details.url, requestId: details.requestId, text }); } catch (e) { console.error(e); } }
+  const seen = throughGate(opened, details.requestBody);
+  for (const fn of seenListeners) { try { fn({ allow, url: details.url, requestId: details.requestId, ...seen }); } catch (e) { console.error(e); } }
   await closeAll();
 }

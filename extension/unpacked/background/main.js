@@ -69,6 +69,7 @@ chrome.runtime.onMessage.addListener((msg, sender, sendResponse) => onMessage(ms
 // has looked at it.
 const observing = new Map();
 chrome.webRequest.onBeforeRequest.addListener((details) => {
+  try { unrecognised.note(details, cache.table, cache.instances); } catch (e) { console.error(e); }
   let work;
   if (cache.table) work = gate.observe(details, cache.table, cache.instances);
   // A worker this request woke has no table yet: the request may be the publish an allow left
@@ -80,13 +81,13 @@ chrome.webRequest.onBeforeRequest.addListener((details) => {
 
 // The request that went through an open gate: report it once the server answered.
 const inflight = new Map();
-gate.onSeen(({ allow, requestId, text }) => { inflight.set(requestId, { allow, text }); });
+gate.onSeen(({ allow, requestId, text, mismatch }) => { inflight.set(requestId, { allow, text, mismatch }); });
 chrome.webRequest.onCompleted.addListener((details) => {
   (observing.get(details.requestId) || Promise.resolve()).then(() => {
     const seen = inflight.get(details.requestId);
     if (!seen) return;
     inflight.delete(details.requestId);
-    flow.published(seen.allow, seen.text).catch(console.error);
+    flow.published(seen.allow, seen.text, seen.mismatch).catch(console.error);
   });
 }, { urls: ['https://*/*'] });
 chrome.webRequest.onErrorOccurred.addListener((details) => {

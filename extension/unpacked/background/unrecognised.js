@@ -9,7 +9,7 @@
 // webRequest observes without blocking (allowed in MV3, also when force-installed); the
 // declarativeNetRequest feedback API would need an unpacked extension.
 
-import { publishEndpoint } from '../lib/platforms.js';
+import { publishEndpoint, urlEndpoints, parseBody, bodyMatches } from '../lib/platforms.js';
 import { pendingMatch } from '../lib/rules.js';
 import * as store from './store.js';
 import * as conn from './connection.js';
@@ -23,6 +23,27 @@ const REPORT_EVERY_MS = 60000;
 const MAX_QUEUED = 20;
 
 const lastReport = new Map(); // "tab|platform" -> time
+/** Requests seen whose body fits none of their URL's publishing endpoints (likes, follows). */
+const interactions = new Set();
+
+/**
+ * note is called for every request as it starts (webRequest.onBeforeRequest, which has the
+ * body): a request to a URL whose endpoints are told apart by their body (Bluesky's
+ * createRecord) and whose body fits none of them is no post but a like, a follow or the like.
+ * The network gate blocks it all the same; onBlocked then says so instead of reporting a gap in
+ * the table.
+ */
+export function note(details, table, instances) {
+  if (!table || details.method === 'GET') return;
+  const hit = publishEndpoint(table, details.method, details.url, instances);
+  if (!hit) return;
+  const eps = urlEndpoints(hit.platform, details.method, details.url, instances);
+  if (!eps.length || !eps.every((e) => e.body_match)) return;
+  const parsed = parseBody(details.requestBody);
+  if (eps.some((e) => bodyMatches(e, parsed))) return;
+  interactions.add(details.requestId);
+  if (interactions.size > 200) interactions.delete(interactions.values().next().value);
+}
 
 /** tellTab shows the notice for code on the tab, putting the page gate there if it is not. */
 export async function tellTab(tabId, code) {
@@ -52,6 +73,10 @@ export async function onBlocked(details) {
     if (!(await configKnownNow()) && pendingMatch(table, details.method, details.url)) await tellTab(details.tabId, 'config_pending');
     return;
   }
+  // Chromium does not show a request its rules block to onBeforeRequest: a URL whose endpoints
+  // are all told apart by the body (Bluesky's createRecord) is then taken as an interaction.
+  const keyed = urlEndpoints(hit.platform, details.method, details.url, await instances());
+  if (interactions.delete(details.requestId) || (keyed.length && keyed.every((e) => e.body_match))) { await tellTab(details.tabId, 'interaction_blocked'); return; }
   await tellTab(details.tabId, 'platform_unrecognised');
   const key = `${details.tabId}|${hit.platform.id}`;
   const now = Date.now();

@@ -39,6 +39,7 @@
   }
 
   let steps = null;
+  let stops = [];
   const done = new Set(); // steps filled on this page
   let busy = false;
   const FIELDS = ['username', 'password', 'totp'];
@@ -47,9 +48,25 @@
     // The page gate holds every button click until it has its configuration: wait for it, or
     // the gate swallows the form's submit.
     if (busy || !steps || !document.documentElement.hasAttribute('data-foureyes')) return;
+    // A field the extension cannot fill (an e-mailed code): stop, and the worker says why.
+    const halt = stops.find((x) => visible(q(x.selector)));
+    if (halt) {
+      busy = true;
+      stop();
+      await ask({ type: 'cs:signin-stop', notice: halt.notice });
+      return;
+    }
     for (let i = 0; i < steps.length; i++) {
       if (done.has(i)) continue;
       const s = steps[i];
+      if (s.click) {
+        // A button that leads to the form (Bluesky's "Sign in"): pressed once, if it shows.
+        const b = q(s.click);
+        if (!visible(b)) continue;
+        done.add(i);
+        b.click();
+        return;
+      }
       const fields = FIELDS.filter((f) => s[f]);
       const els = fields.map((f) => q(s[f]));
       if (!els.every(visible)) continue;
@@ -65,7 +82,9 @@
       }
       return;
     }
-    if (done.size === steps.length) stop();
+    // Every step filled: keep watching until the page goes (the worker closes the tab) or the
+    // minute is up, for a field that comes after them and cannot be filled (login.stop).
+    if (steps.every((s, i) => done.has(i) || s.click) && !stops.length) stop();
   }
 
   const obs = new MutationObserver(() => { tick(); });
@@ -76,6 +95,7 @@
   ask({ type: 'cs:signin-hello' }).then((r) => {
     if (!r || !r.ok || !Array.isArray(r.steps)) { stop(); return; }
     steps = r.steps;
+    stops = Array.isArray(r.stop) ? r.stop : [];
     obs.observe(document.documentElement, { childList: true, subtree: true });
     tick();
   });

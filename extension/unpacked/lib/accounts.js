@@ -12,6 +12,20 @@ import { normalizeHost } from './platforms.js';
  */
 export function readSignedIn(spec) {
   try {
+    if (spec.session_storage) {
+      // The handle of the current account of a session kept in localStorage (Bluesky); the
+      // caller passes login.session_storage as spec.storage.
+      const st = spec.storage;
+      const raw = st && localStorage.getItem(st.key);
+      if (!raw) return null;
+      const data = JSON.parse(raw);
+      const at = (o, path) => path.split('.').reduce((v, k) => (v && typeof v === 'object' && Object.hasOwn(v, k) ? v[k] : undefined), o);
+      const id = at(data, st.current);
+      const list = at(data, st.accounts);
+      const acc = typeof id === 'string' && Array.isArray(list) ? list.find((a) => a && a[st.id] === id) : null;
+      const h = acc && acc[st.handle];
+      return typeof h === 'string' && h ? h : null;
+    }
     if (spec.selector) {
       const el = document.querySelector(spec.selector);
       const m = el && new RegExp(spec.pattern).exec(el.textContent || '');

@@ -2,7 +2,7 @@
 // signs in, which page may receive its credentials, and what signing out sends and clears.
 // Everything comes from the platform table's `login` and `logout`. No browser APIs.
 
-import { normalizeHost } from './platforms.js';
+import { normalizeHost, apiHostOf } from './platforms.js';
 
 /** FIELDS are the values a sign-in step may ask for, in the order the daemon gives them. */
 export const FIELDS = ['username', 'password', 'totp'];
@@ -105,4 +105,57 @@ export function logoutInit(p, token) {
 export function cookieOnHost(domain, host) {
   const d = String(domain).replace(/^\./, '').toLowerCase();
   return host === d || host.endsWith(`.${d}`);
+}
+
+/**
+ * readStoredSession runs IN THE PAGE (chrome.scripting, isolated world, which shares the page's
+ * localStorage) and returns the current account of a session kept in localStorage, as the
+ * table's login.session_storage describes it: {id, handle, refresh, service} (each a string or
+ * null), or null when none is stored. Self-contained: it is serialised into the tab.
+ * @param {any} spec login.session_storage
+ */
+export function readStoredSession(spec) {
+  try {
+    const raw = localStorage.getItem(spec.key);
+    if (!raw) return null;
+    const data = JSON.parse(raw);
+    const at = (o, path) => path.split('.').reduce((v, k) => (v && typeof v === 'object' && Object.hasOwn(v, k) ? v[k] : undefined), o);
+    const id = at(data, spec.current);
+    if (typeof id !== 'string' || !id) return null;
+    const list = at(data, spec.accounts);
+    const acc = Array.isArray(list) ? list.find((a) => a && a[spec.id] === id) : null;
+    if (!acc) return null;
+    const str = (v) => (typeof v === 'string' && v ? v : null);
+    const service = spec.service.map((k) => str(acc[k])).find(Boolean) || null;
+    return { id, handle: str(acc[spec.handle]), refresh: str(acc[spec.refresh]), service };
+  } catch {
+    return null;
+  }
+}
+
+/** storedSignedIn says whether a stored session (readStoredSession) means signed in. */
+export function storedSignedIn(s) {
+  return !!(s && s.refresh);
+}
+
+/**
+ * bearerLogoutUrl is where a stored session's sign-out goes (the table's logout path on the
+ * session's own API host), or null when that host is not one of the platform's api_hosts over
+ * https: then the token must not go there.
+ * @param {any} p
+ * @param {{service: string|null}|null} s
+ */
+export function bearerLogoutUrl(p, s) {
+  if (!s || typeof s.service !== 'string') return null;
+  let u;
+  try { u = new URL(s.service); } catch { return null; }
+  if (u.protocol !== 'https:' || u.username || u.password || (u.port && u.port !== '443')) return null;
+  const host = normalizeHost(u.hostname);
+  if (!host || !apiHostOf(p, host)) return null;
+  return `https://${host}${p.logout.request.path}`;
+}
+
+/** bearerLogoutInit builds the fetch options of a sign-out that carries a token as bearer. */
+export function bearerLogoutInit(p, token) {
+  return { method: p.logout.request.method, headers: { authorization: `Bearer ${token}` }, credentials: 'omit', redirect: 'error', cache: 'no-store', referrerPolicy: 'no-referrer' };
 }

@@ -58,15 +58,61 @@ export function checkTable(t) {
     if (!Array.isArray(p.hosts)) throw new Error(`platform table: ${p.id}: hosts must be a list`);
     if (p.status !== 'supported') continue;
     if (!Array.isArray(p.publish) || p.publish.length === 0) throw new Error(`platform table: ${p.id}: no publish endpoints`);
+    for (const h of p.api_hosts || []) {
+      if (!isHostPattern(h)) throw new Error(`platform table: ${p.id}: api host ${JSON.stringify(h)}: want a host name, or *. and a host name (no other wildcard)`);
+    }
     for (const e of p.publish) {
       if (!!e.url_regex === !!e.path_regex) throw new Error(`platform table: ${p.id}: endpoint needs exactly one of url_regex, path_regex`);
       const src = e.url_regex || e.path_regex;
       if (!src.startsWith('^')) throw new Error(`platform table: ${p.id}: ${src}: must be anchored with ^`);
       new RegExp(src); // throws on a bad expression
+      if (e.path_regex && !p.instances_from_policy && !(p.api_hosts || []).length) throw new Error(`platform table: ${p.id}: ${src}: a path_regex needs api_hosts or instances_from_policy`);
+      if (e.body_match !== undefined) {
+        const m = e.body_match;
+        if (!m || typeof m !== 'object' || !BODY_PATH.test(m.path || '') || typeof m.equals !== 'string' || !m.equals ||
+            (m.also !== undefined && (!Array.isArray(m.also) || !m.also.every((x) => typeof x === 'string' && x)))) {
+          throw new Error(`platform table: ${p.id}: ${src}: body_match needs a dotted path (segments or *) and a text to equal`);
+        }
+      }
+      if (e.body_text !== undefined && (typeof e.body_text !== 'string' || !e.body_text)) throw new Error(`platform table: ${p.id}: ${src}: body_text must be a path`);
     }
     if (!p.composer || !Array.isArray(p.composer.text) || !Array.isArray(p.composer.submit)) throw new Error(`platform table: ${p.id}: composer needs text and submit selectors`);
   }
   return t;
+}
+
+// A path into a JSON body: dotted segments, where * stands for any element of an array.
+const BODY_PATH = /^([A-Za-z0-9_$]+|\*)(\.([A-Za-z0-9_$]+|\*))*$/;
+
+/**
+ * isHostPattern says whether s is an API host of the table: a host name, or "*." and a host name
+ * of at least two labels (the only wildcard there is).
+ * @param {unknown} s
+ */
+export function isHostPattern(s) {
+  if (typeof s !== 'string') return false;
+  const rest = s.startsWith('*.') ? s.slice(2) : s;
+  return rest.includes('.') && normalizeHost(rest) === rest;
+}
+
+/**
+ * hostMatches says whether host (normalised) is pattern: equal to a plain host name, or for
+ * "*.suffix" any host under suffix (one or more labels more; not suffix itself).
+ */
+export function hostMatches(pattern, host) {
+  const h = normalizeHost(host);
+  if (!h || !isHostPattern(pattern)) return false;
+  return pattern.startsWith('*.') ? h.endsWith(pattern.slice(1)) && h.length > pattern.length - 1 : h === pattern;
+}
+
+/** hostRegex is the regular expression (source, JS and RE2) of a host or a host pattern. */
+export function hostRegex(pattern) {
+  return pattern.startsWith('*.') ? `[a-z0-9-]+(\\.[a-z0-9-]+)*\\.${escapeRegex(pattern.slice(2))}` : escapeRegex(pattern);
+}
+
+/** apiHostOf says whether host is one of platform p's API hosts (api_hosts, patterns allowed). */
+export function apiHostOf(p, host) {
+  return (p.api_hosts || []).some((pat) => hostMatches(pat, host));
 }
 
 /** supported lists the platforms the gate enforces (status "supported"). */
@@ -124,6 +170,8 @@ export function escapeRegex(s) {
 export function endpointRegexes(p, endpoint, instances = []) {
   if (endpoint.url_regex) return [endpoint.url_regex];
   const path = endpoint.path_regex.replace(/^\^/, '');
+  // A platform with API hosts (Bluesky's PDS hosts) publishes there, not on its pages' hosts.
+  if (p.api_hosts && p.api_hosts.length) return p.api_hosts.map((h) => `^https://${hostRegex(h)}(:443)?${path}`);
   return hostsOf(p, instances).map((h) => `^https://${escapeRegex(h)}(:443)?${path}`);
 }
 
@@ -142,6 +190,15 @@ export function publishEndpoint(table, method, url, instances = []) {
     }
   }
   return null;
+}
+
+/**
+ * urlEndpoints lists the publishing endpoints of platform p that method+url is, by URL alone
+ * (endpoints told apart by their body share a URL).
+ */
+export function urlEndpoints(p, method, url, instances = []) {
+  const m = String(method || '').toUpperCase();
+  return p.publish.filter((e) => e.method === m && endpointRegexes(p, e, instances).some((src) => new RegExp(src, 'i').test(url)));
 }
 
 /**
@@ -179,20 +236,14 @@ export function composerConfig(p) {
 }
 
 /**
- * bodyText reads the post's text out of a request body as webRequest reports it
- * ({raw: [{bytes}]} or {formData}), following the endpoint's body_text path. null when the
- * endpoint names no path or the body does not have it.
- * @param {any} endpoint
+ * parseBody reads a request body as webRequest reports it ({raw: [{bytes}]} or {formData}):
+ * {json} for a JSON body, {form} for form fields, or null when there is none to read.
  * @param {any} requestBody
- * @returns {string|null}
+ * @returns {{json?: any, form?: Record<string, string[]>}|null}
  */
-export function bodyText(endpoint, requestBody) {
-  const path = endpoint && endpoint.body_text;
-  if (!path || !requestBody) return null;
-  if (requestBody.formData) {
-    const v = requestBody.formData[path];
-    return Array.isArray(v) && typeof v[0] === 'string' ? v[0] : null;
-  }
+export function parseBody(requestBody) {
+  if (!requestBody) return null;
+  if (requestBody.formData) return { form: requestBody.formData };
   if (!Array.isArray(requestBody.raw)) return null;
   const parts = requestBody.raw.filter((r) => r && r.bytes).map((r) => new Uint8Array(r.bytes));
   if (!parts.length) return null;
@@ -200,12 +251,95 @@ export function bodyText(endpoint, requestBody) {
   let off = 0;
   for (const p of parts) { all.set(p, off); off += p.length; }
   const raw = new TextDecoder().decode(all);
-  let v;
   try {
-    v = JSON.parse(raw);
-    for (const k of path.split('.')) v = v && typeof v === 'object' ? v[k] : undefined;
+    return { json: JSON.parse(raw) };
   } catch {
-    v = new URLSearchParams(raw).get(path);
+    const form = {};
+    for (const [k, v] of new URLSearchParams(raw)) (form[k] = form[k] || []).push(v);
+    return { form };
   }
-  return typeof v === 'string' ? v : null;
+}
+
+/**
+ * valuesAt lists the values at a dotted path in v; a * segment stands for every element of an
+ * array (and matches nothing else).
+ * @param {any} v
+ * @param {string} path
+ * @returns {any[]}
+ */
+export function valuesAt(v, path) {
+  let cur = [v];
+  for (const k of path.split('.')) {
+    const next = [];
+    for (const c of cur) {
+      if (k === '*') { if (Array.isArray(c)) next.push(...c); } else if (c && typeof c === 'object' && !Array.isArray(c) && Object.hasOwn(c, k)) next.push(c[k]);
+    }
+    cur = next;
+  }
+  return cur;
+}
+
+/**
+ * bodyMatches says whether a parsed body fits an endpoint's body_match: at least one value at
+ * the path equals `equals`, and every value there is `equals` or one of `also`. An endpoint
+ * without body_match fits any body.
+ */
+export function bodyMatches(endpoint, parsed) {
+  const m = endpoint && endpoint.body_match;
+  if (!m) return true;
+  if (!parsed || parsed.json === undefined) return false;
+  const vals = valuesAt(parsed.json, m.path);
+  const ok = new Set([m.equals, ...(m.also || [])]);
+  return vals.includes(m.equals) && vals.every((x) => typeof x === 'string' && ok.has(x));
+}
+
+/**
+ * textOf reads the post's text from a parsed body by the endpoint's body_text:
+ *   {text}            found;
+ *   {mismatch: why}   the path has a * and not exactly one text is there (a thread of several
+ *                     posts in one request is not the approved post);
+ *   null              the endpoint names no path, or the body has none there (the text checked
+ *                     before the gate opened stands).
+ */
+export function textOf(endpoint, parsed) {
+  const path = endpoint && endpoint.body_text;
+  if (!path || !parsed) return null;
+  if (parsed.form) {
+    const v = parsed.form[path];
+    return Array.isArray(v) && typeof v[0] === 'string' ? { text: v[0] } : null;
+  }
+  const vals = valuesAt(parsed.json, path).filter((x) => typeof x === 'string');
+  if (path.split('.').includes('*')) return vals.length === 1 ? { text: vals[0] } : { mismatch: `${vals.length} texts in one request` };
+  return vals.length ? { text: vals[0] } : null;
+}
+
+/**
+ * bodyText reads the post's text out of a request body as webRequest reports it, following the
+ * endpoint's body_text path. null when the endpoint names no path, the body does not have it,
+ * or (a * path) not exactly one text is there.
+ * @param {any} endpoint
+ * @param {any} requestBody
+ * @returns {string|null}
+ */
+export function bodyText(endpoint, requestBody) {
+  const r = textOf(endpoint, parseBody(requestBody));
+  return r && typeof r.text === 'string' ? r.text : null;
+}
+
+/**
+ * throughGate reads what went through an open gate: {text} (the text found in the body, or none
+ * to check), or {mismatch} when the body fits no endpoint of the opened action (a like sent
+ * through a repost's createRecord) or does not hold exactly one text where the table says it
+ * sits (a thread of several posts). A mismatch is reported to the daemon as another text.
+ */
+export function throughGate(opened, requestBody) {
+  const parsed = parseBody(requestBody);
+  const e = opened.find((x) => bodyMatches(x, parsed));
+  if (!e) {
+    const kinds = opened.filter((x) => x.body_match).map((x) => x.body_match.path);
+    return { text: null, mismatch: `the request's body fits no endpoint of the approved action (${kinds.join(', ') || 'body'})` };
+  }
+  const r = textOf(e, parsed);
+  if (r && r.mismatch) return { text: null, mismatch: r.mismatch };
+  return { text: r ? r.text : null };
 }

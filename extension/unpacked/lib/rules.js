@@ -101,7 +101,8 @@ export function allowRules(p, tabId, firstId, instances = [], host, action) {
   for (const e of p.publish) {
     if (action !== undefined && !endpointFits(e, action)) continue;
     let res = endpointRegexes(p, e, instances);
-    if (host && e.path_regex) res = endpointRegexes(p, e, [host]).filter((r) => res.includes(r));
+    // An instance platform: only the page's own instance. (API hosts are not the page's host.)
+    if (host && e.path_regex && p.instances_from_policy) res = endpointRegexes(p, e, [host]).filter((r) => res.includes(r));
     for (const re of res) {
       rules.push({ id: id++, priority: ALLOW_PRIORITY, action: { type: 'allow' }, condition: condition(re, e.method, { tabIds: [tabId] }) });
     }

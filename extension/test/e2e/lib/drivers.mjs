@@ -27,7 +27,7 @@ export function fakeDriver() {
       d = await startFakeDaemon({ hostConfig: cfg });
       port = d.port;
     },
-    accountFor: (platform) => (platform === 'x' ? 'x:@ministry' : 'mastodon:@press@social.example'),
+    accountFor: (platform) => ({ x: 'x:@ministry', bluesky: 'bluesky:@ministry.bsky.social' }[platform] || 'mastodon:@press@social.example'),
     approver: 'anna',
     async code() { return '123456'; },
     async lock() { d.lock(); },
@@ -118,7 +118,7 @@ export function realDriver(bin, { firefoxId = null } = {}) {
       writeFileSync(policy, JSON.stringify({
         ...driver.policy,
         version: 1,
-        accounts: { 'x:@ministry': {}, 'mastodon:@press@social.example': {}, ...extra, ...(driver.policy.accounts || {}) },
+        accounts: { 'x:@ministry': {}, 'mastodon:@press@social.example': {}, 'bluesky:@ministry.bsky.social': {}, ...extra, ...(driver.policy.accounts || {}) },
         default_approvers: ['anna'],
         extension_ids: [EXTENSION_ID],
         bridge_port: port,
@@ -147,9 +147,11 @@ export function realDriver(bin, { firefoxId = null } = {}) {
       // The fixture platforms' accounts, with their own 2FA seeds: the daemon computes the code.
       run(['account', 'add', '--platform', 'x', '--handle', '@ministry', '--username', ACCOUNTS.x.username, '--password-stdin', '--totp-seed-stdin'], `${ACCOUNTS.x.password}\n${ACCOUNTS.x.seed}\n`);
       for (const [h, pw] of Object.entries(driver.extraAccounts)) run(['account', 'add', '--platform', 'x', '--handle', h, '--username', h.slice(1), '--password-stdin'], `${pw}\n`);
+      // Bluesky: no two-factor seed (its second factor is an e-mailed code, which foureyes cannot use).
+      run(['account', 'add', '--platform', 'bluesky', '--handle', '@ministry.bsky.social', '--username', ACCOUNTS.bluesky.username, '--password-stdin'], `${ACCOUNTS.bluesky.password}\n`);
       run(['account', 'add', '--platform', 'mastodon', '--handle', '@press@social.example', '--username', ACCOUNTS.mastodon.username, '--password-stdin', '--totp-seed-stdin'], `${ACCOUNTS.mastodon.password}\n${ACCOUNTS.mastodon.seed}\n`);
     },
-    accountFor: (platform) => (platform === 'x' ? 'x:@ministry' : 'mastodon:@press@social.example'),
+    accountFor: (platform) => ({ x: 'x:@ministry', bluesky: 'bluesky:@ministry.bsky.social' }[platform] || 'mastodon:@press@social.example'),
     approver: 'anna',
     code: freshCode,
     async lock() { run(['lock']); },

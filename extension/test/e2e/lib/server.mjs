@@ -41,12 +41,17 @@ const SITES = {
   'twitter.com': 'x',
   'social.example': 'mastodon',
   'other.example': 'other',
+  'bsky.app': 'bsky',
+  'bsky.social': 'pds',
+  'pds1.us-east.host.bsky.network': 'pds',
 };
 
 /** The fixture accounts: what the keyring holds for them in the tests, and their 2FA seeds. */
 export const ACCOUNTS = {
   x: { username: 'ministry', password: 'correct horse', seed: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' },
   mastodon: { username: 'press@social.example', password: 'battery staple', seed: 'KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU' },
+  // No seed: Bluesky's second factor is a code it e-mails (emailAuth turns it on in the fixture).
+  bluesky: { username: 'press@example.org', password: 'purple monkey dishwasher', handle: 'ministry.bsky.social', did: 'did:plc:ministry' },
 };
 
 const PUBLISH = /\/(CreateTweet|CreateNoteTweet|CreateScheduledTweet|CreateRetweet)$|^\/api\/v1\/statuses(\/|$)|^\/(1\.1\/statuses\/update\.json|2\/tweets)$/;
@@ -85,6 +90,7 @@ export async function startServer({ port, key, cert }) {
   const mSessions = new Map();
   const accounts = JSON.parse(JSON.stringify(ACCOUNTS));
   const failRotation = { x: null, mastodon: null };
+  const bsky = blueskyFixture({ accounts, received, json });
   /** changePassword checks and applies a change; returns {status, error?} (error text shown). */
   function changePassword(site, current, next, confirm) {
     const acc = accounts[site];
@@ -290,6 +296,8 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
     const body = req.method === 'GET' || req.method === 'HEAD' ? '' : await readBody(req);
     log.push({ host, method: req.method, url: req.url, body, at: Date.now() });
     if (site === 'x-api') return xApi(req, res, url, body);
+    if (site === 'pds') return bsky.pds(req, res, url, body, host);
+    if (site === 'bsky') return bsky.app(req, res, url);
     if (site === 'x' && req.method === 'POST' && url.pathname === '/i/api/1.1/account/change_password.json') {
       const sx = xSession(req);
       if (!sx || req.headers['x-csrf-token'] !== sx.ct0) return json(res, 401, { errors: [{ message: 'Could not authenticate you' }] });
@@ -371,8 +379,13 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
     /** signInWorks tries a password at the platform's own sign-in over HTTPS, as a browser would: true when accepted. */
     signInWorks,
     replay,
+    /** request sends one HTTPS request to the fixture, as a program elsewhere would: {status, headers, body}. */
+    request,
+    /** bsky: the Bluesky fixture's own handles (refresh-token replay, sessions for other accounts). */
+    bsky,
     /** liveSessions counts the signed-in sessions the server holds for a site. */
     liveSessions(site) {
+      if (site === 'bluesky') return bsky.liveSessions();
       if (site === 'x') return [...xSessions.values()].filter((s) => s.valid).length;
       return [...mSessions.values()].filter((s) => s.valid && s.user).length;
     },
@@ -403,3 +416,162 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
     close() { return new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }); },
   };
 }
+
+// ---- Bluesky ----------------------------------------------------------------------------------
+// bsky.app is a small single-page app that behaves like the real one where foureyes meets it:
+// the signed-out start page has a "Sign in" button (data-testid=signInButton) leading to the form
+// (loginUsernameInput, loginPasswordInput, loginNextButton; loginAuthFactorTokenInput when the
+// account has e-mail sign-in codes on); the session lives in localStorage under BSKY_STORAGE
+// ({session: {accounts: [{did, handle, service, pdsUrl, accessJwt, refreshJwt}], currentAccount:
+// {did}}}), and no cookie; the composer (composerTextInput, composerPublishBtn) posts with
+// com.atproto.repo.applyWrites on the account's PDS; like and repost buttons use
+// com.atproto.repo.createRecord. Signing out in the app only drops the stored session.
+// The PDS (bsky.social, the entryway, and pds1.us-east.host.bsky.network, the account's host):
+// createSession checks the password, refreshSession rotates the tokens, deleteSession kills the
+// refresh token (an access JWT already issued stays valid until it expires, 2 hours, as on
+// Bluesky), getSession, applyWrites and createRecord need a live access JWT as bearer.
+function blueskyFixture({ accounts, received, json }) {
+  const PDS = 'https://pds1.us-east.host.bsky.network';
+  const ACCESS_MS = 2 * 3600 * 1000;
+  const access = new Map(); // accessJwt -> {did, handle, exp}
+  const refresh = new Map(); // refreshJwt -> {did, handle, valid}
+  let emailAuth = false;
+  const cors = { 'access-control-allow-origin': 'https://bsky.app', 'access-control-allow-headers': 'authorization, content-type, atproto-accept-labelers', 'access-control-allow-methods': 'GET, POST' };
+  const bearer = (req) => /^Bearer (\S+)$/.exec(String(req.headers.authorization || ''))?.[1] || null;
+  function issue(did, handle) {
+    const a = `acc-${rand()}`; const r = `ref-${rand()}`;
+    access.set(a, { did, handle, exp: Date.now() + ACCESS_MS });
+    refresh.set(r, { did, handle, valid: true });
+    return { accessJwt: a, refreshJwt: r, did, handle, didDoc: { id: did, service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: PDS }] } };
+  }
+  const liveAccess = (req) => { const a = access.get(bearer(req)); return a && a.exp > Date.now() ? a : null; };
+  function pds(req, res, url, body, host) {
+    const out = (status, obj) => json(res, status, obj, cors);
+    if (req.method === 'OPTIONS') { res.writeHead(204, cors); res.end(); return; }
+    const m = url.pathname.replace(/^\/xrpc\//, '');
+    let j = {};
+    try { j = body ? JSON.parse(body) : {}; } catch { return out(400, { error: 'InvalidRequest' }); }
+    const acc = accounts.bluesky;
+    if (m === 'com.atproto.server.createSession' && req.method === 'POST') {
+      if (![acc.username, acc.handle].includes(j.identifier) || j.password !== acc.password) return out(401, { error: 'AuthenticationRequired', message: 'Invalid identifier or password' });
+      if (emailAuth && !j.authFactorToken) return out(401, { error: 'AuthFactorTokenRequired', message: 'A sign in code has been sent to your email address' });
+      return out(200, issue(acc.did, acc.handle));
+    }
+    if (m === 'com.atproto.server.refreshSession' && req.method === 'POST') {
+      const r = refresh.get(bearer(req));
+      if (!r || !r.valid) return out(401, { error: 'ExpiredToken', message: 'Token has been revoked' });
+      r.valid = false;
+      return out(200, issue(r.did, r.handle));
+    }
+    if (m === 'com.atproto.server.deleteSession' && req.method === 'POST') {
+      const r = refresh.get(bearer(req));
+      if (!r || !r.valid) return out(401, { error: 'ExpiredToken', message: 'Token has been revoked' });
+      r.valid = false; // the refresh token dies; access JWTs already issued live until they expire
+      res.writeHead(200, cors); res.end();
+      return;
+    }
+    if (m === 'com.atproto.server.getSession' && req.method === 'GET') {
+      const a = liveAccess(req);
+      return a ? out(200, { did: a.did, handle: a.handle }) : out(401, { error: 'AuthenticationRequired' });
+    }
+    if ((m === 'com.atproto.repo.applyWrites' || m === 'com.atproto.repo.createRecord') && req.method === 'POST') {
+      const a = liveAccess(req);
+      const status = a ? 200 : 401;
+      const texts = (j.writes || []).map((w) => w && w.value && w.value.text).filter((t) => typeof t === 'string');
+      const text = m === 'com.atproto.repo.applyWrites' ? (texts.length === 1 ? texts[0] : JSON.stringify(texts)) : j.collection;
+      if (!req.headers['x-fixture-replay']) received.push({ host, method: req.method, path: url.pathname, text, collection: j.collection || null, status, at: Date.now() });
+      return a ? out(200, { uri: `at://${a.did}/app.bsky.feed.post/${rand().slice(0, 13)}`, cid: 'bafy' }) : out(401, { error: 'AuthenticationRequired' });
+    }
+    return out(404, { error: 'MethodNotImplemented' });
+  }
+  function app(req, res, url) {
+    if (req.method !== 'GET') { res.writeHead(405); res.end(); return; }
+    if (url.pathname === '/robots.txt') { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('User-agent: *\nAllow: /\n'); return; }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(BSKY_PAGE);
+  }
+  return {
+    pds, app, PDS,
+    /** emailAuth turns the account's e-mailed sign-in codes on or off. */
+    setEmailAuth(on) { emailAuth = !!on; },
+    /** liveSessions counts the refresh tokens still valid (each a signed-in session). */
+    liveSessions() { return [...refresh.values()].filter((r) => r.valid).length; },
+    /** refreshWorks replays a refresh token at the PDS, as a copy elsewhere would; the status. */
+    accessWorks(token) { const a = access.get(token); return !!(a && a.exp > Date.now()); },
+    refreshValid(token) { const r = refresh.get(token); return !!(r && r.valid); },
+    /** storedFor is what bsky.app stores in localStorage for a session of handle, made here (a person's earlier sign-in). */
+    storedFor(handle, did = `did:plc:${handle.split('.')[0]}`) {
+      const s = issue(did, handle);
+      return { session: { accounts: [{ service: 'https://bsky.social/', did, handle, accessJwt: s.accessJwt, refreshJwt: s.refreshJwt, pdsUrl: PDS, active: true }], currentAccount: { did } } };
+    },
+  };
+}
+
+const BSKY_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Bluesky</title></head><body>
+<div id="root"></div>
+<script>
+(() => {
+  const KEY = 'BSKY_STORAGE';
+  const load = () => { try { return JSON.parse(localStorage.getItem(KEY) || 'null'); } catch { return null; } };
+  const current = () => { const d = load(); const id = d && d.session && d.session.currentAccount && d.session.currentAccount.did; return id ? d.session.accounts.find((a) => a.did === id) || null : null; };
+  const root = document.getElementById('root');
+  const results = window.__results = [];
+  window.__attempts = 0;
+  async function xrpc(method, body) {
+    const acc = current();
+    window.__attempts++;
+    if (window.__hold) await window.__hold;
+    try {
+      const r = await fetch((acc ? acc.pdsUrl : 'https://bsky.social') + '/xrpc/' + method, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + (acc ? acc.accessJwt : 'none') }, body: JSON.stringify(body) });
+      results.push({ ok: r.ok, status: r.status });
+    } catch (e) {
+      results.push({ ok: false, error: String(e) });
+    }
+  }
+  const post = (text) => { const acc = current(); return xrpc('com.atproto.repo.applyWrites', { repo: acc ? acc.did : 'none', writes: [{ $type: 'com.atproto.repo.applyWrites#create', collection: 'app.bsky.feed.post', rkey: '3l' + Date.now(), value: { $type: 'app.bsky.feed.post', text, langs: ['en'], createdAt: new Date().toISOString() } }] }); };
+  const record = (collection) => { const acc = current(); return xrpc('com.atproto.repo.createRecord', { repo: acc ? acc.did : 'none', collection, record: { $type: collection, subject: { uri: 'at://did:plc:other/app.bsky.feed.post/1', cid: 'bafy' }, createdAt: new Date().toISOString() } }); };
+  window.__publishDirect = (text) => post(text);
+  window.__like = () => record('app.bsky.feed.like');
+  window.__repost = () => record('app.bsky.feed.repost');
+  // The composer and the feed show signed out too (as the X fixture's): posting then fails at the PDS.
+  root.innerHTML = '<nav id="account"></nav><main>' +
+    '<div data-testid="composerTextInput"><div contenteditable="true" role="textbox" aria-label="Rich-Text Editor"></div></div>' +
+    '<button data-testid="composerPublishBtn">Post</button>' +
+    '<article data-testid="feedItem"><p>Someone else&#39;s post</p><button data-testid="likeBtn">Like</button><button data-testid="repostBtn">Repost</button></article></main>';
+  root.querySelector('[data-testid=composerPublishBtn]').onclick = () => post(root.querySelector('[data-testid=composerTextInput] [contenteditable]').innerText.replace(/\\n$/, ''));
+  root.querySelector('[data-testid=likeBtn]').onclick = () => window.__like();
+  root.querySelector('[data-testid=repostBtn]').onclick = () => window.__repost();
+  const nav = root.querySelector('#account');
+  function signedOut() {
+    nav.innerHTML = '<button data-testid="signInButton">Sign in</button><button data-testid="createAccountButton">Create account</button>';
+    nav.querySelector('[data-testid=signInButton]').onclick = form;
+  }
+  function form() {
+    nav.innerHTML = '<form data-testid="loginForm" onsubmit="return false"><label>Username or email address <input data-testid="loginUsernameInput" autocomplete="username"></label>' +
+      '<label>Password <input data-testid="loginPasswordInput" type="password" autocomplete="password"></label><div id="factor"></div><p id="err" role="alert"></p>' +
+      '<button type="button" data-testid="loginNextButton">Next</button></form>';
+    nav.querySelector('[data-testid=loginNextButton]').onclick = async () => {
+      const f = nav.querySelector('#factor input');
+      const body = { identifier: nav.querySelector('[data-testid=loginUsernameInput]').value, password: nav.querySelector('[data-testid=loginPasswordInput]').value, ...(f ? { authFactorToken: f.value } : {}) };
+      const r = await fetch('https://bsky.social/xrpc/com.atproto.server.createSession', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const j = await r.json();
+      if (!r.ok) {
+        if (j.error === 'AuthFactorTokenRequired') nav.querySelector('#factor').innerHTML = '<label>Sign in code <input data-testid="loginAuthFactorTokenInput"></label>';
+        nav.querySelector('#err').textContent = j.message || j.error;
+        return;
+      }
+      const pds = j.didDoc.service[0].serviceEndpoint;
+      localStorage.setItem(KEY, JSON.stringify({ colorMode: 'system', session: { accounts: [{ service: 'https://bsky.social/', did: j.did, handle: j.handle, accessJwt: j.accessJwt, refreshJwt: j.refreshJwt, pdsUrl: pds, active: true }], currentAccount: { did: j.did } } }));
+      render();
+    };
+  }
+  function render() {
+    const acc = current();
+    if (acc && acc.refreshJwt) nav.innerHTML = '<a data-testid="profileLink">@' + acc.handle + '</a>';
+    else if (!nav.querySelector('[data-testid=loginForm]')) signedOut();
+  }
+  // Another tab signed in or out: follow it (the real app uses a BroadcastChannel).
+  window.addEventListener('storage', (e) => { if (e.key === KEY || e.key === null) render(); });
+  render();
+})();
+</script></body></html>`;
