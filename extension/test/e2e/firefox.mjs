@@ -454,6 +454,8 @@ const OWN = [
     { private_accounts: 'allow' }, (b, d) => privateAllowedFF(b, d, 'allow')],
   ['firefox: [real] x: private account under private_accounts allow_outside_hours, now outside posting hours -> one post goes out without approval',
     { private_accounts: 'allow_outside_hours', posting_hours: postingHours(false) }, (b, d) => privateAllowedFF(b, d, 'allow_outside_hours')],
+  ['firefox: [real] x: private account under private_accounts allow_outside_hours, now inside posting hours -> held with the private_account notice, nothing published',
+    { private_accounts: 'allow_outside_hours', posting_hours: postingHours(true) }, (b, d) => privateHeldFF(b, d, 'allow_outside_hours')],
 ];
 
 // ---- run --------------------------------------------------------------------------------------
