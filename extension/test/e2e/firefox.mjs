@@ -210,13 +210,23 @@ async function custodyScenario(browser, driver) {
 // Each of these runs with its own daemon (its own policy and keyring entries) and its own Firefox,
 // so no sign-in, cookie or policy of one leaks into the next.
 
+// Firefox suspends an idle event page after 30 s (extensions.background.idle.timeout); here after
+// IDLE_MS. A suspended background has lost its connection and every daemon event sent meanwhile,
+// so a rotation approved on the command line after a quiet spell of a few IDLE_MS happens only if
+// the extension stays awake while connected (background/nativeport.js). The daemon itself notices
+// a dropped connection only at its 60 s keep-alive, so the rotation is the proof.
+const IDLE_MS = 1000;
+
+/** quiet does nothing in the browser for four of Firefox's idle timeouts. */
+const quiet = () => new Promise((r) => setTimeout(r, 4 * IDLE_MS));
+
 /** launchFirefox starts Firefox ESR with the extension installed, for the driver's daemon. */
 async function launchFirefox(dirs, drv) {
   const b = await puppeteer.launch({
     browser: 'firefox', executablePath: process.env.FOUREYES_FIREFOX || '/usr/bin/firefox-esr', headless: true,
     acceptInsecureCerts: true, userDataDir: dirs.userDataDir,
     env: { ...process.env, ...drv.env, HOME: dirs.home },
-    extraPrefsFirefox: { 'network.dns.forceResolve': '127.0.0.1', 'extensions.manifestV3.enabled': true },
+    extraPrefsFirefox: { 'network.dns.forceResolve': '127.0.0.1', 'extensions.manifestV3.enabled': true, 'extensions.background.idle.timeout': IDLE_MS },
   });
   await b.installExtension(EXT_DIR);
   return b;
@@ -339,6 +349,8 @@ async function rotationScenarioFF(browser, drv) {
     const home = drv.env.FOUREYES_HOME;
     assert.equal(keyringSecret(home, PW_KEY), old, 'the keyring holds the account\'s password before the rotation');
     const base = server.liveSessions('x');
+    // Nothing happens in the browser for a while: the rotation is approved on the command line.
+    await quiet();
     const { rot, so } = await rotateX(drv);
     assert.deepEqual(rot.map((r) => r.event), ['password_rotated'], JSON.stringify(rot));
     const change = changeSeenX(from);
@@ -379,6 +391,7 @@ async function rotationFailsFF(browser, drv) {
     const old = server.accounts.x.password;
     const home = drv.env.FOUREYES_HOME;
     server.failRotation.x = 'current';
+    await quiet();
     const { rot, so } = await rotateX(drv);
     assert.deepEqual(rot.map((r) => r.event), ['rotation_failed'], JSON.stringify(rot));
     assert.match(String(rot[0].error), /refused the change: The password you entered was incorrect/);
