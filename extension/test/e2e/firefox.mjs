@@ -4,12 +4,16 @@
 //   - [real] custody: signed in from the keyring, one post, signed out on the server;
 //   - [real] approve once: against the foureyes daemon (FOUREYES_BIN), which Firefox reaches through
 //     the native-messaging host manifest under its HOME; skipped when FOUREYES_BIN is not built
-//     or oathtool is missing, and then failed instead under CI=true.
+//     or oathtool is missing, and then failed instead under CI=true;
+//   - [real] rotation (success, and X refusing the current password) and private accounts under
+//     block, allow and allow_outside_hours (now outside and inside posting hours): each with its
+//     own daemon, policy and Firefox, the keyring read back with secret-tool.
 // FOUREYES_FIREFOX names Firefox when it is not at /usr/bin/firefox-esr.
 // Firefox resolves every name to 127.0.0.1 here, so the fixture server listens on port 443.
 //
 //   node extension/test/e2e/firefox.mjs                                              (block scenario only)
 //   FOUREYES_BIN=/path/to/foureyes bash .ci/with-keyring.sh node extension/test/e2e/firefox.mjs
+//   ... firefox.mjs --only rotation                                                  (the scenarios whose name has it)
 //
 // Prints "N passed, N failed" last; exits 1 on any failure.
 
