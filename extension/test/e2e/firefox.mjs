@@ -4,12 +4,16 @@
 //   - [real] custody: signed in from the keyring, one post, signed out on the server;
 //   - [real] approve once: against the foureyes daemon (FOUREYES_BIN), which Firefox reaches through
 //     the native-messaging host manifest under its HOME; skipped when FOUREYES_BIN is not built
-//     or oathtool is missing, and then failed instead under CI=true.
+//     or oathtool is missing, and then failed instead under CI=true;
+//   - [real] rotation (success, and X refusing the current password) and private accounts under
+//     block, allow and allow_outside_hours (now outside and inside posting hours): each with its
+//     own daemon, policy and Firefox, the keyring read back with secret-tool.
 // FOUREYES_FIREFOX names Firefox when it is not at /usr/bin/firefox-esr.
 // Firefox resolves every name to 127.0.0.1 here, so the fixture server listens on port 443.
 //
 //   node extension/test/e2e/firefox.mjs                                              (block scenario only)
 //   FOUREYES_BIN=/path/to/foureyes bash .ci/with-keyring.sh node extension/test/e2e/firefox.mjs
+//   ... firefox.mjs --only rotation                                                  (the scenarios whose name has it)
 //
 // Prints "N passed, N failed" last; exits 1 on any failure.
 
@@ -23,6 +27,8 @@ import { tempDirs, HOSTS, EXT_DIR } from './lib/browser.mjs';
 import { realDriver, realMissing } from './lib/drivers.mjs';
 import { CI, until } from './lib/wait.mjs';
 import { digest } from '../../unpacked/lib/digest.js';
+import { cmdlineWatch, keyringSecret } from './lib/secrets.mjs';
+import { postingHours } from './lib/hours.mjs';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const ARTIFACTS = process.env.ARTIFACTS || join(ROOT, 'artifacts');
@@ -204,9 +210,277 @@ async function custodyScenario(browser, driver) {
   await page.screenshot({ path: join(ARTIFACTS, 'firefox-x-custody-signed-out.png') });
 }
 
+// ---- custody with a policy of its own: rotation, private accounts --------------------------
+// Each of these runs with its own daemon (its own policy and keyring entries) and its own Firefox,
+// so no sign-in, cookie or policy of one leaks into the next.
+
+// Firefox suspends an idle event page after 30 s (extensions.background.idle.timeout); here after
+// IDLE_MS. A suspended background has lost its connection and every daemon event sent meanwhile,
+// so a rotation approved on the command line after a quiet spell of a few IDLE_MS happens only if
+// the extension stays awake while connected (background/nativeport.js). The daemon itself notices
+// a dropped connection only at its 60 s keep-alive, so the rotation is the proof.
+const IDLE_MS = 1000;
+
+/** quiet does nothing in the browser for four of Firefox's idle timeouts. */
+const quiet = () => new Promise((r) => setTimeout(r, 4 * IDLE_MS));
+
+/** launchFirefox starts Firefox ESR with the extension installed, for the driver's daemon. */
+async function launchFirefox(dirs, drv) {
+  const b = await puppeteer.launch({
+    browser: 'firefox', executablePath: process.env.FOUREYES_FIREFOX || '/usr/bin/firefox-esr', headless: true,
+    acceptInsecureCerts: true, userDataDir: dirs.userDataDir,
+    env: { ...process.env, ...drv.env, HOME: dirs.home },
+    extraPrefsFirefox: { 'network.dns.forceResolve': '127.0.0.1', 'extensions.manifestV3.enabled': true, 'extensions.background.idle.timeout': IDLE_MS },
+  });
+  await b.installExtension(EXT_DIR);
+  return b;
+}
+
+/** withFirefox runs fn({browser, driver}) against a fresh daemon with policy and a fresh Firefox. */
+async function withFirefox(policy, fn) {
+  const d = tempDirs('foureyes-ff-own-');
+  const drv = realDriver(BIN, { firefoxId: ADDON_ID });
+  drv.policy = policy;
+  let b = null;
+  try {
+    await drv.setup(d);
+    b = await launchFirefox(d, drv);
+    return await fn({ browser: b, driver: drv });
+  } finally {
+    if (b) await b.close().catch(() => {});
+    await drv.teardown().catch(() => {});
+    server.restoreAccounts();
+    rmSync(d.base, { recursive: true, force: true });
+  }
+}
+
+/** connectedX opens x.com (its content script starts the connection) and waits for the daemon to see it. */
+async function connectedX(browser, drv) {
+  const page = await openX(browser);
+  await until('the extension to connect to the daemon', async () => await drv.connections() >= 1, { timeout: 15000 });
+  return page;
+}
+
+/** changeSeenX reads the change-password requests x.com received since from: [{current, next, confirm}]. */
+function changeSeenX(from) {
+  return server.log.slice(from).filter((e) => e.method === 'POST' && e.host === 'x.com' && e.url === '/i/api/1.1/account/change_password.json').map((e) => {
+    const f = new URLSearchParams(e.body);
+    return { current: f.get('current_password'), next: f.get('password'), confirm: f.get('password_confirmation') };
+  });
+}
+
+/** signInPasswords lists the passwords x's sign-in received since from. */
+function signInPasswords(from) {
+  return server.log.slice(from).filter((e) => e.method === 'POST' && e.host === 'api.x.com' && e.url === '/1.1/onboarding/task.json')
+    .map((e) => JSON.parse(e.body)).filter((m) => 'password' in m).map((m) => m.password);
+}
+
+/** rotateX runs `foureyes account rotate` and `foureyes approve` and waits for the outcome and the sign-out. */
+async function rotateX(drv) {
+  const rid = drv.rotate('x:@ministry');
+  assert.match(rid, /^r/, `account rotate printed ${rid}`);
+  const sid = await drv.approveCli(rid);
+  const rot = await until('the daemon to record the rotation\'s outcome', async () => {
+    const r = (await drv.rotations()).filter((x) => x.session === sid && x.event !== 'rotation_release');
+    return r.length && r;
+  }, { timeout: 90000 });
+  const so = await until('the extension to report signed_out after the rotation', async () => (await drv.signedOut()).find((x) => x.session === sid), { timeout: 30000 });
+  return { sid, rot, so };
+}
+
+/**
+ * extensionStorage reads every storage area of the extension in one of its own pages (the
+ * approval window, kept open for this: WebDriver BiDi may not navigate a tab to a
+ * moz-extension:// page, and no other page has the extension's APIs).
+ */
+async function extensionStorage(extPage) {
+  return extPage.evaluate(async () => JSON.stringify(await Promise.all([chrome.storage.local.get(null), chrome.storage.session.get(null)])));
+}
+
+/**
+ * postSignedIn approves a post in the page and waits until the browser is signed in from the
+ * keyring, publishes it, and waits for the sign-out. Returns the passwords the sign-in sent and
+ * the approval window (an extension page, left open).
+ */
+async function postSignedIn(browser, page, drv, text) {
+  const from = server.log.length;
+  const base = server.liveSessions('x');
+  const outBefore = (await drv.signedOut()).length;
+  server.reset();
+  await typePost(page, text);
+  await pressPost(page);
+  assert.equal(await noticeReason(page), 'approval_needed');
+  const { ui } = await approveInUi(browser, page, drv);
+  await until(() => `the x fixture to hold a signed-in session (it saw: ${server.log.slice(from).map((e) => `${e.method} ${e.host}${e.url}`).join(', ')})`, () => server.liveSessions('x') === base + 1, { timeout: 30000 });
+  await pressPost(page);
+  assert.ok(await received(page, 1), JSON.stringify(server.received));
+  assert.deepEqual(server.received.map((r) => [r.text, r.status]), [[text, 200]], 'one publish, signed in');
+  const so = await until('the extension to report signed_out', async () => { const r = (await drv.signedOut()).slice(outBefore); return r.length >= 1 && r; }, { timeout: 30000 });
+  assert.equal(so[0].result, 'ok', JSON.stringify(so));
+  assert.equal(server.liveSessions('x'), base, 'the session still lives on the server');
+  return { passwords: signInPasswords(from), ui };
+}
+
+/** secretsNowhere: none of the passwords in a URL the fixture saw since from, the daemon's files and output, the extension's storage, a command line. */
+async function secretsNowhere(extPage, drv, passwords, from, cmdlines) {
+  const forms = passwords.flatMap((p) => [p, encodeURIComponent(p), new URLSearchParams({ p }).toString().slice(2)]);
+  const hit = (text) => forms.find((f) => text.includes(f));
+  for (const e of server.log.slice(from)) assert.ok(!hit(e.url), `a password in the URL ${e.host}${e.url.slice(0, 40)}…`);
+  assert.ok(!hit(drv.auditText()), 'a password in the audit trail');
+  assert.ok(drv.output.length > 0 && !hit(drv.output.join('')), 'a password in the daemon\'s stdout/stderr (or nothing captured)');
+  const dump = await extensionStorage(extPage);
+  assert.ok(dump.startsWith('[{'), `the extension's storage was read: ${dump.slice(0, 80)}`);
+  assert.ok(!hit(dump), 'a password in the extension\'s storage');
+  assert.ok(cmdlines.length > 10, 'command lines were sampled');
+  for (const c of cmdlines) assert.ok(!hit(c), `a password on a command line: ${c.slice(0, 60)}…`);
+}
+
+const PW_KEY = 'account/x:@ministry/password';
+const PW_NEXT_KEY = 'account/x:@ministry/password-next';
+
+/**
+ * rotationScenarioFF: `foureyes account rotate` in Firefox. The extension signs in, fills X's
+ * change-password form with the daemon's generated password, the server's password changes, the
+ * keyring holds the new one (and no pending one), the old one is refused at sign-in, and the
+ * next approved post signs in with the new one.
+ */
+async function rotationScenarioFF(browser, drv) {
+  const watch = cmdlineWatch();
+  try {
+    const page = await connectedX(browser, drv);
+    const from = server.log.length;
+    const old = server.accounts.x.password;
+    const home = drv.env.FOUREYES_HOME;
+    assert.equal(keyringSecret(home, PW_KEY), old, 'the keyring holds the account\'s password before the rotation');
+    const base = server.liveSessions('x');
+    // Nothing happens in the browser for a while: the rotation is approved on the command line.
+    await quiet();
+    const { rot, so } = await rotateX(drv);
+    assert.deepEqual(rot.map((r) => r.event), ['password_rotated'], JSON.stringify(rot));
+    const change = changeSeenX(from);
+    assert.equal(change.length, 1, 'one change-password request');
+    assert.equal(change[0].current, old);
+    assert.equal(change[0].confirm, change[0].next);
+    const next = server.accounts.x.password;
+    assert.equal(next, change[0].next, 'the server\'s password is the one the form sent');
+    assert.notEqual(next, old);
+    assert.ok(next.length >= 20, 'a generated password');
+    assert.equal(keyringSecret(home, PW_KEY), next, 'the keyring holds the new password');
+    assert.equal(keyringSecret(home, PW_NEXT_KEY), null, 'a pending password is left in the keyring');
+    assert.equal(await server.signInWorks('x', old), false, 'the old password still signs in');
+    assert.equal(await server.signInWorks('x', next), true, 'the new password does not sign in');
+    assert.equal(so.result, 'ok', JSON.stringify(so));
+    assert.equal(server.liveSessions('x'), base, 'signed in on the server after the rotation');
+    assert.deepEqual((await browser.cookies()).filter((c) => /(^|\.)x\.com$/.test(c.domain)).map((c) => c.name), [], 'x.com cookies left after the rotation');
+    const { passwords, ui } = await postSignedIn(browser, page, drv, 'First post after the rotation, from Firefox');
+    assert.deepEqual(passwords, [next], 'the next sign-in used the new password');
+    await secretsNowhere(ui, drv, [old, next], from, watch.stop());
+    await page.screenshot({ path: join(ARTIFACTS, 'firefox-x-rotated.png') });
+  } finally {
+    watch.stop();
+  }
+}
+
+/**
+ * rotationFailsFF: X refuses the current password at the change (as if it had been changed
+ * elsewhere): rotation_failed with the platform's words, the server's and the keyring's password
+ * stay the old one, no pending password is left, and the old one still signs in, also for the
+ * next approved post.
+ */
+async function rotationFailsFF(browser, drv) {
+  const watch = cmdlineWatch();
+  try {
+    const page = await connectedX(browser, drv);
+    const from = server.log.length;
+    const old = server.accounts.x.password;
+    const home = drv.env.FOUREYES_HOME;
+    server.failRotation.x = 'current';
+    await quiet();
+    const { rot, so } = await rotateX(drv);
+    assert.deepEqual(rot.map((r) => r.event), ['rotation_failed'], JSON.stringify(rot));
+    assert.match(String(rot[0].error), /refused the change: The password you entered was incorrect/);
+    const change = changeSeenX(from);
+    assert.equal(change.length, 1, 'one change-password request');
+    assert.equal(server.accounts.x.password, old, 'the server\'s password changed');
+    assert.equal(keyringSecret(home, PW_KEY), old, 'the keyring lost the password that works');
+    assert.equal(keyringSecret(home, PW_NEXT_KEY), null, 'the refused password is left in the keyring');
+    assert.equal(await server.signInWorks('x', old), true, 'the old password no longer signs in');
+    assert.equal(so.result, 'ok', JSON.stringify(so));
+    server.failRotation.x = null;
+    const { passwords, ui } = await postSignedIn(browser, page, drv, 'Still posting after a failed rotation, from Firefox');
+    assert.deepEqual(passwords, [old], 'the next sign-in used the old password');
+    await secretsNowhere(ui, drv, [old, change[0].next], from, watch.stop());
+  } finally {
+    watch.stop();
+  }
+}
+
+/** privateTab signs the browser in to someone's own X account (not in custody) and opens x.com. */
+async function privateTab(browser, drv, user) {
+  await browser.setCookie(...server.signInAs('x', user).map((c) => ({ ...c, domain: 'x.com' })));
+  const page = await connectedX(browser, drv);
+  await page.waitForFunction((u) => document.querySelector('[data-testid=SideNav_AccountSwitcher_Button]')?.textContent.includes(`@${u}`), { timeout: 10000 }, user);
+  return page;
+}
+
+/** privateHeldFF: a post from a private account the policy does not let out: private_account notice, nothing reaches X, the trail says private_post_blocked. */
+async function privateHeldFF(browser, drv, mode) {
+  const page = await privateTab(browser, drv, 'jemand');
+  server.reset();
+  await typePost(page, 'A private opinion, from Firefox');
+  await pressPost(page);
+  assert.equal(await noticeReason(page), 'private_account');
+  await page.screenshot({ path: join(ARTIFACTS, `firefox-x-private-${mode}-held.png`) });
+  await page.evaluate(() => window.__publishDirect('straight from the page, private account'));
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  const ev = await until('the daemon to record private_post_blocked', async () => { const e = await drv.events('private_post_blocked'); return e.length >= 1 && e; });
+  assert.deepEqual(ev.map((e) => [e.platform, e.handle, e.private_accounts]), [['x', '@jemand', mode]]);
+  assert.deepEqual(await drv.events('private_post_allowed'), []);
+  assert.deepEqual(await drv.released(), [], 'credentials released');
+}
+
+/** privateAllowedFF: a post from a private account the policy lets out: once, without approval, recorded as private_post_allowed. */
+async function privateAllowedFF(browser, drv, mode) {
+  const page = await privateTab(browser, drv, 'bob');
+  server.reset();
+  const text = 'Bob, privately, on his own account, from Firefox';
+  await typePost(page, text);
+  await pressPost(page);
+  assert.ok(await received(page, 1), JSON.stringify(server.received));
+  assert.deepEqual(server.received.map((r) => [r.text, r.status]), [[text, 200]]);
+  assert.equal(await waitReason(page, 'published_private'), 'published_private');
+  // The allow was for that one request: a direct publish from the page after it is blocked.
+  await page.evaluate(() => window.__publishDirect('straight from the page afterwards'));
+  assert.ok(await received(page, 1), JSON.stringify(server.received));
+  const ev = await until('the daemon to record private_post_allowed', async () => { const e = await drv.events('private_post_allowed'); return e.length >= 1 && e; });
+  assert.deepEqual(ev.map((e) => [e.platform, e.handle, e.private_accounts]), [['x', '@bob', mode]]);
+  assert.deepEqual(await drv.events('private_post_blocked'), []);
+  assert.deepEqual(await drv.published(), [], 'a posting session was used');
+  assert.deepEqual(await drv.released(), [], 'credentials released');
+}
+
+// Scenarios with a policy of their own: [name, policy, fn(browser, driver)].
+const OWN = [
+  ['firefox: [real] rotation: the daemon\'s new password replaces the old one on X and in the keyring; the old one is refused, the next sign-in uses the new one; no password in audit, log, storage, URL or command line',
+    {}, rotationScenarioFF],
+  ['firefox: [real] rotation: X refuses the current password -> rotation_failed, the old password stays on X and in the keyring and still signs in',
+    {}, rotationFailsFF],
+  ['firefox: [real] x: private account under private_accounts block -> held with the private_account notice, nothing published',
+    { private_accounts: 'block' }, (b, d) => privateHeldFF(b, d, 'block')],
+  ['firefox: [real] x: private account under private_accounts allow -> one post goes out without approval',
+    { private_accounts: 'allow' }, (b, d) => privateAllowedFF(b, d, 'allow')],
+  ['firefox: [real] x: private account under private_accounts allow_outside_hours, now outside posting hours -> one post goes out without approval',
+    { private_accounts: 'allow_outside_hours', posting_hours: postingHours(false) }, (b, d) => privateAllowedFF(b, d, 'allow_outside_hours')],
+  ['firefox: [real] x: private account under private_accounts allow_outside_hours, now inside posting hours -> held with the private_account notice, nothing published',
+    { private_accounts: 'allow_outside_hours', posting_hours: postingHours(true) }, (b, d) => privateHeldFF(b, d, 'allow_outside_hours')],
+];
+
 // ---- run --------------------------------------------------------------------------------------
 let passed = 0, failed = 0, skipped = 0;
+// --only SUBSTRING runs the scenarios whose name contains it (the others are not counted).
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
 async function runOne(name, fn) {
+  if (only && !name.includes(only)) return;
   const t0 = Date.now();
   try {
     await fn();
@@ -253,6 +527,13 @@ try {
       if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
       else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
     }
+  }
+  // Custody with a policy of its own (rotation, private accounts): a fresh daemon and Firefox each.
+  for (const [name, policy, fn] of OWN) {
+    if (only && !name.includes(only)) continue;
+    if (!realWhyNot) await runOne(name, () => withFirefox(policy, ({ browser: b, driver: d }) => fn(b, d)));
+    else if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
+    else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
   }
 } catch (e) {
   failed++;

@@ -16,6 +16,7 @@ import { launch, tempDirs, HOSTS, currentWorker, stopWorker, clickButton } from 
 import { fakeDriver, realDriver, realMissing } from './lib/drivers.mjs';
 import { withPolicy, whyNot as policyWhyNot } from './lib/policy.mjs';
 import { CI, until } from './lib/wait.mjs';
+import { postingHours } from './lib/hours.mjs';
 import { digest } from '../../unpacked/lib/digest.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -844,6 +845,50 @@ realFlow('mastodon: private account under private_accounts allow -> one post goe
     assert.ok(await received(page, 1), JSON.stringify(server.received));
     const ev = await until('the daemon to record private_post_allowed', async () => { const e = await driver.events('private_post_allowed'); return e.length >= 1 && e; });
     assert.deepEqual(ev.map((e) => [e.platform, e.handle]), [['mastodon', '@bob@social.example']]);
+    assert.deepEqual(await driver.published(), [], 'no posting session was used');
+    assert.deepEqual(await driver.released(), []);
+  });
+});
+
+// private_accounts allow_outside_hours against the real clock: posting hours chosen so that now is
+// hours inside them, or hours outside them (lib/hours.mjs), never a faked daemon clock.
+realFlow('x: private account under private_accounts allow_outside_hours, now inside posting hours -> held with the private_account notice, nothing published', async (driver) => {
+  driver.policy = { private_accounts: 'allow_outside_hours', posting_hours: postingHours(true) };
+  return withBrowser(driver, async ({ context }) => {
+    await context.addCookies(server.signInAs('x', 'jemand'));
+    const page = await openPlatform(context, 'x');
+    await connected(driver);
+    server.reset();
+    await typePost(page, 'x', 'A private opinion in office hours');
+    await pressPost(page, 'x');
+    assert.equal(await noticeReason(page), 'private_account');
+    await shot(page, 'x-private-account-inside-hours');
+    await page.evaluate(() => window.__publishDirect('straight from the page, private account, in office hours'));
+    assert.ok(await received(page, 0), JSON.stringify(server.received));
+    const ev = await until('the daemon to record private_post_blocked', async () => { const e = await driver.events('private_post_blocked'); return e.length >= 1 && e; });
+    assert.deepEqual(ev.map((e) => [e.platform, e.handle, e.private_accounts]), [['x', '@jemand', 'allow_outside_hours']]);
+    assert.deepEqual(await driver.events('private_post_allowed'), []);
+  });
+});
+
+realFlow('mastodon: private account under private_accounts allow_outside_hours, now outside posting hours -> one post goes out without approval, the trail says private_post_allowed', async (driver) => {
+  driver.policy = { private_accounts: 'allow_outside_hours', posting_hours: postingHours(false) };
+  return withBrowser(driver, async ({ context }) => {
+    await context.addCookies(server.signInAs('mastodon', 'bob@social.example'));
+    const page = await openPlatform(context, 'mastodon');
+    await connected(driver);
+    server.reset();
+    const text = 'Bob, privately, after hours';
+    await typePost(page, 'mastodon', text);
+    await pressPost(page, 'mastodon');
+    assert.ok(await received(page, 1), JSON.stringify(server.received));
+    assert.deepEqual(server.received.map((r) => [r.text, r.status]), [[text, 200]]);
+    assert.equal(await waitReason(page, 'published_private'), 'published_private');
+    await page.evaluate(() => window.__publishDirect('straight from the page afterwards'));
+    assert.ok(await received(page, 1), JSON.stringify(server.received));
+    const ev = await until('the daemon to record private_post_allowed', async () => { const e = await driver.events('private_post_allowed'); return e.length >= 1 && e; });
+    assert.deepEqual(ev.map((e) => [e.platform, e.handle, e.private_accounts]), [['mastodon', '@bob@social.example', 'allow_outside_hours']]);
+    assert.deepEqual(await driver.events('private_post_blocked'), []);
     assert.deepEqual(await driver.published(), [], 'no posting session was used');
     assert.deepEqual(await driver.released(), []);
   });

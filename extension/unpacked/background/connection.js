@@ -3,7 +3,8 @@
 // 1. Ask the native-messaging host (org.foureyes.host) for a one-time token, the WebSocket port
 //    and the daemon's public key. The browser starts the host only for this extension's ID.
 // 2. Open ws://127.0.0.1:PORT/v1, send hello with the token and a fresh nonce.
-// 3. Ping every 20 s (this also keeps the service worker alive while connected); reconnect with
+// 3. Ping every 20 s (this also keeps Chromium's service worker alive while connected; Firefox's
+//    event page is kept awake by the native host's port, nativeport.js); reconnect with
 //    back-off when the socket drops.
 //
 // What the rest of the worker needs after a restart (daemon key, nonce of the live connection,
@@ -13,6 +14,8 @@
 import { NATIVE_HOST, PING_INTERVAL_MS, encode, decode, checkHostHello, wsUrl, makeNonce, backoff } from '../lib/protocol.js';
 import * as store from './store.js';
 import { managed } from './table.js';
+import { isFirefox } from './sitedata.js';
+import * as nativeport from './nativeport.js';
 
 const CALL_TIMEOUT_MS = 10000;
 const HELLO_TIMEOUT_MS = 5000;
@@ -64,6 +67,8 @@ let helloDone = false;
 
 function nativeHello() {
   const origin = new URL(chrome.runtime.getURL('')).origin;
+  // Firefox: over a port held while connected, which keeps its event page awake (nativeport.js).
+  if (isFirefox()) return nativeport.hello({ v: 1, type: 'hello', origin }, CALL_TIMEOUT_MS);
   return new Promise((resolve) => {
     try {
       chrome.runtime.sendNativeMessage(NATIVE_HOST, { v: 1, type: 'hello', origin }, (reply) => {
@@ -140,6 +145,7 @@ async function attempt() {
     if (ws !== sock) return;
     ws = null;
     helloDone = false;
+    nativeport.release();
     clearInterval(pingTimer);
     rejectAll(new DaemonError('daemon_unavailable', 'connection to the daemon closed'));
     setState({ state: 'down', code: 'daemon_unavailable', message: 'connection closed', nonce: null }).catch(() => {});
@@ -174,7 +180,7 @@ export function connect() {
     connecting = attempt().catch(async (e) => {
       const err = e instanceof DaemonError ? e : new DaemonError('daemon_unavailable', String(e && e.message || e));
       await setState({ state: 'down', code: err.code, message: err.message, nonce: null });
-      if (!ws) scheduleRetry();
+      if (!ws) { nativeport.release(); scheduleRetry(); }
       throw err;
     }).finally(() => { connecting = null; });
   }
