@@ -328,9 +328,18 @@ func TestServiceStaffUser(t *testing.T) {
 		}
 		return nil
 	})
-	// The service ignored the FOUREYES_POLICY it was given and said so.
+	// The service ignored the FOUREYES_POLICY it was given and said so, and named the key's source.
 	if !strings.Contains(s.logs.String(), "FOUREYES_POLICY and per-user policy files are ignored") || strings.Contains(s.trail(), "missing.json") {
 		t.Errorf("the service's policy source:\n%s", s.logs)
+	}
+	if !strings.Contains(s.logs.String(), "key from "+filepath.Join(s.state, keyFileName)) {
+		t.Errorf("the log does not say where the key came from:\n%s", s.logs)
+	}
+	// IT reads the trail as root; the staff user cannot.
+	trail := filepath.Join(s.state, auditName)
+	s.rootOK("", "audit", "verify", "--file", trail)
+	if _, errs, code := s.asStaff("", "audit", "verify", "--file", trail); code == 0 || !strings.Contains(errs, "permission denied") {
+		t.Errorf("%s verified the trail: exit %d %s", staff, code, errs)
 	}
 }
 
