@@ -1,6 +1,7 @@
 // Package adminsock is the local administration channel: a Unix socket that only the daemon's
 // own OS user can use (file mode 0600 in a 0700 directory, and the kernel's peer credentials
-// checked on every connection). The CLI and the native-messaging host talk to the daemon over
+// checked on every connection); in service mode ([Config.Shared]) every local user may connect
+// and is who the kernel's peer credentials say. The CLI and the native-messaging host talk to the daemon over
 // it; the [Client] satisfies api.Backend, so a transport does not care whether the engine is in
 // its own process or behind this socket.
 //

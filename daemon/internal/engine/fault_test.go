@@ -326,7 +326,9 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 			okStep("remove account", func() error { return admin.RemoveAccount(ctx, "x:@ministry") })
 			// An alarm alone: without its line the caller hears of it, and nothing else changes.
 			okStep("refuse a local page", func() error { return f.eng.LocalPageRefused(4242, "127.0.0.1:50000", "another user", 1) })
-			okStep("refuse a bridge token", func() error { return f.eng.BridgeRefused(0, 4242, "chrome-extension://x", "token issued to another OS user") })
+			okStep("refuse a bridge token", func() error {
+				return f.eng.BridgeRefused(0, 4242, "chrome-extension://x", "token issued to another OS user")
+			})
 
 			if !hit {
 				t.Fatalf("the scenario never wrote a %s line", ev)
