@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -33,7 +34,8 @@ type svc struct {
 	staff               testenv.OtherUser
 }
 
-func startService(t *testing.T) *svc {
+// startService starts the service; env is added to its environment (CREDENTIALS_DIRECTORY).
+func startService(t *testing.T, env ...string) *svc {
 	t.Helper()
 	staff := testenv.NeedOtherUser(t)
 	testenv.Program(t, "", "oathtool", "oathtool")
@@ -63,7 +65,7 @@ func startService(t *testing.T) *svc {
 		port: port, logs: &logBuffer{}, staff: staff}
 	cmd := exec.Command(bin, "service", "--state-dir", s.state, "--socket", s.socket, "--policy", filepath.Join(root, "policy.json"))
 	// A staff member's FOUREYES_POLICY must not reach the service: set one that would fail.
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "FOUREYES_POLICY=" + filepath.Join(root, "missing.json")}
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "FOUREYES_POLICY=" + filepath.Join(root, "missing.json")}, env...)
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -347,8 +349,25 @@ func TestServiceStaffUser(t *testing.T) {
 // user works only on a connection that user holds. Root presenting the staff user's token is
 // refused and the trail says so; the staff user's own token works, and a request sent through
 // the bridge carries the staff user's name.
+//
+// This service gets its key as systemd would pass a credential (CREDENTIALS_DIRECTORY), so no
+// key file is made.
 func TestServiceBridgeTokenBoundToUser(t *testing.T) {
-	s := startService(t)
+	creds := t.TempDir()
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(creds, "secrets.key"), key, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	s := startService(t, "CREDENTIALS_DIRECTORY="+creds)
+	if !strings.Contains(s.logs.String(), "key from "+filepath.Join(creds, "secrets.key")) {
+		t.Fatalf("the service did not take the credential:\n%s", s.logs)
+	}
+	if _, err := os.Stat(filepath.Join(s.state, keyFileName)); err == nil {
+		t.Fatal("a key file was made although systemd passed the key")
+	}
 	staff := s.staff
 	s.rootOK("pw\n", "account", "add", "--platform", "x", "--handle", "@ministry", "--username", "press@example.org", "--password-stdin")
 	origin := "chrome-extension://" + policy.DefaultExtensionID
