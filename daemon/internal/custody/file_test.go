@@ -254,3 +254,43 @@ func TestFileStoreKeyFromCredentialsDirectory(t *testing.T) {
 		t.Fatalf("world-readable credential: %v", err)
 	}
 }
+
+// BenchmarkFileStoreSetGet is one sealed write (temp file, fsync, rename, fsync of the folder)
+// and one read back: what enrolling an approver or checking a code costs in service mode.
+func BenchmarkFileStoreSetGet(b *testing.B) {
+	root := b.TempDir()
+	if err := os.Chmod(root, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	f, err := OpenFile(FileOptions{Dir: filepath.Join(root, "secrets"), KeyFile: filepath.Join(root, "secrets.key")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := f.Set(ApproverKey("anna"), "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.Get(ApproverKey("anna")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFileStoreGet(b *testing.B) {
+	root := b.TempDir()
+	if err := os.Chmod(root, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	f, err := OpenFile(FileOptions{Dir: filepath.Join(root, "secrets"), KeyFile: filepath.Join(root, "secrets.key")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Set(ApproverKey("anna"), "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := f.Get(ApproverKey("anna")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
