@@ -122,11 +122,13 @@ func runDaemon(e *env, logger *log.Logger, headless bool, svc *serviceMode) erro
 
 	// Every keyring call goes through one queue that answers within seconds: a locked keyring
 	// waiting at an unlock prompt must not freeze the daemon.
-	var store custody.Store = custody.NewQueue(custody.NewKeyring(keyringService(home, e.getenv("FOUREYES_HOME") != "")), 0)
+	var store custody.Store
 	if svc != nil {
 		if store, err = svc.openStore(logger); err != nil {
 			return err
 		}
+	} else {
+		store = custody.NewQueue(custody.NewKeyring(keyringService(home, e.getenv("FOUREYES_HOME") != "")), 0)
 	}
 	// Once start-up has settled, and again after each burst of activity, the daemon gives back
 	// what idling does not use: freed heap, and its program's pages start-up touched. Once per
