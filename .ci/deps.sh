@@ -16,6 +16,9 @@ if [ "$want" = test ]; then
   pkgs+=(oathtool freeradius zbar-tools chromium firefox-esr xvfb trayer imagemagick x11-utils xauth xdotool openssl ca-certificates keepassxc fonts-dejavu-core zip rpm)
   # A real syslog collector with its TLS input, for the audit collector's tests.
   pkgs+=(rsyslog rsyslog-gnutls)
+  # Service mode: systemd-analyze checks its unit, systemd-creds seals its key (no systemd as
+  # PID 1 needed); useradd (passwd) makes the second OS user the tests play staff with.
+  pkgs+=(systemd passwd)
 fi
 if [ "$want" = test ]; then
   # The Windows installer built and read back on Linux (wixl, msiinfo, msiextract, msibuild),

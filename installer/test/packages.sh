@@ -142,6 +142,7 @@ want_main="/etc/chromium/native-messaging-hosts/org.foureyes.host.json
 /etc/xdg/autostart/foureyes-autostart.desktop
 /usr/bin/foureyes
 /usr/lib/mozilla/native-messaging-hosts/org.foureyes.host.json
+/usr/lib/systemd/system/foureyes.service
 /usr/lib/systemd/user/foureyes.service
 /usr/share/doc/foureyes/README.md
 /usr/share/doc/foureyes/policy.example.json
@@ -172,6 +173,22 @@ echo "packages: dpkg -i foureyes (release 1) took $(( (t1 - t0) / 1000000 )) ms"
 grep -q '"default_approvers": \[\]' /etc/foureyes/policy.json || fail "the installed policy names an approver: it must name none until IT edits it"
 grep -q "chrome-extension://$id1/" /etc/chromium/native-messaging-hosts/org.foureyes.host.json || fail "the Chromium host manifest does not allow $id1"
 grep -q '"foureyes@foureyes.eu"' /usr/lib/mozilla/native-messaging-hosts/org.foureyes.host.json || fail "the Firefox host manifest does not allow foureyes@foureyes.eu"
+# Service mode: its OS user and unit are there, the unit is not enabled (user mode stays the
+# default), systemd reads the unit without a complaint, and the sealing key is a credential
+# only root can read, wired in by a drop-in.
+getent passwd foureyes >/dev/null || fail "the package made no foureyes system user for service mode"
+[ -e /etc/systemd/system/multi-user.target.wants/foureyes.service ] && fail "the package enabled service mode: it must stay off until IT enables it"
+if command -v systemd-analyze >/dev/null; then
+	systemd-analyze verify /usr/lib/systemd/system/foureyes.service >"$tmp/verify.log" 2>&1 || { cat "$tmp/verify.log"; fail "systemd-analyze verify foureyes.service"; }
+	if grep foureyes "$tmp/verify.log"; then fail "systemd-analyze verify complains about the installed foureyes.service"; fi
+fi
+if command -v systemd-creds >/dev/null; then
+	cred=/etc/credstore.encrypted/foureyes-secrets.key
+	[ "$(stat -c '%U %a' "$cred" 2>/dev/null)" = "root 600" ] || fail "$cred: $(stat -c '%U %a' "$cred" 2>&1), want root 600"
+	[ "$(systemd-creds decrypt --name=secrets.key "$cred" - 2>/dev/null | wc -c)" = 32 ] || fail "$cred does not decrypt to a 32-byte key"
+	grep -qx "LoadCredentialEncrypted=secrets.key:$cred" /etc/systemd/system/foureyes.service.d/credential.conf || fail "no drop-in passes $cred to foureyes.service"
+fi
+echo "packages: service mode installed and off: the foureyes user, the unit (verified), the sealing key as a credential"
 # IT's edit: the approver, this test's ports, the organisation's extension ID.
 cat >/etc/foureyes/policy.json <<JSON
 {"version":1,"description":"edited by IT","default_approvers":["anna"],"extension_ids":["$id2"],

@@ -61,24 +61,33 @@ func cmdDaemon(e *env, args []string) int {
 	// prefix as the daemon's own lines.
 	log.SetOutput(e.stderr)
 	log.SetPrefix("foureyes: ")
-	if err := runDaemon(e, logger, headless); err != nil {
+	if err := runDaemon(e, logger, headless, nil); err != nil {
 		return e.fail(err)
 	}
 	return exitOK
 }
 
-func runDaemon(e *env, logger *log.Logger, headless bool) error {
+// runDaemon assembles and runs the daemon: user mode when svc is nil, else service mode
+// (cmd_service.go), which differs only where svc is read.
+func runDaemon(e *env, logger *log.Logger, headless bool, svc *serviceMode) error {
 	home, err := e.home()
+	if svc != nil {
+		home, err = svc.state, svc.checkState()
+	}
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return fmt.Errorf("creating the state directory %s: %w", home, err)
 	}
+	loadPolicy := policy.Load
+	if svc != nil {
+		loadPolicy = svc.loadPolicy(logger)
+	}
 
 	// The audit log comes first: without it nothing may happen.
 	var forwarders []audit.Forwarder
-	pol, polSource, polErr := policy.Load()
+	pol, polSource, polErr := loadPolicy()
 	if polErr != nil {
 		logger.Printf("POLICY INVALID, no approvals until it is fixed: %v", polErr)
 	}
@@ -113,7 +122,14 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 
 	// Every keyring call goes through one queue that answers within seconds: a locked keyring
 	// waiting at an unlock prompt must not freeze the daemon.
-	store := custody.NewQueue(custody.NewKeyring(keyringService(home, e.getenv("FOUREYES_HOME") != "")), 0)
+	var store custody.Store
+	if svc != nil {
+		if store, err = svc.openStore(logger); err != nil {
+			return err
+		}
+	} else {
+		store = custody.NewQueue(custody.NewKeyring(keyringService(home, e.getenv("FOUREYES_HOME") != "")), 0)
+	}
 	// Once start-up has settled, and again after each burst of activity, the daemon gives back
 	// what idling does not use: freed heap, and its program's pages start-up touched. Once per
 	// burst, never on a timer while idle.
@@ -130,7 +146,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	}
 	eng, err := engine.New(engine.Options{
 		Home: home, Store: store, Audit: alog,
-		Policy: pol, PolicySource: polSource, PolicyErr: polErr, LoadPolicy: policy.Load,
+		Policy: pol, PolicySource: polSource, PolicyErr: polErr, LoadPolicy: loadPolicy,
 		Version: version,
 		Extensions: func() int {
 			if br == nil {
@@ -139,7 +155,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 			return br.Connected()
 		},
 		BridgeAddr:  fmt.Sprintf("127.0.0.1:%d", port),
-		StartFields: map[string]any{"native_host_manifests": allowedExtensions()},
+		StartFields: svc.startFields(map[string]any{"native_host_manifests": allowedExtensions()}),
 		Activity:    idle.Poke,
 		PolicyInForce: func(p *policy.Policy) {
 			if err := coll.Configure(collectorConfig(p)); err != nil {
@@ -177,23 +193,30 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 			}
 			return bridge.ClientPolicy{MastodonInstances: p.MastodonInstances, PrivateAccounts: p.PrivateAccounts}
 		},
-		Logf:    logger.Printf,
-		Version: version,
+		Logf:      logger.Printf,
+		Version:   version,
+		PeerUID:   svc.peerUID(),
+		OnRefused: svc.onRefused(eng, logger),
 	})
 	if err != nil {
 		return err
 	}
 
-	sock, err := adminsock.Listen(filepath.Join(home, socketName), adminsock.Config{
+	sockPath := filepath.Join(home, socketName)
+	if svc != nil {
+		sockPath = svc.socket
+	}
+	sock, err := adminsock.Listen(sockPath, adminsock.Config{
 		Backend: func(c api.Caller) api.Backend { return eng.Owner(c) },
 		Logf:    logger.Printf,
+		Shared:  svc != nil,
 	})
 	if err != nil {
 		return err
 	}
 	errc := make(chan error, 4)
 	go func() { errc <- sock.Serve(ctx) }()
-	go serveBridge(ctx, br, eng, port, logger)
+	go serveBridge(ctx, br, eng, port, logger, svc != nil)
 
 	engineDone := make(chan struct{})
 	go func() { eng.Run(ctx); close(engineDone) }()
@@ -216,7 +239,8 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 	// The tray runs on the main goroutine (the desktop's event loop needs the main thread);
 	// everything else already runs on its own.
 	trayBackend := eng.Owner(currentCaller("tray"))
-	if !headless {
+	// The service has no tray and no local pages: each staff member's desktop is its client.
+	if !headless && svc == nil {
 		if ok, why := tray.Available(); !ok {
 			logger.Printf("no tray icon: %s; carrying on without one (foureyes daemon --headless says so on purpose)", why)
 		} else {
@@ -261,7 +285,7 @@ func runDaemon(e *env, logger *log.Logger, headless bool) error {
 // fails closed (the extension blocks every post and says the daemon cannot be reached), tells
 // the engine (status, tray and trail say the bridge is down and why), and tries again with a
 // growing pause until the port is free.
-func serveBridge(ctx context.Context, br *bridge.Server, eng *engine.Engine, port int, logger *log.Logger) {
+func serveBridge(ctx context.Context, br *bridge.Server, eng *engine.Engine, port int, logger *log.Logger, shared bool) {
 	pause := time.Second
 	for {
 		err := br.Listen()
@@ -279,6 +303,9 @@ func serveBridge(ctx context.Context, br *bridge.Server, eng *engine.Engine, por
 		pause = min(pause*2, time.Minute)
 	}
 	eng.SetBridgeHello(br.Hello)
+	if shared {
+		eng.SetBridgeHelloFor(br.HelloFor)
+	}
 	eng.SetBridgeError(nil)
 	if err := br.Serve(ctx); err != nil && ctx.Err() == nil {
 		logger.Printf("browser bridge stopped: %v", err)

@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(squatterEnv) != "" {
 		os.Exit(squatter())
 	}
+	if os.Getenv(bridgeClientEnv) != "" {
+		os.Exit(bridgeClient())
+	}
 	code := m.Run()
 	if builtBinary != "" {
 		_ = os.RemoveAll(filepath.Dir(builtBinary))

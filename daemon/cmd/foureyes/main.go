@@ -13,11 +13,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	"foureyes/daemon/internal/adminsock"
 	"foureyes/daemon/internal/api"
@@ -63,6 +65,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{"daemon", "run the daemon (tray, browser bridge, admin socket)", cmdDaemon},
+		{"service", "run the daemon as a system service (service mode)", cmdService},
 		{"status", "show the daemon's health, policy and audit log", cmdStatus},
 		{"account", "official accounts in custody: add, list, passwd, remove", cmdAccount},
 		{"approver", "approvers: enroll, confirm, list, remove, unlock", cmdApprover},
@@ -143,6 +146,8 @@ Run "foureyes COMMAND --help" for a command's options. Every command takes --jso
 Environment:
   FOUREYES_HOME    state directory (default: `+defaultHomeHint()+`)
   FOUREYES_POLICY  policy file to use instead of the per-user one (a managed policy always wins)
+  FOUREYES_SOCKET  admin socket to use (default: this user's daemon if it runs, else the
+                   service's `+defaultServiceSocket+`)
 `)
 }
 
@@ -254,11 +259,39 @@ const (
 )
 
 func (e *env) client() (*adminsock.Client, error) {
-	h, err := e.home()
+	p, err := e.socketPath()
 	if err != nil {
 		return nil, err
 	}
-	return adminsock.Dial(filepath.Join(h, socketName)), nil
+	return adminsock.Dial(p), nil
+}
+
+// systemSocket is the service's socket (`foureyes service`); a variable so tests can move it.
+var systemSocket = defaultServiceSocket
+
+// socketPath is the admin socket commands talk to: FOUREYES_SOCKET when set; with FOUREYES_HOME
+// set, that folder's; otherwise this user's own daemon when one answers, else the system
+// service's socket when it is there, else this user's (and the error says to start the daemon).
+func (e *env) socketPath() (string, error) {
+	if p := e.getenv("FOUREYES_SOCKET"); p != "" {
+		return filepath.Abs(p)
+	}
+	h, err := e.home()
+	if err != nil {
+		return "", err
+	}
+	own := filepath.Join(h, socketName)
+	if e.getenv("FOUREYES_HOME") != "" {
+		return own, nil
+	}
+	if c, err := net.DialTimeout("unix", own, time.Second); err == nil {
+		_ = c.Close()
+		return own, nil
+	}
+	if fi, err := os.Stat(systemSocket); err == nil && fi.Mode().Type() == os.ModeSocket {
+		return systemSocket, nil
+	}
+	return own, nil
 }
 
 // fail prints err and returns the exit status for it.

@@ -1,6 +1,7 @@
 // Package adminsock is the local administration channel: a Unix socket that only the daemon's
 // own OS user can use (file mode 0600 in a 0700 directory, and the kernel's peer credentials
-// checked on every connection). The CLI and the native-messaging host talk to the daemon over
+// checked on every connection); in service mode ([Config.Shared]) every local user may connect
+// and is who the kernel's peer credentials say. The CLI and the native-messaging host talk to the daemon over
 // it; the [Client] satisfies api.Backend, so a transport does not care whether the engine is in
 // its own process or behind this socket.
 //
@@ -52,9 +53,13 @@ type Config struct {
 	// Backend returns everything the laptop's own user may do, for a caller the server
 	// identified by its peer credentials.
 	Backend func(api.Caller) api.Backend
-	// AllowUID reports whether a peer uid may connect; nil allows only the daemon's own uid.
+	// AllowUID reports whether a peer uid may connect; nil allows only the daemon's own uid
+	// (every uid when Shared).
 	AllowUID func(uid int) bool
-	Logf     func(format string, args ...any)
+	// Shared is service mode: the socket is open to every local user (mode 0666 in a 0755
+	// folder), and who each caller is comes only from the kernel's peer credentials.
+	Shared bool
+	Logf   func(format string, args ...any)
 }
 
 // Server serves the admin socket.
@@ -71,16 +76,20 @@ func Listen(path string, cfg Config) (*Server, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
+	dirMode, sockMode := os.FileMode(0o700), os.FileMode(0o600)
+	if cfg.Shared {
+		dirMode, sockMode = 0o755, 0o666
+	}
 	if cfg.AllowUID == nil {
 		me := os.Getuid()
-		cfg.AllowUID = func(uid int) bool { return uid == me }
+		cfg.AllowUID = func(uid int) bool { return uid == me || cfg.Shared }
 	}
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("restricting %s to its owner: %w", dir, err)
+	if err := os.Chmod(dir, dirMode); err != nil {
+		return nil, fmt.Errorf("setting the mode of %s to %04o: %w", dir, dirMode, err)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		_ = c.Close()
@@ -91,9 +100,9 @@ func Listen(path string, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	if err := os.Chmod(path, sockMode); err != nil {
 		_ = ln.Close()
-		return nil, fmt.Errorf("restricting %s to its owner: %w", path, err)
+		return nil, fmt.Errorf("setting the mode of %s to %04o: %w", path, sockMode, err)
 	}
 	return &Server{cfg: cfg, ln: ln, path: path}, nil
 }

@@ -70,6 +70,22 @@ type Config struct {
 	// Policy returns what the extension needs of the policy, for the hello reply. Nil sends
 	// every action as needing approval and every platform as gated.
 	Policy func() ClientPolicy
+	// PeerUID, when set (service mode, where several OS users share one bridge), names the OS
+	// user holding the other end of each TCP connection (peeruid.Of). A token from
+	// [Server.HelloFor] is then accepted only from a connection of the user it was issued to,
+	// and the connection acts as that user. Nil (user mode): every connection acts as Owner.
+	PeerUID func(net.Conn) (int, error)
+	// OnRefused is told about a token presented by another OS user than the one it was issued
+	// to, for the audit trail (nil: only logged).
+	OnRefused func(Refusal)
+}
+
+// Refusal is a connection the bridge refused because of who holds it.
+type Refusal struct {
+	PeerUID  int // the OS user holding the connection (-1: unknown)
+	TokenUID int // the OS user the token was issued to
+	Origin   string
+	Reason   string
 }
 
 // HostHello is what the native-messaging host hands the extension so it can connect: the port,
@@ -109,7 +125,11 @@ type token struct {
 	value   string
 	origin  string
 	expires time.Time
+	caller  *api.Caller // the OS user it was issued to (service mode); nil: the Owner
 }
+
+// connKey is the context key under which the bridge keeps each request's TCP connection.
+type connKey struct{}
 
 // New checks cfg and returns a server that is not yet listening.
 func New(cfg Config) (*Server, error) {
@@ -222,6 +242,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		ReadHeaderTimeout: 5 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -284,11 +307,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
+	peer := -1
+	if s.cfg.PeerUID != nil {
+		// Asked before the upgrade, while the peer's socket is surely open: the kernel names
+		// the OS user whose process holds it.
+		c, _ := r.Context().Value(connKey{}).(net.Conn)
+		uid, err := -1, errors.New("no connection to ask about")
+		if c != nil {
+			uid, err = s.cfg.PeerUID(c)
+		}
+		if err != nil {
+			s.cfg.Logf("bridge: refused upgrade from %s: cannot tell which OS user holds the connection: %v", r.RemoteAddr, err)
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		peer = uid
+	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered and logged
 	}
-	s.serveConn(r.Context(), ws, r.Header.Get("Origin"))
+	s.serveConn(r.Context(), ws, r.Header.Get("Origin"), peer)
 }
 
 // refuse returns why an upgrade request must be refused, or "" if it may proceed.
@@ -355,7 +394,21 @@ func (s *Server) chromePinned(origin string) bool {
 // policy. A moz-extension origin (Firefox's random per-profile UUID, which only the extension
 // knows) becomes allowed to upgrade while the token lives and while a connection from it lasts.
 // The caller must have established that the native host asking is the daemon's own user.
-func (s *Server) Hello(origin string) (HostHello, error) {
+func (s *Server) Hello(origin string) (HostHello, error) { return s.hello(origin, nil) }
+
+// HelloFor is [Server.Hello] for service mode: the token is bound to the OS user c (the admin
+// socket's peer), and with Config.PeerUID set it is accepted only from a connection that user
+// holds; the connection then acts as c.
+func (s *Server) HelloFor(origin string, c api.Caller) (HostHello, error) {
+	c.Via = "bridge"
+	return s.hello(origin, &c)
+}
+
+func (s *Server) hello(origin string, c *api.Caller) (HostHello, error) {
+	if s.cfg.PeerUID != nil && c == nil {
+		// A shared bridge never hands out a token nobody is bound to.
+		return HostHello{}, api.Errorf(api.CodeForbidden, "this bridge issues tokens only to a known OS user")
+	}
 	switch {
 	case isChromeOrigin(origin):
 		if !s.chromePinned(origin) {
@@ -374,6 +427,7 @@ func (s *Server) Hello(origin string) (HostHello, error) {
 		value:   base64.RawURLEncoding.EncodeToString(b[:]),
 		origin:  origin,
 		expires: s.cfg.Now().Add(TokenLifetime),
+		caller:  c,
 	}
 
 	s.mu.Lock()
@@ -409,17 +463,20 @@ func (s *Server) pruneTokensLocked() {
 
 // redeem spends the token presented by a connection from origin. Any token equal to the
 // presented value is spent, even if it was issued to another origin or has expired, so a
-// token is never tried twice. It reports whether the token was live and issued to origin.
-func (s *Server) redeem(value, origin string) bool {
+// token is never tried twice. It reports whether the token was live and issued to origin, and
+// the token (zero if none matched).
+func (s *Server) redeem(value, origin string) (token, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Now()
 	ok := false
+	var found token
 	kept := s.tokens[:0]
 	for _, t := range s.tokens {
 		// Compare every token in constant time, so timing says nothing about near misses.
 		if constantTimeEqual(t.value, value) {
 			ok = t.origin == origin && now.Before(t.expires)
+			found = t
 			continue
 		}
 		if now.Before(t.expires) {
@@ -428,5 +485,5 @@ func (s *Server) redeem(value, origin string) bool {
 	}
 	clear(s.tokens[len(kept):])
 	s.tokens = kept
-	return ok
+	return found, ok
 }

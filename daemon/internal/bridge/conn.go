@@ -25,6 +25,7 @@ type conn struct {
 	s      *Server
 	ws     *websocket.Conn
 	origin string
+	peer   int // the OS user holding the connection (Config.PeerUID), -1 when not asked
 
 	nonce   string    // from hello; signs this connection's grants
 	helloID int64     // id of the hello message
@@ -38,10 +39,10 @@ var errTooLarge = errors.New("message too large")
 
 // serveConn runs one connection until it closes: the hello first, then one message at a time,
 // each answered in order.
-func (s *Server) serveConn(ctx context.Context, ws *websocket.Conn, origin string) {
+func (s *Server) serveConn(ctx context.Context, ws *websocket.Conn, origin string, peer int) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c := &conn{s: s, ws: ws, origin: origin}
+	c := &conn{s: s, ws: ws, origin: origin, peer: peer}
 
 	s.mu.Lock()
 	if s.closed {
@@ -141,15 +142,34 @@ func (c *conn) hello(ctx context.Context) bool {
 		c.fail(&m.ID, api.Errorf(api.CodeForbidden, "hello: field nonce: %v", err), websocket.ClosePolicyViolation)
 		return false
 	}
-	if !c.s.redeem(m.Token, c.origin) {
+	// One message for every way a token can be wrong: a prober learns nothing.
+	invalid := api.Errorf(api.CodeForbidden, "the token is not valid: ask the native host for a new one")
+	t, live := c.s.redeem(m.Token, c.origin)
+	if !live {
 		c.s.cfg.Logf("bridge: refused hello from %s: token not live for this origin", c.origin)
-		// One message for every way a token can be wrong: a prober learns nothing.
-		c.fail(&m.ID, api.Errorf(api.CodeForbidden, "the token is not valid: ask the native host for a new one"), websocket.ClosePolicyViolation)
+		c.fail(&m.ID, invalid, websocket.ClosePolicyViolation)
 		return false
+	}
+	caller := c.s.cfg.Owner
+	if c.s.cfg.PeerUID != nil {
+		// Shared bridge: the token counts only in the hands of the OS user it was issued to.
+		if t.caller == nil || t.caller.UID != c.peer {
+			r := Refusal{PeerUID: c.peer, TokenUID: -1, Origin: c.origin, Reason: "token issued to another OS user"}
+			if t.caller != nil {
+				r.TokenUID = t.caller.UID
+			}
+			c.s.cfg.Logf("bridge: refused hello from %s: token issued to uid %d presented by uid %d", c.origin, r.TokenUID, r.PeerUID)
+			if c.s.cfg.OnRefused != nil {
+				c.s.cfg.OnRefused(r)
+			}
+			c.fail(&m.ID, invalid, websocket.ClosePolicyViolation)
+			return false
+		}
+		caller = *t.caller
 	}
 	c.nonce = m.Nonce
 	c.helloID = m.ID
-	c.backend = c.s.cfg.Backend(c.s.cfg.Owner)
+	c.backend = c.s.cfg.Backend(caller)
 	return true
 }
 

@@ -1,7 +1,7 @@
 // Package custody is the one place secrets live: approvers' TOTP seeds and the official
 // accounts' passwords and 2FA seeds. Everything else talks to the small Store interface, so the
-// OS keyring of user mode (Keyring) can later be joined by a service-mode store without the
-// rules or the engine noticing.
+// OS keyring of user mode (Keyring) and the sealed files of service mode (File) are
+// interchangeable without the rules or the engine noticing.
 //
 // Secrets never appear in error messages.
 package custody

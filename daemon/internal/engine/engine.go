@@ -100,6 +100,7 @@ type Engine struct {
 	keyringErr error
 	auditErr   error
 	hello      func(origin string) (api.BridgeHello, error)
+	helloFor   func(origin string, c api.Caller) (api.BridgeHello, error) // service mode: see service.go
 	bridgeErr  error
 	// inTrail holds the approvers the trail has enrolled and not removed (read at the start,
 	// see checkTrail, and kept as lines are written): while there are any, no first approver

@@ -102,6 +102,7 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 		"approver_accepted", "local_page_refused", "platform_unrecognised", "credential_release_refused",
 		"credential_release", "signed_out", "sign_out_failed", "rotation_release", "rotation_failed",
 		"password_rotated", "private_post_allowed", "private_post_blocked",
+		"bridge_refused",
 	}
 	for _, ev := range events {
 		t.Run(ev, func(t *testing.T) {
@@ -325,6 +326,9 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 			okStep("remove account", func() error { return admin.RemoveAccount(ctx, "x:@ministry") })
 			// An alarm alone: without its line the caller hears of it, and nothing else changes.
 			okStep("refuse a local page", func() error { return f.eng.LocalPageRefused(4242, "127.0.0.1:50000", "another user", 1) })
+			okStep("refuse a bridge token", func() error {
+				return f.eng.BridgeRefused(0, 4242, "chrome-extension://x", "token issued to another OS user")
+			})
 
 			if !hit {
 				t.Fatalf("the scenario never wrote a %s line", ev)

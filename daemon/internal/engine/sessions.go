@@ -151,7 +151,12 @@ func (v *ownerView) BridgeHello(ctx context.Context, origin string) (api.BridgeH
 	e.active()
 	var hello func(origin string) (api.BridgeHello, error)
 	var down error
-	e.locked(func() { hello, down = e.hello, e.bridgeErr })
+	e.locked(func() {
+		hello, down = e.hello, e.bridgeErr
+		if f := e.helloFor; f != nil {
+			hello = func(origin string) (api.BridgeHello, error) { return f(origin, v.c) }
+		}
+	})
 	// The daemon runs: say what really stops the browser, not that the daemon is missing.
 	if down != nil {
 		return api.BridgeHello{}, &api.Error{Code: api.CodeBridgeDown, Err: down,

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"path/filepath"
+
+	"foureyes/daemon/internal/bridge"
+	"foureyes/daemon/internal/custody"
+	"foureyes/daemon/internal/engine"
+	"foureyes/daemon/internal/peeruid"
+	"foureyes/daemon/internal/policy"
+)
+
+// Service mode: the engine as a system service under its own OS user. Staff users are its
+// clients: the CLI and the native-messaging host over a socket every local user may open, the
+// extension over the shared bridge. Who each caller is comes from the kernel (SO_PEERCRED on
+// the socket, the owner of the TCP peer on the bridge), never from a message.
+const (
+	defaultServiceState  = "/var/lib/foureyes"
+	defaultServiceSocket = "/run/foureyes/foureyes.sock"
+	// secretsDirName and keyFileName are inside the state folder.
+	secretsDirName = "secrets"
+	keyFileName    = "secrets.key"
+)
+
+// serviceMode is what `foureyes service` changes in the daemon's assembly (runDaemon). Its
+// methods work on a nil value, which is user mode.
+type serviceMode struct {
+	state, socket, policy string
+	credentials           string // $CREDENTIALS_DIRECTORY: systemd's decrypted credentials
+}
+
+func cmdService(e *env, args []string) int {
+	fs := e.flagSet("service", "[--state-dir DIR] [--socket PATH] [--policy FILE]",
+		"Run foureyes as a system service (service mode), under its own OS user: the approvers' seeds,\n"+
+			"the accounts' passwords, the state and the audit trail in a folder the staff cannot read;\n"+
+			"the policy only from the managed location; an admin socket every local user may open, where\n"+
+			"the kernel says who is calling. No tray and no local pages. Normally started by systemd\n"+
+			"(foureyes.service); see the admin guide, \"Service mode\".")
+	m := &serviceMode{credentials: e.getenv("CREDENTIALS_DIRECTORY")}
+	fs.StringVar(&m.state, "state-dir", defaultServiceState, "state folder: state, audit trail, sealed secrets and their key file (must be 0700)")
+	fs.StringVar(&m.socket, "socket", defaultServiceSocket, "admin socket every local user may open")
+	fs.StringVar(&m.policy, "policy", policy.ManagedPath(), "the policy file; FOUREYES_POLICY and per-user policies are ignored")
+	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
+		return st
+	}
+	for _, p := range []*string{&m.state, &m.socket, &m.policy} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return e.fail(fmt.Errorf("foureyes service: %s: %w", *p, err))
+		}
+		*p = abs
+	}
+	logger := log.New(e.stderr, "foureyes: ", log.LstdFlags)
+	log.SetOutput(e.stderr)
+	log.SetPrefix("foureyes: ")
+	if err := runDaemon(e, logger, true, m); err != nil {
+		return e.fail(err)
+	}
+	return exitOK
+}
+
+// checkState creates the state folder 0700, or refuses one that other users may read: the
+// trail and the state are the service's alone.
+func (m *serviceMode) checkState() error {
+	if err := os.MkdirAll(m.state, 0o700); err != nil {
+		return fmt.Errorf("creating the state folder %s: %w", m.state, err)
+	}
+	fi, err := os.Stat(m.state)
+	if err != nil {
+		return fmt.Errorf("the state folder: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("the state folder %s has mode %04o, so other users of this computer may read the trail and the state: run `chmod 700 %s` (systemd: StateDirectoryMode=0700)", m.state, perm, m.state)
+	}
+	return nil
+}
+
+// loadPolicy reads only the managed policy (the --policy file): a staff member cannot point the
+// service at a laxer one.
+func (m *serviceMode) loadPolicy(logger *log.Logger) func() (*policy.Policy, string, error) {
+	logger.Printf("service mode: the policy comes only from %s; FOUREYES_POLICY and per-user policy files are ignored", m.policy)
+	l := policy.Locations{Managed: m.policy}
+	return l.Load
+}
+
+// openStore opens the sealed secrets in the state folder, keyed by the systemd credential when
+// there is one, else by the key file beside them.
+func (m *serviceMode) openStore(logger *log.Logger) (custody.Store, error) {
+	f, err := custody.OpenFile(custody.FileOptions{
+		Dir:            filepath.Join(m.state, secretsDirName),
+		KeyFile:        filepath.Join(m.state, keyFileName),
+		CredentialsDir: m.credentials,
+	})
+	if err != nil {
+		return nil, err
+	}
+	logger.Printf("service mode: secrets sealed in %s, key from %s", f.Dir(), f.KeySource())
+	return f, nil
+}
+
+// peerUID is how the bridge learns who holds a connection: only in service mode.
+func (m *serviceMode) peerUID() func(net.Conn) (int, error) {
+	if m == nil {
+		return nil
+	}
+	return peeruid.Of
+}
+
+// onRefused records a token presented by another OS user as an alarm in the trail.
+func (m *serviceMode) onRefused(eng *engine.Engine, logger *log.Logger) func(bridge.Refusal) {
+	if m == nil {
+		return nil
+	}
+	return func(r bridge.Refusal) {
+		if err := eng.BridgeRefused(r.PeerUID, r.TokenUID, r.Origin, r.Reason); err != nil {
+			logger.Printf("recording a refused bridge connection: %v", err)
+		}
+	}
+}
+
+// startFields adds the mode to the daemon_started line.
+func (m *serviceMode) startFields(f map[string]any) map[string]any {
+	if m != nil {
+		f["mode"] = "service"
+		f["socket"] = m.socket
+	}
+	return f
+}

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package custody
+
+import "io/fs"
+
+// ownerOf is not built on this system: the file store is the service mode of Linux (Windows
+// and macOS service mode are not built yet).
+func ownerOf(fs.FileInfo) (int, bool) { return 0, false }
