@@ -210,6 +210,12 @@ func runDaemon(e *env, logger *log.Logger, headless bool, svc *serviceMode) erro
 		Backend: func(c api.Caller) api.Backend { return eng.Owner(c) },
 		Logf:    logger.Printf,
 		Shared:  svc != nil,
+		Admin:   svc.isAdmin,
+		OnAdminRefused: func(uid int, method string) {
+			if err := eng.CommandRefused(uid, method); err != nil {
+				logger.Printf("recording a refused %s: %v", method, err)
+			}
+		},
 	})
 	if err != nil {
 		return err

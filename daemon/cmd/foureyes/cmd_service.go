@@ -5,7 +5,10 @@ import (
 	"log"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
+	"slices"
+	"strconv"
 
 	"foureyes/daemon/internal/bridge"
 	"foureyes/daemon/internal/custody"
@@ -30,11 +33,12 @@ const (
 // methods work on a nil value, which is user mode.
 type serviceMode struct {
 	state, socket, policy string
+	adminGroup            string // members may run the IT-only commands besides root
 	credentials           string // $CREDENTIALS_DIRECTORY: systemd's decrypted credentials
 }
 
 func cmdService(e *env, args []string) int {
-	fs := e.flagSet("service", "[--state-dir DIR] [--socket PATH] [--policy FILE]",
+	fs := e.flagSet("service", "[--state-dir DIR] [--socket PATH] [--policy FILE] [--admin-group GROUP]",
 		"Run foureyes as a system service (service mode), under its own OS user: the approvers' seeds,\n"+
 			"the accounts' passwords, the state and the audit trail in a folder the staff cannot read;\n"+
 			"the policy only from the managed location; an admin socket every local user may open, where\n"+
@@ -44,6 +48,7 @@ func cmdService(e *env, args []string) int {
 	fs.StringVar(&m.state, "state-dir", defaultServiceState, "state folder: state, audit trail, sealed secrets and their key file (must be 0700)")
 	fs.StringVar(&m.socket, "socket", defaultServiceSocket, "admin socket every local user may open")
 	fs.StringVar(&m.policy, "policy", policy.ManagedPath(), "the policy file; FOUREYES_POLICY and per-user policies are ignored")
+	fs.StringVar(&m.adminGroup, "admin-group", "foureyes-admin", "OS group whose members, besides root, may add, remove and re-key accounts, set the RADIUS secret and unlock approvers (a missing group means root only)")
 	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
@@ -129,4 +134,27 @@ func (m *serviceMode) startFields(f map[string]any) map[string]any {
 		f["socket"] = m.socket
 	}
 	return f
+}
+
+// isAdmin reports whether uid is IT: root, or a member of the admin group (when it exists).
+func (m *serviceMode) isAdmin(uid int) bool {
+	if uid == 0 {
+		return true
+	}
+	if m == nil || m.adminGroup == "" {
+		return false
+	}
+	g, err := user.LookupGroup(m.adminGroup)
+	if err != nil {
+		return false
+	}
+	u, err := user.LookupId(strconv.Itoa(uid))
+	if err != nil {
+		return false
+	}
+	gids, err := u.GroupIds()
+	if err != nil {
+		return false
+	}
+	return slices.Contains(gids, g.Gid)
 }

@@ -294,6 +294,26 @@ func TestServiceStaffUser(t *testing.T) {
 	if code == 0 || errCode(t, out) != "second_approver" {
 		t.Fatalf("staff enrolling an approver without a code: exit %d %s", code, out)
 	}
+	// The commands that change what the service holds without an approver's code are IT's:
+	// the staff user is refused each one, nothing changes, and every attempt is an alarm.
+	for _, args := range [][]string{
+		{"account", "add", "--platform", "x", "--handle", "@mine", "--username", "me@example.org", "--password-stdin"},
+		{"account", "passwd", "x:@ministry", "--password-stdin"},
+		{"account", "remove", "x:@ministry"},
+		{"approver", "unlock", "anna"},
+		{"radius", "secret"},
+	} {
+		out, _, code := s.asStaff("chosen-by-staff\n", append(args, "--json")...)
+		if code == 0 || errCode(t, out) != "not_permitted" || !strings.Contains(out, "for IT in service mode") {
+			t.Errorf("staff ran %v: exit %d %s", args, code, out)
+		}
+	}
+	if n := strings.Count(s.trail(), `"event":"command_refused","severity":"high"`); n != 5 {
+		t.Errorf("%d command_refused alarms in the trail, want 5", n)
+	}
+	if out := s.rootOK("", "account", "list", "--json"); !strings.Contains(out, "x:@ministry") || strings.Contains(out, "@mine") {
+		t.Errorf("accounts after the staff user's attempts: %s", out)
+	}
 	// Status works for the staff user and names the service's state folder.
 	if out := s.staffOK("", "status", "--json"); !strings.Contains(out, s.state) {
 		t.Fatalf("staff status: %s", out)

@@ -59,7 +59,22 @@ type Config struct {
 	// Shared is service mode: the socket is open to every local user (mode 0666 in a 0755
 	// folder), and who each caller is comes only from the kernel's peer credentials.
 	Shared bool
-	Logf   func(format string, args ...any)
+	// Admin reports whether a peer uid is IT (root, or a member of the service's admin group).
+	// In service mode the methods that change custody without an approver's code (adminOnly)
+	// are refused to everyone else; nil allows only root.
+	Admin func(uid int) bool
+	// OnAdminRefused is told of each adminOnly call refused to a peer that is not IT.
+	OnAdminRefused func(uid int, method string)
+	Logf           func(format string, args ...any)
+}
+
+// adminOnly are the methods that, in service mode, only IT may call: they change what the
+// service holds (accounts, their passwords, the RADIUS secret) or undo a lock-out without any
+// approver's code, so a staff member who can open the shared socket must not. Everything else
+// either needs an approver's code or only makes things stricter (lock).
+var adminOnly = map[string]bool{
+	"account.add": true, "account.passwd": true, "account.remove": true,
+	"radius.secret": true, "approver.unlock": true,
 }
 
 // Server serves the admin socket.
@@ -79,6 +94,9 @@ func Listen(path string, cfg Config) (*Server, error) {
 	dirMode, sockMode := os.FileMode(0o700), os.FileMode(0o600)
 	if cfg.Shared {
 		dirMode, sockMode = 0o755, 0o666
+	}
+	if cfg.Admin == nil {
+		cfg.Admin = func(uid int) bool { return uid == 0 }
 	}
 	if cfg.AllowUID == nil {
 		me := os.Getuid()
@@ -206,6 +224,14 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 	h, ok := handlers[req.Method]
 	if !ok {
 		writeErr(c, api.Errorf(api.CodeUnsupported, "unknown method %q", req.Method))
+		return
+	}
+	if s.cfg.Shared && adminOnly[req.Method] && !s.cfg.Admin(uid) {
+		s.cfg.Logf("admin socket: refused %s to uid %d (not IT)", req.Method, uid)
+		if s.cfg.OnAdminRefused != nil {
+			s.cfg.OnAdminRefused(uid, req.Method)
+		}
+		writeErr(c, api.Errorf(api.CodeNotPermitted, "%s is for IT in service mode: run it as root (sudo) or as a member of the service's admin group", req.Method))
 		return
 	}
 	res, err := h(ctx, b, req.Params)

@@ -102,7 +102,7 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 		"approver_accepted", "local_page_refused", "platform_unrecognised", "credential_release_refused",
 		"credential_release", "signed_out", "sign_out_failed", "rotation_release", "rotation_failed",
 		"password_rotated", "private_post_allowed", "private_post_blocked",
-		"bridge_refused",
+		"bridge_refused", "command_refused",
 	}
 	for _, ev := range events {
 		t.Run(ev, func(t *testing.T) {

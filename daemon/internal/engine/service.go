@@ -30,3 +30,17 @@ func (e *Engine) BridgeRefused(peerUID, tokenUID int, origin, reason string) err
 		return nil
 	})
 }
+
+// CommandRefused records that the service refused an IT-only command (account add, passwd,
+// remove, the RADIUS secret, unlocking an approver) to a local user who is not IT: an alarm,
+// since a staff member tried to change what the service holds.
+func (e *Engine) CommandRefused(uid int, method string) error {
+	f := map[string]any{"uid": uid, "method": method}
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		f["os_user"] = u.Username
+	}
+	return e.run(e.self, func(t *tx) error {
+		t.record("command_refused", rules.High, f)
+		return nil
+	})
+}
