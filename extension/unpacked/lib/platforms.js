@@ -65,8 +65,41 @@ export function checkTable(t) {
       new RegExp(src); // throws on a bad expression
     }
     if (!p.composer || !Array.isArray(p.composer.text) || !Array.isArray(p.composer.submit)) throw new Error(`platform table: ${p.id}: composer needs text and submit selectors`);
+    checkPostParts(p);
   }
   return t;
+}
+
+/** oneGroup compiles src and requires it to have at least one capturing group. */
+function oneGroup(where, src) {
+  let re;
+  try { re = new RegExp(`${src}|`); } catch (e) { throw new Error(`${where}: ${src}: ${e.message}`); }
+  if (re.exec('').length < 2) throw new Error(`${where}: ${src}: needs a group that captures the id`);
+}
+
+/**
+ * checkPostParts checks what the table says about attachments and target posts: upload
+ * endpoints anchored, id expressions with a group, an https address template with {id}, and the
+ * publishing endpoints' url_target with a group.
+ */
+function checkPostParts(p) {
+  for (const e of p.publish) if (e.url_target) oneGroup(`platform table: ${p.id}: url_target`, e.url_target);
+  if (p.media) {
+    if (typeof p.media.preview !== 'string' || !Array.isArray(p.media.upload) || !p.media.upload.length) throw new Error(`platform table: ${p.id}: media needs preview and upload`);
+    for (const u of p.media.upload) {
+      if (!!u.url_regex === !!u.path_regex) throw new Error(`platform table: ${p.id}: upload needs exactly one of url_regex, path_regex`);
+      const src = u.url_regex || u.path_regex;
+      if (!src.startsWith('^')) throw new Error(`platform table: ${p.id}: upload ${src}: must be anchored with ^`);
+      new RegExp(src);
+      if (typeof u.response_id !== 'string' || !u.response_id) throw new Error(`platform table: ${p.id}: upload ${src}: needs response_id`);
+    }
+  }
+  if (p.target) {
+    const t = p.target;
+    if (!Array.isArray(t.post) || typeof t.link !== 'string') throw new Error(`platform table: ${p.id}: target needs post and link selectors`);
+    oneGroup(`platform table: ${p.id}: target.id_regex`, t.id_regex);
+    if (typeof t.url_template !== 'string' || !/^https:\/\/\S*\{id\}/.test(t.url_template)) throw new Error(`platform table: ${p.id}: target.url_template must be an https address with {id}`);
+  }
 }
 
 /** supported lists the platforms the gate enforces (status "supported"). */
