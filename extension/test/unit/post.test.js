@@ -114,3 +114,16 @@ test('seenPost: the same post hashes to the approved digest; another image or ta
   const swapped = await seenPost(X, approved, { text: 'Something else', mediaIds: ['11'], targetId: '555' }, { 11: SHA_A }, 'x.com', sha);
   assert.notEqual(await manifestDigest(swapped), want);
 });
+
+test('postParts keeps only well-formed parts of what the page reports', async () => {
+  const { postParts } = await import('../../unpacked/lib/post.js');
+  const good = postParts({ media: [{ sha256: SHA_A, size: 5, type: 'image/png', name: 'a\u0007.png', alt: 'x', thumb: 'javascript:alert(1)' }], target: { url: 'https://x.com/i/status/1', author: '@a', excerpt: 'e' }, uploads: { 11: SHA_A, 'bad id!': SHA_B, 12: 'nothex' } });
+  assert.deepEqual(good.media, [{ sha256: SHA_A, size: 5, type: 'image/png', name: 'a.png', alt: 'x', thumb: null }]);
+  assert.deepEqual(good.target, { url: 'https://x.com/i/status/1', author: '@a', excerpt: 'e' });
+  assert.deepEqual(good.uploads, { 11: SHA_A });
+  assert.equal(postParts({ media: [{ sha256: 'short' }] }), null, 'a file without its hash is not a post the gate understands');
+  assert.equal(postParts({ media: 'x' }), null);
+  assert.equal(postParts({ media: Array(11).fill({ sha256: SHA_A }) }), null, 'more than 10 attachments');
+  assert.equal(postParts({ target: { url: 'http://x.com/1' } }), null, 'a target address that is not https');
+  assert.deepEqual(postParts({}), { media: [], target: null, uploads: {} });
+});

@@ -3,6 +3,7 @@
 // comparison of all of it with the approved post. Pure module: no browser APIs.
 
 import { canonical } from './digest.js';
+import { validateManifest, LIMITS } from './manifest.js';
 
 // ---- links --------------------------------------------------------------------------------
 
@@ -45,8 +46,10 @@ export function extractLinks(text) {
 
 // Letters of these scripts that look like Latin ones (Unicode confusables, the common part).
 const LATIN_LOOKING = new Set([...'аеорсухіјѕԁӏԛԝАВЕКМНОРСТУХІЈЅԌԚԜ', ...'αβεικνορτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ']);
+// Tried in order: "other" is any letter of a script not named before it.
+/** @type {[string, RegExp][]} */
 const SCRIPTS = [['latin', /\p{Script=Latin}/u], ['cyrillic', /\p{Script=Cyrillic}/u], ['greek', /\p{Script=Greek}/u],
-  ['armenian', /\p{Script=Armenian}/u], ['other', /[\p{L}--[\p{Script=Latin}\p{Script=Cyrillic}\p{Script=Greek}\p{Script=Armenian}]]/v]];
+  ['armenian', /\p{Script=Armenian}/u], ['other', /\p{L}/u]];
 
 /**
  * labelFlags flags one host label (Unicode form): mixed_script when letters of two scripts meet
@@ -189,7 +192,8 @@ function formValues(get, path) {
 export function bodyFields(p, endpoint, requestBody, url) {
   const out = { text: null, mediaIds: [], targetId: null };
   const body = rawBody(requestBody);
-  let get = () => [];
+  /** @type {((k: string) => string[]) | null} */
+  let get = (k) => [];
   if (body && body.form) get = (k) => (Array.isArray(body.form[k]) ? body.form[k].filter((v) => typeof v === 'string') : []);
   else if (body) {
     let json;
@@ -280,3 +284,42 @@ export async function seenPost(p, approved, seen, idToSha, instance, sha256hex) 
   else if (approved.target && !p.publish.some((e) => (e.body_target && e.body_target.length) || e.url_target)) target = { url: approved.target.url };
   return { account: approved.account, action: approved.action, text: seen.text === null ? approved.text : seen.text, media, target };
 }
+
+// ---- what a content script reports ---------------------------------------------------
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const THUMB = /^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]{1,200000}$/;
+
+/**
+ * postParts takes the attachments, target and upload ids a content script reports, keeping only
+ * well-formed entries: the page is untrusted, and what is dropped here fails the checks later.
+ * null when the message cannot describe a post (then nothing is published).
+ */
+export function postParts(msg) {
+  const media = [];
+  if (msg.media !== undefined && msg.media !== null && !Array.isArray(msg.media)) return null;
+  for (const f of msg.media || []) {
+    if (!f || typeof f !== 'object' || !HEX64.test(f.sha256)) return null;
+    media.push({
+      sha256: f.sha256,
+      size: Number.isSafeInteger(f.size) && f.size >= 0 ? f.size : 0,
+      type: typeof f.type === 'string' && /^[a-z]+\/[a-z0-9.+-]+$/.test(f.type) ? f.type : 'application/octet-stream',
+      name: typeof f.name === 'string' ? f.name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').slice(0, LIMITS.name) : '',
+      alt: typeof f.alt === 'string' ? f.alt.slice(0, LIMITS.alt) : '',
+      thumb: typeof f.thumb === 'string' && THUMB.test(f.thumb) ? f.thumb : null,
+    });
+  }
+  if (media.length > LIMITS.media) return null;
+  let target = null;
+  const t = msg.target;
+  if (t && typeof t === 'object' && typeof t.url === 'string') {
+    target = { url: t.url, author: typeof t.author === 'string' ? t.author.slice(0, LIMITS.author) : '', excerpt: typeof t.excerpt === 'string' ? [...t.excerpt].slice(0, 280).join('') : '' };
+    try { validateManifest({ account: 'a', action: 'reply', target }); } catch { return null; }
+  }
+  const uploads = {};
+  if (msg.uploads && typeof msg.uploads === 'object') {
+    for (const [id, sha] of Object.entries(msg.uploads).slice(0, 200)) if (/^[A-Za-z0-9_-]{1,64}$/.test(id) && HEX64.test(sha)) uploads[id] = sha;
+  }
+  return { media, target, uploads };
+}
+
