@@ -117,10 +117,13 @@ export async function submit(sender, msg) {
       reportBlocked({ host, reason: 'wrong_account', account: a.account, digest: d });
       return { allow: false, code: 'wrong_account' };
     }
+    // The whole post as the composer holds it now (it matched the approved one above); the
+    // daemon compares its digest with the session's too.
+    const md = await manifestDigest(forDigest(a.account, action, text, parts));
     let reply;
     try {
       // The daemon checks the account and action too: an approval for a reply never opens a new post.
-      reply = await conn.call('open', { session_id: a.sessionId, account: a.account, action, digest: d });
+      reply = await conn.call('open', { session_id: a.sessionId, account: a.account, action, digest: d, manifest_digest: md });
     } catch (e) {
       const err = errOf(e);
       if (['expired', 'already_used', 'locked', 'not_found'].includes(err.code)) await dropApproved(tabId);
@@ -135,8 +138,8 @@ export async function submit(sender, msg) {
       return { allow: false, code: 'grant_invalid', message: v.reason };
     }
     // What the publishing request must carry: checked by the request observer when it goes out.
-    const post = a.manifest ? { account: a.account, action: a.action, text, media: a.manifest.media, target: a.manifest.target, digest: a.manifestDigest } : null;
-    await gate.openOnce(p, tabId, host, await instances(), { sessionId: a.sessionId, digest: d, account: a.account, action, post, uploads: parts.uploads });
+    const post = { account: a.account, action, text, media: forDigest(a.account, action, text, parts).media, target: parts.target, digest: md };
+    await gate.openOnce(p, tabId, host, await instances(), { sessionId: a.sessionId, digest: d, manifestDigest: md, account: a.account, action, post, uploads: parts.uploads });
     return { allow: true };
   }
   // A private account (not in custody): the daemon decides by the policy's private_accounts.
@@ -333,7 +336,7 @@ export async function published(allow, seen) {
   const d = typeof bodyText === 'string' ? await digest(bodyText) : allow.digest;
   // The whole post the request carried, as a manifest digest: the daemon compares it with the
   // session's and raises publish_mismatch when another image or another target went out.
-  let md = allow.post ? allow.post.digest : null;
+  let md = allow.post ? allow.post.digest : (allow.manifestDigest || null);
   if (allow.post && seen && seen.fields) {
     try {
       const p = (await load()).platforms.find((x) => x.id === allow.platformId);

@@ -175,7 +175,7 @@ export async function manifestDigest(m) {
 
 /**
  * fileDigest returns the lowercase hex SHA-256 of a file's bytes, the sha256 of a Media entry.
- * @param {ArrayBuffer|Uint8Array} bytes
+ * @param {BufferSource} bytes
  * @returns {Promise<string>}
  */
 export async function fileDigest(bytes) {
