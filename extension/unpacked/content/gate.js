@@ -381,13 +381,14 @@
   function readTarget(post) {
     const t = config.target;
     if (!t || !post) return null;
-    let link = null;
-    try { link = post.matches(t.link) ? post : post.querySelector(t.link); } catch { return null; }
-    const href = link && link.getAttribute('href');
-    if (!href) return null;
-    let path;
-    try { path = new URL(href, location.href).pathname; } catch { return null; }
-    const m = new RegExp(t.id_regex).exec(path);
+    // The first link to a post: a post also links its author's profile.
+    let links = [];
+    try { links = [...(post.matches(t.link) ? [post] : []), ...post.querySelectorAll(t.link)]; } catch { return null; }
+    let m = null;
+    for (const a of links) {
+      try { m = new RegExp(t.id_regex).exec(new URL(a.getAttribute('href') || '', location.href).pathname); } catch { m = null; }
+      if (m && m[1]) break;
+    }
     if (!m || !m[1]) return null;
     const q = (sel) => { try { const e = sel && post.querySelector(sel); return e ? e.innerText.trim() : ''; } catch { return ''; } };
     return {
@@ -429,9 +430,14 @@
 
   // The upload observer speaks through window messages: anything on the page can post those too,
   // so a report only ever ties bytes to an id; it never opens anything (installer/threat-model.md).
-  window.addEventListener('message', async (ev) => {
+  window.addEventListener('message', (ev) => {
     const d = ev.data;
     if (ev.source !== window || !d || d.foureyes !== 'upload' || !config || !config.media) return;
+    const job = onUpload(d);
+    hashing.add(job);
+    job.finally(() => hashing.delete(job));
+  });
+  async function onUpload(d) {
     try {
       const up = (config.media.upload || []).find((u) => u.method === d.method && new RegExp(u.url_regex || `^https://${location.host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${(u.path_regex || '').slice(1)}`, 'i').test(d.url));
       if (!up) return;
@@ -447,23 +453,22 @@
         const cmd = String(field(up.chunked.command) || '').toUpperCase();
         const mid = field(up.chunked.id) || (typeof id === 'string' ? id : null);
         if (!mid) return;
-        if (cmd === 'APPEND' && bytes instanceof ArrayBuffer) {
-          const list = chunks.get(mid) || [];
-          list[Number(field('segment_index') || list.length)] = bytes;
-          chunks.set(mid, list);
-        } else if (cmd === 'FINALIZE') {
-          const parts = chunks.get(mid) || [];
-          chunks.delete(mid);
-          const all = new Uint8Array(parts.reduce((n, p) => n + (p ? p.byteLength : 0), 0));
-          let off = 0;
-          for (const p of parts) { if (p) { all.set(new Uint8Array(p), off); off += p.byteLength; } }
-          uploaded.set(mid, await sha256(all));
-        }
+        // The file is the APPENDs' bytes in segment order; FINALIZE carries no file, so the
+        // observer never reports it: the hash is brought up to date at every APPEND.
+        if (cmd !== 'APPEND' || !(bytes instanceof ArrayBuffer)) return;
+        const list = chunks.get(mid) || [];
+        const seg = Number(field('segment_index'));
+        list[Number.isInteger(seg) && seg >= 0 && seg < 1000 ? seg : list.length] = bytes;
+        chunks.set(mid, list);
+        const all = new Uint8Array(list.reduce((n, p) => n + (p ? p.byteLength : 0), 0));
+        let off = 0;
+        for (const p of list) { if (p) { all.set(new Uint8Array(p), off); off += p.byteLength; } }
+        uploaded.set(mid, await sha256(all));
         return;
       }
       if (typeof id === 'string' && bytes instanceof ArrayBuffer) uploaded.set(id, await sha256(bytes));
     } catch { /* not an upload this page gate understands: its id stays unknown, which fails the check */ }
-  });
+  }
 
   // Window, capture phase: runs before anything the page registers on document or below.
   for (const type of ['click', 'auxclick']) window.addEventListener(type, onClick, true);
