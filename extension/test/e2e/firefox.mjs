@@ -246,7 +246,7 @@ async function wholePostScenario(browser, driver) {
   assert.ok(await received(page, 1), `want one request, got ${JSON.stringify(server.received)}; notice ${await reasonOf(page)}`);
   assert.deepEqual(server.received[0].mediaSha, [sha256hex(a)]);
   const pub = await until('the daemon to record the publish report', async () => { const p = await driver.published(); return p.length >= 1 && p; });
-  assert.ok(!pub[pub.length - 1].alarm, JSON.stringify(pub));
+  assert.ok(!pub[pub.length - 1].alarm, `${JSON.stringify(pub)}; upload observer in the page: ${await page.evaluate(() => !!window.__foureyesObserve)}`);
 }
 
 // ---- run --------------------------------------------------------------------------------------

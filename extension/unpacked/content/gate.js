@@ -431,8 +431,12 @@
   // The upload observer speaks through window messages: anything on the page can post those too,
   // so a report only ever ties bytes to an id; it never opens anything (installer/threat-model.md).
   window.addEventListener('message', (ev) => {
-    const d = ev.data;
-    if (ev.source !== window || !d || d.foureyes !== 'upload' || !config || !config.media) return;
+    if (ev.origin !== location.origin || !config || !config.media) return;
+    // A copy in this script's own world: Firefox hands a content script the page's objects behind
+    // wrappers, where the page's ArrayBuffer is not this world's.
+    let d;
+    try { d = structuredClone(ev.data); } catch { d = ev.data; }
+    if (!d || d.foureyes !== 'upload') return;
     const job = onUpload(d);
     hashing.add(job);
     job.finally(() => hashing.delete(job));
@@ -448,7 +452,8 @@
       let id = resp;
       for (const k of up.response_id.split('.')) id = id && typeof id === 'object' ? id[k] : undefined;
       if (typeof id === 'number') id = String(id);
-      const bytes = up.bytes ? d.files && d.files[up.bytes] : d.body;
+      const b = up.bytes ? d.files && d.files[up.bytes] : d.body;
+      const bytes = b instanceof ArrayBuffer ? b : Object.prototype.toString.call(b) === '[object ArrayBuffer]' ? new Uint8Array(b).slice().buffer : null;
       if (up.chunked) {
         const cmd = String(field(up.chunked.command) || '').toUpperCase();
         const mid = field(up.chunked.id) || (typeof id === 'string' ? id : null);
