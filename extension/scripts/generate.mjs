@@ -8,7 +8,8 @@
 //     installation, before the worker first runs);
 //   - rules/pending.json: the instance platforms' (Mastodon) publishing endpoints on every host,
 //     the fail-closed ruleset that holds until IT's configuration is known;
-//   - manifest.json: the content-script matches, the fixed hosts of the supported platforms;
+//   - manifest.json: the content-script matches (page gate and upload observer), the fixed hosts
+//     of the supported platforms;
 //   - lib/notices.js and the NOTICES block of content/gate.js: shared/notices.json's texts, as an
 //     ES module for the extension's pages and as constants in the page gate, which is a classic
 //     script and cannot import.
@@ -46,8 +47,9 @@ export function expectedFiles() {
   out['extension/unpacked/rules/pending.json'] = JSON.stringify(pendingRules(table), null, 2) + '\n';
 
   const manifest = JSON.parse(read('extension/unpacked/manifest.json'));
-  if (!Array.isArray(manifest.content_scripts) || manifest.content_scripts.length !== 1) throw new Error('manifest.json: want exactly one content script entry');
-  manifest.content_scripts[0].matches = contentScriptMatches(table, []);
+  // Two entries on the same hosts: the page gate, and the upload observer in the page's world.
+  if (!Array.isArray(manifest.content_scripts) || manifest.content_scripts.length !== 2) throw new Error('manifest.json: want exactly two content script entries (page gate, upload observer)');
+  for (const c of manifest.content_scripts) c.matches = contentScriptMatches(table, []);
   manifest.declarative_net_request = { rule_resources: [
     { id: 'publish', enabled: true, path: 'rules/publish.json' },
     { id: 'pending', enabled: true, path: 'rules/pending.json' },

@@ -59,6 +59,11 @@ type Endpoint struct {
 	// BodyMatch, when set, makes the request this endpoint only when its JSON body has Equals
 	// at Path (a "*" segment: any element of an array).
 	BodyMatch *BodyMatch `json:"body_match,omitempty"`
+	// BodyMedia, BodyTarget and URLTarget say where the request carries the attached media ids
+	// and the answered, quoted or reposted post (the extension checks them against the approval).
+	BodyMedia  string   `json:"body_media,omitempty"`
+	BodyTarget []string `json:"body_target,omitempty"`
+	URLTarget  string   `json:"url_target,omitempty"`
 }
 
 // BodyMatch keys an endpoint by its request body.
@@ -180,6 +185,9 @@ func (p Platform) clone() Platform {
 	p.Hosts = slices.Clone(p.Hosts)
 	p.Publish = slices.Clone(p.Publish)
 	p.APIHosts = slices.Clone(p.APIHosts)
+	for i := range p.Publish {
+		p.Publish[i].BodyTarget = slices.Clone(p.Publish[i].BodyTarget)
+	}
 	return p
 }
 
@@ -194,6 +202,8 @@ func parse(data []byte) ([]Platform, error) {
 				URLRegex string `json:"url_regex"`
 			} `json:"actions"`
 			Password json.RawMessage `json:"password"`
+			Media    *mediaSpec      `json:"media"`
+			Target   *targetSpec     `json:"target"`
 		} `json:"platforms"`
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
@@ -258,9 +268,78 @@ func parse(data []byte) ([]Platform, error) {
 				return nil, fmt.Errorf("%s: actions[%d]: %w", where, j, err)
 			}
 		}
+		if err := checkPostParts(e.Media, e.Target); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		for j, pt := range p.Publish {
+			if pt.URLTarget == "" {
+				continue
+			}
+			if err := checkGroupRegex(pt.URLTarget); err != nil {
+				return nil, fmt.Errorf("%s: publish[%d].url_target: %w", where, j, err)
+			}
+		}
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// mediaSpec is the table's description of a composer's attachments; the daemon only checks it.
+type mediaSpec struct {
+	Upload []struct {
+		URLRegex   string `json:"url_regex"`
+		PathRegex  string `json:"path_regex"`
+		ResponseID string `json:"response_id"`
+	} `json:"upload"`
+}
+
+// targetSpec is the table's description of the post a reply, quote or repost refers to.
+type targetSpec struct {
+	IDRegex     string `json:"id_regex"`
+	URLTemplate string `json:"url_template"`
+}
+
+// checkPostParts checks what the schema cannot say about attachments and target posts: upload
+// expressions valid RE2 and anchored (the extension matches them in both dialects), an id
+// expression with a group, and a target address template that is https and names {id}.
+func checkPostParts(m *mediaSpec, t *targetSpec) error {
+	if m != nil {
+		if len(m.Upload) == 0 {
+			return fmt.Errorf("media: at least one upload endpoint is needed")
+		}
+		for j, u := range m.Upload {
+			if (u.URLRegex == "") == (u.PathRegex == "") {
+				return fmt.Errorf("media.upload[%d]: exactly one of url_regex and path_regex is needed", j)
+			}
+			if err := checkRegex(u.URLRegex+u.PathRegex, true); err != nil {
+				return fmt.Errorf("media.upload[%d]: %w", j, err)
+			}
+			if u.ResponseID == "" {
+				return fmt.Errorf("media.upload[%d]: response_id is needed: it says where the platform answers with the media id", j)
+			}
+		}
+	}
+	if t != nil {
+		if err := checkGroupRegex(t.IDRegex); err != nil {
+			return fmt.Errorf("target.id_regex: %w", err)
+		}
+		if !strings.HasPrefix(t.URLTemplate, "https://") || !strings.Contains(t.URLTemplate, "{id}") || strings.ContainsAny(t.URLTemplate, " \t\r\n") {
+			return fmt.Errorf("target.url_template %q: want an https address with {id} and no white space", t.URLTemplate)
+		}
+	}
+	return nil
+}
+
+// checkGroupRegex requires expr to be valid RE2 with a capturing group (the id it reads).
+func checkGroupRegex(expr string) error {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return fmt.Errorf("%q is not a valid RE2 regular expression: %w", expr, err)
+	}
+	if re.NumSubexp() < 1 {
+		return fmt.Errorf("%q needs a group that captures the id", expr)
+	}
+	return nil
 }
 
 // checkRegex requires expr to compile as RE2, the dialect of Go and of Chromium's

@@ -1,9 +1,11 @@
 package platforms
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -145,6 +147,11 @@ func TestParseRefusesBadTables(t *testing.T) {
 		{"body_match nothing to equal", `{"version":1,"platforms":[` + withBody(`{"path":"collection","equals":""}`) + `]}`, "body_match"},
 		{"body_match without equals", `{"version":1,"platforms":[` + withBody(`{"path":"collection"}`) + `]}`, "equals"},
 		{"body_match unknown key", `{"version":1,"platforms":[` + withBody(`{"path":"collection","equals":"a","regex":".*"}`) + `]}`, "regex"},
+		{"upload not anchored", `{"version":1,"platforms":[` + strings.Replace(ok, `"composer"`, `"media":{"preview":"p","upload":[{"method":"POST","url_regex":"https://u\\.x\\.com/up","response_id":"id"}]},"composer"`, 1) + `]}`, "media.upload[0]"},
+		{"upload with both url and path", `{"version":1,"platforms":[` + strings.Replace(ok, `"composer"`, `"media":{"preview":"p","upload":[{"method":"POST","url_regex":"^https://u","path_regex":"^/up","response_id":"id"}]},"composer"`, 1) + `]}`, "/platforms/0/media/upload/0"},
+		{"target id without a group", `{"version":1,"platforms":[` + strings.Replace(ok, `"composer"`, `"target":{"post":["a"],"link":"a","id_regex":"/status/[0-9]+","url_template":"https://x.com/i/status/{id}"},"composer"`, 1) + `]}`, "target.id_regex"},
+		{"target template without id", `{"version":1,"platforms":[` + strings.Replace(ok, `"composer"`, `"target":{"post":["a"],"link":"a","id_regex":"/status/([0-9]+)","url_template":"https://x.com/i/status/"},"composer"`, 1) + `]}`, "url_template"},
+		{"repost target without a group", `{"version":1,"platforms":[` + strings.Replace(ok, `"url_regex":"^https://x\\.com/post"`, `"url_regex":"^https://x\\.com/post","url_target":"/s/[0-9]+"`, 1) + `]}`, "url_target"},
 		{"empty publish list", `{"version":1,"platforms":[` + strings.Replace(ok, `[{"action":"post","method":"POST","url_regex":"^https://x\\.com/post"}]`, `[]`, 1) + `]}`, "at least one publish endpoint"},
 	}
 	for _, tt := range tests {
@@ -171,6 +178,32 @@ func TestEveryExpressionIsRE2(t *testing.T) {
 			n++
 			if err := checkRegex(e.URLRegex+e.PathRegex, true); err != nil {
 				t.Errorf("%s: %v", p.ID, err)
+			}
+		}
+	}
+	// Attachments and targets: every platform with a target reads an id from its own template.
+	for _, p := range []string{"x", "mastodon"} {
+		var raw struct {
+			Platforms []struct {
+				ID     string      `json:"id"`
+				Target *targetSpec `json:"target"`
+				Media  *mediaSpec  `json:"media"`
+			} `json:"platforms"`
+		}
+		if err := json.Unmarshal(shared.PlatformsJSON, &raw); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range raw.Platforms {
+			if e.ID != p {
+				continue
+			}
+			if e.Target == nil || e.Media == nil {
+				t.Fatalf("%s: the table does not describe attachments and target posts", p)
+			}
+			addr := strings.ReplaceAll(strings.ReplaceAll(e.Target.URLTemplate, "{id}", "1234567890"), "{instance}", "social.example")
+			m := regexp.MustCompile(e.Target.IDRegex).FindStringSubmatch(addr)
+			if m == nil || m[1] != "1234567890" {
+				t.Errorf("%s: id_regex %q does not read the id back from the address %q", p, e.Target.IDRegex, addr)
 			}
 		}
 	}

@@ -2,6 +2,7 @@
 // installs the extension. Scenarios on the x.com fixture:
 //   - without approval nothing is published;
 //   - [real] custody: signed in from the keyring, one post, signed out on the server;
+//   - [real] the whole post: an image added after approval is held, the approved one goes out;
 //   - [real] approve once: against the foureyes daemon (FOUREYES_BIN), which Firefox reaches through
 //     the native-messaging host manifest under its HOME; skipped when FOUREYES_BIN is not built
 //     or oathtool is missing, and then failed instead under CI=true;
@@ -29,6 +30,7 @@ import { CI, until } from './lib/wait.mjs';
 import { digest } from '../../unpacked/lib/digest.js';
 import { cmdlineWatch, keyringSecret } from './lib/secrets.mjs';
 import { postingHours } from './lib/hours.mjs';
+import { png, sha256hex } from './lib/images.mjs';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const ARTIFACTS = process.env.ARTIFACTS || join(ROOT, 'artifacts');
@@ -475,6 +477,49 @@ const OWN = [
     { private_accounts: 'allow_outside_hours', posting_hours: postingHours(true) }, (b, d) => privateHeldFF(b, d, 'allow_outside_hours')],
 ];
 
+/** dropImage drops a file on the composer (a synthetic drop: the page and the gate read its files). */
+async function dropImage(page, bytes, name) {
+  const before = await page.$$eval('[data-testid=primaryColumn] [data-testid=attachmentPreview]', (l) => l.length);
+  await page.evaluate((data, n) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(data)], n, { type: 'image/png' }));
+    document.querySelector('[data-testid=tweetTextarea_0]').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, [...bytes], name);
+  await page.waitForFunction((b) => document.querySelectorAll('[data-testid=primaryColumn] [data-testid=attachmentPreview]').length > b, { timeout: 10000 }, before);
+}
+
+/**
+ * wholePostScenario: an image added after approval is held back with the notice saying so; once
+ * it is removed again, the approved post goes out once and the server stored exactly the
+ * approved image's bytes.
+ */
+async function wholePostScenario(browser, driver) {
+  const page = await openX(browser);
+  await until('the extension to connect to the daemon', async () => await driver.connections() >= 1, { timeout: 15000 });
+  server.reset();
+  const a = png(4), b = png(5);
+  const text = 'Poster for the open day, from Firefox';
+  await typePost(page, text);
+  await dropImage(page, a, 'poster.png');
+  await pressPost(page);
+  assert.equal(await noticeReason(page), 'approval_needed');
+  const { ui } = await approveInUi(browser, page, driver);
+  await ui.close();
+  await waitReason(page, 'approved');
+  await dropImage(page, b, 'other.png');
+  await pressPost(page);
+  assert.equal(await waitReason(page, 'media_added'), 'media_added');
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  await page.screenshot({ path: join(ARTIFACTS, 'firefox-x-media-added.png') });
+  // Removed again: the composer holds the approved post.
+  await page.click('[data-testid=primaryColumn] [data-testid=attachmentPreview]:nth-child(2) [data-testid=removeMedia]');
+  await pressPost(page);
+  assert.ok(await received(page, 1), `want one request, got ${JSON.stringify(server.received)}; notice ${await reasonOf(page)}`);
+  assert.deepEqual(server.received[0].mediaSha, [sha256hex(a)]);
+  const pub = await until('the daemon to record the publish report', async () => { const p = await driver.published(); return p.length >= 1 && p; });
+  assert.ok(!pub[pub.length - 1].alarm, `${JSON.stringify(pub)}; upload observer in the page: ${await page.evaluate(() => !!window.__foureyesObserve)}`);
+}
+
 // ---- run --------------------------------------------------------------------------------------
 let passed = 0, failed = 0, skipped = 0;
 // --only SUBSTRING runs the scenarios whose name contains it (the others are not counted).
@@ -494,6 +539,7 @@ async function runOne(name, fn) {
 
 const APPROVE = 'firefox: [real] approve with a code -> exactly one request with the approved text; a second post is blocked';
 const CUSTODY = 'firefox: [real] custody: signed in from the keyring inside the session only, one post, then signed out on the server';
+const WHOLE = 'firefox: [real] an image added after approval is held; removed again, the approved post goes out once with the approved bytes';
 const realWhyNot = realMissing(BIN);
 const driver = realWhyNot ? null : realDriver(BIN, { firefoxId: ADDON_ID });
 let browser;
@@ -522,8 +568,12 @@ try {
       if (setupError) throw setupError;
       await custodyScenario(browser, driver);
     });
+    await runOne(WHOLE, async () => {
+      if (setupError) throw setupError;
+      await wholePostScenario(browser, driver);
+    });
   } else {
-    for (const name of [APPROVE, CUSTODY]) {
+    for (const name of [APPROVE, CUSTODY, WHOLE]) {
       if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
       else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
     }

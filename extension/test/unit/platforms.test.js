@@ -17,8 +17,26 @@ test('the extension ships the same table as shared/', () => {
 
 test('manifest content scripts cover exactly the fixed hosts of the table', () => {
   const manifest = JSON.parse(read('../../unpacked/manifest.json'));
-  const matches = manifest.content_scripts.flatMap((c) => c.matches).sort();
-  assert.deepEqual(matches, contentScriptMatches(table, []));
+  assert.equal(manifest.content_scripts.length, 2);
+  for (const c of manifest.content_scripts) assert.deepEqual([...c.matches].sort(), contentScriptMatches(table, []));
+  // The upload observer runs in the page's world from the start, before the page's own scripts.
+  const obs = manifest.content_scripts.find((c) => c.js.includes('content/observe.js'));
+  assert.equal(obs.world, 'MAIN');
+  assert.equal(obs.run_at, 'document_start');
+});
+
+test('upload and target expressions are RE2-safe and anchored where they match addresses', () => {
+  for (const p of supported(table)) {
+    for (const u of (p.media && p.media.upload) || []) {
+      const src = u.url_regex || u.path_regex;
+      assert.ok(src.startsWith('^') && !/\(\?[=!<]|\\[1-9]/.test(src), `${p.id}: ${src}`);
+    }
+  }
+  assert.throws(() => checkTable({ version: 1, platforms: [{ id: 'a', hosts: ['a'], status: 'supported', publish: [{ method: 'POST', url_regex: '^x' }], composer: { text: [], submit: [] },
+    media: { preview: 'p', upload: [{ method: 'POST', url_regex: 'https://up', response_id: 'id' }] } }] }), /must be anchored/);
+  assert.throws(() => checkTable({ version: 1, platforms: [{ id: 'a', hosts: ['a'], status: 'supported', publish: [{ method: 'POST', url_regex: '^x' }], composer: { text: [], submit: [] },
+    target: { post: ['a'], link: 'a', id_regex: '/s/([0-9]+)', url_template: 'http://a/{id}' } }] }), /url_template/);
+  assert.throws(() => checkTable({ version: 1, platforms: [{ id: 'a', hosts: ['a'], status: 'supported', publish: [{ method: 'POST', url_regex: '^x', url_target: '/s/[0-9]+' }], composer: { text: [], submit: [] } }] }), /url_target/);
 });
 
 test('regular expressions are RE2-safe (no look-around, no back-references)', () => {
@@ -205,12 +223,12 @@ test('Bluesky body keys: a post, with its threadgate and postgate, is the post e
 test('what went through an open gate: the approved post, or a mismatch the daemon is told about', async () => {
   const { throughGate } = await import('../../unpacked/lib/platforms.js');
   const [post, repost] = bsky.publish;
-  assert.deepEqual(throughGate([post], raw({ writes: [create('app.bsky.feed.post', { text: 'ok' })] })), { text: 'ok' });
+  assert.deepEqual(throughGate([post], raw({ writes: [create('app.bsky.feed.post', { text: 'ok' })] })), { text: 'ok', endpoint: post });
   assert.match(throughGate([repost], raw({ collection: 'app.bsky.feed.like', record: {} })).mismatch, /fits no endpoint/);
   assert.match(throughGate([repost], raw({ collection: 'app.bsky.graph.follow', record: {} })).mismatch, /fits no endpoint/);
-  assert.deepEqual(throughGate([repost], raw({ collection: 'app.bsky.feed.repost', record: {} })), { text: null });
+  assert.deepEqual(throughGate([repost], raw({ collection: 'app.bsky.feed.repost', record: {} })), { text: null, endpoint: repost });
   assert.match(throughGate([post], raw({ writes: [create('app.bsky.feed.post', { text: 'a' }), create('app.bsky.feed.post', { text: 'b' })] })).mismatch, /2 texts/);
   assert.match(throughGate([post], undefined).mismatch, /fits no endpoint/, 'a body the browser did not report is no proof');
   const x = table.platforms.find((p) => p.id === 'x').publish[0];
-  assert.deepEqual(throughGate([x], undefined), { text: null }, 'X as before: no body, the checked text stands');
+  assert.deepEqual(throughGate([x], undefined), { text: null, endpoint: x }, 'X as before: no body, the checked text stands');
 });

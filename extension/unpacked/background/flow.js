@@ -19,6 +19,7 @@ import * as grants from './grants.js';
 import * as custody from './custody.js';
 import * as accounts from './accounts.js';
 import { load, instances, configKnownNow } from './table.js';
+import { compareAttachments, seenPost, postParts } from '../lib/post.js';
 
 const MAX_TEXT = 40000;
 const APPROVAL_PAGE = 'ui/approve.html';
@@ -54,15 +55,22 @@ export async function hello(sender) {
   const approved = (await store.get('approved', {}))[sender.tab.id];
   return {
     ok: true,
-    platform: { id: p.id, name: p.name, composer: p.composer, actions: p.actions || [] },
+    platform: { id: p.id, name: p.name, composer: p.composer, actions: p.actions || [], media: p.media || null, target: p.target || null },
     daemon: c.state === 'up' ? 'up' : 'down',
     approved: approved ? { digest: approved.digest, expires: approved.expires } : null,
   };
 }
 
+/** forDigest is a post's manifest without what only the approval window shows. */
+const forDigest = (account, action, text, parts) => ({
+  account, action, text,
+  media: parts.media.map(({ sha256, size, type, name, alt }) => ({ sha256, size, type, name, alt })),
+  ...(parts.target ? { target: parts.target } : {}),
+});
+
 /**
  * submit decides about one attempt to publish from a content script: {allow:true} once the gate
- * is open for exactly this text, else {allow:false, code}.
+ * is open for exactly this post, else {allow:false, code}.
  */
 export async function submit(sender, msg) {
   const tabId = sender.tab.id;
@@ -76,17 +84,30 @@ export async function submit(sender, msg) {
   }
   const action = ACTIONS.includes(msg.action) ? msg.action : 'post';
   const d = await digest(text);
+  const parts = postParts(msg);
+  if (parts === null) {
+    reportBlocked({ host, reason: 'page_not_understood' });
+    return { allow: false, code: 'page_not_understood' };
+  }
 
   const approvedAll = await store.get('approved', {});
   const a = approvedAll[tabId];
   if (a && a.platformId === p.id && a.host === host) {
     if (!(expiryMs(a.expires) > Date.now())) {
       await dropApproved(tabId);
-      return held(tabId, p, host, action, text, d, 'expired');
+      return held(tabId, p, host, action, text, d, 'expired', parts);
+    }
+    // The whole post, before the text: an image added after approval, or a reply now answering
+    // another post, is named as what it is.
+    const differs = a.manifest ? compareAttachments({ ...a.manifest, action: a.action }, parts) : [];
+    if (differs.length) {
+      reportBlocked({ host, reason: 'manifest_mismatch', account: a.account, digest: d });
+      await saveDraft(tabId, p, host, action, text, d, parts);
+      return { allow: false, code: differs[0], differs };
     }
     if (d !== a.digest) {
       reportBlocked({ host, reason: 'digest_mismatch', account: a.account, digest: d });
-      await saveDraft(tabId, p, host, action, text, d);
+      await saveDraft(tabId, p, host, action, text, d, parts);
       return { allow: false, code: 'digest_mismatch' };
     }
     // Custody: a sign-in under way for this session finishes first, so the post goes out signed in.
@@ -96,8 +117,9 @@ export async function submit(sender, msg) {
       reportBlocked({ host, reason: 'wrong_account', account: a.account, digest: d });
       return { allow: false, code: 'wrong_account' };
     }
-    // The whole post's digest (lib/manifest.js): the text alone here, no attachments or answered post.
-    const md = await manifestDigest({ account: a.account, action, text });
+    // The whole post as the composer holds it now (it matched the approved one above); the
+    // daemon compares its digest with the session's too.
+    const md = await manifestDigest(forDigest(a.account, action, text, parts));
     let reply;
     try {
       // The daemon checks the account and action too: an approval for a reply never opens a new post.
@@ -115,7 +137,9 @@ export async function submit(sender, msg) {
       reportBlocked({ host, reason: 'grant_invalid', account: a.account, digest: d });
       return { allow: false, code: 'grant_invalid', message: v.reason };
     }
-    await gate.openOnce(p, tabId, host, await instances(), { sessionId: a.sessionId, digest: d, manifestDigest: md, account: a.account, action });
+    // What the publishing request must carry: checked by the request observer when it goes out.
+    const post = { account: a.account, action, text, media: forDigest(a.account, action, text, parts).media, target: parts.target, digest: md };
+    await gate.openOnce(p, tabId, host, await instances(), { sessionId: a.sessionId, digest: d, manifestDigest: md, account: a.account, action, post, uploads: parts.uploads });
     return { allow: true };
   }
   // A private account (not in custody): the daemon decides by the policy's private_accounts.
@@ -126,11 +150,11 @@ export async function submit(sender, msg) {
     await gate.openOnce(p, tabId, host, await instances(), { sessionId: null, private: true, digest: d, account: w.account, action });
     return { allow: true };
   }
-  return held(tabId, p, host, action, text, d, null);
+  return held(tabId, p, host, action, text, d, null, parts);
 }
 
-async function held(tabId, p, host, action, text, d, why) {
-  await saveDraft(tabId, p, host, action, text, d);
+async function held(tabId, p, host, action, text, d, why, parts) {
+  await saveDraft(tabId, p, host, action, text, d, parts);
   let code = why || 'approval_needed';
   try {
     await Promise.race([conn.connect(), new Promise((_, rej) => setTimeout(() => rej(new Error('slow')), 2500))]);
@@ -141,11 +165,15 @@ async function held(tabId, p, host, action, text, d, why) {
   return { allow: false, code };
 }
 
-async function saveDraft(tabId, p, host, action, text, d) {
+async function saveDraft(tabId, p, host, action, text, d, parts) {
+  const media = parts ? parts.media : [];
+  const target = parts ? parts.target : null;
+  // A request already made stays good only for the same text, attachments and target.
+  const same = JSON.stringify([d, action, media.map((f) => [f.sha256, f.alt]), target && target.url]);
   await store.update('drafts', (all) => {
     const prev = all[tabId];
-    const keep = prev && prev.digest === d && prev.requestId ? { requestId: prev.requestId, account: prev.account } : {};
-    return { ...all, [tabId]: { platformId: p.id, platformName: p.name, host, action, text, digest: d, at: Date.now(), ...keep } };
+    const keep = prev && prev.same === same && prev.requestId ? { requestId: prev.requestId, account: prev.account } : {};
+    return { ...all, [tabId]: { platformId: p.id, platformName: p.name, host, action, text, digest: d, media, target, same, at: Date.now(), ...keep } };
   }, {});
 }
 
@@ -204,8 +232,14 @@ export async function approve(tabId, { account, approver, code }) {
   }
   try {
     let requestId = d.requestId && d.account === account ? d.requestId : null;
+    const parts = { media: d.media || [], target: d.target || null };
+    const m = forDigest(account, d.action, d.text, parts);
+    const md = await manifestDigest(m);
     if (!requestId) {
-      const r = await conn.call('request', { account, action: d.action, text: d.text, digest: d.digest });
+      const r = await conn.call('request', {
+        account, action: d.action, text: d.text, digest: d.digest, manifest_digest: md,
+        ...(m.media.length ? { media: m.media } : {}), ...(m.target ? { target: m.target } : {}),
+      });
       requestId = (r.request || r).id;
       await store.update('drafts', (all) => (all[tabId] ? { ...all, [tabId]: { ...all[tabId], requestId, account } } : all), {});
     }
@@ -219,6 +253,7 @@ export async function approve(tabId, { account, approver, code }) {
     const digestApproved = (res.session && res.session.digest) || req.digest || d.digest;
     await store.update('approved', (all) => ({ ...all, [tabId]: {
       sessionId, requestId, account, action: d.action, digest: digestApproved, expires,
+      manifest: { media: m.media, target: m.target || null }, manifestDigest: (res.session && res.session.manifest_digest) || md,
       approvedBy: (res.session && res.session.approved_by) || req.approved_by || [approver], platformId: d.platformId, host: d.host,
     } }), {});
     notifyTab(tabId, { state: 'approved' });
@@ -294,16 +329,30 @@ export async function status() {
  * request body when the table says where it is, else the digest that was checked before the
  * gate opened. A body that differs from the approved text is the daemon's alarm to raise.
  */
-export async function published(allow, bodyText, mismatch) {
+export async function published(allow, seen) {
   // A private account's post: no session to report (the daemon recorded private_post_allowed).
   if (allow.private) { notifyTab(allow.tabId, { state: 'notice', code: 'published_private' }); return; }
+  const bodyText = seen ? seen.text : null;
+  const mismatch = seen ? seen.mismatch : null;
   // What went out is not the approved post (a like through a repost's allow, a thread): the
   // digest of a description of it, which never equals an approved text's, raises the alarm.
   const d = mismatch ? await digest(`foureyes: not the approved request: ${mismatch}`) : typeof bodyText === 'string' ? await digest(bodyText) : allow.digest;
-  const md = mismatch ? d : typeof bodyText === 'string' ? await manifestDigest({ account: allow.account, action: allow.action, text: bodyText }) : allow.manifestDigest;
   if (mismatch) console.warn(`foureyes: ${mismatch}`);
-  conn.call('published', { session_id: allow.sessionId, digest: d, manifest_digest: md }).catch((e) => console.warn('foureyes: could not report publish', e));
-  notifyTab(allow.tabId, { state: d === allow.digest ? 'published' : 'published_mismatch' });
+  // The whole post the request carried, as a manifest digest: the daemon compares it with the
+  // session's and raises publish_mismatch when another image or another target went out.
+  let md = mismatch ? d : allow.post ? allow.post.digest : (allow.manifestDigest || null);
+  if (!mismatch && allow.post && seen && seen.fields) {
+    try {
+      const p = (await load()).platforms.find((x) => x.id === allow.platformId);
+      const sha = async (s) => (await import('../lib/digest.js')).toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s)));
+      md = await manifestDigest(await seenPost(p, allow.post, seen.fields, allow.uploads || {}, allow.host, sha));
+    } catch (e) {
+      console.warn('foureyes: could not read the published post', e && e.message);
+      md = await digest(`foureyes-unreadable-post:${allow.sessionId}`); // never equal to an approved one
+    }
+  }
+  conn.call('published', { session_id: allow.sessionId, digest: d, ...(md ? { manifest_digest: md } : {}) }).catch((e) => console.warn('foureyes: could not report publish', e));
+  notifyTab(allow.tabId, { state: d === allow.digest && (!allow.post || md === allow.post.digest) ? 'published' : 'published_mismatch' });
   // The session's one publish is done: sign the browser out.
   await custody.end(allow.sessionId, 'published');
 }

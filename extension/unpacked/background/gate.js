@@ -5,11 +5,13 @@
 
 import { blockRules, allowRules, endpointFits, ruleUpdate, isAllowRule, ALLOW_ID_BASE, PENDING_RULESET } from '../lib/rules.js';
 import { contentScriptMatches, urlEndpoints, throughGate } from '../lib/platforms.js';
+import { bodyFields } from '../lib/post.js';
 import * as store from './store.js';
 
 /** How long an opened gate waits for the page's request. */
 export const ALLOW_MS = 5000;
 const INSTANCE_SCRIPT_ID = 'foureyes-gate-instances';
+const INSTANCE_OBSERVER_ID = 'foureyes-observe-instances';
 /** Wakes a stopped worker to close a gate it left open (the timer died with it). */
 export const CLOSE_ALARM = 'foureyes-close-gate';
 
@@ -76,14 +78,17 @@ export async function installBlockRules(table, instances) {
 export async function registerInstanceScripts(table, instances) {
   const staticHosts = new Set(chrome.runtime.getManifest().content_scripts.flatMap((c) => c.matches));
   const matches = contentScriptMatches(table, instances).filter((m) => !staticHosts.has(m));
-  const have = await chrome.scripting.getRegisteredContentScripts({ ids: [INSTANCE_SCRIPT_ID] }).catch(() => []);
+  const have = await chrome.scripting.getRegisteredContentScripts({ ids: [INSTANCE_SCRIPT_ID, INSTANCE_OBSERVER_ID] }).catch(() => []);
   if (have.length) {
-    if (JSON.stringify([...have[0].matches].sort()) === JSON.stringify(matches)) return;
-    await chrome.scripting.unregisterContentScripts({ ids: [INSTANCE_SCRIPT_ID] });
+    if (have.length === 2 && have.every((h) => JSON.stringify([...h.matches].sort()) === JSON.stringify(matches))) return;
+    await chrome.scripting.unregisterContentScripts({ ids: have.map((h) => h.id) });
   }
   if (!matches.length) return;
   await chrome.scripting.registerContentScripts([{
     id: INSTANCE_SCRIPT_ID, matches, js: ['content/gate.js'], runAt: 'document_start', allFrames: false, persistAcrossSessions: true,
+  }, {
+    // The upload observer, in the page's world: media ids are only in the uploads' responses.
+    id: INSTANCE_OBSERVER_ID, matches, js: ['content/observe.js'], runAt: 'document_start', allFrames: false, persistAcrossSessions: true, world: 'MAIN',
   }]);
   await injectIntoOpenTabs(matches);
 }
@@ -94,7 +99,10 @@ export async function registerInstanceScripts(table, instances) {
  */
 export async function injectIntoOpenTabs(matches) {
   const tabs = await chrome.tabs.query({ url: matches }).catch(() => []);
-  await Promise.all(tabs.map((t) => chrome.scripting.executeScript({ target: { tabId: t.id }, files: ['content/gate.js'] }).catch(() => {})));
+  await Promise.all(tabs.map((t) => Promise.all([
+    chrome.scripting.executeScript({ target: { tabId: t.id }, files: ['content/gate.js'] }).catch(() => {}),
+    chrome.scripting.executeScript({ target: { tabId: t.id }, files: ['content/observe.js'], world: 'MAIN' }).catch(() => {}),
+  ])));
 }
 
 /**
@@ -160,6 +168,11 @@ export async function observe(details, table, instances) {
   // Synchronously: a second request in the same tick finds the gate closed.
   if (allow === current) current = null; else leftover = null;
   const seen = throughGate(opened, details.requestBody);
-  for (const fn of seenListeners) { try { fn({ allow, url: details.url, requestId: details.requestId, ...seen }); } catch (e) { console.error(e); } }
+  // Media ids and the answered, quoted or reposted post, as the request carries them.
+  let fields = null;
+  if (seen.endpoint) {
+    try { fields = bodyFields(p, seen.endpoint, details.requestBody, details.url); fields.text = seen.text; } catch (e) { console.warn('foureyes: request body', e && e.message); }
+  }
+  for (const fn of seenListeners) { try { fn({ allow, url: details.url, requestId: details.requestId, text: seen.text, mismatch: seen.mismatch, fields }); } catch (e) { console.error(e); } }
   await closeAll();
 }

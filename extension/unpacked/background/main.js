@@ -81,13 +81,13 @@ chrome.webRequest.onBeforeRequest.addListener((details) => {
 
 // The request that went through an open gate: report it once the server answered.
 const inflight = new Map();
-gate.onSeen(({ allow, requestId, text, mismatch }) => { inflight.set(requestId, { allow, text, mismatch }); });
+gate.onSeen(({ allow, requestId, text, mismatch, fields }) => { inflight.set(requestId, { allow, text, mismatch, fields }); });
 chrome.webRequest.onCompleted.addListener((details) => {
   (observing.get(details.requestId) || Promise.resolve()).then(() => {
     const seen = inflight.get(details.requestId);
     if (!seen) return;
     inflight.delete(details.requestId);
-    flow.published(seen.allow, seen.text, seen.mismatch).catch(console.error);
+    flow.published(seen.allow, { text: seen.text, mismatch: seen.mismatch, fields: seen.fields }).catch(console.error);
   });
 }, { urls: ['https://*/*'] });
 chrome.webRequest.onErrorOccurred.addListener((details) => {

@@ -42,7 +42,7 @@ export function onMessage(msg, sender, sendResponse) {
     if (!fromContentScript(sender) || fromExtensionPage(sender)) return false;
     switch (msg.type) {
       case 'cs:hello': work = flow.hello(sender); break;
-      case 'cs:submit': work = flow.submit(sender, { text: msg.text, action: msg.action }); break;
+      case 'cs:submit': work = flow.submit(sender, { text: msg.text, action: msg.action, media: msg.media, target: msg.target, uploads: msg.uploads }); break;
       case 'cs:open-approval': work = flow.openApproval(sender.tab.id); break;
       // custody.js answers only the sign-in page of a live session's sign-in host.
       case 'cs:signin-hello': work = custody.hello(sender); break;

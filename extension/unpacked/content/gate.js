@@ -29,6 +29,13 @@
     "locked": "All approvals were revoked (\"Lock now\"). Request a new approval.",
     "denied": "The press officer denied this post.",
     "digest_mismatch": "The text was changed after approval. A new approval is needed for the new text.",
+    "media_added": "An image or video was added after approval, so nothing was published. Request approval for the post with it.",
+    "media_removed": "An approved image or video was removed after approval, so nothing was published. Request approval for the post as it is now.",
+    "media_changed": "The images or videos were replaced or reordered after approval, so nothing was published. Request approval for the post as it is now.",
+    "alt_changed": "The description (alt text) of an image was changed after approval, so nothing was published. Request approval for the post as it is now.",
+    "reply_target_changed": "This reply answers a different post than the approved one, so nothing was published. Request approval for this reply.",
+    "quote_target_changed": "This post quotes a different post than the approved one, so nothing was published. Request approval for this quote.",
+    "repost_target_changed": "This is a repost of a different post than the approved one, so nothing was published. Request approval for this repost.",
     "scope_mismatch": "The approval was for another account or another kind of post. Request approval for this one.",
     "no_keyring": "foureyes cannot reach the keyring of this computer. Ask IT.",
     "keyring_locked": "The keyring of this computer is locked: unlock it (log in again) and retry.",
@@ -60,7 +67,8 @@
     "code_check_unavailable": "Not approved: the organisation's code server cannot check the approver's code right now. Try again in a minute; if it persists, tell IT."
   };
   // END notices
-  const WITH_REQUEST = new Set(['approval_needed', 'digest_mismatch', 'scope_mismatch', 'expired', 'already_used', 'locked', 'grant_invalid']);
+  const WITH_REQUEST = new Set(['approval_needed', 'digest_mismatch', 'scope_mismatch', 'expired', 'already_used', 'locked', 'grant_invalid',
+    'media_added', 'media_removed', 'media_changed', 'alt_changed', 'reply_target_changed', 'quote_target_changed', 'repost_target_changed']);
 
   let config = null; // {id, name, composer, actions}
   let configWaiters = [];
@@ -178,14 +186,27 @@
     ev.stopImmediatePropagation();
   }
 
-  async function decide(origin, replay) {
+  async function decide(origin, replay, repostOf) {
     if (busy) return;
     busy = true;
     try {
-      const composer = composerNear(origin);
-      const text = textOf(composer);
-      if (text === null) { show('page_not_understood', false); return; }
-      const r = await ask({ type: 'cs:submit', text, action: actionOf(composer || origin) });
+      let text, action, target = null, media = [];
+      if (repostOf !== undefined) {
+        // A repost has no text of its own: what is approved is the address of the reposted post.
+        action = 'repost';
+        target = repostOf ? readTarget(repostOf) : null;
+        if (!target) { show('page_not_understood', false); return; }
+        text = target.url;
+      } else {
+        const composer = composerNear(origin);
+        text = textOf(composer);
+        if (text === null) { show('page_not_understood', false); return; }
+        action = actionOf(composer || origin);
+        if (action === 'reply' || action === 'quote') target = targetNear(composer || origin);
+        media = await attachmentsNear(composer || origin);
+        if (media === null) { show('page_not_understood', false); return; }
+      }
+      const r = await ask({ type: 'cs:submit', text, action, media, target, uploads: Object.fromEntries(uploaded) });
       if (r && r.allow) {
         hide();
         passing = true;
@@ -213,6 +234,7 @@
   function onClick(ev) {
     if (passing) return;
     if (needsConfig(ev)) return;
+    if (onRepostClick(ev)) return;
     const btn = submitButtonOf(ev);
     if (!btn) return;
     hold(ev);
@@ -253,6 +275,207 @@
     hold(ev);
     const submitter = ev.submitter || null;
     decide(composerIn(form) || form, () => form.requestSubmit(submitter && form.contains(submitter) ? submitter : undefined));
+  }
+
+  // ---- the whole post: attachments, the target post, uploads ----------------------------
+  // Every file attached in the composer (file picker, drag and drop, paste) is hashed the moment
+  // it is attached, from the bytes the page received: sha256 -> {sha256, size, type, name, thumb}.
+  const attached = new Map();
+  const attachOrder = [];
+  const hashing = new Set();
+  // What the upload observer (content/observe.js, in the page's world) reported: media id -> sha256.
+  const uploaded = new Map();
+  const chunks = new Map(); // media id -> [segments] of a chunked upload under way
+  const MAX_FILE = 1024 * 1024 * 1024;
+
+  const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const sha256 = async (buf) => hex(await crypto.subtle.digest('SHA-256', buf));
+  const mimeOf = (t) => (typeof t === 'string' && /^[a-z]+\/[a-z0-9.+-]+$/.test(t.toLowerCase()) ? t.toLowerCase() : 'application/octet-stream');
+
+  // A small picture of the file for the approval window only (never sent to the daemon).
+  async function thumbnail(file) {
+    const draw = (src, w, h) => {
+      const k = Math.min(1, 160 / Math.max(w, h, 1));
+      const c = document.createElement('canvas');
+      c.width = Math.max(1, Math.round(w * k)); c.height = Math.max(1, Math.round(h * k));
+      c.getContext('2d').drawImage(src, 0, 0, c.width, c.height);
+      return c.toDataURL('image/jpeg', 0.7);
+    };
+    const within = (p) => Promise.race([p, new Promise((r) => setTimeout(() => r(null), 3000))]);
+    try {
+      if (file.type.startsWith('image/')) {
+        const bmp = await within(createImageBitmap(file));
+        return bmp ? draw(bmp, bmp.width, bmp.height) : null;
+      }
+      if (file.type.startsWith('video/')) {
+        const url = URL.createObjectURL(file);
+        try {
+          const v = document.createElement('video');
+          v.muted = true; v.preload = 'auto'; v.src = url;
+          const ok = await within(new Promise((res) => { v.onloadeddata = () => res(true); v.onerror = () => res(false); }));
+          return ok ? draw(v, v.videoWidth, v.videoHeight) : null; // the first frame
+        } finally { URL.revokeObjectURL(url); }
+      }
+    } catch { /* no picture: the approval window says so */ }
+    return null;
+  }
+
+  function capture(files) {
+    for (const file of files || []) {
+      if (!(file instanceof File) || file.size > MAX_FILE) continue;
+      const job = (async () => {
+        const sha = await sha256(await file.arrayBuffer());
+        attachOrder.push(sha);
+        if (!attached.has(sha)) attached.set(sha, { sha256: sha, size: file.size, type: mimeOf(file.type), name: String(file.name || '').slice(0, 255), thumb: await thumbnail(file) });
+      })().catch(() => {});
+      hashing.add(job);
+      job.finally(() => hashing.delete(job));
+    }
+  }
+
+  function inComposerArea(t) {
+    return config && config.media && t instanceof Element && (!config.media.scope || t.closest(config.media.scope) || t.closest('input[type=file]'));
+  }
+  window.addEventListener('change', (ev) => { const t = ev.target; if (t instanceof HTMLInputElement && t.type === 'file' && config && config.media) capture(t.files); }, true);
+  window.addEventListener('drop', (ev) => { if (inComposerArea(ev.target) && ev.dataTransfer) capture(ev.dataTransfer.files); }, true);
+  window.addEventListener('paste', (ev) => { if (inComposerArea(ev.target) && ev.clipboardData) capture(ev.clipboardData.files); }, true);
+
+  function altOf(preview) {
+    const sel = config.media.alt;
+    const el = sel ? preview.querySelector(sel) : null;
+    if (!el) return '';
+    if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) return el.value;
+    return el.getAttribute('alt') || el.getAttribute('aria-label') || '';
+  }
+
+  // The bytes behind a preview: the page shows attached files through blob: addresses of the
+  // file itself, which this script can read (same origin).
+  async function previewSha(preview) {
+    const m = preview.querySelector('img[src^="blob:"], video[src^="blob:"], source[src^="blob:"]');
+    if (!m) return null;
+    try {
+      const b = await (await fetch(m.getAttribute('src'))).blob();
+      const sha = await sha256(await b.arrayBuffer());
+      if (!attached.has(sha)) attached.set(sha, { sha256: sha, size: b.size, type: mimeOf(b.type), name: '', thumb: null });
+      return sha;
+    } catch { return null; }
+  }
+
+  /**
+   * attachmentsNear lists the composer's attachments in order, as the previews show them; null
+   * when the previews cannot be tied to the attached bytes (fail closed).
+   */
+  async function attachmentsNear(el) {
+    if (!config.media) return [];
+    await Promise.all([...hashing]);
+    const scope = (config.media.scope && el.closest(config.media.scope)) || document;
+    let previews = [];
+    try { previews = [...scope.querySelectorAll(config.media.preview)]; } catch { return null; }
+    const shas = await Promise.all(previews.map(previewSha));
+    if (shas.some((x) => x === null)) {
+      // No readable picture: by attachment order, when the count leaves no doubt.
+      const live = attachOrder.slice(-previews.length);
+      if (previews.length !== attachOrder.length) return null;
+      for (let i = 0; i < shas.length; i++) if (shas[i] === null) shas[i] = live[i];
+    }
+    return shas.map((sha, i) => ({ ...attached.get(sha), alt: altOf(previews[i]).slice(0, 2000) }));
+  }
+
+  function readTarget(post) {
+    const t = config.target;
+    if (!t || !post) return null;
+    // The first link to a post: a post also links its author's profile.
+    let links = [];
+    try { links = [...(post.matches(t.link) ? [post] : []), ...post.querySelectorAll(t.link)]; } catch { return null; }
+    let m = null;
+    for (const a of links) {
+      try { m = new RegExp(t.id_regex).exec(new URL(a.getAttribute('href') || '', location.href).pathname); } catch { m = null; }
+      if (m && m[1]) break;
+    }
+    if (!m || !m[1]) return null;
+    const q = (sel) => { try { const e = sel && post.querySelector(sel); return e ? e.innerText.trim() : ''; } catch { return ''; } };
+    return {
+      url: t.url_template.replace('{id}', encodeURIComponent(m[1])).replace('{instance}', location.hostname),
+      author: q(t.author).split('\n').find((x) => x.startsWith('@')) || q(t.author).slice(0, 100),
+      excerpt: [...q(t.text)].slice(0, 280).join(''),
+    };
+  }
+
+  function targetNear(el) {
+    const t = config.target;
+    if (!t) return null;
+    const scope = (config.media && config.media.scope && el.closest(config.media.scope)) || document;
+    for (const sel of t.post) {
+      try { const p = scope.querySelector(sel); if (p) return readTarget(p); } catch { /* bad selector */ }
+    }
+    return null;
+  }
+
+  // Reposts: the post whose repost menu was opened last, and the confirm button, held like Post.
+  let repostPost = null;
+  function closestPost(el) {
+    for (const sel of config.target.post) { try { const p = el.closest(sel); if (p) return p; } catch { /* bad selector */ } }
+    return null;
+  }
+  function onRepostClick(ev) {
+    const r = config && config.target && config.target.repost;
+    const t = ev.target instanceof Element ? ev.target : null;
+    if (!r || !t) return false;
+    try {
+      if (r.open && t.closest(r.open)) { repostPost = closestPost(t); return false; }
+      const btn = t.closest(r.confirm);
+      if (!btn) return false;
+      hold(ev);
+      decide(btn, () => btn.click(), closestPost(btn) || repostPost);
+      return true;
+    } catch { return false; }
+  }
+
+  // The upload observer speaks through window messages: anything on the page can post those too,
+  // so a report only ever ties bytes to an id; it never opens anything (installer/threat-model.md).
+  window.addEventListener('message', (ev) => {
+    if (ev.origin !== location.origin || !config || !config.media) return;
+    // A copy in this script's own world: Firefox hands a content script the page's objects behind
+    // wrappers, where the page's ArrayBuffer is not this world's.
+    let d;
+    try { d = structuredClone(ev.data); } catch { d = ev.data; }
+    if (!d || d.foureyes !== 'upload') return;
+    const job = onUpload(d);
+    hashing.add(job);
+    job.finally(() => hashing.delete(job));
+  });
+  async function onUpload(d) {
+    try {
+      const up = (config.media.upload || []).find((u) => u.method === d.method && new RegExp(u.url_regex || `^https://${location.host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${(u.path_regex || '').slice(1)}`, 'i').test(d.url));
+      if (!up) return;
+      const query = new URL(d.url).searchParams;
+      const field = (k) => (d.fields && typeof d.fields[k] === 'string' ? d.fields[k] : query.get(k));
+      let resp = null;
+      try { resp = JSON.parse(d.response); } catch { resp = null; }
+      let id = resp;
+      for (const k of up.response_id.split('.')) id = id && typeof id === 'object' ? id[k] : undefined;
+      if (typeof id === 'number') id = String(id);
+      const b = up.bytes ? d.files && d.files[up.bytes] : d.body;
+      const bytes = b instanceof ArrayBuffer ? b : Object.prototype.toString.call(b) === '[object ArrayBuffer]' ? new Uint8Array(b).slice().buffer : null;
+      if (up.chunked) {
+        const cmd = String(field(up.chunked.command) || '').toUpperCase();
+        const mid = field(up.chunked.id) || (typeof id === 'string' ? id : null);
+        if (!mid) return;
+        // The file is the APPENDs' bytes in segment order; FINALIZE carries no file, so the
+        // observer never reports it: the hash is brought up to date at every APPEND.
+        if (cmd !== 'APPEND' || !(bytes instanceof ArrayBuffer)) return;
+        const list = chunks.get(mid) || [];
+        const seg = Number(field('segment_index'));
+        list[Number.isInteger(seg) && seg >= 0 && seg < 1000 ? seg : list.length] = bytes;
+        chunks.set(mid, list);
+        const all = new Uint8Array(list.reduce((n, p) => n + (p ? p.byteLength : 0), 0));
+        let off = 0;
+        for (const p of list) { if (p) { all.set(new Uint8Array(p), off); off += p.byteLength; } }
+        uploaded.set(mid, await sha256(all));
+        return;
+      }
+      if (typeof id === 'string' && bytes instanceof ArrayBuffer) uploaded.set(id, await sha256(bytes));
+    } catch { /* not an upload this page gate understands: its id stays unknown, which fails the check */ }
   }
 
   // Window, capture phase: runs before anything the page registers on document or below.

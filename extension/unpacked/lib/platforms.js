@@ -77,6 +77,7 @@ export function checkTable(t) {
       if (e.body_text !== undefined && (typeof e.body_text !== 'string' || !e.body_text)) throw new Error(`platform table: ${p.id}: ${src}: body_text must be a path`);
     }
     if (!p.composer || !Array.isArray(p.composer.text) || !Array.isArray(p.composer.submit)) throw new Error(`platform table: ${p.id}: composer needs text and submit selectors`);
+    checkPostParts(p);
   }
   return t;
 }
@@ -113,6 +114,38 @@ export function hostRegex(pattern) {
 /** apiHostOf says whether host is one of platform p's API hosts (api_hosts, patterns allowed). */
 export function apiHostOf(p, host) {
   return (p.api_hosts || []).some((pat) => hostMatches(pat, host));
+}
+
+/** oneGroup compiles src and requires it to have at least one capturing group. */
+function oneGroup(where, src) {
+  let re;
+  try { re = new RegExp(`${src}|`); } catch (e) { throw new Error(`${where}: ${src}: ${e.message}`); }
+  if (re.exec('').length < 2) throw new Error(`${where}: ${src}: needs a group that captures the id`);
+}
+
+/**
+ * checkPostParts checks what the table says about attachments and target posts: upload
+ * endpoints anchored, id expressions with a group, an https address template with {id}, and the
+ * publishing endpoints' url_target with a group.
+ */
+function checkPostParts(p) {
+  for (const e of p.publish) if (e.url_target) oneGroup(`platform table: ${p.id}: url_target`, e.url_target);
+  if (p.media) {
+    if (typeof p.media.preview !== 'string' || !Array.isArray(p.media.upload) || !p.media.upload.length) throw new Error(`platform table: ${p.id}: media needs preview and upload`);
+    for (const u of p.media.upload) {
+      if (!!u.url_regex === !!u.path_regex) throw new Error(`platform table: ${p.id}: upload needs exactly one of url_regex, path_regex`);
+      const src = u.url_regex || u.path_regex;
+      if (!src.startsWith('^')) throw new Error(`platform table: ${p.id}: upload ${src}: must be anchored with ^`);
+      new RegExp(src);
+      if (typeof u.response_id !== 'string' || !u.response_id) throw new Error(`platform table: ${p.id}: upload ${src}: needs response_id`);
+    }
+  }
+  if (p.target) {
+    const t = p.target;
+    if (!Array.isArray(t.post) || typeof t.link !== 'string') throw new Error(`platform table: ${p.id}: target needs post and link selectors`);
+    oneGroup(`platform table: ${p.id}: target.id_regex`, t.id_regex);
+    if (typeof t.url_template !== 'string' || !/^https:\/\/\S*\{id\}/.test(t.url_template)) throw new Error(`platform table: ${p.id}: target.url_template must be an https address with {id}`);
+  }
 }
 
 /** supported lists the platforms the gate enforces (status "supported"). */
@@ -341,5 +374,5 @@ export function throughGate(opened, requestBody) {
   }
   const r = textOf(e, parsed);
   if (r && r.mismatch) return { text: null, mismatch: r.mismatch };
-  return { text: r ? r.text : null };
+  return { text: r ? r.text : null, endpoint: e };
 }

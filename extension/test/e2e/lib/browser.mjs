@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 export const EXT_DIR = resolve(fileURLToPath(new URL('../../../unpacked', import.meta.url)));
 // FOUREYES_CHROMIUM: where Chromium is, when not at Debian's /usr/bin/chromium.
 export const CHROMIUM = process.env.FOUREYES_CHROMIUM || '/usr/bin/chromium';
-export const HOSTS = ['x.com', 'api.x.com', 'twitter.com', 'social.example', 'other.example', 'bsky.app', 'bsky.social', 'pds1.us-east.host.bsky.network'];
+export const HOSTS = ['x.com', 'api.x.com', 'upload.x.com', 'twitter.com', 'social.example', 'other.example', 'bsky.app', 'bsky.social', 'pds1.us-east.host.bsky.network'];
 
 /** tempDirs makes a fresh HOME and user-data-dir for one browser. */
 export function tempDirs(prefix = 'foureyes-e2e-') {

@@ -35,7 +35,7 @@ export function fakeDriver() {
     async stop() { history.published.push(...d.log.published); history.blocked.push(...d.log.blocked); history.unrecognised.push(...d.log.unrecognised); await d.close(); d = null; },
     async start() { d = await startFakeDaemon({ hostConfig: cfg, port }); },
     async connections() { return d ? d.connected() : 0; },
-    async published() { return [...history.published, ...(d ? d.log.published : [])].map((m) => ({ digest: m.digest, session: m.session_id })); },
+    async published() { return [...history.published, ...(d ? d.log.published : [])].map((m) => ({ digest: m.digest, session: m.session_id, manifestDigest: m.manifest_digest, alarm: !!m.alarm })); },
     async blocked() { return [...history.blocked, ...(d ? d.log.blocked : [])].map((m) => ({ reason: m.reason, digest: m.digest })); },
     async unrecognised() { return [...history.unrecognised, ...(d ? d.log.unrecognised : [])].map((m) => ({ platform: m.platform, host: m.host, method: m.method, path: m.path, severity: 'high' })); },
     // Custody: credentials released (and refused), and the extension's sign-out reports.
@@ -189,7 +189,7 @@ export function realDriver(bin, { firefoxId = null } = {}) {
     async published() {
       // Audit lines: {seq, time, user, event, severity, fields: {...}, prev, hash}.
       return (await driver.audit()).filter((e) => e.event === 'published' || e.event === 'publish_mismatch')
-        .map((e) => ({ digest: e.fields.digest, session: e.fields.session_id, alarm: e.event === 'publish_mismatch' }));
+        .map((e) => ({ digest: e.fields.digest, session: e.fields.session_id, manifestDigest: e.fields.manifest_digest, alarm: e.event === 'publish_mismatch' }));
     },
     async blocked() {
       return (await driver.audit()).filter((e) => e.event === 'blocked').map((e) => ({ reason: e.fields.reason, digest: e.fields.digest }));

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { grantString, toBase64 } from '../../../unpacked/lib/grant.js';
 import { digest } from '../../../unpacked/lib/digest.js';
+import { manifestDigest } from '../../../unpacked/lib/manifest.js';
 import { ACCOUNTS } from './server.mjs';
 import { totp } from './totp.mjs';
 
@@ -112,7 +113,11 @@ export async function startFakeDaemon({ port = 0, hostConfig, squatter = false, 
         case 'request': {
           const d = await digest(m.text);
           if (m.digest && m.digest !== d) return fail('bad_request', 'digest does not match text');
-          const r = { id: `r${++seq}`, account: m.account, action: m.action, text: m.text, digest: d, state: 'pending', approvals_needed: 1, approved_by: [], expires: new Date(Date.now() + 600000).toISOString() };
+          // The whole post (PROTOCOL.md, the post manifest): checked like the text's digest.
+          let md;
+          try { md = await manifestDigest({ account: m.account, action: m.action, text: m.text, media: m.media, target: m.target }); } catch (e) { return fail('bad_request', e.message); }
+          if (m.manifest_digest && m.manifest_digest !== md) return fail('digest_mismatch', 'manifest_digest does not match the post');
+          const r = { id: `r${++seq}`, account: m.account, action: m.action, text: m.text, digest: d, manifest_digest: md, media: m.media || [], target: m.target || null, state: 'pending', approvals_needed: 1, approved_by: [], expires: new Date(Date.now() + 600000).toISOString() };
           requests.set(r.id, r);
           return reply({ type: 'request', request: r });
         }
@@ -120,7 +125,7 @@ export async function startFakeDaemon({ port = 0, hostConfig, squatter = false, 
           const r = requests.get(m.request_id);
           if (!r) return fail('not_found');
           if (!squatter && m.code !== code) return fail('bad_code', 'wrong code');
-          const s = { id: `s${++seq}`, request_id: r.id, account: r.account, action: r.action, digest: r.digest, expires: Date.now() + 600000, state: 'active', approved_by: [m.approver] };
+          const s = { id: `s${++seq}`, request_id: r.id, account: r.account, action: r.action, digest: r.digest, manifest_digest: r.manifest_digest, expires: Date.now() + 600000, state: 'active', approved_by: [m.approver] };
           sessions.set(s.id, s);
           Object.assign(r, { state: 'approved', session_id: s.id, approved_by: [m.approver] });
           return reply({ type: 'approval', request: r, session: { ...s, expires: new Date(s.expires).toISOString() }, grant: await sign(s, nonce) });
@@ -157,7 +162,12 @@ export async function startFakeDaemon({ port = 0, hostConfig, squatter = false, 
           log.signedOut.push({ session_id: m.session_id, account: m.account, host: m.host, result: m.result, error: m.error });
           return reply({ type: 'ok' });
         }
-        case 'published': log.published.push(m); return reply({ type: 'ok' });
+        case 'published': {
+          // As the daemon: a text or a whole post other than the session's is an alarm.
+          const s = sessions.get(m.session_id);
+          log.published.push({ ...m, alarm: !s || s.digest !== m.digest || (m.manifest_digest && s.manifest_digest !== m.manifest_digest) });
+          return reply({ type: 'ok' });
+        }
         case 'blocked': log.blocked.push(m); return reply({ type: 'ok' });
         case 'unrecognised': log.unrecognised.push(m); return reply({ type: 'ok' });
         default: return fail('unsupported');

@@ -20,13 +20,19 @@
 //   fail: 'current' (the current password is refused), 'server' (500 on submit), 'silent' (the
 //   change is dropped and nothing is shown).
 //
+// Attachments: X's page uploads a file in three steps to upload.x.com/i/media/upload.json
+// (multipart INIT, APPEND with the bytes in `media`, FINALIZE; the answer names media_id_string),
+// Mastodon's to /api/v2/media (multipart `file`; the answer names `id`). The server keeps each
+// upload's bytes (`uploads`: media id -> {sha256, size}), and records in `received` the media ids,
+// their bytes' sha256 and the answered, quoted or reposted post of every publishing request.
+//
 // Every request is logged (`log`: host, method, URL path with query, body), so tests can check
 // where a password went. Publishing requests are also in `received`: if one is there, it got
 // past the extension.
 
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { until } from './wait.mjs';
@@ -38,6 +44,7 @@ const FIXTURES = join(here, '..', 'fixtures');
 const SITES = {
   'x.com': 'x',
   'api.x.com': 'x-api',
+  'upload.x.com': 'x-upload',
   'twitter.com': 'x',
   'social.example': 'mastodon',
   'other.example': 'other',
@@ -60,9 +67,36 @@ function readBody(req) {
   return new Promise((resolve) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
   });
 }
+
+/** multipart parses a multipart/form-data body: {fields: {name: string}, files: {name: Buffer}}. */
+export function multipart(buf, contentType) {
+  const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType || '');
+  const out = { fields: {}, files: {} };
+  if (!m) return out;
+  const sep = Buffer.from(`--${m[1] || m[2]}`);
+  let at = buf.indexOf(sep);
+  while (at >= 0) {
+    const start = at + sep.length;
+    if (buf.slice(start, start + 2).toString() === '--') break;
+    const next = buf.indexOf(sep, start);
+    if (next < 0) break;
+    const part = buf.slice(start + 2, next - 2); // CRLF after the boundary, CRLF before the next
+    const split = part.indexOf('\r\n\r\n');
+    const head = part.slice(0, split).toString('utf8');
+    const data = part.slice(split + 4);
+    const name = /name="([^"]*)"/.exec(head)?.[1];
+    if (name !== undefined) {
+      if (/filename="/.test(head)) out.files[name] = data; else out.fields[name] = data.toString('utf8');
+    }
+    at = next;
+  }
+  return out;
+}
+
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 
 function cookiesOf(req) {
   const out = {};
@@ -82,6 +116,7 @@ const esc = (s) => String(s).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 export async function startServer({ port, key, cert }) {
   const received = [];
   const log = [];
+  const uploads = new Map(); // media id -> {sha256, size} of the bytes the platform received
   const extraPages = new Map(); // "host/path" -> html, for pages a scenario makes up
   // Server-side sessions. X: auth_token -> {ct0, user, valid}; flows: flow_token -> state.
   const xSessions = new Map();
@@ -252,12 +287,18 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
 
   function publishOrOther(req, res, url, body, site) {
     let text = null;
+    let media = [];
+    let target = null;
     try {
       const j = JSON.parse(body);
       text = j.status ?? j.variables?.tweet_text ?? null;
+      media = (j.media_ids || (j.variables?.media?.media_entities || []).map((e) => e.media_id)).map(String);
+      target = j.in_reply_to_id ?? j.quoted_status_id ?? j.variables?.reply?.in_reply_to_tweet_id ?? j.variables?.tweet_id ?? (j.variables?.attachment_url ? /\/status\/(\d+)/.exec(j.variables.attachment_url)?.[1] : null) ?? null;
     } catch {
       text = new URLSearchParams(body).get('status');
     }
+    const reblog = /^\/api\/v1\/statuses\/(\d+)\/reblog$/.exec(url.pathname);
+    if (reblog) target = reblog[1];
     let status = 200;
     const host = String(req.headers.host || '').replace(/:\d+$/, '');
     // A platform's publishing endpoint needs a signed-in session on the server.
@@ -269,7 +310,7 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
       if (!s || !s.user) status = 401;
     }
     // A test's replay of a copied cookie is not the browser's publishing: logged, not counted.
-    if (!req.headers['x-fixture-replay']) received.push({ host, method: req.method, path: url.pathname, text, status, at: Date.now() });
+    if (!req.headers['x-fixture-replay']) received.push({ host, method: req.method, path: url.pathname, text, media, mediaSha: media.map((id) => uploads.get(id)?.sha256 || null), target: target === null ? null : String(target), status, at: Date.now() });
     res.writeHead(status, { 'content-type': 'application/json', 'access-control-allow-origin': '*' });
     res.end(JSON.stringify(status === 200 ? { ok: true, id: String(received.length) } : { error: 'not signed in' }));
   }
@@ -289,12 +330,44 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
     return '';
   }
 
+  // ---- uploads -----------------------------------------------------------------------------
+  let nextMedia = 9000;
+  const pending = new Map(); // X media id -> [segments]
+  function xUpload(req, res, url, raw) {
+    const cors = { 'access-control-allow-origin': 'https://x.com', 'access-control-allow-credentials': 'true', 'access-control-allow-headers': 'content-type, x-csrf-token', 'access-control-allow-methods': 'POST' };
+    if (req.method === 'OPTIONS') { res.writeHead(204, cors); res.end(); return; }
+    if (req.method !== 'POST' || url.pathname !== '/i/media/upload.json') return json(res, 404, { error: 'not found' }, cors);
+    const f = multipart(raw, req.headers['content-type']);
+    const cmd = f.fields.command || url.searchParams.get('command');
+    const id = f.fields.media_id || url.searchParams.get('media_id');
+    if (cmd === 'INIT') { const nid = String(nextMedia++); pending.set(nid, []); return json(res, 202, { media_id: Number(nid), media_id_string: nid }, cors); }
+    if (!pending.has(id)) return json(res, 400, { error: 'unknown media_id' }, cors);
+    if (cmd === 'APPEND' && f.files.media) { pending.get(id)[Number(f.fields.segment_index || 0)] = f.files.media; res.writeHead(204, cors); res.end(); return; }
+    if (cmd === 'FINALIZE') {
+      const bytes = Buffer.concat(pending.get(id));
+      pending.delete(id);
+      uploads.set(id, { sha256: sha256(bytes), size: bytes.length });
+      return json(res, 201, { media_id: Number(id), media_id_string: id, size: bytes.length }, cors);
+    }
+    return json(res, 400, { error: 'bad command' }, cors);
+  }
+  function mastodonUpload(req, res, raw) {
+    const f = multipart(raw, req.headers['content-type']);
+    if (!f.files.file) return json(res, 422, { error: 'file is missing' });
+    const id = String(nextMedia++);
+    uploads.set(id, { sha256: sha256(f.files.file), size: f.files.file.length });
+    return json(res, 200, { id, type: 'image', description: f.fields.description || null });
+  }
+
   const server = https.createServer({ key, cert }, async (req, res) => {
     const host = String(req.headers.host || '').replace(/:\d+$/, '');
     const url = new URL(req.url, `https://${host}`);
     const site = SITES[host];
-    const body = req.method === 'GET' || req.method === 'HEAD' ? '' : await readBody(req);
+    const raw = req.method === 'GET' || req.method === 'HEAD' ? Buffer.alloc(0) : await readBody(req);
+    const body = raw.toString('utf8');
     log.push({ host, method: req.method, url: req.url, body, at: Date.now() });
+    if (site === 'x-upload') return xUpload(req, res, url, raw);
+    if (site === 'mastodon' && req.method === 'POST' && /^\/api\/v[12]\/media$/.test(url.pathname)) return mastodonUpload(req, res, raw);
     if (site === 'x-api') return xApi(req, res, url, body);
     if (site === 'pds') return bsky.pds(req, res, url, body, host);
     if (site === 'bsky') return bsky.app(req, res, url);
@@ -371,6 +444,7 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
     port: actualPort,
     received,
     log,
+    uploads,
     extraPages,
     accounts,
     failRotation,
