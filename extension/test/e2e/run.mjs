@@ -1182,6 +1182,39 @@ realFlow('bluesky: private account under private_accounts block -> held with the
   });
 });
 
+/** requestedAs presses Post in the composer and returns what the approval window says the request is. */
+async function requestedAs(context, page, text) {
+  await page.$eval('[data-testid=composerTextInput] [contenteditable]', (e) => { e.textContent = ''; });
+  await typeBsky(page, text);
+  await pressBsky(page);
+  assert.equal(await waitReason(page, 'approval_needed'), 'approval_needed');
+  const popup = context.waitForEvent('page', { predicate: (p) => p.url().includes('/ui/approve.html'), timeout: 10000 });
+  popup.catch(() => {});
+  await clickRequestApproval(page);
+  const ui = await popup;
+  await ui.waitForSelector('#main:not([hidden])');
+  const r = { action: await ui.textContent('#action'), text: await ui.textContent('#text') };
+  await ui.close();
+  return r;
+}
+
+flow('bluesky: the composer\'s reply to a post is requested as a reply, a quote post as a quote, a new post as a post; nothing reaches the PDS', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await openBsky(context);
+  await connected(driver);
+  server.reset();
+  let r;
+  await page.evaluate(() => window.__compose('reply'));
+  r = await requestedAs(context, page, 'Thanks, we are looking into it');
+  assert.deepEqual([r.action, r.text], ['Reply', 'Thanks, we are looking into it'], JSON.stringify(r));
+  await page.evaluate(() => window.__compose('quote'));
+  r = await requestedAs(context, page, 'Worth reading');
+  assert.deepEqual([r.action, r.text], ['Quote post', 'Worth reading'], JSON.stringify(r));
+  await page.evaluate(() => window.__compose('post'));
+  r = await requestedAs(context, page, 'A new post');
+  assert.deepEqual([r.action, r.text], ['New post', 'A new post'], JSON.stringify(r));
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+}));
+
 // ---- run ------------------------------------------------------------------------------------
 const drivers = [];
 if (which === 'fake' || which === 'all') drivers.push(fakeDriver);
