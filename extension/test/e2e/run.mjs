@@ -1193,7 +1193,8 @@ async function requestedAs(context, page, text) {
   await clickRequestApproval(page);
   const ui = await popup;
   await ui.waitForSelector('#main:not([hidden])');
-  const r = { action: await ui.textContent('#action'), text: await ui.textContent('#text') };
+  // Typing into a contenteditable may leave no-break spaces between words: the same text.
+  const r = { action: await ui.textContent('#action'), text: (await ui.textContent('#text')).replace(/\u00a0/g, ' ') };
   await ui.close();
   return r;
 }
