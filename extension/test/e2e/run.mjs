@@ -1182,12 +1182,17 @@ realFlow('bluesky: private account under private_accounts block -> held with the
   });
 });
 
-/** requestedAs presses Post in the composer and returns what the approval window says the request is. */
-async function requestedAs(context, page, text) {
-  await page.$eval('[data-testid=composerTextInput] [contenteditable]', (e) => { e.textContent = ''; });
+/**
+ * requestedAs opens bsky.app's composer in mode (post, reply, quote) in a fresh tab, presses Post
+ * and returns what the approval window says the request is. A fresh tab each time: a tab keeps
+ * its first request until it is decided.
+ */
+async function requestedAs(context, mode, text) {
+  const page = await openBsky(context);
+  await page.evaluate((m) => window.__compose(m), mode);
   await typeBsky(page, text);
   await pressBsky(page);
-  assert.equal(await waitReason(page, 'approval_needed'), 'approval_needed');
+  assert.equal(await noticeReason(page), 'approval_needed');
   const popup = context.waitForEvent('page', { predicate: (p) => p.url().includes('/ui/approve.html'), timeout: 10000 });
   popup.catch(() => {});
   await clickRequestApproval(page);
@@ -1196,24 +1201,18 @@ async function requestedAs(context, page, text) {
   // Typing into a contenteditable may leave no-break spaces between words: the same text.
   const r = { action: await ui.textContent('#action'), text: (await ui.textContent('#text')).replace(/\u00a0/g, ' ') };
   await ui.close();
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  await page.close();
   return r;
 }
 
 flow('bluesky: the composer\'s reply to a post is requested as a reply, a quote post as a quote, a new post as a post; nothing reaches the PDS', (driver) => withBrowser(driver, async ({ context }) => {
-  const page = await openBsky(context);
   await connected(driver);
   server.reset();
-  let r;
-  await page.evaluate(() => window.__compose('reply'));
-  r = await requestedAs(context, page, 'Thanks, we are looking into it');
-  assert.deepEqual([r.action, r.text], ['Reply', 'Thanks, we are looking into it'], JSON.stringify(r));
-  await page.evaluate(() => window.__compose('quote'));
-  r = await requestedAs(context, page, 'Worth reading');
-  assert.deepEqual([r.action, r.text], ['Quote post', 'Worth reading'], JSON.stringify(r));
-  await page.evaluate(() => window.__compose('post'));
-  r = await requestedAs(context, page, 'A new post');
-  assert.deepEqual([r.action, r.text], ['New post', 'A new post'], JSON.stringify(r));
-  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  const got = [];
+  for (const [mode, text] of [['reply', 'Thanks, we are looking into it'], ['quote', 'Worth reading'], ['post', 'A new post']]) got.push([mode, ...Object.values(await requestedAs(context, mode, text))]);
+  assert.deepEqual(got, [['reply', 'Reply', 'Thanks, we are looking into it'], ['quote', 'Quote post', 'Worth reading'], ['post', 'New post', 'A new post']]);
+  assert.deepEqual(server.received, []);
 }));
 
 // ---- run ------------------------------------------------------------------------------------
