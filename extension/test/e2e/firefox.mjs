@@ -3,6 +3,8 @@
 //   - without approval nothing is published;
 //   - [real] custody: signed in from the keyring, one post, signed out on the server;
 //   - [real] the whole post: an image added after approval is held, the approved one goes out;
+//   - [real] Bluesky custody: the session kept in bsky.app's localStorage, signed in from the
+//     keyring, one applyWrites, ended with deleteSession on the PDS and removed from the browser;
 //   - [real] approve once: against the foureyes daemon (FOUREYES_BIN), which Firefox reaches through
 //     the native-messaging host manifest under its HOME; skipped when FOUREYES_BIN is not built
 //     or oathtool is missing, and then failed instead under CI=true;
@@ -112,13 +114,13 @@ async function newPageAt(browser, before, part, timeout = 10000) {
 }
 
 /** approveInUi opens the approval window from the notice and approves with a fresh code. */
-async function approveInUi(browser, page, driver) {
+async function approveInUi(browser, page, driver, platform = 'x') {
   const before = new Set(await browser.pages());
   await clickRequestApproval(page);
   const ui = await newPageAt(browser, before, '/ui/approve.html');
   await ui.waitForSelector('#main:not([hidden])', { timeout: 10000 });
   await ui.waitForFunction(() => document.querySelectorAll('#approver option').length > 0 || document.getElementById('msg').textContent !== '', { timeout: 10000 });
-  await ui.select('#account', driver.accountFor('x'));
+  await ui.select('#account', driver.accountFor(platform));
   await ui.select('#approver', driver.approver);
   await ui.type('#code', await driver.code());
   await ui.click('#approve');
@@ -520,6 +522,123 @@ async function wholePostScenario(browser, driver) {
   assert.ok(!pub[pub.length - 1].alarm, `${JSON.stringify(pub)}; upload observer in the page: ${await page.evaluate(() => !!window.__foureyesObserve)}`);
 }
 
+// ---- Bluesky custody: a session kept in localStorage, ended with deleteSession --------------
+const BSKY = 'https://bsky.app/';
+const PDS_HOSTS = new Set(['bsky.social', 'pds1.us-east.host.bsky.network']);
+const bskyStored = (page) => page.evaluate(() => localStorage.getItem('BSKY_STORAGE'));
+const CREATE_SESSION = (e) => e.method === 'POST' && e.url === '/xrpc/com.atproto.server.createSession';
+const DELETE_SESSION = (e) => e.method === 'POST' && e.url === '/xrpc/com.atproto.server.deleteSession';
+
+async function openBsky(browser) {
+  const page = await browser.newPage();
+  await page.goto(BSKY);
+  await page.waitForSelector('html[data-foureyes=on]', { timeout: 15000 });
+  return page;
+}
+
+async function typeBsky(page, text) {
+  await page.click('[data-testid=composerTextInput] [contenteditable]');
+  await page.keyboard.type(text);
+}
+const pressBsky = (page) => page.click('[data-testid=composerPublishBtn]');
+
+/** bskyPages lists the open pages whose document is on bsky.app (asked of the document: see newPageAt). */
+async function bskyPages(browser) {
+  const out = [];
+  for (const p of await browser.pages()) {
+    const href = await p.evaluate(() => location.href).catch(() => '');
+    if (href.startsWith(BSKY)) out.push(p);
+  }
+  return out;
+}
+
+/** likeBlocked: a like from the page is held with interaction_blocked and reaches no PDS. */
+async function likeBlocked(page, from) {
+  await page.evaluate(() => window.__like());
+  assert.equal(await waitReason(page, 'interaction_blocked'), 'interaction_blocked');
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  const reached = server.log.slice(from).filter((e) => PDS_HOSTS.has(e.host) && e.url.startsWith('/xrpc/com.atproto.repo.'));
+  assert.deepEqual(reached.map((e) => e.url), [], 'a write reached the PDS');
+}
+
+/**
+ * bskyCustodyScenario: Bluesky custody in Firefox. Before the approval nothing reaches the PDS
+ * (the page's post, a direct applyWrites and a like are held); approved, the extension signs in
+ * from the keyring in a background tab (one createSession with the keyring's password), the
+ * staff member's tab follows, one applyWrites with the approved text goes out; the session
+ * consumed, the extension reads the stored session in a background tab, sends deleteSession to
+ * the session's own PDS and removes bsky.app's site data: the refresh token is dead, no session
+ * is stored, a like is held again, and the password is in no URL.
+ */
+async function bskyCustodyScenario(browser, driver) {
+  const page = await openBsky(browser);
+  await until('the extension to connect to the daemon', async () => await driver.connections() >= 1, { timeout: 15000 });
+  const from = server.log.length;
+  const base = server.liveSessions('bluesky');
+  const outBefore = (await driver.signedOut()).length;
+  const relBefore = (await driver.released()).length;
+  server.reset();
+  const text = 'Custody post on Bluesky, from Firefox';
+  await typeBsky(page, text);
+  await pressBsky(page);
+  assert.equal(await noticeReason(page), 'approval_needed');
+  // Before the approval: not signed in, and nothing reaches the PDS.
+  assert.equal(await bskyStored(page), null, 'a session stored before any approval');
+  await page.evaluate(() => window.__publishDirect('straight from the page before approval'));
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  await likeBlocked(page, from);
+  assert.deepEqual(server.log.slice(from).filter((e) => PDS_HOSTS.has(e.host)).map((e) => `${e.method} ${e.url}`), [], 'a request reached the PDS before the approval');
+  await pressBsky(page);
+  assert.equal(await waitReason(page, 'approval_needed'), 'approval_needed');
+  const { ui } = await approveInUi(browser, page, driver, 'bluesky');
+  await until(() => `the Bluesky PDS to hold a signed-in session (it saw: ${server.log.slice(from).map((e) => `${e.method} ${e.host}${e.url}`).join(', ')})`, () => server.liveSessions('bluesky') === base + 1, { timeout: 30000 });
+  const sent = server.log.slice(from).filter(CREATE_SESSION).map((e) => JSON.parse(e.body));
+  assert.deepEqual(sent.map((b) => [b.identifier, b.password]), [[server.accounts.bluesky.username, server.accounts.bluesky.password]], 'one sign-in, with the keyring\'s password');
+  const rel = await until('the daemon to record one credential release', async () => { const r = (await driver.released()).slice(relBefore); return r.length >= 1 && r; });
+  assert.deepEqual(rel.map((r) => [r.account, r.host]), [['bluesky:@ministry.bsky.social', 'bsky.app']]);
+  // The staff member's tab follows the sign-in made in the background tab.
+  const raw = await until('the session to be stored in the staff member\'s tab', () => bskyStored(page), { timeout: 15000 });
+  const acc = JSON.parse(raw).session.accounts[0];
+  assert.equal(acc.handle, 'ministry.bsky.social');
+  const tokens = { access: acc.accessJwt, refresh: acc.refreshJwt };
+  await until('the sign-in tab to close', async () => (await bskyPages(browser)).length === 1, { timeout: 15000 });
+  server.reset();
+  await pressBsky(page);
+  assert.ok(await received(page, 1), JSON.stringify(server.received));
+  assert.deepEqual(server.received.map((r) => [r.path, r.text, r.status]), [['/xrpc/com.atproto.repo.applyWrites', text, 200]], 'one applyWrites, signed in, with the approved text');
+  const want = await digest(text);
+  const pub = await until('the daemon to record the publish report', async () => { const p = (await driver.published()).filter((x) => x.digest === want); return p.length >= 1 && p; });
+  assert.deepEqual(pub.map((x) => x.alarm), [false], 'published reported once, matching the approval');
+  // The session consumed: signed out on the PDS and in the browser.
+  const so = await until('the extension to report signed_out', async () => { const r = (await driver.signedOut()).slice(outBefore); return r.length >= 1 && r; }, { timeout: 30000 });
+  assert.deepEqual(so.map((r) => [r.result, r.host]), [['ok', 'bsky.app']], JSON.stringify(so));
+  const del = server.log.slice(from).filter(DELETE_SESSION);
+  assert.equal(del.length, 1, 'one deleteSession');
+  assert.equal(del[0].host, 'pds1.us-east.host.bsky.network', 'sent to the session\'s own PDS');
+  assert.equal(server.liveSessions('bluesky'), base, 'the session still lives on the PDS');
+  const replay = await server.request('bsky.social', 'POST', '/xrpc/com.atproto.server.refreshSession', { authorization: `Bearer ${tokens.refresh}` });
+  assert.equal(replay.status, 401, 'a copied refresh token still works');
+  // Not stopped (installer/threat-model.md): an access JWT already issued lives until it expires.
+  assert.equal(server.bsky.accessWorks(tokens.access), true);
+  for (const p of await bskyPages(browser)) assert.equal(await bskyStored(p), null, 'a session is still stored in an open bsky.app tab');
+  const fresh = await openBsky(browser);
+  assert.equal(await bskyStored(fresh), null, 'a session is still stored in the browser');
+  // Outside a session again: a like is held with its notice.
+  server.reset();
+  await likeBlocked(fresh, server.log.length);
+  await fresh.close();
+  const pw = server.accounts.bluesky.password;
+  for (const e of server.log.slice(from)) {
+    for (const t of [pw, tokens.refresh]) assert.ok(!e.url.includes(t) && !e.url.includes(encodeURIComponent(t)), `a secret in the URL ${e.host}${e.url.slice(0, 40)}`);
+  }
+  const dump = await ui.evaluate(async () => JSON.stringify(await Promise.all([chrome.storage.local.get(null), chrome.storage.session.get(null)])));
+  assert.ok(dump.startsWith('[{'), `the extension's storage was read: ${dump.slice(0, 80)}`);
+  for (const t of [pw, tokens.refresh, tokens.access]) assert.ok(!dump.includes(t), 'a Bluesky secret in the extension\'s storage');
+  await ui.close();
+  await page.screenshot({ path: join(ARTIFACTS, 'firefox-bluesky-custody-signed-out.png') });
+  await page.close();
+}
+
 // ---- run --------------------------------------------------------------------------------------
 let passed = 0, failed = 0, skipped = 0;
 // --only SUBSTRING runs the scenarios whose name contains it (the others are not counted).
@@ -540,6 +659,7 @@ async function runOne(name, fn) {
 const APPROVE = 'firefox: [real] approve with a code -> exactly one request with the approved text; a second post is blocked';
 const CUSTODY = 'firefox: [real] custody: signed in from the keyring inside the session only, one post, then signed out on the server';
 const WHOLE = 'firefox: [real] an image added after approval is held; removed again, the approved post goes out once with the approved bytes';
+const BSKY_CUSTODY = 'firefox: [real] bluesky: custody: nothing reaches the PDS before the approval; one createSession with the keyring\'s password, one applyWrites with the approved text, then deleteSession on the PDS; refresh token dead, no stored session, a like held again; no password in a URL';
 const realWhyNot = realMissing(BIN);
 const driver = realWhyNot ? null : realDriver(BIN, { firefoxId: ADDON_ID });
 let browser;
@@ -572,8 +692,12 @@ try {
       if (setupError) throw setupError;
       await wholePostScenario(browser, driver);
     });
+    await runOne(BSKY_CUSTODY, async () => {
+      if (setupError) throw setupError;
+      await bskyCustodyScenario(browser, driver);
+    });
   } else {
-    for (const name of [APPROVE, CUSTODY, WHOLE]) {
+    for (const name of [APPROVE, CUSTODY, WHOLE, BSKY_CUSTODY]) {
       if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
       else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
     }

@@ -1480,6 +1480,39 @@ flow('x: the page swaps the answered post after the check -> the publish is repo
   assert.equal(pub[0].alarm, true, 'the daemon raises publish_mismatch');
 }));
 
+/**
+ * requestedAs opens bsky.app's composer in mode (post, reply, quote) in a fresh tab, presses Post
+ * and returns what the approval window says the request is. A fresh tab each time: a tab keeps
+ * its first request until it is decided.
+ */
+async function requestedAs(context, mode, text) {
+  const page = await openBsky(context);
+  await page.evaluate((m) => window.__compose(m), mode);
+  await typeBsky(page, text);
+  await pressBsky(page);
+  assert.equal(await noticeReason(page), 'approval_needed');
+  const popup = context.waitForEvent('page', { predicate: (p) => p.url().includes('/ui/approve.html'), timeout: 10000 });
+  popup.catch(() => {});
+  await clickRequestApproval(page);
+  const ui = await popup;
+  await ui.waitForSelector('#main:not([hidden])');
+  // Typing into a contenteditable may leave no-break spaces between words: the same text.
+  const r = { action: await ui.textContent('#action'), text: (await ui.textContent('#text')).replace(/\u00a0/g, ' ') };
+  await ui.close();
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  await page.close();
+  return r;
+}
+
+flow('bluesky: the composer\'s reply to a post is requested as a reply, a quote post as a quote, a new post as a post; nothing reaches the PDS', (driver) => withBrowser(driver, async ({ context }) => {
+  await connected(driver);
+  server.reset();
+  const got = [];
+  for (const [mode, text] of [['reply', 'Thanks, we are looking into it'], ['quote', 'Worth reading'], ['post', 'A new post']]) got.push([mode, ...Object.values(await requestedAs(context, mode, text))]);
+  assert.deepEqual(got, [['reply', 'Reply', 'Thanks, we are looking into it'], ['quote', 'Quote post', 'Worth reading'], ['post', 'New post', 'A new post']]);
+  assert.deepEqual(server.received, []);
+}));
+
 // ---- run ------------------------------------------------------------------------------------
 const drivers = [];
 if (which === 'fake' || which === 'all') drivers.push(fakeDriver);

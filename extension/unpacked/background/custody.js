@@ -368,13 +368,16 @@ export async function signOut(p, host) {
   return problems.length ? { ok: false, error: problems.join('; ') } : { ok: true };
 }
 
-/** waitLoaded waits (at most ms) until tab tabId has loaded; false if it did not. */
-async function waitLoaded(tabId, ms = 15000) {
+/**
+ * waitLoaded waits (at most ms) until tab tabId has loaded a page of host; false if it did not.
+ * The host too: Firefox reports a tab just created as complete while it still shows about:blank.
+ */
+async function waitLoaded(tabId, host, ms = 15000) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     const t = await chrome.tabs.get(tabId).catch(() => null);
     if (!t) return false;
-    if (t.status === 'complete') return true;
+    if (t.status === 'complete' && await tabOnHost(tabId, host)) return true;
     await new Promise((r) => setTimeout(r, 200));
   }
   return false;
@@ -395,7 +398,7 @@ async function signOutStored(p, host) {
   let tab = null;
   try {
     tab = await chrome.tabs.create({ url: `https://${host}${spec.page || '/'}`, active: false });
-    if (!(await waitLoaded(tab.id))) problems.push(`the page to read the stored session from did not load`);
+    if (!(await waitLoaded(tab.id, host))) problems.push(`the page to read the stored session from did not load`);
     const s = await readSession(p, tab.id);
     if (s === undefined) problems.push('the stored session could not be read');
     else if (storedSignedIn(s)) {

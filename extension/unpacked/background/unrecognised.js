@@ -15,8 +15,12 @@ import * as store from './store.js';
 import * as conn from './connection.js';
 import { load, instances, configKnownNow } from './table.js';
 
-/** The error Chromium gives a request an extension's rule blocked. */
-export const BLOCKED_ERRORS = new Set(['net::ERR_BLOCKED_BY_CLIENT']);
+/**
+ * The error a request an extension's rule blocked gets: Chromium's, and Firefox's (its
+ * declarativeNetRequest cancels the request with NS_ERROR_ABORT; the rules here only see
+ * requests to publishing endpoints).
+ */
+export const BLOCKED_ERRORS = new Set(['net::ERR_BLOCKED_BY_CLIENT', 'NS_ERROR_ABORT']);
 /** One report per tab and platform within this time (the daemon limits too). */
 const REPORT_EVERY_MS = 60000;
 /** Reports kept while the daemon is not reachable, sent once it is. */

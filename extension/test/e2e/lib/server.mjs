@@ -602,15 +602,25 @@ const BSKY_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
       results.push({ ok: false, error: String(e) });
     }
   }
-  const post = (text) => { const acc = current(); return xrpc('com.atproto.repo.applyWrites', { repo: acc ? acc.did : 'none', writes: [{ $type: 'com.atproto.repo.applyWrites#create', collection: 'app.bsky.feed.post', rkey: '3l' + Date.now(), value: { $type: 'app.bsky.feed.post', text, langs: ['en'], createdAt: new Date().toISOString() } }] }); };
+  const OTHER = { uri: 'at://did:plc:other/app.bsky.feed.post/3kother', cid: 'bafyother' };
+  let mode = 'post';
+  const post = (text) => { const acc = current(); const extra = mode === 'reply' ? { reply: { root: OTHER, parent: OTHER } } : mode === 'quote' ? { embed: { $type: 'app.bsky.embed.record', record: OTHER } } : {}; return xrpc('com.atproto.repo.applyWrites', { repo: acc ? acc.did : 'none', writes: [{ $type: 'com.atproto.repo.applyWrites#create', collection: 'app.bsky.feed.post', rkey: '3l' + Date.now(), value: { $type: 'app.bsky.feed.post', text, langs: ['en'], ...extra, createdAt: new Date().toISOString() } }] }); };
+  window.__compose = (m) => {
+    mode = m;
+    root.querySelector('#replyTo').innerHTML = m === 'reply' ? '<div role="text" tabindex="0" aria-label="Expand or collapse the full post you are replying to"><b>Other</b><div>Someone else&#39;s post</div></div>' : '';
+    root.querySelector('#quote').innerHTML = m === 'quote' ? '<div><a href="/profile/other.bsky.social" aria-label="View profile">Other</a> <a href="/profile/other.bsky.social/post/3kother">2h</a><div>Someone else&#39;s post</div></div>' : '';
+  };
   const record = (collection) => { const acc = current(); return xrpc('com.atproto.repo.createRecord', { repo: acc ? acc.did : 'none', collection, record: { $type: collection, subject: { uri: 'at://did:plc:other/app.bsky.feed.post/1', cid: 'bafy' }, createdAt: new Date().toISOString() } }); };
   window.__publishDirect = (text) => post(text);
   window.__like = () => record('app.bsky.feed.like');
   window.__repost = () => record('app.bsky.feed.repost');
   // The composer and the feed show signed out too (as the X fixture's): posting then fails at the PDS.
-  root.innerHTML = '<nav id="account"></nav><main>' +
-    '<div data-testid="composerTextInput"><div contenteditable="true" role="textbox" aria-label="Rich-Text Editor"></div></div>' +
-    '<button data-testid="composerPublishBtn">Post</button>' +
+  // The composer as bsky.app marks it (composePostView); __compose('reply'|'quote'|'post') shows
+  // what its reply and quote composers add: the post being replied to (ComposerReplyTo, known by
+  // its label) or the quoted post's embed (its PostMeta links to the post's address).
+  root.innerHTML = '<nav id="account"></nav><main><div data-testid="composePostView"><div id="replyTo"></div>' +
+    '<div data-testid="composerTextInput"><div contenteditable="true" role="textbox" aria-label="Rich-Text Editor"></div></div><div id="quote"></div>' +
+    '<button data-testid="composerPublishBtn">Post</button></div>' +
     '<article data-testid="feedItem"><p>Someone else&#39;s post</p><button data-testid="likeBtn">Like</button><button data-testid="repostBtn">Repost</button></article></main>';
   root.querySelector('[data-testid=composerPublishBtn]').onclick = () => post(root.querySelector('[data-testid=composerTextInput] [contenteditable]').innerText.replace(/\\n$/, ''));
   root.querySelector('[data-testid=likeBtn]').onclick = () => window.__like();
