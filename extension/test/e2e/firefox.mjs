@@ -7,7 +7,11 @@
 //     or oathtool is missing, and then failed instead under CI=true;
 //   - [real] rotation (success, and X refusing the current password) and private accounts under
 //     block, allow and allow_outside_hours (now outside and inside posting hours): each with its
-//     own daemon, policy and Firefox, the keyring read back with secret-tool.
+//     own daemon, policy and Firefox, the keyring read back with secret-tool;
+//   - [real] custody on Mastodon (the instance from the policy), and an X session ended by Lock
+//     now, by expiry (a 30 s session TTL) and by Firefox closed mid-session (signed out at the next
+//     start on the same profile): each signed out on the server (a replayed cookie gets 401) with
+//     no cookie left in Firefox.
 // FOUREYES_FIREFOX names Firefox when it is not at /usr/bin/firefox-esr.
 // Firefox resolves every name to 127.0.0.1 here, so the fixture server listens on port 443.
 //
@@ -590,15 +594,16 @@ async function approveAndSignInFF(browser, page, drv, platform, text) {
     for (const p of await browser.pages()) if ((await p.evaluate(() => location.href).catch(() => '')).includes(SITE_FF[platform].signInPage)) return false;
     return true;
   });
-  return { from, jar, codes: seen.code, base, ui, outFrom };
+  return { from, jar, codes: seen.code, base, ui, outFrom, session: rel[0].session };
 }
 
 /** signedOutFF waits for the one signed_out report and checks the server, a replay of the old cookies and Firefox's cookies. */
-async function signedOutFF(browser, drv, platform, { jar, base, outFrom }) {
+async function signedOutFF(browser, drv, platform, { jar, base, outFrom, session }) {
   const so = await until('the extension to report signed_out', async () => { const r = (await drv.signedOut()).slice(outFrom); return r.length >= 1 && r; }, { timeout: 30000 });
   assert.equal(so.length, 1, JSON.stringify(so));
   assert.equal(so[0].result, 'ok', JSON.stringify(so));
   assert.equal(so[0].host, SITE_FF[platform].host);
+  assert.equal(so[0].session, session, 'the signed_out report is for the session signed in');
   assert.equal(server.liveSessions(platform), base, 'the session still lives on the server');
   assert.equal(await SITE_FF[platform].replay(jar), 401, 'a copied cookie still publishes');
   assert.deepEqual((await siteCookiesFF(browser, platform)).map((c) => c.name), [], `${platform} cookies left in Firefox`);
@@ -653,7 +658,9 @@ async function endedUnusedFF(browser, drv, platform, end, reasons) {
 
 /**
  * closedMidSessionFF: Firefox is closed while signed in for an approved session. The session
- * still lives on the server then; Firefox started again on the same profile signs out.
+ * still lives on the server then; Firefox started again on the same profile signs out. Over
+ * WebDriver BiDi the add-on is a temporary one, installed again at each start; its storage (the
+ * sessions to sign out, kept under its fixed add-on ID) survives, as an installed add-on's does.
  */
 async function closedMidSessionFF(dirs, drv) {
   let b = await launchFirefox(dirs, drv);
