@@ -2,8 +2,8 @@
 # Browser end-to-end tests of the extension: Chromium (playwright-core) against the fixture
 # sites, with the protocol stand-in and, when it builds, the real foureyes daemon; then Firefox
 # ESR (puppeteer-core over WebDriver BiDi) when firefox-esr is there: the block scenario, and
-# approve-once, custody (sign-in, one post, sign-out), rotation and private accounts against the
-# real daemon.
+# approve-once, custody (sign-in, one post, sign-out; on Mastodon too; Lock now, expiry, Firefox
+# closed mid-session), rotation and private accounts against the real daemon.
 #
 #   bash extension/scripts/e2e.sh            # everything
 #   E2E_ONLY=substring bash extension/scripts/e2e.sh

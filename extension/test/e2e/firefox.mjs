@@ -10,7 +10,11 @@
 //     or oathtool is missing, and then failed instead under CI=true;
 //   - [real] rotation (success, and X refusing the current password) and private accounts under
 //     block, allow and allow_outside_hours (now outside and inside posting hours): each with its
-//     own daemon, policy and Firefox, the keyring read back with secret-tool.
+//     own daemon, policy and Firefox, the keyring read back with secret-tool;
+//   - [real] custody on Mastodon (the instance from the policy), and an X session ended by Lock
+//     now, by expiry (a 30 s session TTL) and by Firefox closed mid-session (signed out at the next
+//     start on the same profile): each signed out on the server (a replayed cookie gets 401) with
+//     no cookie left in Firefox.
 // FOUREYES_FIREFOX names Firefox when it is not at /usr/bin/firefox-esr.
 // Firefox resolves every name to 127.0.0.1 here, so the fixture server listens on port 443.
 //
@@ -639,6 +643,242 @@ async function bskyCustodyScenario(browser, driver) {
   await page.close();
 }
 
+// ---- how a posting session ends, and custody on Mastodon, in Firefox ------------------------
+// Each with its own daemon and Firefox (withFirefoxEnds): Mastodon's instance comes from the
+// policy (mastodon_instances: social.example), expiry needs a short session TTL, and a browser
+// closed mid-session is started again on the same profile.
+
+/** SITE_FF: per platform, the fixture's sign-in request, session cookies and a replay of them elsewhere. */
+const SITE_FF = {
+  x: {
+    url: 'https://x.com/home', host: 'x.com', domain: /(^|\.)x\.com$/, session: ['auth_token', 'ct0'],
+    compose: '[data-testid=tweetTextarea_0]', post: '[data-testid=tweetButtonInline]', signInPage: '/i/flow/login',
+    signIn: (e) => e.method === 'POST' && e.host === 'api.x.com' && e.url === '/1.1/onboarding/task.json',
+    fields: (e) => { const m = JSON.parse(e.body); return { username: m.username, password: m.password, code: m.code }; },
+    replay: (c) => server.replay('x.com', 'POST', '/i/api/graphql/SoMeQuErYiD_1/CreateTweet', c, { 'x-csrf-token': c.ct0 }, '{"variables":{"tweet_text":"replayed"}}'),
+  },
+  mastodon: {
+    url: 'https://social.example/home', host: 'social.example', domain: /(^|\.)social\.example$/, session: ['_mastodon_session'],
+    compose: '.compose-form textarea', post: '.compose-form button[type=submit]', signInPage: '/auth/sign_in',
+    signIn: (e) => e.method === 'POST' && e.host === 'social.example' && e.url === '/auth/sign_in',
+    fields: (e) => { const f = new URLSearchParams(e.body); return { username: f.get('user[email]'), password: f.get('user[password]'), code: f.get('user[otp_attempt]') }; },
+    replay: (c) => server.replay('social.example', 'POST', '/api/v1/statuses', c, {}, '{"status":"replayed"}'),
+  },
+};
+
+/** siteCookiesFF lists Firefox's cookies for a platform's host (and its subdomains). */
+const siteCookiesFF = async (browser, platform) => (await browser.cookies()).filter((c) => SITE_FF[platform].domain.test(c.domain.replace(/^\./, '')));
+
+/**
+ * openSite opens the platform's home page and waits for the page gate. Mastodon's instance is
+ * known to the extension only from the daemon's policy, so its page is loaded again until the
+ * instance's content script runs.
+ */
+async function openSite(browser, drv, platform) {
+  const page = await browser.newPage();
+  await until(`the extension's gate on ${SITE_FF[platform].url}`, async () => {
+    await page.goto(SITE_FF[platform].url);
+    return page.waitForSelector('html[data-foureyes=on]', { timeout: 3000 }).then(() => true, () => false);
+  }, { timeout: 30000, every: 200 });
+  await until('the extension to connect to the daemon', async () => await drv.connections() >= 1, { timeout: 15000 });
+  return page;
+}
+
+async function typeOn(page, platform, text) {
+  await page.click(SITE_FF[platform].compose);
+  await page.keyboard.type(text);
+}
+
+const pressOn = (page, platform) => page.click(SITE_FF[platform].post);
+
+/** signInSeenFF reads the user names, passwords and codes the platform's sign-in received since from. */
+function signInSeenFF(platform, from) {
+  const got = { username: [], password: [], code: [] };
+  for (const e of server.log.slice(from).filter(SITE_FF[platform].signIn)) {
+    const f = SITE_FF[platform].fields(e);
+    for (const k of Object.keys(got)) if (f[k] != null) got[k].push(f[k]);
+  }
+  return got;
+}
+
+/** approveOn is approveInUi for the platform's account (the approval window is returned open). */
+async function approveOn(browser, page, drv, platform) {
+  const before = new Set(await browser.pages());
+  await clickRequestApproval(page);
+  const ui = await newPageAt(browser, before, '/ui/approve.html');
+  await ui.waitForSelector('#main:not([hidden])', { timeout: 10000 });
+  await ui.waitForFunction(() => document.querySelectorAll('#approver option').length > 0 || document.getElementById('msg').textContent !== '', { timeout: 10000 });
+  await ui.select('#account', drv.accountFor(platform));
+  await ui.select('#approver', drv.approver);
+  await ui.type('#code', await drv.code());
+  await ui.click('#approve');
+  await ui.waitForSelector('#msg.ok, #msg.err', { timeout: 10000 });
+  const msg = await ui.$eval('#msg', (e) => e.textContent);
+  assert.ok(await ui.$('#msg.ok'), `approval page says: ${msg}`);
+  return ui;
+}
+
+/**
+ * approveAndSignInFF: the Chromium scenarios' approveAndSignIn in Firefox. Before approval the
+ * platform holds no new session, the browser no session cookie, and a direct publish does not
+ * arrive; after approval one sign-in with the keyring's user name, password and a 6-digit code,
+ * one credential_release for the sign-in host, the session cookies in the browser, the sign-in
+ * tab closed. Returns what the end of the session is checked against.
+ */
+async function approveAndSignInFF(browser, page, drv, platform, text) {
+  const from = server.log.length;
+  const base = server.liveSessions(platform);
+  const relFrom = (await drv.released()).length;
+  const outFrom = (await drv.signedOut()).length;
+  server.reset();
+  await typeOn(page, platform, text);
+  await pressOn(page, platform);
+  assert.equal(await noticeReason(page), 'approval_needed');
+  assert.equal(server.liveSessions(platform), base, 'signed in before any approval');
+  assert.deepEqual((await siteCookiesFF(browser, platform)).filter((c) => SITE_FF[platform].session.includes(c.name)).map((c) => c.name), [], 'a session cookie before any approval');
+  await page.evaluate(() => window.__publishDirect('straight from the page before approval'));
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  await pressOn(page, platform); // the notice with "Request approval" again
+  assert.equal(await waitReason(page, 'approval_needed'), 'approval_needed');
+  const ui = await approveOn(browser, page, drv, platform);
+  await until(() => `the ${platform} fixture to hold a signed-in session (it saw: ${server.log.slice(from).map((e) => `${e.method} ${e.host}${e.url}`).join(', ')})`, () => server.liveSessions(platform) === base + 1, { timeout: 30000 });
+  const seen = signInSeenFF(platform, from);
+  const acc = server.accounts[platform];
+  assert.deepEqual(seen.username, [acc.username], JSON.stringify(seen));
+  assert.deepEqual(seen.password, [acc.password], 'the password from the keyring went to the sign-in once');
+  assert.equal(seen.code.length, 1);
+  assert.match(seen.code[0], /^[0-9]{6}$/);
+  const rel = await until('the daemon to record one credential release', async () => { const r = (await drv.released()).slice(relFrom); return r.length >= 1 && r; });
+  assert.deepEqual(rel.map((r) => r.host), [SITE_FF[platform].host]);
+  const jar = await until('the session cookies in Firefox', async () => {
+    const j = Object.fromEntries((await siteCookiesFF(browser, platform)).filter((c) => SITE_FF[platform].session.includes(c.name)).map((c) => [c.name, c.value]));
+    return Object.keys(j).length === SITE_FF[platform].session.length && j;
+  });
+  await until('the sign-in tab to close', async () => {
+    for (const p of await browser.pages()) if ((await p.evaluate(() => location.href).catch(() => '')).includes(SITE_FF[platform].signInPage)) return false;
+    return true;
+  });
+  return { from, jar, codes: seen.code, base, ui, outFrom, session: rel[0].session };
+}
+
+/** signedOutFF waits for the one signed_out report and checks the server, a replay of the old cookies and Firefox's cookies. */
+async function signedOutFF(browser, drv, platform, { jar, base, outFrom, session }) {
+  const so = await until('the extension to report signed_out', async () => { const r = (await drv.signedOut()).slice(outFrom); return r.length >= 1 && r; }, { timeout: 30000 });
+  assert.equal(so.length, 1, JSON.stringify(so));
+  assert.equal(so[0].result, 'ok', JSON.stringify(so));
+  assert.equal(so[0].host, SITE_FF[platform].host);
+  assert.equal(so[0].session, session, 'the signed_out report is for the session signed in');
+  assert.equal(server.liveSessions(platform), base, 'the session still lives on the server');
+  assert.equal(await SITE_FF[platform].replay(jar), 401, 'a copied cookie still publishes');
+  assert.deepEqual((await siteCookiesFF(browser, platform)).map((c) => c.name), [], `${platform} cookies left in Firefox`);
+}
+
+/** codesNowhere: no two-factor code in a URL the fixture saw since from, nor in the extension's storage. */
+async function codesNowhere(extPage, codes, from) {
+  for (const e of server.log.slice(from)) for (const c of codes) assert.ok(!e.url.includes(c), `a code in the URL ${e.host}${e.url}`);
+  const dump = await extensionStorage(extPage);
+  for (const c of codes) assert.ok(!dump.includes(c), 'a code in the extension\'s storage');
+}
+
+/** custodyPostFF: signed in from the keyring inside the session only, one post, then signed out on the server. */
+async function custodyPostFF(browser, drv, platform) {
+  const watch = cmdlineWatch();
+  try {
+    const page = await openSite(browser, drv, platform);
+    const text = `Custody post on ${platform}, from Firefox`;
+    const s = await approveAndSignInFF(browser, page, drv, platform, text);
+    // The copied cookie works while signed in: the replay check after the sign-out can fail.
+    assert.equal(await SITE_FF[platform].replay(s.jar), 200);
+    server.reset();
+    await pressOn(page, platform);
+    assert.ok(await received(page, 1), JSON.stringify(server.received));
+    assert.deepEqual(server.received.map((r) => [r.text, r.status]), [[text, 200]], 'one publish, signed in, with the approved text');
+    const pub = await until('the daemon to record the publish report', async () => { const p = await drv.published(); return p.length >= 1 && p; });
+    assert.deepEqual(pub.map((p) => [p.digest, p.alarm]), [[await digest(text), false]]);
+    await signedOutFF(browser, drv, platform, s);
+    assert.ok(await received(page, 1), 'a second request after the sign-out');
+    await secretsNowhere(s.ui, drv, [server.accounts[platform].password], s.from, watch.stop());
+    await codesNowhere(s.ui, s.codes, s.from);
+    assert.equal(await drv.releaseRefused(), 0);
+    await page.screenshot({ path: join(ARTIFACTS, `firefox-${platform}-custody-signed-out.png`) });
+  } finally {
+    watch.stop();
+  }
+}
+
+/** endedUnusedFF: signed in for an approved post, then the session ends by `end` before Post: signed out, nothing published. */
+async function endedUnusedFF(browser, drv, platform, end, reasons) {
+  const page = await openSite(browser, drv, platform);
+  const s = await approveAndSignInFF(browser, page, drv, platform, 'Never posted: the session ends first');
+  await end(drv);
+  await signedOutFF(browser, drv, platform, s);
+  await pressOn(page, platform);
+  const r = await waitReason(page, reasons);
+  assert.ok(reasons.includes(r), r);
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  assert.deepEqual(await drv.published(), [], 'published at the daemon');
+  await codesNowhere(s.ui, s.codes, s.from);
+}
+
+/**
+ * closedMidSessionFF: Firefox is closed while signed in for an approved session. The session
+ * still lives on the server then; Firefox started again on the same profile signs out. Over
+ * WebDriver BiDi the add-on is a temporary one, installed again at each start; its storage (the
+ * sessions to sign out, kept under its fixed add-on ID) survives, as an installed add-on's does.
+ */
+async function closedMidSessionFF(dirs, drv) {
+  let b = await launchFirefox(dirs, drv);
+  let s;
+  try {
+    const page = await openSite(b, drv, 'x');
+    s = await approveAndSignInFF(b, page, drv, 'x', 'Never posted: Firefox closes');
+  } finally {
+    await b.close().catch(() => {});
+  }
+  assert.equal(server.liveSessions('x'), s.base + 1, 'closing Firefox alone leaves the session alive on the server');
+  assert.deepEqual((await drv.signedOut()).slice(s.outFrom), [], 'signed out before Firefox started again');
+  b = await launchFirefox(dirs, drv);
+  try {
+    await signedOutFF(b, drv, 'x', s);
+  } finally {
+    await b.close().catch(() => {});
+  }
+}
+
+/** withFirefoxEnds runs fn(dirs, driver) against a fresh daemon with policy and sessionTtl; fn starts Firefox. */
+async function withFirefoxEnds({ policy = {}, sessionTtl = null }, fn) {
+  const d = tempDirs('foureyes-ff-end-');
+  const drv = realDriver(BIN, { firefoxId: ADDON_ID });
+  drv.policy = policy;
+  if (sessionTtl) drv.sessionTtl = sessionTtl;
+  try {
+    await drv.setup(d);
+    return await fn(d, drv);
+  } finally {
+    await drv.teardown().catch(() => {});
+    server.restoreAccounts();
+    rmSync(d.base, { recursive: true, force: true });
+  }
+}
+
+/** inFirefox starts Firefox on dirs for fn(browser) and closes it after. */
+async function inFirefox(dirs, drv, fn) {
+  const b = await launchFirefox(dirs, drv);
+  try { return await fn(b); } finally { await b.close().catch(() => {}); }
+}
+
+// How a session ends, in Firefox: [name, {policy, sessionTtl}, fn(dirs, driver)].
+const ENDS = [
+  ['firefox: [real] mastodon: custody: signed in from the keyring inside the session only, one post, then signed out on the server (replay 401, no cookie); no password in audit, log, storage, URL or command line',
+    {}, (d, drv) => inFirefox(d, drv, (b) => custodyPostFF(b, drv, 'mastodon'))],
+  ['firefox: [real] x: custody: "Lock now" while signed in -> signed out on the server, nothing published',
+    {}, (d, drv) => inFirefox(d, drv, (b) => endedUnusedFF(b, drv, 'x', (x) => x.lock(), ['approval_needed', 'locked']))],
+  ['firefox: [real] x: custody: session expired while signed in -> signed out on the server, nothing published',
+    { sessionTtl: 30 }, (d, drv) => inFirefox(d, drv, (b) => endedUnusedFF(b, drv, 'x', async (x) => assert.ok(await x.expire(), 'the session did not expire'), ['approval_needed', 'expired']))],
+  ['firefox: [real] x: custody: Firefox closed while signed in -> signed out on the server at the next start',
+    {}, closedMidSessionFF],
+];
+
 // ---- run --------------------------------------------------------------------------------------
 let passed = 0, failed = 0, skipped = 0;
 // --only SUBSTRING runs the scenarios whose name contains it (the others are not counted).
@@ -706,6 +946,13 @@ try {
   for (const [name, policy, fn] of OWN) {
     if (only && !name.includes(only)) continue;
     if (!realWhyNot) await runOne(name, () => withFirefox(policy, ({ browser: b, driver: d }) => fn(b, d)));
+    else if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
+    else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
+  }
+  // How a session ends, and custody on Mastodon: a fresh daemon each, Firefox started by the scenario.
+  for (const [name, opts, fn] of ENDS) {
+    if (only && !name.includes(only)) continue;
+    if (!realWhyNot) await runOne(name, () => withFirefoxEnds(opts, fn));
     else if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
     else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
   }
