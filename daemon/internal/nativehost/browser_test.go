@@ -70,7 +70,7 @@ type browserBackend struct{ api.Staff }
 
 func (browserBackend) Consume(_ context.Context, u api.Use) (api.Session, error) {
 	return api.Session{ID: u.SessionID, RequestID: "r1", Account: "mastodon:@press@social.example", Action: api.ActionPost,
-		Digest: u.Digest, Issued: time.Now(), Expires: time.Now().Add(10 * time.Minute), State: api.SessionConsumed}, nil
+		Digest: u.Digest, ManifestDigest: u.ManifestDigest, Issued: time.Now(), Expires: time.Now().Add(10 * time.Minute), State: api.SessionConsumed}, nil
 }
 
 func (browserBackend) Watch(ctx context.Context) (<-chan api.Event, error) {
@@ -99,7 +99,7 @@ const b64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
     ws.onmessage = async (e) => {
       const m = JSON.parse(e.data);
       replies.push(m);
-      if (m.id === 1) ws.send(JSON.stringify({v: 1, id: 2, type: "open", session_id: "s1", account: ACCOUNT, action: "post", digest: D}));
+      if (m.id === 1) ws.send(JSON.stringify({v: 1, id: 2, type: "open", session_id: "s1", account: ACCOUNT, action: "post", digest: D, manifest_digest: D}));
       if (m.id === 2 && m.type !== "grant") {
         report({stage: "open", replies});
         ws.close();

@@ -73,8 +73,8 @@ func TestWarningsNameUngovernedPlatforms(t *testing.T) {
 		"instagram:@ministry":{}, "myspace:@ministry":{}}}`)
 	w := p.Warnings()
 	want := []string{
-		`accounts["instagram:@ministry"]: Instagram is not governed yet: foureyes supports X, Mastodon; its rules apply to nothing until it is`,
-		`accounts["myspace:@ministry"]: unknown platform "myspace": the platform ids are x, mastodon,`,
+		`accounts["instagram:@ministry"]: Instagram is not governed yet: foureyes supports X, Mastodon, Bluesky; its rules apply to nothing until it is`,
+		`accounts["myspace:@ministry"]: unknown platform "myspace": the platform ids are x, mastodon, bluesky,`,
 	}
 	if len(w) != len(want) {
 		t.Fatalf("Warnings = %q, want %d", w, len(want))
