@@ -348,7 +348,7 @@ func Decode(data []byte) (Message, error) {
 		if f.enum != nil && s != "" && !slices.Contains(f.enum, s) {
 			return m, api.Errorf(api.CodeBadRequest, "field %s: must be one of %s", name, strings.Join(f.enum, ", "))
 		}
-		if f.digest && s != "" && !digest.Valid(s) {
+		if f.digest && !digest.Valid(s) { // present means a digest: the schema refuses "" too
 			return m, api.Errorf(api.CodeBadRequest, "field %s: must be 64 lower-case hex digits (SHA-256)", name)
 		}
 		*m.field(name) = s
