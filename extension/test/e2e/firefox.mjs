@@ -3,6 +3,9 @@
 //   - without approval nothing is published;
 //   - [real] custody: signed in from the keyring, one post, signed out on the server;
 //   - [real] the whole post: an image added after approval is held, the approved one goes out;
+//   - [real] the whole post, each with its own daemon and Firefox: a reply (X, Mastodon), a quote
+//     (X) or a repost (X, Mastodon) of another post than the approved one is held, the approved
+//     repost then goes out once; on Mastodon the approved image goes out once with its bytes;
 //   - [real] approve once: against the foureyes daemon (FOUREYES_BIN), which Firefox reaches through
 //     the native-messaging host manifest under its HOME; skipped when FOUREYES_BIN is not built
 //     or oathtool is missing, and then failed instead under CI=true;
@@ -617,8 +620,8 @@ async function replyXFF(page, id, text) {
   await page.click(`article[data-id="${id}"] [data-testid=reply]`);
   await page.click('[role=dialog] [data-testid=tweetTextarea_0]');
   await page.keyboard.type(text);
-  // Dropped: Gecko's ClipboardEvent constructor does not take the clipboardData of its init
-  // dictionary, so a synthetic paste carries no file in Firefox (a person's paste does).
+  // Dropped: Firefox's ClipboardEvent constructor copies no file from the clipboardData it is
+  // given, so a synthetic paste carries none there (a person's paste does).
   await attachOn(page, 'x', png(3), 'calendar.png', 'drop', '[role=dialog]');
   await page.click('[role=dialog] [data-testid=altText]');
   await page.keyboard.type('School calendar 2027');
