@@ -5,6 +5,9 @@
 //   - [real] the whole post: an image added after approval is held, the approved one goes out;
 //   - [real] Bluesky custody: the session kept in bsky.app's localStorage, signed in from the
 //     keyring, one applyWrites, ended with deleteSession on the PDS and removed from the browser;
+//   - [real] the whole post, each with its own daemon and Firefox: a reply (X, Mastodon), a quote
+//     (X) or a repost (X, Mastodon) of another post than the approved one is held, the approved
+//     repost then goes out once; on Mastodon the approved image goes out once with its bytes;
 //   - [real] approve once: against the foureyes daemon (FOUREYES_BIN), which Firefox reaches through
 //     the native-messaging host manifest under its HOME; skipped when FOUREYES_BIN is not built
 //     or oathtool is missing, and then failed instead under CI=true;
@@ -25,7 +28,7 @@
 // Prints "N passed, N failed" last; exits 1 on any failure.
 
 import puppeteer from 'puppeteer-core';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { makeCert } from './lib/certs.mjs';
@@ -37,6 +40,7 @@ import { digest } from '../../unpacked/lib/digest.js';
 import { cmdlineWatch, keyringSecret } from './lib/secrets.mjs';
 import { postingHours } from './lib/hours.mjs';
 import { png, sha256hex } from './lib/images.mjs';
+import { manifestDigest } from '../../unpacked/lib/manifest.js';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const ARTIFACTS = process.env.ARTIFACTS || join(ROOT, 'artifacts');
@@ -879,6 +883,266 @@ const ENDS = [
     {}, closedMidSessionFF],
 ];
 
+// ---- the whole post on X and Mastodon: reply, quote and repost targets, Mastodon's image -------
+// The Chromium scenarios of run.mjs ("the whole post: attachments, reply, quote and repost
+// targets") in Firefox ESR, each with its own daemon and Firefox: an approval left unused by a
+// blocked post does not carry into the next scenario.
+
+const SITE_HOME = { x: 'https://x.com/home', mastodon: 'https://social.example/home' };
+const PREVIEW_SEL = { x: '[data-testid=attachmentPreview]', mastodon: '.compose-form__upload' };
+
+/** openSiteWhole opens the platform's fixture and waits for the page gate and the daemon connection. */
+async function openSiteWhole(browser, drv, platform) {
+  const page = await browser.newPage();
+  await page.goto(SITE_HOME[platform]);
+  await page.waitForSelector('html[data-foureyes=on]', { timeout: 15000 });
+  await until('the extension to connect to the daemon', async () => await drv.connections() >= 1, { timeout: 15000 });
+  return page;
+}
+
+/** typeOnWhole types into the platform's main composer with real key events. */
+async function typeOnWhole(page, platform, text) {
+  await page.click(platform === 'x' ? '[data-testid=tweetTextarea_0]' : '.compose-form textarea');
+  await page.keyboard.type(text);
+}
+
+const pressOnWhole = (page, platform) => page.click(platform === 'x' ? '[data-testid=tweetButtonInline]' : '.compose-form button[type=submit]');
+
+/** waitReasons waits until the notice gives one of the wanted reasons; returns the last one seen. */
+async function waitReasons(page, wanted, timeout = 10000) {
+  await page.waitForFunction((w) => w.includes(document.querySelector('foureyes-notice')?.dataset.reason), { timeout }, wanted).catch(() => {});
+  return reasonOf(page);
+}
+
+/**
+ * attachOn attaches a file in the platform's composer (scope: the composer's dialog, when it is
+ * one): 'picker' through the file input (a file on disk, as a person picks it), 'drop' or 'paste'
+ * as synthetic events carrying the file. Waits for the page's preview.
+ */
+async function attachOn(page, platform, bytes, name, how = 'picker', scope = null) {
+  const root = scope ? `${scope} ` : (platform === 'x' ? '[data-testid=primaryColumn] ' : '');
+  const preview = root + PREVIEW_SEL[platform];
+  const before = await page.$$eval(preview, (l) => l.length);
+  if (how === 'picker') {
+    const file = join(dirs.base, name);
+    writeFileSync(file, bytes, { mode: 0o600 });
+    const input = await page.$(root + (platform === 'x' ? '[data-testid=fileInput]' : '.compose-form__file'));
+    await input.uploadFile(file);
+  } else {
+    const sel = root + (platform === 'x' ? '[data-testid=tweetTextarea_0]' : '.compose-form textarea');
+    await page.evaluate((s, data, n, h) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(data)], n, { type: 'image/png' }));
+      const el = document.querySelector(s);
+      if (h === 'drop') el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      else el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    }, sel, [...bytes], name, how);
+  }
+  await page.waitForFunction((s, n) => document.querySelectorAll(s).length > n, { timeout: 10000 }, preview, before);
+}
+
+/** openApprovalFF presses "Request approval" and returns the approval window, filled in. */
+async function openApprovalFF(browser, page) {
+  const before = new Set(await browser.pages());
+  await clickRequestApproval(page);
+  const ui = await newPageAt(browser, before, '/ui/approve.html');
+  await ui.waitForSelector('#main:not([hidden])', { timeout: 10000 });
+  await ui.waitForFunction(() => document.querySelectorAll('#approver option').length > 0 || document.getElementById('msg').textContent !== '', { timeout: 10000 });
+  return ui;
+}
+
+/** approveOpenFF approves in an open approval window with a fresh code. */
+async function approveOpenFF(ui, drv, platform) {
+  await ui.select('#account', drv.accountFor(platform));
+  await ui.select('#approver', drv.approver);
+  await ui.type('#code', await drv.code());
+  await ui.click('#approve');
+  await ui.waitForSelector('#msg.ok, #msg.err', { timeout: 10000 });
+  assert.ok(await ui.$('#msg.ok'), `approval page says: ${await ui.$eval('#msg', (e) => e.textContent)}`);
+}
+
+const textOf = (page, sel) => page.$eval(sel, (e) => e.textContent);
+const labelOf = (page) => page.$eval('foureyes-notice', (e) => e.getAttribute('aria-label'));
+
+/** noPublishSeen: no publishing request in the fixture's full request log either. */
+function noPublishSeen(platform) {
+  const re = platform === 'x' ? /\/(CreateTweet|CreateRetweet)/ : /^\/api\/v1\/statuses/;
+  const hits = server.log.filter((l) => l.method !== 'GET' && re.test(l.url.split('?')[0]));
+  assert.deepEqual(hits, [], 'a publishing request reached the server');
+}
+
+const blockedAt = (drv, reason) => until(`the daemon to record a ${reason} block`, async () => (await drv.blocked()).some((b) => b.reason === reason));
+const publishedAt = (drv, n = 1) => until(`${n} publish report(s) at the daemon`, async () => { const p = await drv.published(); return p.length >= n && p; });
+
+/** replyXFF writes text with an image (pasted) and its alt text as a reply to post id on X, and sends it. */
+async function replyXFF(page, id, text) {
+  await page.click(`article[data-id="${id}"] [data-testid=reply]`);
+  await page.click('[role=dialog] [data-testid=tweetTextarea_0]');
+  await page.keyboard.type(text);
+  // Dropped: Firefox's ClipboardEvent constructor copies no file from the clipboardData it is
+  // given, so a synthetic paste carries none there (a person's paste does).
+  await attachOn(page, 'x', png(3), 'calendar.png', 'drop', '[role=dialog]');
+  await page.click('[role=dialog] [data-testid=altText]');
+  await page.keyboard.type('School calendar 2027');
+  await page.click('[role=dialog] [data-testid=tweetButton]');
+}
+
+/** replyTargetXFF: the approved reply (with a file and alt text) sent as a reply to another post is held. */
+async function replyTargetXFF(browser, drv) {
+  const page = await openSiteWhole(browser, drv, 'x');
+  server.reset(); server.log.length = 0;
+  const text = 'School starts on 4 August. Details: https://www.bund.de/schule and xn--80ak6aa92e.com/info';
+  await replyXFF(page, '1111111111', text);
+  assert.equal(await noticeReason(page), 'approval_needed');
+  const ui = await openApprovalFF(browser, page);
+  assert.equal(await textOf(ui, '#target-h'), 'In reply to');
+  assert.match(await textOf(ui, '#target'), /@citizen_anna[\s\S]*school year[\s\S]*https:\/\/x\.com\/i\/status\/1111111111/);
+  assert.match(await textOf(ui, '#media'), /calendar\.png[\s\S]*Alt text: School calendar 2027/);
+  assert.equal((await ui.$$('#links li')).length, 2);
+  assert.equal((await ui.$$('#links li.warn')).length, 1, 'only the punycode link is flagged');
+  await ui.screenshot({ path: join(ARTIFACTS, 'firefox-x-approval-whole-post.png') });
+  await approveOpenFF(ui, drv, 'x');
+  await ui.close();
+  await waitReasons(page, ['approved', 'signed_in']);
+  // Same text and image, as a reply to another post.
+  await page.click('[role=dialog] [data-testid=closeDialog]');
+  await replyXFF(page, '2222222222', text);
+  assert.equal(await waitReasons(page, ['reply_target_changed']), 'reply_target_changed');
+  assert.match(await labelOf(page), /reply answers a different post/);
+  await page.screenshot({ path: join(ARTIFACTS, 'firefox-x-reply-target-changed.png') });
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  noPublishSeen('x');
+  await blockedAt(drv, 'manifest_mismatch');
+}
+
+/** replyTargetMastodonFF: the approved reply sent as a reply to another status is held. */
+async function replyTargetMastodonFF(browser, drv) {
+  const page = await openSiteWhole(browser, drv, 'mastodon');
+  server.reset(); server.log.length = 0;
+  await page.click('.status[data-id="1101"] .reply-btn');
+  await typeOnWhole(page, 'mastodon', '@citizen Yes, from 11 to 5.');
+  await pressOnWhole(page, 'mastodon');
+  assert.equal(await noticeReason(page), 'approval_needed');
+  const ui = await openApprovalFF(browser, page);
+  assert.match(await textOf(ui, '#target'), /@citizen@social\.example[\s\S]*library[\s\S]*https:\/\/social\.example\/statuses\/1101/);
+  await approveOpenFF(ui, drv, 'mastodon');
+  await ui.close();
+  await waitReasons(page, ['approved', 'signed_in']);
+  await page.click('.status[data-id="1102"] .reply-btn');
+  await pressOnWhole(page, 'mastodon');
+  assert.equal(await waitReasons(page, ['reply_target_changed']), 'reply_target_changed');
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  noPublishSeen('mastodon');
+  await blockedAt(drv, 'manifest_mismatch');
+}
+
+/** quoteTargetXFF: the approved quote quoting another post is held. */
+async function quoteTargetXFF(browser, drv) {
+  const page = await openSiteWhole(browser, drv, 'x');
+  server.reset(); server.log.length = 0;
+  const quote = async (id) => {
+    await page.click(`article[data-id="${id}"] [data-testid=quote]`);
+    await page.click('[role=dialog] [data-testid=tweetTextarea_0]');
+    await page.keyboard.type('Worth reading.');
+    await page.click('[role=dialog] [data-testid=tweetButton]');
+  };
+  await quote('1111111111');
+  assert.equal(await noticeReason(page), 'approval_needed');
+  const ui = await openApprovalFF(browser, page);
+  assert.equal(await textOf(ui, '#action'), 'Quote post');
+  assert.equal(await textOf(ui, '#target-h'), 'Quoting');
+  assert.match(await textOf(ui, '#target-url'), /^https:\/\/x\.com\/i\/status\/1111111111$/);
+  await approveOpenFF(ui, drv, 'x');
+  await ui.close();
+  await waitReasons(page, ['approved', 'signed_in']);
+  await page.click('[role=dialog] [data-testid=closeDialog]');
+  await quote('2222222222');
+  assert.equal(await waitReasons(page, ['quote_target_changed']), 'quote_target_changed');
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  noPublishSeen('x');
+  await blockedAt(drv, 'manifest_mismatch');
+}
+
+/** repostTargetFF: a repost of another post than the approved one is held; the approved one then goes out once. */
+async function repostTargetFF(browser, drv, platform) {
+  const page = await openSiteWhole(browser, drv, platform);
+  server.reset(); server.log.length = 0;
+  const ids = platform === 'x' ? ['1111111111', '2222222222'] : ['1101', '1102'];
+  const repost = async (id) => {
+    if (platform === 'x') {
+      await page.click(`article[data-id="${id}"] [data-testid=retweet]`);
+      await page.click('[data-testid=retweetConfirm]');
+    } else {
+      await page.click(`.status[data-id="${id}"] .reblog-icon`);
+    }
+  };
+  await repost(ids[0]);
+  assert.equal(await noticeReason(page), 'approval_needed');
+  const ui = await openApprovalFF(browser, page);
+  assert.equal(await textOf(ui, '#action'), 'Repost');
+  const addr = platform === 'x' ? `https://x.com/i/status/${ids[0]}` : `https://social.example/statuses/${ids[0]}`;
+  assert.equal(await textOf(ui, '#target-url'), addr);
+  await approveOpenFF(ui, drv, platform);
+  await ui.close();
+  await waitReasons(page, ['approved', 'signed_in']);
+  await repost(ids[1]);
+  assert.equal(await waitReasons(page, ['repost_target_changed']), 'repost_target_changed');
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  noPublishSeen(platform);
+  await repost(ids[0]);
+  assert.ok(await received(page, 1), `want one request, got ${JSON.stringify(server.received)}; notice ${await reasonOf(page)}`);
+  assert.equal(server.received[0].target, ids[0]);
+  const pub = await publishedAt(drv);
+  assert.equal(pub.length, 1, JSON.stringify(pub));
+  assert.equal(pub[0].alarm, false, JSON.stringify(pub));
+  await repost(ids[0]);
+  assert.ok(await received(page, 1), 'once only');
+}
+
+/** imageMastodonFF: the approved image (file picker) goes out once and the server stored exactly its bytes. */
+async function imageMastodonFF(browser, drv) {
+  const page = await openSiteWhole(browser, drv, 'mastodon');
+  server.reset();
+  const img = png(2);
+  const text = 'Our new poster for the open day (mastodon, from Firefox)';
+  await typeOnWhole(page, 'mastodon', text);
+  await attachOn(page, 'mastodon', img, 'poster.png', 'picker');
+  await pressOnWhole(page, 'mastodon');
+  assert.equal(await noticeReason(page), 'approval_needed');
+  const ui = await openApprovalFF(browser, page);
+  // The approver sees the file: its picture, name and size.
+  assert.equal((await ui.$$('#media li img')).length, 1);
+  assert.match(await textOf(ui, '#media'), /poster\.png[\s\S]*bytes|poster\.png[\s\S]*kB/);
+  await approveOpenFF(ui, drv, 'mastodon');
+  await ui.close();
+  await waitReasons(page, ['approved', 'signed_in']);
+  await pressOnWhole(page, 'mastodon');
+  assert.ok(await received(page, 1), `want one request, got ${JSON.stringify(server.received)}; notice ${await reasonOf(page)}`);
+  assert.deepEqual(server.received[0].mediaSha, [sha256hex(img)], 'the server stored the approved bytes');
+  const pub = await publishedAt(drv);
+  const want = await manifestDigest({ account: drv.accountFor('mastodon'), action: 'post', text, media: [{ sha256: sha256hex(img), size: img.length, type: 'image/png', alt: '' }] });
+  assert.equal(pub[0].manifestDigest, want, 'published reports the approved manifest');
+  assert.equal(pub[0].alarm, false);
+  await pressOnWhole(page, 'mastodon');
+  assert.ok(await received(page, 1), 'once only');
+}
+
+// The whole post, each with its own daemon and Firefox: [name, fn(browser, driver)].
+const WHOLE_OWN = [
+  ['firefox: [real] x: an approved reply sent as a reply to another post -> blocked with the notice, nothing reaches the server',
+    replyTargetXFF],
+  ['firefox: [real] mastodon: an approved reply sent as a reply to another status -> blocked, nothing reaches the server',
+    replyTargetMastodonFF],
+  ['firefox: [real] x: an approved quote quoting another post -> blocked, nothing reaches the server',
+    quoteTargetXFF],
+  ['firefox: [real] x: a repost of another post than the approved one -> blocked; the approved one goes out once',
+    (b, d) => repostTargetFF(b, d, 'x')],
+  ['firefox: [real] mastodon: a repost of another post than the approved one -> blocked; the approved one goes out once',
+    (b, d) => repostTargetFF(b, d, 'mastodon')],
+  ['firefox: [real] mastodon: the approved image goes out once, and the server saw exactly its bytes',
+    imageMastodonFF],
+];
+
 // ---- run --------------------------------------------------------------------------------------
 let passed = 0, failed = 0, skipped = 0;
 // --only SUBSTRING runs the scenarios whose name contains it (the others are not counted).
@@ -953,6 +1217,12 @@ try {
   for (const [name, opts, fn] of ENDS) {
     if (only && !name.includes(only)) continue;
     if (!realWhyNot) await runOne(name, () => withFirefoxEnds(opts, fn));
+    else if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
+    else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
+  }  // The whole post (reply, quote and repost targets, Mastodon's image): a fresh daemon and Firefox each.
+  for (const [name, fn] of WHOLE_OWN) {
+    if (only && !name.includes(only)) continue;
+    if (!realWhyNot) await runOne(name, () => withFirefox({}, ({ browser: b, driver: d }) => fn(b, d)));
     else if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
     else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
   }
