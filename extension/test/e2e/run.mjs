@@ -1229,7 +1229,7 @@ realFlow('bluesky: private account under private_accounts block -> held with the
   });
 });
 // ---- the whole post: attachments, reply, quote and repost targets ---------------------------
-const DOCS_IMG = join(ROOT, 'docs', 'img');
+const DOCS_IMG = join(ROOT, 'extension', 'docs', 'img');
 
 const PREVIEW = { x: '[data-testid=attachmentPreview]', mastodon: '.compose-form__upload' };
 /**
