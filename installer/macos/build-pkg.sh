@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # RUN ON macOS ONLY. Builds artifacts/packages/foureyes-VERSION.pkg: a universal (Apple silicon
-# and Intel) foureyes.app, the LaunchAgent, the native-messaging host manifests for Chrome,
+# and Intel) foureyes.app, the LaunchAgent, service mode's LaunchDaemon (disabled), the native-messaging host manifests for Chrome,
 # Chromium, Edge and Firefox, and optionally the managed policy. pkgbuild, productbuild, lipo and
 # codesign exist only on macOS (Xcode command line tools), so CI on Linux runs build.sh and
 # test.sh instead and this script is not run there.
@@ -42,6 +42,9 @@ fi
 
 install -d -m 755 "$root/Library/LaunchAgents"
 install -m 644 "$mac/eu.foureyes.daemon.plist" "$root/Library/LaunchAgents/"
+# Service mode's LaunchDaemon, installed disabled (the postinstall makes its user and folders).
+install -d -m 755 "$root/Library/LaunchDaemons"
+install -m 644 "$mac/eu.foureyes.service.plist" "$root/Library/LaunchDaemons/"
 while IFS=: read -r dir kind; do
   install -d -m 755 "$root$dir"
   install -m 644 "$mac/org.foureyes.host.$kind.json" "$root$dir/org.foureyes.host.json"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Prepares the macOS pieces that need no Mac: checks the LaunchAgent, fills in and checks the
-# configuration profile and the app's Info.plist, writes the native-messaging host manifests
-# with the daemon's own writer, and copies all of it to artifacts/packages/macos/.
+# Prepares the macOS pieces that need no Mac: checks the LaunchAgent and the LaunchDaemon, fills
+# in and checks the configuration profile and the app's Info.plist, writes the native-messaging
+# host manifests with the daemon's own writer, and copies all of it to artifacts/packages/macos/.
 # The .pkg itself is built on a Mac by build-pkg.sh (pkgbuild and productbuild exist only there),
 # which runs this script first. Works on Linux and macOS.
 #
@@ -54,7 +54,7 @@ subst() {
 }
 subst "$here/foureyes.mobileconfig.in" > "$stage/foureyes.mobileconfig"
 subst "$here/Info.plist.in" > "$stage/Info.plist"
-cp "$here/eu.foureyes.daemon.plist" "$stage/"
+cp "$here/eu.foureyes.daemon.plist" "$here/eu.foureyes.service.plist" "$stage/"
 
 # The host manifests come from the daemon's own writer (`foureyes extension allow`, run into a
 # scratch home), then name the installed program instead of the scratch one.
@@ -89,17 +89,17 @@ PY
 # Every property list must parse, as launchd and the profile installer would read it.
 python3 - "$stage" <<'PY' || die "a property list does not parse"
 import plistlib, sys, os
-for f in ("eu.foureyes.daemon.plist", "foureyes.mobileconfig", "Info.plist"):
+for f in ("eu.foureyes.daemon.plist", "eu.foureyes.service.plist", "foureyes.mobileconfig", "Info.plist"):
     with open(os.path.join(sys.argv[1], f), "rb") as fh:
         plistlib.load(fh)
 PY
 if command -v plutil >/dev/null; then
-  plutil -lint "$stage/eu.foureyes.daemon.plist" "$stage/foureyes.mobileconfig" "$stage/Info.plist" >/dev/null || die "plutil -lint"
+  plutil -lint "$stage/eu.foureyes.daemon.plist" "$stage/eu.foureyes.service.plist" "$stage/foureyes.mobileconfig" "$stage/Info.plist" >/dev/null || die "plutil -lint"
 fi
 
 mkdir -p "$out"
-for f in eu.foureyes.daemon.plist foureyes.mobileconfig Info.plist org.foureyes.host.chromium.json org.foureyes.host.firefox.json; do
+for f in eu.foureyes.daemon.plist eu.foureyes.service.plist foureyes.mobileconfig Info.plist org.foureyes.host.chromium.json org.foureyes.host.firefox.json; do
   cp "$stage/$f" "$out/$f"
 done
 install -m 755 "$here/uninstall.sh" "$out/uninstall.sh"
-echo "macos: $out (LaunchAgent, profile, Info.plist, host manifests; version $version)"
+echo "macos: $out (LaunchAgent, LaunchDaemon, profile, Info.plist, host manifests; version $version)"

@@ -3,6 +3,9 @@
 # and the profile installer would (python3 plistlib):
 #   - the LaunchAgent: Label, the installed program with `daemon`, RunAtLoad, restarted after a
 #     crash, only in the user's GUI session;
+#   - service mode's LaunchDaemon: `service` as _foureyes with the folders the program's macOS
+#     defaults name, installed disabled; the postinstall (run with stand-ins for dscl, launchctl
+#     and the file commands) makes the hidden user with a free id, and its folders;
 #   - the configuration profile: a System-scope profile whose payloads force-install the pinned
 #     extension in Chrome, Chromium and Edge, close Incognito/InPrivate and Guest windows, set the
 #     extension's managed storage (daemon_port) in <browser>.extensions.<ID>, and install, lock
@@ -109,6 +112,75 @@ sed -n "/<<'JSON'/,/^ *JSON\$/p" "$here/README.md" | sed '1d;$d' > "$tmp/readme-
 FOUREYES_HOME="$tmp/home" "$tmp/foureyes" policy check --managed "$tmp/readme-policy.json" >/dev/null \
   || fail "the README's example policy fails foureyes policy check --managed"
 ok "the README's example policy passes policy check --managed"
+
+# Service mode's LaunchDaemon: the program as _foureyes with the folders the Go defaults for macOS
+# name (daemon/cmd/foureyes/service_paths_darwin.go), installed disabled, restarted after a crash.
+python3 - "$out/eu.foureyes.service.plist" "$repo/daemon/cmd/foureyes/service_paths_darwin.go" <<'PY' || fail "LaunchDaemon (above)"
+import plistlib, re, sys
+with open(sys.argv[1], "rb") as f:
+    d = plistlib.load(f)
+src = open(sys.argv[2], encoding="utf-8").read()
+state = re.search(r'defaultServiceState\s*=\s*"([^"]+)"', src).group(1)
+sock = re.search(r'defaultServiceSocket\s*=\s*"([^"]+)"', src).group(1)
+prog = "/Applications/foureyes.app/Contents/MacOS/foureyes"
+errors = []
+def want(cond, msg):
+    if not cond:
+        errors.append(msg)
+want(d.get("Label") == "eu.foureyes.service", f"Label {d.get('Label')!r}")
+want(d.get("ProgramArguments") == [prog, "service", "--state-dir", state, "--socket", sock], f"ProgramArguments {d.get('ProgramArguments')!r}, the Go defaults are {state}, {sock}")
+want(d.get("UserName") == "_foureyes" and d.get("GroupName") == "_foureyes", f"runs as {d.get('UserName')!r}:{d.get('GroupName')!r}, not _foureyes")
+want(d.get("Disabled") is True, "not installed disabled")
+want(d.get("RunAtLoad") is True and d.get("KeepAlive") == {"SuccessfulExit": False}, "not started at load and restarted after a crash")
+want(d.get("Umask") == 0o077, f"Umask {d.get('Umask')!r} is not 0077")
+want(str(d.get("StandardErrorPath", "")).startswith("/var/log/foureyes/"), "its log is not in /var/log/foureyes")
+want(not any(k in d for k in ("LimitLoadToSessionType", "EnvironmentVariables", "inetdCompatibility")), "a key that would change who runs it or what it reads")
+want(state.startswith("/var/db/") and sock.startswith("/var/db/") and not sock.startswith(state + "/"), f"state {state} and socket {sock}: both must be in /var/db, the socket outside the 0700 state folder")
+if errors:
+    print("\n".join(errors), file=sys.stderr); sys.exit(1)
+PY
+ok "LaunchDaemon: foureyes service as _foureyes, disabled, the darwin defaults' folders"
+
+# The postinstall, run with stand-ins for dscl, launchctl and the commands that would touch this
+# computer: it makes _foureyes with the highest free id below 481 (ids 480 and 479 are taken
+# here), hidden, without a shell, and the folders with their owners and modes.
+stub=$tmp/stub
+mkdir -p "$stub"
+log=$tmp/calls
+for c in launchctl chown chmod mkdir ln install stat find; do
+  printf '#!/bin/sh\necho "%s $*" >>"%s"\n' "$c" "$log" >"$stub/$c"
+done
+cat >"$stub/dscl" <<STUB
+#!/bin/sh
+echo "dscl \$*" >>"$log"
+case "\$*" in
+  ". -read /Users/_foureyes UniqueID") exit 56 ;;
+  ". -search /Users UniqueID 480") echo "someone UniqueID = (480)" ;;
+  ". -search /Groups PrimaryGroupID 479") echo "somegroup PrimaryGroupID = (479)" ;;
+esac
+exit 0
+STUB
+echo 'echo 0' >>"$stub/stat" # nobody at the screen
+chmod +x "$stub"/*
+PATH="$stub:$PATH" sh "$here/scripts/postinstall" 2>"$tmp/err" || fail "postinstall failed with the stand-ins: $(cat "$tmp/err")"
+[ ! -s "$tmp/err" ] || fail "postinstall complained: $(cat "$tmp/err")"
+for want in "dscl . -create /Users/_foureyes UniqueID 478" "dscl . -create /Users/_foureyes PrimaryGroupID 478" \
+            "dscl . -create /Groups/_foureyes PrimaryGroupID 478" "dscl . -create /Users/_foureyes UserShell /usr/bin/false" \
+            "dscl . -create /Users/_foureyes IsHidden 1" "dscl . -create /Users/_foureyes Password *" \
+            "install -d -o _foureyes -g _foureyes -m 700 /var/db/foureyes" \
+            "install -d -o _foureyes -g _foureyes -m 755 /var/db/foureyes-socket" \
+            "chown root:wheel /Library/LaunchDaemons/eu.foureyes.service.plist"; do
+  grep -qxF -- "$want" "$log" || fail "postinstall did not run \"$want\": $(cat "$log")"
+done
+! grep -q "launchctl bootstrap system\|launchctl enable" "$log" || fail "postinstall turns service mode on; it must stay off until IT turns it on"
+# A second run (an upgrade) finds the user and makes no second one.
+: >"$log"
+printf '#!/bin/sh\necho "dscl $*" >>"%s"\n' "$log" >"$stub/dscl"
+PATH="$stub:$PATH" sh "$here/scripts/postinstall" || fail "postinstall (upgrade) failed"
+! grep -q "dscl . -create" "$log" || fail "postinstall made _foureyes again although it exists"
+ok "postinstall makes the hidden user _foureyes (a free id), its folders, and leaves service mode off"
+grep -qF 'install -m 644 "$mac/eu.foureyes.service.plist" "$root/Library/LaunchDaemons/"' "$here/build-pkg.sh" || fail "build-pkg.sh does not install the LaunchDaemon"
+grep -qF 'launchctl bootout system/eu.foureyes.service' "$here/uninstall.sh" || fail "uninstall.sh does not stop the service"
 
 for s in "$here/build-pkg.sh"; do bash -n "$s" || fail "$s does not parse"; done
 for s in "$here/scripts/preinstall" "$here/scripts/postinstall" "$here/uninstall.sh"; do

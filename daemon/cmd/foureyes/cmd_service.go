@@ -21,9 +21,9 @@ import (
 // clients: the CLI and the native-messaging host over a socket every local user may open, the
 // extension over the shared bridge. Who each caller is comes from the kernel (SO_PEERCRED on
 // the socket, the owner of the TCP peer on the bridge), never from a message.
+// Where it keeps things by default is per OS: defaultServiceState and defaultServiceSocket are
+// in service_paths_*.go.
 const (
-	defaultServiceState  = "/var/lib/foureyes"
-	defaultServiceSocket = "/run/foureyes/foureyes.sock"
 	// secretsDirName and keyFileName are inside the state folder.
 	secretsDirName = "secrets"
 	keyFileName    = "secrets.key"
@@ -43,7 +43,7 @@ func cmdService(e *env, args []string) int {
 			"the accounts' passwords, the state and the audit trail in a folder the staff cannot read;\n"+
 			"the policy only from the managed location; an admin socket every local user may open, where\n"+
 			"the kernel says who is calling. No tray and no local pages. Normally started by systemd\n"+
-			"(foureyes.service); see the admin guide, \"Service mode\".")
+			"(foureyes.service) or launchd (eu.foureyes.service); see the admin guide, \"Service mode\".")
 	m := &serviceMode{credentials: e.getenv("CREDENTIALS_DIRECTORY")}
 	fs.StringVar(&m.state, "state-dir", defaultServiceState, "state folder: state, audit trail, sealed secrets and their key file (must be 0700)")
 	fs.StringVar(&m.socket, "socket", defaultServiceSocket, "admin socket every local user may open")
