@@ -161,6 +161,7 @@ esac
 exit 0
 STUB
 echo 'echo 0' >>"$stub/stat" # nobody at the screen
+echo '[ "$1" != print ] || exit 113 # service mode is off: nothing loaded' >>"$stub/launchctl"
 chmod +x "$stub"/*
 PATH="$stub:$PATH" sh "$here/scripts/postinstall" 2>"$tmp/err" || fail "postinstall failed with the stand-ins: $(cat "$tmp/err")"
 [ ! -s "$tmp/err" ] || fail "postinstall complained: $(cat "$tmp/err")"
@@ -178,7 +179,19 @@ done
 printf '#!/bin/sh\necho "dscl $*" >>"%s"\n' "$log" >"$stub/dscl"
 PATH="$stub:$PATH" sh "$here/scripts/postinstall" || fail "postinstall (upgrade) failed"
 ! grep -q "dscl . -create" "$log" || fail "postinstall made _foureyes again although it exists"
-ok "postinstall makes the hidden user _foureyes (a free id), its folders, and leaves service mode off"
+! grep -q "kickstart -k system/eu.foureyes.service" "$log" || fail "postinstall restarted a service that is not on"
+# An upgrade where service mode is on: the service restarts on the new program and the staff's
+# LaunchAgent is taken out again (here a copy stands for /Library/LaunchAgents).
+: >"$log"
+printf '#!/bin/sh\necho "launchctl $*" >>"%s"\ncase "$1 $2" in "print system/eu.foureyes.service") exit 0 ;; esac\nexit 0\n' "$log" >"$stub/launchctl"
+printf '#!/bin/sh\necho 501\n' >"$stub/stat" # someone at the screen
+printf '#!/bin/sh\necho "rm $*" >>"%s"\n' "$log" >"$stub/rm"
+chmod +x "$stub"/*
+PATH="$stub:$PATH" sh "$here/scripts/postinstall" || fail "postinstall (upgrade in service mode) failed"
+grep -qxF "launchctl kickstart -k system/eu.foureyes.service" "$log" || fail "postinstall did not restart the running service: $(cat "$log")"
+grep -qxF "rm -f /Library/LaunchAgents/eu.foureyes.daemon.plist" "$log" || fail "postinstall left the staff's LaunchAgent in service mode: $(cat "$log")"
+! grep -q "gui/501" "$log" || fail "postinstall started the tray of the user at the screen in service mode: $(cat "$log")"
+ok "postinstall makes the hidden user _foureyes (a free id), its folders, and leaves service mode off; an upgrade in service mode restarts it and keeps the LaunchAgent out"
 grep -qF 'install -m 644 "$mac/eu.foureyes.service.plist" "$root/Library/LaunchDaemons/"' "$here/build-pkg.sh" || fail "build-pkg.sh does not install the LaunchDaemon"
 grep -qF 'launchctl bootout system/eu.foureyes.service' "$here/uninstall.sh" || fail "uninstall.sh does not stop the service"
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 
@@ -51,6 +52,9 @@ func cmdService(e *env, args []string) int {
 	fs.StringVar(&m.adminGroup, "admin-group", "foureyes-admin", "OS group whose members, besides root, may add, remove and re-key accounts, set the RADIUS secret and unlock approvers (a missing group means root only)")
 	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
+	}
+	if err := serviceModeBuilt(runtime.GOOS); err != nil {
+		return e.fail(err)
 	}
 	for _, p := range []*string{&m.state, &m.socket, &m.policy} {
 		abs, err := filepath.Abs(*p)
