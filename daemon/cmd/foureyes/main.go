@@ -13,13 +13,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
-	"time"
 
 	"foureyes/daemon/internal/adminsock"
 	"foureyes/daemon/internal/api"
@@ -284,8 +282,7 @@ func (e *env) socketPath() (string, error) {
 	if e.getenv("FOUREYES_HOME") != "" {
 		return own, nil
 	}
-	if c, err := net.DialTimeout("unix", own, time.Second); err == nil {
-		_ = c.Close()
+	if adminsock.Answers(own) {
 		return own, nil
 	}
 	if fi, err := os.Stat(systemSocket); err == nil && fi.Mode().Type() == os.ModeSocket {

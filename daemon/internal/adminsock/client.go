@@ -24,8 +24,7 @@ var _ api.Backend = (*Client)(nil)
 func Dial(path string) *Client { return &Client{Path: path} }
 
 func (c *Client) conn(ctx context.Context) (net.Conn, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", c.Path)
+	conn, err := dial(ctx, c.Path)
 	if err != nil {
 		return nil, &api.Error{Code: api.CodeDaemonUnavailable, Err: err,
 			Message: fmt.Sprintf("the foureyes daemon is not running (no answer on %s): start it with `foureyes daemon`", c.Path)}

@@ -1,4 +1,4 @@
-//go:build !linux && !darwin
+//go:build !linux && !darwin && !windows
 
 package adminsock
 
@@ -7,7 +7,7 @@ import (
 	"net"
 )
 
-// peerUID is not implemented here yet: Windows will use a named pipe with a user-only ACL.
+// peerUID is not built on this system (Windows has its admin pipe instead, pipe_windows.go).
 // Refusing every caller keeps the socket closed rather than open to anyone.
 func peerUID(c *net.UnixConn) (int, error) {
 	return -1, errors.New("peer credentials are not supported on this OS yet")

@@ -20,9 +20,6 @@ import (
 	"log"
 	"net"
 	"os"
-	"os/user"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -91,10 +88,6 @@ func Listen(path string, cfg Config) (*Server, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	dirMode, sockMode := os.FileMode(0o700), os.FileMode(0o600)
-	if cfg.Shared {
-		dirMode, sockMode = 0o755, 0o666
-	}
 	if cfg.Admin == nil {
 		cfg.Admin = func(uid int) bool { return uid == 0 }
 	}
@@ -102,25 +95,9 @@ func Listen(path string, cfg Config) (*Server, error) {
 		me := os.Getuid()
 		cfg.AllowUID = func(uid int) bool { return uid == me || cfg.Shared }
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, dirMode); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", dir, err)
-	}
-	if err := os.Chmod(dir, dirMode); err != nil {
-		return nil, fmt.Errorf("setting the mode of %s to %04o: %w", dir, dirMode, err)
-	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		_ = c.Close()
-		return nil, fmt.Errorf("a foureyes daemon is already running on %s (stop it first, or set FOUREYES_HOME for a second instance)", path)
-	}
-	_ = os.Remove(path) // stale socket from a crash; nothing answered
-	ln, err := net.Listen("unix", path)
+	ln, err := listen(path, cfg.Shared)
 	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", path, err)
-	}
-	if err := os.Chmod(path, sockMode); err != nil {
-		_ = ln.Close()
-		return nil, fmt.Errorf("setting the mode of %s to %04o: %w", path, sockMode, err)
+		return nil, err
 	}
 	return &Server{cfg: cfg, ln: ln, path: path}, nil
 }
@@ -183,17 +160,13 @@ func writeErr(w io.Writer, err error) {
 
 func (s *Server) handle(ctx context.Context, c net.Conn) {
 	defer func() { _ = c.Close() }()
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return
-	}
-	uid, err := peerUID(uc)
+	uid, name, err := connPeer(c)
 	if err != nil || !s.cfg.AllowUID(uid) {
 		s.cfg.Logf("admin socket: refused a connection from uid %d: %v", uid, err)
 		writeErr(c, api.Errorf(api.CodeNotPermitted, "only the user the daemon runs as may use its admin socket"))
 		return
 	}
-	caller := api.Caller{OSUser: userName(uid), UID: uid, Via: "admin"}
+	caller := api.Caller{OSUser: name, UID: uid, Via: "admin"}
 
 	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	br := bufio.NewReaderSize(io.LimitReader(c, maxRequest+1), 64*1024)
@@ -281,14 +254,6 @@ func decodeParams(raw json.RawMessage, v any) error {
 		return api.Errorf(api.CodeBadRequest, "bad parameters: %v", err)
 	}
 	return nil
-}
-
-// userName resolves uid to a login name, falling back to the number.
-func userName(uid int) string {
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		return u.Username
-	}
-	return strconv.Itoa(uid)
 }
 
 // handler runs one method against a Backend.

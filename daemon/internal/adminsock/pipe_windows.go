@@ -1,0 +1,352 @@
+//go:build windows
+
+package adminsock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// The admin socket on Windows: a named pipe (its name from pipe.go) that only the daemon's own
+// user may open, owned by that user. The daemon asks the kernel which process is at the other
+// end and which user that process runs as, and refuses anyone else; a command checks that the
+// pipe's owner is its own user before it sends anything, so another user's program squatting
+// the name gets no approver's code. Service mode's shared pipe is not built yet.
+//
+// Built and compiled in CI, not run there: CI has no Windows machine.
+
+// GetNamedPipeClientProcessId is not wrapped by x/sys/windows.
+var procGetNamedPipeClientProcessID = windows.NewLazySystemDLL("kernel32.dll").NewProc("GetNamedPipeClientProcessId")
+
+const pipeBuffer = 64 * 1024
+
+type pipeAddr string
+
+func (a pipeAddr) Network() string { return "pipe" }
+func (a pipeAddr) String() string  { return string(a) }
+
+// pipeConn is one end of a connection: the pipe's overlapped handle as an *os.File, which runs
+// it on the runtime's poller with deadlines, as a socket.
+type pipeConn struct {
+	*os.File
+	addr pipeAddr
+}
+
+func (c *pipeConn) LocalAddr() net.Addr  { return c.addr }
+func (c *pipeConn) RemoteAddr() net.Addr { return c.addr }
+
+func newPipeConn(h windows.Handle, name string) *pipeConn {
+	return &pipeConn{File: os.NewFile(uintptr(h), name), addr: pipeAddr(name)}
+}
+
+// pipeListener hands out one connected pipe instance per Accept. One instance always waits for
+// the next client, so the name is never free for another program to take.
+type pipeListener struct {
+	name string
+	sa   *windows.SecurityAttributes
+
+	mu        sync.Mutex // guards the fields that follow
+	next      windows.Handle
+	closed    bool
+	accepting bool
+
+	// ov is ConnectNamedPipe's, used only by the one Accept running; a field so that it is on
+	// the heap, where the kernel may write to it while the goroutine's stack moves.
+	ov windows.Overlapped
+}
+
+func listen(path string, shared bool) (net.Listener, error) {
+	if shared {
+		return nil, errors.New("the admin pipe shared by every user (service mode) is not built yet on Windows")
+	}
+	me, err := currentSID()
+	if err != nil {
+		return nil, err
+	}
+	sddl, err := userPipeSDDL(me.String())
+	if err != nil {
+		return nil, err
+	}
+	sd, err := windows.SecurityDescriptorFromString(sddl)
+	if err != nil {
+		return nil, fmt.Errorf("the admin pipe's security descriptor %s: %w", sddl, err)
+	}
+	l := &pipeListener{name: pipeName(path), sa: &windows.SecurityAttributes{
+		Length: uint32(unsafe.Sizeof(windows.SecurityAttributes{})), SecurityDescriptor: sd,
+	}}
+	h, err := l.create(true)
+	if err != nil {
+		if errors.Is(err, windows.ERROR_ACCESS_DENIED) || errors.Is(err, windows.ERROR_PIPE_BUSY) {
+			return nil, fmt.Errorf("the admin pipe %s (for %s) exists already: a foureyes daemon is already running, or another program holds the name (stop it first, or set FOUREYES_HOME for a second instance)", l.name, path)
+		}
+		return nil, fmt.Errorf("making the admin pipe %s: %w", l.name, err)
+	}
+	l.next = h
+	return l, nil
+}
+
+// create makes a pipe instance; the first must be the first of its name (else someone holds
+// the name already).
+func (l *pipeListener) create(first bool) (windows.Handle, error) {
+	name, err := windows.UTF16PtrFromString(l.name)
+	if err != nil {
+		return windows.InvalidHandle, err
+	}
+	flags := uint32(windows.PIPE_ACCESS_DUPLEX | windows.FILE_FLAG_OVERLAPPED)
+	if first {
+		flags |= windows.FILE_FLAG_FIRST_PIPE_INSTANCE
+	}
+	return windows.CreateNamedPipe(name, flags,
+		windows.PIPE_TYPE_BYTE|windows.PIPE_READMODE_BYTE|windows.PIPE_WAIT|windows.PIPE_REJECT_REMOTE_CLIENTS,
+		windows.PIPE_UNLIMITED_INSTANCES, pipeBuffer, pipeBuffer, 0, l.sa)
+}
+
+// Accept waits for a client on the waiting instance, makes the next one, and returns the
+// connected one. A client that left before it was connected is not an error: it waits again.
+func (l *pipeListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, net.ErrClosed
+	}
+	if l.accepting {
+		l.mu.Unlock()
+		return nil, errors.New("the admin pipe accepts one client at a time: Accept called twice at once")
+	}
+	h := l.next
+	l.accepting = true
+	l.mu.Unlock()
+
+	var err error
+	for {
+		if err = l.connect(h); !errors.Is(err, windows.ERROR_NO_DATA) {
+			break
+		}
+		_ = windows.DisconnectNamedPipe(h)
+		if l.isClosed() {
+			break
+		}
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.accepting = false
+	if l.closed {
+		_ = windows.CloseHandle(h)
+		l.next = windows.InvalidHandle
+		return nil, net.ErrClosed
+	}
+	if err != nil {
+		// This instance is unusable; a fresh one keeps the name held and the next Accept going.
+		_ = windows.DisconnectNamedPipe(h)
+		_ = windows.CloseHandle(h)
+		if l.next, err = l.create(false); err != nil {
+			l.closed, l.next = true, windows.InvalidHandle
+			return nil, fmt.Errorf("making the admin pipe %s again: %w", l.name, err)
+		}
+		return nil, fmt.Errorf("waiting for a client on %s: %w", l.name, err)
+	}
+	nh, err := l.create(false)
+	if err != nil {
+		_ = windows.CloseHandle(h)
+		l.closed, l.next = true, windows.InvalidHandle
+		return nil, fmt.Errorf("making the next instance of the admin pipe %s: %w", l.name, err)
+	}
+	l.next = nh
+	return newPipeConn(h, l.name), nil
+}
+
+func (l *pipeListener) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// connect waits until a client opens instance h (ConnectNamedPipe, overlapped, before the
+// handle goes to the runtime's poller).
+func (l *pipeListener) connect(h windows.Handle) error {
+	ev, err := windows.CreateEvent(nil, 1, 0, nil)
+	if err != nil {
+		return fmt.Errorf("making an event: %w", err)
+	}
+	defer func() { _ = windows.CloseHandle(ev) }()
+	l.ov = windows.Overlapped{HEvent: ev}
+	err = windows.ConnectNamedPipe(h, &l.ov)
+	switch {
+	case err == nil, errors.Is(err, windows.ERROR_PIPE_CONNECTED):
+		return nil
+	case errors.Is(err, windows.ERROR_IO_PENDING):
+		var n uint32
+		return windows.GetOverlappedResult(h, &l.ov, &n, true)
+	}
+	return err
+}
+
+// Close stops Accept: a waiting Accept is woken by cancelling its wait and by connecting to the
+// instance (which also covers an Accept about to start waiting), and closes the instance itself.
+func (l *pipeListener) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	if l.next == windows.InvalidHandle {
+		return nil
+	}
+	if !l.accepting {
+		err := windows.CloseHandle(l.next)
+		l.next = windows.InvalidHandle
+		return err
+	}
+	_ = windows.CancelIoEx(l.next, nil)
+	if name, err := windows.UTF16PtrFromString(l.name); err == nil {
+		if c, err := windows.CreateFile(name, windows.GENERIC_READ, 0, nil, windows.OPEN_EXISTING, 0, 0); err == nil {
+			_ = windows.CloseHandle(c)
+		}
+	}
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr(l.name) }
+
+// Answers reports whether a daemon of this user accepts connections on the admin pipe for path.
+func Answers(path string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c, err := dial(ctx, path)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
+}
+
+// dial opens the admin pipe for path, at identification level only (the daemon may learn who
+// calls, not act as them), and only if the pipe belongs to this user.
+func dial(ctx context.Context, path string) (net.Conn, error) {
+	name := pipeName(path)
+	p, err := windows.UTF16PtrFromString(name)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		h, err := windows.CreateFile(p, windows.GENERIC_READ|windows.GENERIC_WRITE, 0, nil, windows.OPEN_EXISTING,
+			windows.FILE_FLAG_OVERLAPPED|windows.SECURITY_SQOS_PRESENT|windows.SECURITY_IDENTIFICATION, 0)
+		if err == nil {
+			if err := ownedByMe(h, name); err != nil {
+				_ = windows.CloseHandle(h)
+				return nil, err
+			}
+			return newPipeConn(h, name), nil
+		}
+		if !errors.Is(err, windows.ERROR_PIPE_BUSY) {
+			return nil, fmt.Errorf("opening the admin pipe %s: %w", name, err)
+		}
+		// Every instance is taken for a moment: the daemon makes the next one at once.
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("opening the admin pipe %s: %w", name, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// ownedByMe refuses a pipe whose owner is not this process's user: another user's program
+// that took the name first.
+func ownedByMe(h windows.Handle, name string) error {
+	sd, err := windows.GetSecurityInfo(h, windows.SE_KERNEL_OBJECT, windows.OWNER_SECURITY_INFORMATION)
+	if err != nil {
+		return fmt.Errorf("reading the owner of the admin pipe %s: %w", name, err)
+	}
+	owner, _, err := sd.Owner()
+	if err != nil {
+		return fmt.Errorf("reading the owner of the admin pipe %s: %w", name, err)
+	}
+	me, err := currentSID()
+	if err != nil {
+		return err
+	}
+	if owner == nil || !owner.Equals(me) {
+		return fmt.Errorf("the admin pipe %s belongs to %v, not to this user: another program holds the daemon's name; nothing was sent", name, owner)
+	}
+	return nil
+}
+
+// connPeer names the user at the other end of c: the user of the client's process, as the
+// kernel reports it, which must be the daemon's own.
+func connPeer(c net.Conn) (int, string, error) {
+	pc, ok := c.(*pipeConn)
+	if !ok {
+		return -1, "", errors.New("not an admin pipe connection")
+	}
+	raw, err := pc.SyscallConn()
+	if err != nil {
+		return -1, "", err
+	}
+	var pid uint32
+	var perr error
+	if err := raw.Control(func(fd uintptr) {
+		if r, _, e := procGetNamedPipeClientProcessID.Call(fd, uintptr(unsafe.Pointer(&pid))); r == 0 {
+			perr = e
+		}
+	}); err != nil {
+		return -1, "", err
+	}
+	if perr != nil {
+		return -1, "", fmt.Errorf("asking which process is at the other end of the admin pipe: %w", perr)
+	}
+	sid, err := processSID(pid)
+	if err != nil {
+		return -1, "", err
+	}
+	me, err := currentSID()
+	if err != nil {
+		return -1, "", err
+	}
+	if !sid.Equals(me) {
+		return -1, "", fmt.Errorf("process %d runs as %s, not as the daemon's user", pid, sid)
+	}
+	name := me.String()
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return os.Getuid(), name, nil
+}
+
+// processSID is the user a process runs as.
+func processSID(pid uint32) (*windows.SID, error) {
+	p, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, pid)
+	if err != nil {
+		return nil, fmt.Errorf("opening the client process %d: %w", pid, err)
+	}
+	defer func() { _ = windows.CloseHandle(p) }()
+	var tok windows.Token
+	if err := windows.OpenProcessToken(p, windows.TOKEN_QUERY, &tok); err != nil {
+		return nil, fmt.Errorf("reading the user of the client process %d: %w", pid, err)
+	}
+	defer func() { _ = tok.Close() }()
+	tu, err := tok.GetTokenUser()
+	if err != nil {
+		return nil, fmt.Errorf("reading the user of the client process %d: %w", pid, err)
+	}
+	return tu.User.Sid.Copy()
+}
+
+// currentSID is the user this process runs as.
+func currentSID() (*windows.SID, error) {
+	tu, err := windows.GetCurrentProcessToken().GetTokenUser()
+	if err != nil {
+		return nil, fmt.Errorf("reading this process's user: %w", err)
+	}
+	return tu.User.Sid.Copy()
+}
