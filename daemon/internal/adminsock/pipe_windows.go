@@ -264,7 +264,7 @@ func dial(ctx context.Context, path string) (net.Conn, error) {
 // ownedByMe refuses a pipe whose owner is not this process's user: another user's program
 // that took the name first.
 func ownedByMe(h windows.Handle, name string) error {
-	sd, err := windows.GetSecurityInfo(h, windows.SE_KERNEL_OBJECT, windows.OWNER_SECURITY_INFORMATION)
+	sd, err := windows.GetSecurityInfo(h, windows.SE_FILE_OBJECT, windows.OWNER_SECURITY_INFORMATION)
 	if err != nil {
 		return fmt.Errorf("reading the owner of the admin pipe %s: %w", name, err)
 	}
