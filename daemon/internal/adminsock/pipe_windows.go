@@ -112,6 +112,7 @@ func (l *pipeListener) create(first bool) (windows.Handle, error) {
 
 // Accept waits for a client on the waiting instance, makes the next one, and returns the
 // connected one. A client that left before it was connected is not an error: it waits again.
+// An instance that fails is replaced; only a third failure in a row is returned.
 func (l *pipeListener) Accept() (net.Conn, error) {
 	l.mu.Lock()
 	if l.closed {
@@ -122,53 +123,55 @@ func (l *pipeListener) Accept() (net.Conn, error) {
 		l.mu.Unlock()
 		return nil, errors.New("the admin pipe accepts one client at a time: Accept called twice at once")
 	}
-	h := l.next
 	l.accepting = true
+	h := l.next
 	l.mu.Unlock()
 
-	var err error
-	for {
-		if err = l.connect(h); !errors.Is(err, windows.ERROR_NO_DATA) {
-			break
+	for failures := 0; ; {
+		err := l.connect(h)
+		left := errors.Is(err, windows.ERROR_NO_DATA) // the client closed before it was connected
+		if left {
+			_ = windows.DisconnectNamedPipe(h)
 		}
-		_ = windows.DisconnectNamedPipe(h)
-		if l.isClosed() {
-			break
-		}
-	}
 
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.accepting = false
-	if l.closed {
-		_ = windows.CloseHandle(h)
-		l.next = windows.InvalidHandle
-		return nil, net.ErrClosed
-	}
-	if err != nil {
-		// This instance is unusable; a fresh one keeps the name held and the next Accept going.
-		_ = windows.DisconnectNamedPipe(h)
-		_ = windows.CloseHandle(h)
-		if l.next, err = l.create(false); err != nil {
-			l.closed, l.next = true, windows.InvalidHandle
-			return nil, fmt.Errorf("making the admin pipe %s again: %w", l.name, err)
+		l.mu.Lock()
+		if l.closed {
+			_ = windows.CloseHandle(h)
+			l.next, l.accepting = windows.InvalidHandle, false
+			l.mu.Unlock()
+			return nil, net.ErrClosed
 		}
-		return nil, fmt.Errorf("waiting for a client on %s: %w", l.name, err)
+		if err == nil {
+			nh, cerr := l.create(false)
+			if cerr != nil {
+				_ = windows.CloseHandle(h)
+				l.closed, l.next, l.accepting = true, windows.InvalidHandle, false
+				l.mu.Unlock()
+				return nil, fmt.Errorf("making the next instance of the admin pipe %s: %w", l.name, cerr)
+			}
+			l.next, l.accepting = nh, false
+			l.mu.Unlock()
+			return newPipeConn(h, l.name), nil
+		}
+		if !left {
+			// This instance is unusable: a fresh one keeps the name held.
+			_ = windows.DisconnectNamedPipe(h)
+			_ = windows.CloseHandle(h)
+			nh, cerr := l.create(false)
+			if cerr != nil {
+				l.closed, l.next, l.accepting = true, windows.InvalidHandle, false
+				l.mu.Unlock()
+				return nil, fmt.Errorf("making the admin pipe %s again after %v: %w", l.name, err, cerr)
+			}
+			l.next, h = nh, nh
+			if failures++; failures == 3 {
+				l.accepting = false
+				l.mu.Unlock()
+				return nil, fmt.Errorf("waiting for a client on the admin pipe %s: %w", l.name, err)
+			}
+		}
+		l.mu.Unlock()
 	}
-	nh, err := l.create(false)
-	if err != nil {
-		_ = windows.CloseHandle(h)
-		l.closed, l.next = true, windows.InvalidHandle
-		return nil, fmt.Errorf("making the next instance of the admin pipe %s: %w", l.name, err)
-	}
-	l.next = nh
-	return newPipeConn(h, l.name), nil
-}
-
-func (l *pipeListener) isClosed() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.closed
 }
 
 // connect waits until a client opens instance h (ConnectNamedPipe, overlapped, before the
