@@ -123,7 +123,7 @@ exec "$@"`
 	// throttled by now.) IT runs the approval here, with ben's next code.
 	colSession := s.rootOK(oathtool(t, ben.Secret, time.Now().Add(30*time.Second))+"\n", "approve", colReq.ID, "--approver", "ben", "--json")
 	if !strings.Contains(colSession, `"session"`) {
-		t.Fatalf("anna approving the colleague's request: %s", colSession)
+		t.Fatalf("ben approving the colleague's request: %s", colSession)
 	}
 	brief.Phase = phaseColleagueSession
 	if in, err = json.Marshal(brief); err != nil {
