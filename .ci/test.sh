@@ -97,7 +97,23 @@ step "errcheck" "$GOBIN_DIR/errcheck" -exclude .ci/errcheck-excludes.txt ./daemo
 # The fault suite (daemon/docs/faults.md: kill -9 a hundred times, a full tmpfs, a read-only
 # mount, the keyring locked and killed) runs here too; it mounts file systems, so it needs root.
 step "go test -race (real keyring, real browsers)" bash .ci/with-keyring.sh env FOUREYES_KEYRING_TEST=1 FOUREYES_BROWSER_TESTS=1 \
-  bash -c 'set -o pipefail; go test -json -race -count=1 ./daemon/... ./shared/... | tee artifacts/go-test.json | node .ci/gotest-report.mjs'
+  bash -c 'set -o pipefail; go test -json -race -count=1 -skip "^TestRedTeam" ./daemon/... ./shared/... | tee artifacts/go-test.json | node .ci/gotest-report.mjs'
+# The red-team test of service mode, skipped above so it runs once: a staff user (not root) tries
+# everything against a real `foureyes service` and must get nothing; the report, one block per
+# attempt, is printed and kept in artifacts/redteam-report.txt.
+red_team() {
+  local rc=0 report=$PWD/artifacts/redteam-report.txt
+  rm -f "$report"
+  FOUREYES_RED_TEAM_REPORT=$report go test -json -race -count=1 -run '^TestRedTeam' ./daemon/cmd/foureyes/ \
+    | tee artifacts/go-test-redteam.json | node .ci/gotest-report.mjs || rc=$?
+  if [ -s "$report" ]; then
+    cat "$report"
+  elif ! grep -q TestRedTeam "${FOUREYES_SKIPS:-/dev/null}"; then
+    echo "no red-team report was written"; rc=1
+  fi
+  return $rc
+}
+step "red team: service mode as a staff user" red_team
 step "benchmarks (one iteration each)" bash -c 'set -o pipefail; go test -json -run "^$" -bench . -benchtime 1x ./daemon/... ./shared/... | tee artifacts/go-bench.json | node .ci/gotest-report.mjs --bench'
 step "fuzz" fuzz_all
 # node --test: the spec report on the terminal, TAP in artifacts/ to count skipped and todo tests.

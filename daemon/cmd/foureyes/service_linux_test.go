@@ -34,8 +34,17 @@ type svc struct {
 	staff               testenv.OtherUser
 }
 
-// startService starts the service; env is added to its environment (CREDENTIALS_DIRECTORY).
+// startService starts the service as root; env is added to its environment
+// (CREDENTIALS_DIRECTORY).
 func startService(t *testing.T, env ...string) *svc {
+	t.Helper()
+	return startServiceAs(t, nil, env...)
+}
+
+// startServiceAs starts the service as runAs (as systemd runs it as the `foureyes` user), or as
+// root when runAs is nil. The state and socket folders are made for that user first, as
+// systemd's StateDirectory= and RuntimeDirectory= do.
+func startServiceAs(t *testing.T, runAs *testenv.OtherUser, env ...string) *svc {
 	t.Helper()
 	staff := testenv.NeedOtherUser(t)
 	testenv.Program(t, "", "oathtool", "oathtool")
@@ -63,7 +72,19 @@ func startService(t *testing.T, env ...string) *svc {
 	}
 	s := &svc{t: t, bin: bin, root: root, state: filepath.Join(root, "state"), socket: filepath.Join(root, "run", "foureyes.sock"),
 		port: port, logs: &logBuffer{}, staff: staff}
-	cmd := exec.Command(bin, "service", "--state-dir", s.state, "--socket", s.socket, "--policy", filepath.Join(root, "policy.json"))
+	args := []string{"service", "--state-dir", s.state, "--socket", s.socket, "--policy", filepath.Join(root, "policy.json")}
+	cmd := exec.Command(bin, args...)
+	if runAs != nil {
+		for dir, mode := range map[string]os.FileMode{s.state: 0o700, filepath.Dir(s.socket): 0o755} {
+			if err := os.Mkdir(dir, mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := runAs.Own(dir, mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd = runAs.Command(nil, bin, args...)
+	}
 	// A staff member's FOUREYES_POLICY must not reach the service: set one that would fail.
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "FOUREYES_POLICY=" + filepath.Join(root, "missing.json")}, env...)
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs

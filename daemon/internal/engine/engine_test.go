@@ -859,3 +859,53 @@ func TestRemovalWithoutAuditLineChangesNothing(t *testing.T) {
 		t.Fatalf("the approver's secret went although the removal failed: %v", err)
 	}
 }
+
+// A session is the requester's: another OS user who learnt its id (every user of a service may
+// list the sessions) can neither take the account's credentials nor open the gate nor report on
+// it. Each attempt is an alarm, and the requester's session is untouched.
+func TestSessionIsTheRequesters(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.enrol("anna", "anna")
+	r := f.request("Nur für die, die gefragt hat")
+	ap, err := f.staff().Approve(ctx, r.ID, "anna", f.codeFor("anna", f.clk.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ap.Session
+	other := f.eng.Staff(api.Caller{OSUser: "colleague", Via: "bridge"})
+	si := other.(api.SignIn)
+	ask := api.CredentialAsk{SessionID: s.ID, Account: s.Account, Host: "x.com"}
+	for name, try := range map[string]func() error{
+		"credentials": func() error { _, err := si.ReleaseCredentials(ctx, ask); return err },
+		"rotation":    func() error { _, err := si.ReleaseRotation(ctx, ask); return err },
+		"open":        func() error { _, err := other.Consume(ctx, use(s, r.Digest)); return err },
+		"published":   func() error { return other.ReportPublished(ctx, s.ID, r.Digest, r.ManifestDigest) },
+		"signed out": func() error {
+			return si.ReportSignedOut(ctx, api.SignOut{SessionID: s.ID, Account: s.Account, Host: "x.com"})
+		},
+		"rotated": func() error {
+			return si.ReportRotated(ctx, api.Rotated{SessionID: s.ID, Account: s.Account, Host: "x.com"})
+		},
+	} {
+		err := try()
+		if api.CodeOf(err) != api.CodeNotPermitted || !strings.Contains(err.Error(), "only the person who asked") {
+			t.Errorf("%s by a colleague: %v", name, err)
+		}
+	}
+	data, _ := os.ReadFile(filepath.Join(f.home, "audit.jsonl"))
+	if n := strings.Count(string(data), `"event":"session_refused","severity":"high"`); n != 6 {
+		t.Errorf("%d session_refused alarms, want 6", n)
+	}
+	if !strings.Contains(string(data), `"user":"colleague"`) {
+		t.Errorf("the alarms do not name the colleague:\n%s", data)
+	}
+	// The requester's session is as it was: its credentials go out once, its gate opens once.
+	cr, err := f.staff().(api.SignIn).ReleaseCredentials(ctx, ask)
+	if err != nil || cr.Password == "" {
+		t.Fatalf("the requester's credentials after the colleague's attempts: %v", err)
+	}
+	if _, err := f.staff().Consume(ctx, use(s, r.Digest)); err != nil {
+		t.Fatalf("the requester's use after the colleague's attempts: %v", err)
+	}
+}

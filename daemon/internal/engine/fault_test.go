@@ -99,7 +99,7 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 		"publish_repeated", "published", "request_denied", "request_cancelled",
 		"approver_throttled", "approver_unlocked", "approver_reenrolled", "approver_removed",
 		"lock", "account_removed", "trust_change_refused", "request_refused", "account_accepted",
-		"approver_accepted", "local_page_refused", "platform_unrecognised", "credential_release_refused",
+		"approver_accepted", "local_page_refused", "platform_unrecognised", "credential_release_refused", "session_refused",
 		"credential_release", "signed_out", "sign_out_failed", "rotation_release", "rotation_failed",
 		"password_rotated", "private_post_allowed", "private_post_blocked",
 		"bridge_refused", "command_refused",
@@ -241,6 +241,11 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 			si := staff.(api.SignIn)
 			refused("credentials for another host", api.CodeScopeMismatch, func() error {
 				_, err := si.ReleaseCredentials(ctx, api.CredentialAsk{SessionID: s1.ID, Account: "x:@ministry", Host: "evil.example"})
+				return err
+			})
+			refused("credentials for another OS user", api.CodeNotPermitted, func() error {
+				other := f.eng.Staff(api.Caller{OSUser: "colleague", Via: "bridge"}).(api.SignIn)
+				_, err := other.ReleaseCredentials(ctx, api.CredentialAsk{SessionID: s1.ID, Account: "x:@ministry", Host: "x.com"})
 				return err
 			})
 			okStep("credentials", func() error {

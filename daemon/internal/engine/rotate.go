@@ -147,7 +147,7 @@ func (v *staffView) ReportRotated(ctx context.Context, r api.Rotated) error {
 		next, nextErr = e.opts.Store.Get(custody.AccountNextPasswordKey(r.Account))
 	}
 	return e.run(v.c, func(t *tx) error {
-		s, err := e.session(r.SessionID)
+		s, err := e.heldSession(t, r.SessionID)
 		if err != nil {
 			return err
 		}

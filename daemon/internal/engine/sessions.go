@@ -36,11 +36,26 @@ func (e *Engine) session(id string) (*rules.Session, error) {
 	return s, nil
 }
 
+// heldSession finds session id for t's caller: only the OS user who asked for the post may use
+// its session ([rules.UseSession]); anyone else is refused and the attempt is an alarm. Callers
+// hold mu.
+func (e *Engine) heldSession(t *tx, id string) (*rules.Session, error) {
+	s, err := e.session(id)
+	if err != nil {
+		return nil, err
+	}
+	if d := rules.UseSession(*s, t.c.OSUser); !d.Allowed() {
+		t.decided(d, map[string]any{"session_id": s.ID, "account": s.Account, "requester": s.Requester, "transport": t.c.Via})
+		return nil, t.refuse(d.Refusal)
+	}
+	return s, nil
+}
+
 func (v *staffView) Consume(ctx context.Context, u api.Use) (api.Session, error) {
 	e := v.e
 	var out api.Session
 	err := e.run(v.c, func(t *tx) error {
-		s, err := e.session(u.SessionID)
+		s, err := e.heldSession(t, u.SessionID)
 		if err != nil {
 			return err
 		}
@@ -71,7 +86,7 @@ func (v *staffView) Consume(ctx context.Context, u api.Use) (api.Session, error)
 func (v *staffView) ReportPublished(ctx context.Context, sessionID, dg, mdg string) error {
 	e := v.e
 	return e.run(v.c, func(t *tx) error {
-		s, err := e.session(sessionID)
+		s, err := e.heldSession(t, sessionID)
 		if err != nil {
 			return err
 		}

@@ -46,7 +46,7 @@ type releaseRule func(s rules.Session, account, host string, hosts []string, now
 func (e *Engine) release(c api.Caller, ask api.CredentialAsk, what string, rule releaseRule,
 	read func(acc api.Account) error, give func(t *tx, f map[string]any) error) error {
 	pass := func(t *tx) (*rules.Session, *api.Account, rules.Session, rules.Decision, map[string]any, error) {
-		s, err := e.session(ask.SessionID)
+		s, err := e.heldSession(t, ask.SessionID)
 		if err != nil {
 			return nil, nil, rules.Session{}, rules.Decision{}, nil, err
 		}
@@ -150,7 +150,7 @@ func platformCode(seed string, now time.Time) (string, error) {
 func (v *staffView) ReportSignedOut(ctx context.Context, r api.SignOut) error {
 	e := v.e
 	return e.run(v.c, func(t *tx) error {
-		s, err := e.session(r.SessionID)
+		s, err := e.heldSession(t, r.SessionID)
 		if err != nil {
 			return err
 		}

@@ -140,6 +140,8 @@ func (e *Engine) explain(ref *rules.Refusal) *api.Error {
 		switch ref.Reason {
 		case "cancel_other":
 			msg = fmt.Sprintf("only %s, who asked, can cancel request %s", f.Requester, f.Request)
+		case "session_other":
+			msg = fmt.Sprintf("posting session %s is %s's: only the person who asked for the post can use it (this is recorded as an alarm)", f.Request, f.Requester)
 		case "disabled":
 			msg = "this approver is disabled after too many wrong codes in a row and cannot be unlocked: re-enrol them with a new secret (foureyes approver enroll ID --name NAME)"
 		}

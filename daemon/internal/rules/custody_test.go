@@ -146,3 +146,34 @@ func TestPrivatePostOnAGatedPlatform(t *testing.T) {
 		t.Fatalf("%+v", d)
 	}
 }
+
+// A session is used only by the OS user who asked for the post: anyone else is an alarm.
+func TestUseSession(t *testing.T) {
+	s := Session{ID: "s1", Account: "x:@m", Requester: "staff"}
+	for _, tt := range []struct {
+		name, caller string
+		allowed      bool
+	}{
+		{"the requester", "staff", true},
+		{"a colleague", "colleague", false},
+		{"root", "root", false},
+		{"no name", "", false},
+		{"the name in another case", "Staff", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := UseSession(s, tt.caller)
+			if d.Allowed() != tt.allowed {
+				t.Fatalf("allowed %v, want %v", d.Allowed(), tt.allowed)
+			}
+			if tt.allowed {
+				if d.Event != "" {
+					t.Fatalf("an allowed use records %q", d.Event)
+				}
+				return
+			}
+			if d.Event != "session_refused" || d.Severity != High || d.Refusal.Code != api.CodeNotPermitted || d.Refusal.Reason != "session_other" || d.Refusal.Facts.Requester != "staff" {
+				t.Fatalf("decision %+v %+v", d, d.Refusal)
+			}
+		})
+	}
+}

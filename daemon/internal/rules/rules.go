@@ -444,6 +444,17 @@ func ExpireSession(s Session, now time.Time) (Session, bool) {
 	return s, false
 }
 
+// UseSession decides whether caller (an OS user) may use s: release its credentials, open its
+// gate, report what happened under it. Only the user who asked for the post may: in service
+// mode every user of the laptop can list the sessions, so another user's session id is no
+// secret, and a colleague taking it over would get the account's password and sign-in code.
+func UseSession(s Session, caller string) Decision {
+	if caller == s.Requester {
+		return Decision{}
+	}
+	return alarm("session_refused", api.CodeNotPermitted, "session_other", Facts{Request: s.ID, Requester: s.Requester, Account: s.Account})
+}
+
 // Consume spends s for the publish u describes. Another account, action, text digest or
 // manifest digest (another attachment, another answered post) is refused as an alarm and leaves
 // the session unspent, so the approved post can still go out.
