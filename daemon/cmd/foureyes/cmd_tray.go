@@ -12,6 +12,7 @@ import (
 
 	"foureyes/daemon/internal/adminsock"
 	"foureyes/daemon/internal/api"
+	"foureyes/daemon/internal/localui"
 	"foureyes/daemon/internal/tray"
 	"foureyes/daemon/internal/trim"
 )
@@ -29,11 +30,11 @@ const askTimeout = 5 * time.Second
 func cmdTray(e *env, args []string) int {
 	fs := e.flagSet("tray", "[--if-service] [--lines]",
 		"Show the tray icon for the foureyes service (service mode): requests and sessions, notifications,\n"+
-			"Lock now. It finds the socket as every command does (FOUREYES_SOCKET, else your own daemon,\n"+
+			"Lock now, the enrolment and accounts pages. It finds the socket as every command does (FOUREYES_SOCKET, else your own daemon,\n"+
 			"else "+defaultServiceSocket+"). Your own daemon (user mode) shows its own tray: then this\n"+
 			"command does nothing. Only one foureyes tray shows per user.")
 	ifService := fs.Bool("if-service", false, "exit quietly (status 0) when no foureyes service is there: for the autostart entry")
-	lines := fs.Bool("lines", false, "no icon: write each menu and notification as a JSON line on standard output, and read\nmenu choices from standard input (lock, quit)")
+	lines := fs.Bool("lines", false, "no icon: write each menu and notification as a JSON line on standard output, and read\nmenu choices from standard input (lock, enrol, accounts, quit)")
 	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
@@ -69,6 +70,30 @@ func cmdTray(e *env, args []string) int {
 	defer idle.Stop()
 	idle.Poke()
 	opts := tray.Options{Version: version, OnQuit: stop, Logf: logger.Printf, OnAction: idle.Poke, Service: service}
+	home, err := e.home()
+	if err != nil {
+		return e.fail(err)
+	}
+	if service {
+		// The enrolment and accounts pages, served by this process to this user only, over the
+		// service's socket: what the service refuses this user, the page shows in its words.
+		ui, err := localui.New(client, localui.Options{
+			Logf:       logger.Printf,
+			HandoffDir: handoffDir(home),
+			// The service's trail has no line for this: the refusal goes to this process's log.
+			OnRefused: func(r localui.Refusal) {
+				logger.Printf("refused a connection to the local pages from uid %d (%s): %s (%d times)", r.UID, r.Remote, r.Reason, r.Count)
+			},
+		})
+		if err == nil {
+			err = ui.Start(ctx)
+		}
+		if err != nil {
+			logger.Printf("the local enrolment and account pages are not available: %v", err)
+		} else {
+			opts.UIURL = ui.Handoff
+		}
+	}
 	if *lines {
 		if err := tray.RunLines(ctx, client, opts, e.stdout, e.stdin); err != nil {
 			return e.fail(err)
@@ -77,10 +102,6 @@ func cmdTray(e *env, args []string) int {
 	}
 	if ok, why := tray.Available(); !ok {
 		return e.fail(fmt.Errorf("no tray icon can be shown: %s", why))
-	}
-	home, err := e.home()
-	if err != nil {
-		return e.fail(err)
 	}
 	release, held, err := trayLock(home)
 	if err != nil {

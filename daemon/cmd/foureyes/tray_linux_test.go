@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"html"
 	"io"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +28,15 @@ type staffTray struct {
 
 func (s *svc) startStaffTray() *staffTray {
 	s.t.Helper()
-	cmd := s.staff.Command([]string{"PATH=/usr/bin:/bin", "FOUREYES_SOCKET=" + s.socket, "HOME=/nonexistent"}, s.bin, "tray", "--lines")
+	// The staff user's own runtime folder, where the tray writes the pages' handoff files.
+	runtime := filepath.Join(s.root, "runtime-"+s.staff.Name)
+	if err := os.Mkdir(runtime, 0o700); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.Chown(runtime, int(s.staff.UID), int(s.staff.GID)); err != nil {
+		s.t.Fatal(err)
+	}
+	cmd := s.staff.Command([]string{"PATH=/usr/bin:/bin", "FOUREYES_SOCKET=" + s.socket, "HOME=/nonexistent", "XDG_RUNTIME_DIR=" + runtime}, s.bin, "tray", "--lines")
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		s.t.Fatal(err)
@@ -149,12 +160,12 @@ func TestServiceTray(t *testing.T) {
 	st := s.startStaffTray()
 	first := st.menu("the service's state", func(m *tray.LineMenu) bool { return len(m.About) > 1 })
 	// The trail is in the service's folder: the menu says it is IT's instead of offering to
-	// open it; the local pages are not built for service mode, so they are not offered.
+	// open it. The local pages are this tray's own.
 	if it, ok := item(first, "Audit trail: IT's in service mode"); !ok || it.Enabled || !strings.Contains(it.Tooltip, "sudo foureyes audit verify") {
 		t.Errorf("the audit item in service mode: %+v in %+v", it, first.Items)
 	}
 	for _, label := range []string{"Enrol an approver…", "Accounts…"} {
-		if it, ok := item(first, label); !ok || it.Enabled || !strings.Contains(it.Tooltip, "not built yet in service mode") {
+		if it, ok := item(first, label); !ok || !it.Enabled {
 			t.Errorf("%s in service mode: %+v", label, it)
 		}
 	}
@@ -206,5 +217,126 @@ func TestServiceTray(t *testing.T) {
 	st.choose("quit")
 	if err := <-st.done; err != nil {
 		t.Fatalf("the staff user's tray after quit: %v", err)
+	}
+}
+
+// page is a local page of the staff user's tray, reached as the staff user (the pages serve
+// their own OS user only) with curl, as a browser would: the handoff file's token for the
+// page's address, then GETs and POSTs carrying the page's Origin and CSRF token.
+type page struct {
+	s    *svc
+	st   *staffTray
+	base string // http://127.0.0.1:PORT/s/SECRET
+	name string
+}
+
+var (
+	handoffAction = regexp.MustCompile(`action="(http://127\.0\.0\.1:[0-9]+/open)"`)
+	handoffToken  = regexp.MustCompile(`name="t" value="([^"]+)"`)
+	csrfField     = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	location      = regexp.MustCompile(`(?mi)^location: (\S+)`)
+)
+
+func (s *svc) curlAsStaff(args ...string) string {
+	s.t.Helper()
+	out, errs, code := runCmd(s.t, s.staff.Command([]string{"PATH=/usr/bin:/bin"}, "/usr/bin/curl", append([]string{"-sS", "--max-time", "30"}, args...)...), "")
+	if code != 0 {
+		s.t.Fatalf("curl %v as %s: exit %d: %s", args, s.staff.Name, code, errs)
+	}
+	return out
+}
+
+// openPage picks the page in the staff user's tray and follows its handoff file.
+func (st *staffTray) openPage(s *svc, name string) *page {
+	s.t.Helper()
+	st.choose(name)
+	n := st.notification("Open this page in the browser", "file://")
+	b, err := os.ReadFile(strings.TrimPrefix(n.Body, "file://"))
+	if err != nil {
+		s.t.Fatalf("the handoff file of the %s page: %v", name, err)
+	}
+	act, tok := handoffAction.FindSubmatch(b), handoffToken.FindSubmatch(b)
+	if act == nil || tok == nil {
+		s.t.Fatalf("no form in the handoff file:\n%s", b)
+	}
+	head := s.curlAsStaff("-i", "-H", "Origin: null", "--data-urlencode", "t="+string(tok[1]), string(act[1]))
+	loc := location.FindStringSubmatch(head)
+	if loc == nil || !strings.HasSuffix(loc[1], "/"+name) {
+		s.t.Fatalf("redeeming the handoff token: %s", head)
+	}
+	origin := strings.TrimSuffix(string(act[1]), "/open")
+	return &page{s: s, st: st, base: origin + strings.TrimSuffix(loc[1], "/"+name), name: name}
+}
+
+// post sends the page's form with fields, and returns the page it ends on.
+func (p *page) post(fields ...string) string {
+	p.s.t.Helper()
+	csrf := csrfField.FindStringSubmatch(p.s.curlAsStaff(p.base + "/" + p.name))
+	if csrf == nil {
+		p.s.t.Fatalf("no CSRF token on the %s page", p.name)
+	}
+	origin := p.base[:strings.Index(p.base, "/s/")]
+	args := []string{"-L", "-H", "Origin: " + origin, "--data-urlencode", "csrf=" + csrf[1]}
+	for _, f := range fields {
+		args = append(args, "--data-urlencode", f)
+	}
+	return html.UnescapeString(p.s.curlAsStaff(append(args, p.base+"/"+p.name)...))
+}
+
+// The enrolment and accounts pages of service mode are the staff user's tray's, over the
+// service's socket: a staff member enrols a second approver there on the first approver's code
+// (and confirms the phone), and the accounts page shows the service's refusal of what is IT's,
+// which the trail records as an alarm in the staff member's name.
+func TestServiceTrayPages(t *testing.T) {
+	s := startService(t)
+	staff := s.staff.Name
+	t0 := time.Now()
+	var anna struct{ Secret string }
+	if err := json.Unmarshal([]byte(s.rootOK("\n", "approver", "enroll", "anna", "--name", "Anna", "--json")), &anna); err != nil {
+		t.Fatal(err)
+	}
+	s.rootOK("", "approver", "confirm", "anna", oathtool(t, anna.Secret, t0))
+	st := s.startStaffTray()
+	st.menu("the pages offered", func(m *tray.LineMenu) bool {
+		it, ok := item(m, "Accounts…")
+		return ok && it.Enabled
+	})
+
+	acc := st.openPage(s, "accounts")
+	body := acc.post("op=add", "platform=x", "handle=@mine", "username=me@example.org", "password=chosen-by-staff")
+	if !strings.Contains(body, "account.add is for IT in service mode") || strings.Contains(body, "chosen-by-staff") {
+		t.Fatalf("the accounts page after the staff user's add:\n%s", body)
+	}
+	if !strings.Contains(s.trail(), `"event":"command_refused","severity":"high"`) || !strings.Contains(s.trail(), `"os_user":"`+staff+`"`) {
+		t.Fatalf("no command_refused alarm naming %s:\n%s", staff, s.trail())
+	}
+
+	en := st.openPage(s, "enrol")
+	body = en.post("op=enrol", "id=ben", "name=Ben", "os_user="+staff, "by=anna", "by_code="+oathtool(t, anna.Secret, t0.Add(30*time.Second)))
+	secret := regexp.MustCompile(`<span class="secret">([A-Z2-7 ]+)</span>`).FindStringSubmatch(body)
+	if secret == nil {
+		t.Fatalf("the enrolment page shows no secret:\n%s", body)
+	}
+	body = en.post("op=confirm", "id=ben", "code="+oathtool(t, strings.ReplaceAll(secret[1], " ", ""), time.Now()))
+	if !strings.Contains(body, "Confirmed.") {
+		t.Fatalf("confirming ben on the page:\n%s", body)
+	}
+	var list []struct {
+		ID        string
+		Confirmed bool
+		OSUser    string `json:"os_user"`
+	}
+	if err := json.Unmarshal([]byte(s.rootOK("", "approver", "list", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	var ok bool
+	for _, a := range list {
+		ok = ok || a.ID == "ben" && a.Confirmed && a.OSUser == staff
+	}
+	if !ok {
+		t.Fatalf("ben is not a confirmed approver of the service after the page: %+v", list)
+	}
+	if !strings.Contains(s.trail(), `"user":"`+staff+`","event":"approver_enrolled"`) {
+		t.Errorf("the enrolment is not in the trail in %s's name:\n%s", staff, s.trail())
 	}
 }

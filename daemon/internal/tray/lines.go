@@ -39,18 +39,25 @@ type Line struct {
 
 // lineChoices are the menu choices RunLines reads, one a line.
 var lineChoices = map[string]slot{
-	"lock": {secLock, 0}, "quit": {secQuit, 0},
+	"lock": {secLock, 0}, "enrol": {secEnrol, 0}, "accounts": {secAccounts, 0}, "quit": {secQuit, 0},
 }
 
 // RunLines runs the tray's loop without an icon, for a terminal or a script where there is no
 // desktop: each menu the tray would show and each notification it would raise is written to w
 // as one JSON object a line ([Line]), and menu choices are read from r, one a line: "lock"
-// (Lock now) or "quit". The end of r stops the reading, not the loop. It returns when ctx ends
-// or "quit" is read; opts.Notifier is not used, nor opts.UIURL (no page is offered).
+// (Lock now), "enrol", "accounts" (a notification names the page's handoff file to open, unless
+// opts.OpenURL opens it), "quit". The end of r stops the reading, not the loop. It returns when
+// ctx ends or "quit" is read; opts.Notifier is not used.
 func RunLines(ctx context.Context, b api.Backend, opts Options, w io.Writer, r io.Reader) error {
 	lw := &lineWriter{w: w}
 	opts.Notifier = lw
-	opts.UIURL = nil
+	if opts.OpenURL == nil {
+		// No desktop to open a page on: say where it is instead.
+		opts.OpenURL = func(url string) error {
+			lw.write(Line{Notification: &Notification{Title: "Open this page in the browser", Body: url, Urgency: UrgencyNormal}})
+			return nil
+		}
+	}
 	c := newController(b, opts, func(m Menu) { lw.write(Line{Menu: lineMenu(m)}) })
 	clicks := make(chan slot)
 	ctx, cancel := context.WithCancel(ctx)
@@ -61,7 +68,7 @@ func RunLines(ctx context.Context, b api.Backend, opts Options, w io.Writer, r i
 			choice := strings.TrimSpace(sc.Text())
 			s, ok := lineChoices[choice]
 			if !ok {
-				lw.write(Line{Error: fmt.Sprintf("unknown choice %q: lock or quit", choice)})
+				lw.write(Line{Error: fmt.Sprintf("unknown choice %q: lock, enrol, accounts or quit", choice)})
 				continue
 			}
 			select {

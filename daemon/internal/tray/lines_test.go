@@ -121,11 +121,11 @@ func TestRefusedActionIsShown(t *testing.T) {
 	}
 }
 
-// In service mode, where the local pages are not served, the menu says what to use instead;
-// the daemon unreachable is the service unreachable.
+// In service mode the trail is IT's: the menu says so instead of offering to open it; the
+// daemon unreachable is the service unreachable.
 func TestMenuServiceMode(t *testing.T) {
 	m := BuildMenu(Snapshot{Status: healthy(), Service: true}, t0)
-	if m.Enrol.Enabled || !strings.Contains(m.Enrol.Tooltip, "not built yet in service mode") || m.Accounts.Enabled || m.Audit.Enabled || m.Audit.Action != ActionNone {
+	if m.Enrol.Enabled || m.Accounts.Enabled || m.Audit.Enabled || m.Audit.Action != ActionNone {
 		t.Fatalf("service-mode menu: enrol %+v accounts %+v audit %+v", m.Enrol, m.Accounts, m.Audit)
 	}
 	if !strings.Contains(m.Audit.Tooltip, healthy().AuditLog) {
@@ -135,7 +135,10 @@ func TestMenuServiceMode(t *testing.T) {
 	if len(m.Problems) != 1 || m.Problems[0].Label != "foureyes service not reachable" || m.Problems[0].Tooltip != "no answer on /run/foureyes/foureyes.sock" {
 		t.Fatalf("service unreachable: %+v", m.Problems)
 	}
-	// User mode keeps its items.
+	// The pages when served; user mode keeps its audit item.
+	if m := BuildMenu(Snapshot{Status: healthy(), UI: true, Service: true}, t0); !m.Enrol.Enabled || !m.Accounts.Enabled {
+		t.Fatalf("service-mode menu with the pages: %+v %+v", m.Enrol, m.Accounts)
+	}
 	if m := BuildMenu(Snapshot{Status: healthy(), UI: true}, t0); !m.Enrol.Enabled || m.Audit.Label != "Open audit trail" || !m.Audit.Enabled {
 		t.Fatalf("user-mode menu: %+v %+v", m.Enrol, m.Audit)
 	}

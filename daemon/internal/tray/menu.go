@@ -103,10 +103,6 @@ func BuildMenu(s Snapshot, now time.Time) Menu {
 	if s.Service {
 		// The trail is in the service's folder, which only root may read.
 		m.Audit = Item{Label: "Audit trail: IT's in service mode", Tooltip: "Root reads it: sudo foureyes audit verify --file " + s.Status.AuditLog, Action: ActionNone}
-		if !s.UI {
-			m.Enrol.Tooltip = "The enrolment page is not built yet in service mode: foureyes approver enroll ID --name NAME --qr FILE"
-			m.Accounts.Tooltip = "The accounts page is not built yet in service mode: IT runs sudo foureyes account add"
-		}
 	}
 	reqs, sess := pendingRequests(s, now), openSessions(s, now)
 	m.Entries = entries(s, reqs, sess, now)
