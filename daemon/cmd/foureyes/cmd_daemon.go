@@ -249,15 +249,8 @@ func runDaemon(e *env, logger *log.Logger, headless bool, svc *serviceMode) erro
 	if !headless && svc == nil {
 		if ok, why := tray.Available(); !ok {
 			logger.Printf("no tray icon: %s; carrying on without one (foureyes daemon --headless says so on purpose)", why)
-		} else if release, held, lerr := trayLock(home); held {
-			// `foureyes tray` (service mode) shows one already: one icon per user.
-			logger.Printf("no tray icon: another foureyes tray shows for this user already; carrying on without one")
-		} else {
-			if lerr != nil {
-				logger.Printf("the tray lock: %v; showing the tray anyway", lerr)
-			} else {
-				defer release()
-			}
+		} else if release, ok := takeTrayLock(home, logger); ok {
+			defer release()
 			ui, uerr := localui.New(trayBackend, localui.Options{
 				Logf:       logger.Printf,
 				HandoffDir: handoffDir(home),

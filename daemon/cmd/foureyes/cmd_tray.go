@@ -143,3 +143,19 @@ func isService(c *adminsock.Client, path string, named bool) (bool, error) {
 	}
 	return false, err
 }
+
+// takeTrayLock is the daemon's side of one tray per user: ok is false, and the log says why,
+// when another foureyes tray (service mode's `foureyes tray`) holds the lock. A lock that cannot
+// be taken at all does not hide the daemon's tray.
+func takeTrayLock(home string, logger *log.Logger) (release func(), ok bool) {
+	release, held, err := trayLock(home)
+	switch {
+	case held:
+		logger.Printf("no tray icon: another foureyes tray shows for this user already; carrying on without one")
+		return nil, false
+	case err != nil:
+		logger.Printf("the tray lock: %v; showing the tray anyway", err)
+		return func() {}, true
+	}
+	return release, true
+}

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,4 +114,39 @@ func TestTrayLock(t *testing.T) {
 		t.Fatalf("take after release: held %v, %v", held, err)
 	}
 	release2()
+}
+
+// The daemon's side: while `foureyes tray` holds the lock the daemon shows no icon and says
+// why; a lock it cannot take at all does not hide its tray.
+func TestDaemonStandsAsideForAnotherTray(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	home := t.TempDir()
+	other, held, err := trayLock(home)
+	if err != nil || held {
+		t.Fatalf("taking the lock: held %v, %v", held, err)
+	}
+	var logs bytes.Buffer
+	logger := log.New(&logs, "", 0)
+	if _, ok := takeTrayLock(home, logger); ok || !strings.Contains(logs.String(), "another foureyes tray shows for this user already") {
+		t.Fatalf("daemon beside a held lock: show %v, log %q", ok, logs.String())
+	}
+	other()
+	release, ok := takeTrayLock(home, logger)
+	if !ok {
+		t.Fatal("the daemon shows no tray after the other let go")
+	}
+	release()
+
+	// A runtime folder that cannot be made: the tray shows anyway, and the log says why.
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_RUNTIME_DIR", blocker)
+	logs.Reset()
+	if release, ok := takeTrayLock(home, logger); !ok || !strings.Contains(logs.String(), "showing the tray anyway") {
+		t.Fatalf("lock folder unusable: show %v, log %q", ok, logs.String())
+	} else {
+		release()
+	}
 }
