@@ -29,10 +29,11 @@ const askTimeout = 5 * time.Second
 // credentials, so this process holds nothing and can claim nothing.
 func cmdTray(e *env, args []string) int {
 	fs := e.flagSet("tray", "[--if-service] [--lines]",
-		"Show the tray icon for the foureyes service (service mode): requests and sessions, notifications,\n"+
-			"Lock now, the enrolment and accounts pages. It finds the socket as every command does (FOUREYES_SOCKET, else your own daemon,\n"+
-			"else "+defaultServiceSocket+"). Your own daemon (user mode) shows its own tray: then this\n"+
-			"command does nothing. Only one foureyes tray shows per user.")
+		"Show the tray icon for the foureyes service (service mode): requests and sessions,\n"+
+			"notifications, Lock now, the enrolment and accounts pages. It finds the socket as every\n"+
+			"command does (FOUREYES_SOCKET, else your own daemon, else "+defaultServiceSocket+").\n"+
+			"Your own daemon (user mode) shows its own tray: then this command does nothing.\n"+
+			"Only one foureyes tray shows per user.")
 	ifService := fs.Bool("if-service", false, "exit quietly (status 0) when no foureyes service is there: for the autostart entry")
 	lines := fs.Bool("lines", false, "no icon: write each menu and notification as a JSON line on standard output, and read\nmenu choices from standard input (lock, enrol, accounts, quit)")
 	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
