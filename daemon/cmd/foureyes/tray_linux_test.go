@@ -6,6 +6,7 @@ import (
 	"html"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -214,6 +215,23 @@ func TestServiceTray(t *testing.T) {
 	if down.Icon != tray.IconProblem {
 		t.Errorf("icon with the service gone: %s", down.Icon)
 	}
+	// It comes back (same folder, same socket): the tray connects again by itself.
+	if err := s.proc.Wait(); err != nil {
+		t.Fatalf("the service did not stop cleanly: %v", err)
+	}
+	again := exec.Command(s.bin, "service", "--state-dir", s.state, "--socket", s.socket, "--policy", filepath.Join(s.root, "policy.json"))
+	again.Env = []string{"PATH=/usr/bin:/bin"}
+	again.Stdout, again.Stderr = s.logs, s.logs
+	if err := again.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = again.Process.Signal(os.Interrupt)
+		_ = again.Wait()
+	})
+	st.menu("the service back", func(m *tray.LineMenu) bool {
+		return len(m.Problems) == 0 || m.Problems[0] != "foureyes service not reachable"
+	})
 	st.choose("quit")
 	if err := <-st.done; err != nil {
 		t.Fatalf("the staff user's tray after quit: %v", err)
