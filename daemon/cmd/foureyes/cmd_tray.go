@@ -75,6 +75,20 @@ func cmdTray(e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
+	if !*lines {
+		if ok, why := tray.Available(); !ok {
+			return e.fail(fmt.Errorf("no tray icon can be shown: %s", why))
+		}
+		release, held, err := trayLock(home)
+		if err != nil {
+			return e.fail(err)
+		}
+		if held {
+			logger.Printf("a foureyes tray already shows for you: nothing to do")
+			return exitOK
+		}
+		defer release()
+	}
 	if service {
 		// The enrolment and accounts pages, served by this process to this user only, over the
 		// service's socket: what the service refuses this user, the page shows in its words.
@@ -101,18 +115,6 @@ func cmdTray(e *env, args []string) int {
 		}
 		return exitOK
 	}
-	if ok, why := tray.Available(); !ok {
-		return e.fail(fmt.Errorf("no tray icon can be shown: %s", why))
-	}
-	release, held, err := trayLock(home)
-	if err != nil {
-		return e.fail(err)
-	}
-	if held {
-		logger.Printf("a foureyes tray already shows for you: nothing to do")
-		return exitOK
-	}
-	defer release()
 	logger.Printf("showing the tray of the foureyes service on %s", path)
 	if err := tray.Run(ctx, client, opts); err != nil {
 		return e.fail(fmt.Errorf("showing the tray: %w", err))
