@@ -11,7 +11,7 @@
 #              and nonvoluntary_ctxt_switches of /proc/PID/task/*/status; the voluntary ones,
 #              a thread going to sleep to wait for a timer or an event, also on their own): how
 #              often the process makes the CPU wake for it
-#   CPU        user+system CPU time per minute (/proc/PID/stat)
+#   CPU        CPU time per minute, summed over the threads (/proc/PID/task/*/schedstat, in ns)
 #
 # Processes measured:
 #   foureyes daemon  the real daemon (FOUREYES_HOME in a temporary folder, a private keyring),
@@ -20,6 +20,10 @@
 #                    retrying a port the other or another daemon on the machine holds, and a
 #                    copy of the binary of its own, so neither shares the binary's pages with
 #                    the other and both USS figures count them
+#   service mode     `foureyes service` as an OS user of its own (BENCH_SERVICE_USER, nobody by
+#                    default; the script must run as root for it), with its bridge on the port
+#                    after the headless daemon's, and this desktop user's `foureyes tray`, its
+#                    client over the socket: the pair that replaces the daemon with its tray
 #   tray shell       the tray code alone over an in-memory backend (the tray demo): what the
 #                    icon and menu cost by themselves
 #   floor            a bare getlantern/systray program with one icon and one menu item
@@ -36,6 +40,7 @@
 # With BENCH_SETTLE=10 the window holds that one trim, and its wake-ups.
 #
 # Usage: daemon/scripts/bench-idle.sh            (BENCH_SECONDS=60 by default, BENCH_SETTLE=40)
+#        run as root for the service-mode pair (BENCH_SERVICE_USER=nobody by default)
 # Needs: apt-get install xvfb trayer x11-utils dbus gnome-keyring libsecret-tools keepassxc
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -61,11 +66,15 @@ mkdir "$tmp/headless"
 cp "$tmp/foureyes" "$tmp/headless/foureyes"
 printf '{"version": 1, "bridge_port": %d}\n' "$port" >"$tmp/policy-tray.json"
 printf '{"version": 1, "bridge_port": %d}\n' $((port + 1)) >"$tmp/policy-headless.json"
+printf '{"version": 1, "bridge_port": %d, "default_approvers": ["anna"], "audit": {"syslog": false}}\n' $((port + 2)) >"$tmp/policy-service.json"
+mkdir "$tmp/service" "$tmp/servicetray"
+cp "$tmp/foureyes" "$tmp/service/foureyes"
+cp "$tmp/foureyes" "$tmp/servicetray/foureyes"
 CGO_ENABLED=1 go build -o "$tmp/floor" ./daemon/internal/tray/internal/floor
 
 cat >"$tmp/session.sh" <<'INNER'
 set -euo pipefail
-tmp=$1 seconds=$2 settle=$3 display=$4
+tmp=$1 seconds=$2 settle=$3 display=$4 svcuser=$5
 export DISPLAY=$display
 Xvfb "$DISPLAY" -screen 0 1024x200x24 -nolisten tcp >/dev/null 2>&1 &
 pids=($!)
@@ -123,6 +132,34 @@ headless=$(find_below $! foureyes) || { echo "bench-idle: the headless daemon di
 measured+=("$headless")
 names+=("foureyes daemon --headless")
 
+# Service mode: the service under an OS user of its own, as systemd runs it, and this user's
+# tray as its client (a runtime folder of its own, so its tray lock is not the daemon's above).
+service='' servicetray=''
+if [ "$(id -u)" = 0 ] && id "$svcuser" >/dev/null 2>&1; then
+	chmod 755 "$tmp"
+	mkdir -p "$tmp/svc/state" "$tmp/rt-tray"
+	chmod 700 "$tmp/svc/state" "$tmp/rt-tray"
+	chown -R "$svcuser" "$tmp/svc"
+	setpriv --reuid="$svcuser" --regid="$(id -g "$svcuser")" --clear-groups env -i PATH=/usr/bin:/bin \
+		"$tmp/service/foureyes" service --state-dir "$tmp/svc/state" --socket "$tmp/svc/run/foureyes.sock" \
+		--policy "$tmp/policy-service.json" >"$tmp/service.log" 2>&1 &
+	pids+=($!)
+	service=$!
+	for _ in $(seq 100); do [ -S "$tmp/svc/run/foureyes.sock" ] && break; sleep 0.1; done
+	measured+=("$service")
+	names+=("foureyes service")
+	before=$(trayicons)
+	FOUREYES_SOCKET=$tmp/svc/run/foureyes.sock XDG_RUNTIME_DIR=$tmp/rt-tray XDG_STATE_HOME=$tmp/rt-tray \
+		"$tmp/servicetray/foureyes" tray >"$tmp/service-tray.log" 2>&1 &
+	pids+=($!)
+	servicetray=$!
+	measured+=("$servicetray")
+	sleep 3
+	if [ "$(trayicons)" -gt "$before" ]; then names+=("foureyes tray (service mode)"); else names+=("foureyes tray (no tray icon)"); fi
+else
+	echo "bench-idle: service mode not measured: run as root, with the OS user $svcuser (BENCH_SERVICE_USER)" >&2
+fi
+
 "$tmp/tray-demo" -state ready >"$tmp/demo.log" 2>&1 &
 pids+=($!)
 measured+=($!)
@@ -157,6 +194,16 @@ else
 	echo "bench-idle: keepassxc not installed; measuring foureyes only (apt-get install keepassxc)" >&2
 fi
 
+# Every process and icon is up: ask each daemon and the service for its status. That is activity,
+# after which each gives memory back once idle again, so the trims come after the last start
+# (without this, in two runs of four the daemon with its tray measured about 8 MiB more, its
+# figure from before it gave memory back).
+FOUREYES_HOME=$home "$tmp/foureyes" status >/dev/null 2>&1 || true
+FOUREYES_HOME=$home2 "$tmp/foureyes" status >/dev/null 2>&1 || true
+if [ -n "$service" ] && ! FOUREYES_SOCKET=$tmp/svc/run/foureyes.sock "$tmp/foureyes" status >"$tmp/service-status.txt" 2>&1; then
+	echo "bench-idle: the service reports a problem, so its figures include it:" >&2
+	cat "$tmp/service-status.txt" >&2
+fi
 sleep "$settle"
 
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
@@ -183,14 +230,14 @@ threadnames() {
 ctxdelta() {
 	awk 'NR == FNR {a[$1] = $2; v[$1] = $3; next} {da += $2 - a[$1]; dv += $3 - v[$1]} END {print da + 0, dv + 0}' "$1" "$2"
 }
-# utime + stime, fields 14 and 15 of /proc/PID/stat (after the parenthesised name).
-cputicks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-hz=$(getconf CLK_TCK)
+# CPU time in nanoseconds summed over the threads (the first field of each thread's schedstat):
+# finer than the clock ticks of /proc/PID/stat, which round an idle minute's few ms to 0.
+cpuns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 
 declare -a t0
 for i in "${!measured[@]}"; do
 	ctxsnap "${measured[i]}" >"$tmp/ctx0.$i"
-	t0[i]=$(cputicks "${measured[i]}")
+	t0[i]=$(cpuns "${measured[i]}")
 done
 echo "bench-idle: measuring ${#measured[@]} idle processes for ${seconds} s"
 sleep "$seconds"
@@ -206,13 +253,13 @@ for i in "${!measured[@]}"; do
 	ctxsnap "$p" >"$tmp/ctx1.$i"
 	threadnames "$p" >"$tmp/names.$i"
 	read -r dc dv < <(ctxdelta "$tmp/ctx0.$i" "$tmp/ctx1.$i")
-	t=$(cputicks "$p")
+	t=$(cpuns "$p")
 	u=$(uss "$p")
 	ussof[$p]=$u
 	wakeof[$p]=$(awk -v dc="$dc" -v s="$seconds" 'BEGIN {printf "%.1f", dc*60/s}')
 	awk -v n="${names[i]}" -v rss="$(rss "$p")" -v pss="$(pss "$p")" -v uss="$u" -v th="$(threads "$p")" \
-		-v dc="$dc" -v dv="$dv" -v dt=$((t - t0[i])) -v s="$seconds" -v hz="$hz" \
-		'BEGIN {printf "%-32s %9.1f %9.1f %9.1f %8d %15.0f %13.0f %11.0f\n", n, rss/1024, pss/1024, uss/1024, th, dc*60/s, dv*60/s, dt*1000/hz*60/s}'
+		-v dc="$dc" -v dv="$dv" -v dt=$((t - t0[i])) -v s="$seconds" \
+		'BEGIN {printf "%-32s %9.1f %9.1f %9.1f %8d %15.0f %13.0f %11.2f\n", n, rss/1024, pss/1024, uss/1024, th, dc*60/s, dv*60/s, dt/1e6*60/s}'
 done
 
 # The ratios the targets are set in.
@@ -226,6 +273,11 @@ if [ -n "${kpx:-}" ] && [ -n "${wakeof[$kpx]:-}" ] && [ -n "${wakeof[$daemon]:-}
 	awk -v d="${wakeof[$daemon]}" -v h="${wakeof[$headless]:-0}" -v k="${wakeof[$kpx]}" 'BEGIN {
 		printf "wake-ups/min daemon with tray:  %.0f, KeePassXC %.0f (%s)\n", d, k, (d <= k ? "no higher" : sprintf("%.0f more", d - k))
 		printf "wake-ups/min daemon --headless: %.0f, KeePassXC %.0f (%s)\n", h, k, (h <= k ? "no higher" : sprintf("%.0f more", h - k)) }'
+fi
+
+if [ -n "$service" ] && [ -n "${ussof[$service]:-}" ] && [ -n "${ussof[$servicetray]:-}" ] && [ -n "${ussof[$daemon]:-}" ]; then
+	awk -v s="${ussof[$service]}" -v t="${ussof[$servicetray]}" -v d="${ussof[$daemon]}" 'BEGIN {
+		printf "USS service + its tray:         %.1f MiB (%.1f + %.1f), daemon with tray %.1f MiB\n", (s+t)/1024, s/1024, t/1024, d/1024 }'
 fi
 
 # Where the daemons' wake-ups come from: each thread's switches in the window.
@@ -258,9 +310,10 @@ for log in daemon daemon-headless; do
 done
 # Stop the daemons themselves: the keyring wrapper does not pass signals on.
 kill "$daemon" "$headless" 2>/dev/null || true
+grep -h 'foureyes tray:' "$tmp/service-tray.log" 2>/dev/null | grep -v 'showing the tray' >&2 || true
 INNER
 
-dbus-run-session -- bash "$tmp/session.sh" "$tmp" "$seconds" "$settle" "$display" 2>"$tmp/session.err" || {
+dbus-run-session -- bash "$tmp/session.sh" "$tmp" "$seconds" "$settle" "$display" "${BENCH_SERVICE_USER:-nobody}" 2>"$tmp/session.err" || {
 	cat "$tmp/session.err" >&2
 	exit 1
 }

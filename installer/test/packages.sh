@@ -140,6 +140,7 @@ want_main="/etc/chromium/native-messaging-hosts/org.foureyes.host.json
 /etc/opt/chrome/native-messaging-hosts/org.foureyes.host.json
 /etc/opt/edge/native-messaging-hosts/org.foureyes.host.json
 /etc/xdg/autostart/foureyes-autostart.desktop
+/etc/xdg/autostart/foureyes-tray-autostart.desktop
 /usr/bin/foureyes
 /usr/lib/mozilla/native-messaging-hosts/org.foureyes.host.json
 /usr/lib/systemd/system/foureyes.service
@@ -208,6 +209,7 @@ gen=/usr/lib/systemd/user-generators/systemd-xdg-autostart-generator
 mkdir -p "$tmp/gen1" "$tmp/gen2" "$tmp/xdg/autostart"
 XDG_CONFIG_DIRS=/etc/xdg XDG_CONFIG_HOME=$tmp/none "$gen" "$tmp/gen1" "$tmp/gen1" "$tmp/gen1" 2>/dev/null
 grep -rlx 'ExecStart=:/usr/bin/foureyes daemon' "$tmp/gen1" >/dev/null || { grep -r . "$tmp/gen1" | head; fail "systemd makes no unit that starts the daemon from /etc/xdg/autostart/foureyes-autostart.desktop"; }
+grep -rlx 'ExecStart=:/usr/bin/foureyes tray --if-service' "$tmp/gen1" >/dev/null || { grep -r . "$tmp/gen1" | head; fail "systemd makes no unit that starts the service-mode tray from /etc/xdg/autostart/foureyes-tray-autostart.desktop"; }
 { cat /etc/xdg/autostart/foureyes-autostart.desktop; echo Hidden=true; } >"$tmp/xdg/autostart/foureyes-autostart.desktop"
 XDG_CONFIG_DIRS=$tmp/xdg XDG_CONFIG_HOME=$tmp/none "$gen" "$tmp/gen2" "$tmp/gen2" "$tmp/gen2" 2>/dev/null
 if grep -rl foureyes "$tmp/gen2" >/dev/null; then fail "Hidden=true did not turn the autostart entry off"; fi

@@ -249,7 +249,8 @@ func runDaemon(e *env, logger *log.Logger, headless bool, svc *serviceMode) erro
 	if !headless && svc == nil {
 		if ok, why := tray.Available(); !ok {
 			logger.Printf("no tray icon: %s; carrying on without one (foureyes daemon --headless says so on purpose)", why)
-		} else {
+		} else if release, ok := takeTrayLock(home, logger); ok {
+			defer release()
 			ui, uerr := localui.New(trayBackend, localui.Options{
 				Logf:       logger.Printf,
 				HandoffDir: handoffDir(home),

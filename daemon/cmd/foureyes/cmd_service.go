@@ -43,7 +43,8 @@ func cmdService(e *env, args []string) int {
 		"Run foureyes as a system service (service mode), under its own OS user: the approvers' seeds,\n"+
 			"the accounts' passwords, the state and the audit trail in a folder the staff cannot read;\n"+
 			"the policy only from the managed location; an admin socket every local user may open, where\n"+
-			"the kernel says who is calling. No tray and no local pages. Normally started by systemd\n"+
+			"the kernel says who is calling. No tray here: each staff member's `foureyes tray` is its client.\n"+
+			"Normally started by systemd\n"+
 			"(foureyes.service) or launchd (eu.foureyes.service); see the admin guide, \"Service mode\".")
 	m := &serviceMode{credentials: e.getenv("CREDENTIALS_DIRECTORY")}
 	fs.StringVar(&m.state, "state-dir", defaultServiceState, "state folder: state, audit trail, sealed secrets and their key file (must be 0700)")

@@ -64,6 +64,7 @@ func init() {
 	commands = []command{
 		{"daemon", "run the daemon (tray, browser bridge, admin socket)", cmdDaemon},
 		{"service", "run the daemon as a system service (service mode)", cmdService},
+		{"tray", "show the tray icon for the system service (service mode)", cmdTray},
 		{"status", "show the daemon's health, policy and audit log", cmdStatus},
 		{"account", "official accounts in custody: add, list, passwd, remove", cmdAccount},
 		{"approver", "approvers: enroll, confirm, list, remove, unlock", cmdApprover},

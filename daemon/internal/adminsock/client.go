@@ -16,6 +16,8 @@ import (
 // decides who the caller is from the socket's peer credentials.
 type Client struct {
 	Path string
+	// Unavailable is what to do when nothing answers on Path; empty says to start the daemon.
+	Unavailable string
 }
 
 var _ api.Backend = (*Client)(nil)
@@ -26,8 +28,11 @@ func Dial(path string) *Client { return &Client{Path: path} }
 func (c *Client) conn(ctx context.Context) (net.Conn, error) {
 	conn, err := dial(ctx, c.Path)
 	if err != nil {
-		return nil, &api.Error{Code: api.CodeDaemonUnavailable, Err: err,
-			Message: fmt.Sprintf("the foureyes daemon is not running (no answer on %s): start it with `foureyes daemon`", c.Path)}
+		msg := fmt.Sprintf("the foureyes daemon is not running (no answer on %s): start it with `foureyes daemon`", c.Path)
+		if c.Unavailable != "" {
+			msg = fmt.Sprintf("no answer on %s: %s", c.Path, c.Unavailable)
+		}
+		return nil, &api.Error{Code: api.CodeDaemonUnavailable, Err: err, Message: msg}
 	}
 	return conn, nil
 }

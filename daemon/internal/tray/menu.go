@@ -36,6 +36,8 @@ type Snapshot struct {
 	UI bool
 	// Version is the tray's own version, shown in About when the daemon's is unknown.
 	Version string
+	// Service: the backend is the system service (see [Options.Service]).
+	Service bool
 }
 
 // Action is what clicking a menu item does.
@@ -98,6 +100,10 @@ func BuildMenu(s Snapshot, now time.Time) Menu {
 		Quit:     Item{Label: "Quit", Action: ActionQuit, Enabled: true},
 		About:    about(s),
 	}
+	if s.Service {
+		// The trail is in the service's folder, which only root may read.
+		m.Audit = Item{Label: "Audit trail: IT's in service mode", Tooltip: "Root reads it: sudo foureyes audit verify --file " + s.Status.AuditLog, Action: ActionNone}
+	}
 	reqs, sess := pendingRequests(s, now), openSessions(s, now)
 	m.Entries = entries(s, reqs, sess, now)
 
@@ -137,6 +143,9 @@ func BuildMenu(s Snapshot, now time.Time) Menu {
 // problems lists what blocks publishing or needs someone's attention, most basic first.
 func problems(s Snapshot) []Item {
 	if s.StatusErr != "" {
+		if s.Service {
+			return []Item{{Label: "foureyes service not reachable", Tooltip: s.StatusErr}}
+		}
 		return []Item{{Label: "Daemon not reachable", Tooltip: s.StatusErr}}
 	}
 	st := s.Status

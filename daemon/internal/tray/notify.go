@@ -25,9 +25,9 @@ const (
 
 // Notification is one desktop notification.
 type Notification struct {
-	Title   string
-	Body    string
-	Urgency Urgency
+	Title   string  `json:"title"`
+	Body    string  `json:"body"`
+	Urgency Urgency `json:"urgency"`
 }
 
 // Notifier shows desktop notifications. Tests capture them; Options.Notifier replaces the

@@ -52,6 +52,9 @@ type Options struct {
 	// OnAction is called on every click of a menu item (nil: nothing): activity, after which
 	// the daemon gives memory back once it is idle again.
 	OnAction func()
+	// Service says the backend is the system service (service mode, `foureyes tray`), not a
+	// daemon of the user's own: the audit trail is then IT's to read, and the menu says so.
+	Service bool
 }
 
 // Desktop quirks and timings, named so they are not scattered through the code.
@@ -144,7 +147,7 @@ func newController(b api.Backend, opts Options, render func(Menu)) *controller {
 	}
 	return &controller{
 		b: b, opts: opts, render: render,
-		snap: Snapshot{UI: opts.UIURL != nil, Version: opts.Version},
+		snap: Snapshot{UI: opts.UIURL != nil, Version: opts.Version, Service: opts.Service},
 	}
 }
 

@@ -1,0 +1,28 @@
+package adminsock
+
+import (
+	"context"
+	"fmt"
+	"net"
+)
+
+// ServerUID reports the OS user id of the process that answers on the socket, as the kernel
+// reports it (SO_PEERCRED on Linux): a client tells the user's own daemon (its own uid) from the
+// system service (another uid) without trusting anything the server says. It sends nothing;
+// the server sees a connection that closes without a request.
+func (c *Client) ServerUID(ctx context.Context) (int, error) {
+	conn, err := c.conn(ctx)
+	if err != nil {
+		return -1, err
+	}
+	defer func() { _ = conn.Close() }()
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return -1, fmt.Errorf("%s is not a Unix socket", c.Path)
+	}
+	uid, err := peerUID(uc)
+	if err != nil {
+		return -1, fmt.Errorf("asking the kernel who answers on %s: %w", c.Path, err)
+	}
+	return uid, nil
+}
