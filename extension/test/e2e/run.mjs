@@ -1303,6 +1303,38 @@ flow('x: an image attached after approval -> blocked with the notice, nothing re
   await blockedWith(driver, 'manifest_mismatch');
 }));
 
+scenario('x: a grant signed for another whole post than the composer holds -> grant_invalid, nothing reaches the server', async () => {
+  // The daemon key is the real one and the text is the approved one; only the grant's manifest
+  // digest names another post (another image). The extension must not open the gate on it.
+  const { startFakeDaemon, installNativeHost } = await import('./lib/fake-daemon.mjs');
+  const other = await manifestDigest({ account: 'x:@ministry', action: 'post', text: 'Our poster for the open day', media: [{ sha256: sha256hex(png(9)), size: 1, type: 'image/png', alt: '' }] });
+  const drv = {
+    name: 'other-manifest', env: {}, approver: 'anna', accountFor: () => 'x:@ministry',
+    d: null,
+    async setup(dirs) { const cfg = installNativeHost(dirs.userDataDir, dirs.base); this.d = await startFakeDaemon({ hostConfig: cfg, openManifest: other }); },
+    async code() { return '123456'; },
+    async teardown() { await this.d.close(); },
+  };
+  return withBrowser(drv, async ({ context }) => {
+    const page = await openPlatform(context, 'x');
+    await until('the extension to connect to the daemon', () => drv.d.connected() >= 1, { timeout: 20000 });
+    server.reset(); server.log.length = 0;
+    await typePost(page, 'x', 'Our poster for the open day');
+    await attach(page, 'x', png(3), 'poster.png', 'picker');
+    await pressPost(page, 'x');
+    assert.equal(await noticeReason(page), 'approval_needed');
+    const ui = await openApproval(context, page);
+    await approveOpen(ui, drv, 'x');
+    await ui.close();
+    await waitReason(page, ['approved', 'signed_in']);
+    await pressPost(page, 'x');
+    assert.equal(await waitReason(page, 'grant_invalid'), 'grant_invalid');
+    assert.ok(await received(page, 0), JSON.stringify(server.received));
+    noPublishAtServer('x');
+    await until('the daemon to record a grant_invalid block', () => drv.d.log.blocked.some((b) => b.reason === 'grant_invalid'));
+  });
+});
+
 for (const platform of ['x', 'mastodon']) {
   flow(`${platform}: the approved image goes out once, and the server saw exactly its bytes`, (driver) => withBrowser(driver, async ({ context }) => {
     const page = await openPlatform(context, platform);

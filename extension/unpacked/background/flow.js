@@ -132,7 +132,10 @@ export async function submit(sender, msg) {
     await dropApproved(tabId); // spent at the daemon, whatever happens next
     await custody.spent(a.sessionId); // signed out after its one publish
     const g = reply.grant || reply;
-    const v = await grants.check(g, { sessionId: a.sessionId, digest: d, account: a.account, action: a.action });
+    // The grant must name the whole post the composer holds (md), and that must be the post this
+    // tab was approved for: a grant for another manifest never opens the gate.
+    let v = await grants.check(g, { sessionId: a.sessionId, digest: d, manifestDigest: md, account: a.account, action: a.action });
+    if (v.ok && a.manifestDigest && g.manifest_digest !== a.manifestDigest) v = { ok: false, reason: 'manifest_mismatch' };
     if (!v.ok) {
       reportBlocked({ host, reason: 'grant_invalid', account: a.account, digest: d });
       return { allow: false, code: 'grant_invalid', message: v.reason };
