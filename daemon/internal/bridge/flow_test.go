@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -567,4 +568,43 @@ func BenchmarkStatusRoundTrip(b *testing.B) {
 	sort.Slice(durations, func(i, j int) bool { return durations[i] < durations[j] })
 	b.ReportMetric(float64(durations[len(durations)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(durations[len(durations)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// TestMediaPassedOn: a media message's bytes reach the backend decoded, with the request,
+// the file's digest and the offset; the reply says when the file is stored. Bad chunks are
+// refused before the backend sees them.
+func TestMediaPassedOn(t *testing.T) {
+	h := newHarness(t, nil)
+	h.fb.mediaDone = true
+	ws, _ := h.connect(t, chromeA)
+	data := bytes.Repeat([]byte{0x89, 'P', 'N', 'G'}, MaxMediaChunk/4)
+	send(t, ws, map[string]any{"v": 1, "id": 3, "type": "media", "request_id": "r1", "sha256": testDigest, "offset": 65536,
+		"data": base64.StdEncoding.EncodeToString(data)})
+	var ok mediaReply
+	recvInto(t, ws, &ok)
+	if ok.Type != TypeOK || ok.ID != 3 || !ok.Done {
+		t.Fatalf("reply = %+v", ok)
+	}
+	h.fb.mu.Lock()
+	got := slices.Clone(h.fb.media)
+	h.fb.mu.Unlock()
+	if len(got) != 1 || got[0].RequestID != "r1" || got[0].SHA256 != testDigest || got[0].Offset != 65536 || !bytes.Equal(got[0].Data, data) {
+		t.Fatalf("backend got %+v", got)
+	}
+	for _, bad := range []map[string]any{
+		{"v": 1, "id": 4, "type": "media", "request_id": "r1", "sha256": testDigest, "offset": 0, "data": "not base64!"},
+		{"v": 1, "id": 5, "type": "media", "request_id": "r1", "sha256": testDigest, "offset": 1.5, "data": "AAAA"},
+		{"v": 1, "id": 6, "type": "media", "request_id": "r1", "sha256": "ABC", "offset": 0, "data": "AAAA"},
+		{"v": 1, "id": 7, "type": "media", "request_id": "r1", "sha256": testDigest, "offset": 0, "data": "AAA"},
+	} {
+		send(t, ws, bad)
+		var er errorReply
+		recvInto(t, ws, &er)
+		if er.Type != TypeError || er.Error.Code != api.CodeBadRequest {
+			t.Errorf("%v: %+v", bad, er)
+		}
+	}
+	if n := len(h.fb.Calls()); h.fb.Calls()[n-1] != "KeepMedia" || strings.Count(strings.Join(h.fb.Calls(), ","), "KeepMedia") != 1 {
+		t.Errorf("calls = %v: a bad chunk reached the backend", h.fb.Calls())
+	}
 }
