@@ -69,9 +69,9 @@ func (e *Engine) mediaToKeep(r *rules.Request) []string {
 	return out
 }
 
-// checkMediaKept refuses a request with a file larger than the policy keeps a copy of, or, at
-// approval, one whose copy the store does not hold: under keep_media no session is issued for
-// a post whose files could not be shown afterwards. Callers hold mu.
+// checkMediaTooLarge refuses, at request, a post with a file larger than the policy keeps a copy
+// of: under keep_media no session is issued for a post whose files could not be shown
+// afterwards, so it is better refused before anyone approves it. Callers hold mu.
 func (e *Engine) checkMediaTooLarge(media []manifest.Media) error {
 	if e.pol == nil || !e.pol.KeepMedia {
 		return nil
@@ -85,7 +85,8 @@ func (e *Engine) checkMediaTooLarge(media []manifest.Media) error {
 	return nil
 }
 
-// checkMediaKept: every file of r is in the store, when the policy keeps copies. Callers hold mu.
+// checkMediaKept refuses an approval while a file of r is not in the store, when the policy keeps
+// copies. Callers hold mu.
 func (e *Engine) checkMediaKept(r *rules.Request) error {
 	if missing := e.mediaToKeep(r); len(missing) > 0 {
 		return api.Errorf(api.CodeMediaNotKept, "the policy keeps a copy of every attached file (keep_media), and the daemon has not received %d of them (%s): the browser hands them over with the request; make the request again",

@@ -270,7 +270,15 @@ export async function approve(tabId, { account, approver, code }) {
       const req = r.request || r;
       requestId = req.id;
       // keep_media: the daemon keeps a copy of each file before any approval counts.
-      if (Array.isArray(req.media_to_keep) && req.media_to_keep.length) await handOver(tabId, requestId, req.media_to_keep);
+      if (Array.isArray(req.media_to_keep) && req.media_to_keep.length) {
+        try {
+          await handOver(tabId, requestId, req.media_to_keep);
+        } catch (e) {
+          // The next try makes a new request: this one would only count against the open ones.
+          await conn.call('cancel', { request_id: requestId }).catch(() => {});
+          throw e;
+        }
+      }
       await store.update('drafts', (all) => (all[tabId] ? { ...all, [tabId]: { ...all[tabId], requestId, account } } : all), {});
     }
     const res = await conn.call('approve', { request_id: requestId, approver, code });
