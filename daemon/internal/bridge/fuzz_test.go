@@ -74,6 +74,7 @@ func FuzzDecodeAgainstSchema(f *testing.F) {
 		`{"v":1,"id":3,"type":"blocked","host":"h","reason":"r"}`,
 		`{"v":1,"id":4,"type":"ping"}`,
 		`{"v":1,"id":5,"type":"consume","session_id":"s","account":"x:@m","action":"post","digest":"` + strings.Repeat("b", 64) + `"}`,
+		`{"v":1,"id":6,"type":"media","request_id":"r","sha256":"` + strings.Repeat("c", 64) + `","offset":32768,"data":"iVBORw=="}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -87,6 +87,8 @@ type fieldSpec struct {
 	structured bool
 	// integer: not a string but a whole number from 0 to 2^53-1 (a media chunk's offset).
 	integer bool
+	// base64: standard base64 with padding (a media chunk's bytes).
+	base64 bool
 }
 
 // messageFields lists, per type, every field besides the envelope ("v", "id", "type"). A field
@@ -176,7 +178,7 @@ var messageFields = map[string][]fieldSpec{
 		{name: "sha256", required: true, max: 128, digest: true},
 		{name: "offset", required: true, integer: true},
 		// Standard base64 with padding of at most MaxMediaChunk bytes; absent for an empty file.
-		{name: "data", max: (MaxMediaChunk + 2) / 3 * 4},
+		{name: "data", max: (MaxMediaChunk + 2) / 3 * 4, base64: true},
 	},
 	TypeUnrecognised: {
 		{name: "platform", required: true, max: 64},
@@ -394,6 +396,11 @@ func Decode(data []byte) (Message, error) {
 		}
 		if f.digest && !digest.Valid(s) { // present means a digest: the schema refuses "" too
 			return m, api.Errorf(api.CodeBadRequest, "field %s: must be 64 lower-case hex digits (SHA-256)", name)
+		}
+		if f.base64 {
+			if _, err := base64.StdEncoding.Strict().DecodeString(s); err != nil {
+				return m, api.Errorf(api.CodeBadRequest, "field %s: must be standard base64 with padding", name)
+			}
 		}
 		*m.field(name) = s
 	}
