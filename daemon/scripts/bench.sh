@@ -15,6 +15,7 @@ run() {
 run "approve round trip over the admin socket (request + approve, real audit log with fsync)" \
   go test -run '^$' -bench 'ApproveRoundTrip' -benchtime 300x ./daemon/internal/adminsock/
 run "audit append with fsync" go test -run '^$' -bench 'Append' -benchtime 2000x ./daemon/internal/audit/
+run "keep_media: a 10 MB file received in 32 KiB chunks, hashed, written, fsynced, renamed" go test -run '^$' -bench 'Store10MB' -benchtime 10x ./daemon/internal/mediastore/
 [ -f daemon/scripts/bench-audit.sh ] && run "audit verify of 1,000,000 lines vs sha256sum" bash daemon/scripts/bench-audit.sh
 ls daemon/internal/bridge/*_test.go >/dev/null 2>&1 && \
   run "bridge status round trip over loopback WebSocket" go test -run '^$' -bench 'StatusRoundTrip' -benchtime 5000x ./daemon/internal/bridge/

@@ -190,6 +190,7 @@ func TestGrantVectors(t *testing.T) {
 		Account   string `json:"account"`
 		Action    string `json:"action"`
 		Digest    string `json:"digest"`
+		Manifest  string `json:"manifest_digest"`
 		Expires   int64  `json:"expires"`
 		Nonce     string `json:"nonce"`
 		Sig       string `json:"sig"`
@@ -218,7 +219,7 @@ func TestGrantVectors(t *testing.T) {
 		t.Fatal("public_key is not the seed's")
 	}
 	signed := func(g grant) string {
-		return strings.Join([]string{"foureyes-grant-v1", g.SessionID, g.Account, g.Action, g.Digest,
+		return strings.Join([]string{"foureyes-grant-v2", g.SessionID, g.Account, g.Action, g.Digest, g.Manifest,
 			strconv.FormatInt(g.Expires, 10), g.Nonce}, "\n")
 	}
 	verify := func(g grant, nonce string) bool {

@@ -14,6 +14,7 @@ import (
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/audit"
+	"foureyes/daemon/internal/mediastore"
 	"foureyes/daemon/internal/policy"
 )
 
@@ -31,7 +32,7 @@ func (e *env) auditPath(file string) (string, error) {
 func cmdAudit(e *env, args []string) int {
 	return subcommand(e, "audit", args, map[string]func(*env, []string) int{
 		"verify": cmdAuditVerify, "export": cmdAuditExport, "repair": cmdAuditRepair, "path": cmdAuditPath,
-		"compare": cmdAuditCompare,
+		"compare": cmdAuditCompare, "media": cmdAuditMedia,
 	}, "The audit trail: one hash-chained JSON line per event. These commands read the file directly\nand work whether or not the daemon runs.")
 }
 
@@ -48,6 +49,61 @@ func cmdAuditPath(e *env, args []string) int {
 		e.out(writeJSON(e.stdout, map[string]string{"path": p}))
 	} else {
 		fmt.Fprintln(e.stdout, p)
+	}
+	return exitOK
+}
+
+func cmdAuditMedia(e *env, args []string) int {
+	fs := e.flagSet("audit media", "SHA256 --out FILE [--dir D]",
+		"Write out the daemon's copy of an attached file (policy keep_media), named by its SHA-256 as\nthe audit trail's media_kept and media fields give it. The copy is checked against its SHA-256\non the way; FILE is written only if it matches, and never over an existing file.")
+	var dir, out string
+	fs.StringVar(&dir, "dir", "", "media store to read (default: this user's, <home>/media)")
+	fs.StringVar(&out, "out", "", "file to write (required)")
+	rest, st := e.parseN(fs, args, 1, "takes the file's SHA-256")
+	if st >= 0 {
+		return st
+	}
+	sha := rest[0]
+	if !mediastore.ValidDigest(sha) {
+		return e.usageErr(fs, "%q is not a SHA-256 (64 lower-case hex digits)", sha)
+	}
+	if out == "" {
+		return e.usageErr(fs, "--out FILE is required")
+	}
+	if dir == "" {
+		h, err := e.home()
+		if err != nil {
+			return e.fail(err)
+		}
+		dir = filepath.Join(h, mediastore.Dir)
+	}
+	if _, err := os.Lstat(out); err == nil {
+		return e.fail(fmt.Errorf("%s exists: choose another --out", out))
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".media-*")
+	if err != nil {
+		return e.fail(fmt.Errorf("writing %s: %w", out, err))
+	}
+	defer func() { _ = os.Remove(tmp.Name()) }()
+	n, cerr := mediastore.Copy(dir, sha, tmp)
+	if err := tmp.Close(); err != nil && cerr == nil {
+		cerr = fmt.Errorf("writing %s: %w", out, err)
+	}
+	if cerr != nil {
+		if errors.Is(cerr, mediastore.ErrNotFound) {
+			fmt.Fprintf(e.stderr, "foureyes: %v; copies are kept only while the policy has keep_media, from when it was turned on\n", cerr)
+			return exitRefused
+		}
+		return e.fail(cerr)
+	}
+	// Link, not rename: it fails rather than replace a file that appeared meanwhile.
+	if err := os.Link(tmp.Name(), out); err != nil {
+		return e.fail(fmt.Errorf("writing %s: %w", out, err))
+	}
+	if e.json {
+		e.out(writeJSON(e.stdout, map[string]any{"sha256": sha, "bytes": n, "file": out}))
+	} else {
+		fmt.Fprintf(e.stdout, "%s: %d bytes, SHA-256 %s verified\n", out, n, sha)
 	}
 	return exitOK
 }

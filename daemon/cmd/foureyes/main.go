@@ -76,7 +76,7 @@ func init() {
 		{"cancel", "cancel your own request", cmdCancel},
 		{"sessions", "list posting sessions", cmdSessions},
 		{"lock", "revoke every open session and pending request now", cmdLock},
-		{"audit", "audit trail: verify, export, repair, path", cmdAudit},
+		{"audit", "audit trail: verify, export, repair, path, media", cmdAudit},
 		{"policy", "policy: check FILE, show", cmdPolicy},
 		{"extension", "browser extension: allow ID", cmdExtension},
 		{"nativehost", "native-messaging host (started by the browser)", cmdNativeHost},

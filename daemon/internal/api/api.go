@@ -256,6 +256,10 @@ type Request struct {
 	ApprovalsNeeded int      `json:"approvals_needed"`
 	ApprovedBy      []string `json:"approved_by,omitempty"`
 	SessionID       string   `json:"session_id,omitempty"`
+	// MediaToKeep lists the SHA-256 of each attached file the daemon's media store must still
+	// receive (KeepMedia) before an approval can issue a session: set while the policy's
+	// keep_media is on and the request is pending.
+	MediaToKeep []string `json:"media_to_keep,omitempty"`
 }
 
 // Session states.
@@ -285,6 +289,24 @@ type Session struct {
 	State          string           `json:"state"`
 	// Published is set once what went out under the consumed session was reported.
 	Published bool `json:"published,omitempty"`
+}
+
+// MediaKeeper is the part of the staff half only the browser bridge uses: the browser holds the
+// attached files, the daemon keeps copies of them (policy keep_media).
+type MediaKeeper interface {
+	// KeepMedia hands over part of a file attached to the caller's pending request. Done is
+	// true once the whole file is stored (its SHA-256 checked against the request's manifest).
+	// Any error (media_not_kept) drops what was received of that file: send it again from
+	// offset 0.
+	KeepMedia(ctx context.Context, c MediaChunk) (done bool, err error)
+}
+
+// MediaChunk is Data, the bytes of an attached file from Offset on.
+type MediaChunk struct {
+	RequestID string
+	SHA256    string
+	Offset    int64
+	Data      []byte
 }
 
 // Use is what a posting session is about to be spent on.

@@ -44,6 +44,7 @@ const (
 	CodeBridgeDown           Code = "bridge_down"            // the daemon runs, but its browser bridge is not listening (port held by another program)
 	CodePrivateAccount       Code = "private_account"        // the policy holds back posts from private accounts on governed platforms
 	CodeCodeCheckUnavailable Code = "code_check_unavailable" // the OTP server (RADIUS) gave no answer that counts
+	CodeMediaNotKept         Code = "media_not_kept"         // keep_media: a copy of an attached file is not (or cannot be) in the daemon's store
 	CodeInternal             Code = "internal"               // a bug: please report it
 )
 

@@ -67,6 +67,9 @@ const (
 	FieldMedia          = "media"         // a list of {name, size, type, sha256, alt_sha256}, never bytes
 	FieldTargetURL      = "target_url"    // the post a reply, quote or repost answers
 	FieldTargetAuthor   = "target_author" // its author as the page showed it
+	// FieldMediaKept lists, comma-separated, the SHA-256 of each attached file the daemon's
+	// media store holds a copy of (policy keep_media): <state dir>/media/<sha256>.
+	FieldMediaKept = "media_kept"
 )
 
 // Events lists the event names the daemon writes, so that every part of it (and the people

@@ -29,7 +29,7 @@ var CSVColumns = []string{
 	"seq", "time", "user", "event", "severity",
 	FieldAccount, FieldAction, FieldApprover, FieldRequester, FieldRequestID, FieldSessionID,
 	FieldDigest, FieldText, FieldManifestDigest, FieldMedia, FieldTargetURL, FieldTargetAuthor,
-	"fields_json", "hash",
+	FieldMediaKept, "fields_json", "hash",
 }
 
 // Export writes the log read from r to w as "csv" or "json", verifying the chain as it goes:

@@ -394,6 +394,20 @@ func (c *conn) handle(ctx context.Context, m Message) any {
 			return fail(err)
 		}
 		return simpleReply{V: Version, ID: m.ID, Type: TypeOK}
+	case TypeMedia:
+		mk, ok := b.(api.MediaKeeper)
+		if !ok {
+			return fail(api.Errorf(api.CodeUnsupported, "this daemon keeps no copies of attached files"))
+		}
+		ch, err := m.MediaChunk()
+		if err != nil {
+			return fail(err)
+		}
+		done, err := mk.KeepMedia(ctx, ch)
+		if err != nil {
+			return fail(err)
+		}
+		return mediaReply{V: Version, ID: m.ID, Type: TypeOK, Done: done}
 	case TypeBlocked:
 		err := b.ReportBlocked(ctx, api.Blocked{Account: m.Account, Host: m.Host, Reason: m.Reason, Digest: m.Digest})
 		if err != nil {

@@ -41,6 +41,9 @@ type fakeBackend struct {
 	lastRequest   api.NewRequest
 	lastUse       api.Use
 	lastPublished [3]string
+	// media: every chunk handed over (KeepMedia); mediaDone answers each.
+	media     []api.MediaChunk
+	mediaDone bool
 }
 
 func (f *fakeBackend) record(name string) {
@@ -167,6 +170,13 @@ func (f *fakeBackend) ReportBlocked(context.Context, api.Blocked) error {
 func (f *fakeBackend) ReportUnrecognised(_ context.Context, u api.Unrecognised) error {
 	f.record("ReportUnrecognised " + u.Platform + " " + u.Host + " " + u.Method + " " + u.Path + " " + u.Tab)
 	return nil
+}
+func (f *fakeBackend) KeepMedia(_ context.Context, c api.MediaChunk) (bool, error) {
+	f.record("KeepMedia")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.media = append(f.media, c)
+	return f.mediaDone, nil
 }
 func (f *fakeBackend) Lock(context.Context, string) (api.LockResult, error) {
 	f.record("Lock")

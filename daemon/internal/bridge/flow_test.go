@@ -1,13 +1,15 @@
 package bridge
 
 import (
+	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"foureyes/daemon/internal/manifest"
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/digest"
+	"foureyes/daemon/internal/manifest"
 )
 
 func TestValidFlow(t *testing.T) {
@@ -71,7 +74,8 @@ func TestValidFlow(t *testing.T) {
 
 func checkGrant(t *testing.T, pub ed25519.PublicKey, g Grant, nonce string, s api.Session) {
 	t.Helper()
-	if g.SessionID != s.ID || g.Account != s.Account || g.Action != s.Action || g.Digest != s.Digest || g.Expires != s.Expires.Unix() {
+	if g.SessionID != s.ID || g.Account != s.Account || g.Action != s.Action || g.Digest != s.Digest ||
+		g.ManifestDigest != s.ManifestDigest || g.Expires != s.Expires.Unix() {
 		t.Errorf("grant %+v does not describe session %+v", g, s)
 	}
 	if err := VerifyGrant(pub, g, nonce); err != nil {
@@ -87,6 +91,7 @@ func checkGrant(t *testing.T, pub ed25519.PublicKey, g Grant, nonce string, s ap
 		{"other nonce", pub, g, nonce16},
 		{"nonce swapped in grant", pub, with(g, func(g *Grant) { g.Nonce = nonce16 }), nonce16},
 		{"other digest", pub, with(g, func(g *Grant) { g.Digest = strings.Repeat("f", 64) }), nonce},
+		{"other manifest", pub, with(g, func(g *Grant) { g.ManifestDigest = strings.Repeat("e", 64) }), nonce},
 		{"other account", pub, with(g, func(g *Grant) { g.Account = "x:@evil" }), nonce},
 		{"later expiry", pub, with(g, func(g *Grant) { g.Expires++ }), nonce},
 		{"other key", other, g, nonce},
@@ -163,9 +168,56 @@ func with(g Grant, f func(*Grant)) Grant { f(&g); return g }
 
 func TestGrantRefusesLineBreaks(t *testing.T) {
 	key := testKey(1)
-	s := api.Session{ID: "s1", Account: "x:@a\nb", Action: "post", Digest: "d", Expires: fakeTime}
+	s := api.Session{ID: "s1", Account: "x:@a\nb", Action: "post", Digest: "d", ManifestDigest: "m", Expires: fakeTime}
 	if _, err := signGrant(key, s, nonce16); err == nil {
 		t.Error("signed a grant whose account contains a line break")
+	}
+	s.Account, s.ManifestDigest = "x:@a", ""
+	if _, err := signGrant(key, s, nonce16); err == nil || !strings.Contains(err.Error(), "manifest_digest") {
+		t.Errorf("signed a grant without a manifest digest: %v", err)
+	}
+}
+
+// TestGrantBindsManifest: a grant signed for the whole post A (a text with one image) does not
+// verify as a grant for post B with the same text and another image, nor with the manifest
+// line left out (the v1 string), so the gate cannot open for B on A's approval.
+func TestGrantBindsManifest(t *testing.T) {
+	key := testKey(1)
+	pub := key.Public().(ed25519.PublicKey)
+	post := func(sha string) string {
+		m := manifest.Manifest{Account: "x:@m", Action: api.ActionPost, Text: "Our annual report",
+			Media: []manifest.Media{{SHA256: sha, Size: 48213, Type: "image/png", Name: "chart.png"}}}
+		d, err := m.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	a, b := post(strings.Repeat("a", 64)), post(strings.Repeat("b", 64))
+	if a == b {
+		t.Fatal("two posts with different images have one manifest digest")
+	}
+	s := api.Session{ID: "s1", Account: "x:@m", Action: api.ActionPost, Digest: testDigest, ManifestDigest: a, Expires: fakeTime}
+	g, err := signGrant(key, s, nonce16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyGrant(pub, g, nonce16); err != nil {
+		t.Fatalf("grant for A: %v", err)
+	}
+	forB := with(g, func(g *Grant) { g.ManifestDigest = b })
+	if err := VerifyGrant(pub, forB, nonce16); !errors.Is(err, ErrBadGrant) {
+		t.Errorf("grant for A verifies for B: %v", err)
+	}
+	// The same fields signed as v1 (no manifest line) are not a grant any more.
+	v1 := strings.Join([]string{"foureyes-grant-v1", g.SessionID, g.Account, g.Action, g.Digest,
+		strconv.FormatInt(g.Expires, 10), g.Nonce}, "\n")
+	old := with(g, func(g *Grant) { g.Sig = base64.StdEncoding.EncodeToString(ed25519.Sign(key, []byte(v1))) })
+	if err := VerifyGrant(pub, old, nonce16); !errors.Is(err, ErrBadGrant) {
+		t.Errorf("a v1 signature verifies as a grant: %v", err)
+	}
+	if signed, _ := g.SignedString(); !strings.HasPrefix(signed, "foureyes-grant-v2\n") || !strings.Contains(signed, "\n"+a+"\n") {
+		t.Errorf("signed string %q does not carry the v2 domain and the manifest digest", signed)
 	}
 }
 
@@ -516,4 +568,43 @@ func BenchmarkStatusRoundTrip(b *testing.B) {
 	sort.Slice(durations, func(i, j int) bool { return durations[i] < durations[j] })
 	b.ReportMetric(float64(durations[len(durations)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(durations[len(durations)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// TestMediaPassedOn: a media message's bytes reach the backend decoded, with the request,
+// the file's digest and the offset; the reply says when the file is stored. Bad chunks are
+// refused before the backend sees them.
+func TestMediaPassedOn(t *testing.T) {
+	h := newHarness(t, nil)
+	h.fb.mediaDone = true
+	ws, _ := h.connect(t, chromeA)
+	data := bytes.Repeat([]byte{0x89, 'P', 'N', 'G'}, MaxMediaChunk/4)
+	send(t, ws, map[string]any{"v": 1, "id": 3, "type": "media", "request_id": "r1", "sha256": testDigest, "offset": 65536,
+		"data": base64.StdEncoding.EncodeToString(data)})
+	var ok mediaReply
+	recvInto(t, ws, &ok)
+	if ok.Type != TypeOK || ok.ID != 3 || !ok.Done {
+		t.Fatalf("reply = %+v", ok)
+	}
+	h.fb.mu.Lock()
+	got := slices.Clone(h.fb.media)
+	h.fb.mu.Unlock()
+	if len(got) != 1 || got[0].RequestID != "r1" || got[0].SHA256 != testDigest || got[0].Offset != 65536 || !bytes.Equal(got[0].Data, data) {
+		t.Fatalf("backend got %+v", got)
+	}
+	for _, bad := range []map[string]any{
+		{"v": 1, "id": 4, "type": "media", "request_id": "r1", "sha256": testDigest, "offset": 0, "data": "not base64!"},
+		{"v": 1, "id": 5, "type": "media", "request_id": "r1", "sha256": testDigest, "offset": 1.5, "data": "AAAA"},
+		{"v": 1, "id": 6, "type": "media", "request_id": "r1", "sha256": "ABC", "offset": 0, "data": "AAAA"},
+		{"v": 1, "id": 7, "type": "media", "request_id": "r1", "sha256": testDigest, "offset": 0, "data": "AAA"},
+	} {
+		send(t, ws, bad)
+		var er errorReply
+		recvInto(t, ws, &er)
+		if er.Type != TypeError || er.Error.Code != api.CodeBadRequest {
+			t.Errorf("%v: %+v", bad, er)
+		}
+	}
+	if n := len(h.fb.Calls()); h.fb.Calls()[n-1] != "KeepMedia" || strings.Count(strings.Join(h.fb.Calls(), ","), "KeepMedia") != 1 {
+		t.Errorf("calls = %v: a bad chunk reached the backend", h.fb.Calls())
+	}
 }

@@ -14,19 +14,20 @@ import (
 // daemon could sign it, for its own nonce and key only, and any change to a signed field or
 // the signature makes it fail. Forged grants (fuzzed signatures) never verify.
 func FuzzGrant(f *testing.F) {
-	f.Add("s1", "x:@m", "post", strings.Repeat("a", 64), int64(1700000000), "n1", "sig", "n1")
-	f.Add("s\n1", "x:@m", "post", "d", int64(-1), "n", "", "n")
-	f.Add("", "", "", "", int64(0), "", "AAAA", "")
+	f.Add("s1", "x:@m", "post", strings.Repeat("a", 64), strings.Repeat("c", 64), int64(1700000000), "n1", "sig", "n1")
+	f.Add("s\n1", "x:@m", "post", "d", "m", int64(-1), "n", "", "n")
+	f.Add("s1", "x:@m", "post", "d", "", int64(1), "n", "", "n")
+	f.Add("", "", "", "", "", int64(0), "", "AAAA", "")
 	seed := make([]byte, ed25519.SeedSize)
 	key := ed25519.NewKeyFromSeed(seed)
 	pub := key.Public().(ed25519.PublicKey)
 	other := ed25519.NewKeyFromSeed(append(make([]byte, ed25519.SeedSize-1), 1)).Public().(ed25519.PublicKey)
-	f.Fuzz(func(t *testing.T, id, account, action, dg string, expires int64, nonce, sig, connNonce string) {
-		forged := Grant{SessionID: id, Account: account, Action: action, Digest: dg, Expires: expires, Nonce: nonce, Sig: sig}
+	f.Fuzz(func(t *testing.T, id, account, action, dg, mdg string, expires int64, nonce, sig, connNonce string) {
+		forged := Grant{SessionID: id, Account: account, Action: action, Digest: dg, ManifestDigest: mdg, Expires: expires, Nonce: nonce, Sig: sig}
 		if VerifyGrant(pub, forged, connNonce) == nil {
 			t.Fatalf("a forged grant verifies: %+v", forged)
 		}
-		s := api.Session{ID: id, Account: account, Action: action, Digest: dg, Expires: time.Unix(expires, 0)}
+		s := api.Session{ID: id, Account: account, Action: action, Digest: dg, ManifestDigest: mdg, Expires: time.Unix(expires, 0)}
 		g, err := signGrant(key, s, nonce)
 		if err != nil {
 			if _, serr := forged.SignedString(); serr == nil {
@@ -48,6 +49,8 @@ func FuzzGrant(f *testing.F) {
 			func(g *Grant) { g.Account += "x" },
 			func(g *Grant) { g.Action += "x" },
 			func(g *Grant) { g.Digest += "x" },
+			func(g *Grant) { g.ManifestDigest += "x" },
+			func(g *Grant) { g.ManifestDigest, g.Digest = g.Digest, g.ManifestDigest },
 			func(g *Grant) { g.Expires++ },
 			func(g *Grant) { g.Sig = sig },
 		} {
@@ -71,6 +74,7 @@ func FuzzDecodeAgainstSchema(f *testing.F) {
 		`{"v":1,"id":3,"type":"blocked","host":"h","reason":"r"}`,
 		`{"v":1,"id":4,"type":"ping"}`,
 		`{"v":1,"id":5,"type":"consume","session_id":"s","account":"x:@m","action":"post","digest":"` + strings.Repeat("b", 64) + `"}`,
+		`{"v":1,"id":6,"type":"media","request_id":"r","sha256":"` + strings.Repeat("c", 64) + `","offset":32768,"data":"iVBORw=="}`,
 	} {
 		f.Add([]byte(s))
 	}

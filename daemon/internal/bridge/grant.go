@@ -12,11 +12,13 @@ import (
 )
 
 // grantDomain starts every signed grant, so a signature over a grant can never be mistaken for
-// a signature over anything else the daemon key might one day sign.
-const grantDomain = "foureyes-grant-v1"
+// a signature over anything else the daemon key might one day sign. v2 added the manifest digest
+// (the whole post); the daemon no longer signs v1, and a v1 verifier cannot accept a v2 string
+// since the first line differs.
+const grantDomain = "foureyes-grant-v2"
 
-// Grant is the daemon's signed statement that a session allows one publish of the content with
-// Digest on Account. The extension opens its gate only for a grant that verifies against the
+// Grant is the daemon's signed statement that a session allows one publish of the post with
+// ManifestDigest (text Digest, attachments, answered post) on Account. The extension opens its gate only for a grant that verifies against the
 // daemon key it learnt from the native host and carries its own connection nonce. See
 // shared/protocol/PROTOCOL.md §3.
 type Grant struct {
@@ -24,6 +26,9 @@ type Grant struct {
 	Account   string `json:"account"`
 	Action    string `json:"action"`
 	Digest    string `json:"digest"`
+	// ManifestDigest is the digest of the whole post the session was approved for
+	// (package manifest): the text, each attached file, the answered, quoted or reposted post.
+	ManifestDigest string `json:"manifest_digest"`
 	// Expires is the session's expiry in Unix seconds: an integer, so that both sides write it
 	// the same way into the signed string.
 	Expires int64  `json:"expires"`
@@ -34,7 +39,7 @@ type Grant struct {
 
 // SignedString returns the exact bytes the signature covers:
 //
-//	foureyes-grant-v1\n<session_id>\n<account>\n<action>\n<digest>\n<expires>\n<nonce>
+//	foureyes-grant-v2\n<session_id>\n<account>\n<action>\n<digest>\n<manifest_digest>\n<expires>\n<nonce>
 //
 // with no trailing newline. It fails if a field is empty or contains a line break, since then the
 // string would not say unambiguously what was signed.
@@ -44,6 +49,7 @@ func (g Grant) SignedString() (string, error) {
 		{"account", g.Account},
 		{"action", g.Action},
 		{"digest", g.Digest},
+		{"manifest_digest", g.ManifestDigest},
 		{"nonce", g.Nonce},
 	}
 	for _, f := range fields {
@@ -55,7 +61,7 @@ func (g Grant) SignedString() (string, error) {
 		}
 	}
 	return strings.Join([]string{
-		grantDomain, g.SessionID, g.Account, g.Action, g.Digest,
+		grantDomain, g.SessionID, g.Account, g.Action, g.Digest, g.ManifestDigest,
 		strconv.FormatInt(g.Expires, 10), g.Nonce,
 	}, "\n"), nil
 }
@@ -63,12 +69,13 @@ func (g Grant) SignedString() (string, error) {
 // signGrant makes the grant for session s on a connection whose hello carried nonce.
 func signGrant(key ed25519.PrivateKey, s api.Session, nonce string) (Grant, error) {
 	g := Grant{
-		SessionID: s.ID,
-		Account:   s.Account,
-		Action:    s.Action,
-		Digest:    s.Digest,
-		Expires:   s.Expires.Unix(),
-		Nonce:     nonce,
+		SessionID:      s.ID,
+		Account:        s.Account,
+		Action:         s.Action,
+		Digest:         s.Digest,
+		ManifestDigest: s.ManifestDigest,
+		Expires:        s.Expires.Unix(),
+		Nonce:          nonce,
 	}
 	msg, err := g.SignedString()
 	if err != nil {
@@ -83,8 +90,8 @@ var ErrBadGrant = errors.New("grant does not verify")
 
 // VerifyGrant reports whether g is a grant signed by pub for the connection nonce: nil if so,
 // else an error wrapping [ErrBadGrant]. It does not look at the time: the caller also checks
-// that g.Expires is in the future and that g.Digest is the digest of the content it is about to
-// send.
+// that g.Expires is in the future and that g.Digest and g.ManifestDigest are the digests of the
+// text and of the whole post it is about to send.
 func VerifyGrant(pub ed25519.PublicKey, g Grant, nonce string) error {
 	if len(pub) != ed25519.PublicKeySize {
 		return fmt.Errorf("%w: public key is %d bytes, want %d", ErrBadGrant, len(pub), ed25519.PublicKeySize)

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,7 +56,14 @@ const (
 	TypeRotated = "rotated"
 	// TypePrivatePost asks whether a post from a private account may go out.
 	TypePrivatePost = "private_post"
+	// TypeMedia hands over part of a file attached to a pending request, for the daemon's
+	// media store (policy keep_media); the reply is ok, with done once the file is stored.
+	TypeMedia = "media"
 )
+
+// MaxMediaChunk is the most bytes of a file one media message carries (before base64), so
+// that the message stays under [MaxMessageSize].
+const MaxMediaChunk = 32 << 10
 
 // Message types only the daemon sends.
 const (
@@ -77,6 +85,10 @@ type fieldSpec struct {
 	// structured: not a string but the manifest's media list or target object, decoded
 	// strictly (unknown members refused); the rules check the values and name the member.
 	structured bool
+	// integer: not a string but a whole number from 0 to 2^53-1 (a media chunk's offset).
+	integer bool
+	// base64: standard base64 with padding (a media chunk's bytes).
+	base64 bool
 }
 
 // messageFields lists, per type, every field besides the envelope ("v", "id", "type"). A field
@@ -161,6 +173,13 @@ var messageFields = map[string][]fieldSpec{
 		{name: "result", required: true, max: 16, enum: []string{"ok", "failed"}},
 		{name: "error", max: 1024},
 	},
+	TypeMedia: {
+		{name: "request_id", required: true, max: 128},
+		{name: "sha256", required: true, max: 128, digest: true},
+		{name: "offset", required: true, integer: true},
+		// Standard base64 with padding of at most MaxMediaChunk bytes; absent for an empty file.
+		{name: "data", max: (MaxMediaChunk + 2) / 3 * 4, base64: true},
+	},
 	TypeUnrecognised: {
 		{name: "platform", required: true, max: 64},
 		{name: "host", required: true, max: 253},
@@ -200,6 +219,21 @@ type Message struct {
 	Result         string           // signed_out, rotated
 	Error          string           // signed_out, rotated
 	Handle         string           // private_post
+	SHA256         string           // media
+	Offset         int64            // media
+	Data           string           // media: base64 as sent; see [Message.MediaChunk]
+}
+
+// MediaChunk is a media message's bytes: its data decoded from standard base64.
+func (m *Message) MediaChunk() (api.MediaChunk, error) {
+	b, err := base64.StdEncoding.Strict().DecodeString(m.Data)
+	if err != nil {
+		return api.MediaChunk{}, api.Errorf(api.CodeBadRequest, "field data: must be standard base64 with padding")
+	}
+	if len(b) > MaxMediaChunk {
+		return api.MediaChunk{}, api.Errorf(api.CodeBadRequest, "field data: more than %d bytes", MaxMediaChunk)
+	}
+	return api.MediaChunk{RequestID: m.RequestID, SHA256: m.SHA256, Offset: m.Offset, Data: b}, nil
 }
 
 // field returns where the string field called name is kept.
@@ -247,6 +281,10 @@ func (m *Message) field(name string) *string {
 		return &m.Result
 	case "error":
 		return &m.Error
+	case "sha256":
+		return &m.SHA256
+	case "data":
+		return &m.Data
 	}
 	return nil
 }
@@ -335,6 +373,14 @@ func Decode(data []byte) (Message, error) {
 			}
 			continue
 		}
+		if f.integer {
+			n, err := decodeInt(raw[name])
+			if err != nil || n < 0 || n > maxSafeInteger {
+				return m, api.Errorf(api.CodeBadRequest, "field %s: must be an integer from 0 to 2^53-1", name)
+			}
+			m.Offset = n // the only integer field
+			continue
+		}
 		var s string
 		if err := json.Unmarshal(raw[name], &s); err != nil {
 			return m, api.Errorf(api.CodeBadRequest, "field %s: must be a string", name)
@@ -351,6 +397,11 @@ func Decode(data []byte) (Message, error) {
 		if f.digest && !digest.Valid(s) { // present means a digest: the schema refuses "" too
 			return m, api.Errorf(api.CodeBadRequest, "field %s: must be 64 lower-case hex digits (SHA-256)", name)
 		}
+		if f.base64 {
+			if _, err := base64.StdEncoding.Strict().DecodeString(s); err != nil {
+				return m, api.Errorf(api.CodeBadRequest, "field %s: must be standard base64 with padding", name)
+			}
+		}
 		*m.field(name) = s
 	}
 	for _, f := range specs {
@@ -360,7 +411,7 @@ func Decode(data []byte) (Message, error) {
 		if _, ok := raw[f.name]; !ok {
 			return m, api.Errorf(api.CodeBadRequest, "field %s: missing", f.name)
 		}
-		if f.structured {
+		if f.structured || f.integer {
 			continue
 		}
 		if *m.field(f.name) == "" {
@@ -567,6 +618,14 @@ type simpleReply struct {
 	V    int    `json:"v"`
 	ID   int64  `json:"id"`
 	Type string `json:"type"`
+}
+
+// mediaReply answers a media message: ok, and done once the whole file is in the store.
+type mediaReply struct {
+	V    int    `json:"v"`
+	ID   int64  `json:"id"`
+	Type string `json:"type"`
+	Done bool   `json:"done"`
 }
 
 type statusReply struct {

@@ -149,7 +149,7 @@ func TestGrantVectorFile(t *testing.T) {
 			t.Errorf("%s: SignedString = %q, %v", v.Name, got, err)
 		}
 		s := api.Session{ID: v.Grant.SessionID, Account: v.Grant.Account, Action: v.Grant.Action, Digest: v.Grant.Digest,
-			Expires: time.Unix(v.Grant.Expires, 0)}
+			ManifestDigest: v.Grant.ManifestDigest, Expires: time.Unix(v.Grant.Expires, 0)}
 		g, err := signGrant(key, s, v.Grant.Nonce)
 		if err != nil || g != v.Grant {
 			t.Errorf("%s: signGrant = %+v, %v; want %+v", v.Name, g, err, v.Grant)

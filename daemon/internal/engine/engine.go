@@ -30,6 +30,7 @@ import (
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/clock"
 	"foureyes/daemon/internal/custody"
+	"foureyes/daemon/internal/mediastore"
 	"foureyes/daemon/internal/platforms"
 	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/rules"
@@ -113,6 +114,10 @@ type Engine struct {
 	// unrecognised rate-limits platform_unrecognised lines (unrecognised.go).
 	unrecognised rules.UnrecognisedLog
 
+	// media is the store of attached files' copies (policy keep_media; keepmedia.go). It has
+	// its own lock: files are written outside mu.
+	media *mediastore.Store
+
 	watchMu  sync.Mutex
 	watchers map[chan api.Event]struct{}
 
@@ -189,6 +194,11 @@ func New(opts Options) (*Engine, error) {
 		e.st.Accounts = map[string]*api.Account{}
 	}
 	e.st.Version = 1
+	var err error
+	if e.media, err = openMediaStore(opts.Home); err != nil {
+		// Fail closed: copies cannot be written, so under keep_media nothing with files is approved.
+		log.Printf("media store: %v", err)
+	}
 	e.setPolicy(opts.Policy, opts.PolicySource, opts.PolicyErr)
 	return e, nil
 }

@@ -31,6 +31,9 @@ func (v *staffView) CreateRequest(ctx context.Context, n api.NewRequest) (api.Re
 				return t.refuse(d.Refusal)
 			}
 		}
+		if err := e.checkMediaTooLarge(n.Media); err != nil {
+			return err
+		}
 		open := rules.CountOpen(maps.Values(e.requests), v.c.OSUser, t.now)
 		in := rules.RequestInput{Account: n.Account, Action: n.Action, Text: n.Text, Digest: n.Digest,
 			Media: n.Media, Target: n.Target, ManifestDigest: n.ManifestDigest}
@@ -45,6 +48,7 @@ func (v *staffView) CreateRequest(ctx context.Context, n api.NewRequest) (api.Re
 		addManifest(f, r.ManifestDigest, r.Media, r.Target)
 		t.decided(d, f)
 		out = *requestOut(&r)
+		out.MediaToKeep = e.mediaToKeep(&r)
 		t.notify(api.Event{Kind: api.EventRequest, Request: requestOut(&r)})
 		return nil
 	})
@@ -110,6 +114,11 @@ func (v *staffView) Approve(ctx context.Context, requestID, approverID, code str
 			t.decided(d, f)
 			return t.refuse(d.Refusal)
 		}
+		// Before the code: a refusal here spends nothing, and the request can be approved once the
+		// browser has handed over the files.
+		if err := e.checkMediaKept(r); err != nil {
+			return err
+		}
 		if err := e.checkCode(t, rec, sec, code, fields); err != nil {
 			return err
 		}
@@ -119,16 +128,19 @@ func (v *staffView) Approve(ctx context.Context, requestID, approverID, code str
 		f["action"], f["digest"], f["text"] = r.Action, r.Digest, r.Text
 		f["approver_name"], f["approvals"], f["approvals_needed"] = rec.Name, len(r.ApprovedBy), needed
 		addManifest(f, r.ManifestDigest, r.Media, r.Target)
+		e.addMediaKept(f, r)
 		t.decided(d, f)
 		if done {
 			s, sd := rules.NewSession(e.cfg, freshID(e.sessions, "s", 16), *r, t.now)
 			put(t, e.sessions, s.ID, &s)
 			set(t, &r.SessionID, s.ID)
-			t.decided(sd, map[string]any{
+			sf := map[string]any{
 				"session_id": s.ID, "request_id": r.ID, "account": s.Account, "action": s.Action,
 				"digest": s.Digest, "manifest_digest": s.ManifestDigest,
 				"approved_by": strings.Join(s.ApprovedBy, ","), "expires": s.Expires,
-				"requester": s.Requester})
+				"requester": s.Requester}
+			e.addMediaKept(sf, r)
+			t.decided(sd, sf)
 			out.Session = sessionOut(&s)
 		}
 		out.Request = *requestOut(r)

@@ -107,7 +107,7 @@ const b64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
       if (m.id === 2 && m.type === "grant") {
         const g = m.grant;
         const key = await crypto.subtle.importKey("raw", b64(h.daemon_key), {name: "Ed25519"}, false, ["verify"]);
-        const signed = ["foureyes-grant-v1", g.session_id, g.account, g.action, g.digest, String(g.expires), g.nonce].join("\n");
+        const signed = ["foureyes-grant-v2", g.session_id, g.account, g.action, g.digest, g.manifest_digest, String(g.expires), g.nonce].join("\n");
         const ok = await crypto.subtle.verify({name: "Ed25519"}, key, b64(g.sig), new TextEncoder().encode(signed));
         const tampered = await crypto.subtle.verify({name: "Ed25519"}, key, b64(g.sig), new TextEncoder().encode(signed + "x"));
         report({stage: "done", verified: ok && g.nonce === nonce, tampered, origin: location.origin, replies});

@@ -97,6 +97,9 @@ func Diff(old, new *Policy) []Change {
 	add("custody", old.Custody, new.Custody, old.Custody == CustodyStrict && new.Custody != CustodyStrict)
 	privRank := map[string]int{PrivateBlock: 0, PrivateAllowOutsideHours: 1, PrivateAllow: 2}
 	add("private_accounts", old.PrivateAccounts, new.PrivateAccounts, privRank[new.PrivateAccounts] > privRank[old.PrivateAccounts])
+	// Keeping fewer copies weakens what the trail can prove.
+	add("keep_media", old.KeepMedia, new.KeepMedia, old.KeepMedia && !new.KeepMedia)
+	add("keep_media_max_bytes", old.KeepMediaMaxBytes, new.KeepMediaMaxBytes, old.KeepMedia && new.KeepMediaMaxBytes < old.KeepMediaMaxBytes)
 	for _, acc := range accountUnion(old, new) {
 		o, n := old.CustodyFor(acc), new.CustodyFor(acc)
 		add("accounts."+acc+".custody", o, n, o == CustodyStrict && n != CustodyStrict)

@@ -41,6 +41,7 @@ func TestDiff(t *testing.T) {
 		{"author mark no longer required", with(`"required":true`, `"required":false`), "author_mark", true},
 		{"a governed instance dropped", with(`"mastodon_instances":["social.example"]`, `"mastodon_instances":[]`), "mastodon_instances", true},
 		{"longer sessions", with(`"version":1,`, `"version":1,"session_ttl_seconds":3600,`), "session_ttl_seconds", true},
+		{"copies of attached files kept", with(`"version":1,`, `"version":1,"keep_media":true,`), "keep_media", false},
 		{"a wider code window", with(`"version":1,`, `"version":1,"totp_skew_steps":3,`), "totp_skew_steps", true},
 		{"a new extension id", with(`"version":1,`, `"version":1,"extension_ids":["abcdefghijklmnopabcdefghijklmnop"],`), "extension_ids", true},
 	}
@@ -64,6 +65,13 @@ func TestDiff(t *testing.T) {
 				t.Errorf("Weakened = %v", Weakened(cs))
 			}
 		})
+	}
+	// Keeping no more copies, or copies of smaller files only, weakens what the trail proves.
+	keeping := parse(t, with(`"version":1,`, `"version":1,"keep_media":true,`))
+	for name, p := range map[string]*Policy{"off": old, "smaller": parse(t, with(`"version":1,`, `"version":1,"keep_media":true,"keep_media_max_bytes":1024,`))} {
+		if !Weakened(Diff(keeping, p)) {
+			t.Errorf("keep_media %s: not a weakening: %+v", name, Diff(keeping, p))
+		}
 	}
 	if cs := Diff(old, parse(t, base)); len(cs) != 0 {
 		t.Errorf("the same policy differs: %+v", cs)

@@ -33,6 +33,14 @@ const DefaultFirefoxExtensionID = "foureyes@foureyes.eu"
 // DefaultBridgePort is the loopback port of the WebSocket bridge.
 const DefaultBridgePort = 47321
 
+// DefaultKeepMediaMaxBytes is the largest attached file the media store keeps a copy of unless
+// the policy says otherwise: 100 MiB, above the platforms' image limits and most videos'.
+const DefaultKeepMediaMaxBytes = 100 << 20
+
+// MaxKeepMediaMaxBytes is the highest keep_media_max_bytes: the extension hashes files up to
+// 1 GiB.
+const MaxKeepMediaMaxBytes = 1 << 30
+
 // AnyApprover in an approver list means any confirmed approver other than the requester.
 const AnyApprover = "*"
 
@@ -83,6 +91,14 @@ type Policy struct {
 	// PrivateAccounts says what happens when the browser is signed in to someone's private
 	// account on a governed platform: PrivateBlock, PrivateAllow or PrivateAllowOutsideHours.
 	PrivateAccounts string `json:"private_accounts"`
+
+	// KeepMedia keeps a copy of every file attached to an approved post in the daemon's media
+	// store (<state dir>/media/<sha256>); no session is issued for a post whose files the store
+	// does not hold.
+	KeepMedia bool `json:"keep_media"`
+	// KeepMediaMaxBytes is the largest file a copy is kept of; under KeepMedia a post with a
+	// larger file is refused when it is requested.
+	KeepMediaMaxBytes int `json:"keep_media_max_bytes"`
 
 	Audit Audit `json:"audit"`
 
@@ -271,6 +287,7 @@ func Default() *Policy {
 		MastodonInstances:   []string{},
 		Custody:             CustodyStrict,
 		PrivateAccounts:     PrivateBlock,
+		KeepMediaMaxBytes:   DefaultKeepMediaMaxBytes,
 		Audit:               Audit{Syslog: true},
 		ApproverCodes:       ApproverCodesLocal,
 	}

@@ -38,7 +38,7 @@ func TestMinimalPolicyIsTheDefault(t *testing.T) {
 func TestDefaultValues(t *testing.T) {
 	p := Default()
 	if p.Version != 1 || p.TOTPSkewSteps != 1 || p.SessionTTLSeconds != 600 || p.RequestTTLSeconds != 600 ||
-		p.MaxOpenRequests != 5 || p.BridgePort != 47321 || !p.Audit.Syslog {
+		p.MaxOpenRequests != 5 || p.BridgePort != 47321 || !p.Audit.Syslog || p.KeepMedia || p.KeepMediaMaxBytes != 100<<20 {
 		t.Errorf("unexpected scalar defaults: %+v", p)
 	}
 	wantThrottle := Throttle{MaxFailures: 5, WindowSeconds: 900, LockoutSeconds: 60, MaxLockoutSeconds: 3600, MaxConsecutiveFailures: 100}

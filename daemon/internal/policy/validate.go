@@ -96,6 +96,7 @@ func (p *Policy) Validate() error {
 	add(inRange("session_ttl_seconds", p.SessionTTLSeconds, 30, 3600, ""))
 	add(inRange("request_ttl_seconds", p.RequestTTLSeconds, 30, 86400, ""))
 	add(inRange("max_open_requests", p.MaxOpenRequests, 1, 100, ""))
+	add(inRange("keep_media_max_bytes", p.KeepMediaMaxBytes, 1024, MaxKeepMediaMaxBytes, " (1 GiB)"))
 
 	t := p.Throttle
 	add(inRange("throttle.max_failures", t.MaxFailures, 1, 100, ""))

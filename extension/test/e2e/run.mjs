@@ -1303,6 +1303,38 @@ flow('x: an image attached after approval -> blocked with the notice, nothing re
   await blockedWith(driver, 'manifest_mismatch');
 }));
 
+scenario('x: a grant signed for another whole post than the composer holds -> grant_invalid, nothing reaches the server', async () => {
+  // The daemon key is the real one and the text is the approved one; only the grant's manifest
+  // digest names another post (another image). The extension must not open the gate on it.
+  const { startFakeDaemon, installNativeHost } = await import('./lib/fake-daemon.mjs');
+  const other = await manifestDigest({ account: 'x:@ministry', action: 'post', text: 'Our poster for the open day', media: [{ sha256: sha256hex(png(9)), size: 1, type: 'image/png', alt: '' }] });
+  const drv = {
+    name: 'other-manifest', env: {}, approver: 'anna', accountFor: () => 'x:@ministry',
+    d: null,
+    async setup(dirs) { const cfg = installNativeHost(dirs.userDataDir, dirs.base); this.d = await startFakeDaemon({ hostConfig: cfg, openManifest: other }); },
+    async code() { return '123456'; },
+    async teardown() { await this.d.close(); },
+  };
+  return withBrowser(drv, async ({ context }) => {
+    const page = await openPlatform(context, 'x');
+    await until('the extension to connect to the daemon', () => drv.d.connected() >= 1, { timeout: 20000 });
+    server.reset(); server.log.length = 0;
+    await typePost(page, 'x', 'Our poster for the open day');
+    await attach(page, 'x', png(3), 'poster.png', 'picker');
+    await pressPost(page, 'x');
+    assert.equal(await noticeReason(page), 'approval_needed');
+    const ui = await openApproval(context, page);
+    await approveOpen(ui, drv, 'x');
+    await ui.close();
+    await waitReason(page, ['approved', 'signed_in']);
+    await pressPost(page, 'x');
+    assert.equal(await waitReason(page, 'grant_invalid'), 'grant_invalid');
+    assert.ok(await received(page, 0), JSON.stringify(server.received));
+    noPublishAtServer('x');
+    await until('the daemon to record a grant_invalid block', () => drv.d.log.blocked.some((b) => b.reason === 'grant_invalid'));
+  });
+});
+
 for (const platform of ['x', 'mastodon']) {
   flow(`${platform}: the approved image goes out once, and the server saw exactly its bytes`, (driver) => withBrowser(driver, async ({ context }) => {
     const page = await openPlatform(context, platform);
@@ -1332,6 +1364,43 @@ for (const platform of ['x', 'mastodon']) {
     assert.ok(await received(page, 1), 'once only');
   }));
 }
+
+// keep_media: the daemon keeps a copy of each approved file, handed over by the extension and
+// checked against the manifest before the approval issues a session.
+realFlow('x: keep_media: the approved image goes out once; the daemon keeps a copy with exactly the bytes the server received, the approval line says so, and `foureyes audit media` gives it back', async (driver) => {
+  driver.policy = { keep_media: true };
+  return withBrowser(driver, async ({ context, dirs }) => {
+    const page = await openPlatform(context, 'x');
+    await connected(driver);
+    server.reset();
+    const img = png(4);
+    const sha = sha256hex(img);
+    await typePost(page, 'x', 'Our poster for the open day, kept on file');
+    await attach(page, 'x', img, 'poster.png', 'picker');
+    await pressPost(page, 'x');
+    assert.equal(await noticeReason(page), 'approval_needed');
+    const ui = await openApproval(context, page);
+    await approveOpen(ui, driver, 'x');
+    await ui.close();
+    await waitReason(page, ['approved', 'signed_in']);
+    await pressPost(page, 'x');
+    assert.ok(await received(page, 1), JSON.stringify(server.received));
+    assert.deepEqual(server.received[0].mediaSha, [sha], 'the server stored the approved bytes');
+    const store = join(driver.env.FOUREYES_HOME, 'media');
+    const kept = readFileSync(join(store, sha));
+    assert.equal(sha256hex(kept), server.received[0].mediaSha[0], 'the copy has the bytes the server received');
+    assert.ok(kept.equals(img), 'the copy is the attached file');
+    assert.equal(statSync(store).mode & 0o777, 0o700);
+    assert.equal(statSync(join(store, sha)).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(store), [sha], 'nothing else (no partial file) in the store');
+    const approvals = await driver.events('approval');
+    assert.equal(approvals.at(-1).media_kept, sha, 'the approval line records the copy');
+    const { execFileSync } = await import('node:child_process');
+    const out = join(dirs.base, 'posted.png');
+    execFileSync(BIN, ['audit', 'media', sha, '--out', out], { env: { ...process.env, ...driver.env }, stdio: 'pipe' });
+    assert.ok(readFileSync(out).equals(img), '`foureyes audit media` writes the copy out');
+  });
+});
 
 flow('x: an approved reply sent as a reply to another post -> blocked; the approval window shows the post, the file and the links (screenshot)', (driver) => withBrowser(driver, async ({ context }) => {
   const page = await openPlatform(context, 'x');

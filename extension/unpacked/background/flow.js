@@ -132,7 +132,10 @@ export async function submit(sender, msg) {
     await dropApproved(tabId); // spent at the daemon, whatever happens next
     await custody.spent(a.sessionId); // signed out after its one publish
     const g = reply.grant || reply;
-    const v = await grants.check(g, { sessionId: a.sessionId, digest: d, account: a.account, action: a.action });
+    // The grant must name the whole post the composer holds (md), and that must be the post this
+    // tab was approved for: a grant for another manifest never opens the gate.
+    let v = await grants.check(g, { sessionId: a.sessionId, digest: d, manifestDigest: md, account: a.account, action: a.action });
+    if (v.ok && a.manifestDigest && g.manifest_digest !== a.manifestDigest) v = { ok: false, reason: 'manifest_mismatch' };
     if (!v.ok) {
       reportBlocked({ host, reason: 'grant_invalid', account: a.account, digest: d });
       return { allow: false, code: 'grant_invalid', message: v.reason };
@@ -220,6 +223,30 @@ export async function lists(tabId) {
 }
 
 /**
+ * handOver gives the daemon the bytes of each file it names (policy keep_media), read in chunks
+ * from the tab that holds them, in order from offset 0. Throws media_not_kept when the tab no
+ * longer has a file, and whatever the daemon answers (a file whose bytes are not the approved
+ * ones, too large, a store it cannot write).
+ */
+async function handOver(tabId, requestId, shas) {
+  for (const sha256 of shas) {
+    let offset = 0;
+    for (;;) {
+      const part = await chrome.tabs.sendMessage(tabId, { type: 'fe:media', sha256, offset }, { frameId: 0 }).catch(() => null);
+      if (!part || !part.ok) {
+        throw Object.assign(new Error(`the tab no longer holds the attached file ${sha256.slice(0, 12)}…: attach it again, then ask again`), { code: 'media_not_kept' });
+      }
+      const r = await conn.call('media', { request_id: requestId, sha256, offset, ...(part.length ? { data: part.data } : {}) });
+      offset += part.length;
+      if (r.done) break;
+      if (!part.length || offset >= part.size) {
+        throw Object.assign(new Error(`the daemon did not keep the file ${sha256.slice(0, 12)}… after all its bytes`), { code: 'media_not_kept' });
+      }
+    }
+  }
+}
+
+/**
  * approve creates the request (once per text and account) and submits one approver's code.
  * Returns {ok, done} with done=false while a second approver is needed.
  */
@@ -240,7 +267,18 @@ export async function approve(tabId, { account, approver, code }) {
         account, action: d.action, text: d.text, digest: d.digest, manifest_digest: md,
         ...(m.media.length ? { media: m.media } : {}), ...(m.target ? { target: m.target } : {}),
       });
-      requestId = (r.request || r).id;
+      const req = r.request || r;
+      requestId = req.id;
+      // keep_media: the daemon keeps a copy of each file before any approval counts.
+      if (Array.isArray(req.media_to_keep) && req.media_to_keep.length) {
+        try {
+          await handOver(tabId, requestId, req.media_to_keep);
+        } catch (e) {
+          // The next try makes a new request: this one would only count against the open ones.
+          await conn.call('cancel', { request_id: requestId }).catch(() => {});
+          throw e;
+        }
+      }
       await store.update('drafts', (all) => (all[tabId] ? { ...all, [tabId]: { ...all[tabId], requestId, account } } : all), {});
     }
     const res = await conn.call('approve', { request_id: requestId, approver, code });
@@ -262,7 +300,8 @@ export async function approve(tabId, { account, approver, code }) {
     return { ok: true, done: true, expires };
   } catch (e) {
     const err = errOf(e);
-    if (['not_found', 'expired', 'denied', 'locked', 'already_used'].includes(err.code)) {
+    // media_not_kept: the next try makes the request again and hands the files over again.
+    if (['not_found', 'expired', 'denied', 'locked', 'already_used', 'media_not_kept'].includes(err.code)) {
       await store.update('drafts', (all) => (all[tabId] ? { ...all, [tabId]: { ...all[tabId], requestId: null } } : all), {});
     }
     return { ok: false, error: err };

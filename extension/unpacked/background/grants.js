@@ -12,13 +12,14 @@ async function daemonKey(b64) {
 }
 
 /**
- * check verifies grant g for the session and digest about to be opened.
+ * check verifies grant g for the session about to be opened and the whole post about to go
+ * out: its text digest and its manifest digest.
  * @returns {Promise<{ok: boolean, reason?: string}>}
  */
-export async function check(g, { sessionId, digest, account, action }) {
+export async function check(g, { sessionId, digest, manifestDigest, account, action }) {
   const conn = await state();
   if (conn.state !== 'up' || !conn.daemonKey || !conn.nonce) return { ok: false, reason: 'not_connected' };
   let key;
   try { key = await daemonKey(conn.daemonKey); } catch { return { ok: false, reason: 'bad_key' }; }
-  return verifyGrant(g, { key, nonce: conn.nonce, digest, sessionId, account, action });
+  return verifyGrant(g, { key, nonce: conn.nonce, digest, manifestDigest, sessionId, account, action });
 }

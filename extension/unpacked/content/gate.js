@@ -64,7 +64,8 @@
     "sign_in_email_code": "Bluesky asks for a code it e-mailed to the official account, which foureyes cannot enter, so this browser is not signed in and nothing was published. Tell IT: the account must have e-mail sign-in codes turned off for foureyes to sign in.",
     "interaction_blocked": "foureyes holds back likes, follows and similar actions here outside an approved posting session: on this platform they go out the same way as posts. Nothing was sent.",
     "config_pending": "foureyes is still reading this computer's settings, so nothing can be posted on this site yet. Nothing was published; try again in a few seconds.",
-    "code_check_unavailable": "Not approved: the organisation's code server cannot check the approver's code right now. Try again in a minute; if it persists, tell IT."
+    "code_check_unavailable": "Not approved: the organisation's code server cannot check the approver's code right now. Try again in a minute; if it persists, tell IT.",
+    "media_not_kept": "Not approved: this organisation keeps a copy of every attached file, and foureyes could not keep this post's files (one may be too large, or was changed or removed in the tab). Nothing was published; attach the files again and ask for approval again, or tell IT if it persists."
   };
   // END notices
   const WITH_REQUEST = new Set(['approval_needed', 'digest_mismatch', 'scope_mismatch', 'expired', 'already_used', 'locked', 'grant_invalid',
@@ -282,6 +283,9 @@
   // it is attached, from the bytes the page received: sha256 -> {sha256, size, type, name, thumb}.
   const attached = new Map();
   const attachOrder = [];
+  // The files themselves, sha256 -> Blob, for a daemon that keeps copies (policy keep_media):
+  // the worker asks for them chunk by chunk ('fe:media') when the daemon names them.
+  const blobs = new Map();
   const hashing = new Set();
   // What the upload observer (content/observe.js, in the page's world) reported: media id -> sha256.
   const uploaded = new Map();
@@ -326,6 +330,7 @@
       const job = (async () => {
         const sha = await sha256(await file.arrayBuffer());
         attachOrder.push(sha);
+        if (!blobs.has(sha)) blobs.set(sha, file);
         if (!attached.has(sha)) attached.set(sha, { sha256: sha, size: file.size, type: mimeOf(file.type), name: String(file.name || '').slice(0, 255), thumb: await thumbnail(file) });
       })().catch(() => {});
       hashing.add(job);
@@ -336,6 +341,24 @@
   function inComposerArea(t) {
     return config && config.media && t instanceof Element && (!config.media.scope || t.closest(config.media.scope) || t.closest('input[type=file]'));
   }
+  // A chunk of an attached file for the worker, which hands it to the daemon (keep_media). Only
+  // the extension's own worker can ask (runtime messages from this extension); the daemon checks
+  // the whole file's SHA-256 against the approved manifest.
+  const MEDIA_CHUNK = 32 * 1024;
+  chrome.runtime.onMessage.addListener((msg, sender, sendResponse) => {
+    if (sender.id !== chrome.runtime.id || !msg || msg.type !== 'fe:media') return;
+    const b = blobs.get(msg.sha256);
+    const off = Number.isSafeInteger(msg.offset) && msg.offset >= 0 ? msg.offset : -1;
+    if (!b || off < 0 || off > b.size) { sendResponse({ ok: false }); return; }
+    b.slice(off, off + MEDIA_CHUNK).arrayBuffer().then((buf) => {
+      const bytes = new Uint8Array(buf);
+      let bin = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+      sendResponse({ ok: true, data: btoa(bin), length: bytes.length, size: b.size });
+    }, () => sendResponse({ ok: false }));
+    return true;
+  });
+
   window.addEventListener('change', (ev) => { const t = ev.target; if (t instanceof HTMLInputElement && t.type === 'file' && config && config.media) capture(t.files); }, true);
   window.addEventListener('drop', (ev) => { if (inComposerArea(ev.target) && ev.dataTransfer) capture(ev.dataTransfer.files); }, true);
   window.addEventListener('paste', (ev) => { if (inComposerArea(ev.target) && ev.clipboardData) capture(ev.clipboardData.files); }, true);
@@ -357,6 +380,7 @@
       const b = await (await fetch(m.getAttribute('src'))).blob();
       const sha = await sha256(await b.arrayBuffer());
       if (!attached.has(sha)) attached.set(sha, { sha256: sha, size: b.size, type: mimeOf(b.type), name: '', thumb: null });
+      if (!blobs.has(sha)) blobs.set(sha, b);
       return sha;
     } catch { return null; }
   }

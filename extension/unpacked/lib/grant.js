@@ -1,18 +1,20 @@
 // Signed grants: the daemon's permission to open the gate for one publish.
 //
-// A grant is {session_id, account, action, digest, expires, nonce, sig} (expires in Unix
-// seconds, an integer; an RFC 3339 string is accepted too); sig is the daemon's
+// A grant is {session_id, account, action, digest, manifest_digest, expires, nonce, sig}
+// (expires in Unix seconds, an integer; an RFC 3339 string is accepted too); sig is the daemon's
 // Ed25519 signature (base64) over the UTF-8 bytes of
 //
-//   foureyes-grant-v1\n<session_id>\n<account>\n<action>\n<digest>\n<expires as unix seconds>\n<nonce>
+//   foureyes-grant-v2\n<session_id>\n<account>\n<action>\n<digest>\n<manifest_digest>\n<expires as unix seconds>\n<nonce>
 //
 // The extension opens its gate only for a grant that verifies against the daemon key learnt from
-// the native-messaging host, carries the extension's own connection nonce and the digest of the
-// text about to be sent, and has not expired. Pure module: WebCrypto only.
+// the native-messaging host, carries the extension's own connection nonce, the digest of the
+// text about to be sent and the manifest digest of the whole post about to be sent (text,
+// attachments, answered post), and has not expired. A v1 grant (no manifest line) is refused:
+// it does not say which attachments were approved. Pure module: WebCrypto only.
 
 import { validDigest } from './digest.js';
 
-export const GRANT_PREFIX = 'foureyes-grant-v1';
+export const GRANT_PREFIX = 'foureyes-grant-v2';
 export const ACTIONS = ['post', 'reply', 'quote', 'repost'];
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|([+-])(\d{2}):(\d{2}))$/;
@@ -57,13 +59,14 @@ const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
  */
 export function checkGrantShape(g) {
   if (!g || typeof g !== 'object') return 'not an object';
-  for (const f of ['session_id', 'account', 'action', 'digest', 'nonce', 'sig']) {
+  for (const f of ['session_id', 'account', 'action', 'digest', 'manifest_digest', 'nonce', 'sig']) {
     if (typeof g[f] !== 'string' || g[f] === '') return `missing ${f}`;
   }
   if (!SAFE.test(g.session_id)) return 'bad session_id';
   if (!/^[^\n\r]+$/.test(g.account)) return 'bad account';
   if (!ACTIONS.includes(g.action)) return 'bad action';
   if (!validDigest(g.digest)) return 'bad digest';
+  if (!validDigest(g.manifest_digest)) return 'bad manifest_digest';
   if (Number.isNaN(expiryMs(g.expires))) return 'bad expires';
   if (!B64URL.test(g.nonce)) return 'bad nonce';
   if (!B64.test(g.sig)) return 'bad sig';
@@ -77,7 +80,7 @@ export function checkGrantShape(g) {
 export function grantString(g) {
   const bad = checkGrantShape({ sig: 'AA==', ...g });
   if (bad) throw new Error(`grant: ${bad}`);
-  return [GRANT_PREFIX, g.session_id, g.account, g.action, g.digest, String(unixSeconds(g.expires)), g.nonce].join('\n');
+  return [GRANT_PREFIX, g.session_id, g.account, g.action, g.digest, g.manifest_digest, String(unixSeconds(g.expires)), g.nonce].join('\n');
 }
 
 /** fromBase64 decodes standard or URL-safe base64, padded or not. */
@@ -114,9 +117,10 @@ export async function importDaemonKey(b64) {
 
 /**
  * verifyGrant checks a grant. Returns {ok:true} or {ok:false, reason} where reason is one of
- * malformed, bad_signature, wrong_nonce, digest_mismatch, expired, wrong_session.
+ * malformed, bad_signature, wrong_nonce, digest_mismatch, manifest_mismatch, expired, wrong_session.
+ * want.manifestDigest is required: a grant opens the gate only for the whole post it names.
  * @param {any} g the grant
- * @param {{key: CryptoKey, nonce: string, digest: string, now?: number, sessionId?: string, account?: string, action?: string}} want
+ * @param {{key: CryptoKey, nonce: string, digest: string, manifestDigest: string, now?: number, sessionId?: string, account?: string, action?: string}} want
  */
 export async function verifyGrant(g, want) {
   const bad = checkGrantShape(g);
@@ -133,6 +137,7 @@ export async function verifyGrant(g, want) {
   if (want.sessionId && g.session_id !== want.sessionId) return { ok: false, reason: 'wrong_session' };
   if ((want.account && g.account !== want.account) || (want.action && g.action !== want.action)) return { ok: false, reason: 'wrong_session' };
   if (g.digest !== want.digest) return { ok: false, reason: 'digest_mismatch' };
+  if (!want.manifestDigest || g.manifest_digest !== want.manifestDigest) return { ok: false, reason: 'manifest_mismatch' };
   const now = want.now ?? Date.now();
   if (expiryMs(g.expires) <= now) return { ok: false, reason: 'expired' };
   return { ok: true };

@@ -53,5 +53,6 @@ export const NOTICES = Object.freeze({
   "sign_in_email_code": "Bluesky asks for a code it e-mailed to the official account, which foureyes cannot enter, so this browser is not signed in and nothing was published. Tell IT: the account must have e-mail sign-in codes turned off for foureyes to sign in.",
   "interaction_blocked": "foureyes holds back likes, follows and similar actions here outside an approved posting session: on this platform they go out the same way as posts. Nothing was sent.",
   "config_pending": "foureyes is still reading this computer's settings, so nothing can be posted on this site yet. Nothing was published; try again in a few seconds.",
-  "code_check_unavailable": "Not approved: the organisation's code server cannot check the approver's code right now. Try again in a minute; if it persists, tell IT."
+  "code_check_unavailable": "Not approved: the organisation's code server cannot check the approver's code right now. Try again in a minute; if it persists, tell IT.",
+  "media_not_kept": "Not approved: this organisation keeps a copy of every attached file, and foureyes could not keep this post's files (one may be too large, or was changed or removed in the tab). Nothing was published; attach the files again and ask for approval again, or tell IT if it persists."
 });

@@ -9,7 +9,7 @@ export const NATIVE_HOST = 'org.foureyes.host';
 export const PING_INTERVAL_MS = 20000;
 
 /** Message types the extension may send to the daemon. */
-export const OUTGOING = ['hello', 'ping', 'status', 'approvers', 'accounts', 'request', 'approve', 'deny', 'cancel', 'open', 'published', 'blocked', 'unrecognised', 'credentials', 'signed_out', 'rotation', 'rotated', 'private_post'];
+export const OUTGOING = ['hello', 'ping', 'status', 'approvers', 'accounts', 'request', 'approve', 'deny', 'cancel', 'open', 'published', 'blocked', 'unrecognised', 'credentials', 'signed_out', 'rotation', 'rotated', 'private_post', 'media'];
 /** Message types the daemon may send. */
 export const INCOMING = ['hello', 'pong', 'status', 'approvers', 'accounts', 'request', 'approval', 'grant', 'ok', 'error', 'event', 'credentials', 'rotation'];
 

@@ -43,7 +43,7 @@ export function installNativeHost(userDataDir, workDir) {
   return cfg;
 }
 
-export async function startFakeDaemon({ port = 0, hostConfig, squatter = false, code = '123456', approvers = [{ id: 'anna', name: 'Anna Press' }], accounts = [{ id: 'x:@ministry', platform: 'x', handle: '@ministry' }, { id: 'mastodon:@press@social.example', platform: 'mastodon', handle: '@press@social.example' }] } = {}) {
+export async function startFakeDaemon({ port = 0, hostConfig, squatter = false, openManifest = null, code = '123456', approvers = [{ id: 'anna', name: 'Anna Press' }], accounts = [{ id: 'x:@ministry', platform: 'x', handle: '@ministry' }, { id: 'mastodon:@press@social.example', platform: 'mastodon', handle: '@press@social.example' }] } = {}) {
   const kp = await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']);
   const realKey = toBase64(new Uint8Array(await crypto.subtle.exportKey('raw', kp.publicKey)));
   // A squatter does not hold the key the native host vouches for: it signs with its own.
@@ -79,7 +79,7 @@ export async function startFakeDaemon({ port = 0, hostConfig, squatter = false, 
   issueToken();
 
   async function sign(s, nonce) {
-    const g = { session_id: s.id, account: s.account, action: s.action, digest: s.digest, expires: Math.floor(s.expires / 1000), nonce };
+    const g = { session_id: s.id, account: s.account, action: s.action, digest: s.digest, manifest_digest: s.manifest_digest, expires: Math.floor(s.expires / 1000), nonce };
     const sig = await crypto.subtle.sign({ name: 'Ed25519' }, signing.privateKey, new TextEncoder().encode(grantString(g)));
     return { ...g, sig: toBase64(new Uint8Array(sig)) };
   }
@@ -134,12 +134,13 @@ export async function startFakeDaemon({ port = 0, hostConfig, squatter = false, 
         case 'open': {
           const s = sessions.get(m.session_id);
           if (!s && !squatter) return fail('not_found');
-          if (squatter) return reply({ type: 'grant', grant: await sign(s || { id: m.session_id, account: 'x:@ministry', action: 'post', digest: m.digest, expires: Date.now() + 600000 }, nonce) });
+          if (squatter) return reply({ type: 'grant', grant: await sign(s || { id: m.session_id, account: 'x:@ministry', action: 'post', digest: m.digest, manifest_digest: m.manifest_digest, expires: Date.now() + 600000 }, nonce) });
           if (s.state !== 'active') return fail(s.state === 'revoked' ? 'locked' : s.state === 'expired' ? 'expired' : 'already_used');
           if (s.account !== m.account || s.action !== m.action) return fail('scope_mismatch');
           if (s.digest !== m.digest) return fail('digest_mismatch');
           s.state = 'consumed';
-          return reply({ type: 'grant', grant: await sign(s, nonce) });
+          // openManifest: a daemon that signs, with its real key, a grant for another whole post.
+          return reply({ type: 'grant', grant: await sign(openManifest ? { ...s, manifest_digest: openManifest } : s, nonce) });
         }
         case 'credentials': {
           // Once per session, active sessions only, the session's own account, a host of its platform.
