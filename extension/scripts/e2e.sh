@@ -109,14 +109,18 @@ else
 fi
 
 # Service mode, after the user-mode runs: no keyring (the service keeps its secrets in its
-# sealed store); run.mjs makes the OS users and says what is missing (root, setpriv, oathtool).
+# sealed store); run.mjs makes the OS users (the service's, the staff member's who runs Chromium,
+# the approvers') and says what is missing (root, setpriv, oathtool).
 if [ "$service" = 0 ]; then
 	:
 elif [ ! -x "$FOUREYES_CHROMIUM" ]; then
 	missing "Chromium at $FOUREYES_CHROMIUM (FOUREYES_CHROMIUM)" "apt-get install chromium" "every service-mode scenario"
 else
 	t0=$SECONDS
-	node extension/test/e2e/run.mjs --daemon service "${only[@]}" 2>&1 | tee "$tmp/service.log"
+	# Chromium as a staff member's own OS user, not root (lib/chromium-as.sh).
+	FOUREYES_BROWSER_USER=${FOUREYES_BROWSER_USER:-foureyes-e2e-staff} FOUREYES_CHROMIUM_AS=$FOUREYES_CHROMIUM \
+		FOUREYES_CHROMIUM=$root/extension/test/e2e/lib/chromium-as.sh \
+		node extension/test/e2e/run.mjs --daemon service "${only[@]}" 2>&1 | tee "$tmp/service.log"
 	tally "$tmp/service.log"
 	echo "e2e: service mode took $((SECONDS - t0)) s"
 fi

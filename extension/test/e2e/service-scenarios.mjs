@@ -4,10 +4,11 @@
 // approver mapped to the browser's own OS user (self-approval).
 //
 // run.mjs --daemon service runs exactly these; extension/scripts/e2e.sh does after the user-mode
-// runs. The set is chosen to cover the flow within a few minutes: approve and publish once (and
-// the spent session refusing a second post), a wrong code, an edit after approval, Lock now,
-// expiry, the service restarted, the bridge closed to web pages, and custody's sign-in and
-// sign-out on X (also under Lock now).
+// runs, with Chromium as a staff member's OS user. The set covers the flow in about two minutes:
+// approve and publish once on X and Mastodon (the spent session refusing a second post), an
+// approved image, a wrong code, an edit after approval, Lock now, expiry, the service restarted,
+// the bridge closed to web pages, the service worker stopped at each step, and custody's sign-in
+// and sign-out on X and Mastodon (also under Lock now, and with the browser closed).
 
 import assert from 'node:assert/strict';
 import { APPROVER_USER, SECOND_APPROVER_USER, BROWSER_USER } from './lib/service.mjs';
@@ -16,6 +17,8 @@ import { postingHours } from './lib/hours.mjs';
 /** SERVICE_SCENARIOS are run.mjs's flow scenarios that also run against the service, by name. */
 export const SERVICE_SCENARIOS = [
   'x: approve with a code -> exactly one request with the approved text; a second post is blocked',
+  'mastodon: approve with a code -> exactly one request with the approved text; a second post is blocked',
+  'x: the approved image goes out once, and the server saw exactly its bytes',
   'x: text edited after approval -> blocked, reported as digest_mismatch',
   'x: "Lock now" after approval -> blocked',
   'x: session expired -> blocked',
@@ -23,7 +26,9 @@ export const SERVICE_SCENARIOS = [
   'a web page cannot open the daemon WebSocket',
   'service worker stopped at every step of approve-and-publish -> gate closed, no allow rule left, one publish',
   'x: custody: signed in from the keyring inside the session only, one post, then signed out on the server',
+  'mastodon: custody: signed in from the keyring inside the session only, one post, then signed out on the server',
   'x: custody: "Lock now" while signed in -> signed out on the server, nothing published',
+  'x: custody: browser closed while signed in -> signed out on the server at the next start',
 ];
 
 /**

@@ -1,8 +1,9 @@
 // The "service" driver: the flow scenarios against `foureyes service` (service mode), set up as
-// on a laptop where IT turned it on, with three OS users:
+// on a laptop where IT turned it on, with the people as OS users of their own:
 //   - the service's own system user (SERVICE_USER), which alone can read the state folder (0700),
 //     the sealed secrets and the audit trail; the service reads the policy only from --policy;
-//   - the browser's user (this process: root, as the browsers run here), whose extension reaches
+//   - the browser's user (BROWSER_USER: a staff account when e2e.sh runs Chromium through
+//     chromium-as.sh, else this process's user), whose extension reaches
 //     the service through the native-messaging host (which finds the socket by FOUREYES_SOCKET)
 //     and the shared bridge, so every request carries that user's name;
 //   - the approvers' users: by default the one approver is mapped (`approver enroll --os-user`)
@@ -11,13 +12,15 @@
 // the trail) are done as root over the service's socket. No keyring is involved anywhere.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync, chmodSync, chownSync, existsSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync, cpSync, chmodSync, chownSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { EXTENSION_ID } from './fake-daemon.mjs';
 import { until } from './wait.mjs';
 import { ACCOUNTS } from './server.mjs';
+import { EXT_DIR, CHROMIUM } from './browser.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -27,8 +30,14 @@ export const SERVICE_USER = 'foureyes-e2e-svc';
 export const APPROVER_USER = 'foureyes-test-other';
 /** SECOND_APPROVER_USER is a second press officer's OS account. */
 export const SECOND_APPROVER_USER = 'foureyes-e2e-second';
-/** BROWSER_USER is who runs the browser, and so who asks for approval: this process's user. */
-export const BROWSER_USER = userInfo().username;
+/**
+ * BROWSER_USER is who runs the browser, and so who asks for approval: FOUREYES_BROWSER_USER when
+ * Chromium runs as that user through lib/chromium-as.sh (extension/scripts/e2e.sh does so),
+ * else this process's user.
+ */
+export const BROWSER_USER = process.env.FOUREYES_BROWSER_USER || userInfo().username;
+const ownUser = userInfo().username;
+const WRAPPER = fileURLToPath(new URL('./chromium-as.sh', import.meta.url));
 
 const STEP = 30000; // TOTP time step
 
@@ -43,6 +52,9 @@ export function serviceMissing(bin) {
   if (process.getuid() !== 0) return 'root, to run the service and the approvers as OS users of their own (run as root, as CI does)';
   for (const [prog, pkg] of [['setpriv', 'util-linux'], ['useradd', 'passwd'], ['oathtool', 'oathtool']]) {
     try { execFileSync('which', [prog], { stdio: 'ignore' }); } catch { return `${prog} (apt-get install ${pkg})`; }
+  }
+  if (BROWSER_USER !== ownUser && CHROMIUM !== WRAPPER) {
+    return `Chromium started as ${BROWSER_USER}: with FOUREYES_BROWSER_USER set, FOUREYES_CHROMIUM must be ${WRAPPER} (and FOUREYES_CHROMIUM_AS the browser), as extension/scripts/e2e.sh sets them`;
   }
   return null;
 }
@@ -96,10 +108,10 @@ export function serviceDriver(bin, { approvers = [{ id: 'anna', name: 'Anna Pres
    * asUser runs a foureyes command as another OS user, over the socket, with nothing of this
    * process's environment; returns {status, stdout, stderr}.
    */
-  const asUser = (user, args, input = '') => {
+  const asUser = (user, args, input = '', cmd = [paths.bin, ...args]) => {
     const u = ensureUser(user);
     try {
-      const stdout = execFileSync('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--clear-groups', '--', paths.bin, ...args],
+      const stdout = execFileSync('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--clear-groups', '--', ...cmd],
         { env: cliEnv(), cwd: '/', input, encoding: 'utf8', timeout: 20000, stdio: ['pipe', 'pipe', 'pipe'] });
       return { status: 0, stdout, stderr: '' };
     } catch (e) {
@@ -159,8 +171,18 @@ export function serviceDriver(bin, { approvers = [{ id: 'anna', name: 'Anna Pres
     /** The trail, exported by IT as root from the state folder (only root and the service can read it). */
     auditText() { return run(['audit', 'export', '--format', 'json', '--file', join(paths.state, 'audit.jsonl')]); },
     async setup(dirs) {
+      driver.env = {};
       svcUser = ensureUser(SERVICE_USER);
-      for (const a of approvers) if (a.osUser && a.osUser !== BROWSER_USER) ensureUser(a.osUser);
+      for (const a of approvers) if (a.osUser) ensureUser(a.osUser);
+      if (BROWSER_USER !== ownUser) {
+        // The staff member's browser: its HOME, its profile and the copy of the extension it
+        // loads (chromium-as.sh) are theirs.
+        const staff = ensureUser(BROWSER_USER);
+        const ext = join(dirs.base, 'extension');
+        cpSync(EXT_DIR, ext, { recursive: true, filter: (src) => !src.startsWith(join(EXT_DIR, '_metadata')) });
+        execFileSync('chown', ['-R', `${staff.uid}:${staff.gid}`, dirs.base]);
+        driver.env.FOUREYES_EXTENSION_COPY = ext;
+      }
       // Like /usr/bin, /etc/foureyes and /var/lib + /run: a folder every user may enter, with the
       // binary and the policy readable by all, and the state and runtime folders the service's
       // own (systemd's StateDirectory=, 0700, and RuntimeDirectory=, 0755).
@@ -186,9 +208,12 @@ export function serviceDriver(bin, { approvers = [{ id: 'anna', name: 'Anna Pres
       }, null, 2), { mode: 0o644 });
       // The browser's native-messaging host finds the service's socket from its environment (on a
       // laptop: /run/foureyes/foureyes.sock, found by itself).
-      driver.env = { FOUREYES_SOCKET: paths.socket };
+      driver.env.FOUREYES_SOCKET = paths.socket;
       await driver.start();
-      run(['extension', 'allow', EXTENSION_ID, '--dir', dirs.userDataDir]);
+      // The staff member lets the browser start the native-messaging host (the package does it
+      // for every user on a laptop).
+      const allowed = asUser(BROWSER_USER, ['extension', 'allow', EXTENSION_ID, '--dir', dirs.userDataDir]);
+      if (allowed.status !== 0) throw new Error(`foureyes extension allow as ${BROWSER_USER}: ${allowed.stdout}${allowed.stderr}`);
       if (!existsSync(join(dirs.userDataDir, 'NativeMessagingHosts', 'org.foureyes.host.json'))) {
         throw new Error('foureyes extension allow --dir did not write USER_DATA_DIR/NativeMessagingHosts/org.foureyes.host.json');
       }
