@@ -13,6 +13,12 @@
 import assert from 'node:assert/strict';
 import { APPROVER_USER, SECOND_APPROVER_USER, BROWSER_USER } from './lib/service.mjs';
 import { postingHours } from './lib/hours.mjs';
+import { ACCOUNTS } from './lib/server.mjs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** filesUnder lists every file below dir. */
+const filesUnder = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
 
 /** SERVICE_SCENARIOS are run.mjs's flow scenarios that also run against the service, by name. */
 export const SERVICE_SCENARIOS = [
@@ -124,6 +130,17 @@ export function serviceScenarios(h) {
         assert.equal(issued.length, 1);
         assert.deepEqual(issued[0].fields.approved_by.split(',').sort(), ['anna', 'ben']);
         assert.equal(pub[0].session, issued[0].fields.session_id);
+        // What the service holds: the passwords and the approvers' seeds only sealed in its own
+        // folder, in none of its files or its output in the clear; the staff member cannot even
+        // list the folder.
+        const secrets = [ACCOUNTS.x.password, ACCOUNTS.mastodon.password, ACCOUNTS.bluesky.password, driver.seed('anna'), driver.seed('ben')];
+        const files = filesUnder(driver.paths.state);
+        assert.ok(files.filter((f) => f.includes('/secrets/')).length >= secrets.length, files.join(', '));
+        for (const f of files) assert.ok(!secrets.some((x) => readFileSync(f, 'latin1').includes(x)), `a secret in the clear in ${f}`);
+        assert.ok(!secrets.some((x) => driver.output.join('').includes(x)), 'a secret in the service\'s output');
+        const ls = driver.asUser(BROWSER_USER, [], '', ['ls', driver.paths.state]);
+        assert.notEqual(ls.status, 0, `${BROWSER_USER} listed the service's state folder: ${ls.stdout}`);
+        assert.match(ls.stderr, /Permission denied/);
       });
     });
 

@@ -165,6 +165,8 @@ export function serviceDriver(bin, { approvers = [{ id: 'anna', name: 'Anna Pres
     approvers,
     paths,
     code,
+    /** seed is an approver's TOTP seed, as enrolment showed it. */
+    seed: (id) => secrets.get(id),
     run,
     asUser,
     status,
