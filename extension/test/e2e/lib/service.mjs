@@ -91,6 +91,7 @@ export function serviceDriver(bin, { approvers = [{ id: 'anna', name: 'Anna Pres
   let proc = null;
   let port = 0;
   let svcUser = null;
+  let exitHook = false; // ends a service still running when run.mjs exits (a browser that failed to start skips teardown)
   const secrets = new Map(); // approver id -> base32 seed
   const lastStep = new Map(); // approver id -> the last time step a code was made for
   const paths = {};
@@ -154,6 +155,67 @@ export function serviceDriver(bin, { approvers = [{ id: 'anna', name: 'Anna Pres
     return true;
   }, { timeout: 20000, every: 100 });
 
+  /** prepare makes the folders and users, starts the service, and does IT's setup over its socket. */
+  async function prepare(dirs) {
+    driver.env = {};
+    svcUser = ensureUser(SERVICE_USER);
+    for (const a of approvers) if (a.osUser) ensureUser(a.osUser);
+    if (BROWSER_USER !== ownUser) {
+      // The staff member's browser: its HOME, its profile and the copy of the extension it
+      // loads (chromium-as.sh) are theirs.
+      const staff = ensureUser(BROWSER_USER);
+      const ext = join(dirs.base, 'extension');
+      cpSync(EXT_DIR, ext, { recursive: true, filter: (src) => !src.startsWith(join(EXT_DIR, '_metadata')) });
+      execFileSync('chown', ['-R', `${staff.uid}:${staff.gid}`, dirs.base]);
+      driver.env.FOUREYES_EXTENSION_COPY = ext;
+    }
+    // Like /usr/bin, /etc/foureyes and /var/lib + /run: a folder every user may enter, with the
+    // binary and the policy readable by all, and the state and runtime folders the service's
+    // own (systemd's StateDirectory=, 0700, and RuntimeDirectory=, 0755).
+    base = mkdtempSync(join(tmpdir(), 'foureyes-svc-e2e-'));
+    chmodSync(base, 0o755);
+    Object.assign(paths, { bin: join(base, 'foureyes'), policy: join(base, 'policy.json'), state: join(base, 'state'), run: join(base, 'run') });
+    paths.socket = join(paths.run, 'foureyes.sock');
+    copyFileSync(bin, paths.bin);
+    chmodSync(paths.bin, 0o755);
+    mkdirSync(paths.state, { mode: 0o700 });
+    mkdirSync(paths.run, { mode: 0o755 });
+    for (const d of [paths.state, paths.run]) chownSync(d, svcUser.uid, svcUser.gid);
+    port = await freePort();
+    writeFileSync(paths.policy, JSON.stringify({
+      ...driver.policy,
+      version: 1,
+      accounts: { 'x:@ministry': {}, 'mastodon:@press@social.example': {}, 'bluesky:@ministry.bsky.social': {}, ...(driver.policy.accounts || {}) },
+      default_approvers: driver.policy.default_approvers || approvers.map((a) => a.id),
+      extension_ids: [EXTENSION_ID],
+      bridge_port: port,
+      mastodon_instances: ['social.example'],
+      session_ttl_seconds: driver.sessionTtl,
+    }, null, 2), { mode: 0o644 });
+    // The browser's native-messaging host finds the service's socket from its environment (on a
+    // laptop: /run/foureyes/foureyes.sock, found by itself).
+    driver.env.FOUREYES_SOCKET = paths.socket;
+    await driver.start();
+    // The staff member lets the browser start the native-messaging host (the package does it
+    // for every user on a laptop).
+    const allowed = asUser(BROWSER_USER, ['extension', 'allow', EXTENSION_ID, '--dir', dirs.userDataDir]);
+    if (allowed.status !== 0) throw new Error(`foureyes extension allow as ${BROWSER_USER}: ${allowed.stdout}${allowed.stderr}`);
+    if (!existsSync(join(dirs.userDataDir, 'NativeMessagingHosts', 'org.foureyes.host.json'))) {
+      throw new Error('foureyes extension allow --dir did not write USER_DATA_DIR/NativeMessagingHosts/org.foureyes.host.json');
+    }
+    // IT enrols the approvers at the laptop; each later one is vouched for by the first.
+    for (const [i, a] of approvers.entries()) {
+      const args = ['approver', 'enroll', a.id, '--name', a.name, '--json', ...(a.osUser ? ['--os-user', a.osUser] : [])];
+      const enr = JSON.parse(i === 0 ? run(args, '\n') : run([...args, '--by', approvers[0].id], `${await code(approvers[0].id)}\n`));
+      secrets.set(a.id, enr.secret);
+      run(['approver', 'confirm', a.id, await code(a.id)]);
+    }
+    // The accounts into custody: root over the socket, the password and seed on standard input.
+    run(['account', 'add', '--platform', 'x', '--handle', '@ministry', '--username', ACCOUNTS.x.username, '--password-stdin', '--totp-seed-stdin'], `${ACCOUNTS.x.password}\n${ACCOUNTS.x.seed}\n`);
+    run(['account', 'add', '--platform', 'bluesky', '--handle', '@ministry.bsky.social', '--username', ACCOUNTS.bluesky.username, '--password-stdin'], `${ACCOUNTS.bluesky.password}\n`);
+    run(['account', 'add', '--platform', 'mastodon', '--handle', '@press@social.example', '--username', ACCOUNTS.mastodon.username, '--password-stdin', '--totp-seed-stdin'], `${ACCOUNTS.mastodon.password}\n${ACCOUNTS.mastodon.seed}\n`);
+  }
+
   const driver = {
     name: 'service',
     env: {},
@@ -173,63 +235,12 @@ export function serviceDriver(bin, { approvers = [{ id: 'anna', name: 'Anna Pres
     /** The trail, exported by IT as root from the state folder (only root and the service can read it). */
     auditText() { return run(['audit', 'export', '--format', 'json', '--file', join(paths.state, 'audit.jsonl')]); },
     async setup(dirs) {
-      driver.env = {};
-      svcUser = ensureUser(SERVICE_USER);
-      for (const a of approvers) if (a.osUser) ensureUser(a.osUser);
-      if (BROWSER_USER !== ownUser) {
-        // The staff member's browser: its HOME, its profile and the copy of the extension it
-        // loads (chromium-as.sh) are theirs.
-        const staff = ensureUser(BROWSER_USER);
-        const ext = join(dirs.base, 'extension');
-        cpSync(EXT_DIR, ext, { recursive: true, filter: (src) => !src.startsWith(join(EXT_DIR, '_metadata')) });
-        execFileSync('chown', ['-R', `${staff.uid}:${staff.gid}`, dirs.base]);
-        driver.env.FOUREYES_EXTENSION_COPY = ext;
+      try {
+        await prepare(dirs);
+      } catch (e) {
+        await driver.teardown(); // a half-made service is not left running
+        throw e;
       }
-      // Like /usr/bin, /etc/foureyes and /var/lib + /run: a folder every user may enter, with the
-      // binary and the policy readable by all, and the state and runtime folders the service's
-      // own (systemd's StateDirectory=, 0700, and RuntimeDirectory=, 0755).
-      base = mkdtempSync(join(tmpdir(), 'foureyes-svc-e2e-'));
-      chmodSync(base, 0o755);
-      Object.assign(paths, { bin: join(base, 'foureyes'), policy: join(base, 'policy.json'), state: join(base, 'state'), run: join(base, 'run') });
-      paths.socket = join(paths.run, 'foureyes.sock');
-      copyFileSync(bin, paths.bin);
-      chmodSync(paths.bin, 0o755);
-      mkdirSync(paths.state, { mode: 0o700 });
-      mkdirSync(paths.run, { mode: 0o755 });
-      for (const d of [paths.state, paths.run]) chownSync(d, svcUser.uid, svcUser.gid);
-      port = await freePort();
-      writeFileSync(paths.policy, JSON.stringify({
-        ...driver.policy,
-        version: 1,
-        accounts: { 'x:@ministry': {}, 'mastodon:@press@social.example': {}, 'bluesky:@ministry.bsky.social': {}, ...(driver.policy.accounts || {}) },
-        default_approvers: driver.policy.default_approvers || approvers.map((a) => a.id),
-        extension_ids: [EXTENSION_ID],
-        bridge_port: port,
-        mastodon_instances: ['social.example'],
-        session_ttl_seconds: driver.sessionTtl,
-      }, null, 2), { mode: 0o644 });
-      // The browser's native-messaging host finds the service's socket from its environment (on a
-      // laptop: /run/foureyes/foureyes.sock, found by itself).
-      driver.env.FOUREYES_SOCKET = paths.socket;
-      await driver.start();
-      // The staff member lets the browser start the native-messaging host (the package does it
-      // for every user on a laptop).
-      const allowed = asUser(BROWSER_USER, ['extension', 'allow', EXTENSION_ID, '--dir', dirs.userDataDir]);
-      if (allowed.status !== 0) throw new Error(`foureyes extension allow as ${BROWSER_USER}: ${allowed.stdout}${allowed.stderr}`);
-      if (!existsSync(join(dirs.userDataDir, 'NativeMessagingHosts', 'org.foureyes.host.json'))) {
-        throw new Error('foureyes extension allow --dir did not write USER_DATA_DIR/NativeMessagingHosts/org.foureyes.host.json');
-      }
-      // IT enrols the approvers at the laptop; each later one is vouched for by the first.
-      for (const [i, a] of approvers.entries()) {
-        const args = ['approver', 'enroll', a.id, '--name', a.name, '--json', ...(a.osUser ? ['--os-user', a.osUser] : [])];
-        const enr = JSON.parse(i === 0 ? run(args, '\n') : run([...args, '--by', approvers[0].id], `${await code(approvers[0].id)}\n`));
-        secrets.set(a.id, enr.secret);
-        run(['approver', 'confirm', a.id, await code(a.id)]);
-      }
-      // The accounts into custody: root over the socket, the password and seed on standard input.
-      run(['account', 'add', '--platform', 'x', '--handle', '@ministry', '--username', ACCOUNTS.x.username, '--password-stdin', '--totp-seed-stdin'], `${ACCOUNTS.x.password}\n${ACCOUNTS.x.seed}\n`);
-      run(['account', 'add', '--platform', 'bluesky', '--handle', '@ministry.bsky.social', '--username', ACCOUNTS.bluesky.username, '--password-stdin'], `${ACCOUNTS.bluesky.password}\n`);
-      run(['account', 'add', '--platform', 'mastodon', '--handle', '@press@social.example', '--username', ACCOUNTS.mastodon.username, '--password-stdin', '--totp-seed-stdin'], `${ACCOUNTS.mastodon.password}\n${ACCOUNTS.mastodon.seed}\n`);
     },
     accountFor: (platform) => ({ x: 'x:@ministry', bluesky: 'bluesky:@ministry.bsky.social' }[platform] || 'mastodon:@press@social.example'),
     async lock() { run(['lock']); },
@@ -244,6 +255,7 @@ export function serviceDriver(bin, { approvers = [{ id: 'anna', name: 'Anna Pres
       return true;
     },
     async start() {
+      if (!exitHook) { exitHook = true; process.once('exit', () => { if (proc) proc.kill('SIGTERM'); }); }
       // As the unit starts it: its own user, no supplementary groups, a bare environment. A
       // FOUREYES_POLICY that would fail shows that only --policy counts.
       proc = spawn('setpriv', ['--reuid', String(svcUser.uid), '--regid', String(svcUser.gid), '--clear-groups', '--', paths.bin, 'service',
