@@ -3,10 +3,14 @@
 # sites, with the protocol stand-in and, when it builds, the real foureyes daemon; then Firefox
 # ESR (puppeteer-core over WebDriver BiDi) when firefox-esr is there: the block scenario, and
 # approve-once, custody (sign-in, one post, sign-out; on Mastodon too; Lock now, expiry, Firefox
-# closed mid-session), rotation and private accounts against the real daemon.
+# closed mid-session), rotation and private accounts against the real daemon. Last, a set of the
+# Chromium scenarios against `foureyes service` (service mode: the service, the browser and the
+# approvers as different OS users; extension/test/e2e/service-scenarios.mjs names them).
 #
 #   bash extension/scripts/e2e.sh            # everything
 #   E2E_ONLY=substring bash extension/scripts/e2e.sh
+#   E2E_SERVICE=1 bash extension/scripts/e2e.sh   # only the service-mode scenarios
+#   E2E_SERVICE=0 bash extension/scripts/e2e.sh   # everything but them
 #
 # Installs nothing (CI runs `npm ci` first). Screenshots go to artifacts/. Exits non-zero on any
 # failure; the last lines are "N skipped" and "N passed, N failed".
@@ -75,8 +79,11 @@ tally() { # reads a log, adds its "N skipped" and "N passed, N failed" lines and
 	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
 }
 
+service=${E2E_SERVICE:-}
 # Chromium. The daemon needs an OS keyring: give the whole run a private one.
-if [ ! -x "$FOUREYES_CHROMIUM" ]; then
+if [ "$service" = 1 ]; then
+	: # only the service-mode scenarios, below
+elif [ ! -x "$FOUREYES_CHROMIUM" ]; then
 	missing "Chromium at $FOUREYES_CHROMIUM (FOUREYES_CHROMIUM)" "apt-get install chromium" "every Chromium scenario"
 else
 	chromium_cmd=(node extension/test/e2e/run.mjs "${only[@]}")
@@ -88,7 +95,7 @@ else
 fi
 
 # Firefox ESR. The real daemon needs a keyring here too.
-if [ -n "${E2E_ONLY:-}" ]; then
+if [ -n "${E2E_ONLY:-}" ] || [ "$service" = 1 ]; then
 	: # a subset of the Chromium scenarios was asked for
 elif [ ! -x "$FOUREYES_FIREFOX" ]; then
 	missing "Firefox ESR at $FOUREYES_FIREFOX (FOUREYES_FIREFOX)" "apt-get install firefox-esr" "every Firefox scenario"
@@ -99,6 +106,23 @@ else
 	fi
 	"${firefox_cmd[@]}" 2>&1 | grep --line-buffered -vE '^dbus-daemon\[' | tee "$tmp/firefox.log"
 	tally "$tmp/firefox.log"
+fi
+
+# Service mode, after the user-mode runs: no keyring (the service keeps its secrets in its
+# sealed store); run.mjs makes the OS users (the service's, the staff member's who runs Chromium,
+# the approvers') and says what is missing (root, setpriv, oathtool).
+if [ "$service" = 0 ]; then
+	:
+elif [ ! -x "$FOUREYES_CHROMIUM" ]; then
+	missing "Chromium at $FOUREYES_CHROMIUM (FOUREYES_CHROMIUM)" "apt-get install chromium" "every service-mode scenario"
+else
+	t0=$SECONDS
+	# Chromium as a staff member's own OS user, not root (lib/chromium-as.sh).
+	FOUREYES_BROWSER_USER=${FOUREYES_BROWSER_USER:-foureyes-e2e-staff} FOUREYES_CHROMIUM_AS=$FOUREYES_CHROMIUM \
+		FOUREYES_CHROMIUM=$root/extension/test/e2e/lib/chromium-as.sh \
+		node extension/test/e2e/run.mjs --daemon service "${only[@]}" 2>&1 | tee "$tmp/service.log"
+	tally "$tmp/service.log"
+	echo "e2e: service mode took $((SECONDS - t0)) s"
 fi
 
 echo "$skipped skipped"

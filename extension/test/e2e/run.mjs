@@ -1,9 +1,11 @@
 // Browser end-to-end scenarios for the extension in Debian's Chromium (playwright-core).
 //
-//   node extension/test/e2e/run.mjs [--only substring] [--daemon fake|real|all]
+//   node extension/test/e2e/run.mjs [--only substring] [--daemon fake|real|all|service]
 //
 // Gate scenarios need no daemon. Flow scenarios run against the protocol stand-in ("fake")
 // always, and against the real daemon ("real") when FOUREYES_BIN names a built foureyes binary.
+// --daemon service runs only the scenarios named in service-scenarios.mjs, against `foureyes
+// service` with the browser's user, the service's and the approvers' as different OS users.
 // Screenshots go to artifacts/. Prints "N passed, N failed" last; exits 1 on any failure.
 
 import { mkdirSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -14,6 +16,8 @@ import { makeCert } from './lib/certs.mjs';
 import { startServer, ACCOUNTS } from './lib/server.mjs';
 import { launch, tempDirs, HOSTS, currentWorker, stopWorker, clickButton } from './lib/browser.mjs';
 import { fakeDriver, realDriver, realMissing } from './lib/drivers.mjs';
+import { serviceDriver, serviceMissing } from './lib/service.mjs';
+import { SERVICE_SCENARIOS, serviceScenarios } from './service-scenarios.mjs';
 import { withPolicy, whyNot as policyWhyNot } from './lib/policy.mjs';
 import { CI, until } from './lib/wait.mjs';
 import { postingHours } from './lib/hours.mjs';
@@ -1583,9 +1587,15 @@ flow('bluesky: the composer\'s reply to a post is requested as a reply, a quote 
   assert.deepEqual(server.received, []);
 }));
 
+serviceScenarios({ serviceFlow: (name, service, fn) => scenarios.push({ name, fn, flow: true, serviceOnly: true, service }), server, withBrowser, openPlatform, typePost, pressPost, noticeReason, waitReason, clickRequestApproval, received, connected, published, shot });
+
 // ---- run ------------------------------------------------------------------------------------
 const drivers = [];
 if (which === 'fake' || which === 'all') drivers.push(fakeDriver);
+// Service mode: its own set of scenarios (the gate scenarios, which need no daemon, are not repeated).
+const serviceWhyNot = which === 'service' ? serviceMissing(BIN) : null;
+if (which === 'service' && !serviceWhyNot) drivers.push((s) => serviceDriver(BIN, s.service));
+const forService = (s) => SERVICE_SCENARIOS.includes(s.name) || s.serviceOnly;
 // Why the real daemon cannot run, if it cannot: then its scenarios are skipped (failed under CI).
 const realWhyNot = (which === 'real' || which === 'all') ? realMissing(BIN) : null;
 if ((which === 'real' || which === 'all') && !realWhyNot) drivers.push(() => realDriver(BIN));
@@ -1613,6 +1623,13 @@ async function runOne(name, fn) {
 }
 
 for (const s of scenarios) {
+  if (which === 'service') {
+    if (!forService(s)) continue;
+    if (serviceWhyNot) await runOne(`[service] ${s.name}`, () => { throw new Skip(serviceWhyNot); });
+    else await runOne(`[service] ${s.name}`, () => s.fn(drivers[0](s)));
+    continue;
+  }
+  if (s.serviceOnly) continue;
   if (!s.flow) { await runOne(s.name, s.fn); continue; }
   for (const mk of drivers) {
     const driver = mk();
@@ -1620,6 +1637,12 @@ for (const s of scenarios) {
     await runOne(`[${driver.name}] ${s.name}`, () => s.fn(driver));
   }
   if (realWhyNot) await runOne(`[real] ${s.name}`, () => { throw new Skip(realWhyNot); });
+}
+// A renamed scenario must not drop out of the service run unnoticed.
+if (which === 'service') {
+  for (const name of SERVICE_SCENARIOS.filter((n) => !scenarios.some((s) => s.name === n))) {
+    await runOne(`[service] ${name}`, () => { throw new Error('no scenario of this name in run.mjs: update SERVICE_SCENARIOS in service-scenarios.mjs'); });
+  }
 }
 
 await server.close();
