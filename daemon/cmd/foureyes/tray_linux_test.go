@@ -25,6 +25,9 @@ type staffTray struct {
 	lines chan tray.Line
 	done  chan error
 	seen  []string
+	// cur is the newest menu read: a notification and the menu it goes with can come in
+	// either order, so a menu already read past is still the tray's current one.
+	cur *tray.LineMenu
 }
 
 func (s *svc) startStaffTray() *staffTray {
@@ -88,6 +91,9 @@ func (st *staffTray) next(what string, ok func(tray.Line) bool) tray.Line {
 			}
 			b, _ := json.Marshal(l)
 			st.seen = append(st.seen, string(b))
+			if l.Menu != nil {
+				st.cur = l.Menu
+			}
 			if l.Error != "" {
 				st.t.Fatalf("the staff user's tray: %s", l.Error)
 			}
@@ -109,6 +115,9 @@ func (st *staffTray) notification(title, contains string) tray.Notification {
 
 func (st *staffTray) menu(what string, ok func(*tray.LineMenu) bool) *tray.LineMenu {
 	st.t.Helper()
+	if st.cur != nil && ok(st.cur) {
+		return st.cur
+	}
 	return st.next("a menu with "+what, func(l tray.Line) bool { return l.Menu != nil && ok(l.Menu) }).Menu
 }
 

@@ -742,6 +742,9 @@ async function approveAndSignInFF(browser, page, drv, platform, text) {
   assert.deepEqual((await siteCookiesFF(browser, platform)).filter((c) => SITE_FF[platform].session.includes(c.name)).map((c) => c.name), [], 'a session cookie before any approval');
   await page.evaluate(() => window.__publishDirect('straight from the page before approval'));
   assert.ok(await received(page, 0), JSON.stringify(server.received));
+  // The blocked direct publish puts up its own notice; wait for it, or it can land after the
+  // press below and hide the approval notice.
+  assert.equal(await waitReason(page, 'platform_unrecognised'), 'platform_unrecognised');
   await pressOn(page, platform); // the notice with "Request approval" again
   assert.equal(await waitReason(page, 'approval_needed'), 'approval_needed');
   const ui = await approveOn(browser, page, drv, platform);

@@ -637,6 +637,9 @@ async function approveAndSignIn(context, page, driver, platform, text) {
   assert.deepEqual((await siteCookies(context, platform)).filter((c) => SITE[platform].session.includes(c.name)), []);
   await page.evaluate(() => window.__publishDirect('straight from the page before approval'));
   assert.ok(await received(page, 0), JSON.stringify(server.received));
+  // The blocked direct publish puts up its own notice; wait for it, or it can land after the
+  // press below and hide the approval notice.
+  assert.equal(await waitReason(page, 'platform_unrecognised'), 'platform_unrecognised');
   await pressPost(page, platform); // the notice with "Request approval" again
   assert.equal(await waitReason(page, 'approval_needed'), 'approval_needed');
   const { ui } = await approveInUi(context, page, driver, platform);
