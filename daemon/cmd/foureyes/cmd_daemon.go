@@ -211,8 +211,14 @@ func runDaemon(e *env, logger *log.Logger, headless bool, svc *serviceMode) erro
 		Logf:    logger.Printf,
 		Shared:  svc != nil,
 		Admin:   svc.isAdmin,
-		OnAdminRefused: func(uid int, method string) {
-			if err := eng.CommandRefused(uid, method); err != nil {
+		AdminGroup: func() string {
+			if svc == nil {
+				return ""
+			}
+			return svc.adminGroup
+		}(),
+		OnAdminRefused: func(c api.Caller, method string) {
+			if err := eng.CommandRefused(c.UID, c.OSUser, method); err != nil {
 				logger.Printf("recording a refused %s: %v", method, err)
 			}
 		},
@@ -227,6 +233,9 @@ func runDaemon(e *env, logger *log.Logger, headless bool, svc *serviceMode) erro
 	engineDone := make(chan struct{})
 	go func() { eng.Run(ctx); close(engineDone) }()
 	go reloadOnHUP(ctx, eng)
+	if svc != nil {
+		go svc.controls(ctx, eng, stop)
+	}
 
 	logger.Printf("ready: admin socket %s, audit log %s, policy %s", sock.Path(), auditPath, polSource)
 	idle.Poke() // start-up is activity: trim once it has settled

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log"
 	"net"
-	"os"
 	"os/user"
 	"path/filepath"
 	"runtime"
@@ -12,7 +12,6 @@ import (
 	"strconv"
 
 	"foureyes/daemon/internal/bridge"
-	"foureyes/daemon/internal/custody"
 	"foureyes/daemon/internal/engine"
 	"foureyes/daemon/internal/peeruid"
 	"foureyes/daemon/internal/policy"
@@ -24,33 +23,34 @@ import (
 // the socket, the owner of the TCP peer on the bridge), never from a message.
 // Where it keeps things by default is per OS: defaultServiceState and defaultServiceSocket are
 // in service_paths_*.go.
-const (
-	// secretsDirName and keyFileName are inside the state folder.
-	secretsDirName = "secrets"
-	keyFileName    = "secrets.key"
-)
-
 // serviceMode is what `foureyes service` changes in the daemon's assembly (runDaemon). Its
 // methods work on a nil value, which is user mode.
 type serviceMode struct {
 	state, socket, policy string
 	adminGroup            string // members may run the IT-only commands besides root
 	credentials           string // $CREDENTIALS_DIRECTORY: systemd's decrypted credentials
+	// stopc and reloadc, when set, stop the daemon and reload its policy: the Windows Service
+	// Control Manager's Stop and ParamChange (elsewhere signals do).
+	stopc, reloadc <-chan struct{}
 }
 
 func cmdService(e *env, args []string) int {
-	fs := e.flagSet("service", "[--state-dir DIR] [--socket PATH] [--policy FILE] [--admin-group GROUP]",
+	if len(args) > 0 && (args[0] == "install" || args[0] == "uninstall") {
+		return cmdServiceControl(e, args[0], args[1:])
+	}
+	fs := e.flagSet("service", "[--state-dir DIR] [--socket PATH] [--policy FILE] [--admin-group GROUP]\n       foureyes service install|uninstall   (Windows)",
 		"Run foureyes as a system service (service mode), under its own OS user: the approvers' seeds,\n"+
 			"the accounts' passwords, the state and the audit trail in a folder the staff cannot read;\n"+
 			"the policy only from the managed location; an admin socket every local user may open, where\n"+
 			"the kernel says who is calling. No tray here: each staff member's `foureyes tray` is its client.\n"+
 			"Normally started by systemd\n"+
-			"(foureyes.service) or launchd (eu.foureyes.service); see the admin guide, \"Service mode\".")
+			"(foureyes.service), launchd (eu.foureyes.service) or the Windows Service Control Manager (foureyes,\n"+
+			"registered by `foureyes service install` from an elevated prompt); see the admin guide, \"Service mode\".")
 	m := &serviceMode{credentials: e.getenv("CREDENTIALS_DIRECTORY")}
-	fs.StringVar(&m.state, "state-dir", defaultServiceState, "state folder: state, audit trail, sealed secrets and their key file (must be 0700)")
+	fs.StringVar(&m.state, "state-dir", defaultServiceState, stateDirHelp)
 	fs.StringVar(&m.socket, "socket", defaultServiceSocket, "admin socket every local user may open")
 	fs.StringVar(&m.policy, "policy", policy.ManagedPath(), "the policy file; FOUREYES_POLICY and per-user policies are ignored")
-	fs.StringVar(&m.adminGroup, "admin-group", "foureyes-admin", "OS group whose members, besides root, may add, remove and re-key accounts, set the RADIUS secret and unlock approvers (a missing group means root only)")
+	fs.StringVar(&m.adminGroup, "admin-group", "foureyes-admin", "OS group whose members, besides root (Windows: SYSTEM and elevated Administrators), may add, remove and re-key accounts, set the RADIUS secret and unlock approvers (a missing group means root only)")
 	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
@@ -64,6 +64,11 @@ func cmdService(e *env, args []string) int {
 		}
 		*p = abs
 	}
+	return runService(e, m)
+}
+
+// runServiceHere runs the service in this process, logging to e's standard error.
+func runServiceHere(e *env, m *serviceMode) int {
 	logger := log.New(e.stderr, "foureyes: ", log.LstdFlags)
 	log.SetOutput(e.stderr)
 	log.SetPrefix("foureyes: ")
@@ -73,20 +78,22 @@ func cmdService(e *env, args []string) int {
 	return exitOK
 }
 
-// checkState creates the state folder 0700, or refuses one that other users may read: the
-// trail and the state are the service's alone.
-func (m *serviceMode) checkState() error {
-	if err := os.MkdirAll(m.state, 0o700); err != nil {
-		return fmt.Errorf("creating the state folder %s: %w", m.state, err)
+// controls stops the daemon and reloads its policy when the service's controls say so (the
+// Windows Service Control Manager's Stop and ParamChange; nil channels never do).
+func (m *serviceMode) controls(ctx context.Context, eng *engine.Engine, stop func()) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.stopc:
+			stop()
+			return
+		case <-m.reloadc:
+			if err := eng.ReloadPolicy(); err != nil {
+				log.Printf("reloading the policy: %v", err)
+			}
+		}
 	}
-	fi, err := os.Stat(m.state)
-	if err != nil {
-		return fmt.Errorf("the state folder: %w", err)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("the state folder %s has mode %04o, so other users of this computer may read the trail and the state: run `chmod 700 %s` (systemd: StateDirectoryMode=0700)", m.state, perm, m.state)
-	}
-	return nil
 }
 
 // loadPolicy reads only the managed policy (the --policy file): a staff member cannot point the
@@ -95,21 +102,6 @@ func (m *serviceMode) loadPolicy(logger *log.Logger) func() (*policy.Policy, str
 	logger.Printf("service mode: the policy comes only from %s; FOUREYES_POLICY and per-user policy files are ignored", m.policy)
 	l := policy.Locations{Managed: m.policy}
 	return l.Load
-}
-
-// openStore opens the sealed secrets in the state folder, keyed by the systemd credential when
-// there is one, else by the key file beside them.
-func (m *serviceMode) openStore(logger *log.Logger) (custody.Store, error) {
-	f, err := custody.OpenFile(custody.FileOptions{
-		Dir:            filepath.Join(m.state, secretsDirName),
-		KeyFile:        filepath.Join(m.state, keyFileName),
-		CredentialsDir: m.credentials,
-	})
-	if err != nil {
-		return nil, err
-	}
-	logger.Printf("service mode: secrets sealed in %s, key from %s", f.Dir(), f.KeySource())
-	return f, nil
 }
 
 // peerUID is how the bridge learns who holds a connection: only in service mode.

@@ -286,7 +286,7 @@ func (e *env) socketPath() (string, error) {
 	if adminsock.Answers(own) {
 		return own, nil
 	}
-	if fi, err := os.Stat(systemSocket); err == nil && fi.Mode().Type() == os.ModeSocket {
+	if serviceThere(systemSocket) {
 		return systemSocket, nil
 	}
 	return own, nil

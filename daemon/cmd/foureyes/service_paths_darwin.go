@@ -8,3 +8,5 @@ const (
 	defaultServiceState  = "/var/db/foureyes"
 	defaultServiceSocket = "/var/db/foureyes-socket/foureyes.sock"
 )
+
+const stateDirHelp = "state folder: state, audit trail, sealed secrets and their key file (must be 0700)"

@@ -66,14 +66,18 @@ func userName(uid int) string {
 	return strconv.Itoa(uid)
 }
 
+// itHint says who IT is, in a refusal of an IT-only method.
+const itHint = "run it as root (sudo) or as a member of the service's admin group"
+
 // connPeer names the OS user at the other end of c, as the kernel reports it.
-func connPeer(c net.Conn) (uid int, name string, err error) {
+func connPeer(c net.Conn, _ *Config) (peer, error) {
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
-		return -1, "", errors.New("not a Unix socket connection")
+		return peer{uid: -1}, errors.New("not a Unix socket connection")
 	}
-	if uid, err = peerUID(uc); err != nil {
-		return -1, "", err
+	uid, err := peerUID(uc)
+	if err != nil {
+		return peer{uid: -1}, err
 	}
-	return uid, userName(uid), nil
+	return peer{uid: uid, name: userName(uid)}, nil
 }

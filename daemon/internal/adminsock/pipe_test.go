@@ -30,3 +30,14 @@ func TestUserPipeSDDL(t *testing.T) {
 		}
 	}
 }
+
+func TestPipeNameOfAPipe(t *testing.T) {
+	for _, p := range []string{`\\.\pipe\foureyes-service`, `\\.\PIPE\foureyes-service`} {
+		if got := pipeName(p); got != p {
+			t.Errorf("pipeName(%q) = %q, want the name itself", p, got)
+		}
+	}
+	if IsPipeName(`\\.\pipe\`) || IsPipeName(`C:\pipe\foureyes`) || IsPipeName("/run/foureyes/foureyes.sock") {
+		t.Error("IsPipeName took a path that names no pipe")
+	}
+}

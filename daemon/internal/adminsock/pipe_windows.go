@@ -14,6 +14,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+
+	"foureyes/daemon/internal/winacl"
 )
 
 // The admin socket on Windows: a named pipe (its name from pipe.go) that only the daemon's own
@@ -65,14 +67,14 @@ type pipeListener struct {
 }
 
 func listen(path string, shared bool) (net.Listener, error) {
-	if shared {
-		return nil, errors.New("the admin pipe shared by every user (service mode) is not built yet on Windows")
-	}
 	me, err := currentSID()
 	if err != nil {
 		return nil, err
 	}
 	sddl, err := userPipeSDDL(me.String())
+	if shared {
+		sddl, err = winacl.ServicePipeSDDL(me.String())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +245,8 @@ func dial(ctx context.Context, path string) (net.Conn, error) {
 		return nil, err
 	}
 	for {
-		h, err := windows.CreateFile(p, windows.GENERIC_READ|windows.GENERIC_WRITE, 0, nil, windows.OPEN_EXISTING,
+		// Not GENERIC_WRITE: the service's pipe does not grant FILE_CREATE_PIPE_INSTANCE to staff.
+		h, err := windows.CreateFile(p, winacl.ClientPipeAccess, 0, nil, windows.OPEN_EXISTING,
 			windows.FILE_FLAG_OVERLAPPED|windows.SECURITY_SQOS_PRESENT|windows.SECURITY_IDENTIFICATION, 0)
 		if err == nil {
 			if err := ownedByMe(h, name); err != nil {
@@ -264,8 +267,8 @@ func dial(ctx context.Context, path string) (net.Conn, error) {
 	}
 }
 
-// ownedByMe refuses a pipe whose owner is not this process's user: another user's program
-// that took the name first.
+// ownedByMe refuses a pipe whose owner is neither this process's user nor SYSTEM (the
+// service's): another user's program that took the name first.
 func ownedByMe(h windows.Handle, name string) error {
 	sd, err := windows.GetSecurityInfo(h, windows.SE_FILE_OBJECT, windows.OWNER_SECURITY_INFORMATION)
 	if err != nil {
@@ -279,22 +282,27 @@ func ownedByMe(h windows.Handle, name string) error {
 	if err != nil {
 		return err
 	}
-	if owner == nil || !owner.Equals(me) {
-		return fmt.Errorf("the admin pipe %s belongs to %v, not to this user: another program holds the daemon's name; nothing was sent", name, owner)
+	if owner == nil || !(owner.Equals(me) || owner.String() == winacl.SIDSystem) {
+		return fmt.Errorf("the admin pipe %s belongs to %v, not to this user nor to SYSTEM: another program holds the daemon's name; nothing was sent", name, owner)
 	}
 	return nil
 }
 
+// itHint says who IT is, in a refusal of an IT-only method.
+const itHint = "run it from an elevated prompt (Run as administrator) as a member of Administrators, or as a member of the service's admin group"
+
 // connPeer names the user at the other end of c: the user of the client's process, as the
-// kernel reports it, which must be the daemon's own.
-func connPeer(c net.Conn) (int, string, error) {
+// kernel reports it. In user mode it must be the daemon's own; in service mode (cfg.Shared) it
+// is any local user, whose uid is a number this process gives each account it sees (SYSTEM is
+// 0) and who is IT when the groups of its token say so.
+func connPeer(c net.Conn, cfg *Config) (peer, error) {
 	pc, ok := c.(*pipeConn)
 	if !ok {
-		return -1, "", errors.New("not an admin pipe connection")
+		return peer{uid: -1}, errors.New("not an admin pipe connection")
 	}
 	raw, err := pc.SyscallConn()
 	if err != nil {
-		return -1, "", err
+		return peer{uid: -1}, err
 	}
 	var pid uint32
 	var perr error
@@ -303,46 +311,113 @@ func connPeer(c net.Conn) (int, string, error) {
 			perr = e
 		}
 	}); err != nil {
-		return -1, "", err
+		return peer{uid: -1}, err
 	}
 	if perr != nil {
-		return -1, "", fmt.Errorf("asking which process is at the other end of the admin pipe: %w", perr)
+		return peer{uid: -1}, fmt.Errorf("asking which process is at the other end of the admin pipe: %w", perr)
 	}
-	sid, err := processSID(pid)
+	tok, err := processToken(pid)
 	if err != nil {
-		return -1, "", err
+		return peer{uid: -1}, err
+	}
+	defer func() { _ = tok.Close() }()
+	tu, err := tok.GetTokenUser()
+	if err != nil {
+		return peer{uid: -1}, fmt.Errorf("reading the user of the client process %d: %w", pid, err)
+	}
+	sid := tu.User.Sid
+	if cfg.Shared {
+		// The groups are read now, while the token is open: the answer is this connection's.
+		admin, err := tokenIsIT(tok, sid, cfg.AdminGroup)
+		if err != nil {
+			return peer{uid: -1}, fmt.Errorf("reading the groups of the client process %d: %w", pid, err)
+		}
+		return peer{uid: sidUID(sid), name: accountName(sid), admin: func() bool { return admin }}, nil
 	}
 	me, err := currentSID()
 	if err != nil {
-		return -1, "", err
+		return peer{uid: -1}, err
 	}
 	if !sid.Equals(me) {
-		return -1, "", fmt.Errorf("process %d runs as %s, not as the daemon's user", pid, sid)
+		return peer{uid: -1}, fmt.Errorf("process %d runs as %s, not as the daemon's user", pid, sid)
 	}
 	name := me.String()
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
-	return os.Getuid(), name, nil
+	return peer{uid: os.Getuid(), name: name}, nil
 }
 
-// processSID is the user a process runs as.
-func processSID(pid uint32) (*windows.SID, error) {
+// accountName is DOMAIN\user for sid, or the SID itself when Windows cannot name it.
+func accountName(sid *windows.SID) string {
+	account, domain, _, err := sid.LookupAccount("")
+	if err != nil {
+		return sid.String()
+	}
+	if domain == "" {
+		return account
+	}
+	return domain + `\` + account
+}
+
+// sidUIDs gives each account the service sees a number of its own for as long as it runs, as
+// the rest of the daemon keys callers by a uid; Windows has none. SYSTEM is 0, as root is.
+var sidUIDs = struct {
+	sync.Mutex
+	m    map[string]int
+	next int
+}{m: map[string]int{winacl.SIDSystem: 0}, next: 1000}
+
+func sidUID(sid *windows.SID) int {
+	sidUIDs.Lock()
+	defer sidUIDs.Unlock()
+	k := sid.String()
+	if uid, ok := sidUIDs.m[k]; ok {
+		return uid
+	}
+	uid := sidUIDs.next
+	sidUIDs.next++
+	sidUIDs.m[k] = uid
+	return uid
+}
+
+// tokenIsIT reports whether the token is IT's: SYSTEM, or a token in which Administrators (an
+// elevated program: without elevation Windows keeps the group for deny only) or the admin group
+// is enabled.
+func tokenIsIT(tok windows.Token, user *windows.SID, adminGroup string) (bool, error) {
+	if user.String() == winacl.SIDSystem {
+		return true, nil
+	}
+	want := map[string]bool{winacl.SIDAdministrators: true}
+	if adminGroup != "" {
+		if g, _, _, err := windows.LookupSID("", adminGroup); err == nil {
+			want[g.String()] = true
+		}
+	}
+	groups, err := tok.GetTokenGroups()
+	if err != nil {
+		return false, err
+	}
+	for _, g := range groups.AllGroups() {
+		if g.Attributes&windows.SE_GROUP_ENABLED != 0 && g.Attributes&windows.SE_GROUP_USE_FOR_DENY_ONLY == 0 && want[g.Sid.String()] {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// processToken opens the token of a process, for reading.
+func processToken(pid uint32) (windows.Token, error) {
 	p, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, pid)
 	if err != nil {
-		return nil, fmt.Errorf("opening the client process %d: %w", pid, err)
+		return 0, fmt.Errorf("opening the client process %d: %w", pid, err)
 	}
 	defer func() { _ = windows.CloseHandle(p) }()
 	var tok windows.Token
 	if err := windows.OpenProcessToken(p, windows.TOKEN_QUERY, &tok); err != nil {
-		return nil, fmt.Errorf("reading the user of the client process %d: %w", pid, err)
+		return 0, fmt.Errorf("reading the user of the client process %d: %w", pid, err)
 	}
-	defer func() { _ = tok.Close() }()
-	tu, err := tok.GetTokenUser()
-	if err != nil {
-		return nil, fmt.Errorf("reading the user of the client process %d: %w", pid, err)
-	}
-	return tu.User.Sid.Copy()
+	return tok, nil
 }
 
 // currentSID is the user this process runs as.

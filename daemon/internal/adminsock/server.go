@@ -60,8 +60,12 @@ type Config struct {
 	// In service mode the methods that change custody without an approver's code (adminOnly)
 	// are refused to everyone else; nil allows only root.
 	Admin func(uid int) bool
+	// AdminGroup is, on Windows, the local group whose members are IT besides SYSTEM and the
+	// Administrators of an elevated program (a missing group: those only); Admin is not asked
+	// there, as Windows names a caller by the groups of its token. Unused elsewhere.
+	AdminGroup string
 	// OnAdminRefused is told of each adminOnly call refused to a peer that is not IT.
-	OnAdminRefused func(uid int, method string)
+	OnAdminRefused func(c api.Caller, method string)
 	Logf           func(format string, args ...any)
 }
 
@@ -160,13 +164,14 @@ func writeErr(w io.Writer, err error) {
 
 func (s *Server) handle(ctx context.Context, c net.Conn) {
 	defer func() { _ = c.Close() }()
-	uid, name, err := connPeer(c)
+	p, err := connPeer(c, &s.cfg)
+	uid := p.uid
 	if err != nil || !s.cfg.AllowUID(uid) {
 		s.cfg.Logf("admin socket: refused a connection from uid %d: %v", uid, err)
 		writeErr(c, api.Errorf(api.CodeNotPermitted, "only the user the daemon runs as may use its admin socket"))
 		return
 	}
-	caller := api.Caller{OSUser: name, UID: uid, Via: "admin"}
+	caller := api.Caller{OSUser: p.name, UID: uid, Via: "admin"}
 
 	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	br := bufio.NewReaderSize(io.LimitReader(c, maxRequest+1), 64*1024)
@@ -199,16 +204,32 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 		writeErr(c, api.Errorf(api.CodeUnsupported, "unknown method %q", req.Method))
 		return
 	}
-	if s.cfg.Shared && adminOnly[req.Method] && !s.cfg.Admin(uid) {
-		s.cfg.Logf("admin socket: refused %s to uid %d (not IT)", req.Method, uid)
+	if s.cfg.Shared && adminOnly[req.Method] && !s.isAdmin(p) {
+		s.cfg.Logf("admin socket: refused %s to uid %d, %s (not IT)", req.Method, uid, p.name)
 		if s.cfg.OnAdminRefused != nil {
-			s.cfg.OnAdminRefused(uid, req.Method)
+			s.cfg.OnAdminRefused(caller, req.Method)
 		}
-		writeErr(c, api.Errorf(api.CodeNotPermitted, "%s is for IT in service mode: run it as root (sudo) or as a member of the service's admin group", req.Method))
+		writeErr(c, api.Errorf(api.CodeNotPermitted, "%s is for IT in service mode: %s", req.Method, itHint))
 		return
 	}
 	res, err := h(ctx, b, req.Params)
 	reply(c, res, err)
+}
+
+// peer is who is at the other end of a connection, as the kernel says.
+type peer struct {
+	uid  int
+	name string
+	// admin, when set (Windows, where IT is known by the groups of the caller's token, not by
+	// a uid), decides whether the peer is IT instead of Config.Admin.
+	admin func() bool
+}
+
+func (s *Server) isAdmin(p peer) bool {
+	if p.admin != nil {
+		return p.admin()
+	}
+	return s.cfg.Admin(p.uid)
 }
 
 func reply(w io.Writer, res any, err error) {

@@ -5,8 +5,9 @@ import (
 	"errors"
 )
 
-// ServerUID is not built on Windows: service mode, the only reason to ask who answers, is not
-// built there either, and Windows names users by SID, not by a numeric uid.
+// ServerUID is not built on Windows: its one use is the tray's question whether the channel is
+// the service's, and the tray of service mode is not built yet on Windows (Windows names users
+// by SID, not by a numeric uid).
 func (c *Client) ServerUID(ctx context.Context) (int, error) {
-	return -1, errors.New("asking who answers on the admin channel is not built on Windows (service mode is not built there yet)")
+	return -1, errors.New("the tray of the foureyes service is not built yet on Windows: use the foureyes command against the service (foureyes status)")
 }

@@ -334,7 +334,7 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 			okStep("refuse a bridge token", func() error {
 				return f.eng.BridgeRefused(0, 4242, "chrome-extension://x", "token issued to another OS user")
 			})
-			okStep("refuse an IT-only command", func() error { return f.eng.CommandRefused(4242, "account.add") })
+			okStep("refuse an IT-only command", func() error { return f.eng.CommandRefused(4242, "", "account.add") })
 
 			if !hit {
 				t.Fatalf("the scenario never wrote a %s line", ev)

@@ -33,10 +33,13 @@ func (e *Engine) BridgeRefused(peerUID, tokenUID int, origin, reason string) err
 
 // CommandRefused records that the service refused an IT-only command (account add, passwd,
 // remove, the RADIUS secret, unlocking an approver) to a local user who is not IT: an alarm,
-// since a staff member tried to change what the service holds.
-func (e *Engine) CommandRefused(uid int, method string) error {
+// since a staff member tried to change what the service holds. osUser is the caller as the
+// channel named it (Windows); when empty it is looked up by uid.
+func (e *Engine) CommandRefused(uid int, osUser, method string) error {
 	f := map[string]any{"uid": uid, "method": method}
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+	if osUser != "" {
+		f["os_user"] = osUser
+	} else if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
 		f["os_user"] = u.Username
 	}
 	return e.run(e.self, func(t *tx) error {

@@ -1,4 +1,4 @@
-//go:build !darwin
+//go:build !darwin && !windows
 
 package main
 
@@ -8,3 +8,5 @@ const (
 	defaultServiceState  = "/var/lib/foureyes"
 	defaultServiceSocket = "/run/foureyes/foureyes.sock"
 )
+
+const stateDirHelp = "state folder: state, audit trail, sealed secrets and their key file (must be 0700)"

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"log"
+	"strings"
+
+	"foureyes/daemon/internal/custody"
+	"foureyes/daemon/internal/winacl"
+)
+
+// checkState makes the state folder with an access list of SYSTEM and Administrators only, or
+// refuses one that anyone else may read or change: the trail and the state are the service's
+// alone.
+func (m *serviceMode) checkState() error {
+	return winacl.MakeStateDir(m.state)
+}
+
+// openStore keeps the secrets in the Credential Manager of the account the service runs as
+// (LocalSystem under the Service Control Manager), which no staff member can read. A state
+// folder other than the default gets entries of its own, as FOUREYES_HOME does in user mode.
+func (m *serviceMode) openStore(logger *log.Logger) (custody.Store, error) {
+	name := keyringService(m.state, !strings.EqualFold(m.state, defaultServiceState))
+	logger.Printf("service mode: secrets in the Windows Credential Manager of the service's account (entries %q)", name)
+	return custody.NewQueue(custody.NewKeyring(name), 0), nil
+}
