@@ -72,6 +72,7 @@ func runServiceHere(e *env, m *serviceMode) int {
 	logger := log.New(e.stderr, "foureyes: ", log.LstdFlags)
 	log.SetOutput(e.stderr)
 	log.SetPrefix("foureyes: ")
+	m.startNotes(logger)
 	if err := runDaemon(e, logger, true, m); err != nil {
 		return e.fail(err)
 	}

@@ -47,3 +47,6 @@ func (m *serviceMode) openStore(logger *log.Logger) (custody.Store, error) {
 	logger.Printf("service mode: secrets sealed in %s, key from %s", f.Dir(), f.KeySource())
 	return f, nil
 }
+
+// startNotes says in the log what service mode does not do yet on this system: nothing.
+func (m *serviceMode) startNotes(*log.Logger) {}

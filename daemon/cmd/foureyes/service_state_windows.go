@@ -23,3 +23,8 @@ func (m *serviceMode) openStore(logger *log.Logger) (custody.Store, error) {
 	logger.Printf("service mode: secrets in the Windows Credential Manager of the service's account (entries %q)", name)
 	return custody.NewQueue(custody.NewKeyring(name), 0), nil
 }
+
+// startNotes says in the log what Windows service mode does not do yet.
+func (m *serviceMode) startNotes(logger *log.Logger) {
+	logger.Printf("service mode on Windows: the browser bridge refuses every connection, as telling which Windows user holds a loopback connection is not built yet; the tray of service mode and the Event Log are not built yet either")
+}

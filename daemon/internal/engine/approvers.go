@@ -40,6 +40,7 @@ func (v *ownerView) EnrollApprover(ctx context.Context, n api.NewApprover) (api.
 		if err := e.opts.LookupUser(in.OSUser); err != nil {
 			return api.Enrollment{}, api.Errorf(api.CodeBadRequest, "there is no OS user %q on this computer: --os-user takes the login name the approver uses here (or leave it out if they have none)", in.OSUser)
 		}
+		in.OSUser = canonicalOSUser(in.OSUser)
 	}
 	if n.RadiusUser != "" || e.policyCodes() == policy.ApproverCodesRadius {
 		return v.enrollRemote(in, n)
