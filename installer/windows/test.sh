@@ -2,7 +2,7 @@
 # Checks the Windows packages that build.sh wrote, by reading them back with the msitools:
 #   - the MSI's tables: files, the Run key, the four native-messaging host keys, the custom
 #     actions that check, lock and copy the managed policy, POLICYFILE a secure property, the
-#     fixed UpgradeCode with its MajorUpgrade rows; no service (service mode is not built here);
+#     fixed UpgradeCode with its MajorUpgrade rows; no service (the MSI does not register service mode: `foureyes service install` does);
 #   - the extracted files: both programs are 64-bit Windows executables, foureyes.exe a console
 #     program and foureyesw.exe a windowed one; the host manifests name the host and allow
 #     exactly the pinned extension IDs;
@@ -136,13 +136,13 @@ if errors:
     sys.exit(1)
 PY
 ok "MSI tables: files, Run key, Chrome/Edge/Chromium/Firefox host keys, POLICYFILE actions, upgrade code"
-# Service mode is not built on Windows (installer/windows/README.md): the MSI installs no service.
+# The MSI installs no service (installer/windows/README.md): `foureyes service install` registers it by hand.
 # (wixl writes both tables, empty: an exported table is three header lines, then its rows.)
 for t in ServiceInstall ServiceControl; do
   msiinfo export "$msi" "$t" > "$tmp/$t.idt" || fail "msiinfo export $t"
-  [ "$(grep -c . "$tmp/$t.idt")" -eq 3 ] || fail "the MSI's $t table has rows, but service mode is not built on Windows: $(cat "$tmp/$t.idt")"
+  [ "$(grep -c . "$tmp/$t.idt")" -eq 3 ] || fail "the MSI's $t table has rows, but the MSI is not meant to install the service (installer/windows/README.md): $(cat "$tmp/$t.idt")"
 done
-ok "no service in the MSI (service mode is not built on Windows)"
+ok "no service in the MSI (foureyes service install registers it by hand)"
 
 # --- the MSI's policy check, run with this machine's build of the same program ---
 # The custom action's own command line, with POLICYFILE filled in: it must refuse a missing file

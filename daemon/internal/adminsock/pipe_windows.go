@@ -87,6 +87,9 @@ func listen(path string, shared bool) (net.Listener, error) {
 	}}
 	h, err := l.create(true)
 	if err != nil {
+		if shared && (errors.Is(err, windows.ERROR_ACCESS_DENIED) || errors.Is(err, windows.ERROR_PIPE_BUSY)) {
+			return nil, fmt.Errorf("the service's admin pipe %s exists already: the foureyes service is already running (sc.exe query foureyes), or another program holds the name (find it before you start the service: staff commands send nothing to a pipe that is not SYSTEM's)", l.name)
+		}
 		if errors.Is(err, windows.ERROR_ACCESS_DENIED) || errors.Is(err, windows.ERROR_PIPE_BUSY) {
 			return nil, fmt.Errorf("the admin pipe %s (for %s) exists already: a foureyes daemon is already running, or another program holds the name (stop it first, or set FOUREYES_HOME for a second instance)", l.name, path)
 		}
