@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"foureyes/daemon/internal/api"
 )
@@ -40,4 +42,36 @@ func TestUnderDir(t *testing.T) {
 	if underDir(`C:\foureyes.exe`, "") {
 		t.Error("an empty folder took everything")
 	}
+}
+
+// The Windows Service Control Manager's Stop reaches the daemon as its stop function.
+func TestServiceControlsStop(t *testing.T) {
+	stopc := make(chan struct{})
+	m := &serviceMode{stopc: stopc}
+	stopped := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		m.controls(t.Context(), nil, func() { close(stopped) })
+		close(done)
+	}()
+	close(stopc)
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("closing the stop channel did not stop the daemon")
+	}
+	<-done
+}
+
+// Without controls (Linux, macOS: signals do it) nothing stops the daemon but its context.
+func TestServiceControlsNone(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		(&serviceMode{}).controls(ctx, nil, func() { t.Error("stopped without a Stop") })
+		close(done)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	<-done
 }

@@ -41,7 +41,23 @@ func MakeStateDir(path string) error {
 }
 
 // CheckDir reads the folder's owner and access list from Windows and applies CheckStateDir.
+// A link (symbolic link or junction) is refused: its own owner could point it elsewhere after
+// the check.
 func CheckDir(path string) error {
+	p, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return err
+	}
+	attrs, err := windows.GetFileAttributes(p)
+	if err != nil {
+		return fmt.Errorf("the state folder %s: %w", path, err)
+	}
+	if attrs&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0 {
+		return fmt.Errorf("the state folder %s is a link (a symbolic link or junction), which whoever made it may point elsewhere: remove it (rmdir, which leaves its target alone) and start the service again", path)
+	}
+	if attrs&windows.FILE_ATTRIBUTE_DIRECTORY == 0 {
+		return fmt.Errorf("the state folder %s is not a folder: remove it and start the service again", path)
+	}
 	sd, err := windows.GetNamedSecurityInfo(path, windows.SE_FILE_OBJECT,
 		windows.OWNER_SECURITY_INFORMATION|windows.DACL_SECURITY_INFORMATION)
 	if err != nil {
