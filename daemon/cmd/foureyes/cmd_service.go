@@ -20,9 +20,11 @@ import (
 // Service mode: the engine as a system service under its own OS user. Staff users are its
 // clients: the CLI and the native-messaging host over a socket every local user may open, the
 // extension over the shared bridge. Who each caller is comes from the kernel (SO_PEERCRED on
-// the socket, the owner of the TCP peer on the bridge), never from a message.
+// the socket, the owner of the TCP peer on the bridge; on Windows the token of the pipe's client
+// process), never from a message.
 // Where it keeps things by default is per OS: defaultServiceState and defaultServiceSocket are
-// in service_paths_*.go.
+// in service_paths_*.go; how it keeps its folder and secrets in service_state_*.go.
+
 // serviceMode is what `foureyes service` changes in the daemon's assembly (runDaemon). Its
 // methods work on a nil value, which is user mode.
 type serviceMode struct {
