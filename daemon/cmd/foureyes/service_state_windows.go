@@ -2,6 +2,7 @@ package main
 
 import (
 	"log"
+	"path/filepath"
 	"strings"
 
 	"foureyes/daemon/internal/custody"
@@ -26,5 +27,5 @@ func (m *serviceMode) openStore(logger *log.Logger) (custody.Store, error) {
 
 // startNotes says in the log what Windows service mode does not do yet.
 func (m *serviceMode) startNotes(logger *log.Logger) {
-	logger.Printf("service mode on Windows: the browser bridge refuses every connection, as telling which Windows user holds a loopback connection is not built yet; the tray of service mode and the Event Log are not built yet either")
+	logger.Printf("service mode on Windows: the tray of service mode and the Event Log are not built yet (this log is %s)", filepath.Join(m.state, serviceLogName))
 }

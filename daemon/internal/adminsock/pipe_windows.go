@@ -335,7 +335,7 @@ func connPeer(c net.Conn, cfg *Config) (peer, error) {
 		if err != nil {
 			return peer{uid: -1}, fmt.Errorf("reading the groups of the client process %d: %w", pid, err)
 		}
-		return peer{uid: sidUID(sid), name: accountName(sid), admin: func() bool { return admin }}, nil
+		return peer{uid: winacl.UID(sid.String()), name: accountName(sid), admin: func() bool { return admin }}, nil
 	}
 	me, err := currentSID()
 	if err != nil {
@@ -361,27 +361,6 @@ func accountName(sid *windows.SID) string {
 		return account
 	}
 	return domain + `\` + account
-}
-
-// sidUIDs gives each account the service sees a number of its own for as long as it runs, as
-// the rest of the daemon keys callers by a uid; Windows has none. SYSTEM is 0, as root is.
-var sidUIDs = struct {
-	sync.Mutex
-	m    map[string]int
-	next int
-}{m: map[string]int{winacl.SIDSystem: 0}, next: 1000}
-
-func sidUID(sid *windows.SID) int {
-	sidUIDs.Lock()
-	defer sidUIDs.Unlock()
-	k := sid.String()
-	if uid, ok := sidUIDs.m[k]; ok {
-		return uid
-	}
-	uid := sidUIDs.next
-	sidUIDs.next++
-	sidUIDs.m[k] = uid
-	return uid
 }
 
 // tokenIsIT reports whether the token is IT's: SYSTEM, or a token in which Administrators (an

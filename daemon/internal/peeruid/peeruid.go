@@ -5,8 +5,10 @@
 // On Linux the kernel lists every TCP socket of the network namespace, with its owner's uid, in
 // /proc/net/tcp and /proc/net/tcp6: the peer of a connection is the socket whose local address
 // is the connection's remote address and the other way round. macOS lists the same in the sysctl
-// net.inet.tcp.pcblist_n (pcblist.go). On other systems the lookup is not built yet and every
-// call returns [ErrUnsupported], so callers fail closed.
+// net.inet.tcp.pcblist_n (pcblist.go). Windows lists each connection's owning process
+// (GetExtendedTcpTable, tcptable.go), whose token names the user; Windows has no uid, so the
+// number is winacl.UID's, the same the admin pipe gives that user. On other systems the lookup
+// is not built yet and every call returns [ErrUnsupported], so callers fail closed.
 package peeruid
 
 import (

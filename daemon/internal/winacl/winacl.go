@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Well-known security identifiers.
@@ -79,4 +80,26 @@ func CheckStateDir(path, owner string, daclPresent bool, aces []ACE) error {
 		return fmt.Errorf("the state folder %s grants access to %s besides SYSTEM and Administrators, so other users of this computer may read the trail and the state: %s", path, strings.Join(others, ", "), fix)
 	}
 	return nil
+}
+
+// uids numbers the accounts this process meets, as the rest of the daemon keys callers by a
+// uid, which Windows has not: the admin pipe and the browser bridge must give one account the
+// same number for a bridge token to be bound to its user. SYSTEM is 0, as root is.
+var uids = struct {
+	sync.Mutex
+	m    map[string]int
+	next int
+}{m: map[string]int{SIDSystem: 0}, next: 1000}
+
+// UID is the number of the account sid for as long as this process runs.
+func UID(sid string) int {
+	uids.Lock()
+	defer uids.Unlock()
+	if uid, ok := uids.m[sid]; ok {
+		return uid
+	}
+	uid := uids.next
+	uids.next++
+	uids.m[sid] = uid
+	return uid
 }

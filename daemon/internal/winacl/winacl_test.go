@@ -64,3 +64,17 @@ func TestCheckStateDir(t *testing.T) {
 		}
 	}
 }
+
+func TestUID(t *testing.T) {
+	const anna, ben = "S-1-5-21-1-2-3-1001", "S-1-5-21-1-2-3-1002"
+	if UID(SIDSystem) != 0 {
+		t.Errorf("SYSTEM is %d, want 0", UID(SIDSystem))
+	}
+	a, b := UID(anna), UID(ben)
+	if a == b || a <= 0 || b <= 0 {
+		t.Errorf("two accounts got %d and %d", a, b)
+	}
+	if UID(anna) != a {
+		t.Errorf("one account got %d, then %d", a, UID(anna))
+	}
+}
