@@ -348,7 +348,7 @@ func portHeld(port int, err error) error {
 	who := "another program"
 	if h, herr := peeruid.PortHolder(uint16(port)); herr == nil {
 		name := strconv.Itoa(h.UID)
-		if u, uerr := user.LookupId(name); uerr == nil {
+		if u, uerr := engine.LookupUID(h.UID); uerr == nil {
 			name = u.Username
 		}
 		if h.PID > 0 {

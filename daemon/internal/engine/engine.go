@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -238,7 +237,7 @@ func (e *Engine) SetBridgeError(err error) {
 // connections the line stands for.
 func (e *Engine) LocalPageRefused(uid int, remote, reason string, count int) error {
 	f := map[string]any{"peer_uid": uid, "remote": remote, "reason": reason, "count": count}
-	if u, err := user.LookupId(strconv.Itoa(uid)); uid >= 0 && err == nil {
+	if u, err := LookupUID(uid); uid >= 0 && err == nil {
 		f["peer_user"] = u.Username
 	}
 	return e.run(e.self, func(t *tx) error {

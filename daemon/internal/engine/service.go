@@ -1,9 +1,6 @@
 package engine
 
 import (
-	"os/user"
-	"strconv"
-
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/rules"
 )
@@ -21,7 +18,7 @@ func (e *Engine) SetBridgeHelloFor(f func(origin string, c api.Caller) (api.Brid
 func (e *Engine) BridgeRefused(peerUID, tokenUID int, origin, reason string) error {
 	f := map[string]any{"peer_uid": peerUID, "token_uid": tokenUID, "origin": origin, "reason": reason}
 	for k, uid := range map[string]int{"peer_user": peerUID, "token_user": tokenUID} {
-		if u, err := user.LookupId(strconv.Itoa(uid)); uid >= 0 && err == nil {
+		if u, err := LookupUID(uid); uid >= 0 && err == nil {
 			f[k] = u.Username
 		}
 	}
@@ -39,7 +36,7 @@ func (e *Engine) CommandRefused(uid int, osUser, method string) error {
 	f := map[string]any{"uid": uid, "method": method}
 	if osUser != "" {
 		f["os_user"] = osUser
-	} else if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+	} else if u, err := LookupUID(uid); err == nil {
 		f["os_user"] = u.Username
 	}
 	return e.run(e.self, func(t *tx) error {

@@ -103,3 +103,15 @@ func UID(sid string) int {
 	uids.m[sid] = uid
 	return uid
 }
+
+// SID is the account UID numbered uid, if this process has met it.
+func SID(uid int) (string, bool) {
+	uids.Lock()
+	defer uids.Unlock()
+	for sid, u := range uids.m {
+		if u == uid {
+			return sid, true
+		}
+	}
+	return "", false
+}

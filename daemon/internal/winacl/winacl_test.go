@@ -77,4 +77,10 @@ func TestUID(t *testing.T) {
 	if UID(anna) != a {
 		t.Errorf("one account got %d, then %d", a, UID(anna))
 	}
+	if sid, ok := SID(b); !ok || sid != ben {
+		t.Errorf("SID(%d) = %q, %v; want %s", b, sid, ok, ben)
+	}
+	if sid, ok := SID(-1); ok {
+		t.Errorf("SID(-1) = %q, want none", sid)
+	}
 }
