@@ -25,10 +25,11 @@ import (
 const serviceLogName = "service.log"
 
 // Service-specific exit codes the Service Control Manager shows (sc.exe query foureyes,
-// SERVICE_EXIT_CODE) when the service stops before it can write its log.
+// SERVICE_EXIT_CODE) when the service stops before it can write its log; apart from the exit
+// statuses of main.go, which it shows for a failure after that.
 const (
-	exitStateFolder = 3 // the state folder is missing its access list, or others may use it
-	exitLogFile     = 4 // the log in the state folder cannot be opened
+	exitStateFolder = 10 // the state folder is missing its access list, or others may use it
+	exitLogFile     = 11 // the log in the state folder cannot be opened
 )
 
 // runService runs under the Service Control Manager when it started this program, and
