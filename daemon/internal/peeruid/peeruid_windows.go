@@ -92,7 +92,7 @@ func portHolder(port uint16) (Holder, error) {
 		pid := h.UID
 		uid, err := processUID(uint32(pid))
 		if err != nil {
-			return Holder{PID: pid, UID: -1}, nil
+			return Holder{}, err // another user's process, and this one may not read it
 		}
 		return Holder{PID: pid, UID: uid}, nil
 	}
