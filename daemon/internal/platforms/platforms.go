@@ -118,7 +118,9 @@ func (p Platform) Supported() bool { return p.Status == StatusSupported }
 // a person. Custody one_time changes the password after every posting session, so it is
 // accepted only where this holds. The extension's twin is rotatesUnattended in
 // extension/unpacked/lib/rotation.js.
-func (p Platform) RotatesUnattended() bool { return p.Supported() && p.Rotatable && !p.passwordPersonStep }
+func (p Platform) RotatesUnattended() bool {
+	return p.Supported() && p.Rotatable && !p.passwordPersonStep
+}
 
 // The embedded table is checked against its schema by the tests (TestEmbeddedTable), not at
 // every start: the daemon then links no JSON Schema compiler, which costs memory all day.
