@@ -224,3 +224,31 @@ func TestOneTimeHeldAtStrictIsRecorded(t *testing.T) {
 		t.Fatalf("trail:\n%s", trail)
 	}
 }
+
+// Without its audit line the change after the session releases nothing and stores nothing.
+func TestOneTimeReleaseWithoutItsLine(t *testing.T) {
+	ctx := context.Background()
+	f := oneTimeFixture(t)
+	_, s := approvedSession(t, f, "ein Beitrag")
+	if _, err := signIn(f).ReleaseCredentials(ctx, xAsk(s)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.admin().Lock(ctx, "test"); err != nil {
+		t.Fatal(err)
+	}
+	f.audit.fail.Store(true)
+	ro, err := signIn(f).ReleaseRotation(ctx, xAsk(s))
+	wantCode(t, err, api.CodeAuditUnavailable)
+	f.audit.fail.Store(false)
+	if ro.NewPassword != "" || f.secret(custody.AccountNextPasswordKey("x:@ministry")) != "" {
+		t.Fatal("a new password went out or stayed in the keyring without its line")
+	}
+	accs, _ := f.admin().ListAccounts(ctx)
+	if accs[0].RotationPending {
+		t.Fatal("a rotation is pending without its line")
+	}
+	// It can be asked again: nothing was released.
+	if _, err := signIn(f).ReleaseRotation(ctx, xAsk(s)); err != nil {
+		t.Fatal(err)
+	}
+}
