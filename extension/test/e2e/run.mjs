@@ -1123,7 +1123,9 @@ for (const platform of ['x', 'mastodon']) {
         // The keyring holds the new password: the next session signs in with it (postAfter
         // checks the sign-in sent the server's current password), and changes it again.
         const n = (await driver.published()).length;
-        await postAfter(context, page, driver, platform, `Second one-time custody post on ${platform}`);
+        server.reset();
+        await page.close();
+        await postAfter(context, await openPlatform(context, platform), driver, platform, `Second one-time custody post on ${platform}`);
         const [, pub2] = await published(driver, n + 1);
         const rot2 = await afterSession(driver, pub2.session);
         assert.deepEqual(rot2.map((r) => r.event), ['password_rotated'], JSON.stringify(rot2));
