@@ -99,7 +99,9 @@ export async function afterSession({ sessionId, account, p, host, signedIn }) {
   const tab = await chrome.tabs.create({ url: passwordUrl(p, host), active: false });
   await update((a) => { if (a[sessionId]) a[sessionId].tabId = tab.id; return a; });
   setTimeout(() => { entries().then((a) => { if (a[sessionId] && a[sessionId].phase === 'form') finish(sessionId, false, 'the change-password form did not show its fields'); }); }, SIGN_IN_MS);
-  return done;
+  // The sign-out must follow whatever happens here: it waits no longer than this.
+  const giveUp = new Promise((resolve) => setTimeout(() => resolve({ ok: false, error: 'the change did not finish in time' }), SIGN_IN_MS + RESULT_MS + 30000));
+  return Promise.race([done, giveUp]);
 }
 custody.onBeforeSignOut(afterSession);
 
