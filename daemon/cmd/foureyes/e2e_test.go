@@ -501,6 +501,18 @@ func TestCLIPolicyCheck(t *testing.T) {
 	if _, errs, _ := c.run("", "policy", "check", good); errs != "" {
 		t.Errorf("a clean policy warns: %q", errs)
 	}
+	// Custody one_time: at the top level Bluesky is held at strict, with a warning; on a Bluesky
+	// account of its own it is an error naming the account and the platform.
+	oneTime := filepath.Join(c.home, "one-time.json")
+	_ = os.WriteFile(oneTime, []byte(`{"version":1,"custody":"one_time","accounts":{"x:@m":{},"bluesky:@m.bsky.social":{}}}`), 0o600)
+	if out, errs, code := c.run("", "policy", "check", oneTime); code != 0 || !strings.Contains(out, "valid") ||
+		!strings.Contains(errs, "warning: custody one_time does not apply on Bluesky") || !strings.Contains(errs, "(bluesky:@m.bsky.social) are held at strict custody") {
+		t.Errorf("top-level one_time: exit %d %q %q", code, out, errs)
+	}
+	_ = os.WriteFile(oneTime, []byte(`{"version":1,"accounts":{"bluesky:@m.bsky.social":{"custody":"one_time"}}}`), 0o600)
+	if _, errs, code := c.run("", "policy", "check", oneTime); code != exitRefused || !strings.Contains(errs, "bluesky:@m.bsky.social") || !strings.Contains(errs, "Bluesky") {
+		t.Errorf("one_time on a Bluesky account: exit %d %q", code, errs)
+	}
 	// As the managed policy, it must name its approvers.
 	if _, errs, code := c.run("", "policy", "check", "--managed", good); code != exitRefused || !strings.Contains(errs, "must name its approvers") {
 		t.Errorf("--managed with the default approvers: exit %d %q", code, errs)

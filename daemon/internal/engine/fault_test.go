@@ -16,6 +16,7 @@ import (
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/digest"
+	"foureyes/daemon/internal/policy"
 )
 
 // failOn makes the audit writer fail on one event kind only.
@@ -101,7 +102,7 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 		"lock", "account_removed", "trust_change_refused", "request_refused", "account_accepted",
 		"approver_accepted", "local_page_refused", "platform_unrecognised", "credential_release_refused", "session_refused",
 		"credential_release", "signed_out", "sign_out_failed", "rotation_release", "rotation_failed",
-		"password_rotated", "private_post_allowed", "private_post_blocked",
+		"password_rotated", "rotation_skipped", "private_post_allowed", "private_post_blocked",
 		"bridge_refused", "command_refused",
 	}
 	for _, ev := range events {
@@ -325,6 +326,38 @@ func TestAuditFailureOnEachEventChangesNothing(t *testing.T) {
 				})
 				okStep("rotated", func() error {
 					return si.ReportRotated(ctx, api.Rotated{SessionID: rs.ID, Account: "x:@ministry", Host: "x.com", OK: ok, Error: map[bool]string{false: "refused"}[ok]})
+				})
+			}
+			// Custody one_time: the change after a posting session, and the line saying none came.
+			f.eng.locked(func() { f.eng.pol.Custody = policy.CustodyOneTime })
+			for _, signedIn := range []bool{true, false} {
+				next()
+				var r api.Request
+				var s *api.Session
+				newReq(&r, map[bool]string{true: "sechs", false: "sieben"}[signedIn])
+				okStep("approve under one_time", func() error {
+					ap, err := staff.Approve(ctx, r.ID, "anna", code("anna"))
+					s = ap.Session
+					return err
+				})
+				if signedIn {
+					okStep("credentials under one_time", func() error {
+						_, err := si.ReleaseCredentials(ctx, api.CredentialAsk{SessionID: s.ID, Account: "x:@ministry", Host: "x.com"})
+						return err
+					})
+				}
+				okStep("consume under one_time", func() error { _, err := staff.Consume(ctx, use(s, r.Digest)); return err })
+				if signedIn {
+					okStep("passwords after the session", func() error {
+						_, err := si.ReleaseRotation(ctx, api.CredentialAsk{SessionID: s.ID, Account: "x:@ministry", Host: "x.com"})
+						return err
+					})
+					okStep("rotated after the session", func() error {
+						return si.ReportRotated(ctx, api.Rotated{SessionID: s.ID, Account: "x:@ministry", Host: "x.com", OK: true})
+					})
+				}
+				okStep("signed out under one_time", func() error {
+					return si.ReportSignedOut(ctx, api.SignOut{SessionID: s.ID, Account: "x:@ministry", Host: "x.com", OK: true})
 				})
 			}
 			okStep("lock", func() error { _, err := staff.Lock(ctx, "test"); return err })

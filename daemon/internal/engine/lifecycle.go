@@ -76,6 +76,9 @@ func (e *Engine) recordPolicy(t *tx, prev *policy.Policy) {
 		return
 	}
 	f := map[string]any{"source": e.opts.PolicySource, "digest": policy.Digest(e.pol)}
+	if held := e.pol.OneTimeHeld(); len(held) > 0 {
+		f["custody_held_strict"] = held
+	}
 	sev := rules.Info
 	if prev != nil {
 		changes := policy.Diff(prev, e.pol)

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 
 	"foureyes/daemon/internal/api"
 	"foureyes/daemon/internal/custody"
 	"foureyes/daemon/internal/digest"
 	"foureyes/daemon/internal/platforms"
+	"foureyes/daemon/internal/policy"
 	"foureyes/daemon/internal/rules"
 	"foureyes/daemon/internal/textclip"
 )
@@ -113,22 +115,63 @@ func (v *ownerView) RotateAccount(ctx context.Context, id string) (api.Request, 
 	return out, err
 }
 
+// ReleaseRotation hands out the current and the new password of a rotate session (the new one
+// generated when the rotation was asked for), or after a posting session of a one_time account
+// ended (the new one generated here and kept beside the current one until the outcome comes).
 func (v *staffView) ReleaseRotation(ctx context.Context, ask api.CredentialAsk) (api.Rotation, error) {
 	e := v.e
 	store := e.opts.Store
 	var cur, next, username string
+	var stored bool // next is the rotate session's, from the keyring; else generated here
 	var out api.Rotation
-	err := e.release(v.c, ask, "rotate", rules.CanReleaseRotation, func(acc api.Account) error {
+	rule := func(s rules.Session, account, host string, hosts []string, now time.Time) (rules.Session, rules.Decision) {
+		if s.Action == api.ActionRotate {
+			return rules.CanReleaseRotation(s, account, host, hosts, now)
+		}
+		ot := rules.OneTime{On: e.custodyFor(s.Account) == policy.CustodyOneTime}
+		if acc, ok := e.st.Accounts[s.Account]; ok {
+			ot.Pending = acc.RotationPending
+		}
+		return rules.CanReleaseAfterSession(s, ot, account, host, hosts, now)
+	}
+	err := e.release(v.c, ask, "rotate", rule, func(acc api.Account) error {
 		username = acc.Username
 		var err error
 		if cur, err = store.Get(custody.AccountPasswordKey(ask.Account)); err != nil {
 			return e.lockedKeyringError("reading the account's password from the OS keyring", err)
+		}
+		if stored = acc.RotationPending; !stored {
+			next, err = newPassword()
+			return err
 		}
 		if next, err = store.Get(custody.AccountNextPasswordKey(ask.Account)); err != nil {
 			return e.lockedKeyringError("reading the new password from the OS keyring", err)
 		}
 		return nil
 	}, func(t *tx, f map[string]any) error {
+		s := e.sessions[ask.SessionID]
+		if s == nil {
+			return api.Errorf(api.CodeNotFound, "session %s is gone", ask.SessionID)
+		}
+		if s.Action != api.ActionRotate {
+			acc, err := e.account(s.Account)
+			if err != nil {
+				return err
+			}
+			if stored || acc.RotationPending {
+				return api.Errorf(api.CodeExists, "another rotation of %s began meanwhile: the password stays as it is", s.Account)
+			}
+			f["reason"] = "after_session"
+			key := custody.AccountNextPasswordKey(s.Account)
+			t.onUndo(func() { custody.DeleteLater(store, key) })
+			if err := store.Set(key, next); err != nil {
+				return e.keyringError("storing the new password in the OS keyring", err)
+			}
+			set(t, &acc.RotationPending, true)
+			t.persist()
+		} else if !stored {
+			return api.Errorf(api.CodeNotFound, "the new password of the rotation of %s is not in the OS keyring: ask for the rotation again (foureyes account rotate %s)", s.Account, s.Account)
+		}
 		out = api.Rotation{Username: username, Password: cur, NewPassword: next}
 		return nil
 	})
@@ -153,6 +196,9 @@ func (v *staffView) ReportRotated(ctx context.Context, r api.Rotated) error {
 		}
 		ns, d := rules.Rotated(*s, r.Account, r.OK)
 		f := map[string]any{"session_id": s.ID, "account": s.Account, "host": textclip.Clip(r.Host, 253), "requester": s.Requester}
+		if s.Action != api.ActionRotate {
+			f["reason"] = "after_session"
+		}
 		if r.Error != "" {
 			f["error"] = textclip.Clip(r.Error, 1024)
 		}

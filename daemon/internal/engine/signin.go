@@ -163,6 +163,11 @@ func (v *staffView) ReportSignedOut(ctx context.Context, r api.SignOut) error {
 			f["error"] = textclip.Clip(r.Error, 1024)
 		}
 		t.decided(d, f)
+		// Custody one_time: the password should have changed before this sign-out; if it did
+		// not, the trail says so.
+		if sk, why := rules.RotationSkipped(*s, e.custodyFor(s.Account) == policy.CustodyOneTime); sk.Event != "" {
+			t.decided(sk, map[string]any{"session_id": s.ID, "account": s.Account, "requester": s.Requester, "reason": why})
+		}
 		return nil
 	})
 }

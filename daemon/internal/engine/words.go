@@ -81,10 +81,16 @@ func (e *Engine) explain(ref *rules.Refusal) *api.Error {
 			msg += "; they begin again at " + at(f.At, "Mon 15:04")
 		}
 	case api.CodeExpired:
-		if ref.Reason == "session" {
+		if ref.Reason == "rotation_late" {
+			msg = fmt.Sprintf("the posting session on %s ended too long ago (its time ran out at %s) for the password change custody one_time makes after it: the password stays as it is", f.Account, at(f.At, "15:04:05"))
+		} else if ref.Reason == "session" {
 			msg = "the posting session expired at " + at(f.At, "15:04:05") + ": ask for approval again"
 		} else {
 			msg = fmt.Sprintf("request %s expired at %s: ask for approval again", f.Request, at(f.At, "15:04"))
+		}
+	case api.CodeExists:
+		if ref.Reason == "rotation_pending" {
+			msg = fmt.Sprintf("a rotation of %s is under way or unconfirmed: the password stays as it is after this posting session (settle it with foureyes account passwd %s --password-stdin)", f.Account, f.Account)
 		}
 	case api.CodeDenied:
 		msg = fmt.Sprintf("request %s was denied by an approver", f.Request)
@@ -111,6 +117,8 @@ func (e *Engine) explain(ref *rules.Refusal) *api.Error {
 			msg = fmt.Sprintf("the credentials of %s go only to that platform's own sign-in page, not to %s: recorded as an alarm", f.Account, orNone(f.Value))
 		case "not_rotation":
 			msg = fmt.Sprintf("the posting session is a %s on %s, not a password change: a rotation needs its own approval (foureyes account rotate %s)", f.Action, f.Account, f.Account)
+		case "not_one_time":
+			msg = fmt.Sprintf("the custody of %s is not one_time: its password changes only with an approved rotation (foureyes account rotate %s)", f.Account, f.Account)
 		case "release_account", "signout_account":
 			msg = fmt.Sprintf("the posting session is for %s, not %s: recorded as an alarm", f.Account, orNone(f.UsedAccount))
 		}
@@ -166,6 +174,10 @@ func badRequest(reason string, f rules.Facts) string {
 		return "the platform's 2FA seed is not valid base32 (as shown under \"can't scan the code?\")"
 	case "approver_id_syntax":
 		return fmt.Sprintf("approver id %q must be lower-case letters, digits, dot, dash or underscore (e.g. anna.schmidt)", f.Value)
+	case "session_open":
+		return fmt.Sprintf("the posting session on %s is still open: custody one_time changes the password once it has ended", f.Account)
+	case "not_signed_in":
+		return fmt.Sprintf("foureyes did not sign the browser in to %s for this posting session: there is no password of it to change", f.Account)
 	case "rotation_not_released":
 		return "no passwords went out for this rotation: there is nothing to report"
 	case "approver_name_missing":

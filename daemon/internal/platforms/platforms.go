@@ -46,6 +46,9 @@ type Platform struct {
 	// Rotatable is set when the table describes the platform's change-password form (its
 	// "password" entry): only then can foureyes change the account's password itself.
 	Rotatable bool `json:"-"`
+	// passwordPersonStep is set when a step of the change-password form needs a person
+	// (password.steps with a "person" step): then no change runs unattended.
+	passwordPersonStep bool
 }
 
 // Endpoint is one publishing request of a platform.
@@ -109,6 +112,15 @@ func MatchHost(pattern, host string) bool {
 
 // Supported reports whether the platform is governed.
 func (p Platform) Supported() bool { return p.Status == StatusSupported }
+
+// RotatesUnattended reports whether foureyes can change the platform's password with nobody at
+// the browser: the table describes its change-password form (Rotatable) and no step of it needs
+// a person. Custody one_time changes the password after every posting session, so it is
+// accepted only where this holds. The extension's twin is rotatesUnattended in
+// extension/unpacked/lib/rotation.js.
+func (p Platform) RotatesUnattended() bool {
+	return p.Supported() && p.Rotatable && !p.passwordPersonStep
+}
 
 // The embedded table is checked against its schema by the tests (TestEmbeddedTable), not at
 // every start: the daemon then links no JSON Schema compiler, which costs memory all day.
@@ -215,6 +227,15 @@ func parse(data []byte) ([]Platform, error) {
 	for i, e := range f.Platforms {
 		p := e.Platform
 		p.Rotatable = len(e.Password) > 0 && string(e.Password) != "null"
+		if p.Rotatable {
+			var pw struct {
+				Steps []map[string]json.RawMessage `json:"steps"`
+			}
+			if err := json.Unmarshal(e.Password, &pw); err != nil {
+				return nil, fmt.Errorf("platform table: platforms[%d] (%s): password: %w", i, p.ID, err)
+			}
+			p.passwordPersonStep = slices.ContainsFunc(pw.Steps, personStep)
+		}
 		where := fmt.Sprintf("platform table: platforms[%d] (%s)", i, p.ID)
 		if seenID[p.ID] {
 			return nil, fmt.Errorf("%s: id %q is used twice", where, p.ID)
@@ -282,6 +303,21 @@ func parse(data []byte) ([]Platform, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// personStep says whether a step of the change-password form needs a person: a "person" key,
+// or a "type" or "kind" of "person".
+func personStep(st map[string]json.RawMessage) bool {
+	if _, ok := st["person"]; ok {
+		return true
+	}
+	for _, k := range []string{"type", "kind"} {
+		var v string
+		if json.Unmarshal(st[k], &v) == nil && v == "person" {
+			return true
+		}
+	}
+	return false
 }
 
 // mediaSpec is the table's description of a composer's attachments; the daemon only checks it.

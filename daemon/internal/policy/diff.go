@@ -94,7 +94,7 @@ func Diff(old, new *Policy) []Change {
 	add("firefox_extension_ids", strings.Join(old.FirefoxExtensionIDs, ","), strings.Join(new.FirefoxExtensionIDs, ","), added(old.FirefoxExtensionIDs, new.FirefoxExtensionIDs))
 	add("mastodon_instances", strings.Join(old.MastodonInstances, ","), strings.Join(new.MastodonInstances, ","), added(new.MastodonInstances, old.MastodonInstances))
 	add("bridge_port", old.BridgePort, new.BridgePort, false)
-	add("custody", old.Custody, new.Custody, old.Custody == CustodyStrict && new.Custody != CustodyStrict)
+	add("custody", old.Custody, new.Custody, custodyRank[new.Custody] < custodyRank[old.Custody])
 	privRank := map[string]int{PrivateBlock: 0, PrivateAllowOutsideHours: 1, PrivateAllow: 2}
 	add("private_accounts", old.PrivateAccounts, new.PrivateAccounts, privRank[new.PrivateAccounts] > privRank[old.PrivateAccounts])
 	// Keeping fewer copies weakens what the trail can prove.
@@ -102,7 +102,7 @@ func Diff(old, new *Policy) []Change {
 	add("keep_media_max_bytes", old.KeepMediaMaxBytes, new.KeepMediaMaxBytes, old.KeepMedia && new.KeepMediaMaxBytes < old.KeepMediaMaxBytes)
 	for _, acc := range accountUnion(old, new) {
 		o, n := old.CustodyFor(acc), new.CustodyFor(acc)
-		add("accounts."+acc+".custody", o, n, o == CustodyStrict && n != CustodyStrict)
+		add("accounts."+acc+".custody", o, n, custodyRank[n] < custodyRank[o])
 	}
 	add("audit.syslog", old.Audit.Syslog, new.Audit.Syslog, old.Audit.Syslog && !new.Audit.Syslog)
 	oc, nc := collectorText(old.Audit.Collector), collectorText(new.Audit.Collector)

@@ -83,5 +83,45 @@ func (p *Policy) Warnings() []string {
 			out = append(out, fmt.Sprintf("accounts[%q]: %v; its rules apply to nothing until it is", k, err))
 		}
 	}
+	return append(out, p.OneTimeHeld()...)
+}
+
+// OneTimeHeld lists, for a top-level custody one_time, the governed platforms where it cannot
+// run (their password change cannot run unattended) and the policy's accounts there: those are
+// held at strict custody. The daemon also writes these into its policy_loaded audit line.
+func (p *Policy) OneTimeHeld() []string {
+	if p.Custody != CustodyOneTime {
+		return nil
+	}
+	var out []string
+	for _, pl := range platforms.All() {
+		if !pl.Supported() || pl.RotatesUnattended() {
+			continue
+		}
+		var named []string
+		for k, a := range p.Accounts {
+			if a.Custody == "" && accountPlatform(k) == pl.ID {
+				named = append(named, k)
+			}
+		}
+		slices.Sort(named)
+		which := "accounts there"
+		if len(named) > 0 {
+			which = "accounts there (" + strings.Join(named, ", ") + ")"
+		}
+		out = append(out, fmt.Sprintf("custody one_time does not apply on %s: %s; %s are held at strict custody", pl.Name, oneTimeWhyNot(pl.ID), which))
+	}
 	return out
+}
+
+// oneTimeWhyNot says why custody one_time cannot run on platform.
+func oneTimeWhyNot(platform string) string {
+	pl, ok := platforms.Get(platform)
+	switch {
+	case !ok || !pl.Supported():
+		return "foureyes does not govern that platform"
+	case !pl.Rotatable:
+		return "the platform table describes no change-password form for " + pl.Name
+	}
+	return "changing the password on " + pl.Name + " needs a person at the browser"
 }

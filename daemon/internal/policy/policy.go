@@ -16,7 +16,10 @@ import (
 	"net"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
+
+	"foureyes/daemon/internal/platforms"
 )
 
 // Version is the policy format this build understands.
@@ -86,7 +89,7 @@ type Policy struct {
 	MastodonInstances []string `json:"mastodon_instances"`
 
 	// Custody is how the browser holds an account's sign-in, for accounts that do not set
-	// their own: CustodyStrict or CustodyGated.
+	// their own: CustodyStrict, CustodyGated or CustodyOneTime.
 	Custody string `json:"custody"`
 	// PrivateAccounts says what happens when the browser is signed in to someone's private
 	// account on a governed platform: PrivateBlock, PrivateAllow or PrivateAllowOutsideHours.
@@ -132,7 +135,15 @@ const (
 	// CustodyGated: the browser stays signed in; the gates alone hold posts back. For
 	// platforms that punish frequent sign-ins.
 	CustodyGated = "gated"
+	// CustodyOneTime: strict, and after every posting session that signed the browser in, the
+	// password changes to a new one foureyes generates before the browser signs out. Only on
+	// platforms whose password change runs unattended (platforms.Platform.RotatesUnattended).
+	CustodyOneTime = "one_time"
 )
+
+// custodyRank orders the custody modes by how much they hold back: a change to a lower rank
+// weakens the policy.
+var custodyRank = map[string]int{CustodyGated: 0, CustodyStrict: 1, CustodyOneTime: 2}
 
 // What a post from a private account on a governed platform meets.
 const (
@@ -141,12 +152,30 @@ const (
 	PrivateAllowOutsideHours = "allow_outside_hours"
 )
 
-// CustodyFor returns the custody mode of account.
+// CustodyFor returns the custody mode of account. A top-level one_time holds an account on a
+// platform whose password change cannot run unattended at strict (Warnings says so); an
+// account's own one_time there does not validate.
 func (p *Policy) CustodyFor(account string) string {
 	if a, ok := p.account(account); ok && a.Custody != "" {
 		return a.Custody
 	}
+	if p.Custody == CustodyOneTime && !oneTimeWorks(accountPlatform(account)) {
+		return CustodyStrict
+	}
 	return p.Custody
+}
+
+// accountPlatform is the platform id of an account id ("x:@ministry" -> "x").
+func accountPlatform(account string) string {
+	platform, _, _ := strings.Cut(account, ":")
+	return asciiLower(platform)
+}
+
+// oneTimeWorks says whether custody one_time can run on platform: its password change runs
+// unattended.
+func oneTimeWorks(platform string) bool {
+	pl, ok := platforms.Get(platform)
+	return ok && pl.RotatesUnattended()
 }
 
 // Throttle limits failed approval codes per approver.

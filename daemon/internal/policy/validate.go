@@ -75,7 +75,10 @@ func (p *Policy) Validate() error {
 			add(checkApprovers(path+".approvers", a.Approvers))
 		}
 		if a.Custody != "" {
-			add(oneOf(path+".custody", a.Custody, CustodyStrict, CustodyGated))
+			add(oneOf(path+".custody", a.Custody, CustodyStrict, CustodyGated, CustodyOneTime))
+		}
+		if a.Custody == CustodyOneTime && !oneTimeWorks(accountPlatform(k)) {
+			add(fe(path+".custody", fmt.Sprintf("one_time changes the password after every posting session, but foureyes cannot change the password of %s unattended (%s): use strict", k, oneTimeWhyNot(accountPlatform(k)))))
 		}
 	}
 	// An empty default list is allowed on purpose: nobody may approve yet (the policy a package
@@ -139,7 +142,7 @@ func (p *Policy) Validate() error {
 	}))
 	add(inRange("bridge_port", p.BridgePort, 1024, 65535, ""))
 
-	add(oneOf("custody", p.Custody, CustodyStrict, CustodyGated))
+	add(oneOf("custody", p.Custody, CustodyStrict, CustodyGated, CustodyOneTime))
 	add(oneOf("private_accounts", p.PrivateAccounts, PrivateBlock, PrivateAllow, PrivateAllowOutsideHours))
 
 	add(oneOf("approver_codes", p.ApproverCodes, ApproverCodesLocal, ApproverCodesRadius))

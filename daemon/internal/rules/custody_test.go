@@ -177,3 +177,106 @@ func TestUseSession(t *testing.T) {
 		})
 	}
 }
+
+func TestCanReleaseAfterSession(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	ended := Session{ID: "s1", Account: "x:@m", Action: "post", State: Consumed, Released: true, Expires: now.Add(time.Minute)}
+	hosts := []string{"x.com"}
+	on := OneTime{On: true}
+	with := func(f func(*Session)) Session { s := ended; f(&s); return s }
+	cases := []struct {
+		name    string
+		s       Session
+		ot      OneTime
+		account string
+		host    string
+		at      time.Time
+		code    api.Code
+		reason  string
+		alarm   bool
+	}{
+		{"consumed, signed in, its account and host", ended, on, "x:@m", "x.com", now, "", "", false},
+		{"revoked (Lock now)", with(func(s *Session) { s.State = Revoked }), on, "x:@m", "x.com", now, "", "", false},
+		{"expired", with(func(s *Session) { s.State = Expired; s.Expires = now.Add(-time.Minute) }), on, "x:@m", "x.com", now, "", "", false},
+		{"active but past its time: expires now", with(func(s *Session) { s.State = Active; s.Expires = now }), on, "x:@m", "x.com", now, "", "", false},
+		{"the last moment of the grace", with(func(s *Session) { s.Expires = now.Add(-AfterSessionGrace) }), on, "x:@m", "x.com", now, "", "", false},
+		{"custody not one_time", ended, OneTime{}, "x:@m", "x.com", now, api.CodeScopeMismatch, "not_one_time", false},
+		{"still open", with(func(s *Session) { s.State = Active }), on, "x:@m", "x.com", now, api.CodeBadRequest, "session_open", false},
+		{"never signed in", with(func(s *Session) { s.Released = false }), on, "x:@m", "x.com", now, api.CodeBadRequest, "not_signed_in", false},
+		{"too late", with(func(s *Session) { s.Expires = now.Add(-AfterSessionGrace - time.Second) }), on, "x:@m", "x.com", now, api.CodeExpired, "rotation_late", false},
+		{"another rotation waits", ended, OneTime{On: true, Pending: true}, "x:@m", "x.com", now, api.CodeExists, "rotation_pending", false},
+		{"another account", ended, on, "x:@other", "x.com", now, api.CodeScopeMismatch, "release_account", true},
+		{"another host", ended, on, "x:@m", "evil.example", now, api.CodeScopeMismatch, "release_host", true},
+		{"a second time", with(func(s *Session) { s.RotationReleased = true }), on, "x:@m", "x.com", now, api.CodeAlreadyUsed, "released", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ns, d := CanReleaseAfterSession(c.s, c.ot, c.account, c.host, hosts, c.at)
+			if c.code == "" {
+				if !d.Allowed() || d.Event != "rotation_release" || !ns.RotationReleased || ns.State == Active {
+					t.Fatalf("%+v %+v", d, ns)
+				}
+				return
+			}
+			if d.Allowed() || d.Refusal.Code != c.code || d.Refusal.Reason != c.reason || (d.Severity == High) != c.alarm {
+				t.Fatalf("decision %+v (%v), want %s/%s alarm=%v", d, d.Refusal, c.code, c.reason, c.alarm)
+			}
+			if ns.RotationReleased != c.s.RotationReleased {
+				t.Fatal("a refusal marked the rotation released")
+			}
+		})
+	}
+	// A rotate session keeps its own rule.
+	rot := Session{ID: "s2", Account: "x:@m", Action: api.ActionRotate, State: Active, Expires: now.Add(time.Minute)}
+	if _, d := CanReleaseAfterSession(rot, OneTime{}, "x:@m", "x.com", hosts, now); !d.Allowed() || d.Event != "rotation_release" {
+		t.Fatalf("rotate session: %+v", d)
+	}
+}
+
+func TestRotatedAfterSession(t *testing.T) {
+	s := Session{ID: "s1", Account: "x:@m", Action: "post", State: Consumed, Released: true}
+	if _, d := Rotated(s, "x:@m", true); d.Allowed() || d.Refusal.Reason != "not_rotation" {
+		t.Fatalf("an outcome without a release: %+v", d)
+	}
+	s.RotationReleased = true
+	ns, d := Rotated(s, "x:@m", true)
+	if !d.Allowed() || d.Event != "password_rotated" || !ns.RotationReported || ns.State != Consumed {
+		t.Fatalf("%+v %+v", d, ns)
+	}
+	if _, d := Rotated(ns, "x:@m", false); d.Allowed() || d.Event != "rotation_failed" || d.Severity != High {
+		t.Fatalf("a second report: %+v", d)
+	}
+	if ns, d := Rotated(s, "x:@m", false); !d.Allowed() || d.Event != "rotation_failed" || d.Severity != High || !ns.RotationReported {
+		t.Fatalf("failure: %+v", d)
+	}
+}
+
+func TestRotationSkipped(t *testing.T) {
+	base := Session{ID: "s1", Account: "x:@m", Action: "post", State: Consumed}
+	with := func(f func(*Session)) Session { s := base; f(&s); return s }
+	cases := []struct {
+		name    string
+		s       Session
+		oneTime bool
+		reason  string // "" : no event
+	}{
+		{"not one_time", with(func(s *Session) { s.Released = true }), false, ""},
+		{"never signed in", base, true, "not_signed_in"},
+		{"signed in, no change asked", with(func(s *Session) { s.Released = true }), true, "not_released"},
+		{"released, no outcome", with(func(s *Session) { s.Released, s.RotationReleased = true, true }), true, "not_reported"},
+		{"changed", with(func(s *Session) { s.Released, s.RotationReleased, s.RotationReported = true, true, true }), true, ""},
+		{"a rotate session", with(func(s *Session) { s.Action = api.ActionRotate }), true, ""},
+	}
+	for _, c := range cases {
+		d, why := RotationSkipped(c.s, c.oneTime)
+		if c.reason == "" {
+			if d.Event != "" {
+				t.Errorf("%s: %+v", c.name, d)
+			}
+			continue
+		}
+		if d.Event != "rotation_skipped" || d.Severity != High || why != c.reason {
+			t.Errorf("%s: %+v %q, want rotation_skipped/high %q", c.name, d, why, c.reason)
+		}
+	}
+}

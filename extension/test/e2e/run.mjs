@@ -1063,6 +1063,120 @@ for (const [platform, step, why] of FAILURES) {
   }));
 }
 
+// ---- custody one_time: a new password after every posting session --------------------------
+/** afterSession waits for the daemon's record of the password change after session sid. */
+async function afterSession(driver, sid) {
+  const rot = await until(`the daemon to record the password change after session ${sid}`, async () => {
+    const r = (await driver.rotations()).filter((x) => x.session === sid && x.event !== 'rotation_release');
+    return r.length && r;
+  }, { timeout: 60000 });
+  const rel = (await driver.events('rotation_release')).filter((f) => f.session_id === sid);
+  assert.deepEqual(rel.map((f) => [f.reason, f.host]), [['after_session', SITE[rot[0].account.startsWith('x:') ? 'x' : 'mastodon'].host]], 'one release, after the session, for the platform\'s host');
+  return rot;
+}
+
+// X sets one_time for its account, Mastodon at the top level (Bluesky, in the policy too, is
+// then held at strict, and the policy_loaded line says so).
+const ONE_TIME_POLICY = {
+  x: { accounts: { 'x:@ministry': { custody: 'one_time' } } },
+  mastodon: { custody: 'one_time' },
+};
+
+for (const platform of ['x', 'mastodon']) {
+  realFlow(`${platform}: custody one_time: approve, sign in, post once; then the password changes on the platform to the daemon's new one (the old one is refused, the keyring has the new one), the session is dead on the server and no cookie is left; the next session changes it again`, async (driver) => {
+    driver.policy = ONE_TIME_POLICY[platform];
+    return withBrowser(driver, async ({ context }) => {
+      const watch = cmdlineWatch();
+      try {
+        const page = await openPlatform(context, platform);
+        await connected(driver);
+        server.reset();
+        const old = server.accounts[platform].password;
+        const text = `One-time custody post on ${platform}`;
+        const { from, jar, base } = await approveAndSignIn(context, page, driver, platform, text);
+        assert.equal(await SITE[platform].replay(jar), 200, 'the copied cookie works while signed in');
+        server.reset();
+        await pressPost(page, platform);
+        assert.ok(await received(page, 1), JSON.stringify(server.received));
+        assert.deepEqual(server.received.map((r) => [r.text, r.status]), [[text, 200]], 'one publish, signed in, with the approved text');
+        const [pub] = await published(driver);
+        const rot = await afterSession(driver, pub.session);
+        assert.deepEqual(rot.map((r) => r.event), ['password_rotated'], JSON.stringify(rot));
+        const change = changeSeen(platform, from);
+        assert.equal(change.length, 1, 'one change-password request');
+        assert.equal(change[0].current, old);
+        assert.equal(change[0].confirm, change[0].next);
+        const next = server.accounts[platform].password;
+        assert.equal(next, change[0].next, 'the server\'s password is the one the form sent');
+        assert.notEqual(next, old);
+        assert.ok(next.length >= 20, 'a generated password');
+        assert.equal(await server.signInWorks(platform, old), false, 'the old password still signs in');
+        assert.equal(await server.signInWorks(platform, next), true, 'the new password does not sign in');
+        // Then signed out as strict custody does: dead on the server, the copied cookie refused.
+        await signedOutEverywhere(context, driver, platform, jar, base);
+        assert.ok(!context.pages().some((p) => /settings\/password|auth\/edit/.test(p.url())), 'the change-password tab is still open');
+        assert.deepEqual(await driver.events('rotation_skipped'), []);
+        if (platform === 'mastodon') {
+          const loaded = await driver.events('policy_loaded');
+          assert.match(JSON.stringify(loaded.at(-1).custody_held_strict), /custody one_time does not apply on Bluesky.*bluesky:@ministry\.bsky\.social/, JSON.stringify(loaded));
+        }
+        // The keyring holds the new password: the next session signs in with it (postAfter
+        // checks the sign-in sent the server's current password), and changes it again.
+        const n = (await driver.published()).length;
+        server.reset();
+        await page.close();
+        await postAfter(context, await openPlatform(context, platform), driver, platform, `Second one-time custody post on ${platform}`);
+        const [, pub2] = await published(driver, n + 1);
+        const rot2 = await afterSession(driver, pub2.session);
+        assert.deepEqual(rot2.map((r) => r.event), ['password_rotated'], JSON.stringify(rot2));
+        const third = server.accounts[platform].password;
+        assert.ok(third !== next && third !== old, 'the second session did not change the password');
+        await until('the second sign-out', async () => (await driver.signedOut()).length === 2, { timeout: 20000 });
+        assert.deepEqual(await siteCookies(context, platform), [], 'cookies left after the second session');
+        await passwordsNowhere(context, driver, [old, next, third], from, watch.stop());
+        assert.equal(await driver.releaseRefused(), 0);
+      } finally {
+        watch.stop();
+        server.restoreAccounts();
+      }
+    });
+  });
+}
+
+for (const [platform, step, why] of [['x', 'current', /refused the change: The password you entered was incorrect/], ['mastodon', 'server', /confirms nothing/]]) {
+  realFlow(`${platform}: custody one_time: the platform fails the change after the session (${step}) -> rotation_failed (high), the old password stays and still signs in, and the browser is still signed out`, async (driver) => {
+    driver.policy = ONE_TIME_POLICY[platform];
+    return withBrowser(driver, async ({ context }) => {
+      try {
+        const page = await openPlatform(context, platform);
+        await connected(driver);
+        server.reset();
+        const old = server.accounts[platform].password;
+        const text = `One-time custody post on ${platform}, change refused`;
+        const { from, jar, base } = await approveAndSignIn(context, page, driver, platform, text);
+        server.failRotation[platform] = step;
+        server.reset();
+        await pressPost(page, platform);
+        assert.ok(await received(page, 1), JSON.stringify(server.received));
+        const [pub] = await published(driver);
+        const rot = await afterSession(driver, pub.session);
+        assert.deepEqual(rot.map((r) => r.event), ['rotation_failed'], JSON.stringify(rot));
+        assert.match(String(rot[0].error), why);
+        const failedLine = (await driver.audit()).find((e) => e.event === 'rotation_failed');
+        assert.equal(failedLine.severity, 'high');
+        assert.equal(failedLine.fields.reason, 'after_session');
+        assert.equal(changeSeen(platform, from).length, 1, 'one change-password request');
+        assert.equal(server.accounts[platform].password, old, 'the server\'s password changed');
+        assert.equal(await server.signInWorks(platform, old), true, 'the old password no longer signs in');
+        await signedOutEverywhere(context, driver, platform, jar, base);
+        assert.deepEqual(await driver.events('rotation_skipped'), [], 'a failed change is rotation_failed, not skipped');
+      } finally {
+        server.restoreAccounts();
+      }
+    });
+  });
+}
+
 // ---- Bluesky custody: a session kept in localStorage, ended with deleteSession --------------
 const BSKY = 'https://bsky.app/';
 const bskyStored = (page) => page.evaluate(() => localStorage.getItem('BSKY_STORAGE'));

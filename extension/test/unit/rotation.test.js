@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { passwordUrl, isPasswordPage, verdict } from '../../unpacked/lib/rotation.js';
+import { passwordUrl, isPasswordPage, verdict, rotatesUnattended } from '../../unpacked/lib/rotation.js';
 
 const table = JSON.parse(readFileSync(new URL('../../unpacked/data/platforms.json', import.meta.url), 'utf8'));
 const X = table.platforms.find((p) => p.id === 'x');
@@ -37,4 +37,16 @@ test('ok only when the platform\'s confirmation shows on its own host', () => {
   assert.deepEqual([away.ok, away.error], [false, 'the change-password page went to another site (evil.example)']);
   assert.deepEqual(verdict(X, 'x.com', { url: 'https://x.com/settings/password', form: true, complete: true, success: 'Your password has been updated.', error: null }), { done: true, ok: true });
   assert.deepEqual(verdict(X, 'x.com', null), { done: false });
+});
+
+test('custody one_time runs only where the password change runs unattended (the daemon\'s RotatesUnattended)', () => {
+  const B = table.platforms.find((p) => p.id === 'bluesky');
+  assert.equal(rotatesUnattended(X), true);
+  assert.equal(rotatesUnattended(M), true);
+  assert.equal(rotatesUnattended(B), false, 'no change-password form');
+  assert.equal(rotatesUnattended(null), false);
+  for (const step of [{ person: { label: 'the code from the e-mail' } }, { type: 'person' }, { kind: 'person' }]) {
+    assert.equal(rotatesUnattended({ ...X, password: { ...X.password, steps: [{ fill: 'x' }, step] } }), false, JSON.stringify(step));
+  }
+  assert.equal(rotatesUnattended({ ...X, password: { ...X.password, steps: [{ fill: 'x' }] } }), true);
 });

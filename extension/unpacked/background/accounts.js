@@ -2,6 +2,7 @@
 // `private_accounts`):
 //   - gated custody: the browser stays signed in as a person left it; custody.js neither signs
 //     in nor out for such an account;
+//   - one_time custody: strict, and rotation.js changes the password before each sign-out;
 //   - an approved session's one publish goes out only from a tab signed in to the session's
 //     account (or one that does not show which: treated as the official one, fail closed);
 //   - a tab signed in to a private account (not in custody) asks the daemon `private_post`: on
@@ -35,6 +36,16 @@ export async function list() {
 export async function isGated(account) {
   const l = await list();
   return !!(l && l.some((a) => sameAccount(a.id, account) && a.custody === 'gated'));
+}
+
+/**
+ * isOneTime says whether the account's custody is `one_time`: its password changes after every
+ * posting session that signed the browser in. The daemon lists it so only where the platform's
+ * change runs unattended; unknown is strict.
+ */
+export async function isOneTime(account) {
+  const l = await list();
+  return !!(l && l.some((a) => sameAccount(a.id, account) && a.custody === 'one_time'));
 }
 
 /**

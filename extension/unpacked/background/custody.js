@@ -8,7 +8,8 @@
 // of the sign-in host, each value at most once.
 // Sign-out: when the session ends (published, spent and the gate closed, expired, revoked, Lock
 // now), the platform's own sign-out request first (the session dies on the server), then the
-// site's cookies and storage; then `signed_out` to the daemon with the result.
+// site's cookies and storage; then `signed_out` to the daemon with the result. Under custody
+// one_time the password changes first, while still signed in (rotation.js, onBeforeSignOut).
 //
 // "Sessions to sign out" are kept in chrome.storage.local (session id, account, host; no secret),
 // so a browser closed mid-session is signed out at its next start.
@@ -295,6 +296,11 @@ export async function spent(sessionId) {
   await armAlarm();
 }
 
+/** beforeSignOut, when set (rotation.js), runs before a session's sign-out, signed in or not. */
+let beforeSignOut = null;
+/** onBeforeSignOut sets what runs before each sign-out after a session. */
+export function onBeforeSignOut(fn) { beforeSignOut = fn; }
+
 let ending = Promise.resolve();
 /**
  * end signs the browser out after a session (once the last live session on that host ended).
@@ -314,6 +320,10 @@ async function endOne(sessionId, why) {
   const others = Object.values(await entries()).filter((o) => o.host === e.host && o.state === 'active' && o.expires > Date.now());
   const p = await platformOf(e.platformId);
   if (others.length || !p) return; // another live session still needs this sign-in
+  // Custody one_time: the password changes first, while still signed in (rotation.js).
+  if (beforeSignOut) {
+    try { await beforeSignOut({ sessionId, account: e.account, p, host: e.host, signedIn: await isSignedIn(p, e.host) }); } catch (err) { console.warn(`foureyes: the password change after the session on ${e.host}: ${err && err.message || err}`); }
+  }
   console.info(`foureyes: signing out of ${e.host} (session ${why})`);
   const r = await signOut(p, e.host);
   await report({ session_id: sessionId, account: e.account, host: e.host, result: r.ok ? 'ok' : 'failed', ...(r.ok ? {} : { error: r.error }) });

@@ -8,14 +8,19 @@
 // the new password to that page only. The worker then reads the page until the platform's
 // confirmation (ok) or its error (failed) shows, reports `rotated`, and signs the browser out.
 //
+// Custody one_time uses the same form after every posting session that signed the browser in:
+// custody.js calls afterSession before it signs out, the daemon releases a rotation for that
+// ended session once, and custody.js signs out when the change is over, either way.
+//
 // The passwords live only in this worker's memory between `rotation` and the report (to keep
 // them out of an error text a page might echo): never in storage, a URL or the console.
 // chrome.storage.local keeps only the session id, account, host, tab and phase.
 
 import { accountPlatform, signInHost } from '../lib/custody.js';
-import { passwordUrl, isPasswordPage, verdict, pageState } from '../lib/rotation.js';
+import { passwordUrl, isPasswordPage, verdict, pageState, rotatesUnattended } from '../lib/rotation.js';
 import * as conn from './connection.js';
 import * as custody from './custody.js';
+import { isOneTime } from './accounts.js';
 import { load } from './table.js';
 
 const KEY = 'rotation';        // chrome.storage.local: sessionId -> {account, platformId, host, tabId, phase}
@@ -25,6 +30,9 @@ const POLL_MS = 300;
 
 /** The passwords of a rotation under way, by session id: {current, next}. Memory only. */
 const secrets = new Map();
+
+/** The after-session changes under way (custody one_time): session id -> resolve({ok, error}). */
+const waiting = new Map();
 
 const local = () => chrome.storage.local;
 async function entries() { return (await local().get(KEY))[KEY] || {}; }
@@ -69,6 +77,33 @@ async function run(s) {
   // The content script asks for the values; the timeout covers a form that never shows.
   setTimeout(() => { entries().then((a) => { if (a[s.id] && a[s.id].phase === 'form') finish(s.id, false, 'the change-password form did not show its fields'); }); }, SIGN_IN_MS);
 }
+
+/**
+ * afterSession changes the password after a posting session of a one_time account ended, before
+ * custody.js signs the browser out (custody.onBeforeSignOut): while still signed in, the
+ * change-password page in a background tab, the daemon's `rotation` for that ended session
+ * (once), the form, the platform's answer, `rotated`. Resolves when it is over, either way. Not
+ * signed in, or a platform whose change cannot run unattended: nothing is changed, and the
+ * daemon records rotation_skipped when the sign-out is reported.
+ */
+export async function afterSession({ sessionId, account, p, host, signedIn }) {
+  if (!(await isOneTime(account))) return;
+  if (!signedIn || !rotatesUnattended(p) || !passwordUrl(p, host)) {
+    console.warn(`foureyes: the password of ${account} was not changed after the session: ${signedIn ? 'the platform\'s change cannot run unattended' : 'the browser was not signed in'}`);
+    return;
+  }
+  if ((await entries())[sessionId]) return;
+  console.info(`foureyes: changing the password of ${account} after the session (custody one_time)`);
+  const done = new Promise((resolve) => waiting.set(sessionId, resolve));
+  await update((a) => { a[sessionId] = { account, platformId: p.id, host, tabId: null, phase: 'form', after: true }; return a; });
+  const tab = await chrome.tabs.create({ url: passwordUrl(p, host), active: false });
+  await update((a) => { if (a[sessionId]) a[sessionId].tabId = tab.id; return a; });
+  setTimeout(() => { entries().then((a) => { if (a[sessionId] && a[sessionId].phase === 'form') finish(sessionId, false, 'the change-password form did not show its fields'); }); }, SIGN_IN_MS);
+  // The sign-out must follow whatever happens here: it waits no longer than this.
+  const giveUp = new Promise((resolve) => setTimeout(() => resolve({ ok: false, error: 'the change did not finish in time' }), SIGN_IN_MS + RESULT_MS + 30000));
+  return Promise.race([done, giveUp]);
+}
+custody.onBeforeSignOut(afterSession);
 
 /** onTabUpdated puts content/rotate.js into a rotation's tab on its change-password page. */
 export async function onTabUpdated(tabId, info, tab) {
@@ -163,6 +198,13 @@ async function finish(sessionId, ok, error) {
     else console.warn(`foureyes: the password change of ${e.account} failed: ${why}`);
     await update((a) => { delete a[sessionId]; return a; });
     if (e.tabId !== null) await chrome.tabs.remove(e.tabId).catch(() => {});
+    if (e.after) {
+      // After a posting session: custody.js signs out once this returns.
+      const resolve = waiting.get(sessionId);
+      waiting.delete(sessionId);
+      if (resolve) resolve({ ok, error: why });
+      return;
+    }
     // Strict custody: the browser signs out after the change either way.
     await custody.end(sessionId, ok ? 'rotated' : 'rotation failed');
   } finally {

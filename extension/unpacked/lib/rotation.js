@@ -4,6 +4,20 @@
 
 import { normalizeHost } from './platforms.js';
 
+/**
+ * rotatesUnattended says whether the extension can change the platform's password with nobody
+ * at the browser: the table describes its change-password form and no step of it needs a
+ * person. The daemon's twin is platforms.Platform.RotatesUnattended; custody one_time runs only
+ * where this holds.
+ * @param {any} p platform entry
+ */
+export function rotatesUnattended(p) {
+  const pw = p && p.password;
+  if (!pw || typeof pw !== 'object') return false;
+  const steps = Array.isArray(pw.steps) ? pw.steps : [];
+  return !steps.some((st) => st && typeof st === 'object' && ('person' in st || st.type === 'person' || st.kind === 'person'));
+}
+
 /** passwordUrl is the change-password page on host, or null without table data. */
 export function passwordUrl(p, host) {
   const pw = p && p.password;
