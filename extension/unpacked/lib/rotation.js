@@ -40,6 +40,48 @@ export function verdict(p, host, seen) {
   return { done: false };
 }
 
+/**
+ * passwordSteps is the table's change-password form as steps in order: its own `steps`, or the
+ * one form (current, new, confirm, submit) as four steps. Null without table data.
+ */
+export function passwordSteps(p) {
+  const pw = p && p.password;
+  if (!pw) return null;
+  if (Array.isArray(pw.steps)) return pw.steps;
+  return [{ current: pw.current }, { new: pw.new }, { confirm: pw.confirm }, { submit: pw.submit }];
+}
+
+/** formField is the selector whose presence means the form is still on the page (pageState's `form`). */
+export function formField(p) {
+  const steps = passwordSteps(p) || [];
+  const s = steps.find((x) => x.current) || steps.find((x) => x.new);
+  return s ? (s.current || s.new) : null;
+}
+
+/**
+ * personReady says whether what a person typed into a person step's field completes it: the
+ * step's pattern matches (else: any text), and it was typed (a trusted input event), not set by
+ * a script.
+ */
+export function personReady(step, value, typed) {
+  if (!step || !step.person || !typed || typeof value !== 'string') return false;
+  const v = value.trim();
+  if (!v) return false;
+  if (!step.pattern) return true;
+  try { return new RegExp(step.pattern).test(v); } catch { return false; }
+}
+
+/**
+ * overdue says why a rotation waiting for a person (phase `person`, with its `deadline` in ms)
+ * has failed by now: nobody typed the code in time. Null while there is time left, or when the
+ * rotation waits for no person.
+ */
+export function overdue(e, now) {
+  if (!e || e.phase !== 'person' || typeof e.deadline !== 'number') return null;
+  if (now < e.deadline) return null;
+  return `nobody typed the code the platform e-mailed within ${Math.round((e.waitMs || 0) / 1000)} s; the old password stays`;
+}
+
 /** pageState runs inside the page (scripting.executeScript): what it shows now. */
 export function pageState(success, error, current) {
   const q = (s) => { try { return document.querySelector(s); } catch { return null; } };
