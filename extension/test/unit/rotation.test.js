@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { passwordUrl, isPasswordPage, verdict, passwordSteps, formField, personReady, overdue } from '../../unpacked/lib/rotation.js';
+import { passwordUrl, isPasswordPage, verdict, passwordSteps, formField, personReady, overdue, personWait, REPORT_MARGIN_MS } from '../../unpacked/lib/rotation.js';
 
 const table = JSON.parse(readFileSync(new URL('../../unpacked/data/platforms.json', import.meta.url), 'utf8'));
 const X = table.platforms.find((p) => p.id === 'x');
@@ -76,4 +76,14 @@ test('nobody typed the code in time: the rotation fails, naming why; before that
   assert.equal(overdue({ ...e, phase: 'submitted' }, 2_000_000), null, 'typed in time: the platform\'s answer decides');
   assert.equal(overdue({ phase: 'asked' }, 2_000_000), null);
   assert.equal(overdue(null, 0), null);
+});
+
+test('a person step waits its timeout_s, cut short so the rotation is reported inside its session', () => {
+  const step = { person: '#code', notice: 'n', timeout_s: 600 };
+  const now = 1_000_000;
+  assert.equal(personWait(step, NaN, now), 600_000, 'session end not known: the step\'s own limit');
+  assert.equal(personWait(step, now + 3_600_000, now), 600_000, 'a long session: the step\'s own limit');
+  assert.equal(personWait(step, now + 300_000, now), 300_000 - REPORT_MARGIN_MS, 'a short session: its end, less the margin for the report');
+  assert.equal(personWait(step, now + REPORT_MARGIN_MS - 1, now), 0, 'no time left: fail at once');
+  assert.equal(personWait({ person: '#code' }, now + 3_600_000, now), 0, 'no time limit in the table: never wait unbounded');
 });

@@ -14,12 +14,13 @@
 // chrome.storage.local keeps only the session id, account, host, tab and phase.
 
 import { accountPlatform, signInHost } from '../lib/custody.js';
-import { passwordUrl, isPasswordPage, verdict, pageState, passwordSteps, formField, overdue } from '../lib/rotation.js';
+import { passwordUrl, isPasswordPage, verdict, pageState, passwordSteps, formField, overdue, personWait } from '../lib/rotation.js';
+import { expiryMs } from '../lib/grant.js';
 import * as conn from './connection.js';
 import * as custody from './custody.js';
 import { load } from './table.js';
 
-const KEY = 'rotation';        // chrome.storage.local: sessionId -> {account, platformId, host, tabId, phase}
+const KEY = 'rotation';        // chrome.storage.local: sessionId -> {account, platformId, host, tabId, phase, expires, deadline?, waitMs?}
 const SIGN_IN_MS = 45000;      // the sign-in before the form
 const RESULT_MS = 15000;       // the platform's answer after the submit
 const POLL_MS = 300;
@@ -52,7 +53,8 @@ export async function onDaemonEvent(ev) {
 async function run(s) {
   const p = await platformOf(accountPlatform(s.account));
   const host = p && signInHost(p, s.account);
-  await update((a) => { a[s.id] = { account: s.account, platformId: p ? p.id : null, host, tabId: null, phase: 'signing_in' }; return a; });
+  const expires = typeof s.expires === 'number' && s.expires < 1e12 ? s.expires * 1000 : expiryMs(s.expires);
+  await update((a) => { a[s.id] = { account: s.account, platformId: p ? p.id : null, host, tabId: null, phase: 'signing_in', expires: Number.isFinite(expires) ? expires : null }; return a; });
   if (!p || !host) return finish(s.id, false, `the platform table has no change-password form for ${s.account}`);
   console.info(`foureyes: rotating the password of ${s.account}`);
   await custody.begin(null, { sessionId: s.id, account: s.account, expires: s.expires });
@@ -131,7 +133,8 @@ export async function person(sender, index) {
   const { sessionId, e, p } = found;
   const step = (passwordSteps(p) || [])[index];
   if (!step || !step.person) return { ok: false };
-  const waitMs = step.timeout_s * 1000;
+  const waitMs = personWait(step, e.expires ?? NaN, Date.now());
+  if (!waitMs) { finish(sessionId, false, 'the rotate session ends too soon for a person to type the code the platform e-mailed; the old password stays'); return { ok: false }; }
   await update((a) => { if (a[sessionId]) Object.assign(a[sessionId], { phase: 'person', deadline: Date.now() + waitMs, waitMs }); return a; });
   const tab = await chrome.tabs.update(e.tabId, { active: true }).catch(() => null);
   if (tab && chrome.windows) await chrome.windows.update(tab.windowId, { focused: true }).catch(() => {});

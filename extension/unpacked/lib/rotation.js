@@ -71,6 +71,20 @@ export function personReady(step, value, typed) {
   try { return new RegExp(step.pattern).test(v); } catch { return false; }
 }
 
+/** The report must reach the daemon while the rotate session lives: the wait ends this early. */
+export const REPORT_MARGIN_MS = 30000;
+
+/**
+ * personWait is how long a person step waits (ms): the step's timeout_s, cut short so the
+ * rotation is still reported inside its session (expiresMs; NaN: not known). 0 when no time is
+ * left: the rotation then fails at once instead of outliving its session unreported.
+ */
+export function personWait(step, expiresMs, now) {
+  const want = step && Number.isInteger(step.timeout_s) && step.timeout_s > 0 ? step.timeout_s * 1000 : 0;
+  if (!Number.isFinite(expiresMs)) return want;
+  return Math.max(0, Math.min(want, expiresMs - REPORT_MARGIN_MS - now));
+}
+
 /**
  * overdue says why a rotation waiting for a person (phase `person`, with its `deadline` in ms)
  * has failed by now: nobody typed the code in time. Null while there is time left, or when the
