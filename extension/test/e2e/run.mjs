@@ -1301,6 +1301,37 @@ for (const [step, why] of [['server', /refused the change: Internal Server Error
   }));
 }
 
+// Nobody types the code: the wait ends before the rotate session does (a 60 s session here, so
+// the scenario does not wait the table's 10 minutes; the same limit, lib/rotation.js personWait),
+// and the rotation fails safe, reported inside its session.
+realFlow('bluesky: rotation: nobody types the e-mailed code -> rotation_failed before the session ends, nothing sent to resetPassword, the old password stays on the PDS and in the keyring and still signs in', async (driver) => {
+  driver.sessionTtl = 60;
+  return withBrowser(driver, async ({ context }) => {
+    const page = await openBsky(context);
+    await connected(driver);
+    server.reset();
+    const from = server.log.length;
+    const old = server.accounts.bluesky.password;
+    const { rot, so } = await rotateOnce(driver, 'bluesky', async () => {
+      const tab = await until('the change-password tab to ask for the e-mailed code', async () => {
+        for (const p of context.pages()) if (p.url().startsWith(BSKY_SETTINGS) && await p.locator('[data-testid=resetCodeInput]').isVisible().catch(() => false)) return p;
+        return null;
+      }, { timeout: 60000 });
+      assert.equal(await waitReason(tab, 'rotate_email_code'), 'rotate_email_code');
+      await until('the PDS to e-mail the reset code', () => server.bsky.mailbox.at(-1));
+    });
+    assert.deepEqual(rot.map((r) => r.event), ['rotation_failed'], JSON.stringify(rot));
+    assert.match(String(rot[0].error), /nobody typed the code the platform e-mailed within [0-9]+ s; the old password stays/);
+    assert.deepEqual(server.log.slice(from).filter(RESET_PASSWORD), [], 'a resetPassword was sent');
+    assert.equal(server.accounts.bluesky.password, old, 'the PDS\'s password changed');
+    assert.equal(await server.signInWorks('bluesky', old), true, 'the old password no longer signs in');
+    assert.equal(so.result, 'ok', JSON.stringify(so));
+    assert.ok(!context.pages().some((p) => p.url().startsWith(BSKY_SETTINGS)), 'the change-password tab is still open');
+    assert.equal(await driver.events('session_expired').then((e) => e.length), 0, 'the session ran out before the report');
+    await bskyPostAfter(context, page, driver, 'Still posting after an unfinished rotation on Bluesky');
+  });
+});
+
 realFlow('bluesky: the account has e-mailed sign-in codes on -> the sign-in stops with the notice that says what to do, nothing published', (driver) => withBrowser(driver, async ({ context }) => {
   const page = await openBsky(context);
   await connected(driver);
