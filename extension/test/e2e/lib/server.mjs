@@ -18,7 +18,7 @@
 //   user[password_confirmation]) and redirects back with a flash notice. A success really changes
 //   the server's password: the old one then fails at sign-in. `failRotation[site]` makes a step
 //   fail: 'current' (the current password is refused), 'server' (500 on submit), 'silent' (the
-//   change is dropped and nothing is shown).
+//   change is dropped and nothing is shown). Bluesky: see blueskyFixture (an e-mailed code).
 //
 // Attachments: X's page uploads a file in three steps to upload.x.com/i/media/upload.json
 // (multipart INIT, APPEND with the bytes in `media`, FINALIZE; the answer names media_id_string),
@@ -511,6 +511,13 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
 // createSession checks the password, refreshSession rotates the tokens, deleteSession kills the
 // refresh token (an access JWT already issued stays valid until it expires, 2 hours, as on
 // Bluesky), getSession, applyWrites and createRecord need a live access JWT as bearer.
+// Changing the password: /settings/account shows "Password" (accountSettingsChangePasswordBtn),
+// a dialog with "Request code" (requestCodeBtn: requestPasswordReset with the account's e-mail;
+// the PDS puts the code, XXXXX-XXXXX, in `mailbox` for the test to read), then the code
+// (resetCodeInput) and the new password (newPasswordInput), "Update" (setNewPasswordBtn:
+// resetPassword {token, password}; the old password is then refused by createSession), and
+// changePasswordDone or changePasswordError. failRotation.bluesky = 'server' makes resetPassword
+// answer 500.
 function blueskyFixture({ accounts, received, json, failRotation }) {
   const PDS = 'https://pds1.us-east.host.bsky.network';
   const ACCESS_MS = 2 * 3600 * 1000;
