@@ -1301,6 +1301,30 @@ for (const [step, why] of [['server', /refused the change: Internal Server Error
   }));
 }
 
+realFlow('bluesky: rotation: the PDS fails to send the code -> rotation_failed at once with the PDS\'s words, no code mailed, the old password stays on the PDS and in the keyring and still signs in', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await openBsky(context);
+  await connected(driver);
+  server.reset();
+  const from = server.log.length;
+  const old = server.accounts.bluesky.password;
+  server.failRotation.bluesky = 'request';
+  try {
+    const t0 = Date.now();
+    const { rot, so } = await rotateOnce(driver, 'bluesky');
+    assert.deepEqual(rot.map((r) => r.event), ['rotation_failed'], JSON.stringify(rot));
+    assert.match(String(rot[0].error), /refused the change: Internal Server Error/);
+    assert.ok(Date.now() - t0 < 45000, `the failure took ${Date.now() - t0} ms: it waited for a person instead of reading the error`);
+    assert.deepEqual(server.bsky.mailbox, [], 'a code was mailed');
+    assert.deepEqual(server.log.slice(from).filter(RESET_PASSWORD), [], 'a resetPassword was sent');
+    assert.equal(server.accounts.bluesky.password, old, 'the PDS\'s password changed');
+    assert.equal(so.result, 'ok', JSON.stringify(so));
+    server.failRotation.bluesky = null;
+    await bskyPostAfter(context, page, driver, 'Still posting after Bluesky sent no code');
+  } finally {
+    server.restoreAccounts();
+  }
+}));
+
 // Nobody types the code: the wait ends before the rotate session does (a 60 s session here, so
 // the scenario does not wait the table's 10 minutes; the same limit, lib/rotation.js personWait),
 // and the rotation fails safe, reported inside its session.

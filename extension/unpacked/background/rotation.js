@@ -23,6 +23,7 @@ import { load } from './table.js';
 const KEY = 'rotation';        // chrome.storage.local: sessionId -> {account, platformId, host, tabId, phase, expires, deadline?, waitMs?}
 const SIGN_IN_MS = 45000;      // the sign-in before the form
 const RESULT_MS = 15000;       // the platform's answer after the submit
+const STEP_MS = 45000;         // the next step of the form to show (a person step has its own limit)
 const POLL_MS = 300;
 
 /** The passwords of a rotation under way, by session id: {current, next}. Memory only. */
@@ -119,7 +120,35 @@ export async function begin(sender) {
     return { ok: false };
   }
   secrets.set(sessionId, { current: r.password, next: r.new_password });
+  steps(sessionId, e, p).catch((err) => finish(sessionId, false, `reading the change-password page failed: ${err && err.message || err}`));
   return { ok: true };
+}
+
+/**
+ * steps reads the change-password tab between begin and fill: an error the platform shows on the
+ * way (Bluesky failing to send the code), the tab closed, a step that never shows, or a person
+ * who did not type in time ends the rotation at once, reported as failed inside the session.
+ */
+async function steps(sessionId, e, p) {
+  const pw = p.password;
+  const end = Date.now() + STEP_MS;
+  for (;;) {
+    await sleep(1000);
+    const cur = (await entries())[sessionId];
+    if (!cur || !['asked', 'person'].includes(cur.phase)) return;
+    const late = overdue(cur, Date.now());
+    if (late) return finish(sessionId, false, late);
+    if (cur.phase === 'asked' && Date.now() > end) return finish(sessionId, false, 'the change-password form did not show its next step');
+    const tab = await chrome.tabs.get(e.tabId).catch(() => null);
+    if (!tab) return finish(sessionId, false, 'the change-password tab was closed before the change was submitted');
+    if (tab.status !== 'complete') continue;
+    const [res] = await chrome.scripting.executeScript({ target: { tabId: e.tabId, frameIds: [0] }, func: pageState, args: [pw.success, pw.error, formField(p)] }).catch(() => []);
+    const seen = res && res.result;
+    // Only an error or another site counts here: nothing was submitted yet, so a page without the
+    // form (Bluesky's dialog not open yet) is no answer.
+    const v = verdict(p, e.host, seen && { ...seen, form: true });
+    if (v.done && !v.ok) return finish(sessionId, false, v.error);
+  }
 }
 
 /**

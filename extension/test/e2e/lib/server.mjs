@@ -517,7 +517,7 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
 // (resetCodeInput) and the new password (newPasswordInput), "Update" (setNewPasswordBtn:
 // resetPassword {token, password}; the old password is then refused by createSession), and
 // changePasswordDone or changePasswordError. failRotation.bluesky = 'server' makes resetPassword
-// answer 500.
+// answer 500, 'request' requestPasswordReset (no code is sent).
 function blueskyFixture({ accounts, received, json, failRotation }) {
   const PDS = 'https://pds1.us-east.host.bsky.network';
   const ACCESS_MS = 2 * 3600 * 1000;
@@ -525,7 +525,8 @@ function blueskyFixture({ accounts, received, json, failRotation }) {
   const refresh = new Map(); // refreshJwt -> {did, handle, valid}
   let emailAuth = false;
   // Changing the password: requestPasswordReset mails a code (here: into mailbox), resetPassword
-  // takes it with the new password. failRotation.bluesky === 'server' makes resetPassword fail.
+  // takes it with the new password. failRotation.bluesky: 'server' fails resetPassword, 'request'
+  // requestPasswordReset.
   const mailbox = []; // {to, code, at}
   let resetCode = null; // {code, exp}
   const cors = { 'access-control-allow-origin': 'https://bsky.app', 'access-control-allow-headers': 'authorization, content-type, atproto-accept-labelers', 'access-control-allow-methods': 'GET, POST' };
@@ -550,6 +551,7 @@ function blueskyFixture({ accounts, received, json, failRotation }) {
       return out(200, { ...issue(acc.did, acc.handle), email: acc.username, emailConfirmed: true });
     }
     if (m === 'com.atproto.server.requestPasswordReset' && req.method === 'POST') {
+      if (failRotation.bluesky === 'request') return out(500, { error: 'InternalServerError', message: 'Internal Server Error' });
       // The PDS answers the same for any address (no account discovery); only the account's gets mail.
       if (j.email === acc.username) {
         const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
