@@ -106,7 +106,7 @@ export async function hello(sender) {
 export async function begin(sender) {
   const found = await forTab(sender.tab.id, sender.url);
   if (!found || found.e.phase !== 'form') return { ok: false };
-  const { sessionId, e } = found;
+  const { sessionId, e, p } = found;
   await update((a) => { if (a[sessionId]) a[sessionId].phase = 'asked'; return a; });
   let r;
   try {
