@@ -231,7 +231,10 @@ func cmdAccountRotate(e *env, args []string) int {
 		"Change the account's password on the platform to one foureyes generates, so that no person\n"+
 			"knows it. This asks for approval like a post (foureyes approve, or the extension's approval\n"+
 			"window); then the browser extension changes the password on the platform's own form. The new\n"+
-			"password waits in the keyring beside the current one until the platform confirms it.")
+			"password waits in the keyring beside the current one until the platform confirms it.\n"+
+			"On Bluesky the change needs a code Bluesky e-mails to the account: an administrator at that\n"+
+			"browser types it when the tab asks (within 10 minutes, else the rotation fails and the old\n"+
+			"password stays).")
 	pos, st := e.parseN(fs, args, 1, "name one account, e.g. x:@ministry")
 	if st >= 0 {
 		return st

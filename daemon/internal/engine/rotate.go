@@ -255,7 +255,7 @@ func rotatable(platform string) error {
 	if ok {
 		name = p.Name
 	}
-	return api.Errorf(api.CodeBadRequest, "foureyes cannot change passwords on %s: the platform table describes no change-password form for it (Bluesky asks for a code it e-mails to the account). Change the password on the platform by hand, then store it with foureyes account passwd ACCOUNT --password-stdin", name)
+	return api.Errorf(api.CodeBadRequest, "foureyes cannot change passwords on %s: the platform table describes no change-password form for it. Change the password on the platform by hand, then store it with foureyes account passwd ACCOUNT --password-stdin", name)
 }
 
 // Rotatable is rotatable for the CLI, which checks before it takes an account into custody

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -161,27 +160,28 @@ func TestRotationOnlyForRotateSessions(t *testing.T) {
 	wantCode(t, err, api.CodeScopeMismatch)
 }
 
-// Bluesky changes a password only with a code it e-mails to the account: the table has no
-// change-password form for it, and a rotation is refused at once, naming why, with no new
-// password generated into the keyring and no request to approve.
-func TestRotationRefusedWithoutAChangePasswordForm(t *testing.T) {
+// Bluesky changes a password with a code it e-mails to the account: the table describes that as
+// steps with a person in them, and a rotation there is asked for like any other: a new password
+// waits in the keyring and a request waits for approval.
+func TestRotationOnBlueskyIsAskedFor(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	if _, err := f.admin().AddAccount(ctx, api.NewAccount{Platform: "bluesky", Handle: "@ministry.bsky.social", Username: "press@example.org", Password: "pw"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.admin().RotateAccount(ctx, "bluesky:@ministry.bsky.social")
-	var ae *api.Error
-	if !errors.As(err, &ae) || ae.Code != api.CodeBadRequest || !strings.Contains(err.Error(), "cannot change passwords on Bluesky") || !strings.Contains(err.Error(), "e-mails") {
-		t.Fatalf("RotateAccount on Bluesky = %v, want bad_request naming why", err)
+	r, err := f.admin().RotateAccount(ctx, "bluesky:@ministry.bsky.social")
+	if err != nil || r.Action != "rotate" {
+		t.Fatalf("RotateAccount on Bluesky = %+v, %v", r, err)
 	}
-	if v := f.secret(custody.AccountNextPasswordKey("bluesky:@ministry.bsky.social")); v != "" {
-		t.Error("a new password was stored for a rotation that was refused")
+	if v := f.secret(custody.AccountNextPasswordKey("bluesky:@ministry.bsky.social")); len(v) != NewPasswordLength {
+		t.Errorf("the new password waiting in the keyring has %d characters", len(v))
 	}
-	if got := len(f.eng.requests); got != 0 {
-		t.Errorf("%d requests were opened", got)
+	for _, p := range []string{"x", "mastodon", "bluesky"} {
+		if err := Rotatable(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
 	}
-	if err := Rotatable("x"); err != nil {
-		t.Errorf("x: %v", err)
+	if err := Rotatable("facebook"); err == nil || !strings.Contains(err.Error(), "no change-password form") {
+		t.Errorf("facebook: %v, want a refusal naming why", err)
 	}
 }

@@ -8,6 +8,7 @@ package platforms
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -213,9 +214,9 @@ func parse(data []byte) ([]Platform, error) {
 			Actions []struct {
 				URLRegex string `json:"url_regex"`
 			} `json:"actions"`
-			Password json.RawMessage `json:"password"`
-			Media    *mediaSpec      `json:"media"`
-			Target   *targetSpec     `json:"target"`
+			Password *passwordSpec `json:"password"`
+			Media    *mediaSpec    `json:"media"`
+			Target   *targetSpec   `json:"target"`
 		} `json:"platforms"`
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
@@ -226,17 +227,14 @@ func parse(data []byte) ([]Platform, error) {
 	seenHost := map[string]string{}
 	for i, e := range f.Platforms {
 		p := e.Platform
-		p.Rotatable = len(e.Password) > 0 && string(e.Password) != "null"
-		if p.Rotatable {
-			var pw struct {
-				Steps []map[string]json.RawMessage `json:"steps"`
-			}
-			if err := json.Unmarshal(e.Password, &pw); err != nil {
-				return nil, fmt.Errorf("platform table: platforms[%d] (%s): password: %w", i, p.ID, err)
-			}
-			p.passwordPersonStep = slices.ContainsFunc(pw.Steps, personStep)
-		}
 		where := fmt.Sprintf("platform table: platforms[%d] (%s)", i, p.ID)
+		if e.Password != nil {
+			if err := e.Password.check(); err != nil {
+				return nil, fmt.Errorf("%s: password: %w", where, err)
+			}
+			p.Rotatable = true
+			p.passwordPersonStep = slices.ContainsFunc(e.Password.Steps, func(st passwordStep) bool { return st.Person != "" })
+		}
 		if seenID[p.ID] {
 			return nil, fmt.Errorf("%s: id %q is used twice", where, p.ID)
 		}
@@ -305,19 +303,86 @@ func parse(data []byte) ([]Platform, error) {
 	return out, nil
 }
 
-// personStep says whether a step of the change-password form needs a person: a "person" key,
-// or a "type" or "kind" of "person".
-func personStep(st map[string]json.RawMessage) bool {
-	if _, ok := st["person"]; ok {
-		return true
-	}
-	for _, k := range []string{"type", "kind"} {
-		var v string
-		if json.Unmarshal(st[k], &v) == nil && v == "person" {
-			return true
+// passwordSpec is the table's description of the change-password form: one form filled at
+// once (current, new, confirm, submit), or steps in order. The daemon only checks it.
+type passwordSpec struct {
+	Current     string         `json:"current"`
+	New         string         `json:"new"`
+	Confirm     string         `json:"confirm"`
+	Submit      []string       `json:"submit"`
+	Steps       []passwordStep `json:"steps"`
+	SuccessText string         `json:"success_text"`
+}
+
+// passwordStep is one step of a change-password form: exactly one of its kinds.
+type passwordStep struct {
+	Click    string   `json:"click"`
+	Person   string   `json:"person"`
+	Pattern  string   `json:"pattern"`
+	Notice   string   `json:"notice"`
+	TimeoutS int      `json:"timeout_s"`
+	Current  string   `json:"current"`
+	New      string   `json:"new"`
+	Confirm  string   `json:"confirm"`
+	Submit   []string `json:"submit"`
+}
+
+// check refuses a form the extension could not drive safely: a step of no or several kinds, no
+// field for the new password, a person step without its notice or time limit, or steps that do
+// not end with the submit (a submit before the new password would send nothing).
+func (s *passwordSpec) check() error {
+	if s.SuccessText != "" {
+		if err := checkRegex(s.SuccessText, false); err != nil {
+			return fmt.Errorf("success_text: %w", err)
 		}
 	}
-	return false
+	form := s.Current != "" || s.New != "" || s.Confirm != "" || len(s.Submit) > 0
+	switch {
+	case form && len(s.Steps) > 0:
+		return errors.New("either the form's fields (current, new, confirm, submit) or steps, not both")
+	case form:
+		if s.Current == "" || s.New == "" || s.Confirm == "" || len(s.Submit) == 0 {
+			return errors.New("the form needs current, new, confirm and submit")
+		}
+		return nil
+	case len(s.Steps) == 0:
+		return errors.New("needs the form's fields (current, new, confirm, submit) or steps")
+	}
+	hasNew := false
+	for j, st := range s.Steps {
+		kinds := 0
+		for _, k := range []bool{st.Click != "", st.Person != "", st.Current != "", st.New != "", st.Confirm != "", len(st.Submit) > 0} {
+			if k {
+				kinds++
+			}
+		}
+		if kinds != 1 {
+			return fmt.Errorf("steps[%d]: a step is exactly one of click, person, current, new, confirm, submit", j)
+		}
+		if st.Person == "" && (st.Pattern != "" || st.Notice != "" || st.TimeoutS != 0) {
+			return fmt.Errorf("steps[%d]: pattern, notice and timeout_s belong to a person step", j)
+		}
+		if st.Person != "" {
+			if st.Notice == "" || st.TimeoutS <= 0 {
+				return fmt.Errorf("steps[%d]: a person step needs the notice that tells the person what to type, and timeout_s", j)
+			}
+			if st.Pattern != "" {
+				if err := checkRegex(st.Pattern, false); err != nil {
+					return fmt.Errorf("steps[%d].pattern: %w", j, err)
+				}
+			}
+		}
+		if st.New != "" {
+			hasNew = true
+		}
+		if last := j == len(s.Steps)-1; last != (len(st.Submit) > 0) {
+			return fmt.Errorf("steps[%d]: the last step, and only it, is the submit", j)
+		}
+	}
+	if !hasNew {
+		return errors.New("the steps have no field for the new password")
+	}
+	return nil
 }
 
 // mediaSpec is the table's description of a composer's attachments; the daemon only checks it.

@@ -258,7 +258,7 @@ func TestMatchHost(t *testing.T) {
 
 func TestBlueskyEntry(t *testing.T) {
 	b, ok := Get("bluesky")
-	if !ok || !b.Supported() || b.Rotatable || len(b.APIHosts) == 0 {
+	if !ok || !b.Supported() || !b.Rotatable || len(b.APIHosts) == 0 {
 		t.Fatalf("bluesky entry: %+v", b)
 	}
 	if x, _ := Get("x"); !x.Rotatable {
@@ -268,5 +268,50 @@ func TestBlueskyEntry(t *testing.T) {
 		if e.BodyMatch == nil {
 			t.Errorf("bluesky %s endpoint is not keyed by its body: a like would pass for it", e.Action)
 		}
+	}
+}
+
+// A change-password form is one form filled at once, or steps; the daemon refuses steps the
+// extension could not drive safely, with the schema and without it (parse alone).
+func TestPasswordSteps(t *testing.T) {
+	const base = `{"id":"x","name":"X","tier":1,"status":"supported","hosts":["x.com"],
+		"publish":[{"action":"post","method":"POST","url_regex":"^https://x\\.com/post"}],
+		"composer":{"text":["t"],"submit":["s"]},"actions":[{"action":"post"}],
+		"password":{"url":"https://x.com/pw",PW,"success":"s","error":"e"}}`
+	table := func(pw string) []byte {
+		return []byte(`{"version":1,"platforms":[` + strings.Replace(base, "PW", pw, 1) + `]}`)
+	}
+	person := `{"person":"#code","pattern":"^[A-Z]{5}$","notice":"rotate_email_code","timeout_s":600}`
+	good := map[string]string{
+		"form":  `"current":"#c","new":"#n","confirm":"#f","submit":["#s"]`,
+		"steps": `"steps":[{"click":"#req"},` + person + `,{"new":"#n"},{"submit":["#s"]}]`,
+	}
+	for name, pw := range good {
+		ps, err := parseChecked(table(pw), shared.PlatformsSchemaJSON)
+		if err != nil || len(ps) != 1 || !ps[0].Rotatable {
+			t.Errorf("%s: %v %+v", name, err, ps)
+		}
+	}
+	bad := []struct{ name, pw, want string }{
+		{"both", `"current":"#c","new":"#n","confirm":"#f","submit":["#s"],"steps":[{"new":"#n"},{"submit":["#s"]}]`, "not both"},
+		{"neither", `"url2":1`, "needs the form's fields"},
+		{"form without confirm", `"current":"#c","new":"#n","submit":["#s"]`, "current, new, confirm and submit"},
+		{"no new password", `"steps":[{"click":"#req"},{"submit":["#s"]}]`, "no field for the new password"},
+		{"submit not last", `"steps":[{"submit":["#s"]},{"new":"#n"}]`, "the last step, and only it, is the submit"},
+		{"two kinds in a step", `"steps":[{"new":"#n","click":"#b"},{"submit":["#s"]}]`, "exactly one of"},
+		{"person without notice", `"steps":[{"person":"#code","timeout_s":60},{"new":"#n"},{"submit":["#s"]}]`, "needs the notice"},
+		{"person without time limit", `"steps":[{"person":"#code","notice":"n"},{"new":"#n"},{"submit":["#s"]}]`, "needs the notice"},
+		{"person pattern not RE2", `"steps":[{"person":"#code","notice":"n","timeout_s":60,"pattern":"(?=a)"},{"new":"#n"},{"submit":["#s"]}]`, "not a valid RE2"},
+		{"notice outside a person step", `"steps":[{"new":"#n","notice":"n"},{"submit":["#s"]}]`, "belong to a person step"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := parse(table(tt.pw)); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("parse: %v, want %q", err, tt.want)
+			}
+			if _, err := parseChecked(table(tt.pw), shared.PlatformsSchemaJSON); err == nil {
+				t.Error("the schema and parse accepted it")
+			}
+		})
 	}
 }

@@ -1,6 +1,9 @@
 package platforms
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestRotatesUnattended(t *testing.T) {
 	for id, want := range map[string]bool{"x": true, "mastodon": true, "bluesky": false} {
@@ -21,12 +24,14 @@ func TestRotatesUnattended(t *testing.T) {
 	if table("").RotatesUnattended() {
 		t.Error("no password entry: rotates unattended")
 	}
-	if !table(`,"password":{"url":"https://p.example/pw"}`).RotatesUnattended() {
+	if !table(`,"password":{"url":"https://p.example/pw","current":"#c","new":"#n","confirm":"#f","submit":["#s"]}`).RotatesUnattended() {
 		t.Error("a plain password form: not unattended")
 	}
-	for _, step := range []string{`{"person":{"label":"the code from the e-mail"}}`, `{"type":"person"}`, `{"kind":"person"}`} {
-		if table(`,"password":{"url":"https://p.example/pw","steps":[{"fill":"x"},` + step + `]}`).RotatesUnattended() {
-			t.Errorf("a person step %s: rotates unattended", step)
-		}
+	steps := `,"password":{"url":"https://p.example/pw","steps":[{"click":"#pw"},%s{"new":"#n"},{"submit":["#s"]}]}`
+	if !table(fmt.Sprintf(steps, "")).RotatesUnattended() {
+		t.Error("steps without a person: not unattended")
+	}
+	if table(fmt.Sprintf(steps, `{"person":"#code","notice":"rotate_email_code","timeout_s":600},`)).RotatesUnattended() {
+		t.Error("a person step: rotates unattended")
 	}
 }

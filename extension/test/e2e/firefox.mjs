@@ -11,7 +11,9 @@
 //   - [real] approve once: against the foureyes daemon (FOUREYES_BIN), which Firefox reaches through
 //     the native-messaging host manifest under its HOME; skipped when FOUREYES_BIN is not built
 //     or oathtool is missing, and then failed instead under CI=true;
-//   - [real] rotation (success, and X refusing the current password) and private accounts under
+//   - [real] rotation (success, and X refusing the current password; on Bluesky with the e-mailed
+//     code typed as an administrator would; on Mastodon success and the instance refusing the
+//     current password) and private accounts under
 //     block, allow and allow_outside_hours (now outside and inside posting hours): each with its
 //     own daemon, policy and Firefox, the keyring read back with secret-tool;
 //   - [real] custody on Mastodon (the instance from the policy), and an X session ended by Lock
@@ -288,10 +290,18 @@ function signInPasswords(from) {
 }
 
 /** rotateX runs `foureyes account rotate` and `foureyes approve` and waits for the outcome and the sign-out. */
-async function rotateX(drv) {
-  const rid = drv.rotate('x:@ministry');
+const rotateX = (drv) => rotateFF(drv, 'x:@ministry');
+
+/**
+ * rotateFF runs `foureyes account rotate` and `foureyes approve` for account and waits for the
+ * outcome and the sign-out; during (if given) runs after the approval, as a person at the
+ * browser would (Bluesky's e-mailed code).
+ */
+async function rotateFF(drv, account, during) {
+  const rid = drv.rotate(account);
   assert.match(rid, /^r/, `account rotate printed ${rid}`);
   const sid = await drv.approveCli(rid);
+  if (during) await during();
   const rot = await until('the daemon to record the rotation\'s outcome', async () => {
     const r = (await drv.rotations()).filter((x) => x.session === sid && x.event !== 'rotation_release');
     return r.length && r;
@@ -471,8 +481,78 @@ async function privateAllowedFF(browser, drv, mode) {
   assert.deepEqual(await drv.released(), [], 'credentials released');
 }
 
+/**
+ * typeEmailedCodeFF is the administrator at Firefox: the change-password tab shows the notice
+ * that asks for the code, the PDS's mail arrives, and they type the code into the field
+ * (trusted keyboard input over WebDriver BiDi).
+ */
+async function typeEmailedCodeFF(browser) {
+  const page = await until('the change-password tab to ask for the e-mailed code', async () => {
+    for (const p of await browser.pages()) {
+      const href = await p.evaluate(() => location.href).catch(() => '');
+      if (href.startsWith('https://bsky.app/settings/account') && await p.$('[data-testid=resetCodeInput]').catch(() => null)) return p;
+    }
+    return null;
+  }, { timeout: 60000 });
+  assert.equal(await waitReason(page, 'rotate_email_code'), 'rotate_email_code', 'the tab says what to do');
+  const mail = await until('the PDS to e-mail the reset code', () => server.bsky.mailbox.at(-1));
+  assert.equal(mail.to, server.accounts.bluesky.username);
+  assert.equal(await page.$eval('[data-testid=newPasswordInput]', (e) => e.value), '', 'the new password was filled before the code');
+  await page.focus('[data-testid=resetCodeInput]');
+  await page.keyboard.type(mail.code, { delay: 15 });
+  return mail.code;
+}
+
+/**
+ * bskyRotationFF: `foureyes account rotate` on Bluesky in Firefox. The extension signs in, opens
+ * Settings -> Account -> Password, requests the code; the administrator types the e-mailed code,
+ * the extension fills the daemon's new password and submits: the PDS's and the keyring's password
+ * are the new one, no pending one is left, the old one is refused, and the next approved post
+ * signs in with the new one (bskyCustodyScenario checks createSession against the PDS's password).
+ */
+async function bskyRotationFF(browser, drv) {
+  const watch = cmdlineWatch();
+  try {
+    const start = await openBsky(browser);
+    await until('the extension to connect to the daemon', async () => await drv.connections() >= 1, { timeout: 15000 });
+    const from = server.log.length;
+    const old = server.accounts.bluesky.password;
+    const home = drv.env.FOUREYES_HOME;
+    const account = drv.accountFor('bluesky');
+    const key = `account/${account}/password`;
+    assert.equal(keyringSecret(home, key), old, 'the keyring holds the account\'s password before the rotation');
+    const base = server.liveSessions('bluesky');
+    await quiet();
+    let code;
+    const { rot, so } = await rotateFF(drv, account, async () => { code = await typeEmailedCodeFF(browser); });
+    assert.deepEqual(rot.map((r) => r.event), ['password_rotated'], JSON.stringify(rot));
+    const reset = server.log.slice(from).filter((e) => e.method === 'POST' && e.url === '/xrpc/com.atproto.server.resetPassword').map((e) => JSON.parse(e.body));
+    assert.equal(reset.length, 1, 'one resetPassword');
+    assert.equal(reset[0].token, code, 'the code the administrator typed');
+    const next = server.accounts.bluesky.password;
+    assert.equal(next, reset[0].password, 'the PDS\'s password is the one the form sent');
+    assert.notEqual(next, old);
+    assert.ok(next.length >= 20, 'a generated password');
+    assert.equal(keyringSecret(home, key), next, 'the keyring holds the new password');
+    assert.equal(keyringSecret(home, `${key}-next`), null, 'a pending password is left in the keyring');
+    assert.equal(await server.signInWorks('bluesky', old), false, 'the old password still signs in');
+    assert.equal(await server.signInWorks('bluesky', next), true, 'the new password does not sign in');
+    assert.equal(so.result, 'ok', JSON.stringify(so));
+    assert.equal(server.liveSessions('bluesky'), base, 'signed in on the PDS after the rotation');
+    assert.equal((await bskyPages(browser)).length, 1, 'the change-password tab is still open');
+    // The next post starts from a tab of its own (it counts the bsky.app tabs).
+    await start.close();
+    const ui = await bskyCustodyScenario(browser, drv, { keepUi: true });
+    await secretsNowhere(ui, drv, [old, next], from, watch.stop());
+  } finally {
+    watch.stop();
+  }
+}
+
 // Scenarios with a policy of their own: [name, policy, fn(browser, driver)].
 const OWN = [
+  ['firefox: [real] bluesky: rotation: an administrator types the e-mailed code, the daemon\'s new password replaces the old one on the PDS and in the keyring; the old one is refused, the next sign-in uses the new one; no password in audit, log, storage, URL or command line',
+    {}, bskyRotationFF],
   ['firefox: [real] rotation: the daemon\'s new password replaces the old one on X and in the keyring; the old one is refused, the next sign-in uses the new one; no password in audit, log, storage, URL or command line',
     {}, rotationScenarioFF],
   ['firefox: [real] rotation: X refuses the current password -> rotation_failed, the old password stays on X and in the keyring and still signs in',
@@ -578,7 +658,7 @@ async function likeBlocked(page, from) {
  * the session's own PDS and removes bsky.app's site data: the refresh token is dead, no session
  * is stored, a like is held again, and the password is in no URL.
  */
-async function bskyCustodyScenario(browser, driver) {
+async function bskyCustodyScenario(browser, driver, { keepUi = false } = {}) {
   const page = await openBsky(browser);
   await until('the extension to connect to the daemon', async () => await driver.connections() >= 1, { timeout: 15000 });
   const from = server.log.length;
@@ -642,6 +722,7 @@ async function bskyCustodyScenario(browser, driver) {
   const dump = await ui.evaluate(async () => JSON.stringify(await Promise.all([chrome.storage.local.get(null), chrome.storage.session.get(null)])));
   assert.ok(dump.startsWith('[{'), `the extension's storage was read: ${dump.slice(0, 80)}`);
   for (const t of [pw, tokens.refresh, tokens.access]) assert.ok(!dump.includes(t), 'a Bluesky secret in the extension\'s storage');
+  if (keepUi) { await page.close(); return ui; }
   await ui.close();
   await page.screenshot({ path: join(ARTIFACTS, 'firefox-bluesky-custody-signed-out.png') });
   await page.close();
@@ -808,6 +889,67 @@ async function custodyPostFF(browser, drv, platform) {
     await codesNowhere(s.ui, s.codes, s.from);
     assert.equal(await drv.releaseRefused(), 0);
     await page.screenshot({ path: join(ARTIFACTS, `firefox-${platform}-custody-signed-out.png`) });
+    return s.ui;
+  } finally {
+    watch.stop();
+  }
+}
+
+/** changeSeenMastodon reads the change-password requests the instance received since from: [{current, next, confirm}]. */
+function changeSeenMastodon(from) {
+  return server.log.slice(from).filter((e) => e.method === 'POST' && e.host === 'social.example' && e.url === '/auth').map((e) => {
+    const f = new URLSearchParams(e.body);
+    return { current: f.get('user[current_password]'), next: f.get('user[password]'), confirm: f.get('user[password_confirmation]') };
+  });
+}
+
+/**
+ * rotationMastodonFF: `foureyes account rotate` on Mastodon in Firefox. The extension signs in,
+ * fills the instance's /auth/edit form; with fail, the instance refuses the current password.
+ * Success: the instance's and the keyring's password are the daemon's new one, the old one is
+ * refused. Failure: rotation_failed with the instance's words, both keep the old one, which
+ * still signs in. Either way no pending password is left, and the next approved post signs in
+ * with the keyring's password (custodyPostFF checks it against the instance's).
+ */
+async function rotationMastodonFF(browser, drv, fail) {
+  const watch = cmdlineWatch();
+  try {
+    await openSite(browser, drv, 'mastodon');
+    const from = server.log.length;
+    const old = server.accounts.mastodon.password;
+    const home = drv.env.FOUREYES_HOME;
+    const key = `account/${drv.accountFor('mastodon')}/password`;
+    assert.equal(keyringSecret(home, key), old, 'the keyring holds the account\'s password before the rotation');
+    const base = server.liveSessions('mastodon');
+    if (fail) server.failRotation.mastodon = 'current';
+    await quiet();
+    const { rot, so } = await rotateFF(drv, drv.accountFor('mastodon'));
+    const change = changeSeenMastodon(from);
+    assert.equal(change.length, 1, 'one change-password request');
+    assert.equal(change[0].current, old);
+    assert.equal(change[0].confirm, change[0].next);
+    const next = change[0].next;
+    assert.ok(next.length >= 20, 'a generated password');
+    if (fail) {
+      assert.deepEqual(rot.map((r) => r.event), ['rotation_failed'], JSON.stringify(rot));
+      assert.match(String(rot[0].error), /refused the change: The password you entered was incorrect/);
+      assert.equal(server.accounts.mastodon.password, old, 'the instance\'s password changed');
+      assert.equal(keyringSecret(home, key), old, 'the keyring lost the password that works');
+      assert.equal(await server.signInWorks('mastodon', old), true, 'the old password no longer signs in');
+    } else {
+      assert.deepEqual(rot.map((r) => r.event), ['password_rotated'], JSON.stringify(rot));
+      assert.equal(server.accounts.mastodon.password, next, 'the instance\'s password is the one the form sent');
+      assert.equal(keyringSecret(home, key), next, 'the keyring holds the new password');
+      assert.equal(await server.signInWorks('mastodon', old), false, 'the old password still signs in');
+      assert.equal(await server.signInWorks('mastodon', next), true, 'the new password does not sign in');
+    }
+    assert.equal(keyringSecret(home, `${key}-next`), null, 'a pending password is left in the keyring');
+    assert.equal(so.result, 'ok', JSON.stringify(so));
+    assert.equal(server.liveSessions('mastodon'), base, 'signed in on the instance after the rotation');
+    assert.deepEqual((await siteCookiesFF(browser, 'mastodon')).map((c) => c.name), [], 'social.example cookies left after the rotation');
+    server.failRotation.mastodon = null;
+    const ui = await custodyPostFF(browser, drv, 'mastodon');
+    await secretsNowhere(ui, drv, [old, next], from, watch.stop());
   } finally {
     watch.stop();
   }
@@ -876,6 +1018,10 @@ async function inFirefox(dirs, drv, fn) {
 
 // How a session ends, in Firefox: [name, {policy, sessionTtl}, fn(dirs, driver)].
 const ENDS = [
+  ['firefox: [real] mastodon: rotation: the daemon\'s new password replaces the old one on the instance and in the keyring; the old one is refused, the next sign-in uses the new one; no password in audit, log, storage, URL or command line',
+    {}, (d, drv) => inFirefox(d, drv, (b) => rotationMastodonFF(b, drv, false))],
+  ['firefox: [real] mastodon: rotation: the instance refuses the current password -> rotation_failed, the old password stays on the instance and in the keyring and still signs in',
+    {}, (d, drv) => inFirefox(d, drv, (b) => rotationMastodonFF(b, drv, true))],
   ['firefox: [real] mastodon: custody: signed in from the keyring inside the session only, one post, then signed out on the server (replay 401, no cookie); no password in audit, log, storage, URL or command line',
     {}, (d, drv) => inFirefox(d, drv, (b) => custodyPostFF(b, drv, 'mastodon'))],
   ['firefox: [real] x: custody: "Lock now" while signed in -> signed out on the server, nothing published',

@@ -970,11 +970,15 @@ async function passwordsNowhere(context, driver, passwords, from, cmdlines) {
   for (const c of cmdlines) assert.ok(!hit(c), `a password on a command line: ${c.slice(0, 60)}…`);
 }
 
-/** rotateOnce runs `foureyes account rotate` and `foureyes approve`, and waits for the report. */
-async function rotateOnce(driver, platform) {
+/**
+ * rotateOnce runs `foureyes account rotate` and `foureyes approve`, and waits for the report;
+ * during (if given) runs after the approval, as a person at the browser would (Bluesky's code).
+ */
+async function rotateOnce(driver, platform, during) {
   const rid = driver.rotate(driver.accountFor(platform));
   assert.match(rid, /^r/, `account rotate printed ${rid}`);
   const sid = await driver.approveCli(rid);
+  if (during) await during();
   const rot = await until('the daemon to record the rotation\'s outcome', async () => {
     const r = (await driver.rotations()).filter((x) => x.session === sid && x.event !== 'rotation_release');
     return r.length && r;
@@ -1309,6 +1313,161 @@ realFlow('bluesky: custody: browser closed while signed in -> deleteSession and 
     await driver.teardown().catch(() => {});
     rmSync(dirs.base, { recursive: true, force: true });
   }
+});
+
+// ---- Bluesky rotation: an administrator types the code the PDS e-mails ----------------------
+const RESET_PASSWORD = (e) => e.method === 'POST' && e.url === '/xrpc/com.atproto.server.resetPassword';
+const BSKY_SETTINGS = 'https://bsky.app/settings/account';
+
+/**
+ * typeEmailedCode is the administrator at the browser: the change-password tab comes to the
+ * front with the notice that asks for the code, the code arrives by mail, and they type it
+ * (trusted keyboard input into the focused field). wrong types another well-formed code instead.
+ */
+async function typeEmailedCode(context, { wrong = false } = {}) {
+  const page = await until('the change-password tab to ask for the e-mailed code', async () => {
+    for (const p of context.pages()) {
+      if (p.url().startsWith(BSKY_SETTINGS) && await p.locator('[data-testid=resetCodeInput]').isVisible().catch(() => false)) return p;
+    }
+    return null;
+  }, { timeout: 60000 });
+  assert.equal(await waitReason(page, 'rotate_email_code'), 'rotate_email_code', 'the tab says what to do');
+  assert.equal(await page.evaluate(() => document.visibilityState), 'visible', 'the tab is in front');
+  const mail = await until('the PDS to e-mail the reset code', () => server.bsky.mailbox.at(-1));
+  assert.equal(mail.to, server.accounts.bluesky.username);
+  // The field the person types into is the code's, and the new password is not filled yet.
+  assert.equal(await page.inputValue('[data-testid=newPasswordInput]'), '');
+  const code = wrong ? (mail.code.startsWith('AAAAA') ? 'BBBBB-BBBBB' : 'AAAAA-AAAAA') : mail.code;
+  await page.focus('[data-testid=resetCodeInput]');
+  await page.keyboard.type(code, { delay: 15 });
+  return { code, mailed: mail.code };
+}
+
+/** bskyPostAfter: the next approved post signs in with the server's (and so the keyring's) password and publishes. */
+async function bskyPostAfter(context, page, driver, text) {
+  await bskySignIn(context, page, driver, text);
+  server.reset();
+  await pressBsky(page);
+  assert.ok(await received(page, 1), JSON.stringify(server.received));
+  assert.deepEqual(server.received.map((r) => [r.text, r.status]), [[text, 200]], 'published signed in');
+}
+
+realFlow('bluesky: rotation: an administrator types the e-mailed code, the daemon\'s new password replaces the old one on the PDS and in the keyring; the old one is refused, the next sign-in uses the new one; no password in audit, log, storage, URL or command line', (driver) => withBrowser(driver, async ({ context }) => {
+  const watch = cmdlineWatch();
+  try {
+    const page = await openBsky(context);
+    await connected(driver);
+    server.reset();
+    const from = server.log.length;
+    const old = server.accounts.bluesky.password;
+    const base = server.liveSessions('bluesky');
+    let typed;
+    const { rot, so } = await rotateOnce(driver, 'bluesky', async () => { typed = await typeEmailedCode(context); });
+    assert.deepEqual(rot.map((r) => r.event), ['password_rotated'], JSON.stringify(rot));
+    const reset = server.log.slice(from).filter(RESET_PASSWORD).map((e) => JSON.parse(e.body));
+    assert.equal(reset.length, 1, 'one resetPassword');
+    assert.equal(reset[0].token, typed.mailed, 'the code the person typed');
+    const next = server.accounts.bluesky.password;
+    assert.equal(next, reset[0].password, 'the PDS\'s password is the one the form sent');
+    assert.notEqual(next, old);
+    assert.ok(next.length >= 20, 'a generated password');
+    assert.equal(await server.signInWorks('bluesky', old), false, 'the old password still signs in');
+    assert.equal(await server.signInWorks('bluesky', next), true, 'the new password does not sign in');
+    assert.equal(so.result, 'ok', JSON.stringify(so));
+    assert.equal(server.liveSessions('bluesky'), base, 'signed in on the PDS after the rotation');
+    assert.ok(!context.pages().some((p) => p.url().startsWith(BSKY_SETTINGS)), 'the change-password tab is still open');
+    // The keyring holds the new password: the next sign-in sends it (bskySignIn checks createSession).
+    await bskyPostAfter(context, page, driver, 'First post after the rotation on Bluesky');
+    await passwordsNowhere(context, driver, [old, next], from, watch.stop());
+    assert.equal(await driver.releaseRefused(), 0);
+  } finally {
+    watch.stop();
+    server.restoreAccounts();
+  }
+}));
+
+for (const [step, why] of [['server', /refused the change: Internal Server Error/], ['wrong code', /refused the change: Token is invalid/]]) {
+  realFlow(`bluesky: rotation: ${step === 'server' ? 'the PDS fails the change' : 'a wrong code is typed'} -> rotation_failed, the old password stays on the PDS and in the keyring and still signs in; no password in audit, log, storage, URL or command line`, (driver) => withBrowser(driver, async ({ context }) => {
+    const watch = cmdlineWatch();
+    try {
+      const page = await openBsky(context);
+      await connected(driver);
+      server.reset();
+      const from = server.log.length;
+      const old = server.accounts.bluesky.password;
+      if (step === 'server') server.failRotation.bluesky = 'server';
+      const { rot, so } = await rotateOnce(driver, 'bluesky', () => typeEmailedCode(context, { wrong: step === 'wrong code' }));
+      assert.deepEqual(rot.map((r) => r.event), ['rotation_failed'], JSON.stringify(rot));
+      assert.match(String(rot[0].error), why);
+      const reset = server.log.slice(from).filter(RESET_PASSWORD).map((e) => JSON.parse(e.body));
+      assert.equal(reset.length, 1, 'one resetPassword');
+      assert.equal(server.accounts.bluesky.password, old, 'the PDS\'s password changed');
+      assert.equal(await server.signInWorks('bluesky', old), true, 'the old password no longer signs in');
+      assert.equal(so.result, 'ok', JSON.stringify(so));
+      server.failRotation.bluesky = null;
+      // The keyring still holds the old password: the next sign-in sends it and works.
+      await bskyPostAfter(context, page, driver, 'Still posting after a failed rotation on Bluesky');
+      await passwordsNowhere(context, driver, [old, reset[0].password], from, watch.stop());
+    } finally {
+      watch.stop();
+      server.restoreAccounts();
+    }
+  }));
+}
+
+realFlow('bluesky: rotation: the PDS fails to send the code -> rotation_failed at once with the PDS\'s words, no code mailed, the old password stays on the PDS and in the keyring and still signs in', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await openBsky(context);
+  await connected(driver);
+  server.reset();
+  const from = server.log.length;
+  const old = server.accounts.bluesky.password;
+  server.failRotation.bluesky = 'request';
+  try {
+    const t0 = Date.now();
+    const { rot, so } = await rotateOnce(driver, 'bluesky');
+    assert.deepEqual(rot.map((r) => r.event), ['rotation_failed'], JSON.stringify(rot));
+    assert.match(String(rot[0].error), /refused the change: Internal Server Error/);
+    assert.ok(Date.now() - t0 < 45000, `the failure took ${Date.now() - t0} ms: it waited for a person instead of reading the error`);
+    assert.deepEqual(server.bsky.mailbox, [], 'a code was mailed');
+    assert.deepEqual(server.log.slice(from).filter(RESET_PASSWORD), [], 'a resetPassword was sent');
+    assert.equal(server.accounts.bluesky.password, old, 'the PDS\'s password changed');
+    assert.equal(so.result, 'ok', JSON.stringify(so));
+    server.failRotation.bluesky = null;
+    await bskyPostAfter(context, page, driver, 'Still posting after Bluesky sent no code');
+  } finally {
+    server.restoreAccounts();
+  }
+}));
+
+// Nobody types the code: the wait ends before the rotate session does (a 60 s session here, so
+// the scenario does not wait the table's 10 minutes; the same limit, lib/rotation.js personWait),
+// and the rotation fails safe, reported inside its session.
+realFlow('bluesky: rotation: nobody types the e-mailed code -> rotation_failed before the session ends, nothing sent to resetPassword, the old password stays on the PDS and in the keyring and still signs in', async (driver) => {
+  driver.sessionTtl = 60;
+  return withBrowser(driver, async ({ context }) => {
+    const page = await openBsky(context);
+    await connected(driver);
+    server.reset();
+    const from = server.log.length;
+    const old = server.accounts.bluesky.password;
+    const { rot, so } = await rotateOnce(driver, 'bluesky', async () => {
+      const tab = await until('the change-password tab to ask for the e-mailed code', async () => {
+        for (const p of context.pages()) if (p.url().startsWith(BSKY_SETTINGS) && await p.locator('[data-testid=resetCodeInput]').isVisible().catch(() => false)) return p;
+        return null;
+      }, { timeout: 60000 });
+      assert.equal(await waitReason(tab, 'rotate_email_code'), 'rotate_email_code');
+      await until('the PDS to e-mail the reset code', () => server.bsky.mailbox.at(-1));
+    });
+    assert.deepEqual(rot.map((r) => r.event), ['rotation_failed'], JSON.stringify(rot));
+    assert.match(String(rot[0].error), /nobody typed the code the platform e-mailed within [0-9]+ s; the old password stays/);
+    assert.deepEqual(server.log.slice(from).filter(RESET_PASSWORD), [], 'a resetPassword was sent');
+    assert.equal(server.accounts.bluesky.password, old, 'the PDS\'s password changed');
+    assert.equal(await server.signInWorks('bluesky', old), true, 'the old password no longer signs in');
+    assert.equal(so.result, 'ok', JSON.stringify(so));
+    assert.ok(!context.pages().some((p) => p.url().startsWith(BSKY_SETTINGS)), 'the change-password tab is still open');
+    assert.equal(await driver.events('session_expired').then((e) => e.length), 0, 'the session ran out before the report');
+    await bskyPostAfter(context, page, driver, 'Still posting after an unfinished rotation on Bluesky');
+  });
 });
 
 realFlow('bluesky: the account has e-mailed sign-in codes on -> the sign-in stops with the notice that says what to do, nothing published', (driver) => withBrowser(driver, async ({ context }) => {

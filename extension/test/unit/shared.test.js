@@ -80,7 +80,7 @@ test('every stable error code a staff member can meet has a notice, and every no
   const n = notices();
   const codes = Object.keys(json('shared/protocol/errors.json').codes);
   const notForStaff = ['bad_request', 'exists', 'too_large', 'not_permitted', 'internal', 'second_approver'];
-  const extensionOwn = ['approval_needed', 'page_not_understood', 'grant_invalid', 'timeout', 'approved', 'published', 'published_mismatch', 'throttled_until', 'platform_unrecognised', 'config_pending', 'signed_in', 'sign_in_failed', 'signed_out', 'sign_out_failed', 'wrong_account', 'published_private', 'sign_in_email_code', 'interaction_blocked',
+  const extensionOwn = ['approval_needed', 'page_not_understood', 'grant_invalid', 'timeout', 'approved', 'published', 'published_mismatch', 'throttled_until', 'platform_unrecognised', 'config_pending', 'signed_in', 'sign_in_failed', 'signed_out', 'sign_out_failed', 'wrong_account', 'published_private', 'sign_in_email_code', 'rotate_email_code', 'interaction_blocked',
     'media_added', 'media_removed', 'media_changed', 'alt_changed', 'reply_target_changed', 'quote_target_changed', 'repost_target_changed'];
   for (const c of codes) if (!notForStaff.includes(c)) assert.ok(n[c], `no notice for ${c}`);
   for (const c of Object.keys(n)) assert.ok(codes.includes(c) || extensionOwn.includes(c), `notice ${c} is neither a stable code nor the extension's own`);

@@ -12,7 +12,7 @@ import * as conn from './connection.js';
 import * as custody from './custody.js';
 import * as rotation from './rotation.js';
 
-export const CONTENT_MESSAGES = new Set(['cs:hello', 'cs:submit', 'cs:open-approval', 'cs:signin-hello', 'cs:signin-step', 'cs:signin-stop', 'cs:rotate-hello', 'cs:rotate-fill']);
+export const CONTENT_MESSAGES = new Set(['cs:hello', 'cs:submit', 'cs:open-approval', 'cs:signin-hello', 'cs:signin-step', 'cs:signin-stop', 'cs:rotate-hello', 'cs:rotate-begin', 'cs:rotate-person', 'cs:rotate-fill']);
 export const UI_MESSAGES = new Set(['ui:draft', 'ui:lists', 'ui:approve', 'ui:cancel', 'ui:status', 'ui:reconnect']);
 
 function extensionOrigin() {
@@ -50,6 +50,8 @@ export function onMessage(msg, sender, sendResponse) {
       case 'cs:signin-stop': work = custody.stopSignIn(sender, String(msg.notice || '')); break;
       // rotation.js answers only its own tab on the change-password page of a rotate session.
       case 'cs:rotate-hello': work = rotation.hello(sender); break;
+      case 'cs:rotate-begin': work = rotation.begin(sender); break;
+      case 'cs:rotate-person': work = rotation.person(sender, Number(msg.index)); break;
       case 'cs:rotate-fill': work = rotation.fill(sender); break;
     }
   } else if (UI_MESSAGES.has(msg.type)) {

@@ -3,9 +3,10 @@
 // A rotate session is approved like a post (from the CLI: `foureyes account rotate`, then
 // `foureyes approve`), so the extension learns of it from the daemon's `session` event. Then:
 // sign in with custody's own sign-in (`credentials`), open the platform's change-password page
-// (the platform table's `password`) in a background tab, and content/rotate.js fills it: it
-// asks for the values once, the worker asks the daemon `rotation` once and hands the current and
-// the new password to that page only. The worker then reads the page until the platform's
+// (the platform table's `password`) in a background tab, and content/rotate.js does its steps:
+// once the first shows, the worker asks the daemon `rotation` once; a step only a person can do
+// (Bluesky's e-mailed code) brings the tab to the front with a notice and a time limit; the
+// first password field asks for the values, which go to that page only. The worker then reads the page until the platform's
 // confirmation (ok) or its error (failed) shows, reports `rotated`, and signs the browser out.
 //
 // Custody one_time uses the same form after every posting session that signed the browser in:
@@ -17,15 +18,17 @@
 // chrome.storage.local keeps only the session id, account, host, tab and phase.
 
 import { accountPlatform, signInHost } from '../lib/custody.js';
-import { passwordUrl, isPasswordPage, verdict, pageState, rotatesUnattended } from '../lib/rotation.js';
+import { passwordUrl, isPasswordPage, verdict, pageState, passwordSteps, formField, overdue, personWait, rotatesUnattended } from '../lib/rotation.js';
+import { expiryMs } from '../lib/grant.js';
 import * as conn from './connection.js';
 import * as custody from './custody.js';
 import { isOneTime } from './accounts.js';
 import { load } from './table.js';
 
-const KEY = 'rotation';        // chrome.storage.local: sessionId -> {account, platformId, host, tabId, phase}
+const KEY = 'rotation';        // chrome.storage.local: sessionId -> {account, platformId, host, tabId, phase, expires, deadline?, waitMs?}
 const SIGN_IN_MS = 45000;      // the sign-in before the form
 const RESULT_MS = 15000;       // the platform's answer after the submit
+const STEP_MS = 45000;         // the next step of the form to show (a person step has its own limit)
 const POLL_MS = 300;
 
 /** The passwords of a rotation under way, by session id: {current, next}. Memory only. */
@@ -59,7 +62,8 @@ export async function onDaemonEvent(ev) {
 async function run(s) {
   const p = await platformOf(accountPlatform(s.account));
   const host = p && signInHost(p, s.account);
-  await update((a) => { a[s.id] = { account: s.account, platformId: p ? p.id : null, host, tabId: null, phase: 'signing_in' }; return a; });
+  const expires = typeof s.expires === 'number' && s.expires < 1e12 ? s.expires * 1000 : expiryMs(s.expires);
+  await update((a) => { a[s.id] = { account: s.account, platformId: p ? p.id : null, host, tabId: null, phase: 'signing_in', expires: Number.isFinite(expires) ? expires : null }; return a; });
   if (!p || !host) return finish(s.id, false, `the platform table has no change-password form for ${s.account}`);
   console.info(`foureyes: rotating the password of ${s.account}`);
   await custody.begin(null, { sessionId: s.id, account: s.account, expires: s.expires });
@@ -122,20 +126,19 @@ async function forTab(tabId, url) {
   return null;
 }
 
-/** hello gives content/rotate.js the form's selectors, on a rotation's change-password page. */
+/** hello gives content/rotate.js the form's steps, on a rotation's change-password page. */
 export async function hello(sender) {
   const found = await forTab(sender.tab.id, sender.url);
   if (!found || found.e.phase !== 'form') return { ok: false };
-  const pw = found.p.password;
-  return { ok: true, form: { current: pw.current, new: pw.new, confirm: pw.confirm, submit: pw.submit } };
+  return { ok: true, steps: passwordSteps(found.p) };
 }
 
 /**
- * fill answers content/rotate.js once per rotation with the current and the new password: the
- * daemon's `rotation` is asked here, once, and its values go to that page only. Then the worker
- * reads the page for the platform's answer.
+ * begin is content/rotate.js saying the form's first step shows: the daemon's `rotation` is asked
+ * here, once, and the passwords wait in this worker's memory for fill. From here on every end
+ * of the rotation is reported (the daemon records rotation_failed unless the platform confirmed).
  */
-export async function fill(sender) {
+export async function begin(sender) {
   const found = await forTab(sender.tab.id, sender.url);
   if (!found || found.e.phase !== 'form') return { ok: false };
   const { sessionId, e, p } = found;
@@ -152,9 +155,78 @@ export async function fill(sender) {
     return { ok: false };
   }
   secrets.set(sessionId, { current: r.password, next: r.new_password });
+  steps(sessionId, e, p).catch((err) => finish(sessionId, false, `reading the change-password page failed: ${err && err.message || err}`));
+  return { ok: true };
+}
+
+/**
+ * steps reads the change-password tab between begin and fill: an error the platform shows on the
+ * way (Bluesky failing to send the code), the tab closed, a step that never shows, or a person
+ * who did not type in time ends the rotation at once, reported as failed inside the session.
+ */
+async function steps(sessionId, e, p) {
+  const pw = p.password;
+  const end = Date.now() + STEP_MS;
+  for (;;) {
+    await sleep(1000);
+    const cur = (await entries())[sessionId];
+    if (!cur || !['asked', 'person'].includes(cur.phase)) return;
+    const late = overdue(cur, Date.now());
+    if (late) return finish(sessionId, false, late);
+    if (cur.phase === 'asked' && Date.now() > end) return finish(sessionId, false, 'the change-password form did not show its next step');
+    const tab = await chrome.tabs.get(e.tabId).catch(() => null);
+    if (!tab) return finish(sessionId, false, 'the change-password tab was closed before the change was submitted');
+    if (tab.status !== 'complete') continue;
+    const [res] = await chrome.scripting.executeScript({ target: { tabId: e.tabId, frameIds: [0] }, func: pageState, args: [pw.success, pw.error, formField(p)] }).catch(() => []);
+    const seen = res && res.result;
+    // Only an error or another site counts here: nothing was submitted yet, so a page without the
+    // form (Bluesky's dialog not open yet) is no answer.
+    const v = verdict(p, e.host, seen && { ...seen, form: true });
+    if (v.done && !v.ok) return finish(sessionId, false, v.error);
+  }
+}
+
+/**
+ * person is content/rotate.js reaching a step only a person can do (Bluesky's e-mailed code):
+ * the tab comes to the front with the step's notice, and the rotation fails (safely: the old
+ * password stays) unless the form moves on within the step's timeout_s.
+ */
+export async function person(sender, index) {
+  const found = await forTab(sender.tab.id, sender.url);
+  if (!found || found.e.phase !== 'asked') return { ok: false };
+  const { sessionId, e, p } = found;
+  const step = (passwordSteps(p) || [])[index];
+  if (!step || !step.person) return { ok: false };
+  const waitMs = personWait(step, e.expires ?? NaN, Date.now());
+  if (!waitMs) { finish(sessionId, false, 'the rotate session ends too soon for a person to type the code the platform e-mailed; the old password stays'); return { ok: false }; }
+  await update((a) => { if (a[sessionId]) Object.assign(a[sessionId], { phase: 'person', deadline: Date.now() + waitMs, waitMs }); return a; });
+  const tab = await chrome.tabs.update(e.tabId, { active: true }).catch(() => null);
+  if (tab && chrome.windows) await chrome.windows.update(tab.windowId, { focused: true }).catch(() => {});
+  chrome.tabs.sendMessage(e.tabId, { type: 'fe:state', state: 'notice', code: step.notice }).catch(() => {});
+  console.info(`foureyes: the password change of ${e.account} waits for a person to type the code the platform e-mailed`);
+  setTimeout(() => { entries().then((a) => { const why = overdue(a[sessionId], Date.now()); if (why) finish(sessionId, false, why); }); }, waitMs + 50);
+  return { ok: true };
+}
+
+/**
+ * fill answers content/rotate.js once per rotation with the current and the new password, which
+ * begin got from the daemon; they go to that page only. Then the worker reads the page for the
+ * platform's answer.
+ */
+export async function fill(sender) {
+  const found = await forTab(sender.tab.id, sender.url);
+  if (!found || !['asked', 'person'].includes(found.e.phase)) return { ok: false };
+  const { sessionId, e, p } = found;
+  const why = overdue(e, Date.now());
+  if (why) { finish(sessionId, false, why); return { ok: false }; }
+  const s = secrets.get(sessionId);
+  if (!s) {
+    finish(sessionId, false, 'the passwords were given to an earlier worker that stopped');
+    return { ok: false };
+  }
   await update((a) => { if (a[sessionId]) a[sessionId].phase = 'submitted'; return a; });
   watch(sessionId, e, p).catch((err) => finish(sessionId, false, `reading the platform's answer failed: ${err && err.message || err}`));
-  return { ok: true, current: r.password, new: r.new_password };
+  return { ok: true, current: s.current, new: s.next };
 }
 
 /** watch reads the change-password tab until the platform confirms or refuses the change. */
@@ -166,7 +238,7 @@ async function watch(sessionId, e, p) {
     const tab = await chrome.tabs.get(e.tabId).catch(() => null);
     if (!tab) return finish(sessionId, false, 'the change-password tab was closed before the platform answered');
     if (tab.status !== 'complete') continue;
-    const [res] = await chrome.scripting.executeScript({ target: { tabId: e.tabId, frameIds: [0] }, func: pageState, args: [pw.success, pw.error, pw.current] }).catch(() => []);
+    const [res] = await chrome.scripting.executeScript({ target: { tabId: e.tabId, frameIds: [0] }, func: pageState, args: [pw.success, pw.error, formField(p)] }).catch(() => []);
     const v = verdict(p, e.host, res && res.result);
     if (v.done) return finish(sessionId, v.ok, v.error);
   }
@@ -187,7 +259,7 @@ async function finish(sessionId, ok, error) {
     // A page that echoes a password into its error text must not carry it into the audit.
     if (s && why && (why.includes(s.current) || why.includes(s.next))) why = 'the platform refused the change (its message repeated a password, so it is withheld)';
     // Only a rotation whose passwords went out is reported: the daemon accepts no other.
-    if (e.phase === 'submitted' || e.phase === 'asked') {
+    if (['asked', 'person', 'submitted'].includes(e.phase)) {
       try {
         await conn.call('rotated', { session_id: sessionId, account: e.account, host: e.host, result: ok ? 'ok' : 'failed', ...(ok ? {} : { error: why.slice(0, 1000) }) });
       } catch (err) {

@@ -51,6 +51,7 @@ export const NOTICES = Object.freeze({
   "wrong_account": "This browser is signed in here to another account than the one this post was approved for, so nothing was published. Switch to the approved account, or request approval for this one.",
   "published_private": "Published from your private account: your organisation lets private accounts post without approval here.",
   "sign_in_email_code": "Bluesky asks for a code it e-mailed to the official account, which foureyes cannot enter, so this browser is not signed in and nothing was published. Tell IT: the account must have e-mail sign-in codes turned off for foureyes to sign in.",
+  "rotate_email_code": "foureyes is changing the official account's password, and Bluesky has e-mailed a code to the account's address. An administrator types that code into the code field on this page; foureyes fills in the new password itself, so nobody sees it. If no code is typed within 10 minutes, the change is dropped and the old password keeps working.",
   "interaction_blocked": "foureyes holds back likes, follows and similar actions here outside an approved posting session: on this platform they go out the same way as posts. Nothing was sent.",
   "config_pending": "foureyes is still reading this computer's settings, so nothing can be posted on this site yet. Nothing was published; try again in a few seconds.",
   "code_check_unavailable": "Not approved: the organisation's code server cannot check the approver's code right now. Try again in a minute; if it persists, tell IT.",

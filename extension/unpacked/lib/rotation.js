@@ -15,7 +15,7 @@ export function rotatesUnattended(p) {
   const pw = p && p.password;
   if (!pw || typeof pw !== 'object') return false;
   const steps = Array.isArray(pw.steps) ? pw.steps : [];
-  return !steps.some((st) => st && typeof st === 'object' && ('person' in st || st.type === 'person' || st.kind === 'person'));
+  return !steps.some((st) => st && typeof st === 'object' && 'person' in st);
 }
 
 /** passwordUrl is the change-password page on host, or null without table data. */
@@ -52,6 +52,62 @@ export function verdict(p, host, seen) {
   if (typeof seen.error === 'string') return { done: true, ok: false, error: `the platform refused the change: ${seen.error.replace(/\s+/g, ' ').trim().slice(0, 200) || 'an error without text'}` };
   if (seen.complete && !seen.form) return { done: true, ok: false, error: `the platform answered with a page that confirms nothing (${String(seen.title || 'no title').slice(0, 100)})` };
   return { done: false };
+}
+
+/**
+ * passwordSteps is the table's change-password form as steps in order: its own `steps`, or the
+ * one form (current, new, confirm, submit) as four steps. Null without table data.
+ */
+export function passwordSteps(p) {
+  const pw = p && p.password;
+  if (!pw) return null;
+  if (Array.isArray(pw.steps)) return pw.steps;
+  return [{ current: pw.current }, { new: pw.new }, { confirm: pw.confirm }, { submit: pw.submit }];
+}
+
+/** formField is the selector whose presence means the form is still on the page (pageState's `form`). */
+export function formField(p) {
+  const steps = passwordSteps(p) || [];
+  const s = steps.find((x) => x.current) || steps.find((x) => x.new);
+  return s ? (s.current || s.new) : null;
+}
+
+/**
+ * personReady says whether what a person typed into a person step's field completes it: the
+ * step's pattern matches (else: any text), and it was typed (a trusted input event), not set by
+ * a script.
+ */
+export function personReady(step, value, typed) {
+  if (!step || !step.person || !typed || typeof value !== 'string') return false;
+  const v = value.trim();
+  if (!v) return false;
+  if (!step.pattern) return true;
+  try { return new RegExp(step.pattern).test(v); } catch { return false; }
+}
+
+/** The report must reach the daemon while the rotate session lives: the wait ends this early. */
+export const REPORT_MARGIN_MS = 30000;
+
+/**
+ * personWait is how long a person step waits (ms): the step's timeout_s, cut short so the
+ * rotation is still reported inside its session (expiresMs; NaN: not known). 0 when no time is
+ * left: the rotation then fails at once instead of outliving its session unreported.
+ */
+export function personWait(step, expiresMs, now) {
+  const want = step && Number.isInteger(step.timeout_s) && step.timeout_s > 0 ? step.timeout_s * 1000 : 0;
+  if (!Number.isFinite(expiresMs)) return want;
+  return Math.max(0, Math.min(want, expiresMs - REPORT_MARGIN_MS - now));
+}
+
+/**
+ * overdue says why a rotation waiting for a person (phase `person`, with its `deadline` in ms)
+ * has failed by now: nobody typed the code in time. Null while there is time left, or when the
+ * rotation waits for no person.
+ */
+export function overdue(e, now) {
+  if (!e || e.phase !== 'person' || typeof e.deadline !== 'number') return null;
+  if (now < e.deadline) return null;
+  return `nobody typed the code the platform e-mailed within ${Math.round((e.waitMs || 0) / 1000)} s; the old password stays`;
 }
 
 /** pageState runs inside the page (scripting.executeScript): what it shows now. */

@@ -18,7 +18,7 @@
 //   user[password_confirmation]) and redirects back with a flash notice. A success really changes
 //   the server's password: the old one then fails at sign-in. `failRotation[site]` makes a step
 //   fail: 'current' (the current password is refused), 'server' (500 on submit), 'silent' (the
-//   change is dropped and nothing is shown).
+//   change is dropped and nothing is shown). Bluesky: see blueskyFixture (an e-mailed code).
 //
 // Attachments: X's page uploads a file in three steps to upload.x.com/i/media/upload.json
 // (multipart INIT, APPEND with the bytes in `media`, FINALIZE; the answer names media_id_string),
@@ -124,8 +124,8 @@ export async function startServer({ port, key, cert }) {
   // Mastodon: _mastodon_session -> {csrf, user (signed in) | pending (awaiting the code), valid}.
   const mSessions = new Map();
   const accounts = JSON.parse(JSON.stringify(ACCOUNTS));
-  const failRotation = { x: null, mastodon: null };
-  const bsky = blueskyFixture({ accounts, received, json });
+  const failRotation = { x: null, mastodon: null, bluesky: null };
+  const bsky = blueskyFixture({ accounts, received, json, failRotation });
   /** changePassword checks and applies a change; returns {status, error?} (error text shown). */
   function changePassword(site, current, next, confirm) {
     const acc = accounts[site];
@@ -424,6 +424,13 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
   }
   async function signInWorks(site, password) {
     const acc = accounts[site];
+    if (site === 'bluesky') {
+      // A sign-in at the PDS, ended again at once so the count of live sessions stays.
+      const r = await request('bsky.social', 'POST', '/xrpc/com.atproto.server.createSession', { 'content-type': 'application/json' }, JSON.stringify({ identifier: acc.username, password }));
+      if (r.status !== 200) return false;
+      await request('bsky.social', 'POST', '/xrpc/com.atproto.server.deleteSession', { authorization: `Bearer ${JSON.parse(r.body).refreshJwt}` });
+      return true;
+    }
     if (site === 'x') {
       const h = { 'content-type': 'application/json' };
       const a = await request('api.x.com', 'POST', '/1.1/onboarding/task.json', h, JSON.stringify({ subtask: 'username', username: acc.username }));
@@ -449,7 +456,7 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
     accounts,
     failRotation,
     /** restoreAccounts puts the fixture passwords back and clears the failure switches. */
-    restoreAccounts() { for (const k of Object.keys(ACCOUNTS)) accounts[k].password = ACCOUNTS[k].password; failRotation.x = failRotation.mastodon = null; },
+    restoreAccounts() { for (const k of Object.keys(ACCOUNTS)) accounts[k].password = ACCOUNTS[k].password; failRotation.x = failRotation.mastodon = failRotation.bluesky = null; bsky.mailbox.length = 0; },
     /** signInWorks tries a password at the platform's own sign-in over HTTPS, as a browser would: true when accepted. */
     signInWorks,
     replay,
@@ -504,12 +511,24 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
 // createSession checks the password, refreshSession rotates the tokens, deleteSession kills the
 // refresh token (an access JWT already issued stays valid until it expires, 2 hours, as on
 // Bluesky), getSession, applyWrites and createRecord need a live access JWT as bearer.
-function blueskyFixture({ accounts, received, json }) {
+// Changing the password: /settings/account shows "Password" (accountSettingsChangePasswordBtn),
+// a dialog with "Request code" (requestCodeBtn: requestPasswordReset with the account's e-mail;
+// the PDS puts the code, XXXXX-XXXXX, in `mailbox` for the test to read), then the code
+// (resetCodeInput) and the new password (newPasswordInput), "Update" (setNewPasswordBtn:
+// resetPassword {token, password}; the old password is then refused by createSession), and
+// changePasswordDone or changePasswordError. failRotation.bluesky = 'server' makes resetPassword
+// answer 500, 'request' requestPasswordReset (no code is sent).
+function blueskyFixture({ accounts, received, json, failRotation }) {
   const PDS = 'https://pds1.us-east.host.bsky.network';
   const ACCESS_MS = 2 * 3600 * 1000;
   const access = new Map(); // accessJwt -> {did, handle, exp}
   const refresh = new Map(); // refreshJwt -> {did, handle, valid}
   let emailAuth = false;
+  // Changing the password: requestPasswordReset mails a code (here: into mailbox), resetPassword
+  // takes it with the new password. failRotation.bluesky: 'server' fails resetPassword, 'request'
+  // requestPasswordReset.
+  const mailbox = []; // {to, code, at}
+  let resetCode = null; // {code, exp}
   const cors = { 'access-control-allow-origin': 'https://bsky.app', 'access-control-allow-headers': 'authorization, content-type, atproto-accept-labelers', 'access-control-allow-methods': 'GET, POST' };
   const bearer = (req) => /^Bearer (\S+)$/.exec(String(req.headers.authorization || ''))?.[1] || null;
   function issue(did, handle) {
@@ -529,7 +548,29 @@ function blueskyFixture({ accounts, received, json }) {
     if (m === 'com.atproto.server.createSession' && req.method === 'POST') {
       if (![acc.username, acc.handle].includes(j.identifier) || j.password !== acc.password) return out(401, { error: 'AuthenticationRequired', message: 'Invalid identifier or password' });
       if (emailAuth && !j.authFactorToken) return out(401, { error: 'AuthFactorTokenRequired', message: 'A sign in code has been sent to your email address' });
-      return out(200, issue(acc.did, acc.handle));
+      return out(200, { ...issue(acc.did, acc.handle), email: acc.username, emailConfirmed: true });
+    }
+    if (m === 'com.atproto.server.requestPasswordReset' && req.method === 'POST') {
+      if (failRotation.bluesky === 'request') return out(500, { error: 'InternalServerError', message: 'Internal Server Error' });
+      // The PDS answers the same for any address (no account discovery); only the account's gets mail.
+      if (j.email === acc.username) {
+        const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+        const code = [0, 1].map(() => Array.from(randomBytes(5), (b) => A[b % 32]).join('')).join('-');
+        resetCode = { code, exp: Date.now() + 15 * 60 * 1000 };
+        mailbox.push({ to: j.email, code, at: Date.now() });
+      }
+      res.writeHead(200, cors); res.end();
+      return;
+    }
+    if (m === 'com.atproto.server.resetPassword' && req.method === 'POST') {
+      if (failRotation.bluesky === 'server') return out(500, { error: 'InternalServerError', message: 'Internal Server Error' });
+      const token = String(j.token || '').toUpperCase().replace(/^([A-Z2-7]{5})-?([A-Z2-7]{5})$/, '$1-$2');
+      if (!resetCode || token !== resetCode.code || resetCode.exp < Date.now()) return out(400, { error: 'InvalidToken', message: 'Token is invalid' });
+      if (typeof j.password !== 'string' || j.password.length < 8) return out(400, { error: 'InvalidRequest', message: 'Password is too short' });
+      resetCode = null;
+      acc.password = j.password;
+      res.writeHead(200, cors); res.end();
+      return;
     }
     if (m === 'com.atproto.server.refreshSession' && req.method === 'POST') {
       const r = refresh.get(bearer(req));
@@ -566,6 +607,8 @@ function blueskyFixture({ accounts, received, json }) {
   }
   return {
     pds, app, PDS,
+    /** mailbox: the mails the PDS sent (password reset codes), {to, code, at}, oldest first. */
+    mailbox,
     /** emailAuth turns the account's e-mailed sign-in codes on or off. */
     setEmailAuth(on) { emailAuth = !!on; },
     /** liveSessions counts the refresh tokens still valid (each a signed-in session). */
@@ -645,7 +688,7 @@ const BSKY_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
         return;
       }
       const pds = j.didDoc.service[0].serviceEndpoint;
-      localStorage.setItem(KEY, JSON.stringify({ colorMode: 'system', session: { accounts: [{ service: 'https://bsky.social/', did: j.did, handle: j.handle, accessJwt: j.accessJwt, refreshJwt: j.refreshJwt, pdsUrl: pds, active: true }], currentAccount: { did: j.did } } }));
+      localStorage.setItem(KEY, JSON.stringify({ colorMode: 'system', session: { accounts: [{ service: 'https://bsky.social/', did: j.did, handle: j.handle, email: j.email, emailConfirmed: j.emailConfirmed, accessJwt: j.accessJwt, refreshJwt: j.refreshJwt, pdsUrl: pds, active: true }], currentAccount: { did: j.did } } }));
       render();
     };
   }
@@ -653,6 +696,50 @@ const BSKY_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
     const acc = current();
     if (acc && acc.refreshJwt) nav.innerHTML = '<a data-testid="profileLink">@' + acc.handle + '</a>';
     else if (!nav.querySelector('[data-testid=loginForm]')) signedOut();
+    settings();
+  }
+  // Settings -> Account (/settings/account), signed in: "Password" opens bsky.app's
+  // ChangePasswordDialog: stage RequestCode ("Request code": requestPasswordReset with the
+  // account's e-mail), stage ChangePassword (the e-mailed reset code and the new password,
+  // "Update": resetPassword {token, password}), stage Done.
+  function settings() {
+    const acc = current();
+    let box = root.querySelector('#settings');
+    if (location.pathname !== '/settings/account' || !acc || !acc.refreshJwt) { if (box) box.remove(); return; }
+    if (box) return;
+    box = document.createElement('section');
+    box.id = 'settings';
+    box.innerHTML = '<h1>Account</h1><p>Email: ' + (acc.email || '') + '</p><button data-testid="accountSettingsChangePasswordBtn">Password</button><div id="dialog"></div>';
+    root.prepend(box);
+    const dlg = box.querySelector('#dialog');
+    const call = async (method, body) => {
+      const r = await fetch(acc.pdsUrl + '/xrpc/' + method, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + acc.accessJwt }, body: JSON.stringify(body) });
+      if (r.ok) return null;
+      let j = {};
+      try { j = await r.json(); } catch { /* no body */ }
+      return j.message || j.error || ('HTTP ' + r.status);
+    };
+    const fail = (msg) => { dlg.querySelector('#pwErr').innerHTML = '<div data-testid="changePasswordError" role="alert"></div>'; dlg.querySelector('[data-testid=changePasswordError]').textContent = msg; };
+    box.querySelector('[data-testid=accountSettingsChangePasswordBtn]').onclick = () => {
+      dlg.innerHTML = '<div role="dialog" aria-label="Change your password"><h2>Change your password</h2><p>If you want to change your password, we will send you a code to verify that this is your account.</p>' +
+        '<div id="pwErr"></div><button data-testid="requestCodeBtn">Request code</button></div>';
+      dlg.querySelector('[data-testid=requestCodeBtn]').onclick = async () => {
+        const err = await call('com.atproto.server.requestPasswordReset', { email: acc.email });
+        if (err) return fail(err);
+        dlg.innerHTML = '<div role="dialog" aria-label="Enter code"><h2>Enter code</h2><p>Enter the code you received to change your password.</p>' +
+          '<label>Reset code <input data-testid="resetCodeInput" autocomplete="off" placeholder="XXXXX-XXXXX"></label>' +
+          '<label>New password <input data-testid="newPasswordInput" type="password" autocomplete="new-password"></label><div id="pwErr"></div>' +
+          '<button data-testid="setNewPasswordBtn">Update</button></div>';
+        dlg.querySelector('[data-testid=setNewPasswordBtn]').onclick = async () => {
+          const token = dlg.querySelector('[data-testid=resetCodeInput]').value.trim();
+          const password = dlg.querySelector('[data-testid=newPasswordInput]').value;
+          if (!/^[A-Za-z2-7]{5}-?[A-Za-z2-7]{5}$/.test(token)) return fail('You have entered an invalid code. It should look like XXXXX-XXXXX.');
+          const e2 = await call('com.atproto.server.resetPassword', { token, password });
+          if (e2) return fail(e2);
+          dlg.innerHTML = '<div role="dialog" aria-label="Password changed"><h2>Password changed</h2><p data-testid="changePasswordDone">Your password has been changed successfully!</p></div>';
+        };
+      };
+    };
   }
   // Another tab signed in or out: follow it (the real app uses a BroadcastChannel).
   window.addEventListener('storage', (e) => { if (e.key === KEY || e.key === null) render(); });
