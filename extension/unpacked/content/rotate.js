@@ -87,6 +87,9 @@
       }
       for (const f of PASSWORDS) {
         if (!s[f]) continue;
+        // A password goes only into a password field: a table selector that now matches a text
+        // field (which the page might echo or keep) stops the change; the worker fails it.
+        if (!(el instanceof HTMLInputElement) || el.type !== 'password') { stop(); return; }
         if (!values) {
           const r = await ask({ type: 'cs:rotate-fill' });
           if (!r || !r.ok) { stop(); return; }
