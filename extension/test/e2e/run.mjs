@@ -74,7 +74,17 @@ async function noticeReason(page, timeout = 5000) {
 /** waitReason waits until the notice gives one of the wanted reasons; returns the last one seen. */
 async function waitReason(page, want, timeout = 10000) {
   const wanted = Array.isArray(want) ? want : [want];
-  await page.waitForFunction((w) => w.includes(document.querySelector('foureyes-notice')?.dataset.reason), wanted, { timeout }).catch(() => {});
+  const end = Date.now() + timeout;
+  // A navigation of the tab ends the wait with an error at once: wait on in the new document.
+  while (!page.isClosed() && Date.now() < end) {
+    try {
+      await page.waitForFunction((w) => w.includes(document.querySelector('foureyes-notice')?.dataset.reason), wanted, { timeout: Math.max(1, end - Date.now()) });
+      break;
+    } catch (err) {
+      if (err && err.name === 'TimeoutError') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   return page.locator('foureyes-notice').getAttribute('data-reason', { timeout: 1000 }).catch(() => null);
 }
 
