@@ -366,7 +366,9 @@ flow('service worker stopped mid-flow -> approval survives, nothing left open', 
   await pressPost(page, 'x'); // wakes the worker; it reconnects and uses the stored approval
   assert.ok(await received(page, 1), JSON.stringify(server.received));
   assert.equal(server.received[0].text, 'Survives a worker restart');
-  // Stop it again right after: no allow rule may outlive the worker.
+  // Stop it again as soon as the extension has seen the request (its report reached the
+  // daemon): no allow rule may outlive the worker.
+  await published(driver, 1);
   await stopWorker(context);
   await page.evaluate(() => window.__publishDirect('after the second stop'));
   assert.ok(await received(page, 1));

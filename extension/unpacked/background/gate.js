@@ -167,6 +167,10 @@ export async function observe(details, table, instances) {
   if (!opened.length) return;
   // Synchronously: a second request in the same tick finds the gate closed.
   if (allow === current) current = null; else leftover = null;
+  // Before any await, as start() does: the rule's removal reaches the browser even if this
+  // worker is stopped right after the request, so a second request cannot use it.
+  chrome.declarativeNetRequest.updateSessionRules({ removeRuleIds: ALLOW_IDS }).catch(() => {});
+  store.set('allow', null).catch(() => {});
   const seen = throughGate(opened, details.requestBody);
   // Media ids and the answered, quoted or reposted post, as the request carries them.
   let fields = null;
