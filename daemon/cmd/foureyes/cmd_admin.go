@@ -307,7 +307,7 @@ func cmdApproverEnroll(e *env, args []string) int {
 		"Enrol an approver: creates a TOTP secret in the OS keyring and shows it as a QR code for the\n"+
 			"approver's authenticator app (any RFC 6238 app: FreeOTP, Aegis, 2FAS, Google or Microsoft\n"+
 			"Authenticator). The approver stays pending until confirmed with a first code:\n"+
-			"  foureyes approver confirm ID CODE\n"+
+			"  foureyes approver confirm ID   (then the code at the prompt, or piped in)\n"+
 			"Enrolling an existing ID again (lost phone) replaces the secret.\n"+
 			"Another confirmed approver vouches with their current code (--by, then at the prompt); only the first\n"+
 			"approver of this computer is enrolled without one, and the audit trail marks it as such.")

@@ -227,7 +227,7 @@ func secondApprover(reason string, f rules.Facts) string {
 	case "not_confirmed":
 		return fmt.Sprintf("approver %s cannot vouch: only a confirmed approver that the audit trail knows can", f.Approver)
 	case "none_confirmed":
-		return fmt.Sprintf("%s an approver needs the current code of a confirmed approver, and none is confirmed yet: confirm the first approver's enrolment first (foureyes approver confirm ID CODE)", what)
+		return fmt.Sprintf("%s an approver needs the current code of a confirmed approver, and none is confirmed yet: confirm the first approver's enrolment first (foureyes approver confirm ID, then the code at the prompt)", what)
 	case "lost":
 		return "the audit trail has approvers that the state file no longer has (removed by hand?): no first approver can be enrolled without a code; restore state.json from a backup, or ask IT"
 	}
