@@ -326,6 +326,10 @@ func cmdAuditRepair(e *env, args []string) int {
 		who = u.Username
 	}
 	rep, err := audit.Repair(p, who, audit.Options{})
+	if errors.Is(err, os.ErrPermission) {
+		// Another OS user's trail (the service's, to a staff member): a refusal, not a fault.
+		return e.fail(api.Errorf(api.CodeNotPermitted, "repairing %s: this OS user may not change it (%w): only the user who owns the trail can, with its daemon or service stopped", p, err))
+	}
 	if err != nil {
 		return e.fail(fmt.Errorf("repairing %s: %w", p, err))
 	}
