@@ -9,22 +9,29 @@ import (
 // Windows Service Control Manager (service_windows.go). Elsewhere the packages install the
 // systemd unit and the LaunchDaemon, and this says so.
 func cmdServiceControl(e *env, verb string, args []string) int {
-	help := "Register foureyes with the Windows Service Control Manager as the service \"" + windowsServiceName + "\": run as\n" +
-		"LocalSystem, started at boot, as `foureyes service` with its default options. Run it from an\n" +
-		"elevated prompt (Run as administrator), with foureyes.exe where only administrators may change it\n" +
-		"(under Program Files). Then: sc.exe start " + windowsServiceName + "."
+	help := "Turn service mode on: the Windows service \"" + windowsServiceName + "\" (LocalSystem, `foureyes service` with its\n" +
+		"default options) set to start at boot. The MSI registers the service disabled; this sets it to\n" +
+		"start at boot, remembers that for upgrades (HKLM\\Software\\foureyes, value ServiceMode) and takes\n" +
+		"out the tray at sign-in (the Run value foureyes). Without the MSI it registers the service.\n" +
+		"Run it from an elevated prompt (Run as administrator), with foureyes.exe where only administrators\n" +
+		"may change it (under Program Files). Then: sc.exe start " + windowsServiceName + " (or give --start)."
 	if verb == "uninstall" {
-		help = "Stop the Windows service \"" + windowsServiceName + "\" and remove it from the Service Control Manager.\n" +
-			"Its folder (the trail, the state) and the secrets in LocalSystem's Credential Manager stay.\n" +
-			"Run it from an elevated prompt (Run as administrator)."
+		help = "Turn service mode off: stop the Windows service \"" + windowsServiceName + "\". When the MSI installed foureyes,\n" +
+			"the service stays registered but disabled and the tray at sign-in is put back; otherwise the\n" +
+			"service is removed. Its folder (the trail, the state) and the secrets in LocalSystem's\n" +
+			"Credential Manager stay. Run it from an elevated prompt (Run as administrator)."
 	}
 	fs := e.flagSet("service "+verb, "", help)
+	start := false
+	if verb == "install" {
+		fs.BoolVar(&start, "start", false, "start the service now too, and wait until it runs")
+	}
 	if _, st := e.parseN(fs, args, 0, "takes no arguments besides its options"); st >= 0 {
 		return st
 	}
 	var err error
 	if verb == "install" {
-		err = installService(e)
+		err = installService(e, start)
 	} else {
 		err = uninstallService(e)
 	}
@@ -36,6 +43,13 @@ func cmdServiceControl(e *env, verb string, args []string) int {
 
 // windowsServiceName is the service's name in the Service Control Manager (sc.exe, services.msc).
 const windowsServiceName = "foureyes"
+
+// The service's name and description as services.msc shows them; installer/windows/foureyes.wxs
+// registers the same.
+const (
+	windowsServiceDisplayName = "foureyes (four-eyes rule)"
+	windowsServiceDescription = "Holds the organisation's social-media accounts and lets a post out only when a second person has approved it (foureyes service mode)."
+)
 
 // underDir reports whether path is inside one of dirs, compared as Windows compares paths
 // (without regard to case, either separator). Empty dirs count for nothing.
@@ -54,4 +68,20 @@ func underDir(path string, dirs ...string) bool {
 		}
 	}
 	return false
+}
+
+// serviceProgram is the program of a service's command line as the Service Control Manager
+// keeps it (`"C:\Program Files\foureyes\foureyes.exe" service`, or unquoted without spaces).
+func serviceProgram(cmdline string) string {
+	cmdline = strings.TrimSpace(cmdline)
+	if rest, ok := strings.CutPrefix(cmdline, `"`); ok {
+		if i := strings.IndexByte(rest, '"'); i >= 0 {
+			return rest[:i]
+		}
+		return "" // an unterminated quote names no program
+	}
+	if i := strings.IndexAny(cmdline, " \t"); i >= 0 {
+		return cmdline[:i]
+	}
+	return cmdline
 }

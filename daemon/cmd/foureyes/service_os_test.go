@@ -44,6 +44,23 @@ func TestUnderDir(t *testing.T) {
 	}
 }
 
+// The program of the service's command line, as the MSI and `foureyes service install` register
+// it: what `foureyes service install` checks is under Program Files before it turns the service on.
+func TestServiceProgram(t *testing.T) {
+	for _, c := range []struct{ cmdline, want string }{
+		{`"C:\Program Files\foureyes\foureyes.exe" service`, `C:\Program Files\foureyes\foureyes.exe`},
+		{`"C:\Program Files\foureyes\foureyes.exe"`, `C:\Program Files\foureyes\foureyes.exe`},
+		{`  C:\foureyes\foureyes.exe service`, `C:\foureyes\foureyes.exe`},
+		{`C:\Program Files\foureyes\foureyes.exe service`, `C:\Program`}, // unquoted: Windows too reads C:\Program first
+		{`"C:\Program Files\foureyes\foureyes.exe service`, ``},
+		{``, ``},
+	} {
+		if got := serviceProgram(c.cmdline); got != c.want {
+			t.Errorf("serviceProgram(%q) = %q, want %q", c.cmdline, got, c.want)
+		}
+	}
+}
+
 // The Windows Service Control Manager's Stop reaches the daemon as its stop function.
 func TestServiceControlsStop(t *testing.T) {
 	stopc := make(chan struct{})
