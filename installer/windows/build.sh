@@ -112,9 +112,6 @@ cp "$here/foureyes.wxs" "$stage/"
 # SecureCustomProperties, Windows Installer drops them on the way to the elevated part of the install.
 msibuild "$stage/foureyes.msi" -q "UPDATE \`Property\` SET \`Value\` = 'POLICYFILE;SERVICEMODE;WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED' WHERE \`Property\` = 'SecureCustomProperties'" \
   || die "msibuild could not set SecureCustomProperties"
-# Nor can it write a component's condition: the tray at sign-in is not installed in service mode.
-msibuild "$stage/foureyes.msi" -q "UPDATE \`Component\` SET \`Condition\` = 'NOT SERVICEMODE=\"1\"' WHERE \`Component\` = 'TrayAtSignIn'" \
-  || die "msibuild could not set the condition of the tray at sign-in"
 if [ "$signing" = yes ]; then
   echo "windows: signing the MSI"
   sign "$stage/foureyes.msi" "foureyes installer"

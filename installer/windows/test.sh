@@ -5,7 +5,8 @@
 #     fixed UpgradeCode with its MajorUpgrade rows; the service of service mode registered
 #     disabled and never started by the MSI (ServiceInstall, ServiceControl), its Event Log source,
 #     and service mode kept across upgrades (SERVICEMODE read back from the registry: the tray at
-#     sign-in left out, `foureyes service install --start` run as LocalSystem);
+#     sign-in and the Start menu entry service mode's tray, `foureyes service install --start`
+#     run as LocalSystem);
 #   - the extracted files: both programs are 64-bit Windows executables, foureyes.exe a console
 #     program and foureyesw.exe a windowed one; the host manifests name the host and allow
 #     exactly the pinned extension IDs;
@@ -88,8 +89,8 @@ def regval(key, name=""):
     rows = [r for r in reg if r["Root"] == "2" and r["Key"] == key and r["Name"] == name]
     return rows[0]["Value"] if len(rows) == 1 else None
 want(regval(r"Software\foureyes", "Version") == "[ProductVersion]", "no HKLM\\Software\\foureyes Version value for detection rules")
-want(regval(r"Software\Microsoft\Windows\CurrentVersion\Run", "foureyes") == '"[INSTALLDIR]foureyesw.exe" daemon',
-     "HKLM Run value foureyes is not \"[INSTALLDIR]foureyesw.exe\" daemon")
+want(regval(r"Software\Microsoft\Windows\CurrentVersion\Run", "foureyes") == '"[INSTALLDIR]foureyesw.exe" [TRAYARGS]',
+     "HKLM Run value foureyes is not \"[INSTALLDIR]foureyesw.exe\" [TRAYARGS]")
 for key, manifest in [(r"Software\Google\Chrome", "chromium"), (r"Software\Microsoft\Edge", "chromium"),
                       (r"Software\Chromium", "chromium"), (r"Software\Mozilla", "firefox")]:
     k = key + r"\NativeMessagingHosts\org.foureyes.host"
@@ -131,11 +132,18 @@ for part in ("/setowner *S-1-5-32-544", "/inheritance:r", "*S-1-5-32-545:(OI)(CI
 want("S-1-5-32-545:(OI)(CI)F" not in lock and "S-1-5-32-545:(OI)(CI)M" not in lock, "users may write the policy folder")
 want(props.get("FOUREYES_CMD") is None and cas["SetCmdExe"]["Target"] == "[System64Folder]cmd.exe", "cmd.exe is not taken from System64Folder")
 
-# The tray at sign-in is user mode's: not installed when service mode is on.
+# The tray at sign-in: each user's own daemon (TRAYARGS daemon), or with service mode on the tray
+# of the service (tray --if-service), chosen before the registry is written.
 run = [r for r in reg if r["Key"] == r"Software\Microsoft\Windows\CurrentVersion\Run" and r["Name"] == "foureyes"]
-want(len(run) == 1 and comps.get(run[0]["Component_"], {}).get("Condition") == 'NOT SERVICEMODE="1"',
-     "the Run value's component is not conditioned on NOT SERVICEMODE=\"1\" (build.sh's msibuild step)")
 want(len(run) == 1 and comps[run[0]["Component_"]]["KeyPath"] == run[0]["Registry"], "the Run value is not its component's key path")
+want(props.get("TRAYARGS") == "daemon", "TRAYARGS is not daemon by default: user mode is not the default")
+ta = cas.get("SetTrayArgs")
+want(ta is not None and int(ta["Type"]) & 0x3f == 51 and ta["Source"] == "TRAYARGS" and ta["Target"] == "tray --if-service",
+     "SetTrayArgs does not set TRAYARGS to tray --if-service")
+st = seq.get("SetTrayArgs")
+want(st is not None and st["Condition"] == 'SERVICEMODE="1"', "SetTrayArgs does not run only in service mode")
+want(st is not None and int(seq["AppSearch"]["Sequence"]) < int(st["Sequence"]) < int(seq["InstallInitialize"]["Sequence"]),
+     "SetTrayArgs is not between AppSearch and InstallInitialize (before the registry is written)")
 want("SERVICEMODE" in props.get("SecureCustomProperties", "").split(";"), "SERVICEMODE is not a secure property")
 
 # Service mode: registered by the MSI, off (disabled, never started by it) until IT turns it on.
@@ -191,7 +199,7 @@ if on:
          "ServiceModeOn is not between InstallServices and InstallFinalize")
 
 sc = table("Shortcut")
-want(any(s["Target"] == "[INSTALLDIR]foureyesw.exe" and s["Arguments"] == "daemon" for s in sc), "no Start menu shortcut for the tray")
+want(any(s["Target"] == "[INSTALLDIR]foureyesw.exe" and s["Arguments"] == "[TRAYARGS]" for s in sc), "no Start menu shortcut for the tray (of the mode in force, [TRAYARGS])")
 
 if errors:
     print("\n".join(errors), file=sys.stderr)

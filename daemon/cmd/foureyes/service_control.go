@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"path/filepath"
 	"strings"
 )
@@ -84,4 +86,23 @@ func serviceProgram(cmdline string) string {
 		return cmdline[:i]
 	}
 	return cmdline
+}
+
+// trayMutexName is the Windows tray lock's name for the state folder home: in the sign-in's
+// own namespace, and the same for every spelling Windows takes as that folder.
+func trayMutexName(home string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(filepath.Clean(strings.ReplaceAll(home, `\`, "/")))))
+	return `Local\foureyes-tray-` + hex.EncodeToString(sum[:16])
+}
+
+// trayAtSignIn is the command line of the MSI's tray at sign-in (the Run value foureyes) with
+// foureyesw.exe beside prog: the tray of the service in service mode, else each user's own
+// daemon. The MSI writes the same ("[INSTALLDIR]foureyesw.exe" [TRAYARGS]).
+func trayAtSignIn(prog string, service bool) string {
+	dir := prog[:strings.LastIndexAny(prog, `\/`)+1]
+	args := "daemon"
+	if service {
+		args = "tray --if-service"
+	}
+	return `"` + dir + `foureyesw.exe" ` + args
 }

@@ -140,7 +140,7 @@ func elevated(what string) error {
 const (
 	// foureyesKey holds what the MSI writes (Version: the MSI installed foureyes) and the value
 	// ServiceMode ("1": service mode is on), which the MSI reads at every install and upgrade to
-	// keep the service on and the tray at sign-in off. The MSI does not own ServiceMode: it
+	// keep the service on and the tray at sign-in service mode's. The MSI does not own ServiceMode: it
 	// outlives an upgrade's removal of the older version.
 	foureyesKey      = `Software\foureyes`
 	serviceModeValue = "ServiceMode"
@@ -179,25 +179,25 @@ func setServiceMode(on bool) error {
 	return nil
 }
 
-// setTrayAtSignIn puts the MSI's tray at sign-in back (the program beside prog) or takes it out.
-// It reports whether it changed anything.
-func setTrayAtSignIn(on bool, prog string) (bool, error) {
-	k, err := registry.OpenKey(registry.LOCAL_MACHINE, runKey, registry.QUERY_VALUE|registry.SET_VALUE|registry.WOW64_64KEY)
+// setTrayAtSignIn points the MSI's tray at sign-in (the Run value foureyes, for every user) at
+// service mode's tray (`foureyesw.exe tray --if-service`, a client of the service) or at user
+// mode's (`foureyesw.exe daemon`, each user's own daemon), foureyesw.exe beside prog, as the MSI
+// writes it. Only where the MSI installed foureyes: elsewhere nothing starts at sign-in. It
+// reports whether it changed anything.
+func setTrayAtSignIn(service bool, prog string) (bool, error) {
+	if !installedByMSI() {
+		return false, nil
+	}
+	k, _, err := registry.CreateKey(registry.LOCAL_MACHINE, runKey, registry.QUERY_VALUE|registry.SET_VALUE|registry.WOW64_64KEY)
 	if err != nil {
 		return false, fmt.Errorf(`opening HKLM\%s: %w`, runKey, err)
 	}
 	defer func() { _ = k.Close() }()
-	_, _, err = k.GetStringValue(runValue)
-	there := err == nil
-	switch {
-	case on && !there:
-		err = k.SetStringValue(runValue, `"`+filepath.Join(filepath.Dir(prog), "foureyesw.exe")+`" daemon`)
-	case !on && there:
-		err = k.DeleteValue(runValue)
-	default:
+	want := trayAtSignIn(prog, service)
+	if got, _, err := k.GetStringValue(runValue); err == nil && got == want {
 		return false, nil
 	}
-	if err != nil {
+	if err := k.SetStringValue(runValue, want); err != nil {
 		return false, fmt.Errorf(`changing HKLM\%s, value %s: %w`, runKey, runValue, err)
 	}
 	return true, nil
@@ -217,9 +217,9 @@ func setStartType(s *mgr.Service, start uint32) error {
 // this sets it to start at boot. Without the MSI it registers the service itself. Either way
 // Windows restarts it when it fails, its state folder is made with its access list now (by an
 // administrator), so that no user can make that folder first, its Event Log source is
-// registered, ServiceMode is remembered for the MSI's upgrades and the tray at sign-in taken
-// out (each user's own daemon would hold the bridge port). With start, it starts the service
-// and waits until it runs.
+// registered, ServiceMode is remembered for the MSI's upgrades and the tray at sign-in made
+// service mode's `foureyes tray --if-service` (each user's own daemon would hold the bridge
+// port). With start, it starts the service and waits until it runs.
 func installService(e *env, start bool) error {
 	if err := elevated("foureyes service install"); err != nil {
 		return err
@@ -287,7 +287,7 @@ func installService(e *env, start bool) error {
 	if err := setServiceMode(true); err != nil {
 		return fmt.Errorf("the service is on, but an upgrade of the MSI would turn it off again: %w", err)
 	}
-	trayOff, err := setTrayAtSignIn(false, prog)
+	trayChanged, err := setTrayAtSignIn(true, prog)
 	if err != nil {
 		return fmt.Errorf("the service is on, but each user's own daemon still starts at sign-in: %w", err)
 	}
@@ -297,12 +297,12 @@ func installService(e *env, start bool) error {
 		}
 	}
 	if e.json {
-		e.out(writeJSON(e.stdout, map[string]any{"service": windowsServiceName, "program": prog, "state": defaultServiceState, "pipe": defaultServiceSocket, "started": start, "tray_at_sign_in_removed": trayOff}))
+		e.out(writeJSON(e.stdout, map[string]any{"service": windowsServiceName, "program": prog, "state": defaultServiceState, "pipe": defaultServiceSocket, "started": start, "tray_at_sign_in": trayAtSignIn(prog, true), "tray_at_sign_in_changed": trayChanged}))
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "service mode on: the service %q is %s (LocalSystem, started at boot, running %s service)\nstate and log in %s; staff programs connect to %s; audit events go to the Event Log (Application, source %s)\n", windowsServiceName, how, prog, defaultServiceState, defaultServiceSocket, eventSource)
-	if trayOff {
-		fmt.Fprintf(e.stdout, "took out the tray at sign-in (HKLM\\%s, value %s): each user's own daemon no longer starts\n", runKey, runValue)
+	if trayChanged {
+		fmt.Fprintf(e.stdout, "the tray at sign-in (HKLM\\%s, value %s) is now service mode's: %s\n", runKey, runValue, trayAtSignIn(prog, true))
 	}
 	if start {
 		fmt.Fprintf(e.stdout, "the service is running\n")
@@ -344,8 +344,8 @@ func startService(s *mgr.Service) error {
 }
 
 // uninstallService turns service mode off: it stops the service; when the MSI installed
-// foureyes it leaves the MSI's registration in place, disabled, and puts the tray at sign-in
-// back; otherwise it removes the service and its Event Log source. The folder and the secrets stay.
+// foureyes it leaves the MSI's registration in place, disabled, and makes the tray at sign-in
+// user mode's again; otherwise it removes the service and its Event Log source. The folder and the secrets stay.
 func uninstallService(e *env) error {
 	if err := elevated("foureyes service uninstall"); err != nil {
 		return err
@@ -395,8 +395,8 @@ func uninstallService(e *env) error {
 	}
 	trayOn := false
 	if msi {
-		if trayOn, err = setTrayAtSignIn(true, serviceProgram(cfg.BinaryPathName)); err != nil {
-			return fmt.Errorf("the service is stopped and disabled, but the tray at sign-in is not back: %w", err)
+		if trayOn, err = setTrayAtSignIn(false, serviceProgram(cfg.BinaryPathName)); err != nil {
+			return fmt.Errorf("the service is stopped and disabled, but the tray at sign-in is still service mode's: %w", err)
 		}
 	} else {
 		if err := s.Delete(); err != nil {
@@ -416,7 +416,7 @@ func uninstallService(e *env) error {
 		fmt.Fprintf(e.stdout, "service mode off: the service %q is stopped and removed\n", windowsServiceName)
 	}
 	if trayOn {
-		fmt.Fprintf(e.stdout, "put the tray at sign-in back (HKLM\\%s, value %s): each user's own daemon starts at their next sign-in\n", runKey, runValue)
+		fmt.Fprintf(e.stdout, "the tray at sign-in (HKLM\\%s, value %s) is user mode's again: each user's own daemon starts at their next sign-in\n", runKey, runValue)
 	}
 	fmt.Fprintf(e.stdout, "its folder %s (the trail, the state) and its secrets in LocalSystem's Credential Manager are kept\n", defaultServiceState)
 	return nil
