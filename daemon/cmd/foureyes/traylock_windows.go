@@ -16,7 +16,8 @@ func trayLock(home string) (release func(), held bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("naming the tray lock: %w", err)
 	}
-	h, err := windows.CreateMutex(nil, true, name)
+	// Held is the mutex's existence, not its ownership: no thread needs to own it.
+	h, err := windows.CreateMutex(nil, false, name)
 	if errors.Is(err, windows.ERROR_ALREADY_EXISTS) {
 		if h != 0 {
 			_ = windows.CloseHandle(h)
@@ -26,5 +27,5 @@ func trayLock(home string) (release func(), held bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("taking the tray lock %s: %w", trayMutexName(home), err)
 	}
-	return func() { _ = windows.ReleaseMutex(h); _ = windows.CloseHandle(h) }, false, nil
+	return func() { _ = windows.CloseHandle(h) }, false, nil
 }
