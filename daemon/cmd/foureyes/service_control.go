@@ -46,13 +46,6 @@ func cmdServiceControl(e *env, verb string, args []string) int {
 // windowsServiceName is the service's name in the Service Control Manager (sc.exe, services.msc).
 const windowsServiceName = "foureyes"
 
-// The service's name and description as services.msc shows them; installer/windows/foureyes.wxs
-// registers the same.
-const (
-	windowsServiceDisplayName = "foureyes (four-eyes rule)"
-	windowsServiceDescription = "Holds the organisation's social-media accounts and lets a post out only when a second person has approved it (foureyes service mode)."
-)
-
 // underDir reports whether path is inside one of dirs, compared as Windows compares paths
 // (without regard to case, either separator). Empty dirs count for nothing.
 func underDir(path string, dirs ...string) bool {

@@ -136,6 +136,13 @@ func elevated(what string) error {
 	return api.Errorf(api.CodeNotPermitted, "%s changes the services of this computer: run it from an elevated prompt (Run as administrator)", what)
 }
 
+// The service's name and description as services.msc shows them; installer/windows/foureyes.wxs
+// registers the same.
+const (
+	windowsServiceDisplayName = "foureyes (four-eyes rule)"
+	windowsServiceDescription = "Holds the organisation's social-media accounts and lets a post out only when a second person has approved it (foureyes service mode)."
+)
+
 // Registry places service mode uses, all under HKEY_LOCAL_MACHINE (the 64-bit view).
 const (
 	// foureyesKey holds what the MSI writes (Version: the MSI installed foureyes) and the value
