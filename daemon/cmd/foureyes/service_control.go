@@ -7,21 +7,22 @@ import (
 	"strings"
 )
 
-// cmdServiceControl is `foureyes service install|uninstall`: registering the service with the
-// Windows Service Control Manager (service_windows.go). Elsewhere the packages install the
+// cmdServiceControl is `foureyes service install|uninstall`: turning service mode on and off
+// with the Windows Service Control Manager (service_windows.go). Elsewhere the packages install the
 // systemd unit and the LaunchDaemon, and this says so.
 func cmdServiceControl(e *env, verb string, args []string) int {
 	help := "Turn service mode on: the Windows service \"" + windowsServiceName + "\" (LocalSystem, `foureyes service` with its\n" +
 		"default options) set to start at boot. The MSI registers the service disabled; this sets it to\n" +
-		"start at boot, remembers that for upgrades (HKLM\\Software\\foureyes, value ServiceMode) and takes\n" +
-		"out the tray at sign-in (the Run value foureyes). Without the MSI it registers the service.\n" +
+		"start at boot, remembers that for upgrades (HKLM\\Software\\foureyes, value ServiceMode) and makes\n" +
+		"the tray at sign-in (the Run value foureyes) `foureyesw.exe tray --if-service`, the tray of the\n" +
+		"service. Without the MSI it registers the service.\n" +
 		"Run it from an elevated prompt (Run as administrator), with foureyes.exe where only administrators\n" +
 		"may change it (under Program Files). Then: sc.exe start " + windowsServiceName + " (or give --start)."
 	if verb == "uninstall" {
 		help = "Turn service mode off: stop the Windows service \"" + windowsServiceName + "\". When the MSI installed foureyes,\n" +
-			"the service stays registered but disabled and the tray at sign-in is put back; otherwise the\n" +
-			"service is removed. Its folder (the trail, the state) and the secrets in LocalSystem's\n" +
-			"Credential Manager stay. Run it from an elevated prompt (Run as administrator)."
+			"the service stays registered but disabled and the tray at sign-in is `foureyesw.exe daemon` again;\n" +
+			"otherwise the service is removed. Its folder (the trail, the state) and the secrets in\n" +
+			"LocalSystem's Credential Manager stay. Run it from an elevated prompt (Run as administrator)."
 	}
 	fs := e.flagSet("service "+verb, "", help)
 	start := false
