@@ -108,9 +108,9 @@ fi
 echo "windows: wixl"
 cp "$here/foureyes.wxs" "$stage/"
 (cd "$stage" && wixl -a x64 -D Version="$version" -o foureyes.msi foureyes.wxs) || die "wixl failed"
-# wixl cannot list extra secure properties itself: without POLICYFILE in SecureCustomProperties,
-# Windows Installer drops it on the way to the elevated part of the install.
-msibuild "$stage/foureyes.msi" -q "UPDATE \`Property\` SET \`Value\` = 'POLICYFILE;WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED' WHERE \`Property\` = 'SecureCustomProperties'" \
+# wixl cannot list extra secure properties itself: without POLICYFILE and SERVICEMODE in
+# SecureCustomProperties, Windows Installer drops them on the way to the elevated part of the install.
+msibuild "$stage/foureyes.msi" -q "UPDATE \`Property\` SET \`Value\` = 'POLICYFILE;SERVICEMODE;WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED' WHERE \`Property\` = 'SecureCustomProperties'" \
   || die "msibuild could not set SecureCustomProperties"
 if [ "$signing" = yes ]; then
   echo "windows: signing the MSI"

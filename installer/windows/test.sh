@@ -2,7 +2,11 @@
 # Checks the Windows packages that build.sh wrote, by reading them back with the msitools:
 #   - the MSI's tables: files, the Run key, the four native-messaging host keys, the custom
 #     actions that check, lock and copy the managed policy, POLICYFILE a secure property, the
-#     fixed UpgradeCode with its MajorUpgrade rows; no service (the MSI does not register service mode: `foureyes service install` does);
+#     fixed UpgradeCode with its MajorUpgrade rows; the service of service mode registered
+#     disabled and never started by the MSI (ServiceInstall, ServiceControl), its Event Log source,
+#     and service mode kept across upgrades (SERVICEMODE read back from the registry: the tray at
+#     sign-in and the Start menu entry service mode's tray, `foureyes service install --start`
+#     run as LocalSystem);
 #   - the extracted files: both programs are 64-bit Windows executables, foureyes.exe a console
 #     program and foureyesw.exe a windowed one; the host manifests name the host and allow
 #     exactly the pinned extension IDs;
@@ -43,7 +47,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # --- tables ---
-for t in File Registry Property CustomAction InstallExecuteSequence Directory Component Upgrade Shortcut; do
+for t in File Registry Property CustomAction InstallExecuteSequence Directory Component Upgrade Shortcut ServiceInstall ServiceControl AppSearch RegLocator; do
   msiinfo export "$msi" "$t" > "$tmp/$t.idt" || fail "msiinfo export $t"
 done
 msiinfo suminfo "$msi" > "$tmp/suminfo" || fail "msiinfo suminfo"
@@ -85,8 +89,8 @@ def regval(key, name=""):
     rows = [r for r in reg if r["Root"] == "2" and r["Key"] == key and r["Name"] == name]
     return rows[0]["Value"] if len(rows) == 1 else None
 want(regval(r"Software\foureyes", "Version") == "[ProductVersion]", "no HKLM\\Software\\foureyes Version value for detection rules")
-want(regval(r"Software\Microsoft\Windows\CurrentVersion\Run", "foureyes") == '"[INSTALLDIR]foureyesw.exe" daemon',
-     "HKLM Run value foureyes is not \"[INSTALLDIR]foureyesw.exe\" daemon")
+want(regval(r"Software\Microsoft\Windows\CurrentVersion\Run", "foureyes") == '"[INSTALLDIR]foureyesw.exe" [TRAYARGS]',
+     "HKLM Run value foureyes is not \"[INSTALLDIR]foureyesw.exe\" [TRAYARGS]")
 for key, manifest in [(r"Software\Google\Chrome", "chromium"), (r"Software\Microsoft\Edge", "chromium"),
                       (r"Software\Chromium", "chromium"), (r"Software\Mozilla", "firefox")]:
     k = key + r"\NativeMessagingHosts\org.foureyes.host"
@@ -128,21 +132,81 @@ for part in ("/setowner *S-1-5-32-544", "/inheritance:r", "*S-1-5-32-545:(OI)(CI
 want("S-1-5-32-545:(OI)(CI)F" not in lock and "S-1-5-32-545:(OI)(CI)M" not in lock, "users may write the policy folder")
 want(props.get("FOUREYES_CMD") is None and cas["SetCmdExe"]["Target"] == "[System64Folder]cmd.exe", "cmd.exe is not taken from System64Folder")
 
+# The tray at sign-in: each user's own daemon (TRAYARGS daemon), or with service mode on the tray
+# of the service (tray --if-service), chosen before the registry is written.
+run = [r for r in reg if r["Key"] == r"Software\Microsoft\Windows\CurrentVersion\Run" and r["Name"] == "foureyes"]
+want(len(run) == 1 and comps[run[0]["Component_"]]["KeyPath"] == run[0]["Registry"], "the Run value is not its component's key path")
+want(props.get("TRAYARGS") == "daemon", "TRAYARGS is not daemon by default: user mode is not the default")
+ta = cas.get("SetTrayArgs")
+want(ta is not None and int(ta["Type"]) & 0x3f == 51 and ta["Source"] == "TRAYARGS" and ta["Target"] == "tray --if-service",
+     "SetTrayArgs does not set TRAYARGS to tray --if-service")
+st = seq.get("SetTrayArgs")
+want(st is not None and st["Condition"] == 'SERVICEMODE="1"', "SetTrayArgs does not run only in service mode")
+want(st is not None and int(seq["AppSearch"]["Sequence"]) < int(st["Sequence"]) < int(seq["InstallInitialize"]["Sequence"]),
+     "SetTrayArgs is not between AppSearch and InstallInitialize (before the registry is written)")
+want("SERVICEMODE" in props.get("SecureCustomProperties", "").split(";"), "SERVICEMODE is not a secure property")
+
+# Service mode: registered by the MSI, off (disabled, never started by it) until IT turns it on.
+svcs = table("ServiceInstall")
+want(len(svcs) == 1, f"want one ServiceInstall row, got {len(svcs)}")
+if len(svcs) == 1:
+    s = svcs[0]
+    want(s["Name"] == "foureyes", f"service name {s['Name']!r}, want foureyes (what foureyes service install and the docs name)")
+    want(int(s["ServiceType"]) == 0x10, f"service type {s['ServiceType']}, want 16 (its own process, not interactive)")
+    want(int(s["StartType"]) == 4, f"start type {s['StartType']}, want 4 (disabled): user mode stays the default")
+    want(int(s["ErrorControl"]) & 0x8000 == 0 and int(s["ErrorControl"]) & 0xff == 1, f"error control {s['ErrorControl']}, want 1 (normal), not vital to boot")
+    want(s["StartName"] == "LocalSystem" and s["Password"] == "", f"account {s['StartName']!r}, want LocalSystem without a password")
+    want(s["Arguments"] == "service", f"arguments {s['Arguments']!r}, want service")
+    c = comps.get(s["Component_"])
+    # Windows Installer registers the key file of the service's component as its program.
+    want(c is not None and c["KeyPath"] == "FoureyesExe", "the service's component's key file is not foureyes.exe")
+    want(s["DisplayName"] == "foureyes (four-eyes rule)", f"display name {s['DisplayName']!r} differs from foureyes service install's")
+ctl = table("ServiceControl")
+want(len(ctl) == 1, f"want one ServiceControl row, got {len(ctl)}")
+if len(ctl) == 1:
+    ev = int(ctl[0]["Event"])
+    # msidbServiceControlEvent: Start 0x1/0x10, Stop 0x2/0x20, Delete 0x8/0x80 (install/uninstall).
+    want(ctl[0]["Name"] == "foureyes" and len(svcs) == 1 and ctl[0]["Component_"] == svcs[0]["Component_"], "ServiceControl is not for the service foureyes of the same component")
+    want(ev & 0x11 == 0, f"ServiceControl event {ev} starts the service: the MSI must leave it off")
+    want(ev & 0x22 == 0x22, f"ServiceControl event {ev} does not stop the service at install and uninstall")
+    want(ev & 0x88 == 0x88, f"ServiceControl event {ev} does not remove the service at install (one registered by hand) and uninstall")
+    want(ctl[0]["Wait"] == "1", "ServiceControl does not wait for the service to stop")
+for a in ("InstallServices", "StopServices", "DeleteServices"):
+    want(a in seq, f"{a} is not in the InstallExecuteSequence")
+src = r"SYSTEM\CurrentControlSet\Services\EventLog\Application\foureyes"
+want(regval(src, "EventMessageFile") == r"[System64Folder]EventCreate.exe", "no Event Log source foureyes with EventCreate.exe as its message file")
+want(regval(src, "TypesSupported") == "#7", "the Event Log source does not support error, warning and information entries")
+srcrows = [r for r in reg if r["Key"] == src]
+want(all(r["Component_"] == "Cli" for r in srcrows), "the Event Log source is not in foureyes.exe's component")
+# Kept across upgrades: SERVICEMODE comes from HKLM\Software\foureyes ServiceMode (64-bit view).
+locs = {r["Signature_"]: r for r in table("RegLocator")}
+apps = [r for r in table("AppSearch") if r["Property"] == "SERVICEMODE"]
+want(len(apps) == 1 and apps[0]["Signature_"] in locs, "SERVICEMODE is not read from the registry (AppSearch)")
+if apps and apps[0]["Signature_"] in locs:
+    l = locs[apps[0]["Signature_"]]
+    want(l["Root"] == "2" and l["Key"] == r"Software\foureyes" and l["Name"] == "ServiceMode" and int(l["Type"]) & 16,
+         "SERVICEMODE's RegLocator is not HKLM\\Software\\foureyes ServiceMode in the 64-bit view")
+want("AppSearch" in seq and int(seq["AppSearch"]["Sequence"]) < int(seq["CostFinalize"]["Sequence"]), "AppSearch does not run before component conditions are evaluated")
+on = cas.get("ServiceModeOn")
+want(on is not None and on["Source"] == "FoureyesExe" and on["Target"] == "service install --start",
+     "ServiceModeOn does not run foureyes.exe service install --start")
+if on:
+    t = int(on["Type"])
+    want(t & 0x400 and t & 0x800 and not t & 0x40 and not t & 0x80, f"ServiceModeOn is not deferred, as LocalSystem and checked (type {t})")
+    s = seq.get("ServiceModeOn")
+    want(s is not None and s["Condition"] == 'SERVICEMODE="1" AND NOT REMOVE', "ServiceModeOn does not run only in service mode")
+    want(s is not None and int(seq["InstallServices"]["Sequence"]) < int(s["Sequence"]) < int(seq["InstallFinalize"]["Sequence"]),
+         "ServiceModeOn is not between InstallServices and InstallFinalize")
+
 sc = table("Shortcut")
-want(any(s["Target"] == "[INSTALLDIR]foureyesw.exe" and s["Arguments"] == "daemon" for s in sc), "no Start menu shortcut for the tray")
+want(any(s["Target"] == "[INSTALLDIR]foureyesw.exe" and s["Arguments"] == "[TRAYARGS]" for s in sc), "no Start menu shortcut for the tray (of the mode in force, [TRAYARGS])")
 
 if errors:
     print("\n".join(errors), file=sys.stderr)
     sys.exit(1)
 PY
 ok "MSI tables: files, Run key, Chrome/Edge/Chromium/Firefox host keys, POLICYFILE actions, upgrade code"
-# The MSI installs no service (installer/windows/README.md): `foureyes service install` registers it by hand.
-# (wixl writes both tables, empty: an exported table is three header lines, then its rows.)
-for t in ServiceInstall ServiceControl; do
-  msiinfo export "$msi" "$t" > "$tmp/$t.idt" || fail "msiinfo export $t"
-  [ "$(grep -c . "$tmp/$t.idt")" -eq 3 ] || fail "the MSI's $t table has rows, but the MSI is not meant to install the service (installer/windows/README.md): $(cat "$tmp/$t.idt")"
-done
-ok "no service in the MSI (foureyes service install registers it by hand)"
+ok "MSI service: foureyes as LocalSystem, disabled, never started by the MSI, stopped and removed at uninstall; Event Log source; SERVICEMODE kept across upgrades"
 
 # --- the MSI's policy check, run with this machine's build of the same program ---
 # The custom action's own command line, with POLICYFILE filled in: it must refuse a missing file

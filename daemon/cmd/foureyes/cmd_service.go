@@ -47,7 +47,8 @@ func cmdService(e *env, args []string) int {
 			"the kernel says who is calling. No tray here: each staff member's `foureyes tray` is its client.\n"+
 			"Normally started by systemd\n"+
 			"(foureyes.service), launchd (eu.foureyes.service) or the Windows Service Control Manager (foureyes,\n"+
-			"registered by `foureyes service install` from an elevated prompt); see the admin guide, \"Service mode\".")
+			"registered disabled by the MSI and turned on by `foureyes service install` from an elevated\n"+
+			"prompt); see the admin guide, \"Service mode\".")
 	m := &serviceMode{credentials: e.getenv("CREDENTIALS_DIRECTORY")}
 	fs.StringVar(&m.state, "state-dir", defaultServiceState, stateDirHelp)
 	fs.StringVar(&m.socket, "socket", defaultServiceSocket, "admin socket every local user may open")

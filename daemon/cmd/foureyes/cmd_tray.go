@@ -17,10 +17,6 @@ import (
 	"foureyes/daemon/internal/trim"
 )
 
-// serviceUnavailable is what the tray says when the service does not answer: staff cannot
-// start it themselves.
-const serviceUnavailable = "the foureyes service is not running: ask IT (systemctl status foureyes.service)"
-
 // askTimeout bounds asking the kernel who answers on the socket.
 const askTimeout = 5 * time.Second
 
@@ -126,16 +122,16 @@ func cmdTray(e *env, args []string) int {
 var errNoService = errors.New("no foureyes service")
 
 // isService reports whether the socket at path is the system service's rather than a daemon of
-// this user's own. The kernel says who answers (peer credentials): another OS user than this
-// one is the service. A socket that does not answer counts as the service's when it is the
+// this user's own. The kernel says who answers (peer credentials; on Windows the pipe's owner):
+// another OS user than this one (on Windows SYSTEM) is the service. A socket that does not answer counts as the service's when it is the
 // service's path or named by FOUREYES_SOCKET (the service may be restarting: the tray waits for
 // it); otherwise nothing runs and the error says so.
 func isService(c *adminsock.Client, path string, named bool) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), askTimeout)
 	defer cancel()
-	uid, err := c.ServerUID(ctx)
+	service, err := c.ServedByService(ctx)
 	if err == nil {
-		return uid != os.Getuid(), nil
+		return service, nil
 	}
 	if api.CodeOf(err) == api.CodeDaemonUnavailable && (path == systemSocket || named) {
 		return true, nil

@@ -8,8 +8,8 @@ import (
 	"foureyes/daemon/internal/api"
 )
 
-func installService(*env) error   { return notWindowsService("install") }
-func uninstallService(*env) error { return notWindowsService("uninstall") }
+func installService(*env, bool) error { return notWindowsService("install") }
+func uninstallService(*env) error     { return notWindowsService("uninstall") }
 
 func notWindowsService(verb string) error {
 	return api.Errorf(api.CodeUnsupported, "foureyes service %s is for Windows: on Linux the package installs foureyes.service (systemctl enable --now foureyes.service), on macOS the pkg installs the LaunchDaemon eu.foureyes.service (launchctl bootstrap system); see the admin guide, \"Service mode\"", verb)

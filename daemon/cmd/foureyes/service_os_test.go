@@ -44,6 +44,51 @@ func TestUnderDir(t *testing.T) {
 	}
 }
 
+// The program of the service's command line, as the MSI and `foureyes service install` register
+// it: what `foureyes service install` checks is under Program Files before it turns the service on.
+func TestServiceProgram(t *testing.T) {
+	for _, c := range []struct{ cmdline, want string }{
+		{`"C:\Program Files\foureyes\foureyes.exe" service`, `C:\Program Files\foureyes\foureyes.exe`},
+		{`"C:\Program Files\foureyes\foureyes.exe"`, `C:\Program Files\foureyes\foureyes.exe`},
+		{`  C:\foureyes\foureyes.exe service`, `C:\foureyes\foureyes.exe`},
+		{`C:\Program Files\foureyes\foureyes.exe service`, `C:\Program`}, // unquoted: Windows too reads C:\Program first
+		{`"C:\Program Files\foureyes\foureyes.exe service`, ``},
+		{``, ``},
+	} {
+		if got := serviceProgram(c.cmdline); got != c.want {
+			t.Errorf("serviceProgram(%q) = %q, want %q", c.cmdline, got, c.want)
+		}
+	}
+}
+
+// The tray at sign-in that foureyes service install and uninstall write is the MSI's own
+// ("[INSTALLDIR]foureyesw.exe" [TRAYARGS]) for each mode.
+func TestTrayAtSignIn(t *testing.T) {
+	prog := `C:\Program Files\foureyes\foureyes.exe`
+	if got, want := trayAtSignIn(prog, false), `"C:\Program Files\foureyes\foureyesw.exe" daemon`; got != want {
+		t.Errorf("user mode: %s, want %s", got, want)
+	}
+	if got, want := trayAtSignIn(prog, true), `"C:\Program Files\foureyes\foureyesw.exe" tray --if-service`; got != want {
+		t.Errorf("service mode: %s, want %s", got, want)
+	}
+}
+
+// On Windows every foureyes tray of one user, the daemon's and service mode's, takes the same
+// named mutex for the same state folder however it is spelled, another for another folder, in
+// the sign-in's own namespace.
+func TestTrayMutexName(t *testing.T) {
+	a := trayMutexName(`C:\Users\anna\AppData\Roaming\foureyes`)
+	if b := trayMutexName(`c:/users/anna/appdata/roaming/foureyes/`); a != b {
+		t.Errorf("one folder, two names: %q, %q", a, b)
+	}
+	if b := trayMutexName(`C:\Users\ben\AppData\Roaming\foureyes`); a == b {
+		t.Errorf("two folders, one name %q", a)
+	}
+	if !strings.HasPrefix(a, `Local\foureyes-tray-`) || len(a) != len(`Local\foureyes-tray-`)+32 || strings.ContainsAny(a[len(`Local\`):], `\/`) {
+		t.Errorf("name %q is not Local\\foureyes-tray- and 32 hex digits", a)
+	}
+}
+
 // The Windows Service Control Manager's Stop reaches the daemon as its stop function.
 func TestServiceControlsStop(t *testing.T) {
 	stopc := make(chan struct{})

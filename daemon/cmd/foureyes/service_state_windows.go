@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"foureyes/daemon/internal/audit"
 	"foureyes/daemon/internal/custody"
 	"foureyes/daemon/internal/winacl"
 )
@@ -25,7 +26,7 @@ func (m *serviceMode) openStore(logger *log.Logger) (custody.Store, error) {
 	return custody.NewQueue(custody.NewKeyring(name), 0), nil
 }
 
-// startNotes says in the log what Windows service mode does not do yet.
+// startNotes says in the log where the audit events go and what shows the staff's trays.
 func (m *serviceMode) startNotes(logger *log.Logger) {
-	logger.Printf("service mode on Windows: the tray of service mode and the Event Log are not built yet (this log is %s)", filepath.Join(m.state, serviceLogName))
+	logger.Printf("service mode on Windows: with audit.syslog on, the audit events go to the Event Log (Application, source %q); each user's tray is foureyesw.exe tray --if-service (this log is %s)", audit.EventSource, filepath.Join(m.state, serviceLogName))
 }

@@ -1,7 +1,6 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package main
 
-// trayLock: on Windows only the daemon shows a tray (the tray of service mode is not built
-// there yet), so there is nothing to share.
+// trayLock: on these systems only the daemon shows a tray, so there is nothing to share.
 func trayLock(string) (release func(), held bool, err error) { return func() {}, false, nil }

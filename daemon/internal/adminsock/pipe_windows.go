@@ -22,7 +22,9 @@ import (
 // user may open, owned by that user. The daemon asks the kernel which process is at the other
 // end and which user that process runs as, and refuses anyone else; a command checks that the
 // pipe's owner is its own user before it sends anything, so another user's program squatting
-// the name gets no approver's code. Service mode's shared pipe is not built yet.
+// the name gets no approver's code. Service mode's pipe, \\.\pipe\foureyes-service, is owned by
+// SYSTEM and open to every local user (winacl.ServicePipeSDDL); a command accepts a pipe owned
+// by SYSTEM too.
 //
 // Built and compiled in CI, not run there: CI has no Windows machine.
 

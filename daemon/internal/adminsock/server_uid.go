@@ -6,7 +6,18 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 )
+
+// ServedByService reports whether the socket is the system service's: the process answering
+// runs as another OS user than this one (see ServerUID).
+func (c *Client) ServedByService(ctx context.Context) (bool, error) {
+	uid, err := c.ServerUID(ctx)
+	if err != nil {
+		return false, err
+	}
+	return uid != os.Getuid(), nil
+}
 
 // ServerUID reports the OS user id of the process that answers on the socket, as the kernel
 // reports it (SO_PEERCRED on Linux): a client tells the user's own daemon (its own uid) from the

@@ -1,4 +1,4 @@
-//go:build windows || plan9
+//go:build plan9
 
 package audit
 
@@ -10,7 +10,7 @@ import (
 // SyslogForwarder is not available on this system.
 type SyslogForwarder struct{}
 
-// NewSyslogForwarder fails here: forwarding to the Windows Event Log is not supported yet.
+// NewSyslogForwarder fails here: this system has no system log to forward to.
 func NewSyslogForwarder(tag string) (*SyslogForwarder, error) {
 	return nil, errors.New("forwarding audit events to the system log is not supported on " + runtime.GOOS + " yet")
 }
