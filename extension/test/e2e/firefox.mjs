@@ -19,7 +19,11 @@
 //   - [real] custody on Mastodon (the instance from the policy), and an X session ended by Lock
 //     now, by expiry (a 30 s session TTL) and by Firefox closed mid-session (signed out at the next
 //     start on the same profile): each signed out on the server (a replayed cookie gets 401) with
-//     no cookie left in Firefox.
+//     no cookie left in Firefox;
+//   - [real] custody one_time on X and Mastodon (each with its own daemon and Firefox): after the
+//     approved post the password changes on the platform's form (the keyring holds the new one,
+//     the old one is refused, the next session signs in with it and changes it again), then
+//     signed out as above; the platform failing the change keeps the old password, still signed out.
 // FOUREYES_FIREFOX names Firefox when it is not at /usr/bin/firefox-esr.
 // Firefox resolves every name to 127.0.0.1 here, so the fixture server listens on port 443.
 //
