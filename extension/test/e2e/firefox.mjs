@@ -1184,6 +1184,46 @@ async function oneTimeFailsFF(browser, drv, platform, step, why) {
   }
 }
 
+/**
+ * oneTimeLockedFF: custody one_time, signed in for an approved post, then *Lock now* before Post:
+ * the session ended unused, and the password still changes after it (the one_time change
+ * follows every session that signed the browser in), then the browser is signed out; Post then
+ * sends nothing and nothing is published.
+ */
+async function oneTimeLockedFF(browser, drv, platform) {
+  const watch = cmdlineWatch();
+  try {
+    const page = await openSite(browser, drv, platform);
+    const old = server.accounts[platform].password;
+    const home = drv.env.FOUREYES_HOME;
+    const key = `account/${drv.accountFor(platform)}/password`;
+    const s = await approveAndSignInFF(browser, page, drv, platform, 'Never posted: Lock now first');
+    await drv.lock();
+    const rot = await afterSessionFF(drv, s.session, platform);
+    assert.deepEqual(rot.map((r) => r.event), ['password_rotated'], JSON.stringify(rot));
+    const change = changeSeenFF(platform, s.from);
+    assert.equal(change.length, 1, 'one change-password request');
+    assert.equal(change[0].current, old);
+    const next = server.accounts[platform].password;
+    assert.equal(next, change[0].next, 'the server\'s password is the one the form sent');
+    assert.notEqual(next, old);
+    assert.equal(keyringSecret(home, key), next, 'the keyring holds the new password');
+    assert.equal(keyringSecret(home, `${key}-next`), null, 'a pending password is left in the keyring');
+    assert.equal(await server.signInWorks(platform, old), false, 'the old password still signs in');
+    await signedOutFF(browser, drv, platform, s);
+    assert.ok(await until('the change-password tab to close', () => noChangeTab(browser)), 'the change-password tab is still open');
+    server.reset();
+    await pressOn(page, platform);
+    const r = await waitReasons(page, ['approval_needed', 'locked']);
+    assert.ok(['approval_needed', 'locked'].includes(r), r);
+    assert.ok(await received(page, 0), JSON.stringify(server.received));
+    assert.deepEqual(await drv.published(), [], 'published at the daemon');
+    await secretsNowhere(s.ui, drv, [old, next], s.from, watch.stop());
+  } finally {
+    watch.stop();
+  }
+}
+
 // custody one_time: [name, policy, fn(browser, driver)], each with a fresh daemon and Firefox.
 const ONE_TIME = [
   ...['x', 'mastodon'].map((platform) => [
@@ -1192,6 +1232,8 @@ const ONE_TIME = [
   ...[['x', 'current', /refused the change: The password you entered was incorrect/], ['mastodon', 'server', /confirms nothing/]].map(([platform, step, why]) => [
     `firefox: [real] ${platform}: custody one_time: the platform fails the change after the session (${step}) -> rotation_failed (high), the old password stays on the platform and in the keyring and still signs in, and the browser is still signed out`,
     ONE_TIME_POLICY_FF[platform], (b, d) => oneTimeFailsFF(b, d, platform, step, why)]),
+  ['firefox: [real] x: custody one_time: "Lock now" while signed in -> the password still changes after the session, then signed out, nothing published',
+    ONE_TIME_POLICY_FF.x, (b, d) => oneTimeLockedFF(b, d, 'x')],
 ];
 
 // ---- the whole post on X and Mastodon: reply, quote and repost targets, Mastodon's image -------
