@@ -1186,20 +1186,20 @@ async function oneTimeFailsFF(browser, drv, platform, step, why) {
 }
 
 /**
- * oneTimeLockedFF: custody one_time, signed in for an approved post, then *Lock now* before Post:
- * the session ended unused, and the password still changes after it (the one_time change
- * follows every session that signed the browser in), then the browser is signed out; Post then
- * sends nothing and nothing is published.
+ * oneTimeEndedFF: custody one_time, signed in for an approved post, then the session ends by
+ * `end` (*Lock now*, expiry) before Post: it ended unused, and the password still changes after
+ * it (the one_time change follows every session that signed the browser in), then the browser
+ * is signed out; Post then sends nothing (a notice of `reasons`) and nothing is published.
  */
-async function oneTimeLockedFF(browser, drv, platform) {
+async function oneTimeEndedFF(browser, drv, platform, end, reasons) {
   const watch = cmdlineWatch();
   try {
     const page = await openSite(browser, drv, platform);
     const old = server.accounts[platform].password;
     const home = drv.env.FOUREYES_HOME;
     const key = `account/${drv.accountFor(platform)}/password`;
-    const s = await approveAndSignInFF(browser, page, drv, platform, 'Never posted: Lock now first');
-    await drv.lock();
+    const s = await approveAndSignInFF(browser, page, drv, platform, 'Never posted: the session ends first');
+    await end(drv);
     const rot = await afterSessionFF(drv, s.session, platform);
     assert.deepEqual(rot.map((r) => r.event), ['password_rotated'], JSON.stringify(rot));
     const change = changeSeenFF(platform, s.from);
@@ -1215,8 +1215,8 @@ async function oneTimeLockedFF(browser, drv, platform) {
     assert.ok(await until('the change-password tab to close', () => noChangeTab(browser)), 'the change-password tab is still open');
     server.reset();
     await pressOn(page, platform);
-    const r = await waitReasons(page, ['approval_needed', 'locked']);
-    assert.ok(['approval_needed', 'locked'].includes(r), r);
+    const r = await waitReasons(page, reasons);
+    assert.ok(reasons.includes(r), r);
     assert.ok(await received(page, 0), JSON.stringify(server.received));
     assert.deepEqual(await drv.published(), [], 'published at the daemon');
     await secretsNowhere(s.ui, drv, [old, next], s.from, watch.stop());
@@ -1225,16 +1225,18 @@ async function oneTimeLockedFF(browser, drv, platform) {
   }
 }
 
-// custody one_time: [name, policy, fn(browser, driver)], each with a fresh daemon and Firefox.
+// custody one_time: [name, {policy, sessionTtl}, fn(browser, driver)], each with a fresh daemon and Firefox.
 const ONE_TIME = [
   ...['x', 'mastodon'].map((platform) => [
     `firefox: [real] ${platform}: custody one_time: approve, sign in, post once; then the password changes on the platform to the daemon's new one (the old one is refused, the keyring has the new one), the session is dead on the server and no cookie is left; the next session changes it again`,
-    ONE_TIME_POLICY_FF[platform], (b, d) => oneTimeFF(b, d, platform)]),
+    { policy: ONE_TIME_POLICY_FF[platform] }, (b, d) => oneTimeFF(b, d, platform)]),
   ...[['x', 'current', /refused the change: The password you entered was incorrect/], ['mastodon', 'server', /confirms nothing/]].map(([platform, step, why]) => [
     `firefox: [real] ${platform}: custody one_time: the platform fails the change after the session (${step}) -> rotation_failed (high), the old password stays on the platform and in the keyring and still signs in, and the browser is still signed out`,
-    ONE_TIME_POLICY_FF[platform], (b, d) => oneTimeFailsFF(b, d, platform, step, why)]),
+    { policy: ONE_TIME_POLICY_FF[platform] }, (b, d) => oneTimeFailsFF(b, d, platform, step, why)]),
   ['firefox: [real] x: custody one_time: "Lock now" while signed in -> the password still changes after the session, then signed out, nothing published',
-    ONE_TIME_POLICY_FF.x, (b, d) => oneTimeLockedFF(b, d, 'x')],
+    { policy: ONE_TIME_POLICY_FF.x }, (b, d) => oneTimeEndedFF(b, d, 'x', (x) => x.lock(), ['approval_needed', 'locked'])],
+  ['firefox: [real] mastodon: custody one_time: session expired while signed in -> the password still changes after the session, then signed out, nothing published',
+    { policy: ONE_TIME_POLICY_FF.mastodon, sessionTtl: 30 }, (b, d) => oneTimeEndedFF(b, d, 'mastodon', async (x) => assert.ok(await x.expire(), 'the session did not expire'), ['approval_needed', 'expired'])],
 ];
 
 // ---- the whole post on X and Mastodon: reply, quote and repost targets, Mastodon's image -------
@@ -1575,9 +1577,9 @@ try {
     else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
   }
   // custody one_time: a fresh daemon (its policy sets one_time) and Firefox each.
-  for (const [name, policy, fn] of ONE_TIME) {
+  for (const [name, opts, fn] of ONE_TIME) {
     if (only && !name.includes(only)) continue;
-    if (!realWhyNot) await runOne(name, () => withFirefox(policy, ({ browser: b, driver: d }) => fn(b, d)));
+    if (!realWhyNot) await runOne(name, () => withFirefoxEnds(opts, (d, drv) => inFirefox(d, drv, (b) => fn(b, drv))));
     else if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
     else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
   }
