@@ -24,7 +24,8 @@
 //     approved post the password changes on the platform's form (the keyring holds the new one,
 //     the old one is refused, the next session signs in with it and changes it again), then
 //     signed out as above; the platform failing the change keeps the old password, still signed
-//     out; *Lock now* before Post on X: nothing published, the password still changes.
+//     out; *Lock now* (X) or expiry (Mastodon, a 30 s session TTL) before Post: nothing
+//     published, the password still changes.
 // FOUREYES_FIREFOX names Firefox when it is not at /usr/bin/firefox-esr.
 // Firefox resolves every name to 127.0.0.1 here, so the fixture server listens on port 443.
 //
