@@ -19,7 +19,13 @@
 //   - [real] custody on Mastodon (the instance from the policy), and an X session ended by Lock
 //     now, by expiry (a 30 s session TTL) and by Firefox closed mid-session (signed out at the next
 //     start on the same profile): each signed out on the server (a replayed cookie gets 401) with
-//     no cookie left in Firefox.
+//     no cookie left in Firefox;
+//   - [real] custody one_time on X and Mastodon (each with its own daemon and Firefox): after the
+//     approved post the password changes on the platform's form (the keyring holds the new one,
+//     the old one is refused, the next session signs in with it and changes it again), then
+//     signed out as above; the platform failing the change keeps the old password, still signed
+//     out; *Lock now* (X) or expiry (Mastodon, a 30 s session TTL) before Post: nothing
+//     published, the password still changes.
 // FOUREYES_FIREFOX names Firefox when it is not at /usr/bin/firefox-esr.
 // Firefox resolves every name to 127.0.0.1 here, so the fixture server listens on port 443.
 //
@@ -1032,6 +1038,212 @@ const ENDS = [
     {}, closedMidSessionFF],
 ];
 
+// ---- custody one_time in Firefox: a new password after every posting session -----------------
+// The Chromium scenarios "custody one_time" of run.mjs in Firefox ESR, each with its own daemon
+// (its policy sets one_time) and Firefox. X sets it for its account, Mastodon at the top level.
+const ONE_TIME_POLICY_FF = {
+  x: { accounts: { 'x:@ministry': { custody: 'one_time' } } },
+  mastodon: { custody: 'one_time' },
+};
+
+/** changeSeenFF reads the change-password requests the platform received since from: [{current, next, confirm}]. */
+const changeSeenFF = (platform, from) => (platform === 'x' ? changeSeenX(from) : changeSeenMastodon(from));
+
+/** noChangeTab says whether no tab is left at the platform's change-password page. */
+async function noChangeTab(browser) {
+  for (const p of await browser.pages()) {
+    if (/x\.com\/settings\/password|social\.example\/auth\/edit/.test(await p.evaluate(() => location.href).catch(() => ''))) return false;
+  }
+  return true;
+}
+
+/**
+ * afterSessionFF waits for the daemon's record of the password change after session sid, and
+ * checks its one rotation_release: after the session, for the platform's host.
+ */
+async function afterSessionFF(drv, sid, platform) {
+  const rot = await until(`the daemon to record the password change after session ${sid}`, async () => {
+    const r = (await drv.rotations()).filter((x) => x.session === sid && x.event !== 'rotation_release');
+    if (r.length) return r;
+    // No change coming: the extension signed out without one (say it thought the account strict).
+    const skipped = (await drv.events('rotation_skipped')).filter((f) => f.session_id === sid);
+    if (skipped.length) throw new Error(`the daemon recorded rotation_skipped after session ${sid}: ${JSON.stringify(skipped)}`);
+    return null;
+  }, { timeout: 60000 });
+  const rel = (await drv.events('rotation_release')).filter((f) => f.session_id === sid);
+  assert.deepEqual(rel.map((f) => [f.reason, f.host]), [['after_session', SITE_FF[platform].host]], 'one release, after the session, for the platform\'s host');
+  return rot;
+}
+
+/**
+ * oneTimePostFF: approved, signed in from the keyring, one post with the approved text; returns
+ * the session's sign-in facts (approveAndSignInFF) and its publish report.
+ */
+async function oneTimePostFF(browser, page, drv, platform, text, beforePost = () => {}) {
+  const n = (await drv.published()).length;
+  const s = await approveAndSignInFF(browser, page, drv, platform, text);
+  assert.equal(await SITE_FF[platform].replay(s.jar), 200, 'the copied cookie works while signed in');
+  beforePost();
+  server.reset();
+  await pressOn(page, platform);
+  assert.ok(await received(page, 1), JSON.stringify(server.received));
+  assert.deepEqual(server.received.map((r) => [r.text, r.status]), [[text, 200]], 'one publish, signed in, with the approved text');
+  const pub = (await publishedAt(drv, n + 1)).slice(n);
+  assert.deepEqual(pub.map((p) => [p.digest, p.session, p.alarm]), [[await digest(text), s.session, false]]);
+  return s;
+}
+
+/**
+ * oneTimeFF: custody one_time in Firefox. One approved post; after it the extension changes the
+ * password on the platform's own form to the daemon's new one: the server's and the keyring's
+ * password are the new one (no pending one left), the old one is refused at sign-in, then the
+ * browser is signed out (dead on the server, the copied cookie gets 401, no cookie in Firefox)
+ * and the change-password tab is closed. The next session signs in with the new password and
+ * changes it again.
+ */
+async function oneTimeFF(browser, drv, platform) {
+  const watch = cmdlineWatch();
+  try {
+    const page = await openSite(browser, drv, platform);
+    const old = server.accounts[platform].password;
+    const home = drv.env.FOUREYES_HOME;
+    const key = `account/${drv.accountFor(platform)}/password`;
+    assert.equal(keyringSecret(home, key), old, 'the keyring holds the account\'s password before the session');
+    const s = await oneTimePostFF(browser, page, drv, platform, `One-time custody post on ${platform}, from Firefox`);
+    const rot = await afterSessionFF(drv, s.session, platform);
+    assert.deepEqual(rot.map((r) => r.event), ['password_rotated'], JSON.stringify(rot));
+    const change = changeSeenFF(platform, s.from);
+    assert.equal(change.length, 1, 'one change-password request');
+    assert.equal(change[0].current, old);
+    assert.equal(change[0].confirm, change[0].next);
+    const next = server.accounts[platform].password;
+    assert.equal(next, change[0].next, 'the server\'s password is the one the form sent');
+    assert.notEqual(next, old);
+    assert.ok(next.length >= 20, 'a generated password');
+    assert.equal(keyringSecret(home, key), next, 'the keyring holds the new password');
+    assert.equal(keyringSecret(home, `${key}-next`), null, 'a pending password is left in the keyring');
+    assert.equal(await server.signInWorks(platform, old), false, 'the old password still signs in');
+    assert.equal(await server.signInWorks(platform, next), true, 'the new password does not sign in');
+    // Then signed out as strict custody does: dead on the server, the copied cookie refused.
+    await signedOutFF(browser, drv, platform, s);
+    assert.ok(await until('the change-password tab to close', () => noChangeTab(browser)), 'the change-password tab is still open');
+    assert.deepEqual(await drv.events('rotation_skipped'), []);
+    if (platform === 'mastodon') {
+      const loaded = await drv.events('policy_loaded');
+      assert.match(JSON.stringify(loaded.at(-1).custody_held_strict), /custody one_time does not apply on Bluesky.*bluesky:@ministry\.bsky\.social/, JSON.stringify(loaded));
+    }
+    await page.screenshot({ path: join(ARTIFACTS, `firefox-${platform}-one-time-rotated.png`) });
+    // The next session signs in with the keyring's new password (approveAndSignInFF checks the
+    // sign-in sent the server's current one) and changes it again.
+    await page.close();
+    const page2 = await openSite(browser, drv, platform);
+    const s2 = await oneTimePostFF(browser, page2, drv, platform, `Second one-time custody post on ${platform}, from Firefox`);
+    assert.deepEqual(signInSeenFF(platform, s2.from).password, [next], 'the next sign-in used the new password');
+    const rot2 = await afterSessionFF(drv, s2.session, platform);
+    assert.deepEqual(rot2.map((r) => r.event), ['password_rotated'], JSON.stringify(rot2));
+    const third = server.accounts[platform].password;
+    assert.ok(third !== next && third !== old, 'the second session did not change the password');
+    assert.equal(keyringSecret(home, key), third, 'the keyring holds the second new password');
+    await signedOutFF(browser, drv, platform, s2);
+    assert.ok(await until('the change-password tab to close', () => noChangeTab(browser)), 'the change-password tab is still open');
+    await secretsNowhere(s2.ui, drv, [old, next, third], s.from, watch.stop());
+    await codesNowhere(s2.ui, [...s.codes, ...s2.codes], s.from);
+    assert.equal(await drv.releaseRefused(), 0);
+  } finally {
+    watch.stop();
+  }
+}
+
+/**
+ * oneTimeFailsFF: custody one_time, and the platform fails the change after the session (step,
+ * see lib/server.mjs): rotation_failed (high, reason after_session) with why, the server's and
+ * the keyring's password stay the old one (no pending one left), which still signs in, and the
+ * browser is still signed out.
+ */
+async function oneTimeFailsFF(browser, drv, platform, step, why) {
+  const watch = cmdlineWatch();
+  try {
+    const page = await openSite(browser, drv, platform);
+    const old = server.accounts[platform].password;
+    const home = drv.env.FOUREYES_HOME;
+    const key = `account/${drv.accountFor(platform)}/password`;
+    const s = await oneTimePostFF(browser, page, drv, platform, `One-time custody post on ${platform}, change refused, from Firefox`,
+      () => { server.failRotation[platform] = step; });
+    const rot = await afterSessionFF(drv, s.session, platform);
+    assert.deepEqual(rot.map((r) => r.event), ['rotation_failed'], JSON.stringify(rot));
+    assert.match(String(rot[0].error), why);
+    const failedLine = (await drv.audit()).find((e) => e.event === 'rotation_failed');
+    assert.equal(failedLine.severity, 'high');
+    assert.equal(failedLine.fields.reason, 'after_session');
+    const change = changeSeenFF(platform, s.from);
+    assert.equal(change.length, 1, 'one change-password request');
+    assert.equal(server.accounts[platform].password, old, 'the server\'s password changed');
+    assert.equal(keyringSecret(home, key), old, 'the keyring lost the password that works');
+    assert.equal(keyringSecret(home, `${key}-next`), null, 'the refused password is left in the keyring');
+    assert.equal(await server.signInWorks(platform, old), true, 'the old password no longer signs in');
+    await signedOutFF(browser, drv, platform, s);
+    assert.ok(await until('the change-password tab to close', () => noChangeTab(browser)), 'the change-password tab is still open');
+    assert.deepEqual(await drv.events('rotation_skipped'), [], 'a failed change is rotation_failed, not skipped');
+    await secretsNowhere(s.ui, drv, [old, change[0].next], s.from, watch.stop());
+  } finally {
+    watch.stop();
+  }
+}
+
+/**
+ * oneTimeEndedFF: custody one_time, signed in for an approved post, then the session ends by
+ * `end` (*Lock now*, expiry) before Post: it ended unused, and the password still changes after
+ * it (the one_time change follows every session that signed the browser in), then the browser
+ * is signed out; Post then sends nothing (a notice of `reasons`) and nothing is published.
+ */
+async function oneTimeEndedFF(browser, drv, platform, end, reasons) {
+  const watch = cmdlineWatch();
+  try {
+    const page = await openSite(browser, drv, platform);
+    const old = server.accounts[platform].password;
+    const home = drv.env.FOUREYES_HOME;
+    const key = `account/${drv.accountFor(platform)}/password`;
+    const s = await approveAndSignInFF(browser, page, drv, platform, 'Never posted: the session ends first');
+    await end(drv);
+    const rot = await afterSessionFF(drv, s.session, platform);
+    assert.deepEqual(rot.map((r) => r.event), ['password_rotated'], JSON.stringify(rot));
+    const change = changeSeenFF(platform, s.from);
+    assert.equal(change.length, 1, 'one change-password request');
+    assert.equal(change[0].current, old);
+    const next = server.accounts[platform].password;
+    assert.equal(next, change[0].next, 'the server\'s password is the one the form sent');
+    assert.notEqual(next, old);
+    assert.equal(keyringSecret(home, key), next, 'the keyring holds the new password');
+    assert.equal(keyringSecret(home, `${key}-next`), null, 'a pending password is left in the keyring');
+    assert.equal(await server.signInWorks(platform, old), false, 'the old password still signs in');
+    await signedOutFF(browser, drv, platform, s);
+    assert.ok(await until('the change-password tab to close', () => noChangeTab(browser)), 'the change-password tab is still open');
+    server.reset();
+    await pressOn(page, platform);
+    const r = await waitReasons(page, reasons);
+    assert.ok(reasons.includes(r), r);
+    assert.ok(await received(page, 0), JSON.stringify(server.received));
+    assert.deepEqual(await drv.published(), [], 'published at the daemon');
+    await secretsNowhere(s.ui, drv, [old, next], s.from, watch.stop());
+  } finally {
+    watch.stop();
+  }
+}
+
+// custody one_time: [name, {policy, sessionTtl}, fn(browser, driver)], each with a fresh daemon and Firefox.
+const ONE_TIME = [
+  ...['x', 'mastodon'].map((platform) => [
+    `firefox: [real] ${platform}: custody one_time: approve, sign in, post once; then the password changes on the platform to the daemon's new one (the old one is refused, the keyring has the new one), the session is dead on the server and no cookie is left; the next session changes it again`,
+    { policy: ONE_TIME_POLICY_FF[platform] }, (b, d) => oneTimeFF(b, d, platform)]),
+  ...[['x', 'current', /refused the change: The password you entered was incorrect/], ['mastodon', 'server', /confirms nothing/]].map(([platform, step, why]) => [
+    `firefox: [real] ${platform}: custody one_time: the platform fails the change after the session (${step}) -> rotation_failed (high), the old password stays on the platform and in the keyring and still signs in, and the browser is still signed out`,
+    { policy: ONE_TIME_POLICY_FF[platform] }, (b, d) => oneTimeFailsFF(b, d, platform, step, why)]),
+  ['firefox: [real] x: custody one_time: "Lock now" while signed in -> the password still changes after the session, then signed out, nothing published',
+    { policy: ONE_TIME_POLICY_FF.x }, (b, d) => oneTimeEndedFF(b, d, 'x', (x) => x.lock(), ['approval_needed', 'locked'])],
+  ['firefox: [real] mastodon: custody one_time: session expired while signed in -> the password still changes after the session, then signed out, nothing published',
+    { policy: ONE_TIME_POLICY_FF.mastodon, sessionTtl: 30 }, (b, d) => oneTimeEndedFF(b, d, 'mastodon', async (x) => assert.ok(await x.expire(), 'the session did not expire'), ['approval_needed', 'expired'])],
+];
+
 // ---- the whole post on X and Mastodon: reply, quote and repost targets, Mastodon's image -------
 // The Chromium scenarios of run.mjs ("the whole post: attachments, reply, quote and repost
 // targets") in Firefox ESR, each with its own daemon and Firefox: an approval left unused by a
@@ -1368,7 +1580,15 @@ try {
     if (!realWhyNot) await runOne(name, () => withFirefoxEnds(opts, fn));
     else if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
     else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
-  }  // The whole post (reply, quote and repost targets, Mastodon's image): a fresh daemon and Firefox each.
+  }
+  // custody one_time: a fresh daemon (its policy sets one_time) and Firefox each.
+  for (const [name, opts, fn] of ONE_TIME) {
+    if (only && !name.includes(only)) continue;
+    if (!realWhyNot) await runOne(name, () => withFirefoxEnds(opts, (d, drv) => inFirefox(d, drv, (b) => fn(b, drv))));
+    else if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
+    else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
+  }
+  // The whole post (reply, quote and repost targets, Mastodon's image): a fresh daemon and Firefox each.
   for (const [name, fn] of WHOLE_OWN) {
     if (only && !name.includes(only)) continue;
     if (!realWhyNot) await runOne(name, () => withFirefox({}, ({ browser: b, driver: d }) => fn(b, d)));
