@@ -387,7 +387,9 @@ func (s *passwordSpec) check() error {
 
 // mediaSpec is the table's description of a composer's attachments; the daemon only checks it.
 type mediaSpec struct {
-	Upload []struct {
+	// ContentID, when set, says the platform's media ids are content addresses of the files.
+	ContentID string `json:"content_id"`
+	Upload    []struct {
 		URLRegex   string `json:"url_regex"`
 		PathRegex  string `json:"path_regex"`
 		ResponseID string `json:"response_id"`
@@ -405,6 +407,9 @@ type targetSpec struct {
 // expression with a group, and a target address template that is https and names {id}.
 func checkPostParts(m *mediaSpec, t *targetSpec) error {
 	if m != nil {
+		if m.ContentID != "" && m.ContentID != "cid_raw_sha256" {
+			return fmt.Errorf("media.content_id %q: the only content address known is cid_raw_sha256", m.ContentID)
+		}
 		if len(m.Upload) == 0 {
 			return fmt.Errorf("media: at least one upload endpoint is needed")
 		}
