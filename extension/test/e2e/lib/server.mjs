@@ -518,7 +518,16 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
 // {did}}}), and no cookie; the composer (composerTextInput, composerPublishBtn) posts with
 // com.atproto.repo.applyWrites on the account's PDS; like and repost buttons use
 // com.atproto.repo.createRecord. Signing out in the app only drops the stored session.
+// Images: the composer's file input (composerFileInput) shows each picked file as composerImage
+// (an img with a blob: address); at Post the page uploads each (uploadBlob, the file's bytes as
+// the body) and names the blobs by CID in the post's embed (images; recordWithMedia in a quote).
+// __compose('reply'|'quote', rkey) answers or quotes the post 3kother or 3kanother: the reply's
+// ComposerReplyTo and the quote's composerQuote show its author, text and a /profile/…/post/RKEY
+// link; the request names it by its at:// address.
 // The PDS (bsky.social, the entryway, and pds1.us-east.host.bsky.network, the account's host):
+// uploadBlob stores the body's bytes (in `uploads`, and `blobs` lists them) and answers with their
+// CID (CIDv1 raw, SHA-256); applyWrites refuses a post naming a blob it never took and records in
+// `received` the CIDs, their stored bytes' SHA-256 and the answered or quoted post's address;
 // createSession checks the password, refreshSession rotates the tokens, deleteSession kills the
 // refresh token (an access JWT already issued stays valid until it expires, 2 hours, as on
 // Bluesky), getSession, applyWrites and createRecord need a live access JWT as bearer.
