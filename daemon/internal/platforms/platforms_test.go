@@ -277,6 +277,9 @@ func TestBlueskyEntry(t *testing.T) {
 	if post.Action != "post" || post.BodyMedia != "writes.*.value.embed.images.*.image.ref.$link" || !slices.Contains(post.BodyTarget, "writes.*.value.reply.parent.uri") || !slices.Contains(post.BodyTarget, "writes.*.value.embed.record.uri") {
 		t.Errorf("bluesky applyWrites does not say where the images and the answered or quoted post are: %+v", post)
 	}
+	if rp := b.Publish[1]; rp.Action != "repost" || !slices.Equal(rp.BodyTarget, []string{"record.subject.uri"}) {
+		t.Errorf("bluesky createRecord does not say where the reposted post is: %+v", rp)
+	}
 	var raw struct {
 		Platforms []struct {
 			ID     string `json:"id"`

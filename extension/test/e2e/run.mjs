@@ -1214,16 +1214,18 @@ const pressBsky = (page) => page.click('[data-testid=composerPublishBtn]');
 
 /**
  * bskySignIn approves text for the official account and waits for the keyring's sign-in.
- * opts.before(page) runs after the text is typed (attach an image); opts.ui(ui) reads the
- * approval window once the post is approved.
+ * opts.before(page) runs after the text is typed (attach an image); opts.press() replaces
+ * typing and pressing Post (a repost: text is then null); opts.ui(ui) reads the approval window
+ * once the post is approved.
  */
 async function bskySignIn(context, page, driver, text, opts = {}) {
   const from = server.log.length;
   const base = server.liveSessions('bluesky');
   const relFrom = (await driver.released()).length;
-  await typeBsky(page, text);
+  const press = opts.press || (() => pressBsky(page));
+  if (!opts.press) await typeBsky(page, text);
   if (opts.before) await opts.before(page);
-  await pressBsky(page);
+  await press();
   assert.equal(await noticeReason(page), 'approval_needed');
   // Before approval: not signed in, nothing reaches the PDS, a like is held with its notice.
   assert.equal(await bskyStored(page), null, 'a session stored before any approval');
@@ -1231,7 +1233,7 @@ async function bskySignIn(context, page, driver, text, opts = {}) {
   await page.evaluate(() => window.__like());
   assert.ok(await received(page, 0), JSON.stringify(server.received));
   assert.equal(await waitReason(page, 'interaction_blocked'), 'interaction_blocked');
-  await pressBsky(page);
+  await press();
   assert.equal(await waitReason(page, 'approval_needed'), 'approval_needed');
   const { ui } = await approveInUi(context, page, driver, 'bluesky');
   if (opts.ui) await opts.ui(ui);
@@ -1979,6 +1981,47 @@ for (const mode of ['reply', 'quote']) {
     assert.equal(pub[0].alarm, false, JSON.stringify(pub));
   }));
 }
+
+realFlow('bluesky: a repost of another post than the approved one -> blocked, nothing reaches the PDS; the approved one goes out once, naming the approved post', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await openBsky(context);
+  await connected(driver);
+  server.reset();
+  // bsky.app's Repost button opens a menu; its "Repost" item reposts.
+  const repost = async (rkey) => {
+    await page.click(`[data-rkey="${rkey}"] [data-testid=repostBtn]`);
+    await page.click('[data-testid=repostDropdownRepostBtn]');
+  };
+  let shown = null;
+  await bskySignIn(context, page, driver, null, {
+    press: () => repost('3kother'),
+    ui: async (ui) => { shown = { action: await ui.textContent('#action'), t: await ui.textContent('#target'), url: await ui.textContent('#target-url') }; },
+  });
+  assert.equal(shown.action, 'Repost');
+  assert.match(shown.t, /@other\.bsky\.social[\s\S]*Someone else's post/);
+  assert.equal(shown.url, 'https://bsky.app/post/3kother');
+  server.reset();
+  const from = server.log.length;
+  await repost('3kanother');
+  assert.equal(await waitReason(page, 'repost_target_changed'), 'repost_target_changed');
+  assert.match(await page.locator('foureyes-notice').getAttribute('aria-label'), /repost of a different post/);
+  await shot(page, 'bluesky-repost-target-changed');
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  noRepoWrite(from);
+  await blockedWith(driver, 'manifest_mismatch');
+  await repost('3kother');
+  assert.ok(await received(page, 1), JSON.stringify(server.received));
+  const r = server.received[0];
+  assert.deepEqual([r.path, r.collection, r.target, r.status], ['/xrpc/com.atproto.repo.createRecord', 'app.bsky.feed.repost', 'at://did:plc:other/app.bsky.feed.post/3kother', 200]);
+  const pub = await published(driver);
+  assert.equal(pub[0].alarm, false, JSON.stringify(pub));
+  // Signed out after the one publish (the tab reloads): the same repost again is held.
+  await until('the extension to report signed_out', async () => (await driver.signedOut()).length >= 1, { timeout: 20000 });
+  await until('the tab to hold no session', () => bskyStored(page).then((v) => v === null, () => false));
+  await page.waitForSelector('html[data-foureyes=on]', { timeout: 10000 });
+  await repost('3kother');
+  assert.equal(await waitReason(page, 'approval_needed'), 'approval_needed');
+  assert.ok(await received(page, 1), 'once only');
+}));
 
 serviceScenarios({ serviceFlow: (name, service, fn) => scenarios.push({ name, fn, flow: true, serviceOnly: true, service }), server, withBrowser, openPlatform, typePost, pressPost, noticeReason, waitReason, clickRequestApproval, received, connected, published, shot });
 

@@ -742,7 +742,7 @@ const BSKY_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
       g.append(d);
     });
   }
-  const record = (collection) => { const acc = current(); return xrpc('com.atproto.repo.createRecord', { repo: acc ? acc.did : 'none', collection, record: { $type: collection, subject: { uri: 'at://did:plc:other/app.bsky.feed.post/1', cid: 'bafy' }, createdAt: new Date().toISOString() } }); };
+  const record = (collection, subject) => { const acc = current(); return xrpc('com.atproto.repo.createRecord', { repo: acc ? acc.did : 'none', collection, record: { $type: collection, subject: subject ? { uri: subject.uri, cid: subject.cid } : { uri: 'at://did:plc:other/app.bsky.feed.post/1', cid: 'bafy' }, createdAt: new Date().toISOString() } }); };
   window.__publishDirect = (text) => post(text);
   window.__like = () => record('app.bsky.feed.like');
   window.__repost = () => record('app.bsky.feed.repost');
@@ -754,15 +754,29 @@ const BSKY_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
     '<div data-testid="composerTextInput"><div contenteditable="true" role="textbox" aria-label="Rich-Text Editor"></div></div><div id="gallery"></div><div id="quote"></div>' +
     '<input type="file" data-testid="composerFileInput" accept="image/*" multiple>' +
     '<button data-testid="composerPublishBtn">Post</button></div>' +
-    '<article data-testid="feedItem"><p>Someone else&#39;s post</p><button data-testid="likeBtn">Like</button><button data-testid="repostBtn">Repost</button></article></main>';
+    Object.entries(POSTS).map(([rkey, x]) => '<article data-testid="feedItem-by-' + x.handle + '" data-rkey="' + rkey + '"><span data-testid="postAuthor">@' + x.handle + '</span> ' +
+      '<a href="/profile/' + x.handle + '/post/' + rkey + '">2h</a><p data-testid="postText">' + x.text + '</p><button data-testid="likeBtn">Like</button><button data-testid="repostBtn">Repost</button></article>').join('') + '</main>';
   root.querySelector('[data-testid=composerPublishBtn]').onclick = () => post(root.querySelector('[data-testid=composerTextInput] [contenteditable]').innerText.replace(/\\n$/, ''));
   root.querySelector('[data-testid=composerFileInput]').onchange = (ev) => {
     for (const file of ev.target.files) images.push({ file, url: URL.createObjectURL(file), alt: '' });
     ev.target.value = '';
     gallery();
   };
-  root.querySelector('[data-testid=likeBtn]').onclick = () => window.__like();
-  root.querySelector('[data-testid=repostBtn]').onclick = () => window.__repost();
+  for (const b of root.querySelectorAll('[data-testid=likeBtn]')) b.onclick = () => window.__like();
+  // Repost opens a menu (in a layer of its own, outside the post, as bsky.app's dropdown):
+  // "Repost" (repostDropdownRepostBtn) reposts that post with createRecord.
+  for (const b of root.querySelectorAll('[data-testid=repostBtn]')) {
+    b.onclick = () => {
+      const rkey = b.closest('article').getAttribute('data-rkey');
+      const old = document.getElementById('repostMenu');
+      if (old) old.remove();
+      const menu = document.createElement('div');
+      menu.id = 'repostMenu'; menu.setAttribute('role', 'menu');
+      menu.innerHTML = '<button role="menuitem" data-testid="repostDropdownRepostBtn">Repost</button><button role="menuitem" data-testid="repostDropdownQuoteBtn">Quote post</button>';
+      menu.querySelector('[data-testid=repostDropdownRepostBtn]').onclick = () => { menu.remove(); record('app.bsky.feed.repost', POSTS[rkey]); };
+      document.body.append(menu);
+    };
+  }
   const nav = root.querySelector('#account');
   function signedOut() {
     nav.innerHTML = '<button data-testid="signInButton">Sign in</button><button data-testid="createAccountButton">Create account</button>';
