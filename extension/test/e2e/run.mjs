@@ -1948,14 +1948,17 @@ realFlow('bluesky: the approved image goes out once: uploadBlob gets exactly its
 }));
 
 for (const mode of ['reply', 'quote']) {
-  realFlow(`bluesky: an approved ${mode} ${mode === 'reply' ? 'sent as a reply to' : 'quoting'} another post -> blocked, nothing reaches the PDS; the approved one goes out once, naming the approved post`, (driver) => withBrowser(driver, async ({ context }) => {
+  // The quote carries an image too: bsky.app then sends a recordWithMedia embed.
+  realFlow(`bluesky: an approved ${mode} ${mode === 'reply' ? 'sent as a reply to' : 'with an image quoting'} another post -> blocked, nothing reaches the PDS; the approved one goes out once, naming the approved post${mode === 'quote' ? ' and image' : ''}`, (driver) => withBrowser(driver, async ({ context }) => {
     const page = await openBsky(context);
     await connected(driver);
     server.reset();
     await page.evaluate((m) => window.__compose(m, '3kother'), mode);
     const text = mode === 'reply' ? 'Thanks, we are looking into it' : 'Worth reading';
     let shown = null;
+    const img = png(5);
     await bskySignIn(context, page, driver, text, {
+      before: mode === 'quote' ? () => attachBsky(page, img, 'chart.png') : undefined,
       ui: async (ui) => { shown = { action: await ui.textContent('#action'), h: await ui.textContent('#target-h'), t: await ui.textContent('#target'), url: await ui.textContent('#target-url') }; },
     });
     assert.equal(shown.action, mode === 'reply' ? 'Reply' : 'Quote post');
@@ -1977,6 +1980,7 @@ for (const mode of ['reply', 'quote']) {
     await pressBsky(page);
     assert.ok(await received(page, 1), JSON.stringify(server.received));
     assert.deepEqual([server.received[0].status, server.received[0].target], [200, 'at://did:plc:other/app.bsky.feed.post/3kother']);
+    assert.deepEqual(server.received[0].mediaSha, mode === 'quote' ? [sha256hex(img)] : [], 'the PDS holds the approved image under the CID the post names');
     const pub = await published(driver);
     assert.equal(pub[0].alarm, false, JSON.stringify(pub));
   }));

@@ -117,8 +117,9 @@ test('bodyFields: Bluesky applyWrites with images, reply and quote; a quote with
   assert.deepEqual(bodyFields(B, post, write({}), ''), { text: 'hi', mediaIds: [], targetId: null });
   const repost = B.publish.find((e) => e.action === 'repost');
   assert.deepEqual(bodyFields(B, repost, json({ repo: 'did:plc:ministry', collection: 'app.bsky.feed.repost', record: { $type: 'app.bsky.feed.repost', subject: parent, createdAt: 'now' } }), ''), { text: null, mediaIds: [], targetId: '3kother' });
-  // A quote with images (recordWithMedia): the quoted post is read; its images are not yet.
-  assert.deepEqual(bodyFields(B, post, write({ embed: { $type: 'app.bsky.embed.recordWithMedia', record: { record: parent }, media: { $type: 'app.bsky.embed.images', images: [img(cidA, '')] } } }), '').targetId, '3kother');
+  // A quote with images (recordWithMedia): the quoted post and the images.
+  assert.deepEqual(bodyFields(B, post, write({ embed: { $type: 'app.bsky.embed.recordWithMedia', record: { record: parent }, media: { $type: 'app.bsky.embed.images', images: [img(cidA, ''), img(cidB, '')] } } }), ''),
+    { text: 'hi', mediaIds: [cidA, cidB], targetId: '3kother' });
 });
 
 test('seenPost: Bluesky: the approved image by its CID and the approved reply hash to the approved digest; another post or image does not', async () => {

@@ -231,6 +231,9 @@ export function valuesAt(obj, path) {
   return cur;
 }
 
+/** mediaPaths lists an endpoint's body_media: one path, or a list of them. */
+const mediaPaths = (endpoint) => [].concat(endpoint.body_media || []).filter((x) => typeof x === 'string' && x);
+
 /** formValues reads a form field, repeated or with [] (Rails), as a list of strings. */
 function formValues(get, path) {
   const name = path.replace(/\.\*$/, '');
@@ -258,7 +261,7 @@ export function bodyFields(p, endpoint, requestBody, url) {
     if (json !== undefined) {
       const at = (path) => valuesAt(json, path);
       if (endpoint.body_text) { const v = at(endpoint.body_text)[0]; out.text = typeof v === 'string' ? v : null; }
-      if (endpoint.body_media) out.mediaIds = at(endpoint.body_media).map((v) => (typeof v === 'number' ? String(v) : v)).filter((v) => typeof v === 'string');
+      if (endpoint.body_media) out.mediaIds = mediaPaths(endpoint).flatMap((path) => at(path)).map((v) => (typeof v === 'number' ? String(v) : v)).filter((v) => typeof v === 'string');
       for (const path of endpoint.body_target || []) {
         const id = targetId(p, at(path)[0]);
         if (id) { out.targetId = id; break; }
@@ -271,7 +274,7 @@ export function bodyFields(p, endpoint, requestBody, url) {
   }
   if (get) {
     if (endpoint.body_text) out.text = get(endpoint.body_text)[0] ?? null;
-    if (endpoint.body_media) out.mediaIds = formValues(get, endpoint.body_media);
+    if (endpoint.body_media) out.mediaIds = mediaPaths(endpoint).flatMap((path) => formValues(get, path));
     for (const path of endpoint.body_target || []) {
       const id = targetId(p, get(path)[0]);
       if (id) { out.targetId = id; break; }
