@@ -322,7 +322,8 @@ export function compareAttachments(approved, now) {
  * seenPost is the post a publishing request actually carried, as a manifest to hash: its text
  * (null: the approved text, when the request does not show it), its media in request order
  * (each id mapped to the bytes the upload observer saw for it, or read from the id itself where
- * ids are content addresses; an id nobody saw uploaded counts as unknown bytes), and its target (the approved address when the id is the same).
+ * ids are content addresses; an id nobody saw uploaded counts as unknown bytes), and its target
+ * (the approved address when the id is the same).
  * @param {any} p platform entry
  * @param {{account: string, action: string, text: string, media: any[], target: any}} approved
  * @param {{text: string|null, mediaIds: string[], targetId: string|null}} seen
