@@ -65,9 +65,28 @@ type Endpoint struct {
 	BodyMatch *BodyMatch `json:"body_match,omitempty"`
 	// BodyMedia, BodyTarget and URLTarget say where the request carries the attached media ids
 	// and the answered, quoted or reposted post (the extension checks them against the approval).
-	BodyMedia  string   `json:"body_media,omitempty"`
+	BodyMedia  Paths    `json:"body_media,omitempty"`
 	BodyTarget []string `json:"body_target,omitempty"`
 	URLTarget  string   `json:"url_target,omitempty"`
+}
+
+// Paths is one dotted path or a list of them: in the table a text or a list of texts (a
+// request may carry its media ids in more than one place, as Bluesky's quote with images does).
+type Paths []string
+
+// UnmarshalJSON takes a text (one path) or a list of texts.
+func (p *Paths) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*p = Paths{one}
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return fmt.Errorf("want a path or a list of paths: %w", err)
+	}
+	*p = list
+	return nil
 }
 
 // BodyMatch keys an endpoint by its request body.
@@ -200,6 +219,7 @@ func (p Platform) clone() Platform {
 	p.APIHosts = slices.Clone(p.APIHosts)
 	for i := range p.Publish {
 		p.Publish[i].BodyTarget = slices.Clone(p.Publish[i].BodyTarget)
+		p.Publish[i].BodyMedia = slices.Clone(p.Publish[i].BodyMedia)
 	}
 	return p
 }
@@ -387,7 +407,9 @@ func (s *passwordSpec) check() error {
 
 // mediaSpec is the table's description of a composer's attachments; the daemon only checks it.
 type mediaSpec struct {
-	Upload []struct {
+	// ContentID, when set, says the platform's media ids are content addresses of the files.
+	ContentID string `json:"content_id"`
+	Upload    []struct {
 		URLRegex   string `json:"url_regex"`
 		PathRegex  string `json:"path_regex"`
 		ResponseID string `json:"response_id"`
@@ -405,6 +427,9 @@ type targetSpec struct {
 // expression with a group, and a target address template that is https and names {id}.
 func checkPostParts(m *mediaSpec, t *targetSpec) error {
 	if m != nil {
+		if m.ContentID != "" && m.ContentID != "cid_raw_sha256" {
+			return fmt.Errorf("media.content_id %q: the only content address known is cid_raw_sha256", m.ContentID)
+		}
 		if len(m.Upload) == 0 {
 			return fmt.Errorf("media: at least one upload endpoint is needed")
 		}

@@ -149,6 +149,8 @@ func TestParseRefusesBadTables(t *testing.T) {
 		{"body_match unknown key", `{"version":1,"platforms":[` + withBody(`{"path":"collection","equals":"a","regex":".*"}`) + `]}`, "regex"},
 		{"upload not anchored", `{"version":1,"platforms":[` + strings.Replace(ok, `"composer"`, `"media":{"preview":"p","upload":[{"method":"POST","url_regex":"https://u\\.x\\.com/up","response_id":"id"}]},"composer"`, 1) + `]}`, "media.upload[0]"},
 		{"upload with both url and path", `{"version":1,"platforms":[` + strings.Replace(ok, `"composer"`, `"media":{"preview":"p","upload":[{"method":"POST","url_regex":"^https://u","path_regex":"^/up","response_id":"id"}]},"composer"`, 1) + `]}`, "/platforms/0/media/upload/0"},
+		{"body_media not a path", `{"version":1,"platforms":[` + strings.Replace(ok, `"url_regex":"^https://x\\.com/post"`, `"url_regex":"^https://x\\.com/post","body_media":5`, 1) + `]}`, "/platforms/0/publish/0/body_media"},
+		{"unknown content address", `{"version":1,"platforms":[` + strings.Replace(ok, `"composer"`, `"media":{"preview":"p","content_id":"md5","upload":[{"method":"POST","url_regex":"^https://u","response_id":"id"}]},"composer"`, 1) + `]}`, "/platforms/0/media/content_id"},
 		{"target id without a group", `{"version":1,"platforms":[` + strings.Replace(ok, `"composer"`, `"target":{"post":["a"],"link":"a","id_regex":"/status/[0-9]+","url_template":"https://x.com/i/status/{id}"},"composer"`, 1) + `]}`, "target.id_regex"},
 		{"target template without id", `{"version":1,"platforms":[` + strings.Replace(ok, `"composer"`, `"target":{"post":["a"],"link":"a","id_regex":"/status/([0-9]+)","url_template":"https://x.com/i/status/"},"composer"`, 1) + `]}`, "url_template"},
 		{"repost target without a group", `{"version":1,"platforms":[` + strings.Replace(ok, `"url_regex":"^https://x\\.com/post"`, `"url_regex":"^https://x\\.com/post","url_target":"/s/[0-9]+"`, 1) + `]}`, "url_target"},
@@ -182,7 +184,7 @@ func TestEveryExpressionIsRE2(t *testing.T) {
 		}
 	}
 	// Attachments and targets: every platform with a target reads an id from its own template.
-	for _, p := range []string{"x", "mastodon"} {
+	for _, p := range []string{"x", "mastodon", "bluesky"} {
 		var raw struct {
 			Platforms []struct {
 				ID     string      `json:"id"`
@@ -222,6 +224,8 @@ func TestParseAloneRefusesBadAPIHostsAndBodyKeys(t *testing.T) {
 		{"port", withAPI(`"b.example:443"`), "not a lower-case host label"},
 		{"bad body path", withBody(`{"path":"a.*x","equals":"a"}`), "body_match"},
 		{"empty also", withBody(`{"path":"a","equals":"a","also":[""]}`), "body_match"},
+		{"body_media not a path", strings.Replace(okEntry, `"url_regex":"^https://x\\.com/post"`, `"url_regex":"^https://x\\.com/post","body_media":5`, 1), "a path or a list of paths"},
+		{"unknown content address", strings.Replace(okEntry, `"composer"`, `"media":{"preview":"p","content_id":"md5","upload":[{"method":"POST","url_regex":"^https://u","response_id":"id"}]},"composer"`, 1), "content_id"},
 		{"path_regex without hosts", strings.Replace(okEntry, `"url_regex":"^https://x\\.com/post"`, `"path_regex":"^/post"`, 1), "needs api_hosts"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,6 +271,39 @@ func TestBlueskyEntry(t *testing.T) {
 	for _, e := range b.Publish {
 		if e.BodyMatch == nil {
 			t.Errorf("bluesky %s endpoint is not keyed by its body: a like would pass for it", e.Action)
+		}
+	}
+	// The whole post: applyWrites names the images by blob CID and the answered or quoted post by
+	// its at:// address, whose record key is the id the composer's links give too.
+	post := b.Publish[0]
+	if post.Action != "post" || !slices.Equal(post.BodyMedia, Paths{"writes.*.value.embed.images.*.image.ref.$link", "writes.*.value.embed.media.images.*.image.ref.$link"}) || !slices.Contains(post.BodyTarget, "writes.*.value.reply.parent.uri") || !slices.Contains(post.BodyTarget, "writes.*.value.embed.record.uri") {
+		t.Errorf("bluesky applyWrites does not say where the images and the answered or quoted post are: %+v", post)
+	}
+	if rp := b.Publish[1]; rp.Action != "repost" || !slices.Equal(rp.BodyTarget, []string{"record.subject.uri"}) {
+		t.Errorf("bluesky createRecord does not say where the reposted post is: %+v", rp)
+	}
+	var raw struct {
+		Platforms []struct {
+			ID     string `json:"id"`
+			Media  *mediaSpec
+			Target *targetSpec
+		} `json:"platforms"`
+	}
+	if err := json.Unmarshal(shared.PlatformsJSON, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range raw.Platforms {
+		if e.ID != "bluesky" {
+			continue
+		}
+		if e.Media == nil || e.Media.ContentID != "cid_raw_sha256" || len(e.Media.Upload) != 1 || e.Media.Upload[0].ResponseID != "blob.ref.$link" {
+			t.Fatalf("bluesky media: %+v", e.Media)
+		}
+		re := regexp.MustCompile(e.Target.IDRegex)
+		for _, addr := range []string{"at://did:plc:abc/app.bsky.feed.post/3kabc2def", "/profile/someone.bsky.social/post/3kabc2def"} {
+			if m := re.FindStringSubmatch(addr); m == nil || m[1] != "3kabc2def" {
+				t.Errorf("id_regex %q reads %v from %q, want the record key", e.Target.IDRegex, m, addr)
+			}
 		}
 	}
 }

@@ -1488,6 +1488,58 @@ async function imageMastodonFF(browser, drv) {
   assert.ok(await received(page, 1), 'once only');
 }
 
+/**
+ * imageReplyBskyFF: on Bluesky in Firefox, a reply with an image picked with the file input: the
+ * approval window shows the file and the answered post; answering another post is held
+ * (reply_target_changed), nothing reaches the PDS; the approved reply goes out once, signed in by
+ * custody: one uploadBlob of exactly the file's bytes, one applyWrites naming that CID and the
+ * approved post's at:// address; published with the approved manifest digest, no alarm.
+ */
+async function imageReplyBskyFF(browser, drv) {
+  const page = await openBsky(browser);
+  await until('the extension to connect to the daemon', async () => await drv.connections() >= 1, { timeout: 15000 });
+  server.reset();
+  const base = server.liveSessions('bluesky');
+  const img = png(6);
+  const text = 'Thanks, here is the timetable (from Firefox)';
+  await page.evaluate(() => window.__compose('reply', '3kother'));
+  await typeBsky(page, text);
+  const file = join(dirs.base, 'timetable.png');
+  writeFileSync(file, img, { mode: 0o600 });
+  await (await page.$('[data-testid=composerFileInput]')).uploadFile(file);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=composerImage]').length === 1, { timeout: 10000 });
+  await pressBsky(page);
+  assert.equal(await noticeReason(page), 'approval_needed');
+  const ui = await openApprovalFF(browser, page);
+  assert.equal((await ui.$$('#media li img')).length, 1);
+  assert.match(await textOf(ui, '#media'), /timetable\.png/);
+  assert.equal(await textOf(ui, '#target-url'), 'https://bsky.app/post/3kother');
+  await approveOpenFF(ui, drv, 'bluesky');
+  const target = await textOf(ui, '#target');
+  await ui.close();
+  assert.match(target, /@other\.bsky\.social/);
+  await until('the Bluesky PDS to hold a signed-in session', () => server.liveSessions('bluesky') === base + 1, { timeout: 30000 });
+  await until('the session to be stored in the staff member\'s tab', () => bskyStored(page), { timeout: 15000 });
+  await until('the sign-in tab to close', async () => (await bskyPages(browser)).length === 1, { timeout: 15000 });
+  server.reset();
+  const from = server.log.length;
+  await page.evaluate(() => window.__compose('reply', '3kanother'));
+  await pressBsky(page);
+  assert.equal(await waitReasons(page, ['reply_target_changed']), 'reply_target_changed');
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  assert.deepEqual(server.log.slice(from).filter((e) => PDS_HOSTS.has(e.host) && e.url.startsWith('/xrpc/com.atproto.repo.')).map((e) => e.url), [], 'a write reached the PDS');
+  await page.evaluate(() => window.__compose('reply', '3kother'));
+  const blobsFrom = server.bsky.blobs.length;
+  await pressBsky(page);
+  assert.ok(await received(page, 1), `want one request, got ${JSON.stringify(server.received)}; notice ${await reasonOf(page)}`);
+  const r = server.received[0];
+  const blobs = server.bsky.blobs.slice(blobsFrom);
+  assert.deepEqual(blobs.map((b) => [b.sha256, b.size]), [[sha256hex(img), img.length]], 'one upload, of exactly the approved bytes');
+  assert.deepEqual([r.status, r.media, r.mediaSha, r.target], [200, [blobs[0].cid], [sha256hex(img)], 'at://did:plc:other/app.bsky.feed.post/3kother']);
+  const pub = await publishedAt(drv);
+  assert.equal(pub[0].alarm, false, JSON.stringify(pub));
+}
+
 // The whole post, each with its own daemon and Firefox: [name, fn(browser, driver)].
 const WHOLE_OWN = [
   ['firefox: [real] x: an approved reply sent as a reply to another post -> blocked with the notice, nothing reaches the server',
@@ -1502,6 +1554,8 @@ const WHOLE_OWN = [
     (b, d) => repostTargetFF(b, d, 'mastodon')],
   ['firefox: [real] mastodon: the approved image goes out once, and the server saw exactly its bytes',
     imageMastodonFF],
+  ['firefox: [real] bluesky: an approved reply with an image, sent as a reply to another post -> blocked, nothing reaches the PDS; the approved one goes out once: uploadBlob gets exactly the image\'s bytes, applyWrites names its CID and the approved post',
+    imageReplyBskyFF],
 ];
 
 // ---- run --------------------------------------------------------------------------------------

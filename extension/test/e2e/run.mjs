@@ -1212,13 +1212,20 @@ async function typeBsky(page, text) {
 }
 const pressBsky = (page) => page.click('[data-testid=composerPublishBtn]');
 
-/** bskySignIn approves text for the official account and waits for the keyring's sign-in. */
-async function bskySignIn(context, page, driver, text) {
+/**
+ * bskySignIn approves text for the official account and waits for the keyring's sign-in.
+ * opts.before(page) runs after the text is typed (attach an image); opts.press() replaces
+ * typing and pressing Post (a repost: text is then null); opts.ui(ui) reads the approval window
+ * once the post is approved.
+ */
+async function bskySignIn(context, page, driver, text, opts = {}) {
   const from = server.log.length;
   const base = server.liveSessions('bluesky');
   const relFrom = (await driver.released()).length;
-  await typeBsky(page, text);
-  await pressBsky(page);
+  const press = opts.press || (() => pressBsky(page));
+  if (!opts.press) await typeBsky(page, text);
+  if (opts.before) await opts.before(page);
+  await press();
   assert.equal(await noticeReason(page), 'approval_needed');
   // Before approval: not signed in, nothing reaches the PDS, a like is held with its notice.
   assert.equal(await bskyStored(page), null, 'a session stored before any approval');
@@ -1226,9 +1233,10 @@ async function bskySignIn(context, page, driver, text) {
   await page.evaluate(() => window.__like());
   assert.ok(await received(page, 0), JSON.stringify(server.received));
   assert.equal(await waitReason(page, 'interaction_blocked'), 'interaction_blocked');
-  await pressBsky(page);
+  await press();
   assert.equal(await waitReason(page, 'approval_needed'), 'approval_needed');
   const { ui } = await approveInUi(context, page, driver, 'bluesky');
+  if (opts.ui) await opts.ui(ui);
   await ui.close();
   await until(() => `the Bluesky PDS to hold a signed-in session (it saw: ${server.log.slice(from).map((e) => `${e.method} ${e.host}${e.url}`).join(', ')})`, () => server.liveSessions('bluesky') === base + 1, { timeout: 20000 });
   const sent = server.log.slice(from).filter(CREATE_SESSION).map((e) => JSON.parse(e.body));
@@ -1873,6 +1881,150 @@ flow('bluesky: the composer\'s reply to a post is requested as a reply, a quote 
   for (const [mode, text] of [['reply', 'Thanks, we are looking into it'], ['quote', 'Worth reading'], ['post', 'A new post']]) got.push([mode, ...Object.values(await requestedAs(context, mode, text))]);
   assert.deepEqual(got, [['reply', 'Reply', 'Thanks, we are looking into it'], ['quote', 'Quote post', 'Worth reading'], ['post', 'New post', 'A new post']]);
   assert.deepEqual(server.received, []);
+}));
+
+// ---- Bluesky: the whole post (images by blob CID, the answered or quoted post) ---------------
+
+/** attachBsky picks an image in bsky.app's composer and waits for its preview. */
+async function attachBsky(page, bytes, name) {
+  const before = await page.locator('[data-testid=composerImage]').count();
+  await page.setInputFiles('[data-testid=composerFileInput]', { name, mimeType: 'image/png', buffer: bytes });
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=composerImage]').length > n, before, { timeout: 10000 });
+}
+
+/** noRepoWrite: since log index from, no write of any kind (not even an image) reached the PDS. */
+function noRepoWrite(from) {
+  const hits = server.log.slice(from).filter((e) => e.method === 'POST' && /^\/xrpc\/com\.atproto\.repo\./.test(e.url));
+  assert.deepEqual(hits.map((e) => `${e.host}${e.url}`), [], 'a write reached the PDS');
+}
+
+realFlow('bluesky: an image attached after approval -> blocked with the notice, nothing reaches the PDS (not even the image)', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await openBsky(context);
+  await connected(driver);
+  server.reset();
+  await bskySignIn(context, page, driver, 'Our statement on the school year');
+  server.reset();
+  const from = server.log.length;
+  await attachBsky(page, png(1), 'meme.png');
+  await pressBsky(page);
+  assert.equal(await waitReason(page, 'media_added'), 'media_added');
+  assert.match(await page.locator('foureyes-notice').getAttribute('aria-label'), /image or video was added after approval/);
+  await shot(page, 'bluesky-media-added');
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  noRepoWrite(from);
+  await blockedWith(driver, 'manifest_mismatch');
+}));
+
+realFlow('bluesky: the approved image goes out once: uploadBlob gets exactly its bytes, applyWrites names it by that CID, and the daemon hears of the approved post', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await openBsky(context);
+  await connected(driver);
+  server.reset();
+  const img = png(2);
+  const text = 'Our new poster for the open day (bluesky)';
+  let shown = null;
+  await bskySignIn(context, page, driver, text, {
+    before: () => attachBsky(page, img, 'poster.png'),
+    ui: async (ui) => { shown = [await ui.locator('#media li img').count(), await ui.textContent('#media')]; },
+  });
+  // The approver saw the file: its picture and name.
+  assert.equal(shown[0], 1);
+  assert.match(shown[1], /poster\.png/);
+  server.reset();
+  const blobsFrom = server.bsky.blobs.length;
+  await pressBsky(page);
+  assert.ok(await received(page, 1), JSON.stringify(server.received));
+  const r = server.received[0];
+  assert.equal(r.status, 200, JSON.stringify(r));
+  const blobs = server.bsky.blobs.slice(blobsFrom);
+  assert.deepEqual(blobs.map((b) => [b.sha256, b.size, b.mimeType]), [[sha256hex(img), img.length, 'image/png']], 'one upload, of exactly the approved bytes');
+  assert.deepEqual(r.media, [blobs[0].cid], 'the post names the uploaded blob');
+  assert.deepEqual(r.mediaSha, [sha256hex(img)], 'the PDS holds the approved bytes under that CID');
+  const pub = await published(driver);
+  const want = await manifestDigest({ account: driver.accountFor('bluesky'), action: 'post', text, media: [{ sha256: sha256hex(img), size: img.length, type: 'image/png', alt: '' }] });
+  assert.equal(pub[0].manifestDigest, want, 'published reports the approved manifest');
+  assert.equal(pub[0].alarm, false);
+  await pressBsky(page);
+  assert.ok(await received(page, 1), 'once only');
+}));
+
+for (const mode of ['reply', 'quote']) {
+  // The quote carries an image too: bsky.app then sends a recordWithMedia embed.
+  realFlow(`bluesky: an approved ${mode} ${mode === 'reply' ? 'sent as a reply to' : 'with an image quoting'} another post -> blocked, nothing reaches the PDS; the approved one goes out once, naming the approved post${mode === 'quote' ? ' and image' : ''}`, (driver) => withBrowser(driver, async ({ context }) => {
+    const page = await openBsky(context);
+    await connected(driver);
+    server.reset();
+    await page.evaluate((m) => window.__compose(m, '3kother'), mode);
+    const text = mode === 'reply' ? 'Thanks, we are looking into it' : 'Worth reading';
+    let shown = null;
+    const img = png(5);
+    await bskySignIn(context, page, driver, text, {
+      before: mode === 'quote' ? () => attachBsky(page, img, 'chart.png') : undefined,
+      ui: async (ui) => { shown = { action: await ui.textContent('#action'), h: await ui.textContent('#target-h'), t: await ui.textContent('#target'), url: await ui.textContent('#target-url') }; },
+    });
+    assert.equal(shown.action, mode === 'reply' ? 'Reply' : 'Quote post');
+    assert.equal(shown.h, mode === 'reply' ? 'In reply to' : 'Quoting');
+    assert.match(shown.t, /@other\.bsky\.social[\s\S]*Someone else's post/);
+    assert.equal(shown.url, 'https://bsky.app/post/3kother');
+    server.reset();
+    const from = server.log.length;
+    await page.evaluate((m) => window.__compose(m, '3kanother'), mode);
+    await pressBsky(page);
+    assert.equal(await waitReason(page, `${mode}_target_changed`), `${mode}_target_changed`);
+    assert.match(await page.locator('foureyes-notice').getAttribute('aria-label'), mode === 'reply' ? /reply answers a different post/ : /quotes a different post/);
+    await shot(page, `bluesky-${mode}-target-changed`);
+    assert.ok(await received(page, 0), JSON.stringify(server.received));
+    noRepoWrite(from);
+    await blockedWith(driver, 'manifest_mismatch');
+    // The approved post again: it goes out, and the request names it by its at:// address.
+    await page.evaluate((m) => window.__compose(m, '3kother'), mode);
+    await pressBsky(page);
+    assert.ok(await received(page, 1), JSON.stringify(server.received));
+    assert.deepEqual([server.received[0].status, server.received[0].target], [200, 'at://did:plc:other/app.bsky.feed.post/3kother']);
+    assert.deepEqual(server.received[0].mediaSha, mode === 'quote' ? [sha256hex(img)] : [], 'the PDS holds the approved image under the CID the post names');
+    const pub = await published(driver);
+    assert.equal(pub[0].alarm, false, JSON.stringify(pub));
+  }));
+}
+
+realFlow('bluesky: a repost of another post than the approved one -> blocked, nothing reaches the PDS; the approved one goes out once, naming the approved post', (driver) => withBrowser(driver, async ({ context }) => {
+  const page = await openBsky(context);
+  await connected(driver);
+  server.reset();
+  // bsky.app's Repost button opens a menu; its "Repost" item reposts.
+  const repost = async (rkey) => {
+    await page.click(`[data-rkey="${rkey}"] [data-testid=repostBtn]`);
+    await page.click('[data-testid=repostDropdownRepostBtn]');
+  };
+  let shown = null;
+  await bskySignIn(context, page, driver, null, {
+    press: () => repost('3kother'),
+    ui: async (ui) => { shown = { action: await ui.textContent('#action'), t: await ui.textContent('#target'), url: await ui.textContent('#target-url') }; },
+  });
+  assert.equal(shown.action, 'Repost');
+  assert.match(shown.t, /@other\.bsky\.social[\s\S]*Someone else's post/);
+  assert.equal(shown.url, 'https://bsky.app/post/3kother');
+  server.reset();
+  const from = server.log.length;
+  await repost('3kanother');
+  assert.equal(await waitReason(page, 'repost_target_changed'), 'repost_target_changed');
+  assert.match(await page.locator('foureyes-notice').getAttribute('aria-label'), /repost of a different post/);
+  await shot(page, 'bluesky-repost-target-changed');
+  assert.ok(await received(page, 0), JSON.stringify(server.received));
+  noRepoWrite(from);
+  await blockedWith(driver, 'manifest_mismatch');
+  await repost('3kother');
+  assert.ok(await received(page, 1), JSON.stringify(server.received));
+  const r = server.received[0];
+  assert.deepEqual([r.path, r.collection, r.target, r.status], ['/xrpc/com.atproto.repo.createRecord', 'app.bsky.feed.repost', 'at://did:plc:other/app.bsky.feed.post/3kother', 200]);
+  const pub = await published(driver);
+  assert.equal(pub[0].alarm, false, JSON.stringify(pub));
+  // Signed out after the one publish (the tab reloads): the same repost again is held.
+  await until('the extension to report signed_out', async () => (await driver.signedOut()).length >= 1, { timeout: 20000 });
+  await until('the tab to hold no session', () => bskyStored(page).then((v) => v === null, () => false));
+  await page.waitForSelector('html[data-foureyes=on]', { timeout: 10000 });
+  await repost('3kother');
+  assert.equal(await waitReason(page, 'approval_needed'), 'approval_needed');
+  assert.ok(await received(page, 1), 'once only');
 }));
 
 serviceScenarios({ serviceFlow: (name, service, fn) => scenarios.push({ name, fn, flow: true, serviceOnly: true, service }), server, withBrowser, openPlatform, typePost, pressPost, noticeReason, waitReason, clickRequestApproval, received, connected, published, shot });

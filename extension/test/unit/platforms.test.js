@@ -35,6 +35,8 @@ test('upload and target expressions are RE2-safe and anchored where they match a
   assert.throws(() => checkTable({ version: 1, platforms: [{ id: 'a', hosts: ['a'], status: 'supported', publish: [{ method: 'POST', url_regex: '^x' }], composer: { text: [], submit: [] },
     media: { preview: 'p', upload: [{ method: 'POST', url_regex: 'https://up', response_id: 'id' }] } }] }), /must be anchored/);
   assert.throws(() => checkTable({ version: 1, platforms: [{ id: 'a', hosts: ['a'], status: 'supported', publish: [{ method: 'POST', url_regex: '^x' }], composer: { text: [], submit: [] },
+    media: { preview: 'p', content_id: 'md5', upload: [{ method: 'POST', url_regex: '^https://up', response_id: 'id' }] } }] }), /content_id/);
+  assert.throws(() => checkTable({ version: 1, platforms: [{ id: 'a', hosts: ['a'], status: 'supported', publish: [{ method: 'POST', url_regex: '^x' }], composer: { text: [], submit: [] },
     target: { post: ['a'], link: 'a', id_regex: '/s/([0-9]+)', url_template: 'http://a/{id}' } }] }), /url_template/);
   assert.throws(() => checkTable({ version: 1, platforms: [{ id: 'a', hosts: ['a'], status: 'supported', publish: [{ method: 'POST', url_regex: '^x', url_target: '/s/[0-9]+' }], composer: { text: [], submit: [] } }] }), /url_target/);
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
   extractLinks, labelFlags, punycodeDecode, targetId, targetUrl, bodyFields, valuesAt, compareAttachments, seenPost,
+  cidOfSha256, sha256OfCid, mediaSha,
 } from '../../unpacked/lib/post.js';
 import { checkTable } from '../../unpacked/lib/platforms.js';
 import { manifestDigest } from '../../unpacked/lib/manifest.js';
@@ -10,6 +11,7 @@ import { manifestDigest } from '../../unpacked/lib/manifest.js';
 const table = checkTable(JSON.parse(readFileSync(new URL('../../../shared/platforms.json', import.meta.url), 'utf8')));
 const X = table.platforms.find((p) => p.id === 'x');
 const M = table.platforms.find((p) => p.id === 'mastodon');
+const B = table.platforms.find((p) => p.id === 'bluesky');
 const json = (o) => ({ raw: [{ bytes: new TextEncoder().encode(JSON.stringify(o)).buffer }] });
 const SHA_A = 'a'.repeat(64), SHA_B = 'b'.repeat(64);
 
@@ -80,6 +82,61 @@ test('bodyFields: Mastodon JSON, form (Rails []) and reblog from the path', () =
   assert.deepEqual(bodyFields(M, post, { formData: { status: ['f'], 'media_ids[]': ['5'] } }, ''), { text: 'f', mediaIds: ['5'], targetId: null });
   const reblog = M.publish.find((e) => e.action === 'repost');
   assert.deepEqual(bodyFields(M, reblog, null, 'https://social.example/api/v1/statuses/123/reblog'), { text: null, mediaIds: [], targetId: '123' });
+});
+
+test('cidOfSha256 and sha256OfCid: Bluesky blob CIDs (CIDv1, raw, SHA-256, base32) and back', async () => {
+  const { createHash } = await import('node:crypto');
+  const h = createHash('sha256').update('hello').digest('hex');
+  // The well-known address of the bytes "hello" as a raw block.
+  assert.equal(cidOfSha256(h), 'bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq');
+  assert.equal(sha256OfCid(cidOfSha256(h)), h);
+  assert.equal(sha256OfCid(cidOfSha256(SHA_A)), SHA_A);
+  for (const bad of ['', 'bafy', 'bafyreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq', 'Bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq', 'bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yer', 'zb2rhe5P4gXftAwvA4eXQ5HJwsER2owDyS9sKaQRRVQPn93bA', 11, null]) {
+    assert.equal(sha256OfCid(bad), null, String(bad));
+  }
+  assert.equal(cidOfSha256('xyz'), null);
+  // Where ids are content addresses, the id says the bytes; elsewhere only the observer does.
+  assert.equal(mediaSha(B, cidOfSha256(SHA_B), { [cidOfSha256(SHA_B)]: SHA_A }), SHA_B, 'the page cannot tie a CID to other bytes');
+  assert.equal(mediaSha(B, 'bafy-not-a-cid', {}), null);
+  assert.equal(mediaSha(X, '11', { 11: SHA_A }), SHA_A);
+  assert.equal(mediaSha(X, '12', { 11: SHA_A }), null);
+});
+
+test('bodyFields: Bluesky applyWrites with images, reply and quote; a quote with images', () => {
+  const post = B.publish.find((e) => e.action === 'post');
+  const cidA = cidOfSha256(SHA_A), cidB = cidOfSha256(SHA_B);
+  const parent = { uri: 'at://did:plc:other/app.bsky.feed.post/3kother', cid: 'bafyother' };
+  const img = (cid, alt) => ({ alt, image: { $type: 'blob', ref: { $link: cid }, mimeType: 'image/png', size: 3 } });
+  const write = (value) => json({ repo: 'did:plc:ministry', writes: [
+    { $type: 'com.atproto.repo.applyWrites#create', collection: 'app.bsky.feed.post', rkey: '3l1', value: { $type: 'app.bsky.feed.post', text: 'hi', createdAt: 'now', ...value } },
+    { $type: 'com.atproto.repo.applyWrites#create', collection: 'app.bsky.feed.threadgate', rkey: '3l1', value: { post: 'at://did:plc:ministry/app.bsky.feed.post/3l1', allow: [] } },
+  ] });
+  assert.deepEqual(bodyFields(B, post, write({ reply: { root: parent, parent }, embed: { $type: 'app.bsky.embed.images', images: [img(cidA, 'a'), img(cidB, 'b')] } }), ''),
+    { text: 'hi', mediaIds: [cidA, cidB], targetId: '3kother' });
+  assert.deepEqual(bodyFields(B, post, write({ embed: { $type: 'app.bsky.embed.record', record: parent } }), ''), { text: 'hi', mediaIds: [], targetId: '3kother' });
+  assert.deepEqual(bodyFields(B, post, write({}), ''), { text: 'hi', mediaIds: [], targetId: null });
+  const repost = B.publish.find((e) => e.action === 'repost');
+  assert.deepEqual(bodyFields(B, repost, json({ repo: 'did:plc:ministry', collection: 'app.bsky.feed.repost', record: { $type: 'app.bsky.feed.repost', subject: parent, createdAt: 'now' } }), ''), { text: null, mediaIds: [], targetId: '3kother' });
+  // A quote with images (recordWithMedia): the quoted post and the images.
+  assert.deepEqual(bodyFields(B, post, write({ embed: { $type: 'app.bsky.embed.recordWithMedia', record: { record: parent }, media: { $type: 'app.bsky.embed.images', images: [img(cidA, ''), img(cidB, '')] } } }), ''),
+    { text: 'hi', mediaIds: [cidA, cidB], targetId: '3kother' });
+});
+
+test('seenPost: Bluesky: the approved image by its CID and the approved reply hash to the approved digest; another post or image does not', async () => {
+  const sha = async (s) => (await import('node:crypto')).createHash('sha256').update(s).digest('hex');
+  // The composer shows the answered post by a link with the author's handle; the request names it
+  // by its at:// address with the author's DID: both give the record key.
+  const url = targetUrl(B, targetId(B, 'https://bsky.app/profile/other.bsky.social/post/3kother'), 'bsky.app');
+  assert.equal(url, 'https://bsky.app/post/3kother');
+  const approved = { account: 'bluesky:@ministry.bsky.social', action: 'reply', text: 'Danke!', media: [{ sha256: SHA_A, size: 10, type: 'image/png', name: 'a.png', alt: '' }], target: { url, author: '@other.bsky.social', excerpt: 'x' } };
+  const want = await manifestDigest(approved);
+  const seen = (mediaIds, target) => ({ text: 'Danke!', mediaIds, targetId: targetId(B, target) });
+  // No upload observed at all (bsky.app uploads at Post, after the check): the CID says the bytes.
+  assert.equal(await manifestDigest(await seenPost(B, approved, seen([cidOfSha256(SHA_A)], 'at://did:plc:other/app.bsky.feed.post/3kother'), {}, 'bsky.app', sha)), want);
+  assert.notEqual(await manifestDigest(await seenPost(B, approved, seen([cidOfSha256(SHA_B)], 'at://did:plc:other/app.bsky.feed.post/3kother'), {}, 'bsky.app', sha)), want);
+  assert.notEqual(await manifestDigest(await seenPost(B, approved, seen([cidOfSha256(SHA_A)], 'at://did:plc:other/app.bsky.feed.post/3kanother'), {}, 'bsky.app', sha)), want);
+  assert.notEqual(await manifestDigest(await seenPost(B, approved, seen([cidOfSha256(SHA_A)], null), {}, 'bsky.app', sha)), want, 'the reply went out as a new post');
+  assert.notEqual(await manifestDigest(await seenPost(B, approved, seen([], 'at://did:plc:other/app.bsky.feed.post/3kother'), {}, 'bsky.app', sha)), want);
 });
 
 test('compareAttachments names what differs', () => {

@@ -55,7 +55,7 @@ export async function hello(sender) {
   const approved = (await store.get('approved', {}))[sender.tab.id];
   return {
     ok: true,
-    platform: { id: p.id, name: p.name, composer: p.composer, actions: p.actions || [], media: p.media || null, target: p.target || null },
+    platform: { id: p.id, name: p.name, composer: p.composer, actions: p.actions || [], media: p.media || null, target: p.target || null, api_hosts: p.api_hosts || [] },
     daemon: c.state === 'up' ? 'up' : 'down',
     approved: approved ? { digest: approved.digest, expires: approved.expires } : null,
   };

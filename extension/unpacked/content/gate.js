@@ -471,7 +471,12 @@
   });
   async function onUpload(d) {
     try {
-      const up = (config.media.upload || []).find((u) => u.method === d.method && new RegExp(u.url_regex || `^https://${location.host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${(u.path_regex || '').slice(1)}`, 'i').test(d.url));
+      // A path_regex upload goes to the page's own host, or to the platform's API hosts (Bluesky's
+      // PDS hosts; a leading *. is any host under that name).
+      const esc = (h) => h.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const apiHosts = Array.isArray(config.api_hosts) ? config.api_hosts.filter((h) => typeof h === 'string' && h) : [];
+      const hosts = apiHosts.length ? apiHosts.map((h) => (h.startsWith('*.') ? `[a-z0-9-]+(\\.[a-z0-9-]+)*\\.${esc(h.slice(2))}` : esc(h))).join('|') : esc(location.host);
+      const up = (config.media.upload || []).find((u) => u.method === d.method && new RegExp(u.url_regex || `^https://(${hosts})(:443)?${(u.path_regex || '').slice(1)}`, 'i').test(d.url));
       if (!up) return;
       const query = new URL(d.url).searchParams;
       const field = (k) => (d.fields && typeof d.fields[k] === 'string' ? d.fields[k] : query.get(k));

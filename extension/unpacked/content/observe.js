@@ -1,9 +1,10 @@
 // Upload observer: runs in the platform page's own world (MAIN) from document_start, before the
 // page's scripts, because the media id a platform gives an uploaded file is only in the upload's
 // response, which the extension's network layer cannot read. It wraps fetch and XMLHttpRequest
-// and, for every request whose body carries a file, posts {url, method, string fields, file bytes,
-// response text} to the page gate (content/gate.js), which matches it against the platform
-// table's upload endpoints and hashes the bytes.
+// and, for every request whose body carries a file (a form with a file, or a body that is a file's
+// bytes), posts {url, method, string fields, file bytes, response text} to the page gate
+// (content/gate.js), which matches it against the platform table's upload endpoints and hashes
+// the bytes.
 //
 // It decides nothing: the page can remove or fool it (see installer/threat-model.md). What it
 // reports can only tie bytes to a media id; an id it never saw counts as unknown bytes, so a
@@ -29,8 +30,12 @@
       return any ? { fields, files, body: null } : null;
     }
     if (body instanceof Blob) return { fields: {}, files: {}, body: await body.arrayBuffer() };
+    // The file's bytes as the whole body (Bluesky's uploadBlob): a copy, as the page sent them.
+    if (body instanceof ArrayBuffer) return { fields: {}, files: {}, body: body.slice(0) };
+    if (ArrayBuffer.isView(body)) return { fields: {}, files: {}, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice().buffer };
     return null;
   }
+  const hasFile = (body) => body instanceof FormData || body instanceof Blob || body instanceof ArrayBuffer || ArrayBuffer.isView(body);
 
   function report(url, method, p, response) {
     try {
@@ -43,7 +48,7 @@
       const res = origFetch.apply(this, arguments);
       try {
         const body = init && init.body;
-        if (body instanceof FormData || body instanceof Blob) {
+        if (hasFile(body)) {
           const url = input instanceof Request ? input.url : String(input);
           const method = (init && init.method) || (input instanceof Request ? input.method : 'GET');
           const got = parts(body);
@@ -61,7 +66,7 @@
     XHR.send = function send(body) {
       try {
         const req = this.__feReq;
-        if (req && (body instanceof FormData || body instanceof Blob)) {
+        if (req && hasFile(body)) {
           const got = parts(body);
           this.addEventListener('load', async () => {
             const p = await got;

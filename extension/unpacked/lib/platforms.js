@@ -132,6 +132,7 @@ function checkPostParts(p) {
   for (const e of p.publish) if (e.url_target) oneGroup(`platform table: ${p.id}: url_target`, e.url_target);
   if (p.media) {
     if (typeof p.media.preview !== 'string' || !Array.isArray(p.media.upload) || !p.media.upload.length) throw new Error(`platform table: ${p.id}: media needs preview and upload`);
+    if (p.media.content_id !== undefined && p.media.content_id !== 'cid_raw_sha256') throw new Error(`platform table: ${p.id}: media.content_id ${JSON.stringify(p.media.content_id)}: the only content address known is cid_raw_sha256`);
     for (const u of p.media.upload) {
       if (!!u.url_regex === !!u.path_regex) throw new Error(`platform table: ${p.id}: upload needs exactly one of url_regex, path_regex`);
       const src = u.url_regex || u.path_regex;

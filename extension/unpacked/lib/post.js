@@ -143,6 +143,63 @@ export function targetUrl(p, id, instance) {
   return p.target.url_template.replace('{id}', encodeURIComponent(id)).replace('{instance}', instance || '');
 }
 
+// ---- media ids that are content addresses --------------------------------------------------
+
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+// CIDv1, raw codec (0x55), SHA-256 multihash (0x12, 32 bytes): Bluesky's blob CID.
+const CID_RAW_SHA256 = [0x01, 0x55, 0x12, 0x20];
+
+/**
+ * cidOfSha256 is the content address (CIDv1, raw codec, SHA-256, base32 with the multibase
+ * prefix b) of a file whose SHA-256 is hex; null when hex is not one.
+ * @param {string} hex
+ * @returns {string|null}
+ */
+export function cidOfSha256(hex) {
+  if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) return null;
+  const bytes = [...CID_RAW_SHA256, ...hex.match(/../g).map((h) => parseInt(h, 16))];
+  let out = 'b', acc = 0, bits = 0;
+  for (const b of bytes) {
+    acc = (acc << 8) | b; bits += 8;
+    while (bits >= 5) { out += B32[(acc >>> (bits - 5)) & 31]; bits -= 5; }
+    acc &= (1 << bits) - 1;
+  }
+  if (bits) out += B32[(acc << (5 - bits)) & 31];
+  return out;
+}
+
+/**
+ * sha256OfCid reads the SHA-256 (hex) out of a content address as cidOfSha256 makes it; null for
+ * anything else (another codec, hash or encoding, or not a CID at all).
+ * @param {unknown} cid
+ * @returns {string|null}
+ */
+export function sha256OfCid(cid) {
+  if (typeof cid !== 'string' || !/^b[a-z2-7]{58}$/.test(cid)) return null;
+  const bytes = [];
+  let acc = 0, bits = 0;
+  for (const c of cid.slice(1)) {
+    acc = (acc << 5) | B32.indexOf(c); bits += 5;
+    if (bits >= 8) { bytes.push((acc >>> (bits - 8)) & 255); bits -= 8; acc &= (1 << bits) - 1; }
+  }
+  if (bytes.length !== 36 || acc !== 0 || CID_RAW_SHA256.some((b, i) => bytes[i] !== b)) return null;
+  const hex = bytes.slice(4).map((b) => b.toString(16).padStart(2, '0')).join('');
+  return cidOfSha256(hex) === cid ? hex : null;
+}
+
+/**
+ * mediaSha says which bytes a media id of a publishing request stands for: the SHA-256 in the id
+ * itself when the platform's ids are content addresses (media.content_id), else what the upload
+ * observer saw for it; null when neither knows.
+ * @param {any} p platform entry
+ * @param {string} id
+ * @param {Record<string, string>} idToSha
+ */
+export function mediaSha(p, id, idToSha) {
+  if (p && p.media && p.media.content_id === 'cid_raw_sha256') return sha256OfCid(id);
+  return Object.hasOwn(idToSha, id) ? idToSha[id] : null;
+}
+
 // ---- what a publishing request carries ----------------------------------------------------
 
 /** rawBody turns webRequest's requestBody into {form} or {text}. */
@@ -174,6 +231,9 @@ export function valuesAt(obj, path) {
   return cur;
 }
 
+/** mediaPaths lists an endpoint's body_media: one path, or a list of them. */
+const mediaPaths = (endpoint) => [].concat(endpoint.body_media || []).filter((x) => typeof x === 'string' && x);
+
 /** formValues reads a form field, repeated or with [] (Rails), as a list of strings. */
 function formValues(get, path) {
   const name = path.replace(/\.\*$/, '');
@@ -201,7 +261,7 @@ export function bodyFields(p, endpoint, requestBody, url) {
     if (json !== undefined) {
       const at = (path) => valuesAt(json, path);
       if (endpoint.body_text) { const v = at(endpoint.body_text)[0]; out.text = typeof v === 'string' ? v : null; }
-      if (endpoint.body_media) out.mediaIds = at(endpoint.body_media).map((v) => (typeof v === 'number' ? String(v) : v)).filter((v) => typeof v === 'string');
+      if (endpoint.body_media) out.mediaIds = mediaPaths(endpoint).flatMap((path) => at(path)).map((v) => (typeof v === 'number' ? String(v) : v)).filter((v) => typeof v === 'string');
       for (const path of endpoint.body_target || []) {
         const id = targetId(p, at(path)[0]);
         if (id) { out.targetId = id; break; }
@@ -214,7 +274,7 @@ export function bodyFields(p, endpoint, requestBody, url) {
   }
   if (get) {
     if (endpoint.body_text) out.text = get(endpoint.body_text)[0] ?? null;
-    if (endpoint.body_media) out.mediaIds = formValues(get, endpoint.body_media);
+    if (endpoint.body_media) out.mediaIds = mediaPaths(endpoint).flatMap((path) => formValues(get, path));
     for (const path of endpoint.body_target || []) {
       const id = targetId(p, get(path)[0]);
       if (id) { out.targetId = id; break; }
@@ -261,8 +321,9 @@ export function compareAttachments(approved, now) {
 /**
  * seenPost is the post a publishing request actually carried, as a manifest to hash: its text
  * (null: the approved text, when the request does not show it), its media in request order
- * (each id mapped to the bytes the upload observer saw for it; an id nobody saw uploaded counts
- * as unknown bytes), and its target (the approved address when the id is the same).
+ * (each id mapped to the bytes the upload observer saw for it, or read from the id itself where
+ * ids are content addresses; an id nobody saw uploaded counts as unknown bytes), and its target
+ * (the approved address when the id is the same).
  * @param {any} p platform entry
  * @param {{account: string, action: string, text: string, media: any[], target: any}} approved
  * @param {{text: string|null, mediaIds: string[], targetId: string|null}} seen
@@ -274,7 +335,7 @@ export async function seenPost(p, approved, seen, idToSha, instance, sha256hex) 
   const alts = new Map((approved.media || []).map((f) => [f.sha256, f.alt || '']));
   const media = [];
   for (const id of seen.mediaIds) {
-    const sha = Object.hasOwn(idToSha, id) ? idToSha[id] : await sha256hex(`foureyes-unknown-media:${id}`);
+    const sha = mediaSha(p, id, idToSha) || await sha256hex(`foureyes-unknown-media:${id}`);
     media.push({ sha256: sha, size: 0, type: 'application/octet-stream', alt: alts.get(sha) || '' });
   }
   let target = null;

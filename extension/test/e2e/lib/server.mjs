@@ -108,6 +108,17 @@ function cookiesOf(req) {
 }
 
 const rand = () => randomBytes(20).toString('hex');
+
+/** blobCid is the CID a PDS gives a blob: CIDv1, raw codec, SHA-256 multihash, base32 (multibase b). */
+function blobCid(bytes) {
+  const buf = Buffer.concat([Buffer.from([0x01, 0x55, 0x12, 0x20]), createHash('sha256').update(bytes).digest()]);
+  const A = 'abcdefghijklmnopqrstuvwxyz234567';
+  let bits = '';
+  for (const b of buf) bits += b.toString(2).padStart(8, '0');
+  let out = 'b';
+  for (let i = 0; i < bits.length; i += 5) out += A[parseInt(bits.slice(i, i + 5).padEnd(5, '0'), 2)];
+  return out;
+}
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
@@ -125,7 +136,7 @@ export async function startServer({ port, key, cert }) {
   const mSessions = new Map();
   const accounts = JSON.parse(JSON.stringify(ACCOUNTS));
   const failRotation = { x: null, mastodon: null, bluesky: null };
-  const bsky = blueskyFixture({ accounts, received, json, failRotation });
+  const bsky = blueskyFixture({ accounts, received, json, failRotation, uploads });
   /** changePassword checks and applies a change; returns {status, error?} (error text shown). */
   function changePassword(site, current, next, confirm) {
     const acc = accounts[site];
@@ -369,7 +380,7 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
     if (site === 'x-upload') return xUpload(req, res, url, raw);
     if (site === 'mastodon' && req.method === 'POST' && /^\/api\/v[12]\/media$/.test(url.pathname)) return mastodonUpload(req, res, raw);
     if (site === 'x-api') return xApi(req, res, url, body);
-    if (site === 'pds') return bsky.pds(req, res, url, body, host);
+    if (site === 'pds') return bsky.pds(req, res, url, body, host, raw);
     if (site === 'bsky') return bsky.app(req, res, url);
     if (site === 'x' && req.method === 'POST' && url.pathname === '/i/api/1.1/account/change_password.json') {
       const sx = xSession(req);
@@ -507,7 +518,16 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
 // {did}}}), and no cookie; the composer (composerTextInput, composerPublishBtn) posts with
 // com.atproto.repo.applyWrites on the account's PDS; like and repost buttons use
 // com.atproto.repo.createRecord. Signing out in the app only drops the stored session.
+// Images: the composer's file input (composerFileInput) shows each picked file as composerImage
+// (an img with a blob: address); at Post the page uploads each (uploadBlob, the file's bytes as
+// the body) and names the blobs by CID in the post's embed (images; recordWithMedia in a quote).
+// __compose('reply'|'quote', rkey) answers or quotes the post 3kother or 3kanother: the reply's
+// ComposerReplyTo and the quote's composerQuote show its author, text and a /profile/…/post/RKEY
+// link; the request names it by its at:// address.
 // The PDS (bsky.social, the entryway, and pds1.us-east.host.bsky.network, the account's host):
+// uploadBlob stores the body's bytes (in `uploads`, and `blobs` lists them) and answers with their
+// CID (CIDv1 raw, SHA-256); applyWrites refuses a post naming a blob it never took and records in
+// `received` the CIDs, their stored bytes' SHA-256 and the answered or quoted post's address;
 // createSession checks the password, refreshSession rotates the tokens, deleteSession kills the
 // refresh token (an access JWT already issued stays valid until it expires, 2 hours, as on
 // Bluesky), getSession, applyWrites and createRecord need a live access JWT as bearer.
@@ -518,7 +538,7 @@ ${error ? `<div class="flash-message alert">${esc(error)}</div>` : ''}
 // resetPassword {token, password}; the old password is then refused by createSession), and
 // changePasswordDone or changePasswordError. failRotation.bluesky = 'server' makes resetPassword
 // answer 500, 'request' requestPasswordReset (no code is sent).
-function blueskyFixture({ accounts, received, json, failRotation }) {
+function blueskyFixture({ accounts, received, json, failRotation, uploads }) {
   const PDS = 'https://pds1.us-east.host.bsky.network';
   const ACCESS_MS = 2 * 3600 * 1000;
   const access = new Map(); // accessJwt -> {did, handle, exp}
@@ -537,11 +557,21 @@ function blueskyFixture({ accounts, received, json, failRotation }) {
     refresh.set(r, { did, handle, valid: true });
     return { accessJwt: a, refreshJwt: r, did, handle, didDoc: { id: did, service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: PDS }] } };
   }
+  const blobs = []; // every uploadBlob the PDS took: {cid, sha256, size, mimeType}, oldest first
   const liveAccess = (req) => { const a = access.get(bearer(req)); return a && a.exp > Date.now() ? a : null; };
-  function pds(req, res, url, body, host) {
+  function pds(req, res, url, body, host, raw) {
     const out = (status, obj) => json(res, status, obj, cors);
     if (req.method === 'OPTIONS') { res.writeHead(204, cors); res.end(); return; }
     const m = url.pathname.replace(/^\/xrpc\//, '');
+    // uploadBlob: the body is the file's bytes; the blob's address is their CID (raw, SHA-256).
+    if (m === 'com.atproto.repo.uploadBlob' && req.method === 'POST') {
+      if (!liveAccess(req)) return out(401, { error: 'AuthenticationRequired' });
+      const cid = blobCid(raw);
+      const mimeType = String(req.headers['content-type'] || 'application/octet-stream');
+      uploads.set(cid, { sha256: sha256(raw), size: raw.length, bytes: Buffer.from(raw) });
+      blobs.push({ cid, sha256: sha256(raw), size: raw.length, mimeType });
+      return out(200, { blob: { $type: 'blob', ref: { $link: cid }, mimeType, size: raw.length } });
+    }
     let j = {};
     try { j = body ? JSON.parse(body) : {}; } catch { return out(400, { error: 'InvalidRequest' }); }
     const acc = accounts.bluesky;
@@ -591,10 +621,20 @@ function blueskyFixture({ accounts, received, json, failRotation }) {
     }
     if ((m === 'com.atproto.repo.applyWrites' || m === 'com.atproto.repo.createRecord') && req.method === 'POST') {
       const a = liveAccess(req);
-      const status = a ? 200 : 401;
       const texts = (j.writes || []).map((w) => w && w.value && w.value.text).filter((t) => typeof t === 'string');
       const text = m === 'com.atproto.repo.applyWrites' ? (texts.length === 1 ? texts[0] : JSON.stringify(texts)) : j.collection;
-      if (!req.headers['x-fixture-replay']) received.push({ host, method: req.method, path: url.pathname, text, collection: j.collection || null, status, at: Date.now() });
+      // The images by blob CID (with alt text), and the answered, quoted or reposted post.
+      const values = m === 'com.atproto.repo.applyWrites' ? (j.writes || []).filter((w) => w && w.collection === 'app.bsky.feed.post').map((w) => w.value || {}) : [j.record || {}];
+      const images = values.flatMap((v) => (v.embed && (v.embed.images || (v.embed.media && v.embed.media.images))) || []);
+      const media = images.map((i) => String(i && i.image && i.image.ref && i.image.ref.$link));
+      const alts = images.map((i) => (i && typeof i.alt === 'string' ? i.alt : null));
+      const v0 = values[0] || {};
+      const target = (v0.reply && v0.reply.parent && v0.reply.parent.uri) || (v0.embed && v0.embed.record && (v0.embed.record.uri || (v0.embed.record.record && v0.embed.record.record.uri))) || (v0.subject && v0.subject.uri) || null;
+      // As the PDS: a post may only name blobs uploaded before.
+      const known = media.every((cid) => uploads.has(cid));
+      const status = a ? (known ? 200 : 400) : 401;
+      if (!req.headers['x-fixture-replay']) received.push({ host, method: req.method, path: url.pathname, text, collection: j.collection || null, media, alts, mediaSha: media.map((cid) => uploads.get(cid)?.sha256 || null), target, status, at: Date.now() });
+      if (a && !known) return out(400, { error: 'InvalidRequest', message: 'Could not find blob' });
       return a ? out(200, { uri: `at://${a.did}/app.bsky.feed.post/${rand().slice(0, 13)}`, cid: 'bafy' }) : out(401, { error: 'AuthenticationRequired' });
     }
     return out(404, { error: 'MethodNotImplemented' });
@@ -607,6 +647,8 @@ function blueskyFixture({ accounts, received, json, failRotation }) {
   }
   return {
     pds, app, PDS,
+    /** blobs: what uploadBlob took, {cid, sha256, size, mimeType}, oldest first (bytes in the server's uploads). */
+    blobs,
     /** mailbox: the mails the PDS sent (password reset codes), {to, code, at}, oldest first. */
     mailbox,
     /** emailAuth turns the account's e-mailed sign-in codes on or off. */
@@ -634,9 +676,9 @@ const BSKY_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
   const root = document.getElementById('root');
   const results = window.__results = [];
   window.__attempts = 0;
-  async function xrpc(method, body) {
+  async function xrpc(method, body, counted) {
     const acc = current();
-    window.__attempts++;
+    if (!counted) window.__attempts++;
     if (window.__hold) await window.__hold;
     try {
       const r = await fetch((acc ? acc.pdsUrl : 'https://bsky.social') + '/xrpc/' + method, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + (acc ? acc.accessJwt : 'none') }, body: JSON.stringify(body) });
@@ -645,15 +687,62 @@ const BSKY_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
       results.push({ ok: false, error: String(e) });
     }
   }
-  const OTHER = { uri: 'at://did:plc:other/app.bsky.feed.post/3kother', cid: 'bafyother' };
-  let mode = 'post';
-  const post = (text) => { const acc = current(); const extra = mode === 'reply' ? { reply: { root: OTHER, parent: OTHER } } : mode === 'quote' ? { embed: { $type: 'app.bsky.embed.record', record: OTHER } } : {}; return xrpc('com.atproto.repo.applyWrites', { repo: acc ? acc.did : 'none', writes: [{ $type: 'com.atproto.repo.applyWrites#create', collection: 'app.bsky.feed.post', rkey: '3l' + Date.now(), value: { $type: 'app.bsky.feed.post', text, langs: ['en'], ...extra, createdAt: new Date().toISOString() } }] }); };
-  window.__compose = (m) => {
-    mode = m;
-    root.querySelector('#replyTo').innerHTML = m === 'reply' ? '<div role="text" tabindex="0" aria-label="Expand or collapse the full post you are replying to"><b>Other</b><div>Someone else&#39;s post</div></div>' : '';
-    root.querySelector('#quote').innerHTML = m === 'quote' ? '<div><a href="/profile/other.bsky.social" aria-label="View profile">Other</a> <a href="/profile/other.bsky.social/post/3kother">2h</a><div>Someone else&#39;s post</div></div>' : '';
+  // The posts a reply or quote may refer to, by record key; the request names them by at:// address.
+  const POSTS = {
+    '3kother': { uri: 'at://did:plc:other/app.bsky.feed.post/3kother', cid: 'bafyother', handle: 'other.bsky.social', text: 'Someone else&#39;s post' },
+    '3kanother': { uri: 'at://did:plc:another/app.bsky.feed.post/3kanother', cid: 'bafyanother', handle: 'another.bsky.social', text: 'A different post' },
   };
-  const record = (collection) => { const acc = current(); return xrpc('com.atproto.repo.createRecord', { repo: acc ? acc.did : 'none', collection, record: { $type: collection, subject: { uri: 'at://did:plc:other/app.bsky.feed.post/1', cid: 'bafy' }, createdAt: new Date().toISOString() } }); };
+  let mode = 'post';
+  let target = POSTS['3kother'];
+  // Attached images: bsky.app uploads them (uploadBlob, the file's bytes as the body) when Post is
+  // pressed, then names them by blob CID in the post's embed.
+  const images = []; // {file, url, alt}
+  async function uploadAll() {
+    const acc = current();
+    const out = [];
+    for (const im of images) {
+      const r = await fetch((acc ? acc.pdsUrl : 'https://bsky.social') + '/xrpc/com.atproto.repo.uploadBlob', { method: 'POST', headers: { 'content-type': im.file.type || 'application/octet-stream', authorization: 'Bearer ' + (acc ? acc.accessJwt : 'none') }, body: im.file });
+      if (!r.ok) { results.push({ ok: false, status: r.status, upload: true }); return null; }
+      out.push({ alt: im.alt, image: (await r.json()).blob, aspectRatio: { width: 1, height: 1 } });
+    }
+    return out;
+  }
+  const post = async (text) => {
+    const acc = current();
+    window.__attempts++; // counted from the press: the uploads come before applyWrites
+    const ref = { uri: target.uri, cid: target.cid };
+    const imgs = images.length ? await uploadAll() : [];
+    if (imgs === null) return;
+    const media = imgs.length ? { $type: 'app.bsky.embed.images', images: imgs } : null;
+    const extra = mode === 'reply' ? { reply: { root: ref, parent: ref }, ...(media ? { embed: media } : {}) }
+      : mode === 'quote' ? { embed: media ? { $type: 'app.bsky.embed.recordWithMedia', record: { $type: 'app.bsky.embed.record', record: ref }, media } : { $type: 'app.bsky.embed.record', record: ref } }
+      : media ? { embed: media } : {};
+    return xrpc('com.atproto.repo.applyWrites', { repo: acc ? acc.did : 'none', writes: [{ $type: 'com.atproto.repo.applyWrites#create', collection: 'app.bsky.feed.post', rkey: '3l' + Date.now(), value: { $type: 'app.bsky.feed.post', text, langs: ['en'], ...extra, createdAt: new Date().toISOString() } }] }, true);
+  };
+  // __compose('reply'|'quote'|'post', record key) shows the reply or quote composer for that post.
+  window.__compose = (m, rkey) => {
+    mode = m;
+    target = POSTS[rkey || '3kother'];
+    const link = '<a href="/profile/' + target.handle + '/post/' + target.uri.split('/').pop() + '">2h</a>';
+    root.querySelector('#replyTo').innerHTML = m === 'reply' ? '<div role="text" tabindex="0" aria-label="Expand or collapse the full post you are replying to"><b data-testid="postAuthor">@' + target.handle + '</b> ' + link + '<div data-testid="postText">' + target.text + '</div></div>' : '';
+    root.querySelector('#quote').innerHTML = m === 'quote' ? '<div data-testid="composerQuote"><a href="/profile/' + target.handle + '" aria-label="View profile" data-testid="postAuthor">@' + target.handle + '</a> ' + link + '<div data-testid="postText">' + target.text + '</div></div>' : '';
+  };
+  function gallery() {
+    const g = root.querySelector('#gallery');
+    g.innerHTML = '';
+    images.forEach((im, i) => {
+      const d = document.createElement('div');
+      d.setAttribute('data-testid', 'composerImage');
+      const img = document.createElement('img');
+      img.src = im.url; img.alt = im.alt; img.width = 40;
+      const rm = document.createElement('button');
+      rm.textContent = 'Remove'; rm.setAttribute('data-testid', 'removePhotoButton');
+      rm.onclick = () => { images.splice(i, 1); gallery(); };
+      d.append(img, rm);
+      g.append(d);
+    });
+  }
+  const record = (collection, subject) => { const acc = current(); return xrpc('com.atproto.repo.createRecord', { repo: acc ? acc.did : 'none', collection, record: { $type: collection, subject: subject ? { uri: subject.uri, cid: subject.cid } : { uri: 'at://did:plc:other/app.bsky.feed.post/1', cid: 'bafy' }, createdAt: new Date().toISOString() } }); };
   window.__publishDirect = (text) => post(text);
   window.__like = () => record('app.bsky.feed.like');
   window.__repost = () => record('app.bsky.feed.repost');
@@ -662,12 +751,32 @@ const BSKY_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
   // what its reply and quote composers add: the post being replied to (ComposerReplyTo, known by
   // its label) or the quoted post's embed (its PostMeta links to the post's address).
   root.innerHTML = '<nav id="account"></nav><main><div data-testid="composePostView"><div id="replyTo"></div>' +
-    '<div data-testid="composerTextInput"><div contenteditable="true" role="textbox" aria-label="Rich-Text Editor"></div></div><div id="quote"></div>' +
+    '<div data-testid="composerTextInput"><div contenteditable="true" role="textbox" aria-label="Rich-Text Editor"></div></div><div id="gallery"></div><div id="quote"></div>' +
+    '<input type="file" data-testid="composerFileInput" accept="image/*" multiple>' +
     '<button data-testid="composerPublishBtn">Post</button></div>' +
-    '<article data-testid="feedItem"><p>Someone else&#39;s post</p><button data-testid="likeBtn">Like</button><button data-testid="repostBtn">Repost</button></article></main>';
+    Object.entries(POSTS).map(([rkey, x]) => '<article data-testid="feedItem-by-' + x.handle + '" data-rkey="' + rkey + '"><span data-testid="postAuthor">@' + x.handle + '</span> ' +
+      '<a href="/profile/' + x.handle + '/post/' + rkey + '">2h</a><p data-testid="postText">' + x.text + '</p><button data-testid="likeBtn">Like</button><button data-testid="repostBtn">Repost</button></article>').join('') + '</main>';
   root.querySelector('[data-testid=composerPublishBtn]').onclick = () => post(root.querySelector('[data-testid=composerTextInput] [contenteditable]').innerText.replace(/\\n$/, ''));
-  root.querySelector('[data-testid=likeBtn]').onclick = () => window.__like();
-  root.querySelector('[data-testid=repostBtn]').onclick = () => window.__repost();
+  root.querySelector('[data-testid=composerFileInput]').onchange = (ev) => {
+    for (const file of ev.target.files) images.push({ file, url: URL.createObjectURL(file), alt: '' });
+    ev.target.value = '';
+    gallery();
+  };
+  for (const b of root.querySelectorAll('[data-testid=likeBtn]')) b.onclick = () => window.__like();
+  // Repost opens a menu (in a layer of its own, outside the post, as bsky.app's dropdown):
+  // "Repost" (repostDropdownRepostBtn) reposts that post with createRecord.
+  for (const b of root.querySelectorAll('[data-testid=repostBtn]')) {
+    b.onclick = () => {
+      const rkey = b.closest('article').getAttribute('data-rkey');
+      const old = document.getElementById('repostMenu');
+      if (old) old.remove();
+      const menu = document.createElement('div');
+      menu.id = 'repostMenu'; menu.setAttribute('role', 'menu');
+      menu.innerHTML = '<button role="menuitem" data-testid="repostDropdownRepostBtn">Repost</button><button role="menuitem" data-testid="repostDropdownQuoteBtn">Quote post</button>';
+      menu.querySelector('[data-testid=repostDropdownRepostBtn]').onclick = () => { menu.remove(); record('app.bsky.feed.repost', POSTS[rkey]); };
+      document.body.append(menu);
+    };
+  }
   const nav = root.querySelector('#account');
   function signedOut() {
     nav.innerHTML = '<button data-testid="signInButton">Sign in</button><button data-testid="createAccountButton">Create account</button>';
