@@ -1504,8 +1504,13 @@ realFlow('bluesky: the account has e-mailed sign-in codes on -> the sign-in stop
     assert.equal(await waitReason(page, 'sign_in_email_code', 20000), 'sign_in_email_code');
     await shot(page, 'bluesky-email-code');
     assert.equal(await bskyStored(page), null);
+    // Post again while signed out: held, the session not spent on a request the PDS refuses.
     await pressBsky(page);
+    assert.equal(await waitReason(page, 'sign_in_failed'), 'sign_in_failed');
     assert.ok(await received(page, 0), JSON.stringify(server.received));
+    const blocked = await until('the daemon to record the held post', async () => { const b = await driver.events('blocked'); return b.some((e) => e.reason === 'sign_in_failed') && b; });
+    assert.ok(blocked.some((e) => e.reason === 'sign_in_failed' && e.account === 'bluesky:@ministry.bsky.social'), JSON.stringify(blocked));
+    assert.deepEqual(await driver.events('published'), []);
   } finally {
     server.bsky.setEmailAuth(false);
   }

@@ -120,7 +120,7 @@ export async function track({ sessionId, account, expires, tabId = null }) {
   const exp = typeof expires === 'number' && expires < 1e12 ? expires * 1000 : expiryMs(expires);
   const all = await update((all) => {
     const prev = all[sessionId] || {};
-    all[sessionId] = { account, platformId: p.id, host, expires: Number.isFinite(exp) ? exp : Date.now() + 600000, state: 'active', tabId: tabId ?? prev.tabId ?? null, signInTab: prev.signInTab ?? null, asked: !!prev.asked, signedIn: !!prev.signedIn, failed: prev.failed || null };
+    all[sessionId] = { account, platformId: p.id, host, expires: Number.isFinite(exp) ? exp : Date.now() + 600000, state: 'active', tabId: tabId ?? prev.tabId ?? null, signInTab: prev.signInTab ?? null, asked: !!prev.asked, signedIn: !!prev.signedIn, failed: prev.failed || null, notSignedIn: !!prev.notSignedIn };
     return all;
   });
   armAlarm().catch(() => {});
@@ -197,7 +197,7 @@ export async function stopSignIn(sender, notice) {
   if (!found) return { ok: false };
   const hit = (found.p.login.stop || []).find((x) => x.notice === notice);
   if (!hit) return { ok: false };
-  await fail(found.sessionId, found.e, hit.notice, `the page asks for something foureyes cannot fill (${hit.selector})`);
+  await fail(found.sessionId, found.e, hit.notice, `the page asks for something foureyes cannot fill (${hit.selector})`, true);
   return { ok: true };
 }
 
@@ -229,9 +229,9 @@ export async function step(sender, fields) {
     try {
       r = await conn.call('credentials', { session_id: sessionId, account: e.account, host });
     } catch (err) {
-      return fail(sessionId, e, 'sign_in_failed', `the daemon refused the credentials: ${err && err.code || 'error'}`);
+      return fail(sessionId, e, 'sign_in_failed', `the daemon refused the credentials: ${err && err.code || 'error'}`, true);
     }
-    if (typeof r.username !== 'string' || typeof r.password !== 'string') return fail(sessionId, e, 'sign_in_failed', 'the daemon sent no credentials');
+    if (typeof r.username !== 'string' || typeof r.password !== 'string') return fail(sessionId, e, 'sign_in_failed', 'the daemon sent no credentials', true);
     s = { username: r.username, password: r.password, totp: typeof r.code === 'string' ? r.code : null, handed: new Set() };
     s.timer = setTimeout(() => forget(sessionId), SIGN_IN_MS);
     secrets.set(sessionId, s);
@@ -247,9 +247,15 @@ export async function step(sender, fields) {
   return { ok: true, values };
 }
 
-async function fail(sessionId, e, code, why) {
+/**
+ * fail records a failed sign-in and tells the tab. `nothingFilled`: the sign-in certainly did not
+ * happen (no credentials came, or the page stopped it), so a Post is held instead of spending
+ * the session on a request the platform refuses; otherwise (a worker stopped mid-form) the
+ * browser may be signed in after all.
+ */
+async function fail(sessionId, e, code, why, nothingFilled = false) {
   forget(sessionId);
-  await update((a) => { if (a[sessionId]) a[sessionId].failed = why; return a; });
+  await update((a) => { if (a[sessionId]) { a[sessionId].failed = why; if (nothingFilled) a[sessionId].notSignedIn = true; } return a; });
   console.warn(`foureyes: sign-in to ${e.host} failed: ${why}`);
   notifyTab(e.tabId, code);
   if (e.signInTab !== null) chrome.tabs.remove(e.signInTab).catch(() => {});

@@ -20,6 +20,7 @@ import * as custody from './custody.js';
 import * as accounts from './accounts.js';
 import { load, instances, configKnownNow } from './table.js';
 import { compareAttachments, seenPost, postParts } from '../lib/post.js';
+import { sameAccount } from '../lib/accounts.js';
 
 const MAX_TEXT = 40000;
 const APPROVAL_PAGE = 'ui/approve.html';
@@ -111,7 +112,19 @@ export async function submit(sender, msg) {
       return { allow: false, code: 'digest_mismatch' };
     }
     // Custody: a sign-in under way for this session finishes first, so the post goes out signed in.
-    await custody.ready(a.sessionId);
+    const signIn = await custody.ready(a.sessionId);
+    // A sign-in that certainly did not happen (the page asked for an e-mailed code, the daemon
+    // sent no credentials) leaves the tab signed out: held, unless the tab shows the session's
+    // own account after all. Opening the gate would spend the session on a request the platform
+    // refuses.
+    if (signIn && signIn.failed && signIn.notSignedIn) {
+      const w = await accounts.who(tabId, p, host);
+      if (w.kind !== 'official' || !sameAccount(w.account, a.account)) {
+        reportBlocked({ host, reason: 'sign_in_failed', account: a.account, digest: d });
+        await dropApproved(tabId);
+        return { allow: false, code: 'sign_in_failed' };
+      }
+    }
     // The session's one publish goes out only from a tab signed in to the session's account.
     if (await accounts.wrongAccount(tabId, p, host, a.account)) {
       reportBlocked({ host, reason: 'wrong_account', account: a.account, digest: d });
