@@ -1580,6 +1580,11 @@ const CUSTODY = 'firefox: [real] custody: signed in from the keyring inside the 
 const WHOLE = 'firefox: [real] an image added after approval is held; removed again, the approved post goes out once with the approved bytes';
 const BSKY_CUSTODY = 'firefox: [real] bluesky: custody: nothing reaches the PDS before the approval; one createSession with the keyring\'s password, one applyWrites with the approved text, then deleteSession on the PDS; refresh token dead, no stored session, a like held again; no password in a URL';
 const realWhyNot = realMissing(BIN);
+/** notRun counts a scenario whose prerequisite is missing: a failure with CI=true, else a skip. */
+function notRun(name) {
+  if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
+  else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
+}
 const driver = realWhyNot ? null : realDriver(BIN, { firefoxId: ADDON_ID });
 let browser;
 try {
@@ -1617,37 +1622,32 @@ try {
     });
   } else {
     for (const name of [APPROVE, CUSTODY, WHOLE, BSKY_CUSTODY]) {
-      if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
-      else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
+      notRun(name);
     }
   }
   // Custody with a policy of its own (rotation, private accounts): a fresh daemon and Firefox each.
   for (const [name, policy, fn] of OWN) {
     if (only && !name.includes(only)) continue;
     if (!realWhyNot) await runOne(name, () => withFirefox(policy, ({ browser: b, driver: d }) => fn(b, d)));
-    else if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
-    else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
+    else notRun(name);
   }
   // How a session ends, and custody on Mastodon: a fresh daemon each, Firefox started by the scenario.
   for (const [name, opts, fn] of ENDS) {
     if (only && !name.includes(only)) continue;
     if (!realWhyNot) await runOne(name, () => withFirefoxEnds(opts, fn));
-    else if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
-    else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
+    else notRun(name);
   }
   // custody one_time: a fresh daemon (its policy sets one_time) and Firefox each.
   for (const [name, opts, fn] of ONE_TIME) {
     if (only && !name.includes(only)) continue;
     if (!realWhyNot) await runOne(name, () => withFirefoxEnds(opts, (d, drv) => inFirefox(d, drv, (b) => fn(b, drv))));
-    else if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
-    else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
+    else notRun(name);
   }
   // The whole post (reply, quote and repost targets, Mastodon's image): a fresh daemon and Firefox each.
   for (const [name, fn] of WHOLE_OWN) {
     if (only && !name.includes(only)) continue;
     if (!realWhyNot) await runOne(name, () => withFirefox({}, ({ browser: b, driver: d }) => fn(b, d)));
-    else if (CI) { failed++; console.log(`FAIL ${name}\n     missing: ${realWhyNot}; with CI=true a missing prerequisite fails the run`); }
-    else { skipped++; console.log(`SKIP ${name} (missing: ${realWhyNot})`); }
+    else notRun(name);
   }
 } catch (e) {
   failed++;
